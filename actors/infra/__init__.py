@@ -1,0 +1,1 @@
+"""Shared infrastructure for actors and scripts: settings, logging, the Redis store."""

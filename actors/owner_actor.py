@@ -1,0 +1,96 @@
+"""The Ray actor around ``SkuOwner``: one process per shard, restarted by Ray on death.
+
+Writes (``apply``) go through the owner's ``GroupCommitter``; an ``await`` on the
+committer's future lets Ray deliver more calls meanwhile, which is what fills the next
+group commit. Reads and health checks run in their own concurrency group, on their
+own event loop, so a stock query never waits behind a batch of writes; they read only
+committed state.
+
+Restart: Ray re-runs the constructor, which takes a new fencing epoch and reloads the
+shard from Redis before any call is served; a call that was in flight when the process
+died is retried by Ray (``max_task_retries``) and, being idempotent, answered with its
+original decisions if it had been committed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from typing import Any
+
+import ray
+
+from actors.group_commit import GroupCommitter
+from actors.infra.logging import configure_logging
+from actors.infra.settings import StoreConfig, tune_gc_for_throughput
+from actors.infra.store import OwnerFencedError
+from actors.sku_owner import SkuOwner
+from actors.wire import pack_decisions, unpack_operations
+from policies.ledger import Ledger, SkuSettings
+
+
+class SkuOwnerService:
+    """Async face of one shard owner; ``SkuOwnerActor`` is its Ray actor class."""
+
+    def __init__(self, config: StoreConfig, index: int, tick_seconds: float = 0.25) -> None:
+        configure_logging()
+        tune_gc_for_throughput()
+        self.owner = SkuOwner(config, index)
+        self.committer = GroupCommitter(self.owner, tick_seconds=tick_seconds)
+
+    async def apply(self, payload: bytes) -> bytes:
+        """Decide a batch of operations (``wire.pack_operations``) and return their
+        decisions (``wire.pack_decisions``) once they are durable in Redis."""
+        try:
+            decisions = await asyncio.wrap_future(
+                self.committer.submit(unpack_operations(payload))
+            )
+            return pack_decisions(decisions)
+        except OwnerFencedError:
+            # A newer incarnation owns the shard: leave for good (no restart).
+            ray.actor.exit_actor()
+            raise
+
+    @ray.method(concurrency_group="reads")
+    async def ledgers(self, skus: Sequence[str]) -> dict[str, Ledger]:
+        """Committed ledgers of the given SKUs this owner holds (unknown ones omitted)."""
+        committed = self.owner.committed
+        return {sku: committed[sku] for sku in skus if sku in committed}
+
+    @ray.method(concurrency_group="reads")
+    async def all_ledgers(self) -> dict[str, Ledger]:
+        """Committed ledgers of every SKU this owner holds."""
+        return dict(self.owner.committed)
+
+    @ray.method(concurrency_group="reads")
+    async def settings(self, skus: Sequence[str]) -> dict[str, SkuSettings]:
+        known = self.owner.settings
+        return {sku: known[sku] for sku in skus if sku in known}
+
+    @ray.method(concurrency_group="reads")
+    async def commit_stats(self, reset: bool = False) -> dict[str, float]:
+        """Group-commit figures (see ``GroupCommitter.stats``); ``reset`` starts afresh."""
+        stats = self.committer.stats()
+        if reset:
+            self.committer.reset_stats()
+        return stats
+
+    @ray.method(concurrency_group="reads")
+    async def health(self) -> dict[str, Any]:
+        """Liveness with facts: epoch, SKUs held, commits so far, and a Redis PING."""
+        return {
+            "index": self.owner.index,
+            "epoch": self.owner.epoch,
+            "skus": len(self.owner.committed),
+            "commits": self.committer.commits,
+            "fenced": self.owner.fenced,
+            "redis": bool(await asyncio.to_thread(self.owner.redis.ping)),
+        }
+
+
+#: The Ray actor: restarted forever on process death, in-flight calls retried.
+SkuOwnerActor = ray.remote(
+    max_restarts=-1,
+    max_task_retries=-1,
+    concurrency_groups={"reads": 4},
+)(SkuOwnerService)

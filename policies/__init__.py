@@ -1,0 +1,1 @@
+"""Pure domain rules of flashstock: standard library only, no I/O."""

@@ -1,0 +1,437 @@
+"""Operations on a SKU ledger and the pure rules that decide them.
+
+Commands are imperative (``Reserve``), small immutable ``NamedTuple``s (cheap to
+build and to send between Ray processes). ``decide`` takes one
+command with the SKU's current ledger, settings and the earlier record of the same
+line, and returns a ``Step``: the decision plus the new ledger and line record when
+they change. Nothing here does I/O or raises for a business outcome: a rejected order
+is a ``Decision`` with ``accepted=False`` and a ``Reason``.
+
+Idempotency is a property of the rules: a command whose line already has a record
+returns the original decision (``duplicate=True``) and changes nothing.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+from policies.ledger import (
+    MAX_ID_LENGTH,
+    MAX_LINE_QUANTITY,
+    Decision,
+    InboundTransfer,
+    Ledger,
+    LineRecord,
+    LineStatus,
+    Reason,
+    SkuSettings,
+)
+
+#: Separator inside a line field; ids may not contain it.
+FIELD_SEPARATOR = "\x1f"
+#: The largest restock or adjustment, in units.
+MAX_STOCK_CHANGE = 10_000_000
+
+
+class Reserve(NamedTuple):
+    """Hold ``quantity`` units for one order line; ``paid`` lines are sold at once.
+    ``placed_at`` is the platform's event time (epoch seconds)."""
+
+    channel: str
+    order_id: str
+    sku: str
+    quantity: int
+    placed_at: float = 0.0
+    paid: bool = False
+    name = "reserve"
+
+    @property
+    def field(self) -> str:
+        return f"{self.channel}{FIELD_SEPARATOR}{self.order_id}"
+
+
+class Confirm(NamedTuple):
+    """The order line was paid: its reserved units become sold."""
+
+    channel: str
+    order_id: str
+    sku: str
+    name = "confirm"
+
+    @property
+    def field(self) -> str:
+        return f"{self.channel}{FIELD_SEPARATOR}{self.order_id}"
+
+
+class Release(NamedTuple):
+    """Give an order line's units back: cancel, refund, or an unpaid reservation expired."""
+
+    channel: str
+    order_id: str
+    sku: str
+    reason: str = "cancelled"
+    name = "release"
+
+    @property
+    def field(self) -> str:
+        return f"{self.channel}{FIELD_SEPARATOR}{self.order_id}"
+
+
+class Restock(NamedTuple):
+    """Add units. With ``arrives_at`` in the future (epoch seconds) they are an inbound
+    transfer until then. ``transfer_id`` makes a retried restock count once."""
+
+    sku: str
+    quantity: int
+    transfer_id: str
+    source: str = ""
+    arrives_at: float | None = None
+    name = "restock"
+
+    @property
+    def field(self) -> str:
+        return f"~restock{FIELD_SEPARATOR}{self.transfer_id}"
+
+
+class ReceiveArrivals(NamedTuple):
+    """Move inbound transfers whose arrival time has passed into ``on_hand``."""
+
+    sku: str
+    name = "arrive"
+    field = ""
+
+
+class Adjust(NamedTuple):
+    """A stock-count correction of ``delta`` units to ``on_hand``, audited with who and why."""
+
+    sku: str
+    delta: int
+    adjustment_id: str
+    reason: str
+    actor: str
+    name = "adjust"
+
+    @property
+    def field(self) -> str:
+        return f"~adjust{FIELD_SEPARATOR}{self.adjustment_id}"
+
+
+class DefineSku(NamedTuple):
+    """Create a SKU with ``on_hand`` units, or update the settings of an existing one
+    (its stock then changes only through restock and adjust)."""
+
+    settings: SkuSettings
+    on_hand: int = 0
+    name = "define"
+    field = ""
+
+    @property
+    def sku(self) -> str:
+        return self.settings.sku
+
+
+Operation = Reserve | Confirm | Release | Restock | ReceiveArrivals | Adjust | DefineSku
+
+
+class Step(NamedTuple):
+    """One decided operation: the decision, and the new ledger / line record / settings
+    when the operation changed them (None when unchanged)."""
+
+    decision: Decision
+    ledger: Ledger | None = None
+    record: LineRecord | None = None
+    settings: SkuSettings | None = None
+
+
+def invalid_id(value: object, what: str) -> str | None:
+    """Why ``value`` is not a usable id (non-empty text, at most MAX_ID_LENGTH
+    characters, no control characters), or None when it is."""
+    if not isinstance(value, str) or not value:
+        return f"{what} must be a non-empty string"
+    if len(value) > MAX_ID_LENGTH:
+        return f"{what} is longer than {MAX_ID_LENGTH} characters"
+    if not value.isprintable():
+        return f"{what} contains control characters"
+    return None
+
+
+def invalid_quantity(value: object, what: str, low: int, high: int) -> str | None:
+    """Why ``value`` is not a whole number of units in ``[low, high]``, or None."""
+    if not isinstance(value, int) or isinstance(value, bool):
+        return f"{what} must be a whole number, got {type(value).__name__}"
+    if not low <= value <= high:
+        return f"{what} must be between {low} and {high}, got {value}"
+    return None
+
+
+def invalid_settings(settings: SkuSettings) -> str | None:
+    """Why SKU settings cannot be used, or None."""
+    problem = invalid_id(settings.sku, "sku")
+    if problem:
+        return problem
+    if not _is_finite_number(settings.lead_time_minutes) or settings.lead_time_minutes < 0:
+        return "lead_time_minutes must be a number >= 0"
+    ttl = settings.reservation_ttl_seconds
+    if not _is_finite_number(ttl) or ttl <= 0:
+        return "reservation_ttl_seconds must be a number > 0"
+    if settings.purchase_limit is not None:
+        problem = invalid_quantity(settings.purchase_limit, "purchase_limit", 1, MAX_LINE_QUANTITY)
+        if problem:
+            return problem
+    for substitute in settings.substitutes:
+        problem = invalid_id(substitute, "substitute sku")
+        if problem:
+            return problem
+    return None
+
+
+def decide(
+    op: Operation,
+    ledger: Ledger | None,
+    settings: SkuSettings | None,
+    previous: LineRecord | None,
+    now: float,
+) -> Step:
+    """Decide one operation against the SKU's state; ``now`` is wall-clock epoch seconds."""
+    if isinstance(op, Reserve):
+        return decide_reservation(op, ledger, settings, previous, now)
+    if isinstance(op, Confirm):
+        return decide_confirmation(op, ledger, previous)
+    if isinstance(op, Release):
+        return decide_release(op, ledger, previous)
+    if isinstance(op, Restock):
+        return decide_restock(op, ledger, previous, now)
+    if isinstance(op, ReceiveArrivals):
+        return decide_arrivals(op, ledger, now)
+    if isinstance(op, Adjust):
+        return decide_adjustment(op, ledger, previous)
+    return decide_definition(op, ledger, settings)
+
+
+def decide_reservation(
+    op: Reserve,
+    ledger: Ledger | None,
+    settings: SkuSettings | None,
+    previous: LineRecord | None,
+    now: float,
+) -> Step:
+    """Hold units for an order line if the SKU has them and the line is within the
+    purchase limit (限购); never take more than ``available``. An unpaid hold lapses
+    ``reservation_ttl_seconds`` after ``now``."""
+    # The common case is checked with cheap type tests; messages are built only on failure.
+    # (``x - x == 0`` is the cheap finiteness test: it fails for inf and nan.)
+    channel, order_id, sku, quantity, placed_at, paid = op
+    if not (type(quantity) is int and 0 < quantity <= MAX_LINE_QUANTITY
+            and _usable_id(channel) and _usable_id(order_id) and _usable_id(sku)
+            and type(placed_at) in _NUMBER_TYPES and placed_at - placed_at == 0):
+        problem = (
+            invalid_id(op.channel, "channel")
+            or invalid_id(op.order_id, "order_id")
+            or invalid_id(op.sku, "sku")
+            or invalid_quantity(op.quantity, "quantity", 1, MAX_LINE_QUANTITY)
+            or "placed_at must be a finite number (epoch seconds)"
+        )
+        return _rejected(op, ledger, Reason.INVALID, problem)
+    if previous is not None:
+        return Step(_repeat(op, ledger, previous))
+    if ledger is None or settings is None:
+        return _rejected(op, ledger, Reason.UNKNOWN_SKU, f"sku {op.sku!r} is not in the catalogue")
+    limit = settings.purchase_limit
+    if limit is not None and quantity > limit:
+        detail = f"{quantity} units asked, the purchase limit is {limit}"
+        return _rejected_line(op, ledger, Reason.OVER_LIMIT, detail)
+    if quantity > ledger.available:
+        detail = f"{quantity} units asked, {ledger.available} available"
+        return _rejected_line(op, ledger, Reason.INSUFFICIENT, detail)
+    on_hand, reserved, sold = ledger.on_hand, ledger.reserved, ledger.sold
+    if paid:
+        sold += quantity
+        record = LineRecord(LineStatus.SOLD, quantity, "", placed_at, 0.0)
+    else:
+        reserved += quantity
+        record = LineRecord(LineStatus.RESERVED, quantity, "", placed_at,
+                            now + settings.reservation_ttl_seconds)
+    new = Ledger(sku, on_hand, reserved, sold, ledger.inbound, ledger.version + 1)
+    decision = Decision("reserve", sku, f"{channel}/{order_id}", True, record.status, quantity,
+                        on_hand - reserved - sold)
+    return Step(decision, new, record)
+
+
+def decide_confirmation(op: Confirm, ledger: Ledger | None, previous: LineRecord | None) -> Step:
+    """Payment arrived: a reserved line's units move from reserved to sold. Confirming a
+    sold line again changes nothing; a released line cannot be confirmed (the platform
+    must refund it)."""
+    if ledger is None or previous is None or previous.status == LineStatus.REJECTED:
+        return _rejected(op, ledger, Reason.UNKNOWN_ORDER, "no accepted reservation for this line")
+    if previous.status == LineStatus.SOLD:
+        return Step(_repeat(op, ledger, previous))
+    if previous.status == LineStatus.RELEASED:
+        detail = f"the reservation was released ({previous.reason}); refund the payment"
+        return _rejected(op, ledger, Reason.ALREADY_RELEASED, detail)
+    quantity = previous.quantity
+    new = Ledger(ledger.sku, ledger.on_hand, ledger.reserved - quantity, ledger.sold + quantity,
+                 ledger.inbound, ledger.version + 1)
+    record = LineRecord(LineStatus.SOLD, quantity, "", previous.placed_at, 0.0)
+    decision = Decision(op.name, op.sku, _line_key(op), True, record.status, quantity,
+                        new.available)
+    return Step(decision, new, record)
+
+
+def decide_release(op: Release, ledger: Ledger | None, previous: LineRecord | None) -> Step:
+    """Cancel, refund or expiry: a reserved or sold line gives its units back to
+    ``available``. Releasing a released line again changes nothing."""
+    if ledger is None or previous is None or previous.status == LineStatus.REJECTED:
+        return _rejected(op, ledger, Reason.UNKNOWN_ORDER, "no accepted reservation for this line")
+    if previous.status == LineStatus.RELEASED:
+        return Step(_repeat(op, ledger, previous))
+    quantity = previous.quantity
+    if previous.status == LineStatus.SOLD:
+        new = Ledger(ledger.sku, ledger.on_hand, ledger.reserved, ledger.sold - quantity,
+                     ledger.inbound, ledger.version + 1)
+    else:
+        new = Ledger(ledger.sku, ledger.on_hand, ledger.reserved - quantity, ledger.sold,
+                     ledger.inbound, ledger.version + 1)
+    record = LineRecord(LineStatus.RELEASED, quantity, op.reason, previous.placed_at, 0.0)
+    decision = Decision(op.name, op.sku, _line_key(op), True, record.status, quantity,
+                        new.available)
+    return Step(decision, new, record)
+
+
+def decide_restock(
+    op: Restock, ledger: Ledger | None, previous: LineRecord | None, now: float
+) -> Step:
+    """Add units to ``on_hand`` now, or, when ``arrives_at`` is later than ``now``, as
+    an inbound transfer that joins ``on_hand`` on arrival. A transfer id counts once."""
+    problem = invalid_id(op.transfer_id, "transfer_id") or invalid_quantity(
+        op.quantity, "quantity", 1, MAX_STOCK_CHANGE
+    )
+    if op.arrives_at is not None and not _is_finite_number(op.arrives_at):
+        problem = problem or "arrives_at must be a finite number (epoch seconds)"
+    if problem:
+        return _rejected(op, ledger, Reason.INVALID, problem)
+    if ledger is None:
+        return _rejected(op, ledger, Reason.UNKNOWN_SKU, f"sku {op.sku!r} is not in the catalogue")
+    if previous is not None:
+        return Step(_repeat(op, ledger, previous))
+    if op.arrives_at is not None and op.arrives_at > now:
+        transfer = InboundTransfer(op.transfer_id, op.quantity, op.arrives_at, op.source)
+        new = Ledger(ledger.sku, ledger.on_hand, ledger.reserved, ledger.sold,
+                     (*ledger.inbound, transfer), ledger.version + 1)
+    else:
+        new = Ledger(ledger.sku, ledger.on_hand + op.quantity, ledger.reserved, ledger.sold,
+                     ledger.inbound, ledger.version + 1)
+    record = LineRecord(LineStatus.APPLIED, op.quantity)
+    decision = Decision(op.name, op.sku, op.transfer_id, True, record.status, op.quantity,
+                        new.available)
+    return Step(decision, new, record)
+
+
+def decide_arrivals(op: ReceiveArrivals, ledger: Ledger | None, now: float) -> Step:
+    """Inbound transfers whose ``arrives_at`` is at or before ``now`` join ``on_hand``."""
+    if ledger is None:
+        return _rejected(op, ledger, Reason.UNKNOWN_SKU, f"sku {op.sku!r} is not in the catalogue")
+    arrived = [t for t in ledger.inbound if t.arrives_at <= now]
+    units = sum(t.quantity for t in arrived)
+    if not arrived:
+        return Step(Decision(op.name, op.sku, "", True, "", 0, ledger.available))
+    still = tuple(t for t in ledger.inbound if t.arrives_at > now)
+    new = Ledger(ledger.sku, ledger.on_hand + units, ledger.reserved, ledger.sold, still,
+                 ledger.version + 1)
+    key = ",".join(t.transfer_id for t in arrived)
+    return Step(Decision(op.name, op.sku, key, True, "", units, new.available), new)
+
+
+def decide_adjustment(op: Adjust, ledger: Ledger | None, previous: LineRecord | None) -> Step:
+    """A counted correction of ``on_hand`` by ``delta`` units. It may not leave fewer
+    units than are already promised (reserved + sold): cancel orders first."""
+    problem = (
+        invalid_id(op.adjustment_id, "adjustment_id")
+        or invalid_id(op.actor, "actor")
+        or invalid_quantity(op.delta, "delta", -MAX_STOCK_CHANGE, MAX_STOCK_CHANGE)
+        or ("delta must not be 0" if op.delta == 0 else None)
+        or ("reason must be given" if not op.reason else None)
+    )
+    if problem:
+        return _rejected(op, ledger, Reason.INVALID, problem)
+    if ledger is None:
+        return _rejected(op, ledger, Reason.UNKNOWN_SKU, f"sku {op.sku!r} is not in the catalogue")
+    if previous is not None:
+        return Step(_repeat(op, ledger, previous))
+    on_hand = ledger.on_hand + op.delta
+    if on_hand < ledger.reserved + ledger.sold:
+        detail = (f"on_hand would be {on_hand} but {ledger.reserved + ledger.sold} units are "
+                  "reserved or sold; release orders first")
+        return _rejected(op, ledger, Reason.WOULD_OVERSELL, detail)
+    new = Ledger(ledger.sku, on_hand, ledger.reserved, ledger.sold, ledger.inbound,
+                 ledger.version + 1)
+    record = LineRecord(LineStatus.APPLIED, op.delta, f"{op.actor}: {op.reason}")
+    decision = Decision(op.name, op.sku, op.adjustment_id, True, record.status, op.delta,
+                        new.available)
+    return Step(decision, new, record)
+
+
+def decide_definition(op: DefineSku, ledger: Ledger | None, settings: SkuSettings | None) -> Step:
+    """Create a SKU with ``on_hand`` units, or replace the settings of an existing one."""
+    problem = invalid_settings(op.settings) or invalid_quantity(
+        op.on_hand, "on_hand", 0, MAX_STOCK_CHANGE
+    )
+    if problem:
+        return _rejected(op, ledger, Reason.INVALID, problem)
+    if ledger is None:
+        new = Ledger(op.sku, op.on_hand, version=1)
+        decision = Decision(op.name, op.sku, op.sku, True, "created", op.on_hand, new.available)
+        return Step(decision, new, None, op.settings)
+    detail = "" if op.on_hand in (0, ledger.on_hand) else (
+        "settings updated; on_hand of an existing sku changes only by restock or adjust"
+    )
+    decision = Decision(op.name, op.sku, op.sku, True, "updated", 0, ledger.available,
+                        detail=detail)
+    return Step(decision, None, None, op.settings if op.settings != settings else None)
+
+
+def _line_key(op: Reserve | Confirm | Release) -> str:
+    return f"{op.channel}/{op.order_id}"
+
+
+def _key_of(op: Operation) -> str:
+    if isinstance(op, Reserve | Confirm | Release):
+        return _line_key(op)
+    if isinstance(op, Restock):
+        return op.transfer_id
+    if isinstance(op, Adjust):
+        return op.adjustment_id
+    return op.sku
+
+
+def _repeat(op: Operation, ledger: Ledger | None, previous: LineRecord) -> Decision:
+    available = ledger.available if ledger is not None else 0
+    accepted = previous.status != LineStatus.REJECTED
+    return Decision(op.name, op.sku, _key_of(op), accepted, previous.status, previous.quantity,
+                    available, previous.reason if not accepted else "", "", True)
+
+
+def _rejected(op: Operation, ledger: Ledger | None, reason: Reason, detail: str) -> Step:
+    """A rejection that is not recorded: the input itself was unusable."""
+    available = ledger.available if ledger is not None else 0
+    sku = op.sku if isinstance(op.sku, str) else repr(op.sku)
+    return Step(Decision(op.name, sku, _key_of(op), False, "", 0, available, reason, detail))
+
+
+def _rejected_line(op: Reserve, ledger: Ledger, reason: Reason, detail: str) -> Step:
+    """A rejection recorded against the line, so a redelivery gets the same answer."""
+    record = LineRecord(LineStatus.REJECTED, op.quantity, reason, op.placed_at, 0.0)
+    decision = Decision(op.name, op.sku, _line_key(op), False, record.status, op.quantity,
+                        ledger.available, reason, detail)
+    return Step(decision, None, record)
+
+
+_NUMBER_TYPES = (int, float)
+
+
+def _usable_id(value: object) -> bool:
+    return type(value) is str and 0 < len(value) <= MAX_ID_LENGTH and value.isprintable()
+
+
+def _is_finite_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)

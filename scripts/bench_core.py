@@ -1,0 +1,184 @@
+"""``flashstock bench core``: durable decisions per second through one SKU owner.
+
+For 1 and 1,000 SKUs and caller batches of 1, 100 and 1,000 order lines, the driver
+keeps several calls in flight to one owner actor (the owner's group commit merges
+them), and reports decisions/s, the caller's p50/p99 call latency and the owner's
+p50/p99 commit latency (send to durable reply). Every decision is committed to Redis
+with AOF ``appendfsync always`` before it is answered.
+
+The same run measures the classic alternative, one Redis Lua decrement per order
+(with an idempotency record) pipelined 500 at a time on the same server, and prints
+the ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import random
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import ray
+import redis
+from tqdm import tqdm
+
+from actors.client import apply_on, start_owners
+from actors.infra.redis_server import RedisServer
+from actors.infra.runtime import ray_for
+from actors.infra.settings import StoreConfig, redis_url_from_env
+from actors.wire import unpack_decisions
+from policies.ledger import SkuSettings
+from policies.operations import DefineSku, Reserve
+
+CLASSIC_LUA = """
+if redis.call('SET', KEYS[2], ARGV[1], 'NX') == false then return 2 end
+local left = redis.call('HINCRBY', KEYS[1], 'available', -tonumber(ARGV[1]))
+if left < 0 then
+  redis.call('HINCRBY', KEYS[1], 'available', tonumber(ARGV[1]))
+  redis.call('SET', KEYS[2], 'rejected')
+  return 0
+end
+return 1
+"""
+
+
+def add_parser(suites: Any) -> None:
+    parser = suites.add_parser("core", help="SKU owner decisions/s with durable group commit")
+    parser.add_argument("--orders", type=int, default=300_000,
+                        help="order lines per case with batches of 100 and 1,000")
+    parser.add_argument("--single-orders", type=int, default=20_000,
+                        help="order lines for the batch-size-1 cases")
+    parser.add_argument("--classic-orders", type=int, default=100_000,
+                        help="orders for the one-Lua-call-per-order baseline")
+    parser.add_argument("--json", type=Path, default=None, help="also write the results here")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    url = redis_url_from_env()
+    with tempfile.TemporaryDirectory(prefix="flashstock-bench-") as tmp:
+        server = None if url else RedisServer(Path(tmp) / "redis").start()
+        redis_url = url or server.url  # type: ignore[union-attr]  # one of the two is set
+        try:
+            results = _run_cases(args, redis_url)
+        finally:
+            if server is not None:
+                server.stop()
+    _print(results)
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2))
+    return 0
+
+
+def _run_cases(args: argparse.Namespace, redis_url: str) -> dict[str, Any]:
+    cases = []
+    with ray_for(num_cpus=2, log_level=args.log_level):
+        for sku_count in (1, 1000):
+            for batch in (1, 100, 1000):
+                orders = args.single_orders if batch == 1 else args.orders
+                cases.append(_owner_case(redis_url, sku_count, batch, orders))
+    classic = _classic_case(redis_url, args.classic_orders)
+    best = max(c["decisions_per_s"] for c in cases if c["batch"] == 1000)
+    return {
+        "machine": f"{platform.machine()}, {_cpu_count()} cores, Python {platform.python_version()}",
+        "durability": "Redis AOF appendfsync always" if not redis_url_from_env() else "REDIS_URL",
+        "cases": cases,
+        "classic_lua_per_order": classic,
+        "ratio_batch1000_vs_classic": round(best / classic["decisions_per_s"], 2),
+    }
+
+
+def _owner_case(redis_url: str, sku_count: int, batch: int, orders: int) -> dict[str, Any]:
+    namespace = f"bench{sku_count}x{batch}-{random.randrange(1 << 30):x}"
+    config = StoreConfig(redis_url, namespace=namespace, shard_count=1)
+    (owner,) = start_owners(config)
+    skus = [f"SKU-{n:04d}" for n in range(sku_count)]
+    ray.get(apply_on(owner, [DefineSku(SkuSettings(sku), orders) for sku in skus]))
+    rng = random.Random(sku_count * 7919 + batch)
+    now = time.time()
+    ops = [Reserve("bench", f"o{n}", skus[rng.randrange(sku_count)], 1, now) for n in range(orders)]
+    batches = [ops[i:i + batch] for i in range(0, orders, batch)]
+    in_flight_limit = 256 if batch == 1 else 8
+    ray.get(owner.commit_stats.remote(reset=True))
+    latencies: list[float] = []
+    accepted = 0
+    pending: dict[Any, float] = {}
+    progress = tqdm(total=orders, desc=f"{sku_count} sku, batch {batch}", unit="dec", leave=False)
+    started = time.perf_counter()
+    next_batch = 0
+    while next_batch < len(batches) or pending:
+        while next_batch < len(batches) and len(pending) < in_flight_limit:
+            pending[apply_on(owner, batches[next_batch])] = time.perf_counter()
+            next_batch += 1
+        done, _ = ray.wait(list(pending), num_returns=1)
+        for ref in done:
+            decisions = unpack_decisions(ray.get(ref))
+            latencies.append(time.perf_counter() - pending.pop(ref))
+            accepted += sum(1 for d in decisions if d.accepted)
+            progress.update(len(decisions))
+    elapsed = time.perf_counter() - started
+    progress.close()
+    stats = ray.get(owner.commit_stats.remote())
+    ray.kill(owner, no_restart=True)
+    if accepted != orders:
+        raise RuntimeError(f"expected every one of {orders} orders accepted, got {accepted}")
+    latencies.sort()
+    return {
+        "skus": sku_count,
+        "batch": batch,
+        "orders": orders,
+        "seconds": round(elapsed, 3),
+        "decisions_per_s": round(orders / elapsed),
+        "call_ms_p50": round(latencies[len(latencies) // 2] * 1000, 2),
+        "call_ms_p99": round(latencies[int(len(latencies) * 0.99)] * 1000, 2),
+        "commit_ms_p50": round(stats["commit_ms_p50"], 2),
+        "commit_ms_p99": round(stats["commit_ms_p99"], 2),
+        "ops_per_commit": round(stats["ops_per_commit"]),
+    }
+
+
+def _classic_case(redis_url: str, orders: int) -> dict[str, Any]:
+    """One Lua check-and-decrement per order, pipelined 500 at a time."""
+    client = redis.Redis.from_url(redis_url)
+    prefix = f"classic-{random.randrange(1 << 30):x}"
+    stock_key = f"{prefix}:stock"
+    client.hset(stock_key, "available", orders)
+    script = client.register_script(CLASSIC_LUA)
+    started = time.perf_counter()
+    accepted = 0
+    for start in tqdm(range(0, orders, 500), desc="classic lua", unit="pipe", leave=False):
+        pipe = client.pipeline(transaction=False)
+        for n in range(start, min(start + 500, orders)):
+            script(keys=[stock_key, f"{prefix}:order:{n}"], args=[1], client=pipe)
+        accepted += sum(1 for r in pipe.execute() if r == 1)
+    elapsed = time.perf_counter() - started
+    client.close()
+    if accepted != orders:
+        raise RuntimeError(f"classic baseline accepted {accepted} of {orders}")
+    return {"orders": orders, "seconds": round(elapsed, 3),
+            "decisions_per_s": round(orders / elapsed)}
+
+
+def _cpu_count() -> int:
+    import os
+
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 0
+
+
+def _print(results: dict[str, Any]) -> None:
+    print(f"\nflashstock bench core  ({results['machine']}; {results['durability']})")
+    header = (f"{'skus':>5} {'batch':>6} {'orders':>8} {'decisions/s':>12} {'call p50':>9} "
+              f"{'call p99':>9} {'commit p50':>11} {'commit p99':>11} {'ops/commit':>11}")
+    print(header)
+    for c in results["cases"]:
+        print(f"{c['skus']:>5} {c['batch']:>6} {c['orders']:>8} {c['decisions_per_s']:>12,} "
+              f"{c['call_ms_p50']:>7.2f}ms {c['call_ms_p99']:>7.2f}ms {c['commit_ms_p50']:>9.2f}ms "
+              f"{c['commit_ms_p99']:>9.2f}ms {c['ops_per_commit']:>11,}")
+    classic = results["classic_lua_per_order"]
+    print(f"\nclassic: one Lua decrement per order, pipelined 500: "
+          f"{classic['decisions_per_s']:,} decisions/s")
+    print(f"owner (batch 1,000) / classic: {results['ratio_batch1000_vs_classic']}x")

@@ -1,0 +1,39 @@
+"""``flashstock``: the command line. Each command is a small module under ``scripts``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from actors.infra.logging import configure_logging
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="flashstock",
+        description="Oversell-proof stock for live-stream commerce, on Ray and Redis.",
+    )
+    parser.add_argument("--log-level", default="WARNING",
+                        help="log level of flashstock's own processes (default WARNING)")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    from scripts import bench_core, demo
+
+    demo.add_parser(commands)
+    bench = commands.add_parser("bench", help="measure throughput and latency")
+    suites = bench.add_subparsers(dest="suite", required=True)
+    bench_core.add_parser(suites)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    configure_logging(args.log_level)
+    result: int = args.run(args)
+    return result
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""The Ray Serve app (HTTP, SSE, dashboard): built by the HTTP service issue."""

