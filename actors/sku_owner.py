@@ -229,6 +229,8 @@ class SkuOwner:
                     continue
                 channel, order_id = split_field(line_field)
                 due.append(Release(channel, order_id, sku, reason="expired"))
+                self.log.info("reservation_expired", sku=sku, channel=channel, order=order_id,
+                              quantity=record.quantity)
         due.extend(ReceiveArrivals(sku) for sku in self._skus_with_arrivals(now))
         return due
 

@@ -225,14 +225,17 @@ def decide_reservation(
     if not (type(quantity) is int and 0 < quantity <= MAX_LINE_QUANTITY
             and _usable_id(channel) and _usable_id(order_id) and _usable_id(sku)
             and type(placed_at) in _NUMBER_TYPES and placed_at - placed_at == 0):
+        # The slow path: full checks (they also admit subclasses of str / int / float).
         problem = (
-            invalid_id(op.channel, "channel")
-            or invalid_id(op.order_id, "order_id")
-            or invalid_id(op.sku, "sku")
-            or invalid_quantity(op.quantity, "quantity", 1, MAX_LINE_QUANTITY)
-            or "placed_at must be a finite number (epoch seconds)"
+            invalid_id(channel, "channel")
+            or invalid_id(order_id, "order_id")
+            or invalid_id(sku, "sku")
+            or invalid_quantity(quantity, "quantity", 1, MAX_LINE_QUANTITY)
+            or (None if _is_finite_number(placed_at)
+                else "placed_at must be a finite number (epoch seconds)")
         )
-        return _rejected(op, ledger, Reason.INVALID, problem)
+        if problem:
+            return _rejected(op, ledger, Reason.INVALID, problem)
     if previous is not None:
         return Step(_repeat(op, ledger, previous))
     if ledger is None or settings is None:
