@@ -199,7 +199,7 @@ class LedgerStore:
             fields = [
                 "on_hand", str(ledger.on_hand), "reserved", str(ledger.reserved),
                 "sold", str(ledger.sold), "version", str(ledger.version),
-                "inbound", encode_inbound(ledger.inbound),
+                "inbound", encode_inbound(ledger.inbound) if ledger.inbound else "[]",
             ]
             if sku in batch.settings:
                 fields += ["settings", encode_settings(batch.settings[sku])]
