@@ -176,15 +176,25 @@ class StockClient:
 
     # ---- reads -----------------------------------------------------------------------
 
-    def ledgers(self, skus: Sequence[str]) -> dict[str, Ledger]:
-        """Committed ledgers of ``skus`` (unknown SKUs are absent)."""
+    def _read(self, method: str, skus: Sequence[str]) -> dict[str, Any]:
+        """Call read ``method`` of each owner with its share of ``skus``; merged answers."""
         by_owner: dict[int, list[str]] = defaultdict(list)
         for sku in skus:
             by_owner[self.owner_index(sku)].append(sku)
-        found: dict[str, Ledger] = {}
-        for part in ray.get([self.owners[i].ledgers.remote(s) for i, s in by_owner.items()]):
-            found.update(part)
+        calls = [getattr(self.owners[i], method).remote(part) for i, part in by_owner.items()]
+        found: dict[str, Any] = {}
+        for answer in ray.get(calls):
+            found.update(answer)
         return found
+
+    def ledgers(self, skus: Sequence[str]) -> dict[str, Ledger]:
+        """Committed ledgers of ``skus`` (unknown SKUs are absent)."""
+        return self._read("ledgers", skus)
+
+    def oversold(self, skus: Sequence[str]) -> dict[str, dict[str, int]]:
+        """Orders platforms accepted that the pool could not cover: sku -> channel -> count
+        (SKUs with none are absent)."""
+        return self._read("oversold", skus)
 
     def ledger(self, sku: str) -> Ledger | None:
         return self.ledgers([sku]).get(sku)

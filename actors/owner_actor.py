@@ -63,6 +63,12 @@ class SkuOwnerService:
         return dict(self.owner.committed)
 
     @ray.method(concurrency_group="reads")
+    async def oversold(self, skus: Sequence[str]) -> dict[str, dict[str, int]]:
+        """Committed oversold counts (sku -> channel -> orders) of the given SKUs."""
+        counts = self.owner.committed_oversold
+        return {sku: dict(counts[sku]) for sku in skus if sku in counts}
+
+    @ray.method(concurrency_group="reads")
     async def settings(self, skus: Sequence[str]) -> dict[str, SkuSettings]:
         known = self.owner.settings
         return {sku: known[sku] for sku in skus if sku in known}

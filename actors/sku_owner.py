@@ -35,10 +35,11 @@ from actors.infra.store import (
     split_field,
 )
 from policies.ledger import Decision, Ledger, LineRecord, LineStatus, Reason, SkuSettings
-from policies.operations import Operation, ReceiveArrivals, Release, decide
+from policies.operations import Operation, ReceiveArrivals, Release, Reserve, decide
 from policies.routing import owner_of
 
 RESERVED = LineStatus.RESERVED
+INSUFFICIENT = Reason.INSUFFICIENT
 
 log = structlog.get_logger(__name__)
 
@@ -87,6 +88,11 @@ class SkuOwner:
         self.settings: dict[str, SkuSettings] = state.settings
         #: sku -> line field -> the decision record of that line
         self.records: dict[str, dict[str, LineRecord]] = state.records
+        #: sku -> channel -> orders accepted by the platform that the pool could not cover
+        self.oversold: dict[str, dict[str, int]] = state.oversold
+        self.committed_oversold: dict[str, dict[str, int]] = {
+            sku: dict(counts) for sku, counts in state.oversold.items()
+        }
         #: what readers see: only committed ledgers
         self.committed: dict[str, Ledger] = dict(state.ledgers)
         #: unpaid reservations by the whole second after their expiry: (sku, line field)
@@ -144,6 +150,8 @@ class SkuOwner:
                 op, ledgers.get(sku), settings.get(sku), previous, now
             )
             append_decision(decision)
+            if decision.reason == INSUFFICIENT and not decision.duplicate:
+                self._count_oversold(batch, sku, op)
             if ledger is not None:
                 if sku not in ledgers:
                     batch.new_skus.append(sku)
@@ -166,6 +174,14 @@ class SkuOwner:
                     else:
                         due.append((sku, line_field))
         return decisions, batch
+
+    def _count_oversold(self, batch: CommitBatch, sku: str, op: Operation) -> None:
+        """A platform took an order the pool could not cover: the one number flashstock
+        exists to keep at zero, counted per SKU and channel."""
+        channel = op.channel if isinstance(op, Reserve) else ""
+        counts = self.oversold.setdefault(sku, {})
+        counts[channel] = counts.get(channel, 0) + 1
+        batch.oversold.setdefault(sku, {})[channel] = counts[channel]
 
     def send(self, batch: CommitBatch) -> PendingCommit:
         """Start committing ``batch``; Redis works on it while the caller decides the next.
@@ -195,6 +211,8 @@ class SkuOwner:
             self._commit_failed(pending.batch)
             raise
         self.committed.update(pending.batch.ledgers)
+        for sku, counts in pending.batch.oversold.items():
+            self.committed_oversold.setdefault(sku, {}).update(counts)
 
     def _commit_failed(self, batch: CommitBatch) -> None:
         self._stale = True

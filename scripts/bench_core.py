@@ -27,9 +27,11 @@ import redis
 from tqdm import tqdm
 
 from actors.client import apply_on, start_owners
+from actors.group_commit import GroupCommitter
 from actors.infra.redis_server import RedisServer
 from actors.infra.runtime import ray_for
-from actors.infra.settings import StoreConfig, redis_url_from_env
+from actors.infra.settings import StoreConfig, redis_url_from_env, tune_gc_for_throughput
+from actors.sku_owner import SkuOwner
 from actors.wire import unpack_decisions
 from policies.ledger import SkuSettings
 from policies.operations import DefineSku, Reserve
@@ -89,12 +91,14 @@ def _run_cases(args: argparse.Namespace, redis_url: str) -> dict[str, Any]:
                 orders = args.single_orders if batch == 1 else args.orders
                 cases.append(_owner_case(redis_url, sku_count, batch, orders))
     classic = _classic_case(redis_url, args.classic_orders)
+    in_process = _in_process_case(redis_url, args.orders)
     best = max(c["decisions_per_s"] for c in cases if c["batch"] == 1000)
     return {
         "machine": f"{platform.machine()}, {_cpu_count()} cores, Python {platform.python_version()}",
         "durability": "Redis AOF appendfsync always" if not redis_url_from_env() else "REDIS_URL",
         "cases": cases,
         "classic_lua_per_order": classic,
+        "in_process_1sku_batch1000": in_process,
         "ratio_batch1000_vs_classic": round(best / classic["decisions_per_s"], 2),
     }
 
@@ -148,6 +152,29 @@ def _owner_case(redis_url: str, sku_count: int, batch: int, orders: int) -> dict
     }
 
 
+def _in_process_case(redis_url: str, orders: int) -> dict[str, Any]:
+    """The owner without Ray: 1,000-line batches straight into a ``GroupCommitter`` in
+    this process, to separate the cost of deciding and committing from Ray's."""
+    tune_gc_for_throughput()  # as the owner actor does
+    config = StoreConfig(redis_url, namespace=f"inproc-{random.randrange(1 << 30):x}",
+                         shard_count=1)
+    owner = SkuOwner(config, 0)
+    owner.apply([DefineSku(SkuSettings("SKU-0000"), orders)])
+    now = time.time()
+    batches = [[Reserve("bench", f"o{n}", "SKU-0000", 1, now) for n in range(i, i + 1000)]
+               for i in range(0, orders, 1000)]
+    committer = GroupCommitter(owner)
+    started = time.perf_counter()
+    futures = [committer.submit(batch) for batch in batches]
+    accepted = sum(d.accepted for future in futures for d in future.result())
+    elapsed = time.perf_counter() - started
+    committer.stop()
+    if accepted != len(batches) * 1000:
+        raise RuntimeError(f"in-process case accepted {accepted}")
+    return {"orders": accepted, "seconds": round(elapsed, 3),
+            "decisions_per_s": round(accepted / elapsed)}
+
+
 def _classic_case(redis_url: str, orders: int) -> dict[str, Any]:
     """One Lua check-and-decrement per order, pipelined 500 at a time."""
     client = redis.Redis.from_url(redis_url)
@@ -189,6 +216,8 @@ def _print(results: dict[str, Any]) -> None:
     print(f"\nclassic: one Lua decrement per order, pipelined 500: "
           f"{classic['decisions_per_s']:,} decisions/s")
     print(f"owner (batch 1,000) / classic: {results['ratio_batch1000_vs_classic']}x")
+    print(f"the owner in-process (no Ray), 1 sku, batch 1,000: "
+          f"{results['in_process_1sku_batch1000']['decisions_per_s']:,} decisions/s")
     relaxed = results.get("everysec_1sku_batch1000")
     if relaxed:
         print(f"same 1-sku batch-1,000 case with appendfsync everysec: "

@@ -6,6 +6,9 @@ Keys (``ns`` is ``StoreConfig.namespace``):
 - ``ns:sku:{sku}:state``           hash: on_hand, reserved, sold, version, inbound, settings
 - ``ns:sku:{sku}:lines``           hash: one field per order line / restock / adjustment,
                                    the decision record that makes retries idempotent
+- ``ns:sku:{sku}:oversold``        hash: channel -> orders the platform accepted that the
+                                   pool could not cover (the count flashstock exists to
+                                   keep at zero)
 - ``ns:ledger``                    stream: one entry per committed batch (audit trail):
                                    ``epoch``, ``lines`` (a line per changed record:
                                    lines key, field, record; built inside the script)
@@ -82,9 +85,12 @@ class CommitBatch:
     settings: dict[str, SkuSettings] = field(default_factory=dict)
     records: dict[str, list[str]] = field(default_factory=dict)  # sku -> [field, value, ...]
     new_skus: list[str] = field(default_factory=list)
+    #: sku -> channel -> orders that channel accepted but the pool could not cover
+    oversold: dict[str, dict[str, int]] = field(default_factory=dict)
 
     def is_empty(self) -> bool:
-        return not (self.ledgers or self.settings or self.records or self.new_skus)
+        return not (self.ledgers or self.settings or self.records or self.new_skus
+                    or self.oversold)
 
 
 @dataclass(slots=True)
@@ -94,6 +100,7 @@ class OwnedState:
     ledgers: dict[str, Ledger]
     settings: dict[str, SkuSettings]
     records: dict[str, dict[str, LineRecord]]  # sku -> line field -> record
+    oversold: dict[str, dict[str, int]]  # sku -> channel -> count
 
 
 def encode_record(record: LineRecord) -> str:
@@ -152,6 +159,9 @@ class LedgerStore:
     def lines_key(self, sku: str) -> str:
         return f"{self.config.namespace}:sku:{{{sku}}}:lines"
 
+    def oversold_key(self, sku: str) -> str:
+        return f"{self.config.namespace}:sku:{{{sku}}}:oversold"
+
     def epoch_key(self, index: int) -> str:
         return f"{self.config.namespace}:epoch:{self.config.shard_count}:{index}"
 
@@ -168,14 +178,17 @@ class LedgerStore:
         ledgers: dict[str, Ledger] = {}
         settings: dict[str, SkuSettings] = {}
         records: dict[str, dict[str, LineRecord]] = {}
+        oversold: dict[str, dict[str, int]] = {}
         for start in range(0, len(skus), 200):
             chunk = skus[start:start + 200]
             pipe = client.pipeline(transaction=False)
             for sku in chunk:
                 pipe.hgetall(self.state_key(sku))
                 pipe.hgetall(self.lines_key(sku))
+                pipe.hgetall(self.oversold_key(sku))
             replies = pipe.execute()
-            for sku, state_raw, lines_raw in zip(chunk, replies[::2], replies[1::2], strict=True):
+            for position, sku in enumerate(chunk):
+                state_raw, lines_raw, oversold_raw = replies[3 * position:3 * position + 3]
                 state = {k.decode(): v.decode() for k, v in state_raw.items()}
                 if "on_hand" not in state:
                     continue
@@ -185,7 +198,9 @@ class LedgerStore:
                     line_field.decode(): decode_record(raw.decode())
                     for line_field, raw in lines_raw.items()
                 }
-        return OwnedState(ledgers, settings, records)
+                if oversold_raw:
+                    oversold[sku] = {k.decode(): int(v) for k, v in oversold_raw.items()}
+        return OwnedState(ledgers, settings, records, oversold)
 
     def commit_args(self, epoch: int, index: int, batch: CommitBatch) -> list[str]:
         """Arguments of the commit script for ``batch``."""
@@ -209,6 +224,9 @@ class LedgerStore:
                 args += ["HSET", self.state_key(sku), "2", "settings", encode_settings(settings)]
         for sku, pairs in batch.records.items():
             args += ["HSET", self.lines_key(sku), str(len(pairs)), *pairs]
+        for sku, counts in batch.oversold.items():
+            pairs = [item for channel, count in counts.items() for item in (channel, str(count))]
+            args += ["HSET", self.oversold_key(sku), str(len(pairs)), *pairs]
         if batch.new_skus:
             args += ["SADD", self.skus_key, str(len(batch.new_skus)), *batch.new_skus]
         return args

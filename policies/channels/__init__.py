@@ -1,0 +1,110 @@
+"""Channel adapters: each platform's order messages into flashstock's internal shapes.
+
+``parse_message(channel, fmt, raw)`` never raises for bad input: it returns the parsed
+message or ``Unreadable`` with a reason that names the field. Unknown fields are ignored.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from policies.channels.douyin import parse_douyin
+from policies.channels.fields import FieldError
+from policies.channels.generic import parse_generic
+from policies.channels.kuaishou import parse_kuaishou
+from policies.channels.model import (
+    Cancellation,
+    ChannelMessage,
+    Ignored,
+    OrderLine,
+    Payment,
+    PlatformOrder,
+    Unreadable,
+)
+from policies.channels.taobao import parse_taobao
+
+__all__ = [
+    "FORMATS",
+    "Cancellation",
+    "ChannelMessage",
+    "Ignored",
+    "OrderLine",
+    "Payment",
+    "PlatformOrder",
+    "Unreadable",
+    "parse_message",
+]
+
+Parser = Callable[[str, Mapping[str, Any]], ChannelMessage]
+
+#: payload formats by name; a channel is configured with one of them
+FORMATS: dict[str, Parser] = {
+    "douyin": parse_douyin,
+    "taobao": parse_taobao,
+    "kuaishou": parse_kuaishou,
+    "generic": parse_generic,
+}
+#: the most bytes one platform message may have
+MAX_MESSAGE_BYTES = 256 * 1024
+
+
+def parse_message(channel: str, fmt: str, raw: bytes | str | Mapping[str, Any]
+                  ) -> ChannelMessage | Unreadable:
+    """Parse one platform message of format ``fmt`` received on ``channel``."""
+    text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else (
+        raw if isinstance(raw, str) else None)
+    if text is not None and _utf8_length(raw) > MAX_MESSAGE_BYTES:
+        return Unreadable(channel, f"message longer than {MAX_MESSAGE_BYTES} bytes", text[:1000])
+    parser = FORMATS.get(fmt)
+    if parser is None:
+        return Unreadable(channel, f"unknown format {fmt!r}", _raw_text(raw, text))
+    try:
+        message = raw if isinstance(raw, Mapping) else json.loads(text or "")
+    except ValueError as error:
+        return Unreadable(channel, f"not valid JSON: {error}", _raw_text(raw, text))
+    except RecursionError:
+        return Unreadable(channel, "JSON nested too deeply", _raw_text(raw, text))
+    if not isinstance(message, Mapping):
+        return Unreadable(channel, "message must be a JSON object", _raw_text(raw, text))
+    try:
+        return parser(channel, message)
+    except FieldError as error:
+        return Unreadable(channel, str(error), _raw_text(raw, text), _guess_order_id(message))
+
+
+def _utf8_length(raw: bytes | str | Mapping[str, Any]) -> int:
+    if isinstance(raw, bytes):
+        return len(raw)
+    if isinstance(raw, str):  # a character takes 1 to 4 bytes: encode only when it matters
+        return len(raw) if len(raw) * 4 <= MAX_MESSAGE_BYTES else len(raw.encode("utf-8"))
+    return 0
+
+
+def _raw_text(raw: bytes | str | Mapping[str, Any], text: str | None) -> str:
+    if text is not None:
+        return text
+    try:
+        return json.dumps(raw, ensure_ascii=False, default=str)
+    except (TypeError, ValueError):
+        return repr(raw)
+
+
+def _guess_order_id(message: Mapping[str, Any]) -> str:
+    """The order id, when it can be seen, so a dead letter can be traced to an order."""
+    for key in ("order_id", "p_id", "tid", "oid"):
+        if isinstance(message.get(key), str | int):
+            return str(message[key])
+    for nested in ("data", "content", "info"):
+        inner = message.get(nested)
+        if isinstance(inner, str):
+            try:
+                inner = json.loads(inner)
+            except ValueError:
+                continue
+        if isinstance(inner, Mapping):
+            found = _guess_order_id(inner)
+            if found:
+                return found
+    return ""

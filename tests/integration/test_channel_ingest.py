@@ -1,0 +1,187 @@
+"""ChannelIngest against a real redis-server, deciding through a real SkuOwner (no Ray):
+streams, consumer groups, redelivery, dead letters, compensation, webhooks."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+
+import pytest
+import redis
+
+from actors.channel_ingest import GROUP, ChannelIngest, WebhookRejected, enqueue, read_decisions
+from actors.infra.settings import StoreConfig
+from actors.sku_owner import SkuOwner
+from policies.channels.signing import sign_body
+from policies.ledger import Decision, Ledger, SkuSettings
+from policies.operations import DefineSku, Operation
+
+PLACED = 1_764_000_000.0
+SECRET = b"douyin-shared-secret"
+
+
+def order(order_id: str, *lines: tuple[str, int], paid: bool = False) -> dict[str, object]:
+    return {"type": "order", "order_id": order_id, "buyer_id": "b1", "placed_at": PLACED,
+            "paid": paid, "lines": [{"sku": sku, "quantity": q} for sku, q in lines]}
+
+
+def douyin_order(order_id: int, sku: str, units: int) -> dict[str, object]:
+    data = {"p_id": order_id, "create_time": 1_764_000_000, "buyer_id": "dy-buyer",
+            "sku_order_list": [{"out_sku_id": sku, "item_num": units, "pay_amount": 29900}]}
+    return {"tag": "100", "msg_id": f"m{order_id}", "data": json.dumps(data)}
+
+
+@pytest.fixture
+def owner(config: StoreConfig) -> SkuOwner:
+    stock = SkuOwner(config, 0)
+    stock.apply([DefineSku(SkuSettings("A"), 10), DefineSku(SkuSettings("B"), 3)])
+    return stock
+
+
+def ingest_for(config: StoreConfig, owner: SkuOwner, channel: str = "mini",
+               fmt: str = "generic", **options: object) -> ChannelIngest:
+    return ChannelIngest(config, channel, fmt, owner.apply, **options)  # type: ignore[arg-type]
+
+
+def decisions_stream(client: redis.Redis, ingest: ChannelIngest) -> list[dict[str, str]]:
+    names = ("kind", "order_id", "accepted", "reason", "failed_sku", "duplicate", "lines")
+    return [dict(zip(names, fields, strict=False))
+            for _, fields in read_decisions(client, ingest.keys)]
+
+
+def test_stream_orders_are_decided_published_and_acknowledged(config: StoreConfig,
+                                                              owner: SkuOwner) -> None:
+    ingest = ingest_for(config, owner)
+    enqueue(ingest.redis, ingest.keys, [order("o1", ("A", 4)), order("o2", ("A", 7))])
+    assert ingest.poll() == 0  # first call finishes this consumer's own pending entries
+    assert ingest.poll(block_ms=1000) == 2
+
+    published = decisions_stream(ingest.redis, ingest)
+    assert [(d["order_id"], d["accepted"], d["reason"]) for d in published] == [
+        ("o1", "1", ""), ("o2", "0", "insufficient")]
+    assert owner.ledger("A") == Ledger("A", 10, 4, 0, (), 2)
+    assert ingest.stats() == {"orders": 2, "accepted": 1, "pending": 0}
+    # the platform accepted o2 but the pool could not cover it: counted as oversold
+    assert owner.committed_oversold == {"A": {"mini": 1}}
+
+
+def test_redelivered_order_is_decided_once(config: StoreConfig, owner: SkuOwner) -> None:
+    ingest = ingest_for(config, owner, "douyin", "douyin")
+    enqueue(ingest.redis, ingest.keys, [douyin_order(901, "A", 6), douyin_order(901, "A", 6)])
+    ingest.poll()
+    ingest.poll(block_ms=1000)
+    first, again = decisions_stream(ingest.redis, ingest)
+    assert (first["accepted"], first["duplicate"]) == ("1", "0")
+    assert (again["accepted"], again["duplicate"]) == ("1", "1")
+    assert owner.ledger("A") == Ledger("A", 10, 6, 0, (), 2)
+
+
+def test_entries_of_a_consumer_that_died_before_ack_are_claimed_and_decided_once(
+    config: StoreConfig, owner: SkuOwner
+) -> None:
+    def decide_then_crash(ops: Sequence[Operation]) -> list[Decision]:
+        owner.apply(ops)  # the decisions are durable...
+        raise RuntimeError("killed before XACK")  # ...but the entries are never acknowledged
+
+    doomed = ChannelIngest(config, "mini", "generic", decide_then_crash, consumer="doomed")
+    enqueue(doomed.redis, doomed.keys, [order("o1", ("A", 3)), order("o2", ("B", 2))])
+    doomed.poll()
+    with pytest.raises(RuntimeError):
+        doomed.poll(block_ms=1000)
+    assert doomed.stats()["pending"] == 2
+
+    rescuer = ingest_for(config, owner, consumer="rescuer", claim_idle_ms=0)
+    assert rescuer.claim_stale() == 2
+    published = decisions_stream(rescuer.redis, rescuer)
+    assert [(d["order_id"], d["accepted"], d["duplicate"]) for d in published] == [
+        ("o1", "1", "1"), ("o2", "1", "1")]
+    assert owner.ledger("A") == Ledger("A", 10, 3, 0, (), 2)
+    assert owner.ledger("B") == Ledger("B", 3, 2, 0, (), 2)
+    assert rescuer.stats()["pending"] == 0
+
+
+def test_consumer_restart_finishes_its_own_pending_entries(config: StoreConfig,
+                                                           owner: SkuOwner) -> None:
+    first = ingest_for(config, owner, consumer="same")
+    enqueue(first.redis, first.keys, [order("o1", ("A", 1))])
+    first.poll()
+    # read but not processed (the process died right after XREADGROUP)
+    first.redis.xreadgroup(GROUP, "same", {first.keys.inbox: ">"}, count=10)
+    restarted = ingest_for(config, owner, consumer="same")
+    assert restarted.poll() == 1
+    assert restarted.stats()["pending"] == 0
+    assert owner.ledger("A") == Ledger("A", 10, 1, 0, (), 2)
+
+
+def test_multi_line_order_is_all_or_nothing(config: StoreConfig, owner: SkuOwner) -> None:
+    ingest = ingest_for(config, owner)
+    result = ingest.process([json.dumps(order("big", ("A", 2), ("B", 5)))])
+    (decision,) = result.orders
+    assert not decision.accepted
+    assert (decision.reason, decision.failed_sku) == ("insufficient", "B")
+    assert owner.ledger("A") == Ledger("A", 10, 0, 0, (), 3)  # reserved, then released
+    assert owner.records["A"]["mini\x1fbig"].reason == "order_incomplete:B"
+    # redelivery: same decision, the compensation is recognised as already applied
+    again = ingest.process([json.dumps(order("big", ("A", 2), ("B", 5)))]).orders[0]
+    assert (again.accepted, again.failed_sku, again.duplicate) == (False, "B", True)
+    assert owner.ledger("A") == Ledger("A", 10, 0, 0, (), 3)
+
+
+def test_payment_and_cancel_that_name_only_the_order_find_its_lines(
+    config: StoreConfig, owner: SkuOwner
+) -> None:
+    ingest = ingest_for(config, owner)
+    ingest.process([json.dumps(order("o1", ("A", 2), ("B", 1))),
+                    json.dumps(order("o2", ("A", 3)))])
+    result = ingest.process([
+        json.dumps({"type": "payment", "order_id": "o1", "paid_at": PLACED + 60}),
+        json.dumps({"type": "cancel", "order_id": "o2", "reason": "buyer_cancelled"}),
+        json.dumps({"type": "payment", "order_id": "never-seen", "paid_at": PLACED}),
+    ])
+    assert [(n.kind, n.order_id, n.accepted, n.reason) for n in result.notices] == [
+        ("payment", "o1", True, ""), ("cancel", "o2", True, ""),
+        ("payment", "never-seen", False, "unknown_order")]
+    assert owner.ledger("A") == Ledger("A", 10, 0, 2, (), 5)
+    assert owner.ledger("B") == Ledger("B", 3, 0, 1, (), 3)
+
+
+def test_unreadable_messages_are_dead_lettered_with_their_reason(config: StoreConfig,
+                                                                 owner: SkuOwner) -> None:
+    ingest = ingest_for(config, owner)
+    bad = [b"{not json", json.dumps(order("o9", ("A", 0))), json.dumps({"type": "order"})]
+    enqueue(ingest.redis, ingest.keys, [*bad, order("ok", ("A", 1))])
+    ingest.poll()
+    ingest.poll(block_ms=1000)
+    letters = [{k.decode(): v.decode() for k, v in f.items()}
+               for _, f in ingest.redis.xrange(ingest.keys.dead)]
+    assert [letter["raw"] for letter in letters] == [b.decode() if isinstance(b, bytes) else b
+                                                     for b in bad]
+    assert "not valid JSON" in letters[0]["reason"]
+    assert letters[1]["reason"] == "lines[0].quantity must be between 1 and 100000, got 0"
+    assert letters[1]["order_id"] == "o9"
+    assert letters[2]["reason"] == "message.order_id is missing"
+    assert ingest.stats() == {"orders": 1, "accepted": 1, "dead": 3, "pending": 0}
+    assert owner.ledger("A") == Ledger("A", 10, 1, 0, (), 2)
+
+
+def test_signed_webhook_batch_is_applied(config: StoreConfig, owner: SkuOwner) -> None:
+    ingest = ingest_for(config, owner, "douyin", "douyin", secret=SECRET)
+    body = json.dumps([douyin_order(1, "A", 2), douyin_order(2, "B", 1)]).encode()
+    result = ingest.ingest_webhook(body, sign_body(SECRET, body))
+    assert [o.accepted for o in result.orders] == [True, True]
+    assert owner.ledger("A") == Ledger("A", 10, 2, 0, (), 2)
+
+
+@pytest.mark.parametrize("signature", [None, "", "sha256=" + "0" * 64, "not-a-signature"])
+def test_tampered_or_unsigned_webhook_is_rejected_and_deducts_nothing(
+    config: StoreConfig, owner: SkuOwner, signature: str | None
+) -> None:
+    ingest = ingest_for(config, owner, "douyin", "douyin", secret=SECRET)
+    body = json.dumps([douyin_order(1, "A", 2)]).encode()
+    tampered = body.replace(b"29900", b"1")  # the buyer's client lowers the price
+    assert tampered != body
+    for sent_body, sent_signature in ((tampered, sign_body(SECRET, body)), (body, signature)):
+        with pytest.raises(WebhookRejected):
+            ingest.ingest_webhook(sent_body, sent_signature)
+    assert owner.ledger("A") == Ledger("A", 10, 0, 0, (), 1)
+    assert read_decisions(ingest.redis, ingest.keys) == []

@@ -1,0 +1,273 @@
+"""``policies.orders``: platform orders into ledger operations, and line decisions back
+into one all-or-nothing decision per order (with compensations for partial ones)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pytest
+
+from policies.channels.model import Cancellation, OrderLine, Payment, PlatformOrder
+from policies.ledger import Decision, Ledger, LineRecord, LineStatus, Reason, SkuSettings
+from policies.operations import Confirm, Operation, Release, Reserve, decide
+from policies.orders import (
+    INCOMPLETE_ORDER,
+    OrderDecision,
+    compensations_for,
+    confirmations_for,
+    decide_order,
+    releases_for,
+    reservations_for,
+)
+
+CHANNEL = "douyin-live"
+ORDER_ID = "4987000111"
+PLACED = 1_731_326_400.5
+NOW = PLACED + 2.0
+
+
+# ---- helpers -----------------------------------------------------------------------------------
+
+
+def make_order(*lines: tuple[str, int], paid: bool = False) -> PlatformOrder:
+    return PlatformOrder(CHANNEL, ORDER_ID, tuple(OrderLine(s, q) for s, q in lines), "buyer-9", PLACED, paid)
+
+
+def accepted(sku: str, quantity: int = 1, *, duplicate: bool = False) -> Decision:
+    return Decision("reserve", sku, f"{CHANNEL}/{ORDER_ID}", True, LineStatus.RESERVED, quantity, 10,
+                    duplicate=duplicate)
+
+
+def rejected(sku: str, reason: str = Reason.INSUFFICIENT, *, duplicate: bool = False) -> Decision:
+    return Decision("reserve", sku, f"{CHANNEL}/{ORDER_ID}", False, LineStatus.REJECTED, 1, 0, reason,
+                    "1 units asked, 0 available", duplicate)
+
+
+THREE_LINES = make_order(("LIP-01", 2), ("BLUSH-3", 1), ("MASK-10", 5))
+
+
+# ---- reservations_for ------------------------------------------------------------------------------
+
+
+def test_reserves_each_line_with_the_order_event_time() -> None:
+    assert reservations_for(THREE_LINES) == [
+        Reserve(CHANNEL, ORDER_ID, "LIP-01", 2, PLACED, False),
+        Reserve(CHANNEL, ORDER_ID, "BLUSH-3", 1, PLACED, False),
+        Reserve(CHANNEL, ORDER_ID, "MASK-10", 5, PLACED, False),
+    ]
+
+
+@pytest.mark.parametrize("paid", [True, False])
+def test_reservations_carry_the_paid_flag_of_the_order(paid: bool) -> None:
+    reservations = reservations_for(make_order(("LIP-01", 1), ("MASK-10", 1), paid=paid))
+
+    assert [r.paid for r in reservations] == [paid, paid]
+
+
+def test_single_line_order_gives_one_reservation() -> None:
+    assert reservations_for(make_order(("LIP-01", 3))) == [Reserve(CHANNEL, ORDER_ID, "LIP-01", 3, PLACED)]
+
+
+# ---- decide_order --------------------------------------------------------------------------------
+
+
+def test_order_is_accepted_when_every_line_is() -> None:
+    lines = [accepted("LIP-01", 2), accepted("BLUSH-3"), accepted("MASK-10", 5)]
+
+    decision = decide_order(THREE_LINES, lines)
+
+    assert decision == OrderDecision(CHANNEL, ORDER_ID, True, "", "", tuple(lines), False)
+
+
+@pytest.mark.parametrize("failing", [0, 1, 2])
+def test_order_is_rejected_when_any_line_is(failing: int) -> None:
+    skus = ["LIP-01", "BLUSH-3", "MASK-10"]
+    lines = [rejected(sku) if i == failing else accepted(sku) for i, sku in enumerate(skus)]
+
+    decision = decide_order(THREE_LINES, lines)
+
+    assert not decision.accepted
+    assert decision.failed_sku == skus[failing]
+    assert decision.reason == Reason.INSUFFICIENT
+
+
+def test_rejected_order_names_the_first_rejected_line() -> None:
+    lines = [accepted("LIP-01"), rejected("BLUSH-3", Reason.OVER_LIMIT),
+             rejected("MASK-10", Reason.INSUFFICIENT)]
+
+    decision = decide_order(THREE_LINES, lines)
+
+    assert not decision.accepted
+    assert (decision.reason, decision.failed_sku) == (Reason.OVER_LIMIT, "BLUSH-3")
+    assert decision.lines == tuple(lines)
+
+
+def test_order_decision_keeps_the_line_decisions_in_order() -> None:
+    lines = [accepted("LIP-01"), rejected("BLUSH-3"), accepted("MASK-10")]
+
+    assert decide_order(THREE_LINES, lines).lines == tuple(lines)
+
+
+def test_order_is_duplicate_when_every_line_decision_is() -> None:
+    lines = [accepted("LIP-01", duplicate=True), accepted("BLUSH-3", duplicate=True),
+             accepted("MASK-10", duplicate=True)]
+
+    decision = decide_order(THREE_LINES, lines)
+
+    assert decision.duplicate
+    assert decision.accepted
+
+
+@pytest.mark.parametrize("fresh", [0, 1, 2])
+def test_order_is_not_duplicate_when_any_line_decision_is_new(fresh: int) -> None:
+    skus = ["LIP-01", "BLUSH-3", "MASK-10"]
+    lines = [accepted(sku, duplicate=i != fresh) for i, sku in enumerate(skus)]
+
+    assert not decide_order(THREE_LINES, lines).duplicate
+
+
+def test_redelivered_rejected_order_gets_the_same_decision_marked_duplicate() -> None:
+    first = [accepted("LIP-01"), rejected("BLUSH-3"), accepted("MASK-10")]
+    again = [d._replace(duplicate=True) for d in first]
+
+    original = decide_order(THREE_LINES, first)
+    repeated = decide_order(THREE_LINES, again)
+
+    assert not original.duplicate
+    assert repeated.duplicate
+    assert (repeated.accepted, repeated.reason, repeated.failed_sku) == (
+        original.accepted, original.reason, original.failed_sku)
+
+
+# ---- compensations_for -----------------------------------------------------------------------------
+
+
+def test_partly_rejected_order_releases_exactly_its_accepted_lines() -> None:
+    lines = [accepted("LIP-01", 2), rejected("BLUSH-3"), accepted("MASK-10", 5)]
+
+    releases = compensations_for(THREE_LINES, lines)
+
+    reason = f"{INCOMPLETE_ORDER}:BLUSH-3"
+    assert releases == [
+        Release(CHANNEL, ORDER_ID, "LIP-01", reason),
+        Release(CHANNEL, ORDER_ID, "MASK-10", reason),
+    ]
+
+
+def test_compensation_reason_names_the_first_failed_sku() -> None:
+    lines = [rejected("LIP-01"), accepted("BLUSH-3"), rejected("MASK-10")]
+
+    assert compensations_for(THREE_LINES, lines) == [
+        Release(CHANNEL, ORDER_ID, "BLUSH-3", "order_incomplete:LIP-01"),
+    ]
+
+
+def test_fully_accepted_order_needs_no_compensation() -> None:
+    lines = [accepted("LIP-01"), accepted("BLUSH-3"), accepted("MASK-10")]
+
+    assert compensations_for(THREE_LINES, lines) == []
+
+
+def test_fully_rejected_order_needs_no_compensation() -> None:
+    lines = [rejected("LIP-01"), rejected("BLUSH-3"), rejected("MASK-10")]
+
+    assert compensations_for(THREE_LINES, lines) == []
+
+
+def test_redelivered_partial_order_gets_the_same_compensation() -> None:
+    first = [accepted("LIP-01"), rejected("BLUSH-3"), accepted("MASK-10")]
+    again = [d._replace(duplicate=True) for d in first]
+
+    assert compensations_for(THREE_LINES, again) == compensations_for(THREE_LINES, first)
+    assert len(compensations_for(THREE_LINES, again)) == 2
+
+
+def test_compensation_requires_one_decision_per_line() -> None:
+    with pytest.raises(ValueError, match="zip"):
+        compensations_for(THREE_LINES, [accepted("LIP-01"), rejected("BLUSH-3")])
+
+
+def test_reserving_a_partly_available_order_and_compensating_restores_every_ledger() -> None:
+    """The pure round trip through ``decide``: reserve every line, decide the order,
+    release what the compensation names; stock ends where it started."""
+    stock = {"LIP-01": 10, "BLUSH-3": 0, "MASK-10": 5}
+    ledgers = {sku: Ledger(sku, units) for sku, units in stock.items()}
+    settings = {sku: SkuSettings(sku) for sku in stock}
+    records: dict[str, LineRecord] = {}
+
+    def apply(op: Operation) -> Decision:
+        step = decide(op, ledgers[op.sku], settings[op.sku], records.get(op.sku), NOW)
+        if step.ledger is not None:
+            ledgers[op.sku] = step.ledger
+        if step.record is not None:
+            records[op.sku] = step.record
+        return step.decision
+
+    order = THREE_LINES
+    line_decisions = [apply(r) for r in reservations_for(order)]
+    verdict = decide_order(order, line_decisions)
+    released = [apply(r) for r in compensations_for(order, line_decisions)]
+
+    assert not verdict.accepted
+    assert (verdict.failed_sku, verdict.reason) == ("BLUSH-3", Reason.INSUFFICIENT)
+    assert [d.sku for d in released] == ["LIP-01", "MASK-10"]
+    assert all(d.accepted for d in released)
+    assert {sku: ledger.available for sku, ledger in ledgers.items()} == stock
+    assert records["LIP-01"].status == LineStatus.RELEASED
+    assert records["LIP-01"].reason == "order_incomplete:BLUSH-3"
+
+
+# ---- confirmations_for / releases_for -----------------------------------------------------------------
+
+
+ORDER_SKUS: Sequence[str] = ("LIP-01", "BLUSH-3", "MASK-10")
+
+
+def test_payment_of_the_whole_order_confirms_every_sku() -> None:
+    payment = Payment(CHANNEL, ORDER_ID, PLACED + 60)
+
+    assert confirmations_for(payment, ORDER_SKUS) == [
+        Confirm(CHANNEL, ORDER_ID, "LIP-01"),
+        Confirm(CHANNEL, ORDER_ID, "BLUSH-3"),
+        Confirm(CHANNEL, ORDER_ID, "MASK-10"),
+    ]
+
+
+def test_payment_naming_skus_confirms_only_those() -> None:
+    payment = Payment(CHANNEL, ORDER_ID, PLACED + 60, ("MASK-10",))
+
+    assert confirmations_for(payment, ORDER_SKUS) == [Confirm(CHANNEL, ORDER_ID, "MASK-10")]
+
+
+def test_payment_of_an_order_with_no_known_skus_confirms_nothing() -> None:
+    assert confirmations_for(Payment(CHANNEL, ORDER_ID, PLACED), []) == []
+
+
+def test_cancellation_of_the_whole_order_releases_every_sku_with_its_reason() -> None:
+    cancellation = Cancellation(CHANNEL, ORDER_ID, "refund")
+
+    assert releases_for(cancellation, ORDER_SKUS) == [
+        Release(CHANNEL, ORDER_ID, "LIP-01", "refund"),
+        Release(CHANNEL, ORDER_ID, "BLUSH-3", "refund"),
+        Release(CHANNEL, ORDER_ID, "MASK-10", "refund"),
+    ]
+
+
+def test_cancellation_naming_skus_releases_only_those() -> None:
+    cancellation = Cancellation(CHANNEL, ORDER_ID, "closed", ("BLUSH-3", "LIP-01"))
+
+    assert releases_for(cancellation, ORDER_SKUS) == [
+        Release(CHANNEL, ORDER_ID, "BLUSH-3", "closed"),
+        Release(CHANNEL, ORDER_ID, "LIP-01", "closed"),
+    ]
+
+
+def test_operations_address_the_order_line_of_the_message_channel() -> None:
+    payment = Payment("kuaishou-live", "K-7", PLACED)
+    cancellation = Cancellation("kuaishou-live", "K-7", "cancelled")
+
+    confirms = confirmations_for(payment, ["LIP-01"])
+    releases = releases_for(cancellation, ["LIP-01"])
+
+    assert [c.field for c in confirms] == [Reserve("kuaishou-live", "K-7", "LIP-01", 1).field]
+    assert [r.field for r in releases] == [Reserve("kuaishou-live", "K-7", "LIP-01", 1).field]
