@@ -44,7 +44,9 @@ class Reserve(NamedTuple):
     quantity: int
     placed_at: float = 0.0
     paid: bool = False
-    name = "reserve"
+    @property
+    def name(self) -> str:
+        return "reserve"
 
     @property
     def field(self) -> str:
@@ -57,7 +59,9 @@ class Confirm(NamedTuple):
     channel: str
     order_id: str
     sku: str
-    name = "confirm"
+    @property
+    def name(self) -> str:
+        return "confirm"
 
     @property
     def field(self) -> str:
@@ -71,7 +75,9 @@ class Release(NamedTuple):
     order_id: str
     sku: str
     reason: str = "cancelled"
-    name = "release"
+    @property
+    def name(self) -> str:
+        return "release"
 
     @property
     def field(self) -> str:
@@ -87,7 +93,9 @@ class Restock(NamedTuple):
     transfer_id: str
     source: str = ""
     arrives_at: float | None = None
-    name = "restock"
+    @property
+    def name(self) -> str:
+        return "restock"
 
     @property
     def field(self) -> str:
@@ -98,8 +106,12 @@ class ReceiveArrivals(NamedTuple):
     """Move inbound transfers whose arrival time has passed into ``on_hand``."""
 
     sku: str
-    name = "arrive"
-    field = ""
+    @property
+    def name(self) -> str:
+        return "arrive"
+    @property
+    def field(self) -> str:
+        return ""
 
 
 class Adjust(NamedTuple):
@@ -110,7 +122,9 @@ class Adjust(NamedTuple):
     adjustment_id: str
     reason: str
     actor: str
-    name = "adjust"
+    @property
+    def name(self) -> str:
+        return "adjust"
 
     @property
     def field(self) -> str:
@@ -123,8 +137,12 @@ class DefineSku(NamedTuple):
 
     settings: SkuSettings
     on_hand: int = 0
-    name = "define"
-    field = ""
+    @property
+    def name(self) -> str:
+        return "define"
+    @property
+    def field(self) -> str:
+        return ""
 
     @property
     def sku(self) -> str:
@@ -414,14 +432,14 @@ def _repeat(op: Operation, ledger: Ledger | None, previous: LineRecord) -> Decis
                     available, previous.reason if not accepted else "", "", True)
 
 
-def _rejected(op: Operation, ledger: Ledger | None, reason: Reason, detail: str) -> Step:
+def _rejected(op: Operation, ledger: Ledger | None, reason: str, detail: str) -> Step:
     """A rejection that is not recorded: the input itself was unusable."""
     available = ledger.available if ledger is not None else 0
     sku = op.sku if isinstance(op.sku, str) else repr(op.sku)
     return Step(Decision(op.name, sku, _key_of(op), False, "", 0, available, reason, detail))
 
 
-def _rejected_line(op: Reserve, ledger: Ledger, reason: Reason, detail: str) -> Step:
+def _rejected_line(op: Reserve, ledger: Ledger, reason: str, detail: str) -> Step:
     """A rejection recorded against the line, so a redelivery gets the same answer."""
     record = LineRecord(LineStatus.REJECTED, op.quantity, reason, op.placed_at, 0.0)
     decision = Decision(op.name, op.sku, _line_key(op), False, record.status, op.quantity,
