@@ -37,7 +37,8 @@ class SkuSettings:
 
     ``lead_time_minutes`` is the replenishment lead time (补货周期) in minutes,
     ``purchase_limit`` the most units one order line may take (限购, None for no limit),
-    ``reservation_ttl_seconds`` how long an unpaid reservation holds stock, in seconds.
+    ``reservation_ttl_seconds`` how long an unpaid reservation holds stock, in seconds;
+    ``safety_floor`` / ``critical_floor`` are fixed minimums for the alert lines, in units.
     """
 
     sku: str
@@ -46,6 +47,10 @@ class SkuSettings:
     purchase_limit: int | None = None
     reservation_ttl_seconds: float = DEFAULT_RESERVATION_TTL_SECONDS
     substitutes: tuple[str, ...] = ()
+    #: the THRESHOLD safety line is never below this many units
+    safety_floor: int = 0
+    #: EMERGENCY at or below this many available units
+    critical_floor: int = 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -197,6 +197,10 @@ def invalid_settings(settings: SkuSettings) -> str | None:
         problem = invalid_quantity(settings.purchase_limit, "purchase_limit", 1, MAX_LINE_QUANTITY)
         if problem:
             return problem
+    for floor_name in ("safety_floor", "critical_floor"):
+        problem = invalid_quantity(getattr(settings, floor_name), floor_name, 0, MAX_STOCK_CHANGE)
+        if problem:
+            return problem
     for substitute in settings.substitutes:
         problem = invalid_id(substitute, "substitute sku")
         if problem:

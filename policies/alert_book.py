@@ -1,0 +1,67 @@
+"""The open alerts of a show, with their acknowledgements and silences (no I/O).
+
+``AlertBook`` applies ``step_alerts`` to the verdicts it is given and remembers what is
+open; the AlertHub actor persists it, the replay command uses it as it is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+
+from policies.alert_lifecycle import (
+    Alert,
+    LifecycleSettings,
+    Notification,
+    Silence,
+    Status,
+    acknowledge,
+    apply_silences,
+    step_alerts,
+)
+from policies.alert_rules import PLAYBOOK, Level, Verdict
+
+
+class AlertBook:
+    def __init__(self, settings: LifecycleSettings | None = None,
+                 playbooks: Mapping[str, str] | None = None) -> None:
+        self.settings = settings or LifecycleSettings()
+        self.playbooks = dict(PLAYBOOK if playbooks is None else playbooks)
+        self.open: dict[str, Alert] = {}
+        self.silences: dict[str, Silence] = {}
+
+    def step(self, verdicts: Sequence[Verdict], now: float, now_wall: float, *,
+             hints: Mapping[str, str] | None = None, channel: str = "") -> list[Notification]:
+        """Advance the verdicts' alerts to event time ``now``; the notifications to send
+        (silenced ones are marked, not dropped: the caller decides who hears them)."""
+        self.open, notes = step_alerts(self.open, verdicts, now, now_wall, self.settings,
+                                       playbooks=self.playbooks, hints=hints, channel=channel)
+        return apply_silences(notes, self.silences.values(), now_wall)
+
+    def acknowledge(self, alert_id: str, who: str, now_wall: float) -> Alert | None:
+        for key, alert in self.open.items():
+            if alert.id == alert_id:
+                self.open[key] = acknowledge(alert, who, now_wall)
+                return self.open[key]
+        return None
+
+    def silence(self, silence: Silence) -> None:
+        self.silences[silence.id] = silence
+
+    def expire_silences(self, now_wall: float) -> list[Silence]:
+        expired = [s for s in self.silences.values() if s.until_wall <= now_wall]
+        for s in expired:
+            del self.silences[s.id]
+        return expired
+
+    def firing(self, sku: str | None = None) -> list[Alert]:
+        return [a for a in self.open.values()
+                if a.status == Status.FIRING and (sku is None or a.sku == sku)]
+
+    def highest_level(self, sku: str) -> str | None:
+        levels = [a.level for a in self.firing(sku) if a.level != Level.CHANNEL_STALLED]
+        return max(levels, key=lambda level: Level.RANK[level], default=None)
+
+    def restore(self, alerts: Iterable[Alert], silences: Iterable[Silence]) -> None:
+        """Load persisted state (after a restart)."""
+        self.open = {a.key: a for a in alerts}
+        self.silences = {s.id: s for s in silences}
