@@ -8,6 +8,7 @@ A test that kills or restarts Redis starts its own server (``own_redis_server``)
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,7 +17,7 @@ import redis
 
 from actors.infra.redis_server import RedisServer
 from actors.infra.settings import StoreConfig
-from tests.support import fresh_namespace
+from tests.support import Receiver, fresh_namespace
 
 
 @pytest.fixture(scope="session")
@@ -47,3 +48,17 @@ def redis_client(redis_server: RedisServer) -> Iterator[redis.Redis]:
     client = redis.Redis.from_url(redis_server.url, decode_responses=True)
     yield client
     client.close()
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    """A real local HTTP endpoint that answers a scripted sequence of statuses."""
+    receiver = Receiver()
+    thread = threading.Thread(target=receiver.server.serve_forever, kwargs={"poll_interval": 0.02},
+                              daemon=True)
+    thread.start()
+    yield receiver
+    receiver.release.set()
+    receiver.server.shutdown()
+    receiver.server.server_close()
+    thread.join(timeout=5)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
 from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, NamedTuple
 
 import pytest
 
@@ -22,3 +25,62 @@ def wait_for(condition: Callable[[], bool], *, timeout: float = 20.0, interval: 
 def fresh_namespace() -> str:
     """A key namespace no other test uses, so tests can share one Redis server."""
     return f"t{uuid.uuid4().hex[:12]}"
+
+
+HANG = "hang"  # a scripted answer: read the request, then say nothing until teardown
+
+
+class Received(NamedTuple):
+    headers: dict[str, str]
+    body: bytes
+    answer: int | str
+
+
+class Receiver:
+    """The fake subscriber endpoint: a scripted answer per request, every request recorded."""
+
+    def __init__(self) -> None:
+        self.script: list[int | str] = [200]
+        self.requests: list[Received] = []
+        self.lock = threading.Lock()
+        self.release = threading.Event()  # set at teardown: hanging handlers return
+        self.server = _Server(("127.0.0.1", 0), _handler_for(self))
+        self.port = self.server.server_address[1]
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/hooks/alerts"
+
+    def answer(self, *script: int | str) -> None:
+        self.script = list(script)
+
+    def record(self, headers: dict[str, str], body: bytes) -> int | str:
+        with self.lock:
+            index = min(len(self.requests), len(self.script) - 1)
+            answer = self.script[index]
+            self.requests.append(Received(headers, body, answer))
+            return answer
+
+
+class _Server(ThreadingHTTPServer):
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        pass  # a hung handler writing to a socket the sender gave up on: expected here
+
+
+def _handler_for(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+            answer = receiver.record(dict(self.headers.items()), body)
+            if answer == HANG:
+                receiver.release.wait(timeout=10)
+                return
+            assert isinstance(answer, int)
+            self.send_response(answer)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass  # keep the test output clean
+
+    return Handler

@@ -11,92 +11,18 @@ from __future__ import annotations
 
 import json
 import random
-import threading
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, NamedTuple
+from typing import Any
 
 import pytest
 import redis
 from structlog.testing import capture_logs
 
+from actors.infra.redis_server import free_port
 from actors.webhooks import Subscription, WebhookSender, redact, url_problem
 from policies.channels.signing import signature_problem
-from tests.support import fresh_namespace
+from tests.support import HANG, Receiver, fresh_namespace
 
 SECRET = b"whsec-test-0123456789"
-HANG = "hang"  # a scripted answer: read the request, then say nothing until teardown
-
-
-class Received(NamedTuple):
-    headers: dict[str, str]
-    body: bytes
-    answer: int | str
-
-
-class Receiver:
-    """The fake subscriber endpoint: a scripted answer per request, every request recorded."""
-
-    def __init__(self) -> None:
-        self.script: list[int | str] = [200]
-        self.requests: list[Received] = []
-        self.lock = threading.Lock()
-        self.release = threading.Event()  # set at teardown: hanging handlers return
-        self.server = _Server(("127.0.0.1", 0), _handler_for(self))
-        self.port = self.server.server_address[1]
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/hooks/alerts"
-
-    def answer(self, *script: int | str) -> None:
-        self.script = list(script)
-
-    def record(self, headers: dict[str, str], body: bytes) -> int | str:
-        with self.lock:
-            index = min(len(self.requests), len(self.script) - 1)
-            answer = self.script[index]
-            self.requests.append(Received(headers, body, answer))
-            return answer
-
-
-class _Server(ThreadingHTTPServer):
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        pass  # a hung handler writing to a socket the sender gave up on: expected here
-
-
-def _handler_for(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-            answer = receiver.record(dict(self.headers.items()), body)
-            if answer == HANG:
-                receiver.release.wait(timeout=10)
-                return
-            assert isinstance(answer, int)
-            self.send_response(answer)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass  # keep the test output clean
-
-    return Handler
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    receiver = Receiver()
-    thread = threading.Thread(target=receiver.server.serve_forever, kwargs={"poll_interval": 0.02},
-                              daemon=True)
-    thread.start()
-    yield receiver
-    receiver.release.set()
-    receiver.server.shutdown()
-    receiver.server.server_close()
-    thread.join(timeout=5)
-
-
 class Sleeps:
     """The injected backoff sleep: records each delay, waits for none."""
 
@@ -241,9 +167,7 @@ def test_a_receiver_that_never_answers_at_all_is_dead_lettered(
 
 
 def test_a_refused_connection_is_retried_then_dead_lettered(redis_client: redis.Redis) -> None:
-    closed = _Server(("127.0.0.1", 0), BaseHTTPRequestHandler)
-    port = closed.server_address[1]
-    closed.server_close()  # nothing listens on this port any more
+    port = free_port()  # nothing listens on it
     sleeps = Sleeps()
     sender = sender_for(redis_client, sleeps, max_attempts=3)
     subscription = Subscription("sub-7", f"http://127.0.0.1:{port}/", SECRET)
