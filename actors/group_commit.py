@@ -13,7 +13,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from typing import NamedTuple
 
@@ -33,8 +33,11 @@ MAX_GROUP_OPERATIONS = 20_000
 class GroupCommitter:
     """Serialises all writes of one ``SkuOwner`` through a single committer thread."""
 
-    def __init__(self, owner: SkuOwner, *, tick_seconds: float = 0.25) -> None:
+    def __init__(self, owner: SkuOwner, *, tick_seconds: float = 0.25,
+                 on_commit: Callable[[CommitBatch], None] | None = None) -> None:
         self.owner = owner
+        #: told about every durable batch (after its callers), e.g. to feed the forecaster
+        self.on_commit = on_commit
         self.tick_seconds = tick_seconds
         self._queue: deque[_Call] = deque()
         self._wakeup = threading.Condition()
@@ -155,6 +158,11 @@ class GroupCommitter:
             end = position + len(caller_ops)
             future.set_result(sent.decisions[position:end])
             position = end
+        if self.on_commit is not None:
+            try:
+                self.on_commit(sent.pending.batch)
+            except Exception:  # the commit stands; a listener's trouble is its own
+                log.exception("on_commit_failed", owner=self.owner.index)
         return True
 
     @staticmethod

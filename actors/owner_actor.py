@@ -15,15 +15,17 @@ original decisions if it had been committed.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Sequence
 from typing import Any
 
 import ray
 
+from actors.forecaster_actor import forecaster_name, pack_commit
 from actors.group_commit import GroupCommitter
 from actors.infra.logging import configure_logging
 from actors.infra.settings import StoreConfig, tune_gc_for_throughput
-from actors.infra.store import OwnerFencedError
+from actors.infra.store import CommitBatch, OwnerFencedError
 from actors.sku_owner import SkuOwner
 from actors.wire import pack_decisions, unpack_operations
 from policies.ledger import Ledger, SkuSettings
@@ -35,8 +37,29 @@ class SkuOwnerService:
     def __init__(self, config: StoreConfig, index: int, tick_seconds: float = 0.25) -> None:
         configure_logging()
         tune_gc_for_throughput()
+        self.config = config
         self.owner = SkuOwner(config, index)
-        self.committer = GroupCommitter(self.owner, tick_seconds=tick_seconds)
+        self._forecaster: Any = None
+        self._forecaster_checked = 0.0
+        self.committer = GroupCommitter(self.owner, tick_seconds=tick_seconds,
+                                        on_commit=self._tell_forecaster)
+
+    def _tell_forecaster(self, batch: CommitBatch) -> None:
+        """Fire-and-forget the batch's sales and stock to the forecaster, if one runs
+        (looked up by name at most every 5 s while there is none)."""
+        payload = pack_commit(batch)
+        if payload is None:
+            return
+        if self._forecaster is None:
+            now = time.monotonic()
+            if now - self._forecaster_checked < 5.0:
+                return
+            self._forecaster_checked = now
+            try:
+                self._forecaster = ray.get_actor(forecaster_name(self.config))
+            except ValueError:
+                return
+        self._forecaster.record.remote(payload)
 
     async def apply(self, payload: bytes) -> bytes:
         """Decide a batch of operations (``wire.pack_operations``) and return their

@@ -132,6 +132,7 @@ class SkuOwner:
         append_decision = decisions.append
         ledgers, records, settings = self.ledgers, self.records, self.settings
         owned, expiries = self._owned, self._expiries
+        sales = batch.sales
         # This loop is the hot path (one pass per order line): locals, no method calls
         # that can be avoided, and the rules themselves in ``policies.decide``.
         for op in ops:
@@ -152,6 +153,11 @@ class SkuOwner:
             append_decision(decision)
             if decision.reason == INSUFFICIENT and not decision.duplicate:
                 self._count_oversold(batch, sku, op)
+            elif record is not None and decision.accepted and not decision.duplicate:
+                if decision.op == "reserve":
+                    sales.append((sku, record.placed_at, record.quantity, op.channel))  # type: ignore[union-attr]
+                elif decision.op == "release":
+                    sales.append((sku, record.placed_at, -record.quantity, op.channel))  # type: ignore[union-attr]
             if ledger is not None:
                 if sku not in ledgers:
                     batch.new_skus.append(sku)

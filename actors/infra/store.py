@@ -87,6 +87,8 @@ class CommitBatch:
     new_skus: list[str] = field(default_factory=list)
     #: sku -> channel -> orders that channel accepted but the pool could not cover
     oversold: dict[str, dict[str, int]] = field(default_factory=dict)
+    #: (sku, placed_at, units, channel) of sales (+) and releases (-), for the forecaster
+    sales: list[tuple[str, float, int, str]] = field(default_factory=list)
 
     def is_empty(self) -> bool:
         return not (self.ledgers or self.settings or self.records or self.new_skus

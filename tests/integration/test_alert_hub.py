@@ -92,6 +92,6 @@ def test_webhook_that_fails_twice_gets_the_digest_once_signed(
 def test_subscription_with_a_bad_url_is_refused(config: StoreConfig) -> None:
     hub = AlertHub(config)
     for url in ("ftp://example.org/hook", "not a url"):
-        with pytest.raises(ValueError, match="scheme|whitespace"):
+        with pytest.raises(ValueError, match=r"scheme|whitespace"):
             hub.subscribe(Subscription("bad", url, SECRET))
     assert hub.subscriptions == {}

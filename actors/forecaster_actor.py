@@ -1,0 +1,162 @@
+"""The Ray actor that hosts the Forecaster and the AlertHub of a deployment.
+
+SKU owners send it each durable batch's sales and fresh stock, fire-and-forget (a call
+they never wait for: reservations are never slowed by forecasting). A tick thread moves
+event time forward (quiet periods still count), expires silences and flushes webhook
+digests. The forecaster and the hub share one process so verdicts reach the alert
+lifecycle in order and without another hop.
+
+Restart: the hub reloads open alerts, silences and subscriptions from Redis; the
+forecaster reloads SKU settings and stock from the ledger and refills its windows from
+new sales (one window, 5 minutes by default).
+"""
+
+from __future__ import annotations
+
+import pickle
+import threading
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import ray
+import structlog
+
+from actors.alert_hub import AlertHub
+from actors.forecaster import Forecaster, SaleEvent, StockSnapshot
+from actors.infra.logging import configure_logging
+from actors.infra.settings import StoreConfig
+from actors.infra.store import CommitBatch, LedgerStore, decode_ledger, decode_settings
+from actors.webhooks import Subscription
+from policies.alert_lifecycle import LifecycleSettings, Silence
+from policies.ledger import Ledger, SkuSettings
+from policies.velocity import ForecastSettings
+
+log = structlog.get_logger(__name__)
+
+
+def forecaster_name(config: StoreConfig) -> str:
+    return f"flashstock-{config.namespace}-forecaster"
+
+
+def stock_of(ledger: Ledger) -> StockSnapshot:
+    return StockSnapshot(ledger.available, ledger.reserved,
+                         tuple((t.arrives_at, t.quantity) for t in ledger.inbound))
+
+
+def pack_commit(batch: CommitBatch) -> bytes | None:
+    """What the forecaster needs of a durable batch, as one bytes value (or None)."""
+    if not (batch.sales or batch.ledgers or batch.settings):
+        return None
+    stock = {sku: stock_of(ledger) for sku, ledger in batch.ledgers.items()}
+    return pickle.dumps((batch.sales, stock, list(batch.settings.values())),
+                        protocol=pickle.HIGHEST_PROTOCOL)
+
+
+class ForecasterService:
+    def __init__(self, config: StoreConfig, tick_seconds: float = 1.0,
+                 group_interval: float = 5.0,
+                 lifecycle: LifecycleSettings | None = None,
+                 forecast: ForecastSettings | None = None) -> None:
+        configure_logging()
+        self.hub = AlertHub(config, settings=lifecycle, group_interval=group_interval)
+        self.forecaster = Forecaster(book=self.hub, forecast=forecast)
+        self._lock = threading.Lock()
+        self._load(config)
+        self.tick_seconds = tick_seconds
+        self._stop = threading.Event()
+        self._ticker = threading.Thread(target=self._run, name="forecaster-tick", daemon=True)
+        self._ticker.start()
+
+    def _load(self, config: StoreConfig) -> None:
+        store = LedgerStore(config)
+        client = self.hub.redis
+        skus = sorted(s.decode() for s in client.smembers(store.skus_key))
+        pipe = client.pipeline(transaction=False)
+        for sku in skus:
+            pipe.hgetall(store.state_key(sku))
+        stock, settings = {}, []
+        for sku, raw in zip(skus, pipe.execute(), strict=True):
+            state = {k.decode(): v.decode() for k, v in raw.items()}
+            if "on_hand" in state:
+                stock[sku] = stock_of(decode_ledger(sku, state))
+                settings.append(decode_settings(state["settings"]))
+        self.forecaster.update_skus(settings)
+        self.forecaster.stock.update(stock)
+
+    def _run(self) -> None:
+        next_flush = time.monotonic() + self.hub.group_interval
+        while not self._stop.wait(self.tick_seconds):
+            try:
+                with self._lock:
+                    self.forecaster.advance()
+                    self.hub.expire_silences(time.time())
+                if time.monotonic() >= next_flush:
+                    self.hub.flush_digests()
+                    next_flush = time.monotonic() + self.hub.group_interval
+            except Exception:
+                log.exception("forecaster_tick_failed")
+
+    # ---- input from the owners ----------------------------------------------------------
+
+    def record(self, payload: bytes) -> int:
+        """A durable batch's (sales, stock, settings) from ``pack_commit``; notifications."""
+        sales, stock, settings = pickle.loads(payload)
+        with self._lock:
+            self.forecaster.update_skus(settings)
+            notes = self.forecaster.record([SaleEvent(*s) for s in sales], stock)
+        return len(notes)
+
+    def update_skus(self, settings: Sequence[SkuSettings]) -> None:
+        with self._lock:
+            self.forecaster.update_skus(settings)
+
+    # ---- operators ----------------------------------------------------------------------
+
+    def alerts(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return self.hub.open_alerts()
+
+    def history(self, after: str = "-", count: int = 1000) -> list[tuple[str, dict[str, Any]]]:
+        return self.hub.history(after, count)
+
+    def acknowledge(self, alert_id: str, who: str) -> dict[str, Any] | None:
+        with self._lock:
+            alert = self.hub.acknowledge(alert_id, who)
+        return None if alert is None else alert._asdict()
+
+    def silence(self, silence: Silence) -> None:
+        with self._lock:
+            self.hub.silence(silence)
+
+    def subscribe(self, subscription: Subscription) -> None:
+        self.hub.subscribe(subscription)
+
+    def unsubscribe(self, subscription_id: str) -> bool:
+        return self.hub.unsubscribe(subscription_id)
+
+    def view(self, sku: str) -> dict[str, Any]:
+        with self._lock:
+            return self.forecaster.view(sku)
+
+    def hints(self, skus: Sequence[str]) -> list[dict[str, Any]]:
+        with self._lock:
+            return [self.forecaster.hint(sku)._asdict() for sku in skus]
+
+    def stats(self) -> dict[str, Any]:
+        return {"events": self.forecaster.events, "skus": len(self.forecaster.histories),
+                "open_alerts": len(self.hub.open), "watermark": self.forecaster.watermark}
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._ticker.join(timeout=10)
+
+
+ForecasterActor = ray.remote(max_restarts=-1, max_concurrency=4)(ForecasterService)
+
+
+def start_forecaster(config: StoreConfig, **options: Any) -> Any:
+    actor = ForecasterActor.options(name=forecaster_name(config), get_if_exists=True).remote(
+        config, **options)
+    ray.get(actor.stats.remote())
+    return actor
