@@ -1,9 +1,10 @@
 """The Ray actor that hosts the Forecaster and the AlertHub of a deployment.
 
 SKU owners send it each durable batch's sales and fresh stock, fire-and-forget (a call
-they never wait for: reservations are never slowed by forecasting). A tick thread moves
-event time forward (quiet periods still count), expires silences and flushes webhook
-digests. The forecaster and the hub share one process so verdicts reach the alert
+they never wait for: reservations are never slowed by forecasting). A tick thread evaluates
+SKUs whose evaluation was coalesced (every 0.2 s), moves event time forward so quiet
+periods still count (every 5 s), expires silences and flushes webhook digests. The
+forecaster and the hub share one process so verdicts reach the alert
 lifecycle in order and without another hop.
 
 Restart: the hub reloads open alerts, silences and subscriptions from Redis; the
@@ -54,16 +55,18 @@ def pack_commit(batch: CommitBatch) -> bytes | None:
 
 
 class ForecasterService:
-    def __init__(self, config: StoreConfig, tick_seconds: float = 1.0,
+    def __init__(self, config: StoreConfig, tick_seconds: float = 0.2,
+                 advance_every_seconds: float = 5.0,
                  group_interval: float = 5.0,
                  lifecycle: LifecycleSettings | None = None,
                  forecast: ForecastSettings | None = None) -> None:
         configure_logging()
         self.hub = AlertHub(config, settings=lifecycle, group_interval=group_interval)
-        self.forecaster = Forecaster(book=self.hub, forecast=forecast)
+        self.forecaster = Forecaster(book=self.hub, forecast=forecast, evaluate_every_seconds=0.1)
         self._lock = threading.Lock()
         self._load(config)
         self.tick_seconds = tick_seconds
+        self.advance_every_seconds = advance_every_seconds
         self._stop = threading.Event()
         self._ticker = threading.Thread(target=self._run, name="forecaster-tick", daemon=True)
         self._ticker.start()
@@ -85,12 +88,18 @@ class ForecasterService:
         self.forecaster.stock.update(stock)
 
     def _run(self) -> None:
+        """Every tick: evaluate SKUs with postponed sales. Every ``advance_every_seconds``:
+        move event time with the clock and evaluate every SKU (quiet ones too)."""
         next_flush = time.monotonic() + self.hub.group_interval
+        next_advance = time.monotonic()
         while not self._stop.wait(self.tick_seconds):
             try:
                 with self._lock:
-                    self.forecaster.advance()
-                    self.hub.expire_silences(time.time())
+                    self.forecaster.flush()
+                    if time.monotonic() >= next_advance:
+                        self.forecaster.advance()
+                        self.hub.expire_silences(time.time())
+                        next_advance = time.monotonic() + self.advance_every_seconds
                 if time.monotonic() >= next_flush:
                     self.hub.flush_digests()
                     next_flush = time.monotonic() + self.hub.group_interval

@@ -31,6 +31,7 @@ Every verdict carries its evidence so an operator sees what was seen and why.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -121,6 +122,7 @@ def poisson_quantile(mean: float, probability: float) -> int:
     return n
 
 
+@functools.lru_cache(maxsize=65536)
 def acceleration_p_value(last_orders: int, baseline_orders: int, baseline_windows: int = 1) -> float:
     """One-sided p-value that the last window is this much busier than the baseline (the
     ``baseline_windows`` windows before it) by chance: if the rate had not changed, of the

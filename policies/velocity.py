@@ -10,6 +10,7 @@ minute.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -62,16 +63,18 @@ class SalesHistory:
     def record(self, at: float, units: int, orders: int = 1) -> None:
         index = int(at // self.bucket_seconds)
         bucket = self.buckets.get(index)
-        if bucket is None:
-            self.buckets[index] = [units, orders]
-        else:
+        if bucket is not None:
             bucket[0] += units
             bucket[1] += orders
-        if at < self.earliest:
-            self.earliest = at
+        else:
+            self.buckets[index] = [units, orders]
+            if at > self.latest:  # a new newest bucket: drop the ones that fell out
+                self.latest = at
+                self._trim()
         if at > self.latest:
             self.latest = at
-            self._trim()
+        if at < self.earliest:
+            self.earliest = at
 
     def _trim(self) -> None:
         oldest = int((self.latest - self.keep_seconds) // self.bucket_seconds)
@@ -93,17 +96,29 @@ class SalesHistory:
 
     def smoothed_rate(self, end: float, half_life_minutes: float) -> float:
         """Exponentially weighted units per minute up to ``end``: each bucket weighs
-        half as much per ``half_life_minutes`` of age."""
+        half as much per ``half_life_minutes`` of age (six half-lives are looked at)."""
         last = int(end // self.bucket_seconds)
-        decay = math.log(2) / (half_life_minutes * 60.0)
-        weighted = weights = 0.0
-        horizon = int(6 * half_life_minutes * 60.0 / self.bucket_seconds)
-        for age in range(horizon):
-            weight = math.exp(-decay * age * self.bucket_seconds)
-            bucket = self.buckets.get(last - age)
-            weighted += weight * (bucket[0] if bucket else 0)
-            weights += weight
-        return max(weighted / weights, 0.0) * 60.0 / self.bucket_seconds
+        weights = _decay_weights(self.bucket_seconds, half_life_minutes)
+        buckets = self.buckets
+        weighted = 0.0
+        for index, (units, _) in buckets.items():
+            age = last - index
+            if 0 <= age < len(weights):
+                weighted += weights[age] * units
+        return max(weighted / _weight_total(self.bucket_seconds, half_life_minutes), 0.0) \
+            * 60.0 / self.bucket_seconds
+
+
+@functools.lru_cache(maxsize=64)
+def _decay_weights(bucket_seconds: int, half_life_minutes: float) -> tuple[float, ...]:
+    decay = math.log(2) / (half_life_minutes * 60.0)
+    horizon = int(6 * half_life_minutes * 60.0 / bucket_seconds)
+    return tuple(math.exp(-decay * age * bucket_seconds) for age in range(horizon))
+
+
+@functools.lru_cache(maxsize=64)
+def _weight_total(bucket_seconds: int, half_life_minutes: float) -> float:
+    return sum(_decay_weights(bucket_seconds, half_life_minutes))
 
 
 class Velocity(NamedTuple):
@@ -148,6 +163,7 @@ def measure_velocity(history: SalesHistory, at: float, settings: ForecastSetting
     )
 
 
+@functools.lru_cache(maxsize=4096)
 def poisson_interval(count: int, confidence: float = 0.90) -> tuple[float, float]:
     """Exact (Garwood) two-sided interval of a Poisson mean given ``count`` events.
 
@@ -216,9 +232,13 @@ def forecast_stockout(
 ) -> StockoutForecast:
     """Minutes until ``available`` (plus ``inbound`` (arrives_at epoch seconds, units)
     transfers, each from its arrival) is sold out at the projected rate and its bounds."""
+    # With no order in the window the upper bound (3 orders for 0 seen) is no evidence
+    # of selling: a SKU nobody buys does not run out.
+    high = max(velocity.rate_high, velocity.projected_rate) if velocity.last_orders > 0 \
+        else velocity.projected_rate
     return StockoutForecast(
         _minutes_to_empty(available, inbound, velocity.projected_rate, now),
-        _minutes_to_empty(available, inbound, max(velocity.rate_high, velocity.projected_rate), now),
+        _minutes_to_empty(available, inbound, high, now),
         _minutes_to_empty(available, inbound, min(velocity.rate_low, velocity.projected_rate), now),
     )
 

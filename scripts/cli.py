@@ -18,7 +18,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="log level of flashstock's own processes (default WARNING)")
     commands = parser.add_subparsers(dest="command", required=True)
 
-    from scripts import bench_core, bench_ingest, demo, replay
+    from scripts import bench_core, bench_forecaster, bench_ingest, demo, replay
 
     demo.add_parser(commands)
     replay.add_parser(commands)
@@ -26,6 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
     suites = bench.add_subparsers(dest="suite", required=True)
     bench_core.add_parser(suites)
     bench_ingest.add_parser(suites)
+    bench_forecaster.add_parser(suites)
     return parser
 
 
