@@ -44,6 +44,7 @@ class Reserve(NamedTuple):
     quantity: int
     placed_at: float = 0.0
     paid: bool = False
+
     @property
     def name(self) -> str:
         return "reserve"
@@ -59,6 +60,7 @@ class Confirm(NamedTuple):
     channel: str
     order_id: str
     sku: str
+
     @property
     def name(self) -> str:
         return "confirm"
@@ -75,6 +77,7 @@ class Release(NamedTuple):
     order_id: str
     sku: str
     reason: str = "cancelled"
+
     @property
     def name(self) -> str:
         return "release"
@@ -93,6 +96,7 @@ class Restock(NamedTuple):
     transfer_id: str
     source: str = ""
     arrives_at: float | None = None
+
     @property
     def name(self) -> str:
         return "restock"
@@ -106,6 +110,7 @@ class ReceiveArrivals(NamedTuple):
     """Move inbound transfers whose arrival time has passed into ``on_hand``."""
 
     sku: str
+
     @property
     def name(self) -> str:
         return "arrive"
@@ -122,6 +127,7 @@ class Adjust(NamedTuple):
     adjustment_id: str
     reason: str
     actor: str
+
     @property
     def name(self) -> str:
         return "adjust"
@@ -137,6 +143,7 @@ class DefineSku(NamedTuple):
 
     settings: SkuSettings
     on_hand: int = 0
+
     @property
     def name(self) -> str:
         return "define"

@@ -29,7 +29,7 @@ from tqdm import tqdm
 from actors.client import apply_on, start_owners
 from actors.group_commit import GroupCommitter
 from actors.infra.redis_server import RedisServer
-from actors.infra.runtime import ray_for
+from actors.infra.runtime import ray_for, redis_for
 from actors.infra.settings import StoreConfig, redis_url_from_env, tune_gc_for_throughput
 from actors.sku_owner import SkuOwner
 from actors.wire import unpack_decisions
@@ -63,16 +63,10 @@ def add_parser(suites: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    url = redis_url_from_env()
     with tempfile.TemporaryDirectory(prefix="flashstock-bench-") as tmp:
-        server = None if url else RedisServer(Path(tmp) / "redis").start()
-        redis_url = url or server.url  # type: ignore[union-attr]  # one of the two is set
-        try:
+        with redis_for(Path(tmp)) as redis_url:
             results = _run_cases(args, redis_url)
-        finally:
-            if server is not None:
-                server.stop()
-        if not url and not args.skip_fsync_comparison:
+        if not redis_url_from_env() and not args.skip_fsync_comparison:
             # What fsync on every commit costs: the main case again with fsync once a second.
             with RedisServer(Path(tmp) / "everysec", appendfsync="everysec") as relaxed, \
                     ray_for(num_cpus=2, log_level=args.log_level):

@@ -27,9 +27,8 @@ from tqdm import tqdm
 from actors.client import StockClient
 from actors.forecaster import Forecaster, SaleEvent, StockSnapshot
 from actors.forecaster_actor import start_forecaster
-from actors.infra.redis_server import RedisServer
-from actors.infra.runtime import ray_for
-from actors.infra.settings import StoreConfig, redis_url_from_env
+from actors.infra.runtime import ray_for, redis_for
+from actors.infra.settings import StoreConfig
 from policies.alert_lifecycle import LifecycleSettings
 from policies.alert_rules import Level
 from policies.ledger import SkuSettings
@@ -47,15 +46,9 @@ def add_parser(suites: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     results: dict[str, Any] = {"throughput": _throughput(args.events)}
-    url = redis_url_from_env()
-    with tempfile.TemporaryDirectory(prefix="flashstock-bench-") as tmp:
-        server = None if url else RedisServer(Path(tmp) / "redis").start()
-        try:
-            with ray_for(num_cpus=2, log_level=args.log_level):
-                results["latency"] = _latency(url or server.url, args)  # type: ignore[union-attr]
-        finally:
-            if server is not None:
-                server.stop()
+    with tempfile.TemporaryDirectory(prefix="flashstock-bench-") as tmp, \
+            redis_for(Path(tmp)) as redis_url, ray_for(num_cpus=2, log_level=args.log_level):
+        results["latency"] = _latency(redis_url, args)
     t, lat = results["throughput"], results["latency"]
     print("\nflashstock bench forecaster")
     print(f"throughput: {t['events']:,} sale events over {t['skus']} SKUs in "

@@ -28,9 +28,8 @@ from tqdm import tqdm
 
 from actors.channel_ingest import ChannelKeys, read_decisions
 from actors.client import StockClient
-from actors.infra.redis_server import RedisServer
-from actors.infra.runtime import ray_for
-from actors.infra.settings import StoreConfig, redis_url_from_env
+from actors.infra.runtime import ray_for, redis_for
+from actors.infra.settings import StoreConfig
 from actors.ingest_actor import start_ingest
 from policies.ledger import SkuSettings
 from policies.operations import DefineSku
@@ -73,16 +72,9 @@ def zipf_skus(count: int, rng: random.Random, n: int) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    url = redis_url_from_env()
-    with tempfile.TemporaryDirectory(prefix="flashstock-bench-") as tmp:
-        server = None if url else RedisServer(Path(tmp) / "redis").start()
-        redis_url = url or server.url  # type: ignore[union-attr]  # one of the two is set
-        try:
-            with ray_for(num_cpus=2, log_level=args.log_level):
-                results = _bench(args, redis_url)
-        finally:
-            if server is not None:
-                server.stop()
+    with tempfile.TemporaryDirectory(prefix="flashstock-bench-") as tmp, \
+            redis_for(Path(tmp)) as redis_url, ray_for(num_cpus=2, log_level=args.log_level):
+        results = _bench(args, redis_url)
     _print(results)
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))

@@ -18,7 +18,6 @@ from policies.channels.model import (
     Cancellation,
     ChannelMessage,
     Ignored,
-    OrderLine,
     Payment,
     PlatformOrder,
 )
@@ -44,19 +43,13 @@ def parse_douyin(channel: str, message: Mapping[str, Any]) -> ChannelMessage:
         skus = tuple(f.ident(s, "data.out_sku_ids[]") for s in listed)
         return Cancellation(channel, order_id, reason, skus)
     items = f.item_list(f.required(data, "sku_order_list", "data"), "data.sku_order_list")
-    lines = []
-    for index, item in enumerate(items):
-        where = f"data.sku_order_list[{index}]"
-        sku = f.ident(f.first_present(item, ("out_sku_id", "code"), where), f"{where}.out_sku_id")
-        units = f.quantity(f.required(item, "item_num", where), f"{where}.item_num")
-        if "pay_amount" in item:
-            f.cents(item["pay_amount"], f"{where}.pay_amount")
-        lines.append((sku, units))
+    lines = f.read_lines(items, "data.sku_order_list", ("out_sku_id", "code"), "item_num",
+                         "pay_amount")
     status = data.get("order_status", 1)
     return PlatformOrder(
         channel,
         order_id,
-        tuple(OrderLine(s, q) for s, q in f.merge_lines(lines, "data.sku_order_list")),
+        lines,
         f.ident(data.get("buyer_id") or data.get("open_id") or "unknown", "data.buyer_id"),
         f.epoch_seconds(f.required(data, "create_time", "data"), "data.create_time"),
         paid=isinstance(status, int) and status in PAID_STATUSES,

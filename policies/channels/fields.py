@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from policies.channels.model import OrderLine
 from policies.ledger import MAX_ID_LENGTH, MAX_LINE_QUANTITY
 
 #: China Standard Time, the zone of platform timestamps written as text
@@ -153,3 +154,25 @@ def merge_lines(lines: list[tuple[str, int]], name: str) -> tuple[tuple[str, int
         if units > MAX_LINE_QUANTITY:
             raise FieldError(f"{name}: {units} units of {sku} in one order exceed {MAX_LINE_QUANTITY}")
     return tuple(merged.items())
+
+
+def read_lines(
+    items: list[Mapping[str, Any]],
+    name: str,
+    sku_keys: tuple[str, ...],
+    quantity_key: str,
+    amount_key: str | None = None,
+    amount: Callable[[object, str], int] = cents,
+) -> tuple[OrderLine, ...]:
+    """The order lines of a platform's item list: the SKU code is the first present of
+    ``sku_keys``, the units under ``quantity_key``; an amount under ``amount_key``, when
+    present, must be valid. Lines of the same SKU are merged (``merge_lines``)."""
+    lines = []
+    for index, item in enumerate(items):
+        where = f"{name}[{index}]"
+        sku = ident(first_present(item, sku_keys, where), f"{where}.{sku_keys[0]}")
+        units = quantity(required(item, quantity_key, where), f"{where}.{quantity_key}")
+        if amount_key is not None and amount_key in item:
+            amount(item[amount_key], f"{where}.{amount_key}")
+        lines.append((sku, units))
+    return tuple(OrderLine(sku, units) for sku, units in merge_lines(lines, name))

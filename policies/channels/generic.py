@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from policies.channels import fields as f
-from policies.channels.model import Cancellation, ChannelMessage, OrderLine, Payment, PlatformOrder
+from policies.channels.model import Cancellation, ChannelMessage, Payment, PlatformOrder
 
 
 def parse_generic(channel: str, message: Mapping[str, Any]) -> ChannelMessage:
@@ -30,18 +30,14 @@ def parse_generic(channel: str, message: Mapping[str, Any]) -> ChannelMessage:
     if kind != "order":
         raise f.FieldError(f"type must be order, payment, cancel or refund, got {kind!r}")
     items = f.item_list(f.required(message, "lines", "message"), "lines")
-    lines = []
-    for index, item in enumerate(items):
-        lines.append((f.ident(f.required(item, "sku", f"lines[{index}]"), f"lines[{index}].sku"),
-                      f.quantity(f.required(item, "quantity", f"lines[{index}]"),
-                                 f"lines[{index}].quantity")))
+    lines = f.read_lines(items, "lines", ("sku",), "quantity")
     paid = message.get("paid", False)
     if not isinstance(paid, bool):
         raise f.FieldError("paid must be true or false")
     return PlatformOrder(
         channel,
         order_id,
-        tuple(OrderLine(s, q) for s, q in f.merge_lines(lines, "lines")),
+        lines,
         f.ident(message.get("buyer_id") or "unknown", "buyer_id"),
         f.epoch_seconds(f.required(message, "placed_at", "message"), "placed_at"),
         paid=paid,

@@ -17,7 +17,6 @@ from policies.channels.model import (
     Cancellation,
     ChannelMessage,
     Ignored,
-    OrderLine,
     Payment,
     PlatformOrder,
 )
@@ -42,18 +41,11 @@ def parse_kuaishou(channel: str, message: Mapping[str, Any]) -> ChannelMessage:
         skus = (f.ident(sku, "info.skuNick"),) if sku else ()
         return Cancellation(channel, order_id, "refund" if event == REFUNDED else "closed", skus)
     items = f.item_list(f.required(info, "orderItemList", "info"), "info.orderItemList")
-    lines = []
-    for index, item in enumerate(items):
-        where = f"info.orderItemList[{index}]"
-        sku = f.ident(f.first_present(item, ("skuNick", "relSkuId"), where), f"{where}.skuNick")
-        units = f.quantity(f.required(item, "num", where), f"{where}.num")
-        if "itemPrice" in item:
-            f.cents(item["itemPrice"], f"{where}.itemPrice")
-        lines.append((sku, units))
+    lines = f.read_lines(items, "info.orderItemList", ("skuNick", "relSkuId"), "num", "itemPrice")
     return PlatformOrder(
         channel,
         order_id,
-        tuple(OrderLine(s, q) for s, q in f.merge_lines(lines, "info.orderItemList")),
+        lines,
         f.ident(info.get("buyerOpenId") or "unknown", "info.buyerOpenId"),
         f.epoch_seconds(f.required(info, "createTime", "info"), "info.createTime", unit="ms"),
         paid=bool(info.get("payTime")),

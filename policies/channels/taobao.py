@@ -17,7 +17,6 @@ from policies.channels.model import (
     Cancellation,
     ChannelMessage,
     Ignored,
-    OrderLine,
     Payment,
     PlatformOrder,
 )
@@ -46,19 +45,12 @@ def parse_taobao(channel: str, message: Mapping[str, Any]) -> ChannelMessage:
     if isinstance(orders, Mapping):  # the API wraps the list: {"order": [...]}
         orders = orders.get("order")
     items = f.item_list(orders, "content.orders")
-    lines = []
-    for index, item in enumerate(items):
-        where = f"content.orders[{index}]"
-        sku = f.ident(f.first_present(item, ("outer_sku_id", "outer_iid"), where),
-                      f"{where}.outer_sku_id")
-        units = f.quantity(f.required(item, "num", where), f"{where}.num")
-        if "payment" in item:
-            f.yuan_as_cents(item["payment"], f"{where}.payment")
-        lines.append((sku, units))
+    lines = f.read_lines(items, "content.orders", ("outer_sku_id", "outer_iid"), "num", "payment",
+                         f.yuan_as_cents)
     return PlatformOrder(
         channel,
         order_id,
-        tuple(OrderLine(s, q) for s, q in f.merge_lines(lines, "content.orders")),
+        lines,
         f.ident(content.get("buyer_nick") or "unknown", "content.buyer_nick"),
         f.epoch_seconds(f.required(content, "created", "content"), "content.created"),
         paid=isinstance(content.get("status"), str) and content["status"] in PAID_STATUSES,
