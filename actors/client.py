@@ -24,7 +24,7 @@ from typing import Any
 import ray
 import structlog
 
-from actors.infra.settings import StoreConfig
+from actors.infra.settings import RAY_NAMESPACE, StoreConfig
 from actors.owner_actor import SkuOwnerActor
 from actors.wire import pack_operations, unpack_decisions
 from policies.ledger import Decision, Ledger
@@ -43,7 +43,8 @@ def start_owners(config: StoreConfig, *, tick_seconds: float = 0.25) -> list[Any
     """Start (or find, when already running) the ``shard_count`` owner actors and wait
     until each has loaded its shard."""
     owners = [
-        SkuOwnerActor.options(name=owner_name(config, index), get_if_exists=True)
+        SkuOwnerActor.options(name=owner_name(config, index), get_if_exists=True,
+                              namespace=RAY_NAMESPACE)
         .remote(config, index, tick_seconds)
         for index in range(config.shard_count)
     ]

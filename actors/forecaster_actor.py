@@ -26,7 +26,7 @@ import structlog
 from actors.alert_hub import AlertHub
 from actors.forecaster import Forecaster, SaleEvent, StockSnapshot
 from actors.infra.logging import configure_logging
-from actors.infra.settings import StoreConfig
+from actors.infra.settings import RAY_NAMESPACE, StoreConfig
 from actors.infra.store import CommitBatch, LedgerStore, decode_ledger, decode_settings
 from actors.webhooks import Subscription
 from policies.alert_lifecycle import LifecycleSettings, Silence
@@ -148,6 +148,10 @@ class ForecasterService:
         with self._lock:
             return self.forecaster.view(sku)
 
+    def views(self, skus: Sequence[str]) -> list[dict[str, Any]]:
+        with self._lock:
+            return [self.forecaster.view(sku) for sku in skus]
+
     def hints(self, skus: Sequence[str]) -> list[dict[str, Any]]:
         with self._lock:
             return [self.forecaster.hint(sku)._asdict() for sku in skus]
@@ -165,7 +169,8 @@ ForecasterActor = ray.remote(max_restarts=-1, max_concurrency=4)(ForecasterServi
 
 
 def start_forecaster(config: StoreConfig, **options: Any) -> Any:
-    actor = ForecasterActor.options(name=forecaster_name(config), get_if_exists=True).remote(
+    actor = ForecasterActor.options(name=forecaster_name(config), get_if_exists=True,
+                              namespace=RAY_NAMESPACE).remote(
         config, **options)
     ray.get(actor.stats.remote())
     return actor

@@ -17,7 +17,7 @@ import structlog
 from actors.channel_ingest import ChannelIngest, IngestResult
 from actors.client import StockClient, owner_name
 from actors.infra.logging import configure_logging
-from actors.infra.settings import StoreConfig
+from actors.infra.settings import RAY_NAMESPACE, StoreConfig
 
 log = structlog.get_logger(__name__)
 
@@ -27,7 +27,8 @@ class ChannelIngestService:
                  secret: bytes | None = None, claim_every_seconds: float = 5.0,
                  batch_size: int = 1000) -> None:
         configure_logging()
-        owners = [ray.get_actor(owner_name(config, i)) for i in range(config.shard_count)]
+        owners = [ray.get_actor(owner_name(config, i), namespace=RAY_NAMESPACE)
+                  for i in range(config.shard_count)]
         self.client = StockClient(config, owners)
         self.ingest = ChannelIngest(config, channel, fmt, self.client.submit, secret=secret,
                                     consumer=f"{channel}-ingest", batch_size=batch_size)
@@ -74,7 +75,8 @@ def start_ingest(config: StoreConfig, channels: dict[str, str],
                  secrets: dict[str, bytes] | None = None, **options: Any) -> dict[str, Any]:
     """Start (or find) one ingest actor per channel; ``channels`` maps name -> format."""
     actors = {
-        channel: ChannelIngestActor.options(name=ingest_name(config, channel), get_if_exists=True)
+        channel: ChannelIngestActor.options(name=ingest_name(config, channel), get_if_exists=True,
+                              namespace=RAY_NAMESPACE)
         .remote(config, channel, fmt, (secrets or {}).get(channel), **options)
         for channel, fmt in channels.items()
     }

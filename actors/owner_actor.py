@@ -24,7 +24,7 @@ import ray
 from actors.forecaster_actor import forecaster_name, pack_commit
 from actors.group_commit import GroupCommitter
 from actors.infra.logging import configure_logging
-from actors.infra.settings import StoreConfig, tune_gc_for_throughput
+from actors.infra.settings import RAY_NAMESPACE, StoreConfig, tune_gc_for_throughput
 from actors.infra.store import CommitBatch, OwnerFencedError
 from actors.sku_owner import SkuOwner
 from actors.wire import pack_decisions, unpack_operations
@@ -56,7 +56,7 @@ class SkuOwnerService:
                 return
             self._forecaster_checked = now
             try:
-                self._forecaster = ray.get_actor(forecaster_name(self.config))
+                self._forecaster = ray.get_actor(forecaster_name(self.config), namespace=RAY_NAMESPACE)
             except ValueError:
                 return
         self._forecaster.record.remote(payload)

@@ -18,10 +18,11 @@ def build_parser() -> argparse.ArgumentParser:
                         help="log level of flashstock's own processes (default WARNING)")
     commands = parser.add_subparsers(dest="command", required=True)
 
-    from scripts import bench_core, bench_forecaster, bench_ingest, demo, replay
+    from scripts import bench_core, bench_forecaster, bench_ingest, demo, replay, serve
 
     demo.add_parser(commands)
     replay.add_parser(commands)
+    serve.add_parser(commands)
     bench = commands.add_parser("bench", help="measure throughput and latency")
     suites = bench.add_subparsers(dest="suite", required=True)
     bench_core.add_parser(suites)

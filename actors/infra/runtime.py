@@ -16,7 +16,7 @@ import ray
 import structlog
 
 from actors.infra.redis_server import RedisServer
-from actors.infra.settings import redis_url_from_env
+from actors.infra.settings import RAY_NAMESPACE, redis_url_from_env
 
 log = structlog.get_logger(__name__)
 
@@ -48,6 +48,7 @@ def ray_for(address: str | None = None, *, num_cpus: int | None = None,
     env = {"FLASHSTOCK_LOG_LEVEL": log_level} if log_level else {}
     ray.init(address=address, num_cpus=num_cpus if address is None else None,
              include_dashboard=False, logging_level="WARNING", log_to_driver=True,
+             namespace=RAY_NAMESPACE,
              runtime_env={"env_vars": env})
     try:
         yield

@@ -6,6 +6,9 @@ import os
 from dataclasses import dataclass
 
 DEFAULT_NAMESPACE = "fs"
+#: the Ray namespace of every named flashstock actor, so any process (a Serve replica,
+#: another driver) finds them by name
+RAY_NAMESPACE = "flashstock"
 DEFAULT_SHARD_COUNT = 2
 
 

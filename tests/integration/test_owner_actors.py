@@ -12,7 +12,7 @@ import redis
 
 from actors.client import StockClient, apply_on, owner_name
 from actors.infra.redis_server import RedisServer
-from actors.infra.settings import StoreConfig
+from actors.infra.settings import RAY_NAMESPACE, StoreConfig
 from actors.infra.store import LedgerStore, decode_record
 from policies.ledger import Decision, LineStatus, Reason, SkuSettings
 from policies.operations import DefineSku, Reserve
@@ -176,7 +176,7 @@ def test_owners_are_named_per_namespace_and_found_again(redis_server: RedisServe
     try:
         first.submit([DefineSku(SkuSettings(f"S{n}"), 10) for n in range(20)])
         assert len(second.all_ledgers()) == 20
-        names = {ray.get_actor(owner_name(config, i)) for i in range(2)}
+        names = {ray.get_actor(owner_name(config, i), namespace=RAY_NAMESPACE) for i in range(2)}
         assert len(names) == 2
         health = ray.get([owner.health.remote() for owner in first.owners])
         assert sum(h["skus"] for h in health) == 20

@@ -1,0 +1,78 @@
+"""The FastAPI app and its Ray Serve deployment.
+
+``create_api(args)`` builds the app (routes, errors, auth, body-size limit, dashboard);
+``build_app(args)`` wraps it in a Serve deployment whose replicas build the app (and
+connect to the deployment's actors) when they start. ``serve_app/serve.yaml`` deploys the
+same builder with ``serve deploy`` / ``serve run``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import FileResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+from ray import serve
+from ray.serve import Application
+
+from actors.infra.logging import configure_logging
+from serve_app.auth import TokenBook
+from serve_app.backend import AppArgs, Backend
+from serve_app.errors import error_body, install_error_handlers
+from serve_app.routes_alerts import router as alerts_router
+from serve_app.routes_stock import router as stock_router
+
+STATIC = Path(__file__).parent / "static"
+
+
+def create_api(args: AppArgs, backend: Backend | None = None) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        configure_logging()
+        app.state.backend = backend or Backend(args)
+        app.state.tokens = TokenBook.from_env()
+        yield
+        app.state.backend.client.close()
+
+    app = FastAPI(title="flashstock", version="0.1.0", lifespan=lifespan,
+                  description="Oversell-proof stock and stock-out alerts for live-stream commerce.")
+    install_error_handlers(app)
+
+    @app.middleware("http")
+    async def limit_body(request: Request,
+                         call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        length = request.headers.get("content-length")
+        if length is not None and length.isdigit() and int(length) > args.max_body_bytes:
+            return JSONResponse(error_body("payload_too_large",
+                                           f"request body over {args.max_body_bytes} bytes"), 413)
+        return await call_next(request)
+
+    app.include_router(stock_router)
+    app.include_router(alerts_router)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+    @app.get("/", include_in_schema=False)
+    def dashboard() -> FileResponse:
+        return FileResponse(STATIC / "index.html")
+
+    return app
+
+
+@serve.deployment(name="flashstock-api", num_replicas=1, ray_actor_options={"num_cpus": 0})
+@serve.ingress()
+class FlashstockApi:
+    def __init__(self, args: AppArgs) -> None:
+        self.args = args
+
+    def __serve_build_asgi_app__(self) -> FastAPI:
+        return create_api(self.args)
+
+
+def build_app(args: dict[str, Any] | AppArgs) -> Application:
+    """The Serve application for a deployment (also the ``import_path`` builder)."""
+    parsed = args if isinstance(args, AppArgs) else AppArgs.model_validate(args)
+    return FlashstockApi.bind(parsed)

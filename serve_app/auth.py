@@ -1,0 +1,91 @@
+"""Bearer tokens and roles.
+
+Roles: ``viewer`` (read stock and alerts), ``operator`` (also ack, silence, restock,
+adjust, subscriptions), ``admin`` (everything, and SKU settings), ``ingest`` (orders, for
+its own channels). Tokens come from ``FLASHSTOCK_TOKENS`` (``role:name:token`` entries
+separated by commas; for ``ingest`` the name is the channel, ``*`` for all) or from the
+file named by ``FLASHSTOCK_TOKENS_FILE`` (one entry per line). They are kept only as
+SHA-256 digests and compared in constant time. With no tokens configured, every caller
+is an admin, and the service refuses to bind anything but loopback.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import NamedTuple
+
+ROLES = ("viewer", "operator", "admin", "ingest")
+#: which roles each role includes
+GRANTS: Mapping[str, frozenset[str]] = {
+    "viewer": frozenset({"viewer"}),
+    "operator": frozenset({"viewer", "operator"}),
+    "admin": frozenset({"viewer", "operator", "admin", "ingest"}),
+    "ingest": frozenset({"ingest"}),
+}
+
+
+class Principal(NamedTuple):
+    role: str
+    name: str  # who (for audit), or the channel of an ingest token
+
+    def can(self, role: str) -> bool:
+        return role in GRANTS[self.role]
+
+    def may_ingest(self, channel: str) -> bool:
+        return self.role == "admin" or (self.role == "ingest" and self.name in ("*", channel))
+
+
+ANONYMOUS_ADMIN = Principal("admin", "anonymous")
+
+
+class TokenBook:
+    """Digest of each token -> who holds it."""
+
+    def __init__(self, entries: Iterable[str] = ()) -> None:
+        self._by_digest: dict[bytes, Principal] = {}
+        for entry in entries:
+            entry = entry.strip()
+            if not entry or entry.startswith("#"):
+                continue
+            parts = entry.split(":", 2)
+            if len(parts) != 3 or parts[0] not in ROLES or not parts[2]:
+                raise ValueError(f"token entry must be role:name:token with role in {ROLES}")
+            self._by_digest[_digest(parts[2])] = Principal(parts[0], parts[1])
+
+    @classmethod
+    def from_env(cls) -> TokenBook:
+        entries = [e for e in os.environ.get("FLASHSTOCK_TOKENS", "").split(",") if e.strip()]
+        path = os.environ.get("FLASHSTOCK_TOKENS_FILE")
+        if path:
+            entries += Path(path).read_text().splitlines()
+        return cls(entries)
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self._by_digest)
+
+    def principal(self, token: str | None) -> Principal | None:
+        """Who holds ``token`` (None for an unknown or missing token). Every stored
+        digest is compared, in constant time, so timing reveals nothing."""
+        if not self.enabled:
+            return ANONYMOUS_ADMIN
+        if not token:
+            return None
+        wanted = _digest(token)
+        found = None
+        for digest, principal in self._by_digest.items():
+            if hmac.compare_digest(digest, wanted):
+                found = principal
+        return found
+
+
+def _digest(token: str) -> bytes:
+    return hashlib.sha256(token.encode()).digest()
+
+
+def is_loopback(host: str) -> bool:
+    return host in ("127.0.0.1", "localhost", "::1") or host.startswith("127.")

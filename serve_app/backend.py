@@ -1,0 +1,203 @@
+"""What the HTTP routes talk to: the SKU owners, the forecaster and the channel ingest
+paths of one deployment, found by name on the Ray cluster."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+import ray
+import redis
+from pydantic import BaseModel, Field
+
+from actors.channel_ingest import ChannelIngest, IngestResult, NoticeDecision
+from actors.client import StockClient, owner_name
+from actors.forecaster_actor import forecaster_name
+from actors.infra.settings import DEFAULT_NAMESPACE, DEFAULT_SHARD_COUNT, RAY_NAMESPACE, StoreConfig
+from actors.infra.store import LedgerStore, decode_record
+from actors.webhooks import Subscription
+from policies.alert_lifecycle import Silence
+from policies.ledger import Decision, Ledger, SkuSettings
+from policies.operations import Adjust, DefineSku, Operation, Restock
+from policies.orders import OrderDecision
+
+
+class AppArgs(BaseModel):
+    """How the HTTP app finds its deployment (the Serve config's ``args``)."""
+
+    redis_url: str
+    namespace: str = DEFAULT_NAMESPACE
+    shard_count: int = DEFAULT_SHARD_COUNT
+    #: channel name -> payload format (douyin, taobao, kuaishou, generic)
+    channels: dict[str, str] = Field(default_factory=lambda: {
+        "douyin": "douyin", "taobao": "taobao", "kuaishou": "kuaishou", "miniprogram": "generic"})
+    #: the most bytes of a request body
+    max_body_bytes: int = 8 * 1024 * 1024
+
+    @property
+    def store(self) -> StoreConfig:
+        return StoreConfig(self.redis_url, self.namespace, self.shard_count)
+
+
+def channel_secret(channel: str) -> bytes | None:
+    """The webhook secret of ``channel``: ``FLASHSTOCK_WEBHOOK_SECRET_<CHANNEL>``."""
+    value = os.environ.get(f"FLASHSTOCK_WEBHOOK_SECRET_{channel.upper()}")
+    return value.encode() if value else None
+
+
+class Backend:
+    def __init__(self, args: AppArgs) -> None:
+        self.args = args
+        self.config = args.store
+        owners = [ray.get_actor(owner_name(self.config, i), namespace=RAY_NAMESPACE)
+                  for i in range(self.config.shard_count)]
+        self.client = StockClient(self.config, owners)
+        self.forecaster = ray.get_actor(forecaster_name(self.config), namespace=RAY_NAMESPACE)
+        self.redis = redis.Redis.from_url(args.redis_url, socket_timeout=10.0)
+        self.store = LedgerStore(self.config)
+        self.ingest = {
+            channel: ChannelIngest(self.config, channel, fmt, self.client.submit,
+                                   secret=channel_secret(channel), consumer=f"{channel}-http")
+            for channel, fmt in args.channels.items()
+        }
+        # the generic parser for the internal order format of POST /v1/orders
+        self._internal: dict[str, ChannelIngest] = {}
+
+    # ---- SKUs ---------------------------------------------------------------------------
+
+    def define(self, settings: SkuSettings, on_hand: int) -> Decision:
+        decision = self.client.submit([DefineSku(settings, on_hand)])[0]
+        if decision.accepted:
+            self.forecaster.update_skus.remote([settings])
+        return decision
+
+    def apply(self, op: Operation) -> Decision:
+        return self.client.submit([op])[0]
+
+    def restock(self, sku: str, quantity: int, transfer_id: str, source: str,
+                arrives_at: float | None) -> Decision:
+        return self.apply(Restock(sku, quantity, transfer_id, source, arrives_at))
+
+    def adjust(self, sku: str, delta: int, adjustment_id: str, reason: str, actor: str) -> Decision:
+        return self.apply(Adjust(sku, delta, adjustment_id, reason, actor))
+
+    def all_skus(self) -> list[str]:
+        return sorted(s.decode() for s in self.redis.smembers(self.store.skus_key))
+
+    def ledgers(self, skus: Sequence[str]) -> dict[str, Ledger]:
+        return self.client.ledgers(skus)
+
+    def settings(self, skus: Sequence[str]) -> dict[str, SkuSettings]:
+        return self.client._read("settings", skus)
+
+    def views(self, skus: Sequence[str]) -> dict[str, dict[str, Any]]:
+        views: list[dict[str, Any]] = ray.get(self.forecaster.views.remote(list(skus)))
+        return {view["sku"]: view for view in views}
+
+    def oversold(self, skus: Sequence[str]) -> dict[str, dict[str, int]]:
+        return self.client.oversold(skus)
+
+    # ---- orders -------------------------------------------------------------------------
+
+    def internal_ingest(self, channel: str) -> ChannelIngest:
+        ingest = self._internal.get(channel)
+        if ingest is None:
+            ingest = self._internal[channel] = ChannelIngest(
+                self.config, channel, "generic", self.client.submit, consumer=f"{channel}-api")
+        return ingest
+
+    def place_orders(self, orders: Sequence[dict[str, Any]]) -> list[OrderDecision]:
+        """Internal-format orders, grouped by channel, decisions back in request order."""
+        by_channel: dict[str, list[int]] = {}
+        for position, order in enumerate(orders):
+            by_channel.setdefault(order["channel"], []).append(position)
+        decided: list[OrderDecision | None] = [None] * len(orders)
+        for channel, positions in by_channel.items():
+            messages = [{"type": "order", **orders[p]} for p in positions]
+            result = self.internal_ingest(channel).process(messages)
+            for position, decision in zip(positions, result.orders, strict=True):
+                decided[position] = decision
+        return [d for d in decided if d is not None]
+
+    def notice(self, channel: str, order_id: str, kind: str) -> NoticeDecision:
+        now = time.time()
+        message = ({"type": "payment", "order_id": order_id, "paid_at": now} if kind == "confirm"
+                   else {"type": "cancel", "order_id": order_id, "reason": "cancelled_by_operator"})
+        return self.internal_ingest(channel).process([message]).notices[0]
+
+    def webhook(self, channel: str, body: bytes, signature: str | None) -> IngestResult:
+        return self.ingest[channel].ingest_webhook(body, signature)
+
+    def order_lines(self, channel: str, order_id: str) -> list[dict[str, Any]]:
+        """The line records of an order, found through the channel's order index."""
+        raw = self.redis.hget(f"{self.config.namespace}:orders:{channel}", order_id)
+        skus = raw.decode().split(",") if raw else []
+        field = f"{channel}\x1f{order_id}"
+        lines = []
+        for sku in skus:
+            record = self.redis.hget(self.store.lines_key(sku), field)
+            if record is not None:
+                decoded = decode_record(record.decode())
+                lines.append({"sku": sku, **decoded._asdict()})
+        return lines
+
+    # ---- alerts -------------------------------------------------------------------------
+
+    def alerts(self) -> list[dict[str, Any]]:
+        result: list[dict[str, Any]] = ray.get(self.forecaster.alerts.remote())
+        return result
+
+    def history(self, after: str, count: int) -> list[tuple[str, dict[str, Any]]]:
+        result: list[tuple[str, dict[str, Any]]] = ray.get(
+            self.forecaster.history.remote(after, count))
+        return result
+
+    def acknowledge(self, alert_id: str, who: str) -> dict[str, Any] | None:
+        result: dict[str, Any] | None = ray.get(self.forecaster.acknowledge.remote(alert_id, who))
+        return result
+
+    def silence(self, sku: str, level: str, minutes: float, who: str, comment: str) -> Silence:
+        silence = Silence(f"silence-{uuid.uuid4().hex[:10]}", sku, level,
+                          time.time() + minutes * 60, who, comment)
+        ray.get(self.forecaster.silence.remote(silence))
+        return silence
+
+    def subscriptions(self) -> list[Subscription]:
+        return [Subscription(**{**json.loads(raw), "secret": b""})
+                for raw in self.redis.hvals(f"{self.config.namespace}:alerts:subscriptions")]
+
+    def subscribe(self, url: str, secret: str, levels: Sequence[str], who: str) -> Subscription:
+        sub = Subscription(f"sub-{uuid.uuid4().hex[:10]}", url, secret.encode(), tuple(levels), who)
+        ray.get(self.forecaster.subscribe.remote(sub))
+        return sub
+
+    def unsubscribe(self, subscription_id: str) -> bool:
+        removed: bool = ray.get(self.forecaster.unsubscribe.remote(subscription_id))
+        return removed
+
+    def hints(self, skus: Sequence[str]) -> list[dict[str, Any]]:
+        result: list[dict[str, Any]] = ray.get(self.forecaster.hints.remote(list(skus)))
+        return result
+
+    # ---- ops ----------------------------------------------------------------------------
+
+    def ready(self) -> dict[str, Any]:
+        checks: dict[str, Any] = {"redis": bool(self.redis.ping())}
+        health = ray.get([owner.health.remote() for owner in self.client.owners], timeout=5)
+        checks["owners"] = [{"index": h["index"], "skus": h["skus"], "commits": h["commits"]}
+                            for h in health]
+        checks["forecaster"] = ray.get(self.forecaster.stats.remote(), timeout=5)
+        return checks
+
+    def metrics(self) -> dict[str, Any]:
+        stats = ray.get([owner.commit_stats.remote() for owner in self.client.owners], timeout=5)
+        ingest = {channel: self.redis.hgetall(ingest.keys.stats)
+                  for channel, ingest in self.ingest.items()}
+        lag = {channel: int(self.redis.xlen(ingest.keys.inbox)) for channel, ingest in self.ingest.items()}
+        return {"owners": stats, "ingest": ingest, "inbox_length": lag,
+                "forecaster": ray.get(self.forecaster.stats.remote(), timeout=5),
+                "alerts": ray.get(self.forecaster.alerts.remote(), timeout=5)}

@@ -1,0 +1,43 @@
+"""FastAPI dependencies: the Backend of this replica, and who is calling."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated
+
+from fastapi import Header, Request
+
+from serve_app.auth import Principal, TokenBook
+from serve_app.backend import Backend
+from serve_app.errors import ApiError
+
+
+def backend(request: Request) -> Backend:
+    found: Backend = request.app.state.backend
+    return found
+
+
+def require(role: str) -> Callable[..., Principal]:
+    """A dependency that admits bearers of a token whose role includes ``role``."""
+
+    def check(request: Request,
+              authorization: Annotated[str | None, Header()] = None) -> Principal:
+        book: TokenBook = request.app.state.tokens
+        token = None
+        if authorization:
+            scheme, _, value = authorization.partition(" ")
+            if scheme.lower() != "bearer" or not value:
+                raise ApiError(401, "unauthorized", "use Authorization: Bearer <token>")
+            token = value.strip()
+        elif request.method == "GET":
+            # EventSource (the dashboard's SSE) cannot send headers
+            token = request.query_params.get("access_token")
+        principal = book.principal(token)
+        if principal is None:
+            raise ApiError(401, "unauthorized", "missing or unknown token")
+        if not principal.can(role):
+            raise ApiError(403, "forbidden", f"this token's role ({principal.role}) may not do this "
+                                             f"(needs {role})")
+        return principal
+
+    return check

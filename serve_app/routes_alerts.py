@@ -1,0 +1,159 @@
+"""Alerts (open, history, ack, silences, webhooks, the SSE stream), live-room hints and
+operations routes."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+import redis.asyncio
+from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi.responses import PlainTextResponse, StreamingResponse
+from starlette.concurrency import run_in_threadpool
+
+from actors.webhooks import url_problem
+from serve_app.auth import Principal
+from serve_app.backend import Backend
+from serve_app.deps import backend, require
+from serve_app.errors import ApiError
+from serve_app.metrics import prometheus_text
+from serve_app.schemas import (
+    AckRequest,
+    HintOut,
+    SilenceRequest,
+    SubscriptionOut,
+    SubscriptionRequest,
+)
+
+router = APIRouter()
+BackendDep = Annotated[Backend, Depends(backend)]
+Viewer = Annotated[Principal, Depends(require("viewer"))]
+Operator = Annotated[Principal, Depends(require("operator"))]
+
+
+@router.get("/v1/alerts", tags=["alerts"])
+def list_alerts(
+    b: BackendDep, _: Viewer,
+    state: Annotated[str, Query(pattern="^(open|history)$")] = "open",
+    sku: str | None = None,
+    level: Annotated[str | None, Query(pattern="^(TREND|THRESHOLD|EMERGENCY|CHANNEL_STALLED)$")] = None,
+    after: Annotated[str, Query(description="history: stream id to start after")] = "-",
+    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+) -> dict[str, Any]:
+    """Open alerts, or the notification history (oldest first) from the durable stream."""
+    if state == "open":
+        items = b.alerts()
+    else:
+        items = [{"event_id": entry_id, **record} for entry_id, record in b.history(after, limit)]
+
+    def keep(item: dict[str, Any]) -> bool:
+        alert = item.get("alert", item)
+        return (sku is None or alert["sku"] == sku) and (level is None or alert["level"] == level)
+
+    return {"state": state, "items": [i for i in items if keep(i)][:limit]}
+
+
+@router.post("/v1/alerts/{alert_id}/ack", tags=["alerts"])
+def acknowledge(alert_id: str, body: AckRequest, b: BackendDep, who: Operator) -> dict[str, Any]:
+    """Record that an operator has seen the alert (who, when)."""
+    alert = b.acknowledge(alert_id, who.name)
+    if alert is None:
+        raise ApiError(404, "unknown_alert", f"no open alert {alert_id!r}")
+    return alert
+
+
+@router.post("/v1/silences", tags=["alerts"])
+def silence(body: SilenceRequest, b: BackendDep, who: Operator) -> dict[str, Any]:
+    """Mute notifications of a SKU (or ``*``) and level (or ``*``) for some minutes."""
+    created = b.silence(body.sku, body.level, body.minutes, who.name, body.comment)
+    return created._asdict()
+
+
+@router.get("/v1/subscriptions", response_model=list[SubscriptionOut], tags=["alerts"])
+def list_subscriptions(b: BackendDep, _: Operator) -> list[SubscriptionOut]:
+    return [SubscriptionOut(id=s.id, url=s.url, levels=list(s.levels), created_by=s.created_by)
+            for s in b.subscriptions()]
+
+
+@router.post("/v1/subscriptions", response_model=SubscriptionOut, status_code=201, tags=["alerts"])
+def subscribe(body: SubscriptionRequest, b: BackendDep, who: Operator) -> SubscriptionOut:
+    """A webhook for alert digests, signed with ``secret`` (HMAC-SHA256)."""
+    problem = url_problem(body.url)
+    if problem:
+        raise ApiError(422, "invalid_url", problem, "url")
+    sub = b.subscribe(body.url, body.secret, body.levels, who.name)
+    return SubscriptionOut(id=sub.id, url=sub.url, levels=list(sub.levels), created_by=who.name)
+
+
+@router.delete("/v1/subscriptions/{subscription_id}", status_code=204, tags=["alerts"])
+def unsubscribe(subscription_id: str, b: BackendDep, _: Operator) -> None:
+    if not b.unsubscribe(subscription_id):
+        raise ApiError(404, "unknown_subscription", f"no subscription {subscription_id!r}")
+
+
+@router.get("/v1/alerts/stream", tags=["alerts"], response_class=StreamingResponse)
+async def alert_stream(
+    request: Request, b: BackendDep, _: Viewer,
+    last_event_id: Annotated[str | None, Header()] = None,
+    after: Annotated[str | None, Query(description="like Last-Event-ID")] = None,
+) -> StreamingResponse:
+    """Server-Sent Events: every alert notification, from the durable stream. Reconnect
+    with ``Last-Event-ID`` (or ``?after=``) to receive what was missed; without it the
+    stream starts with what arrives from now on."""
+    client = redis.asyncio.Redis.from_url(b.args.redis_url)
+    stream = f"{b.config.namespace}:alerts"
+    start = last_event_id or after or "$"
+
+    async def events() -> AsyncIterator[str]:
+        cursor = start
+        if cursor == "$":
+            newest = await client.xrevrange(stream, count=1)
+            cursor = newest[0][0].decode() if newest else "0-0"
+        yield "retry: 2000\n\n"
+        try:
+            while not await request.is_disconnected():
+                replies = await client.xread({stream: cursor}, block=1000, count=100)
+                if not replies:
+                    yield ": keep-alive\n\n"
+                    continue
+                for entry_id, fields in replies[0][1]:
+                    cursor = entry_id.decode()
+                    yield f"id: {cursor}\nevent: alert\ndata: {fields[b'alert'].decode()}\n\n"
+        except asyncio.CancelledError:
+            pass
+        finally:
+            await client.aclose()
+
+    return StreamingResponse(events(), media_type="text/event-stream",
+                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
+
+@router.get("/v1/live/hints", response_model=list[HintOut], tags=["live room"])
+def live_hints(b: BackendDep, _: Viewer,
+               skus: Annotated[str, Query(description="comma-separated SKU ids")]) -> list[HintOut]:
+    """What the host says (锁单: how many more orders) and the chat hint per SKU."""
+    wanted = [s for s in skus.split(",") if s][:200]
+    return [HintOut(**hint) for hint in b.hints(wanted)]
+
+
+@router.get("/healthz", tags=["ops"])
+def healthz() -> dict[str, str]:
+    """Liveness: the HTTP process answers."""
+    return {"status": "ok"}
+
+
+@router.get("/readyz", tags=["ops"])
+async def readyz(b: BackendDep) -> dict[str, Any]:
+    """Readiness: Redis answers and every owner and the forecaster respond."""
+    try:
+        checks = await run_in_threadpool(b.ready)
+    except Exception as error:
+        raise ApiError(503, "unavailable", f"not ready: {error}") from None
+    return {"status": "ready", **checks}
+
+
+@router.get("/metrics", response_class=PlainTextResponse, tags=["ops"])
+def metrics(b: BackendDep) -> str:
+    """Prometheus text format."""
+    return prometheus_text(b.metrics(), b.oversold(b.all_skus()))
