@@ -8,6 +8,7 @@ same builder with ``serve deploy`` / ``serve run``.
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -72,7 +73,21 @@ class FlashstockApi:
         return create_api(self.args)
 
 
-def build_app(args: dict[str, Any] | AppArgs) -> Application:
-    """The Serve application for a deployment (also the ``import_path`` builder)."""
+#: environment variables a replica needs from the process that deploys it (a replica on
+#: another node does not share its environment)
+PASSED_ENV_PREFIXES = ("FLASHSTOCK_TOKENS", "FLASHSTOCK_WEBHOOK_SECRET_", "FLASHSTOCK_LOG_LEVEL")
+
+
+def passthrough_env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if k.startswith(PASSED_ENV_PREFIXES)}
+
+
+def build_app(args: dict[str, Any] | AppArgs, env: dict[str, str] | None = None) -> Application:
+    """The Serve application for a deployment (also the ``import_path`` builder). ``env``
+    (default: this process's FLASHSTOCK_TOKENS*, FLASHSTOCK_WEBHOOK_SECRET_* and
+    FLASHSTOCK_LOG_LEVEL) is set in the replicas."""
     parsed = args if isinstance(args, AppArgs) else AppArgs.model_validate(args)
-    return FlashstockApi.bind(parsed)
+    env_vars = passthrough_env() if env is None else env
+    return FlashstockApi.options(
+        ray_actor_options={"num_cpus": 0, "runtime_env": {"env_vars": env_vars}}
+    ).bind(parsed)

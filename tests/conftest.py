@@ -13,10 +13,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import ray
 import redis
 
 from actors.infra.redis_server import RedisServer
-from actors.infra.settings import StoreConfig
+from actors.infra.settings import RAY_NAMESPACE, StoreConfig
 from tests.support import Receiver, fresh_namespace
 
 
@@ -62,3 +63,12 @@ def receiver() -> Iterator[Receiver]:
     receiver.server.shutdown()
     receiver.server.server_close()
     thread.join(timeout=5)
+
+
+@pytest.fixture(scope="session")
+def ray_cluster() -> Iterator[None]:
+    """One local Ray for the whole session (starting Ray costs seconds on 2 cores)."""
+    ray.init(num_cpus=2, include_dashboard=False, logging_level="WARNING",
+             log_to_driver=False, namespace=RAY_NAMESPACE)
+    yield
+    ray.shutdown()
