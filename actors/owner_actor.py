@@ -92,6 +92,16 @@ class SkuOwnerService:
         return {sku: dict(counts[sku]) for sku in skus if sku in counts}
 
     @ray.method(concurrency_group="reads")
+    async def states(self, skus: Sequence[str]
+                     ) -> dict[str, tuple[Ledger, SkuSettings | None, dict[str, int]]]:
+        """Committed ledger, settings and oversold counts of the given SKUs, in one call
+        (what an operator's stock query needs)."""
+        committed, settings = self.owner.committed, self.owner.settings
+        oversold = self.owner.committed_oversold
+        return {sku: (committed[sku], settings.get(sku), dict(oversold.get(sku, {})))
+                for sku in skus if sku in committed}
+
+    @ray.method(concurrency_group="reads")
     async def settings(self, skus: Sequence[str]) -> dict[str, SkuSettings]:
         known = self.owner.settings
         return {sku: known[sku] for sku in skus if sku in known}

@@ -18,7 +18,15 @@ def build_parser() -> argparse.ArgumentParser:
                         help="log level of flashstock's own processes (default WARNING)")
     commands = parser.add_subparsers(dest="command", required=True)
 
-    from scripts import bench_core, bench_forecaster, bench_ingest, demo, replay, serve
+    from scripts import (
+        bench_core,
+        bench_forecaster,
+        bench_http,
+        bench_ingest,
+        demo,
+        replay,
+        serve,
+    )
 
     demo.add_parser(commands)
     replay.add_parser(commands)
@@ -28,6 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench_core.add_parser(suites)
     bench_ingest.add_parser(suites)
     bench_forecaster.add_parser(suites)
+    bench_http.add_parser(suites)
     return parser
 
 

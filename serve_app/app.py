@@ -63,7 +63,10 @@ def create_api(args: AppArgs, backend: Backend | None = None) -> FastAPI:
     return app
 
 
-@serve.deployment(name="flashstock-api", num_replicas=1, ray_actor_options={"num_cpus": 0})
+@serve.deployment(name="flashstock-api", num_replicas=1, max_ongoing_requests=64,
+                  ray_actor_options={"num_cpus": 0},
+                  # a log line per request costs more CPU than a stock query here
+                  logging_config={"enable_access_log": False, "log_level": "WARNING"})
 @serve.ingress()
 class FlashstockApi:
     def __init__(self, args: AppArgs) -> None:

@@ -3,6 +3,7 @@ paths of one deployment, found by name on the Ray cluster."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import time
@@ -100,6 +101,16 @@ class Backend:
 
     def oversold(self, skus: Sequence[str]) -> dict[str, dict[str, int]]:
         return self.client.oversold(skus)
+
+    async def sku_state(self, sku: str
+                        ) -> tuple[tuple[Ledger, SkuSettings | None, dict[str, int]] | None,
+                                   dict[str, Any] | None]:
+        """(ledger, settings, oversold) and the forecaster's view of one SKU, fetched
+        concurrently (two Ray calls in flight, not four one after another)."""
+        owner = self.client.owners[self.client.owner_index(sku)]
+        states, views = await asyncio.gather(owner.states.remote([sku]),
+                                             self.forecaster.views.remote([sku]))
+        return states.get(sku), (views[0] if views else None)
 
     # ---- orders -------------------------------------------------------------------------
 

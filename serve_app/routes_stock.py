@@ -80,14 +80,14 @@ def put_sku(sku: str, spec: SkuSpec, b: BackendDep,
 
 
 @router.get("/skus/{sku}", response_model=SkuView, tags=["skus"])
-def get_sku(sku: str, b: BackendDep,
-            _: Annotated[Principal, Depends(require("viewer"))]) -> SkuView:
+async def get_sku(sku: str, b: BackendDep,
+                  _: Annotated[Principal, Depends(require("viewer"))]) -> SkuView:
     """The ledger, velocity, acceleration, ETA, sellable count and open alerts of a SKU."""
-    ledger = b.ledgers([sku]).get(sku)
-    if ledger is None:
+    state, view = await b.sku_state(sku)
+    if state is None:
         raise ApiError(404, "unknown_sku", f"sku {sku!r} is not in the catalogue")
-    return sku_view(ledger, b.settings([sku]).get(sku), b.views([sku]).get(sku),
-                    b.oversold([sku]).get(sku, {}))
+    ledger, settings, oversold = state
+    return sku_view(ledger, settings, view, oversold)
 
 
 @router.get("/skus", response_model=SkuPage, tags=["skus"])
