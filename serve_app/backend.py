@@ -25,6 +25,7 @@ from policies.alert_lifecycle import Silence
 from policies.ledger import Decision, Ledger, SkuSettings
 from policies.operations import Adjust, DefineSku, Operation, Restock
 from policies.orders import OrderDecision
+from serve_app.errors import ApiError
 
 
 class AppArgs(BaseModel):
@@ -130,6 +131,9 @@ class Backend:
         for channel, positions in by_channel.items():
             messages = [{"type": "order", **orders[p]} for p in positions]
             result = self.internal_ingest(channel).process(messages)
+            if result.dead:  # the request schema should have caught it: say what it was
+                letter = result.dead[0]
+                raise ApiError(422, "invalid_order", letter.reason, f"order {letter.order_id}")
             for position, decision in zip(positions, result.orders, strict=True):
                 decided[position] = decision
         return [d for d in decided if d is not None]

@@ -4,6 +4,7 @@ operations routes."""
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
@@ -19,6 +20,7 @@ from serve_app.deps import backend, require
 from serve_app.errors import ApiError
 from serve_app.metrics import prometheus_text
 from serve_app.schemas import (
+    ERROR_RESPONSES,
     AckRequest,
     HintOut,
     SilenceRequest,
@@ -26,7 +28,9 @@ from serve_app.schemas import (
     SubscriptionRequest,
 )
 
-router = APIRouter()
+router = APIRouter(responses=ERROR_RESPONSES)
+#: a Redis stream entry id, or "-" for the start
+STREAM_ID = r"^(-|[0-9]{1,20}(-[0-9]{1,20})?)$"
 BackendDep = Annotated[Backend, Depends(backend)]
 Viewer = Annotated[Principal, Depends(require("viewer"))]
 Operator = Annotated[Principal, Depends(require("operator"))]
@@ -38,7 +42,7 @@ def list_alerts(
     state: Annotated[str, Query(pattern="^(open|history)$")] = "open",
     sku: str | None = None,
     level: Annotated[str | None, Query(pattern="^(TREND|THRESHOLD|EMERGENCY|CHANNEL_STALLED)$")] = None,
-    after: Annotated[str, Query(description="history: stream id to start after")] = "-",
+    after: Annotated[str, Query(pattern=STREAM_ID, description="history: stream id to start after")] = "-",
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
 ) -> dict[str, Any]:
     """Open alerts, or the notification history (oldest first) from the durable stream."""
@@ -96,7 +100,7 @@ def unsubscribe(subscription_id: str, b: BackendDep, _: Operator) -> None:
 async def alert_stream(
     request: Request, b: BackendDep, _: Viewer,
     last_event_id: Annotated[str | None, Header()] = None,
-    after: Annotated[str | None, Query(description="like Last-Event-ID")] = None,
+    after: Annotated[str | None, Query(pattern=STREAM_ID, description="like Last-Event-ID")] = None,
 ) -> StreamingResponse:
     """Server-Sent Events: every alert notification, from the durable stream. Reconnect
     with ``Last-Event-ID`` (or ``?after=``) to receive what was missed; without it the
@@ -104,6 +108,8 @@ async def alert_stream(
     client = redis.asyncio.Redis.from_url(b.args.redis_url)
     stream = f"{b.config.namespace}:alerts"
     start = last_event_id or after or "$"
+    if start != "$" and not re.match(STREAM_ID, start):
+        raise ApiError(422, "validation_error", "Last-Event-ID must be a stream id", "Last-Event-ID")
 
     async def events() -> AsyncIterator[str]:
         cursor = start

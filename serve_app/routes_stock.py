@@ -16,6 +16,7 @@ from serve_app.backend import Backend
 from serve_app.deps import backend, require
 from serve_app.errors import ApiError
 from serve_app.schemas import (
+    ERROR_RESPONSES,
     AdjustRequest,
     NoticeOut,
     OperationResult,
@@ -30,7 +31,7 @@ from serve_app.schemas import (
     WebhookResponse,
 )
 
-router = APIRouter(prefix="/v1")
+router = APIRouter(prefix="/v1", responses=ERROR_RESPONSES)
 BackendDep = Annotated[Backend, Depends(backend)]
 
 

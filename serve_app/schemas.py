@@ -6,6 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from policies.channels.fields import EARLIEST, LATEST
 from policies.ledger import MAX_ID_LENGTH, MAX_LINE_QUANTITY
 
 Id = Field(min_length=1, max_length=MAX_ID_LENGTH, pattern=r"^[^\x00-\x1f\x7f]+$")
@@ -97,7 +98,8 @@ class OrderIn(Strict):
     channel: str = Id
     order_id: str = Id
     buyer_id: str = Field("unknown", max_length=MAX_ID_LENGTH)
-    placed_at: float = Field(description="the platform's event time, epoch seconds")
+    placed_at: float = Field(ge=EARLIEST, le=LATEST,
+                             description="the platform's event time, epoch seconds (2015..2100)")
     paid: bool = False
     lines: list[LineIn] = Field(min_length=1, max_length=100)
 
@@ -179,3 +181,17 @@ class HintOut(BaseModel):
     host_line: str
     chat_hint: str
     substitute: str | None
+
+
+class ErrorBody(BaseModel):
+    """Every 4xx / 5xx answer."""
+
+    code: str
+    message: str
+    field: str | None = None
+
+
+#: the error answers every route may give, documented once for the OpenAPI schema
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorBody} for status in (400, 401, 403, 404, 409, 413, 422, 503)
+}
