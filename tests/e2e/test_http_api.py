@@ -78,7 +78,7 @@ def test_errors_name_the_problem(service: Service) -> None:
     missing = service.get("/v1/skus/NO-SUCH-SKU")
     assert (missing.status_code, missing.json()["code"]) == (404, "unknown_sku")
     bad = service.post("/v1/orders", {"orders": [{"channel": "douyin", "order_id": "x",
-                                                  "placed_at": 1.0,
+                                                  "placed_at": time.time(),
                                                   "lines": [{"sku": "A", "quantity": 0}]}]},
                        role="ingest")
     assert bad.status_code == 422
