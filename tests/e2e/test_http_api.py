@@ -146,15 +146,24 @@ def read_events(response: requests.Response, count: int, timeout: float = 30.0
     return events
 
 
+def read_until(response: requests.Response, sku: str) -> tuple[str, dict[str, Any]]:
+    """SSE events until the first one about ``sku``."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        for event_id, record in read_events(response, 1):
+            if record["alert"]["sku"] == sku:
+                return event_id, record
+    raise AssertionError(f"no alert for {sku} on the stream")
+
+
 def test_alerts_ack_silence_subscriptions_and_sse_resume(service: Service) -> None:
     first, second = new_sku(service, 10, critical_floor=3), new_sku(service, 10, critical_floor=3)
     stream = requests.get(service.url + "/v1/alerts/stream", headers=service.headers("viewer"),
                           stream=True, timeout=60)
     assert stream.status_code == 200
     service.post("/v1/orders", {"orders": [order(first, "f1", 8)]}, role="ingest")
-    (event_id, record), = read_events(stream, 1)
+    event_id, record = read_until(stream, first)  # other tests' SKUs may alert meanwhile
     stream.close()  # the client goes away...
-    assert record["alert"]["sku"] == first
 
     service.post("/v1/orders", {"orders": [order(second, "s1", 8)]}, role="ingest")
 
