@@ -57,6 +57,8 @@ class StockSnapshot(NamedTuple):
     available: int
     reserved: int
     inbound: tuple[tuple[float, int], ...] = ()
+    #: the ledger version: owners' batches may arrive out of order, older ones are ignored
+    version: int = 0
 
 
 
@@ -121,7 +123,11 @@ class Forecaster:
         self.events += len(sales)
         self.watermark = latest
         if stock:
-            self.stock.update(stock)
+            current = self.stock
+            for sku, snapshot in stock.items():
+                known = current.get(sku)
+                if known is None or snapshot.version == 0 or snapshot.version >= known.version:
+                    current[sku] = snapshot
         self.dirty.update(event.sku for event in sales)
         self.dirty.update(stock or ())
         now = self.clock()

@@ -42,7 +42,7 @@ def forecaster_name(config: StoreConfig) -> str:
 
 def stock_of(ledger: Ledger) -> StockSnapshot:
     return StockSnapshot(ledger.available, ledger.reserved,
-                         tuple((t.arrives_at, t.quantity) for t in ledger.inbound))
+                         tuple((t.arrives_at, t.quantity) for t in ledger.inbound), ledger.version)
 
 
 def pack_commit(batch: CommitBatch) -> bytes | None:
