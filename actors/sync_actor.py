@@ -11,7 +11,7 @@ import structlog
 
 from actors.channel_sync import ChannelSync
 from actors.infra.logging import configure_logging
-from actors.infra.settings import StoreConfig
+from actors.infra.settings import RAY_NAMESPACE, StoreConfig
 
 log = structlog.get_logger(__name__)
 
@@ -42,3 +42,12 @@ class ChannelSyncService:
 
 
 ChannelSyncActor = ray.remote(max_restarts=-1, max_concurrency=2)(ChannelSyncService)
+
+
+def start_channel_sync(config: StoreConfig, shares: Mapping[str, float], **options: Any) -> Any:
+    """Start (or find) the deployment's ChannelSync actor."""
+    actor = ChannelSyncActor.options(name=f"flashstock-{config.namespace}-channel-sync",
+                                     get_if_exists=True, namespace=RAY_NAMESPACE
+                                     ).remote(config, shares, **options)
+    ray.get(actor.visible.remote(""))
+    return actor

@@ -2,7 +2,7 @@
 
 Starts (or joins, with ``--address`` / ``RAY_ADDRESS``) Ray, uses ``REDIS_URL`` or an
 embedded Redis, starts the SKU owners, the forecaster with the alert hub, one ingest
-actor per channel, and the Ray Serve HTTP app (API, SSE, dashboard) on
+actor per channel, ChannelSync (equal channel shares), and the Ray Serve HTTP app (API, SSE, dashboard) on
 ``--host``/``--port``. ``--catalog`` loads SKUs from YAML or JSON. Ctrl-C stops it all.
 """
 
@@ -24,6 +24,7 @@ from actors.forecaster_actor import start_forecaster
 from actors.infra.runtime import DEFAULT_DATA_DIR, ray_for, redis_for
 from actors.infra.settings import StoreConfig
 from actors.ingest_actor import start_ingest
+from actors.sync_actor import start_channel_sync
 from policies.ledger import SkuSettings
 from policies.operations import DefineSku
 from serve_app.app import build_app
@@ -85,6 +86,7 @@ def run(args: argparse.Namespace) -> int:
         client = StockClient.start(config)
         ingest = start_ingest(config, app_args.channels,
                               {c: s for c in app_args.channels if (s := channel_secret(c))})
+        sync = start_channel_sync(config, dict.fromkeys(app_args.channels, 1.0))
         if catalog:
             decisions = client.submit([DefineSku(settings, units) for settings, units in catalog])
             ray.get(forecaster.update_skus.remote([settings for settings, _ in catalog]))
@@ -100,6 +102,6 @@ def run(args: argparse.Namespace) -> int:
         print("stopping")
         serve.shutdown()
         ray.get([actor.stop.remote() for actor in ingest.values()])
-        ray.get(forecaster.stop.remote())
+        ray.get([forecaster.stop.remote(), sync.stop.remote()])
         client.close()
     return 0
