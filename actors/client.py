@@ -27,7 +27,7 @@ import structlog
 from actors.infra.settings import RAY_NAMESPACE, StoreConfig
 from actors.owner_actor import SkuOwnerActor
 from actors.wire import pack_operations, unpack_decisions
-from policies.ledger import Decision, Ledger
+from policies.ledger import Decision, Ledger, SkuSettings
 from policies.operations import Operation, Reserve
 from policies.routing import owner_of
 
@@ -191,6 +191,10 @@ class StockClient:
     def ledgers(self, skus: Sequence[str]) -> dict[str, Ledger]:
         """Committed ledgers of ``skus`` (unknown SKUs are absent)."""
         return self._read("ledgers", skus)
+
+    def settings(self, skus: Sequence[str]) -> dict[str, SkuSettings]:
+        """Settings of ``skus`` (unknown SKUs are absent)."""
+        return self._read("settings", skus)
 
     def oversold(self, skus: Sequence[str]) -> dict[str, dict[str, int]]:
         """Orders platforms accepted that the pool could not cover: sku -> channel -> count

@@ -230,8 +230,12 @@ def generate(scenario: Scenario) -> list[ShowEvent]:
     return events
 
 
+#: within one minute: stock first, then orders, payments, cancellations
+_KIND_ORDER: dict[type, int] = {RestockAt: 0, BuyerOrder: 1, BuyerPayment: 2, BuyerCancel: 3}
+
+
 def _kind_order(event: ShowEvent) -> int:
-    return {RestockAt: 0, BuyerOrder: 1, BuyerPayment: 2, BuyerCancel: 3}[type(event)]
+    return _KIND_ORDER[type(event)]
 
 
 # ---- field readers ---------------------------------------------------------------------

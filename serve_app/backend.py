@@ -94,7 +94,7 @@ class Backend:
         return self.client.ledgers(skus)
 
     def settings(self, skus: Sequence[str]) -> dict[str, SkuSettings]:
-        return self.client._read("settings", skus)
+        return self.client.settings(skus)
 
     def views(self, skus: Sequence[str]) -> dict[str, dict[str, Any]]:
         views: list[dict[str, Any]] = ray.get(self.forecaster.views.remote(list(skus)))

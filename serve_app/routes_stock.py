@@ -7,7 +7,9 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 
+from actors.channel_ingest import WebhookRejected
 from policies.ledger import Decision, Ledger, SkuSettings
 from policies.operations import invalid_settings
 from policies.orders import OrderDecision
@@ -160,10 +162,6 @@ async def platform_webhook(channel: str, request: Request, b: BackendDep,
                            who: Annotated[Principal, Depends(require("ingest"))],
                            x_signature: Annotated[str | None, Header()] = None) -> WebhookResponse:
     """A platform's native webhook batch, authenticated by ``X-Signature: sha256=<HMAC>``."""
-    from starlette.concurrency import run_in_threadpool
-
-    from actors.channel_ingest import WebhookRejected
-
     if channel not in b.ingest:
         raise ApiError(404, "unknown_channel", f"channel {channel!r} is not configured")
     if not who.may_ingest(channel):

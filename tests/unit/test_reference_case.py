@@ -8,7 +8,7 @@ import random
 from collections.abc import Callable
 
 from actors.forecaster import Forecaster, SaleEvent, StockSnapshot
-from policies.alert_rules import Level
+from policies.alert_rules import AlertSettings, Level, safety_line
 from policies.ledger import SkuSettings
 
 T0 = 1_762_862_400.0  # 2025-11-11 20:00 China time: the show starts
@@ -127,10 +127,16 @@ def test_steady_noisy_sales_for_six_hours_raise_no_trend() -> None:
 def test_long_lead_time_raises_the_safety_line_and_alerts_earlier() -> None:
     short = SkuSettings("SHORT", lead_time_minutes=20)
     long = SkuSettings("LONG", lead_time_minutes=100)
+    midway = Show({"SHORT": (short, 600), "LONG": (long, 600)})
+    midway.run(30, lambda _, __: 4.0, seed=5)  # both still selling, at the same rate
+    lines = {}
+    for sku in ("SHORT", "LONG"):
+        velocity, _, stock = midway.forecaster.measure(sku)
+        lines[sku] = safety_line(velocity.projected_rate, stock.lead_time_minutes,
+                                 midway.forecaster.forecast, AlertSettings())
+    assert lines["LONG"] > lines["SHORT"] > 0
     show = Show({"SHORT": (short, 600), "LONG": (long, 600)})
     show.run(240, lambda _, __: 4.0, seed=5)
-    short_line = show.forecaster.measure("SHORT")
-    assert short_line  # measured at the end
     early = show.minute("LONG", Level.THRESHOLD)
     late = show.minute("SHORT", Level.THRESHOLD)
     assert early is not None
