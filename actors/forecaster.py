@@ -89,7 +89,8 @@ class Forecaster:
         self.events = 0
         #: SKUs with new sales or stock since they were last evaluated
         self.dirty: set[str] = set()
-        #: evaluate at most this often on ``record`` (wall seconds; 0: on every batch).
+        #: evaluate at most this often on ``record`` (wall seconds; 0: on every batch;
+        #: infinite: never, only on ``flush`` / ``advance``, when a simulation drives time).
         #: At 200,000 events/s, evaluating every touched SKU per batch costs more than the
         #: events; coalescing for 0.1 s keeps the verdicts fresh and the cost bounded.
         self.evaluate_every_seconds = evaluate_every_seconds
@@ -131,7 +132,8 @@ class Forecaster:
         self.dirty.update(event.sku for event in sales)
         self.dirty.update(stock or ())
         now = self.clock()
-        if now - self._evaluated_at < self.evaluate_every_seconds:
+        if math.isinf(self.evaluate_every_seconds) or (
+                now - self._evaluated_at < self.evaluate_every_seconds):
             return []
         self._evaluated_at = now
         touched, self.dirty = self.dirty, set()

@@ -14,6 +14,7 @@ new sales (one window, 5 minutes by default).
 
 from __future__ import annotations
 
+import math
 import pickle
 import threading
 import time
@@ -23,7 +24,7 @@ from typing import Any
 import ray
 import structlog
 
-from actors.alert_hub import AlertHub
+from actors.alert_hub import AlertHub, notification_record
 from actors.forecaster import Forecaster, SaleEvent, StockSnapshot
 from actors.infra.logging import configure_logging
 from actors.infra.settings import RAY_NAMESPACE, StoreConfig
@@ -45,25 +46,66 @@ def stock_of(ledger: Ledger) -> StockSnapshot:
                          tuple((t.arrives_at, t.quantity) for t in ledger.inbound), ledger.version)
 
 
-def pack_commit(batch: CommitBatch) -> bytes | None:
-    """What the forecaster needs of a durable batch, as one bytes value (or None)."""
-    if not (batch.sales or batch.ledgers or batch.settings):
-        return None
+#: (owner index, owner epoch, the owner's sequence number of the batch)
+Origin = tuple[int, int, int]
+
+
+def pack_commit(batch: CommitBatch, origin: Origin) -> bytes:
+    """What the forecaster needs of a durable batch, as one bytes value."""
     stock = {sku: stock_of(ledger) for sku, ledger in batch.ledgers.items()}
-    return pickle.dumps((batch.sales, stock, list(batch.settings.values())),
+    return pickle.dumps((origin, batch.sales, stock, list(batch.settings.values())),
                         protocol=pickle.HIGHEST_PROTOCOL)
 
 
+class HeardFrom:
+    """Which owners' batches have arrived. Fire-and-forget calls to a threaded actor may
+    run out of order, so per owner it keeps the epoch, the highest sequence number below
+    which nothing is missing, and the numbers that came early."""
+
+    def __init__(self) -> None:
+        self.owners: dict[int, tuple[int, int, set[int]]] = {}
+
+    def add(self, origin: Origin) -> None:
+        index, epoch, seq = origin
+        known_epoch, upto, early = self.owners.get(index, (epoch, 0, set()))
+        if epoch < known_epoch:
+            return  # a fenced incarnation's last word
+        if epoch > known_epoch:
+            upto, early = 0, set()
+        early.add(seq)
+        while upto + 1 in early:
+            upto += 1
+            early.discard(upto)
+        self.owners[index] = (epoch, upto, early)
+
+    def has_all(self, sent: Sequence[Origin]) -> bool:
+        """Whether every batch the owners say they sent (``forecast_sent``) has arrived."""
+        for index, epoch, count in sent:
+            known_epoch, upto, _ = self.owners.get(index, (epoch, 0, set()))
+            if known_epoch < epoch or (known_epoch == epoch and upto < count):
+                return False
+        return True
+
+
 class ForecasterService:
+    """``driven=True`` (a simulation): event time moves only by ``advance_to`` and SKUs
+    are evaluated only there, at the moments of show time the driver chooses, so the
+    same show gives the same alerts at any speed. Otherwise the wall clock drives it."""
+
     def __init__(self, config: StoreConfig, tick_seconds: float = 0.2,
                  advance_every_seconds: float = 5.0,
                  group_interval: float = 5.0,
                  lifecycle: LifecycleSettings | None = None,
-                 forecast: ForecastSettings | None = None) -> None:
+                 forecast: ForecastSettings | None = None,
+                 driven: bool = False) -> None:
         configure_logging()
+        self.driven = driven
         self.hub = AlertHub(config, settings=lifecycle, group_interval=group_interval)
-        self.forecaster = Forecaster(book=self.hub, forecast=forecast, evaluate_every_seconds=0.1)
+        self.forecaster = Forecaster(book=self.hub, forecast=forecast,
+                                     evaluate_every_seconds=math.inf if driven else 0.1)
         self._lock = threading.Lock()
+        self._heard_changed = threading.Condition(self._lock)
+        self.heard = HeardFrom()
         self._load(config)
         self.tick_seconds = tick_seconds
         self.advance_every_seconds = advance_every_seconds
@@ -95,9 +137,11 @@ class ForecasterService:
         while not self._stop.wait(self.tick_seconds):
             try:
                 with self._lock:
-                    self.forecaster.flush()
+                    if not self.driven:
+                        self.forecaster.flush()
                     if time.monotonic() >= next_advance:
-                        self.forecaster.advance()
+                        if not self.driven:
+                            self.forecaster.advance()
                         self.hub.expire_silences(time.time())
                         next_advance = time.monotonic() + self.advance_every_seconds
                 if time.monotonic() >= next_flush:
@@ -110,11 +154,27 @@ class ForecasterService:
 
     def record(self, payload: bytes) -> int:
         """A durable batch's (sales, stock, settings) from ``pack_commit``; notifications."""
-        sales, stock, settings = pickle.loads(payload)
+        origin, sales, stock, settings = pickle.loads(payload)
         with self._lock:
             self.forecaster.update_skus(settings)
             notes = self.forecaster.record([SaleEvent(*s) for s in sales], stock)
+            self.heard.add(origin)
+            self._heard_changed.notify_all()
         return len(notes)
+
+    def advance_to(self, watermark: float, sent: Sequence[Origin], skus: Sequence[str] = (),
+                   timeout: float = 30.0) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """Once every batch in ``sent`` (the owners' ``forecast_sent``) has arrived, move
+        event time to ``watermark`` and evaluate (what a simulation's show clock calls);
+        returns the notifications and the views of ``skus``. ``TimeoutError`` if the
+        batches do not arrive within ``timeout`` seconds (a restarted forecaster has lost
+        what it heard)."""
+        with self._heard_changed:
+            if not self._heard_changed.wait_for(lambda: self.heard.has_all(sent), timeout):
+                raise TimeoutError(f"the forecaster has not heard every owner batch of {sent}")
+            notes = self.forecaster.advance(watermark)
+            return ([notification_record(note) for note in notes],
+                    [self.forecaster.view(sku) for sku in skus])
 
     def update_skus(self, settings: Sequence[SkuSettings]) -> None:
         with self._lock:

@@ -153,16 +153,19 @@ class GroupCommitter:
             return False
         self.commits += 1
         self.recent_commits.append((time.perf_counter() - sent.sent_at, len(sent.decisions)))
-        position = sent.due_count
-        for caller_ops, future in sent.calls:
-            end = position + len(caller_ops)
-            future.set_result(sent.decisions[position:end])
-            position = end
+        # The listener hears of the batch before its callers do (it must not block: the
+        # forecaster is told fire-and-forget), so whoever has seen a decision knows the
+        # listener was told of it: a simulation's barrier rests on that order.
         if self.on_commit is not None:
             try:
                 self.on_commit(sent.pending.batch)
             except Exception:  # the commit stands; a listener's trouble is its own
                 log.exception("on_commit_failed", owner=self.owner.index)
+        position = sent.due_count
+        for caller_ops, future in sent.calls:
+            end = position + len(caller_ops)
+            future.set_result(sent.decisions[position:end])
+            position = end
         return True
 
     @staticmethod

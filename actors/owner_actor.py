@@ -41,14 +41,17 @@ class SkuOwnerService:
         self.owner = SkuOwner(config, index)
         self._forecaster: Any = None
         self._forecaster_checked = 0.0
+        #: batches told to the forecaster by this incarnation (see ``forecast_sent``)
+        self._forecast_sent = 0
         self.committer = GroupCommitter(self.owner, tick_seconds=tick_seconds,
                                         on_commit=self._tell_forecaster)
 
     def _tell_forecaster(self, batch: CommitBatch) -> None:
         """Fire-and-forget the batch's sales and stock to the forecaster, if one runs
-        (looked up by name at most every 5 s while there is none)."""
-        payload = pack_commit(batch)
-        if payload is None:
+        (looked up by name at most every 5 s while there is none). Each payload carries
+        this incarnation's (index, epoch, sequence number) so the forecaster can say
+        whether it has heard everything sent so far."""
+        if not batch.has_forecast_news():
             return
         if self._forecaster is None:
             now = time.monotonic()
@@ -59,7 +62,9 @@ class SkuOwnerService:
                 self._forecaster = ray.get_actor(forecaster_name(self.config), namespace=RAY_NAMESPACE)
             except ValueError:
                 return
-        self._forecaster.record.remote(payload)
+        self._forecast_sent += 1
+        origin = (self.owner.index, self.owner.epoch, self._forecast_sent)
+        self._forecaster.record.remote(pack_commit(batch, origin))
 
     async def apply(self, payload: bytes) -> bytes:
         """Decide a batch of operations (``wire.pack_operations``) and return their
@@ -100,6 +105,13 @@ class SkuOwnerService:
         oversold = self.owner.committed_oversold
         return {sku: (committed[sku], settings.get(sku), dict(oversold.get(sku, {})))
                 for sku in skus if sku in committed}
+
+    @ray.method(concurrency_group="reads")
+    async def forecast_sent(self) -> tuple[int, int, int]:
+        """(index, epoch, batches told to the forecaster): once the forecaster has heard
+        as many from this epoch (``ForecasterService.heard_all``), it knows every decision
+        this owner has answered so far."""
+        return self.owner.index, self.owner.epoch, self._forecast_sent
 
     @ray.method(concurrency_group="reads")
     async def settings(self, skus: Sequence[str]) -> dict[str, SkuSettings]:

@@ -107,13 +107,18 @@ class Restock(NamedTuple):
 
 
 class ReceiveArrivals(NamedTuple):
-    """Move inbound transfers whose arrival time has passed into ``on_hand``."""
+    """Move inbound transfers whose arrival time has passed into ``on_hand``. With
+    ``as_of`` (epoch seconds, event time) the warehouse confirms receipt as of that time:
+    transfers due by then arrive even if the owner's clock is earlier (a truck that came
+    early, or a simulated show whose event time runs ahead of the wall clock)."""
 
     sku: str
+    as_of: float | None = None
 
     @property
     def name(self) -> str:
         return "arrive"
+
     @property
     def field(self) -> str:
         return ""
@@ -360,7 +365,12 @@ def decide_restock(
 
 
 def decide_arrivals(op: ReceiveArrivals, ledger: Ledger | None, now: float) -> Step:
-    """Inbound transfers whose ``arrives_at`` is at or before ``now`` join ``on_hand``."""
+    """Inbound transfers whose ``arrives_at`` is at or before ``now`` (or the later
+    ``as_of`` of a confirmed receipt) join ``on_hand``."""
+    if op.as_of is not None and not _is_finite_number(op.as_of):
+        return _rejected(op, ledger, Reason.INVALID, "as_of must be a finite number (epoch seconds)")
+    if op.as_of is not None:
+        now = max(now, op.as_of)
     if ledger is None:
         return _rejected(op, ledger, Reason.UNKNOWN_SKU, f"sku {op.sku!r} is not in the catalogue")
     arrived = [t for t in ledger.inbound if t.arrives_at <= now]

@@ -94,6 +94,10 @@ class CommitBatch:
         return not (self.ledgers or self.settings or self.records or self.new_skus
                     or self.oversold)
 
+    def has_forecast_news(self) -> bool:
+        """Whether the forecaster needs to hear of this batch (sales, stock or settings)."""
+        return bool(self.sales or self.ledgers or self.settings)
+
 
 @dataclass(slots=True)
 class OwnedState:

@@ -63,3 +63,45 @@ def test_a_sale_that_crosses_the_critical_floor_raises_an_emergency(
     hint = ray.get(forecaster.hints.remote(["HOODIE"]))[0]
     assert hint["host_line"] == "这款还能卖5单"  # 4 available + 10% of 16 unpaid units
     assert hint["substitute"] == "CLASSIC"
+
+
+def test_a_driven_forecaster_evaluates_only_when_told_and_after_hearing_every_batch(
+    redis_server: RedisServer,
+) -> None:
+    config = StoreConfig(redis_server.url, namespace=fresh_namespace(), shard_count=2)
+    forecaster = start_forecaster(config, driven=True, lifecycle=LifecycleSettings(pending_seconds=0))
+    client = StockClient.start(config)
+    try:
+        client.submit([DefineSku(SkuSettings(f"S{n}", critical_floor=5), 10) for n in range(4)])
+        show = 1_900_000_000.0  # event time far from the wall clock: only the driver moves it
+        client.submit([Reserve("douyin", f"o{sku}-{n}", f"S{sku}", 1, show + n)
+                       for sku in range(4) for n in range(6)])
+        sent = ray.get([owner.forecast_sent.remote() for owner in client.owners])
+        assert sorted(index for index, _, _ in sent) == [0, 1]
+        assert ray.get(forecaster.alerts.remote()) == []  # nothing evaluated on its own
+
+        notes, views = ray.get(forecaster.advance_to.remote(show + 10, sent, ["S0", "S3"]))
+
+        emergencies = sorted(n["alert"]["sku"] for n in notes if n["alert"]["level"] == Level.EMERGENCY)
+        assert emergencies == ["S0", "S1", "S2", "S3"]
+        assert {n["alert"]["opened_at"] for n in notes} == {show + 10}
+        assert [(v["sku"], v["available"]) for v in views] == [("S0", 4), ("S3", 4)]
+    finally:
+        client.close()
+        ray.get(forecaster.stop.remote())
+        for actor in [forecaster, *client.owners]:
+            ray.kill(actor, no_restart=True)
+
+
+def test_advance_to_refuses_to_evaluate_before_the_owners_batches_arrive(
+    redis_server: RedisServer,
+) -> None:
+    config = StoreConfig(redis_server.url, namespace=fresh_namespace(), shard_count=1)
+    forecaster = start_forecaster(config, driven=True)
+    try:
+        never_sent = [(0, 99, 5)]  # an owner epoch the forecaster has not heard from
+        with pytest.raises(ray.exceptions.RayTaskError, match="has not heard every owner batch"):
+            ray.get(forecaster.advance_to.remote(1_900_000_000.0, never_sent, [], 0.2))
+    finally:
+        ray.get(forecaster.stop.remote())
+        ray.kill(forecaster, no_restart=True)

@@ -589,6 +589,38 @@ def test_receive_arrivals_takes_only_the_transfers_that_are_due() -> None:
     assert step.decision.key == "t-1,t-3"
 
 
+def test_a_confirmed_receipt_takes_the_transfers_due_by_its_event_time() -> None:
+    due = InboundTransfer("t-1", 5, NOW + 600.0)
+    later = InboundTransfer("t-2", 7, NOW + 1200.0)
+    ledger = make_ledger(on_hand=0, inbound=(due, later))
+
+    step = run(ReceiveArrivals(SKU, as_of=NOW + 600.0), ledger, now=NOW)
+
+    assert step.ledger is not None
+    assert (step.ledger.on_hand, step.ledger.inbound) == (5, (later,))
+    assert step.decision.key == "t-1"
+
+
+def test_a_receipt_as_of_the_past_does_not_hold_back_what_the_clock_says_arrived() -> None:
+    ledger = make_ledger(on_hand=0, inbound=(InboundTransfer("t-1", 5, NOW + 60.0),))
+
+    step = run(ReceiveArrivals(SKU, as_of=NOW - 3600.0), ledger, now=NOW + 60.0)
+
+    assert step.ledger is not None
+    assert step.ledger.on_hand == 5
+
+
+@pytest.mark.parametrize("as_of", [math.nan, math.inf, "soon"])
+def test_rejects_a_receipt_with_an_unusable_time(as_of: Any) -> None:
+    ledger = make_ledger(on_hand=0, inbound=(InboundTransfer("t-1", 5, NOW + 60.0),))
+
+    step = run(ReceiveArrivals(SKU, as_of=as_of), ledger)
+
+    assert step.decision.reason == Reason.INVALID
+    assert "as_of" in step.decision.detail
+    assert_nothing_changed(step)
+
+
 def test_future_restock_becomes_available_after_receive_arrivals() -> None:
     ledger = make_ledger(on_hand=0)
     shipped = run(Restock(SKU, 5, "t-1", arrives_at=NOW + 60.0), ledger)
