@@ -1,5 +1,5 @@
-"""Flash-sale scenarios: the public file format load testers write, and the seeded order
-generator that turns one into buyer events in show time.
+"""Flash-sale scenarios: the public file format load testers write (the seeded
+generator in ``policies.show_events`` turns one into buyer events in show time).
 
 The format (JSON or YAML) is a public interface; keep it stable:
 
@@ -14,7 +14,8 @@ The format (JSON or YAML) is a public interface; keep it stable:
     payment: {pay_ratio: 0.9, pay_delay_minutes: [0.5, 5]}   # optional
     events: [{at_minute, restock: {sku, quantity, arrives_after_minutes?}}
              | {at_minute, cancel_ratio: x}]
-    responses: {trend: [...], threshold: [...], emergency: [...]}   # optional
+    responses: {trend: [{restock: {quantity, arrives_after_minutes?, sku?}}],
+                threshold: [...], emergency: [...]}   # optional, see ``Response``
     platform_lag_ms: number           # optional
     allocation: quota | shared        # optional
     seed: integer
@@ -26,10 +27,9 @@ A bad file is refused with a ``ScenarioError`` naming the field
 from __future__ import annotations
 
 import math
-import random
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from dataclasses import dataclass
+from typing import Any
 
 from policies.operations import invalid_id
 
@@ -87,6 +87,18 @@ class CancelAt:
 
 
 @dataclass(frozen=True, slots=True)
+class Response:
+    """An operator's rehearsed reaction, played automatically by the simulator the first
+    time an alert of ``level`` fires for a SKU: restock ``quantity`` units of ``sku``
+    (empty: the alerting SKU) arriving ``arrives_after_minutes`` of show time later."""
+
+    level: str
+    quantity: int
+    arrives_after_minutes: float = 0.0
+    sku: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class Scenario:
     name: str
     duration_minutes: float
@@ -100,7 +112,7 @@ class Scenario:
     pay_delay_minutes: tuple[float, float] = (0.0, 0.0)
     restocks: tuple[RestockAt, ...] = ()
     cancels: tuple[CancelAt, ...] = ()
-    responses: Mapping[str, Any] = field(default_factory=dict)
+    responses: tuple[Response, ...] = ()
     platform_lag_ms: float = 0.0
     allocation: str = "shared"
 
@@ -146,10 +158,7 @@ def parse_scenario(data: object) -> Scenario:
     allocation = top.get("allocation", "shared")
     if allocation not in ("quota", "shared"):
         raise ScenarioError("allocation must be quota or shared")
-    responses = _mapping(top.get("responses", {}), "responses")
-    bad = sorted(set(responses) - {"trend", "threshold", "emergency"})
-    if bad:
-        raise ScenarioError(f"responses: unknown level(s) {', '.join(bad)}")
+    responses = _responses(top.get("responses", {}), known)
     return Scenario(
         name, duration, skus, channels, demand, seed,
         speed=_number(top.get("speed", 60.0), "speed", low=0, strict_low=True),
@@ -158,84 +167,6 @@ def parse_scenario(data: object) -> Scenario:
         platform_lag_ms=_number(top.get("platform_lag_ms", 0.0), "platform_lag_ms", low=0),
         allocation=allocation,
     )
-
-
-# ---- the generator ---------------------------------------------------------------------
-
-
-class BuyerOrder(NamedTuple):
-    minute: float
-    channel: str
-    order_id: str
-    sku: str
-    quantity: int
-
-
-class BuyerPayment(NamedTuple):
-    minute: float
-    channel: str
-    order_id: str
-
-
-class BuyerCancel(NamedTuple):
-    minute: float
-    channel: str
-    order_id: str
-
-
-ShowEvent = BuyerOrder | BuyerPayment | BuyerCancel | RestockAt
-
-
-def generate(scenario: Scenario) -> list[ShowEvent]:
-    """Every event of the show in show-time order, the same for the same seed: Poisson
-    order arrivals at each SKU's demand rate (thinning handles ramps), a channel by the
-    shares, units by the quantity distribution, payments after a uniform delay for
-    ``pay_ratio`` of the orders, and cancellations of a share of the unpaid orders."""
-    rng = random.Random(scenario.seed)
-    channels = sorted(scenario.channels)
-    channel_weights = [scenario.channels[c] for c in channels]
-    units = [u for u, _ in scenario.quantity]
-    unit_weights = [p for _, p in scenario.quantity]
-    orders: list[BuyerOrder] = []
-    for sku in sorted({segment.sku for segment in scenario.demand}):
-        segments = [s for s in scenario.demand if s.sku == sku]
-        peak = sum(max(s.start_rate, s.end_rate) for s in segments)
-        if peak <= 0:
-            continue
-        minute = 0.0
-        while True:
-            minute += rng.expovariate(peak)
-            if minute >= scenario.duration_minutes:
-                break
-            if rng.random() * peak <= sum(s.rate(minute) for s in segments):
-                orders.append(BuyerOrder(minute, rng.choices(channels, channel_weights)[0],
-                                         f"{sku}-{len(orders)}", sku,
-                                         rng.choices(units, unit_weights)[0]))
-    orders.sort(key=lambda o: (o.minute, o.order_id))
-    events: list[ShowEvent] = list(orders)
-    paid_at: dict[str, float] = {}
-    low, high = scenario.pay_delay_minutes
-    for order in orders:
-        if rng.random() < scenario.pay_ratio:
-            paid_at[order.order_id] = order.minute + rng.uniform(low, high)
-            events.append(BuyerPayment(paid_at[order.order_id], order.channel, order.order_id))
-    for cancel in scenario.cancels:
-        open_orders = [o for o in orders if o.minute <= cancel.minute
-                       and paid_at.get(o.order_id, math.inf) > cancel.minute]
-        for order in open_orders:
-            if rng.random() < cancel.ratio:
-                events.append(BuyerCancel(cancel.minute, order.channel, order.order_id))
-    events.extend(scenario.restocks)
-    events.sort(key=lambda e: (e.minute, _kind_order(e)))
-    return events
-
-
-#: within one minute: stock first, then orders, payments, cancellations
-_KIND_ORDER: dict[type, int] = {RestockAt: 0, BuyerOrder: 1, BuyerPayment: 2, BuyerCancel: 3}
-
-
-def _kind_order(event: ShowEvent) -> int:
-    return _KIND_ORDER[type(event)]
 
 
 # ---- field readers ---------------------------------------------------------------------
@@ -340,6 +271,41 @@ def _segment(value: object, name: str, skus: set[str], duration: float) -> Deman
     else:
         first = last = _number(rate, f"{name}.orders_per_minute", low=0)
     return DemandSegment(str(sku), start, end, first, last)
+
+
+#: the alert levels a scenario can respond to, as written in the file
+RESPONSE_LEVELS = {"trend": "TREND", "threshold": "THRESHOLD", "emergency": "EMERGENCY"}
+
+
+def _responses(value: object, skus: set[str]) -> tuple[Response, ...]:
+    """``{trend: [{restock: {quantity, arrives_after_minutes?, sku?}}], threshold: ...}``"""
+    by_level = _mapping(value, "responses")
+    bad = sorted(set(by_level) - set(RESPONSE_LEVELS))
+    if bad:
+        raise ScenarioError(f"responses: unknown level(s) {', '.join(map(str, bad))}; "
+                            f"use {', '.join(RESPONSE_LEVELS)}")
+    found: list[Response] = []
+    for level, actions in by_level.items():
+        for i, item in enumerate(_list(actions, f"responses.{level}", empty_ok=True)):
+            name = f"responses.{level}[{i}]"
+            action = _mapping(item, name)
+            if set(action) != {"restock"}:
+                raise ScenarioError(f"{name} must be {{restock: {{quantity, "
+                                    f"arrives_after_minutes?, sku?}}}}")
+            restock = _mapping(action["restock"], f"{name}.restock")
+            unknown = sorted(set(restock) - {"quantity", "arrives_after_minutes", "sku"})
+            if unknown:
+                raise ScenarioError(f"{name}.restock: unknown field(s) {', '.join(unknown)}")
+            sku = restock.get("sku", "")
+            if sku and sku not in skus:
+                raise ScenarioError(f"{name}.restock.sku {sku!r} is not in skus")
+            found.append(Response(
+                RESPONSE_LEVELS[level],
+                _whole(restock.get("quantity"), f"{name}.restock.quantity", 1),
+                _number(restock.get("arrives_after_minutes", 0.0),
+                        f"{name}.restock.arrives_after_minutes", low=0),
+                str(sku)))
+    return tuple(found)
 
 
 def _event(value: object, name: str, skus: set[str], duration: float,

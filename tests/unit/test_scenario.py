@@ -11,15 +11,8 @@ from typing import Any
 import pytest
 import yaml
 
-from policies.scenario import (
-    BuyerCancel,
-    BuyerOrder,
-    BuyerPayment,
-    RestockAt,
-    ScenarioError,
-    generate,
-    parse_scenario,
-)
+from policies.scenario import Response, RestockAt, ScenarioError, parse_scenario
+from policies.show_events import BuyerCancel, BuyerOrder, BuyerPayment, generate
 
 SCENARIOS = Path(__file__).parents[2] / "scenarios"
 
@@ -141,7 +134,60 @@ def test_a_cancel_wave_cancels_a_share_of_the_unpaid_orders_only() -> None:
                                "events": [{"at_minute": 60, "cancel_ratio": 0.5}]})
     events = generate(scenario)
     paid = {e.order_id: e.minute for e in events if isinstance(e, BuyerPayment)}
-    cancelled = [e for e in events if isinstance(e, BuyerCancel)]
+    cancelled = [e for e in events if isinstance(e, BuyerCancel) and e.reason == "cancelled"]
     assert cancelled
     assert all(e.minute == 60 for e in cancelled)
     assert all(paid.get(e.order_id, math.inf) > 60 for e in cancelled)
+
+
+def test_unpaid_orders_expire_when_their_reservation_ttl_passes() -> None:
+    scenario = parse_scenario({**BASE, "skus": [{**BASE["skus"][0], "reservation_ttl_minutes": 3}],
+                               "payment": {"pay_ratio": 0.5, "pay_delay_minutes": [1, 5]}})
+    events = generate(scenario)
+    orders = {e.order_id: e for e in events if isinstance(e, BuyerOrder)}
+    paid = [e for e in events if isinstance(e, BuyerPayment)]
+    expired = [e for e in events if isinstance(e, BuyerCancel)]
+    assert {e.reason for e in expired} == {"expired"}
+    assert all(e.minute == pytest.approx(orders[e.order_id].minute + 3) for e in expired)
+    assert all(p.minute < orders[p.order_id].minute + 3 for p in paid)  # later payers expired
+    closed = [e.order_id for e in [*paid, *expired]]
+    assert len(closed) == len(set(closed))  # an order is paid or expires, never both
+    ends_in_show = sum(1 for o in orders.values() if o.minute + 3 < 120)
+    assert len(closed) >= ends_in_show
+
+
+def test_a_cancelled_order_does_not_also_expire() -> None:
+    scenario = parse_scenario({**BASE, "payment": {"pay_ratio": 0.0},
+                               "events": [{"at_minute": 60, "cancel_ratio": 1.0}]})
+    events = generate(scenario)
+    closes = Counter(e.order_id for e in events if isinstance(e, BuyerCancel))
+    assert closes
+    assert max(closes.values()) == 1
+    at_wave = [e for e in events if isinstance(e, BuyerCancel) and e.reason == "cancelled"]
+    assert at_wave
+    assert all(e.minute == 60 for e in at_wave)
+
+
+def test_responses_are_parsed_per_level() -> None:
+    scenario = parse_scenario({**BASE, "responses": {
+        "trend": [{"restock": {"quantity": 200, "arrives_after_minutes": 20}}],
+        "emergency": [{"restock": {"quantity": 50, "sku": "A"}}],
+    }})
+    assert scenario.responses == (Response("TREND", 200, 20.0, ""), Response("EMERGENCY", 50, 0.0, "A"))
+
+
+@pytest.mark.parametrize(
+    ("responses", "message"),
+    [
+        ({"panic": []}, "responses: unknown level(s) panic"),
+        ({"trend": [{"call": "boss"}]}, "responses.trend[0] must be {restock:"),
+        ({"trend": [{"restock": {"quantity": 0}}]}, "responses.trend[0].restock.quantity"),
+        ({"trend": [{"restock": {"quantity": 5, "sku": "Z"}}]}, "responses.trend[0].restock.sku 'Z'"),
+        ({"trend": [{"restock": {"quantity": 5, "when": 1}}]}, "unknown field(s) when"),
+        ({"trend": {"restock": {"quantity": 5}}}, "responses.trend must be a list"),
+    ],
+)
+def test_bad_responses_name_the_field(responses: Any, message: str) -> None:
+    with pytest.raises(ScenarioError) as error:
+        parse_scenario({**BASE, "responses": responses})
+    assert message in str(error.value)
