@@ -114,7 +114,7 @@ class Scenario:
     cancels: tuple[CancelAt, ...] = ()
     responses: tuple[Response, ...] = ()
     platform_lag_ms: float = 0.0
-    allocation: str = "shared"
+    allocation: str = "quota"
 
 
 def parse_scenario(data: object) -> Scenario:
@@ -155,7 +155,7 @@ def parse_scenario(data: object) -> Scenario:
     seed = top.get("seed")
     if isinstance(seed, bool) or not isinstance(seed, int):
         raise ScenarioError("seed must be an integer")
-    allocation = top.get("allocation", "shared")
+    allocation = top.get("allocation", "quota")
     if allocation not in ("quota", "shared"):
         raise ScenarioError("allocation must be quota or shared")
     responses = _responses(top.get("responses", {}), known)

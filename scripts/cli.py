@@ -26,11 +26,13 @@ def build_parser() -> argparse.ArgumentParser:
         demo,
         replay,
         serve,
+        simulate,
     )
 
     demo.add_parser(commands)
     replay.add_parser(commands)
     serve.add_parser(commands)
+    simulate.add_parser(commands)
     bench = commands.add_parser("bench", help="measure throughput and latency")
     suites = bench.add_subparsers(dest="suite", required=True)
     bench_core.add_parser(suites)

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import yaml
 
-from policies.scenario import Response, RestockAt, ScenarioError, parse_scenario
+from policies.scenario import Response, ScenarioError, parse_scenario
 from policies.show_events import BuyerCancel, BuyerOrder, BuyerPayment, generate
 
 SCENARIOS = Path(__file__).parents[2] / "scenarios"
@@ -52,7 +52,7 @@ def test_reference_scenario_is_the_briefs_case() -> None:
     scenario = parse_scenario(yaml.safe_load((SCENARIOS / "reference-double11.yaml").read_text()))
     hoodie = next(s for s in scenario.skus if s.sku == "HOODIE-COLLAB")
     assert (scenario.duration_minutes, hoodie.on_hand) == (360, 500)
-    assert scenario.restocks == (RestockAt(195, "HOODIE-COLLAB", 200, 20),)
+    assert scenario.responses == (Response("TREND", 200, 20.0, "HOODIE-COLLAB"),)
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,54 @@
+"""``flashstock simulate --target http://...``: a show through a running service's signed
+platform webhooks, SKU and restock routes."""
+
+from __future__ import annotations
+
+import pytest
+
+from policies.scenario import parse_scenario
+from scripts.sim_driver import ShowRun
+from scripts.sim_http import HttpTarget
+from scripts.sim_report import build_report
+from scripts.sim_target import SimulationError
+from tests.e2e.conftest import TOKENS, WEBHOOK_SECRET, Service
+from tests.support import fresh_namespace
+
+SHOW = {
+    "name": "over-http", "duration_minutes": 6, "seed": 8,
+    "skus": [{"sku": "CAP", "name": "棒球帽", "on_hand": 40, "lead_time_minutes": 30}],
+    "channels": {"douyin": 1.0},
+    "demand": [{"sku": "CAP", "from_minute": 0, "to_minute": 6, "orders_per_minute": 12}],
+    "payment": {"pay_ratio": 0.8, "pay_delay_minutes": [0.2, 1]},
+    "events": [{"at_minute": 2, "restock": {"sku": "CAP", "quantity": 10, "arrives_after_minutes": 1}}],
+}
+
+
+def test_a_show_over_http_is_decided_durably_without_overselling(
+    service: Service, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("FLASHSTOCK_WEBHOOK_SECRET_DOUYIN", WEBHOOK_SECRET)
+    scenario = parse_scenario(SHOW)
+    prefix = f"{fresh_namespace()}-"
+    target = HttpTarget(service.url, ["douyin"], token=TOKENS["admin"])
+    try:
+        log = ShowRun(scenario, target, speed=0, prefix=prefix).run()
+    finally:
+        target.close()
+    report = build_report(scenario, log, {"target": service.url, "speed": 0})
+
+    assert report["oversold_total"] == 0
+    assert report["orders"]["accepted"] == report["orders"]["taken_by_platforms"] == 50  # 40 + 10
+    assert report["notices"]["payment accepted"] > 0
+    cap = service.get(f"/v1/skus/{prefix}CAP").json()
+    assert (cap["on_hand"], cap["reserved"] + cap["sold"]) == (50, 50)
+    assert report["ledger"]["CAP"]["available"] == 0
+    assert report["stockout_minute"]["CAP"] is not None
+    assert report["decision_latency_ms"]["p50"] > 0
+
+
+def test_an_http_target_needs_the_channels_webhook_secret(
+    service: Service, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("FLASHSTOCK_WEBHOOK_SECRET_TAOBAO", raising=False)
+    with pytest.raises(SimulationError, match="FLASHSTOCK_WEBHOOK_SECRET_TAOBAO"):
+        HttpTarget(service.url, ["taobao"], token=TOKENS["admin"])
