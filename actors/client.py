@@ -24,6 +24,7 @@ from typing import Any
 import ray
 import structlog
 
+from actors.handoff import prepare_layout
 from actors.infra.settings import RAY_NAMESPACE, StoreConfig
 from actors.owner_actor import SkuOwnerActor
 from actors.wire import pack_operations, unpack_decisions
@@ -41,10 +42,14 @@ def owner_name(config: StoreConfig, index: int) -> str:
 
 def start_owners(config: StoreConfig, *, tick_seconds: float = 0.25) -> list[Any]:
     """Start (or find, when already running) the ``shard_count`` owner actors and wait
-    until each has loaded its shard."""
+    until each has loaded its shard. If the deployment ran with another shard count, its
+    owners hand over first (``actors.handoff``). Owners are spread over the cluster's
+    nodes (Ray's SPREAD strategy); one restarted after a node's death goes wherever
+    there is room."""
+    prepare_layout(config, owner_name)
     owners = [
         SkuOwnerActor.options(name=owner_name(config, index), get_if_exists=True,
-                              namespace=RAY_NAMESPACE)
+                              namespace=RAY_NAMESPACE, scheduling_strategy="SPREAD")
         .remote(config, index, tick_seconds)
         for index in range(config.shard_count)
     ]

@@ -76,7 +76,7 @@ def start_ingest(config: StoreConfig, channels: dict[str, str],
     """Start (or find) one ingest actor per channel; ``channels`` maps name -> format."""
     actors = {
         channel: ChannelIngestActor.options(name=ingest_name(config, channel), get_if_exists=True,
-                              namespace=RAY_NAMESPACE)
+                                            namespace=RAY_NAMESPACE, scheduling_strategy="SPREAD")
         .remote(config, channel, fmt, (secrets or {}).get(channel), **options)
         for channel, fmt in channels.items()
     }

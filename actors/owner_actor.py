@@ -126,12 +126,19 @@ class SkuOwnerService:
             self.committer.reset_stats()
         return stats
 
+    async def retire(self) -> dict[str, Any]:
+        """Hand over (``actors.handoff``): take no more calls, commit everything queued,
+        and report; the caller then removes this actor."""
+        await asyncio.to_thread(self.committer.stop)
+        return await self.health()
+
     @ray.method(concurrency_group="reads")
     async def health(self) -> dict[str, Any]:
-        """Liveness with facts: epoch, SKUs held, commits so far, and a Redis PING."""
+        """Liveness with facts: epoch, node, SKUs held, commits so far, a Redis PING."""
         return {
             "index": self.owner.index,
             "epoch": self.owner.epoch,
+            "node": ray.get_runtime_context().get_node_id(),
             "skus": len(self.owner.committed),
             "commits": self.committer.commits,
             "fenced": self.owner.fenced,

@@ -72,6 +72,7 @@ class SkuOwner:
         )
         #: the connection commits go over, held so a commit can be sent before its reply
         self._conn: redis.Connection = self.redis.connection_pool.get_connection()
+        self.store.claim_layout(self.redis)
         self.epoch = self.store.take_epoch(self.redis, index)
         self.log = log.bind(owner=index, epoch=self.epoch)
         self._owned: dict[str, bool] = {}

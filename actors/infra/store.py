@@ -15,9 +15,11 @@ Keys (``ns`` is ``StoreConfig.namespace``):
                                    and ``ledgers`` (a line per touched SKU: sku,
                                    on_hand, reserved, sold, version)
 - ``ns:epoch:{shards}:{index}``    the fencing epoch of owner ``index``
+- ``ns:layout``                    the shard count the deployment runs with now
 
 A commit is one Lua script: it checks the caller's epoch against the stored one and
-refuses (``FENCED``) if a newer owner incarnation exists; otherwise it writes every
+the caller's shard count against the layout, and refuses (``FENCED``) if a newer owner
+incarnation exists or the deployment was resharded; otherwise it writes every
 changed state and line record and appends the batch to the ledger stream. Lua runs
 atomically, so a crash leaves either the whole batch or none of it; with AOF
 ``appendfsync always`` the batch is on disk before the reply.
@@ -46,8 +48,12 @@ local current = redis.call('GET', ARGV[1])
 if current ~= ARGV[2] then
   return redis.error_reply('FENCED epoch ' .. ARGV[2] .. ' is stale; current is ' .. tostring(current))
 end
+local layout = redis.call('GET', ARGV[6])
+if layout and layout ~= ARGV[7] then
+  return redis.error_reply('FENCED the deployment now runs ' .. layout .. ' shards, not ' .. ARGV[7])
+end
 local changes = {}
-local i = 6
+local i = 8
 local n = #ARGV
 while i <= n do
   local command = ARGV[i]
@@ -75,6 +81,10 @@ return 1
 
 class OwnerFencedError(RuntimeError):
     """A newer incarnation of this owner exists; this one must not write again."""
+
+
+class LayoutMismatchError(RuntimeError):
+    """The deployment runs with another shard count; owners of this one may not start."""
 
 
 @dataclass(slots=True)
@@ -171,6 +181,30 @@ class LedgerStore:
     def epoch_key(self, index: int) -> str:
         return f"{self.config.namespace}:epoch:{self.config.shard_count}:{index}"
 
+    @property
+    def layout_key(self) -> str:
+        return f"{self.config.namespace}:layout"
+
+    def layout(self, client: redis.Redis) -> int | None:
+        """The shard count the deployment runs with (None before its first owner)."""
+        current = client.get(self.layout_key)
+        return None if current is None else int(current)
+
+    def claim_layout(self, client: redis.Redis) -> None:
+        """Record this config's shard count as the deployment's if none is recorded;
+        ``LayoutMismatchError`` if another is (reshard first: ``actors.handoff``)."""
+        client.set(self.layout_key, self.config.shard_count, nx=True)
+        current = self.layout(client)
+        if current != self.config.shard_count:
+            raise LayoutMismatchError(
+                f"namespace {self.config.namespace!r} runs with {current} shards, not "
+                f"{self.config.shard_count}: hand the SKUs over first (actors.handoff.reshard)")
+
+    def set_layout(self, client: redis.Redis) -> None:
+        """Make this config's shard count the deployment's: from now on owners of any
+        other shard count are fenced at their next commit."""
+        client.set(self.layout_key, self.config.shard_count)
+
     def take_epoch(self, client: redis.Redis, index: int) -> int:
         """A new, higher epoch for owner ``index``: from now on older incarnations are fenced."""
         return int(client.incr(self.epoch_key(index)))
@@ -215,6 +249,7 @@ class LedgerStore:
             str(self.config.ledger_stream_maxlen),
             "\n".join(f"{sku}\t{x.on_hand}\t{x.reserved}\t{x.sold}\t{x.version}"
                       for sku, x in batch.ledgers.items()),
+            self.layout_key, str(self.config.shard_count),
         ]
         for sku, ledger in batch.ledgers.items():
             fields = [

@@ -4,7 +4,6 @@ forecaster on the show clock, real Redis and Ray."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -50,9 +49,9 @@ def simulate(scenario: Scenario, redis_server: RedisServer, speed: float) -> tup
 
 
 @pytest.fixture(scope="module")
-def reference(redis_server: RedisServer, ray_cluster: None) -> Iterator[tuple[dict[str, Any], ShowLog]]:
+def reference(redis_server: RedisServer, ray_cluster: None) -> tuple[dict[str, Any], ShowLog]:
     scenario = parse_scenario(yaml.safe_load((SCENARIOS / "reference-double11.yaml").read_text()))
-    yield simulate(scenario, redis_server, speed=0)
+    return simulate(scenario, redis_server, speed=0)
 
 
 def test_the_reference_show_sells_out_in_hour_five_without_overselling(
