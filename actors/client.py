@@ -25,6 +25,7 @@ import ray
 import structlog
 
 from actors.handoff import prepare_layout
+from actors.infra.placement import one_per_node
 from actors.infra.settings import RAY_NAMESPACE, StoreConfig
 from actors.owner_actor import SkuOwnerActor
 from actors.wire import pack_operations, unpack_decisions
@@ -44,14 +45,14 @@ def start_owners(config: StoreConfig, *, tick_seconds: float = 0.25) -> list[Any
     """Start (or find, when already running) the ``shard_count`` owner actors and wait
     until each has loaded its shard. If the deployment ran with another shard count, its
     owners hand over first (``actors.handoff``). Owners are spread over the cluster's
-    nodes (Ray's SPREAD strategy); one restarted after a node's death goes wherever
-    there is room."""
+    nodes, one per node (``actors.infra.placement``); one restarted after a node's death
+    goes wherever there is room."""
     prepare_layout(config, owner_name)
     owners = [
         SkuOwnerActor.options(name=owner_name(config, index), get_if_exists=True,
-                              namespace=RAY_NAMESPACE, scheduling_strategy="SPREAD")
+                              namespace=RAY_NAMESPACE, scheduling_strategy=strategy)
         .remote(config, index, tick_seconds)
-        for index in range(config.shard_count)
+        for index, strategy in enumerate(one_per_node(config.shard_count))
     ]
     ray.get([owner.health.remote() for owner in owners])
     return owners

@@ -17,6 +17,7 @@ import structlog
 from actors.channel_ingest import ChannelIngest, IngestResult
 from actors.client import StockClient, owner_name
 from actors.infra.logging import configure_logging
+from actors.infra.placement import one_per_node
 from actors.infra.settings import RAY_NAMESPACE, StoreConfig
 
 log = structlog.get_logger(__name__)
@@ -74,11 +75,13 @@ def ingest_name(config: StoreConfig, channel: str) -> str:
 def start_ingest(config: StoreConfig, channels: dict[str, str],
                  secrets: dict[str, bytes] | None = None, **options: Any) -> dict[str, Any]:
     """Start (or find) one ingest actor per channel; ``channels`` maps name -> format."""
+    # one per node, starting after the owners' nodes, so load spreads over the cluster
+    strategies = one_per_node(len(channels), offset=config.shard_count)
     actors = {
         channel: ChannelIngestActor.options(name=ingest_name(config, channel), get_if_exists=True,
-                                            namespace=RAY_NAMESPACE, scheduling_strategy="SPREAD")
+                                            namespace=RAY_NAMESPACE, scheduling_strategy=strategy)
         .remote(config, channel, fmt, (secrets or {}).get(channel), **options)
-        for channel, fmt in channels.items()
+        for (channel, fmt), strategy in zip(channels.items(), strategies, strict=True)
     }
     ray.get([actor.stats.remote() for actor in actors.values()])
     return actors

@@ -23,6 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
         bench_forecaster,
         bench_http,
         bench_ingest,
+        chaos,
         demo,
         replay,
         serve,
@@ -33,6 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_parser(commands)
     serve.add_parser(commands)
     simulate.add_parser(commands)
+    chaos.add_parser(commands)
     bench = commands.add_parser("bench", help="measure throughput and latency")
     suites = bench.add_subparsers(dest="suite", required=True)
     bench_core.add_parser(suites)
