@@ -139,6 +139,7 @@ class SkuOwnerService:
             "index": self.owner.index,
             "epoch": self.owner.epoch,
             "node": ray.get_runtime_context().get_node_id(),
+            "load_seconds": round(self.owner.load_seconds, 3),
             "skus": len(self.owner.committed),
             "commits": self.committer.commits,
             "fenced": self.owner.fenced,

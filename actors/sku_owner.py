@@ -103,8 +103,10 @@ class SkuOwner:
                 if record.status == RESERVED:
                     self._expiries.setdefault(int(record.expires_at) + 1, []).append((sku, line_field))
         self._stale = False
+        #: how long the last load from Redis took (a restart's share of recovery time)
+        self.load_seconds = time.perf_counter() - started
         self.log.info("owner_loaded", skus=len(self.ledgers), lines=sum(map(len, self.records.values())),
-                      seconds=round(time.perf_counter() - started, 3))
+                      seconds=round(self.load_seconds, 3))
 
     def owns(self, sku: object) -> bool:
         """True when ``sku`` belongs to this owner's shard."""

@@ -15,10 +15,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import random
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -36,16 +38,26 @@ from actors.wire import unpack_decisions
 from policies.ledger import SkuSettings
 from policies.operations import DefineSku, Reserve
 
+#: The classic flash-sale check-and-decrement, one call per order: KEYS[1] the SKU's
+#: stock hash (field ``available``), KEYS[2] the order's idempotency key, optional
+#: KEYS[3] a ledger stream that gets the decision (ARGV: quantity, sku, order id).
+#: Returns 1 accepted, 0 rejected, 2 already decided (nothing deducted again).
 CLASSIC_LUA = """
 if redis.call('SET', KEYS[2], ARGV[1], 'NX') == false then return 2 end
+local accepted = 1
 local left = redis.call('HINCRBY', KEYS[1], 'available', -tonumber(ARGV[1]))
 if left < 0 then
   redis.call('HINCRBY', KEYS[1], 'available', tonumber(ARGV[1]))
   redis.call('SET', KEYS[2], 'rejected')
-  return 0
+  accepted = 0
 end
-return 1
+if KEYS[3] then
+  redis.call('XADD', KEYS[3], 'MAXLEN', '~', '1000000', '*', 'order', ARGV[3], 'sku', ARGV[2],
+             'quantity', ARGV[1], 'accepted', accepted)
+end
+return accepted
 """
+CLASSIC_PIPELINE = 500
 
 
 def add_parser(suites: Any) -> None:
@@ -88,7 +100,7 @@ def _run_cases(args: argparse.Namespace, redis_url: str) -> dict[str, Any]:
     in_process = _in_process_case(redis_url, args.orders)
     best = max(c["decisions_per_s"] for c in cases if c["batch"] == 1000)
     return {
-        "machine": f"{platform.machine()}, {_cpu_count()} cores, Python {platform.python_version()}",
+        "machine": machine(),
         "durability": "Redis AOF appendfsync always" if not redis_url_from_env() else "REDIS_URL",
         "cases": cases,
         "classic_lua_per_order": classic,
@@ -175,26 +187,51 @@ def _classic_case(redis_url: str, orders: int) -> dict[str, Any]:
     prefix = f"classic-{random.randrange(1 << 30):x}"
     stock_key = f"{prefix}:stock"
     client.hset(stock_key, "available", orders)
-    script = client.register_script(CLASSIC_LUA)
     started = time.perf_counter()
-    accepted = 0
-    for start in tqdm(range(0, orders, 500), desc="classic lua", unit="pipe", leave=False):
-        pipe = client.pipeline(transaction=False)
-        for n in range(start, min(start + 500, orders)):
-            script(keys=[stock_key, f"{prefix}:order:{n}"], args=[1], client=pipe)
-        accepted += sum(1 for r in pipe.execute() if r == 1)
+    results, _ = classic_lua_orders(client, [stock_key] * orders, f"{prefix}:order:")
     elapsed = time.perf_counter() - started
     client.close()
+    accepted = results.count(1)
     if accepted != orders:
         raise RuntimeError(f"classic baseline accepted {accepted} of {orders}")
     return {"orders": orders, "seconds": round(elapsed, 3),
             "decisions_per_s": round(orders / elapsed)}
 
 
-def _cpu_count() -> int:
-    import os
+def classic_lua_orders(client: redis.Redis, stock_keys: Sequence[str], order_key_prefix: str,
+                       ledger: str | None = None, skus: Sequence[str] = ()) -> tuple[list[int], list[float]]:
+    """Order ``n`` takes one unit from ``stock_keys[n]`` with one ``CLASSIC_LUA`` call (its
+    idempotency key ``order_key_prefix + n``; its decision appended to ``ledger`` when
+    given, naming ``skus[n]``), ``CLASSIC_PIPELINE`` calls per round trip. Returns each
+    order's result (1 accepted, 0 rejected, 2 duplicate) and the seconds of its round trip."""
+    sha = client.script_load(CLASSIC_LUA)
+    results: list[int] = []
+    round_trips: list[float] = []
+    total = len(stock_keys)
+    for start in tqdm(range(0, total, CLASSIC_PIPELINE), desc="classic lua", unit="pipe", leave=False):
+        pipe = client.pipeline(transaction=False)
+        for n in range(start, min(start + CLASSIC_PIPELINE, total)):
+            if ledger is None:
+                pipe.evalsha(sha, 2, stock_keys[n], f"{order_key_prefix}{n}", 1)
+            else:
+                pipe.evalsha(sha, 3, stock_keys[n], f"{order_key_prefix}{n}", ledger, 1, skus[n], n)
+        sent = time.perf_counter()
+        replies = pipe.execute()
+        results.extend(replies)
+        round_trips.extend([time.perf_counter() - sent] * len(replies))
+    return results, round_trips
 
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 0
+
+def machine_facts() -> dict[str, Any]:
+    """What a benchmark ran on: CPU architecture, cores this process may use, Python."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 0
+    return {"arch": platform.machine(), "cores": cores, "python": platform.python_version()}
+
+
+def machine() -> str:
+    """``machine_facts`` in one line."""
+    facts = machine_facts()
+    return f"{facts['arch']}, {facts['cores']} cores, Python {facts['python']}"
 
 
 def _print(results: dict[str, Any]) -> None:

@@ -2,8 +2,9 @@
 
 1. Backlog: pre-fill the inbox streams of three channels (Douyin, Taobao and Kuaishou
    payloads) with single-line orders over 1,000 SKUs, Zipf-skewed (a few hot SKUs take
-   most orders), then start the ingest actors and time the drain until every order has
-   a published decision.
+   most orders), held back from the consumer group; start the ingest actors, release
+   the backlog once they are all up, and time the drain (Redis clock) until every order
+   has a published decision.
 2. Steady load: a generator appends orders at a fixed rate; the latency of each order is
    the time from its inbox entry to its decision entry (both stream ids carry Redis'
    clock in milliseconds); p50 / p99 are printed.
@@ -14,25 +15,26 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
-import platform
 import random
 import tempfile
 import threading
 import time
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import ray
 import redis
 from tqdm import tqdm
 
-from actors.channel_ingest import ChannelKeys, read_decisions
+from actors.channel_ingest import GROUP, ChannelKeys, read_decisions
 from actors.client import StockClient
 from actors.infra.runtime import ray_for, redis_for
 from actors.infra.settings import StoreConfig
 from actors.ingest_actor import start_ingest
 from policies.ledger import SkuSettings
 from policies.operations import DefineSku
+from scripts.bench_core import machine
 
 CHANNELS = {"douyin": "douyin", "taobao": "taobao", "kuaishou": "kuaishou"}
 
@@ -89,48 +91,126 @@ def _bench(args: argparse.Namespace, redis_url: str) -> dict[str, Any]:
     skus = [f"SKU-{i:04d}" for i in range(args.skus)]
     client.submit([DefineSku(SkuSettings(sku), 10_000_000) for sku in skus])
     rng = random.Random(11)
-    keys = {channel: ChannelKeys.of(config.namespace, channel) for channel in CHANNELS}
-    channels = list(CHANNELS)
-    now = time.time()
+    keys = inbox_keys(config)
 
     sku_draws = zipf_skus(args.skus, rng, args.orders)
-    for start in tqdm(range(0, args.orders, 5000), desc="prefill", unit="x5k", leave=False):
-        pipe = raw.pipeline(transaction=False)
-        for n in range(start, min(start + 5000, args.orders)):
-            channel = channels[n % 3]
-            pipe.xadd(keys[channel].inbox, {"m": platform_message(channel, n, sku_draws[n], now)})
-        pipe.execute()
-
-    ingest = start_ingest(config, CHANNELS)  # they start draining at once
-    started = time.perf_counter()
-    done_at_start = done = _decided(raw, keys)
-    progress = tqdm(total=args.orders, initial=done, desc="drain", unit="order", leave=False)
-    while done < args.orders:
-        time.sleep(0.2)  # progress sampling only; correctness does not depend on it
-        now_done = _decided(raw, keys)
-        progress.update(now_done - done)
-        done = now_done
-    drain_seconds = time.perf_counter() - started
-    drained = args.orders - done_at_start
-    progress.close()
+    fill_inboxes(raw, keys, sku_draws, time.time())
+    drained = drain(config, raw, args.orders)
     hot = sku_draws.count("SKU-0000") / args.orders
 
     steady = _steady(raw, keys, args, skus, rng)
-    ray.get([actor.stop.remote() for actor in ingest.values()])
+    ray.get([actor.stop.remote() for actor in drained.ingest.values()])
     client.close()
     return {
-        "machine": f"{platform.machine()}, 2 cores, Python {platform.python_version()}",
+        "machine": machine(),
         "orders": args.orders, "skus": args.skus, "shards": args.shards,
         "hottest_sku_share": round(hot, 3),
-        "drain_seconds": round(drain_seconds, 2),
-        "drain_orders_per_s": round(drained / drain_seconds),
+        "drain_seconds": round(drained.seconds, 2),
+        "drain_orders_per_s": round(drained.orders / drained.seconds),
         **steady,
     }
 
 
-def _decided(raw: redis.Redis, keys: dict[str, ChannelKeys]) -> int:
+def inbox_keys(config: StoreConfig) -> dict[str, ChannelKeys]:
+    """The stream keys of each of ``CHANNELS`` in ``config``'s namespace."""
+    return {channel: ChannelKeys.of(config.namespace, channel) for channel in CHANNELS}
+
+
+def fill_inboxes(raw: redis.Redis, keys: Mapping[str, ChannelKeys], sku_draws: Sequence[str],
+                 now: float) -> list[int]:
+    """Append order ``n`` (one unit of ``sku_draws[n]``, in its platform's payload) to the
+    inbox of channel ``n % 3``, 5,000 per pipeline, held back from the ingest consumer
+    group until ``drain`` releases it; each order's inbox entry time (Redis-clock ms)."""
+    for k in keys.values():
+        # A group that has "delivered" everything up to the end of time: ingest actors
+        # started now see nothing until the backlog is released by resetting it to 0.
+        raw.xgroup_create(k.inbox, GROUP, id=_END_OF_TIME, mkstream=True)
+    channels = list(keys)
+    entry_ms: list[int] = []
+    for start in tqdm(range(0, len(sku_draws), 5000), desc="prefill", unit="x5k", leave=False):
+        pipe = raw.pipeline(transaction=False)
+        for n in range(start, min(start + 5000, len(sku_draws))):
+            channel = channels[n % len(channels)]
+            pipe.xadd(keys[channel].inbox, {"m": platform_message(channel, n, sku_draws[n], now)})
+        entry_ms.extend(entry_time_ms(entry_id) for entry_id in pipe.execute())
+    return entry_ms
+
+
+_END_OF_TIME = f"{(1 << 64) - 1}-0"
+
+
+class Drain(NamedTuple):
+    ingest: dict[str, Any]  # the ingest actors, still running
+    released_ms: int  # when the backlog was released (Redis clock)
+    seconds: float  # from then to the last decision (Redis clock)
+    orders: int  # orders decided in those seconds
+
+
+def drain(config: StoreConfig, raw: redis.Redis, total: int, stall_seconds: float = 60.0) -> Drain:
+    """Start one ingest actor per channel, release the backlog ``fill_inboxes`` held once
+    they are all up, and wait until ``total`` order decisions are published; fails if
+    none comes for ``stall_seconds``."""
+    keys = inbox_keys(config)
+    ingest = start_ingest(config, CHANNELS)
+    done_at_start = done = decided(raw, keys)
+    seconds, microseconds = raw.time()
+    released_ms = seconds * 1000 + microseconds // 1000
+    for k in keys.values():
+        raw.xgroup_setid(k.inbox, GROUP, "0")
+    progress = tqdm(total=total, initial=done, desc="drain", unit="order", leave=False)
+    last_progress = time.monotonic()
+    while done < total:
+        time.sleep(0.05)  # progress sampling only; correctness does not depend on it
+        now_done = decided(raw, keys)
+        if now_done > done:
+            last_progress = time.monotonic()
+        elif time.monotonic() - last_progress > stall_seconds:
+            raise RuntimeError(f"ingest stalled at {done} of {total} order decisions")
+        progress.update(now_done - done)
+        done = now_done
+    progress.close()
+    last_ms = max(entry_time_ms(entry_id) for k in keys.values()
+                  for entry_id, _ in raw.xrevrange(k.decisions, count=1) or [])
+    return Drain(ingest, released_ms, max(0.001, (last_ms - released_ms) / 1000),
+                 total - done_at_start)
+
+
+def decided(raw: redis.Redis, keys: Mapping[str, ChannelKeys]) -> int:
     """Order decisions published so far, from the ingest actors' counters."""
     return sum(int(raw.hget(k.stats, "orders") or 0) for k in keys.values())
+
+
+def entry_time_ms(entry_id: object) -> int:
+    """The Redis-clock milliseconds a stream entry id (bytes or text) starts with."""
+    text = entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
+    return int(text.split("-")[0])
+
+
+class Published(NamedTuple):
+    """One published order decision."""
+
+    channel: str
+    entry_id: str  # shared by every decision of one ingest batch
+    fields: list[str]  # as in ``format_order_decision``
+
+
+def published_orders(raw: redis.Redis, keys: Mapping[str, ChannelKeys], start: str = "-",
+                     ) -> list[Published]:
+    """Every order decision published in ``keys``' channels since entry ``start``."""
+    return [Published(channel, entry_id, fields) for channel, k in keys.items()
+            for entry_id, fields in read_decisions(raw, k, start) if fields[0] == "order"]
+
+
+def inbox_to_decision_ms(published: Iterable[Published],
+                         sent_ms: Mapping[tuple[str, str], int]) -> list[int]:
+    """Sorted latencies (Redis-clock ms) from each order's inbox entry (``sent_ms`` by
+    channel and order id) to its decision entry; orders not in ``sent_ms`` are skipped."""
+    latencies = []
+    for decision in published:
+        sent = sent_ms.get((decision.channel, decision.fields[1]))
+        if sent is not None:
+            latencies.append(entry_time_ms(decision.entry_id) - sent)
+    return sorted(latencies)
 
 
 def _steady(raw: redis.Redis, keys: dict[str, ChannelKeys], args: argparse.Namespace,
@@ -140,7 +220,7 @@ def _steady(raw: redis.Redis, keys: dict[str, ChannelKeys], args: argparse.Names
     offset = 10_000_000  # order ids apart from the backlog's
     total = int(args.rate * args.steady_seconds)
     per_tick = max(1, args.rate // 100)  # 100 ticks a second
-    before = _decided(raw, keys)
+    before = decided(raw, keys)
     sent_at: dict[tuple[str, str], int] = {}
     channels = list(CHANNELS)
 
@@ -156,7 +236,7 @@ def _steady(raw: redis.Redis, keys: dict[str, ChannelKeys], args: argparse.Names
                                                  time.time())})
                 batch.append((channel, str(n)))
             for (channel, order_id), entry_id in zip(batch, pipe.execute(), strict=True):
-                sent_at[(channel, order_id)] = int(entry_id.split(b"-")[0])
+                sent_at[(channel, order_id)] = entry_time_ms(entry_id)
             next_tick += 0.01
             time.sleep(max(0.0, next_tick - time.perf_counter()))
 
@@ -166,17 +246,12 @@ def _steady(raw: redis.Redis, keys: dict[str, ChannelKeys], args: argparse.Names
     generator.join()
     offered = total / (time.perf_counter() - started)
     deadline = time.monotonic() + 120
-    while _decided(raw, keys) - before < total:
+    while decided(raw, keys) - before < total:
         if time.monotonic() > deadline:
             raise RuntimeError("steady-load orders were not all decided within 120 s")
         time.sleep(0.1)
-    latencies = []
-    for channel, k in keys.items():
-        for entry_id, fields in read_decisions(raw, k, f"{min(sent_at.values())}-0"):
-            key = (channel, fields[1])
-            if key in sent_at:
-                latencies.append(int(entry_id.split("-")[0]) - sent_at[key])
-    latencies.sort()
+    latencies = inbox_to_decision_ms(
+        published_orders(raw, keys, f"{min(sent_at.values())}-0"), sent_at)
     return {
         "steady_offered_per_s": round(offered),
         "steady_orders": len(latencies),

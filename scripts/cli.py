@@ -19,6 +19,8 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     from scripts import (
+        bench_cluster,
+        bench_compare,
         bench_core,
         bench_forecaster,
         bench_http,
@@ -35,8 +37,14 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_parser(commands)
     simulate.add_parser(commands)
     chaos.add_parser(commands)
-    bench = commands.add_parser("bench", help="measure throughput and latency")
-    suites = bench.add_subparsers(dest="suite", required=True)
+    bench = commands.add_parser(
+        "bench", help="measure throughput and latency",
+        description="Without a suite: flashstock side by side with the classic Redis Lua "
+                    "pattern and a row-lock database, on the same orders (options below); "
+                    "with a suite: that suite's measurements (see SUITE --help).")
+    bench_compare.add_options(bench)
+    suites = bench.add_subparsers(dest="suite", metavar="[SUITE]", required=False)
+    bench_cluster.add_parser(suites)
     bench_core.add_parser(suites)
     bench_ingest.add_parser(suites)
     bench_forecaster.add_parser(suites)

@@ -129,7 +129,7 @@ class ShowRun:
                                restock.arrives_after_minutes, f"plan-{n}")
         buyers = [e for e in events if not isinstance(e, RestockAt)]
         steps = math.ceil(self.scenario.duration_minutes / self.step_minutes)
-        waiting: list[Outbound] = []
+        waiting: list[BuyerPayment | BuyerCancel] = []
         position = 0
         for k in range(steps):
             start = k * self.step_minutes
@@ -137,7 +137,10 @@ class ShowRun:
             self.clock.wait_for(start)
             step_started = time.monotonic()
             self._do_actions(start)
-            messages, waiting = waiting, []
+            messages: list[Outbound] = []
+            earlier, waiting = waiting, []
+            for notice in earlier:  # their orders' decisions are known now
+                self._buyer(notice, messages, waiting)
             while position < len(buyers) and buyers[position].minute < end:
                 event = buyers[position]
                 position += 1
@@ -156,7 +159,9 @@ class ShowRun:
     # ---- buyers and platforms ---------------------------------------------------------
 
     def _buyer(self, event: BuyerOrder | BuyerPayment | BuyerCancel, messages: list[Outbound],
-               waiting: list[Outbound]) -> None:
+               waiting: list[BuyerPayment | BuyerCancel]) -> None:
+        """An order goes if its platform takes it; a payment or cancellation goes if its
+        order was accepted, and waits for the next step if the decision is not known."""
         fmt = format_of(event.channel)
         at = self.clock.event_time(event.minute)
         if isinstance(event, BuyerOrder):
@@ -172,7 +177,10 @@ class ShowRun:
             messages.append(Outbound(event.channel, "order", event.order_id, body))
             return
         state = self.state.get(event.order_id)
-        if state not in ("sent", "accepted"):
+        if state == "sent":
+            waiting.append(event)
+            return
+        if state != "accepted":
             return  # the platform never took it, or flashstock refused it: nothing to pay
         order_id = self.prefix + event.order_id
         if isinstance(event, BuyerPayment):
@@ -181,7 +189,7 @@ class ShowRun:
         else:
             notice = Outbound(event.channel, "cancel", event.order_id,
                               cancel_message(fmt, order_id, event.reason))
-        (messages if state == "accepted" else waiting).append(notice)
+        messages.append(notice)
 
     def _record(self, answers: list[Answer]) -> None:
         for answer in answers:

