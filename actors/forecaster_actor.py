@@ -99,6 +99,8 @@ class ForecasterService:
                  forecast: ForecastSettings | None = None,
                  driven: bool = False) -> None:
         configure_logging()
+        #: when this incarnation started (wall clock), so a restart can be told apart
+        self.started_wall = time.time()
         self.driven = driven
         self.hub = AlertHub(config, settings=lifecycle, group_interval=group_interval)
         self.forecaster = Forecaster(book=self.hub, forecast=forecast,
@@ -218,6 +220,7 @@ class ForecasterService:
 
     def stats(self) -> dict[str, Any]:
         return {"events": self.forecaster.events, "skus": len(self.forecaster.histories),
+                "started_wall": self.started_wall,
                 "open_alerts": len(self.hub.open), "watermark": self.forecaster.watermark}
 
     def stop(self) -> None:

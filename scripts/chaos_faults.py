@@ -128,10 +128,16 @@ class Deployment:
         stream = f"{self.config.namespace}:alerts"
         open_before = {k.decode() for k in self.redis.hkeys(f"{stream}:open")}
         length_before = self.redis.xlen(stream)
-        started = time.monotonic()
+        started, killed_wall = time.monotonic(), time.time()
         ray.kill(self.forecaster, no_restart=False)
-        recovered = _answers(lambda: self.forecaster.alerts.remote(),
-                             started + RECOVERY_DEADLINE_SECONDS)
+        deadline = started + RECOVERY_DEADLINE_SECONDS
+        recovered = None
+        while recovered is None and time.monotonic() < deadline:
+            stats = _answers(lambda: self.forecaster.stats.remote(), deadline)
+            if stats is not None and stats["started_wall"] >= killed_wall:  # the new incarnation
+                recovered = _answers(lambda: self.forecaster.alerts.remote(), deadline)
+            else:
+                time.sleep(0.05)  # the old incarnation answered before the kill landed
         if recovered is None:
             return FaultRecord("forecaster", "forecaster+alert hub", at, None)
         seconds = _since(started)

@@ -84,3 +84,12 @@ def _handler_for(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
             pass  # keep the test output clean
 
     return Handler
+
+
+def stop_client(client: Any) -> None:
+    """Close a ``StockClient`` and remove its owner actors (tests share one Ray)."""
+    import ray
+
+    client.close()
+    for owner in client.owners:
+        ray.kill(owner, no_restart=True)

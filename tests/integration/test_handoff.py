@@ -18,7 +18,7 @@ from actors.wire import unpack_decisions
 from policies.ledger import SkuSettings
 from policies.operations import DefineSku, Reserve
 from policies.routing import owner_of
-from tests.support import fresh_namespace
+from tests.support import fresh_namespace, stop_client
 
 pytestmark = pytest.mark.usefixtures("ray_cluster")
 
@@ -60,9 +60,7 @@ def test_resharding_moves_every_sku_with_its_ledger_and_retires_the_old_owners(
                 ray.get(owner.health.remote(), timeout=30)
     finally:
         old.close()
-        new.close()
-        for owner in new.owners:
-            ray.kill(owner, no_restart=True)
+        stop_client(new)
 
 
 def test_an_owner_of_the_old_layout_is_fenced_and_cannot_start_again(redis_server: RedisServer) -> None:
@@ -81,9 +79,7 @@ def test_an_owner_of_the_old_layout_is_fenced_and_cannot_start_again(redis_serve
         assert ledger is not None
         assert ledger.reserved == 0
     finally:
-        new.close()
-        for owner in new.owners:
-            ray.kill(owner, no_restart=True)
+        stop_client(new)
 
 
 def test_owners_report_the_node_they_run_on(redis_server: RedisServer) -> None:
@@ -92,6 +88,4 @@ def test_owners_report_the_node_they_run_on(redis_server: RedisServer) -> None:
         health = ray.get([owner.health.remote() for owner in client.owners])
         assert {h["node"] for h in health} == {ray.get_runtime_context().get_node_id()}
     finally:
-        client.close()
-        for owner in client.owners:
-            ray.kill(owner, no_restart=True)
+        stop_client(client)
