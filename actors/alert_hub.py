@@ -92,9 +92,16 @@ class AlertHub(AlertBook):
 
     def step(self, verdicts: Sequence[Verdict], now: float, now_wall: float, *,
              hints: Mapping[str, str] | None = None, channel: str = "") -> list[Notification]:
+        before = dict(self.open)
         notes = super().step(verdicts, now, now_wall, hints=hints, channel=channel)
         if notes:
-            self._persist(notes)
+            try:
+                self._persist(notes)
+            except Exception:
+                # Not durable, so not told: forget the step, and the next evaluation
+                # raises the same notifications again while the condition holds.
+                self.open = before
+                raise
             self._fan_out(notes)
         return notes
 

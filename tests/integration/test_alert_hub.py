@@ -6,14 +6,16 @@ from __future__ import annotations
 import json
 
 import pytest
+import redis
 
 from actors.alert_hub import AlertHub
+from actors.infra.redis_server import RedisServer
 from actors.infra.settings import StoreConfig
 from actors.webhooks import Subscription, WebhookSender
 from policies.alert_lifecycle import LifecycleSettings, Silence
 from policies.alert_rules import Level, Verdict
 from policies.channels.signing import signature_problem
-from tests.support import Receiver
+from tests.support import Receiver, fresh_namespace
 
 T0 = 1_762_862_400.0
 SECRET = b"alerts-webhook-secret"
@@ -95,3 +97,23 @@ def test_subscription_with_a_bad_url_is_refused(config: StoreConfig) -> None:
         with pytest.raises(ValueError, match=r"scheme|whitespace"):
             hub.subscribe(Subscription("bad", url, SECRET))
     assert hub.subscriptions == {}
+
+
+def test_a_notification_redis_could_not_store_is_raised_again_once_it_is_back(
+    own_redis_server: RedisServer,
+) -> None:
+    config = StoreConfig(own_redis_server.url, namespace=fresh_namespace(), shard_count=1)
+    hub = AlertHub(config, settings=LifecycleSettings(pending_seconds=0))
+    heard: list[dict[str, object]] = []
+    hub.listeners.append(heard.append)
+    own_redis_server.kill()
+    with pytest.raises(redis.exceptions.ConnectionError):
+        hub.step([verdict("HOODIE", Level.EMERGENCY, True)], T0, T0)
+    assert heard == []  # nobody was told what is not durable
+    own_redis_server.restart()
+
+    notes = hub.step([verdict("HOODIE", Level.EMERGENCY, True)], T0 + 10, T0 + 10)
+
+    assert [(n.kind, n.alert.level) for n in notes] == [("firing", Level.EMERGENCY)]
+    assert [r["kind"] for _, r in AlertHub(config).history()] == ["firing"]
+    assert len(heard) == 1
