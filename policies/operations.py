@@ -110,7 +110,9 @@ class ReceiveArrivals(NamedTuple):
     """Move inbound transfers whose arrival time has passed into ``on_hand``. With
     ``as_of`` (epoch seconds, event time) the warehouse confirms receipt as of that time:
     transfers due by then arrive even if the owner's clock is earlier (a truck that came
-    early, or a simulated show whose event time runs ahead of the wall clock)."""
+    early, or a simulated show whose event time runs ahead of the wall clock). Like the
+    owner's clock tick it is a fact about time, not an order line: sent again later, it
+    receives whatever is due by ``as_of`` then."""
 
     sku: str
     as_of: float | None = None
