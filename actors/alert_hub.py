@@ -92,7 +92,7 @@ class AlertHub(AlertBook):
 
     def step(self, verdicts: Sequence[Verdict], now: float, now_wall: float, *,
              hints: Mapping[str, str] | None = None, channel: str = "") -> list[Notification]:
-        before = dict(self.open)
+        before = self.open  # ``step_alerts`` builds a new mapping; this one stays as it is
         notes = super().step(verdicts, now, now_wall, hints=hints, channel=channel)
         if notes:
             try:

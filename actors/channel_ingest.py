@@ -95,11 +95,21 @@ def read_decisions(client: redis.Redis, keys: ChannelKeys, start: str = "-", end
                    ) -> list[tuple[str, list[str]]]:
     """Published decisions as ``(entry id, fields)``, one per decision, in order; fields
     as in ``format_order_decision`` / ``format_notice``."""
-    found = []
-    for entry_id, fields in client.xrange(keys.decisions, start, end):
-        for line in fields[b"decisions"].decode().split("\n"):
-            found.append((entry_id.decode(), line.split("\t")))
-    return found
+    return [(entry_id.decode(), fields)
+            for entry_id, entry in client.xrange(keys.decisions, start, end)
+            for fields in decision_fields(entry)]
+
+
+def decision_fields(entry: Mapping[bytes, bytes]) -> list[list[str]]:
+    """The decisions of one entry of ``ns:decisions:{channel}``, as fields (a decision's
+    line split at tabs: ``format_order_decision`` / ``format_notice``)."""
+    return [line.split("\t") for line in entry[b"decisions"].decode().split("\n")]
+
+
+def entry_time_ms(entry_id: bytes | str) -> int:
+    """The Redis clock (milliseconds) in a stream entry id: when the entry was added."""
+    text = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
+    return int(text.split("-", 1)[0])
 
 
 class NoticeDecision(NamedTuple):

@@ -32,9 +32,10 @@ from actors.infra.store import LedgerStore
 log = structlog.get_logger(__name__)
 
 
-def prepare_layout(config: StoreConfig, owner_name: Callable[[StoreConfig, int], str]) -> int | None:
-    """Retire the owners of another layout, if the deployment has one, and make
-    ``config``'s shard count the layout. Returns the old shard count (None if none)."""
+def prepare_layout(config: StoreConfig, owner_name: Callable[[StoreConfig, int], str]) -> None:
+    """Retire the running owners of another layout, if the deployment had one, and make
+    ``config``'s shard count the layout. ``owner_name`` names an owner actor (it lives in
+    ``actors.client``, which calls this)."""
     client = redis.Redis.from_url(config.redis_url, socket_timeout=30.0)
     try:
         store = LedgerStore(config)
@@ -54,6 +55,5 @@ def prepare_layout(config: StoreConfig, owner_name: Callable[[StoreConfig, int],
             log.info("layout_handed_over", namespace=config.namespace, old_shards=old,
                      new_shards=config.shard_count, retired_owners=retired)
         store.set_layout(client)
-        return old
     finally:
         client.close()

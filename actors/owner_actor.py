@@ -109,8 +109,8 @@ class SkuOwnerService:
     @ray.method(concurrency_group="reads")
     async def forecast_sent(self) -> tuple[int, int, int]:
         """(index, epoch, batches told to the forecaster): once the forecaster has heard
-        as many from this epoch (``ForecasterService.heard_all``), it knows every decision
-        this owner has answered so far."""
+        as many from this epoch (``HeardFrom.has_all``, which ``advance_to`` waits for), it
+        knows every decision this owner has answered so far."""
         return self.owner.index, self.owner.epoch, self._forecast_sent
 
     @ray.method(concurrency_group="reads")

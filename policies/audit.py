@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from policies.ledger import Ledger, LineStatus
+from policies.ledger import Ledger, LineRecord, LineStatus
 from policies.operations import FIELD_SEPARATOR
 
 
@@ -53,10 +53,11 @@ class AuditResult:
 
 
 def audit_orders(sent: Sequence[SentOrder], published: Sequence[PublishedDecision],
-                 records: Mapping[str, Mapping[str, tuple[str, int]]],
+                 records: Mapping[str, Mapping[str, LineRecord]],
                  ledgers: Mapping[str, Ledger], expected_on_hand: Mapping[str, int]) -> AuditResult:
-    """``records``: sku -> line field -> (status, quantity) as stored; ``ledgers``: the
-    stored ledgers; ``expected_on_hand``: sku -> units the catalogue and restocks added."""
+    """``records``: sku -> line field -> its stored record; ``ledgers``: the stored
+    ledgers of the SKUs to check; ``expected_on_hand``: sku -> units the catalogue and
+    restocks added."""
     result = AuditResult(orders_sent=len(sent))
     outcomes: dict[tuple[str, str], set[bool]] = defaultdict(set)
     for decision in published:
@@ -73,12 +74,12 @@ def audit_orders(sent: Sequence[SentOrder], published: Sequence[PublishedDecisio
             result.conflicting.append(name)
         if True in found:
             record = records.get(order.sku, {}).get(f"{order.channel}{FIELD_SEPARATOR}{order.order_id}")
-            if record is None or record[0] not in (LineStatus.RESERVED, LineStatus.SOLD,
-                                                   LineStatus.RELEASED):
+            if record is None or record.status not in (LineStatus.RESERVED, LineStatus.SOLD,
+                                                       LineStatus.RELEASED):
                 result.records_missing.append(name)
     for sku, ledger in ledgers.items():
-        held = sum(quantity for status, quantity in records.get(sku, {}).values()
-                   if status in (LineStatus.RESERVED, LineStatus.SOLD))
+        held = sum(record.quantity for record in records.get(sku, {}).values()
+                   if record.status in (LineStatus.RESERVED, LineStatus.SOLD))
         if held != ledger.reserved + ledger.sold:
             result.double_counted_units[sku] = ledger.reserved + ledger.sold - held
         if ledger.reserved + ledger.sold > ledger.on_hand:

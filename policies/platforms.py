@@ -45,7 +45,8 @@ class PlatformShelves:
                  ) -> None:
         if lag_seconds < 0 or not math.isfinite(lag_seconds):
             raise ValueError(f"lag_seconds must be a finite number >= 0, got {lag_seconds}")
-        visible_stock(allocation, 0, shares)  # refuse an unknown policy now, not mid-show
+        if allocation not in ALLOCATIONS:
+            raise ValueError(f"allocation must be one of {ALLOCATIONS}, got {allocation!r}")
         self.allocation = allocation
         self.shares = dict(shares)
         self.lag_seconds = lag_seconds

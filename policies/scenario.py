@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from policies.operations import invalid_id
+from policies.platforms import ALLOCATIONS
 
 #: shares and distributions must sum to 1 within this
 SUM_TOLERANCE = 1e-6
@@ -156,8 +157,8 @@ def parse_scenario(data: object) -> Scenario:
     if isinstance(seed, bool) or not isinstance(seed, int):
         raise ScenarioError("seed must be an integer")
     allocation = top.get("allocation", "quota")
-    if allocation not in ("quota", "shared"):
-        raise ScenarioError("allocation must be quota or shared")
+    if allocation not in ALLOCATIONS:
+        raise ScenarioError(f"allocation must be {' or '.join(ALLOCATIONS)}")
     responses = _responses(top.get("responses", {}), known)
     return Scenario(
         name, duration, skus, channels, demand, seed,

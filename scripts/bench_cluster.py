@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import random
 import tempfile
 import time
@@ -34,6 +33,7 @@ from actors.infra.settings import StoreConfig
 from actors.wire import unpack_decisions
 from policies.ledger import SkuSettings
 from policies.operations import DefineSku, Reserve
+from scripts.bench_core import drive_owners, machine
 from scripts.bench_ingest import zipf_skus
 from scripts.sim_cluster import simulated_cluster
 from scripts.sim_report import quantile
@@ -58,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
             redis_for(Path(tmp)) as redis_url, simulated_cluster(args.nodes, args.log_level):
         scaling = [_throughput(redis_url, shards, args.orders, args.skus) for shards in (1, 2, 4)]
         recovery = _recovery(redis_url, args.recovery_skus, args.kills)
-    results = {"machine": f"{platform.machine()}, {_cores()} cores, Python {platform.python_version()}",
+    results = {"machine": machine(),
                "nodes": args.nodes, "scaling": scaling, "recovery": recovery}
     _print(results)
     if args.json:
@@ -77,22 +77,9 @@ def _throughput(redis_url: str, shards: int, orders: int, sku_count: int) -> dic
     by_owner: dict[int, list[Reserve]] = {}
     for n, sku in enumerate(draws):
         by_owner.setdefault(client.owner_index(sku), []).append(Reserve("bench", f"o{n}", sku, 1, now))
-    queues = {i: [ops[k:k + BATCH] for k in range(0, len(ops), BATCH)] for i, ops in by_owner.items()}
-    pending: dict[Any, int] = {}
-    done = 0
+    batches = {i: [ops[k:k + BATCH] for k in range(0, len(ops), BATCH)] for i, ops in by_owner.items()}
     progress = tqdm(total=orders, desc=f"{shards} shard(s)", unit="dec", leave=False)
-    started = time.perf_counter()
-    while any(queues.values()) or pending:
-        for index, batches in queues.items():
-            while batches and sum(1 for i in pending.values() if i == index) < IN_FLIGHT_PER_OWNER:
-                pending[apply_on(client.owners[index], batches.pop(0))] = index
-        ready, _ = ray.wait(list(pending), num_returns=1)
-        for ref in ready:
-            pending.pop(ref)
-            decided = unpack_decisions(ray.get(ref))
-            done += sum(1 for d in decided if d.accepted)
-            progress.update(len(decided))
-    seconds = time.perf_counter() - started
+    seconds, done, _ = drive_owners(client.owners, batches, IN_FLIGHT_PER_OWNER, progress)
     progress.close()
     nodes = {h["node"] for h in ray.get([o.health.remote() for o in client.owners])}
     client.close()
@@ -139,12 +126,6 @@ def _recovery(redis_url: str, sku_count: int, kills: int) -> dict[str, Any]:
             "seconds_p99": round(quantile(seconds, 0.99) or 0, 3),
             "seconds_max": round(max(seconds), 3),
             "load_seconds_p50": round(quantile(loads, 0.5) or 0, 3)}
-
-
-def _cores() -> int:
-    import os
-
-    return len(os.sched_getaffinity(0))
 
 
 def _print(results: dict[str, Any]) -> None:

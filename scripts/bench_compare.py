@@ -41,6 +41,7 @@ from typing import Any
 import ray
 import redis
 
+from actors.channel_ingest import entry_time_ms
 from actors.client import StockClient
 from actors.infra.runtime import ray_for, redis_for
 from actors.infra.settings import RAY_NAMESPACE, StoreConfig, redis_url_from_env
@@ -51,7 +52,6 @@ from scripts.bench_core import CLASSIC_PIPELINE, classic_lua_orders, machine, ma
 from scripts.bench_ingest import (
     CHANNELS,
     drain,
-    entry_time_ms,
     fill_inboxes,
     inbox_keys,
     inbox_to_decision_ms,

@@ -20,9 +20,10 @@ import platform
 import random
 import tempfile
 import time
-from collections.abc import Sequence
+from collections import Counter, deque
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import ray
 import redis
@@ -36,7 +37,7 @@ from actors.infra.settings import StoreConfig, redis_url_from_env, tune_gc_for_t
 from actors.sku_owner import SkuOwner
 from actors.wire import unpack_decisions
 from policies.ledger import SkuSettings
-from policies.operations import DefineSku, Reserve
+from policies.operations import DefineSku, Operation, Reserve
 
 #: The classic flash-sale check-and-decrement, one call per order: KEYS[1] the SKU's
 #: stock hash (field ``available``), KEYS[2] the order's idempotency key, optional
@@ -121,29 +122,14 @@ def _owner_case(redis_url: str, sku_count: int, batch: int, orders: int) -> dict
     batches = [ops[i:i + batch] for i in range(0, orders, batch)]
     in_flight_limit = 256 if batch == 1 else 8
     ray.get(owner.commit_stats.remote(reset=True))
-    latencies: list[float] = []
-    accepted = 0
-    pending: dict[Any, float] = {}
     progress = tqdm(total=orders, desc=f"{sku_count} sku, batch {batch}", unit="dec", leave=False)
-    started = time.perf_counter()
-    next_batch = 0
-    while next_batch < len(batches) or pending:
-        while next_batch < len(batches) and len(pending) < in_flight_limit:
-            pending[apply_on(owner, batches[next_batch])] = time.perf_counter()
-            next_batch += 1
-        done, _ = ray.wait(list(pending), num_returns=1)
-        for ref in done:
-            decisions = unpack_decisions(ray.get(ref))
-            latencies.append(time.perf_counter() - pending.pop(ref))
-            accepted += sum(1 for d in decisions if d.accepted)
-            progress.update(len(decisions))
-    elapsed = time.perf_counter() - started
+    driven = drive_owners([owner], {0: batches}, in_flight_limit, progress)
     progress.close()
+    elapsed, accepted, latencies = driven
     stats = ray.get(owner.commit_stats.remote())
     ray.kill(owner, no_restart=True)
     if accepted != orders:
         raise RuntimeError(f"expected every one of {orders} orders accepted, got {accepted}")
-    latencies.sort()
     return {
         "skus": sku_count,
         "batch": batch,
@@ -156,6 +142,39 @@ def _owner_case(redis_url: str, sku_count: int, batch: int, orders: int) -> dict
         "commit_ms_p99": round(stats["commit_ms_p99"], 2),
         "ops_per_commit": round(stats["ops_per_commit"]),
     }
+
+
+class Driven(NamedTuple):
+    seconds: float
+    accepted: int  # decisions accepted
+    latencies: list[float]  # seconds of each call, sorted
+
+
+def drive_owners(owners: Sequence[Any], batches: Mapping[int, Sequence[Sequence[Operation]]],
+                 in_flight: int, progress: tqdm | None = None) -> Driven:
+    """Send owner ``i`` its ``batches[i]``, one call per batch, keeping ``in_flight`` calls
+    outstanding per owner (its group commit merges them) until every one is answered."""
+    queues = {index: deque(owner_batches) for index, owner_batches in batches.items()}
+    pending: dict[Any, tuple[int, float]] = {}  # call -> owner index, sent at
+    outstanding: Counter[int] = Counter()
+    latencies: list[float] = []
+    accepted = 0
+    started = time.perf_counter()
+    while pending or any(queues.values()):
+        for index, queue in queues.items():
+            while queue and outstanding[index] < in_flight:
+                pending[apply_on(owners[index], queue.popleft())] = (index, time.perf_counter())
+                outstanding[index] += 1
+        done, _ = ray.wait(list(pending), num_returns=1)
+        for ref in done:
+            index, sent = pending.pop(ref)
+            outstanding[index] -= 1
+            latencies.append(time.perf_counter() - sent)
+            decisions = unpack_decisions(ray.get(ref))
+            accepted += sum(1 for d in decisions if d.accepted)
+            if progress is not None:
+                progress.update(len(decisions))
+    return Driven(time.perf_counter() - started, accepted, sorted(latencies))
 
 
 def _in_process_case(redis_url: str, orders: int) -> dict[str, Any]:

@@ -27,11 +27,12 @@ import ray
 import redis
 from tqdm import tqdm
 
-from actors.channel_ingest import GROUP, ChannelKeys, read_decisions
+from actors.channel_ingest import GROUP, ChannelKeys, entry_time_ms, read_decisions
 from actors.client import StockClient
 from actors.infra.runtime import ray_for, redis_for
 from actors.infra.settings import StoreConfig
 from actors.ingest_actor import start_ingest
+from policies.channels.encode import order_message
 from policies.ledger import SkuSettings
 from policies.operations import DefineSku
 from scripts.bench_core import machine
@@ -50,27 +51,15 @@ def add_parser(suites: Any) -> None:
     parser.set_defaults(run=run)
 
 
-def platform_message(channel: str, n: int, sku: str, now: float) -> str:
-    """Order ``n``: one unit of ``sku`` in ``channel``'s payload format."""
-    if channel == "douyin":
-        data = {"p_id": n, "create_time": int(now), "buyer_id": f"b{n}",
-                "sku_order_list": [{"out_sku_id": sku, "item_num": 1, "pay_amount": 9900}]}
-        return json.dumps({"tag": "100", "msg_id": f"m{n}", "data": json.dumps(data)})
-    if channel == "taobao":
-        content = {"tid": n, "buyer_nick": f"b{n}",
-                   "created": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(now + 8 * 3600)),
-                   "orders": {"order": [{"outer_sku_id": sku, "num": 1, "payment": "99.00"}]}}
-        return json.dumps({"topic": "taobao_trade_TradeCreate", "content": json.dumps(content)})
-    info = {"oid": n, "buyerOpenId": f"b{n}", "createTime": int(now * 1000),
-            "orderItemList": [{"skuNick": sku, "num": 1, "itemPrice": 9900}]}
-    return json.dumps({"event": "kwaishop_order_orderCreate", "info": json.dumps(info)})
+def zipf_cum_weights(count: int) -> list[float]:
+    """Cumulative Zipf weights 1/k^1.1 of ranks 1..``count`` (for ``random.choices``)."""
+    return list(itertools.accumulate(1 / (k ** 1.1) for k in range(1, count + 1)))
 
 
 def zipf_skus(count: int, rng: random.Random, n: int) -> list[str]:
     """``n`` SKU ids drawn with Zipf weights 1/k^1.1 over ``count`` SKUs."""
-    weights = list(itertools.accumulate(1 / (k ** 1.1) for k in range(1, count + 1)))
     return [f"SKU-{i:04d}" for i in
-            (rng.choices(range(count), cum_weights=weights, k=n))]
+            (rng.choices(range(count), cum_weights=zipf_cum_weights(count), k=n))]
 
 
 def run(args: argparse.Namespace) -> int:
@@ -131,7 +120,8 @@ def fill_inboxes(raw: redis.Redis, keys: Mapping[str, ChannelKeys], sku_draws: S
         pipe = raw.pipeline(transaction=False)
         for n in range(start, min(start + 5000, len(sku_draws))):
             channel = channels[n % len(channels)]
-            pipe.xadd(keys[channel].inbox, {"m": platform_message(channel, n, sku_draws[n], now)})
+            pipe.xadd(keys[channel].inbox, {"m": order_message(CHANNELS[channel], str(n), sku_draws[n],
+                                                               1, now, f"b{n}")})
         entry_ms.extend(entry_time_ms(entry_id) for entry_id in pipe.execute())
     return entry_ms
 
@@ -180,12 +170,6 @@ def decided(raw: redis.Redis, keys: Mapping[str, ChannelKeys]) -> int:
     return sum(int(raw.hget(k.stats, "orders") or 0) for k in keys.values())
 
 
-def entry_time_ms(entry_id: object) -> int:
-    """The Redis-clock milliseconds a stream entry id (bytes or text) starts with."""
-    text = entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
-    return int(text.split("-")[0])
-
-
 class Published(NamedTuple):
     """One published order decision."""
 
@@ -231,9 +215,9 @@ def _steady(raw: redis.Redis, keys: dict[str, ChannelKeys], args: argparse.Names
             batch = []
             for n in range(offset + start, offset + min(start + per_tick, total)):
                 channel = channels[n % 3]
+                sku = skus[rng.randrange(len(skus))]
                 pipe.xadd(keys[channel].inbox,
-                          {"m": platform_message(channel, n, skus[rng.randrange(len(skus))],
-                                                 time.time())})
+                          {"m": order_message(CHANNELS[channel], str(n), sku, 1, time.time(), f"b{n}")})
                 batch.append((channel, str(n)))
             for (channel, order_id), entry_id in zip(batch, pipe.execute(), strict=True):
                 sent_at[(channel, order_id)] = entry_time_ms(entry_id)

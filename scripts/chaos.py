@@ -29,12 +29,12 @@ from typing import Any
 import ray
 import redis
 
-from actors.channel_ingest import ChannelKeys, read_decisions
+from actors.channel_ingest import ChannelKeys
 from actors.client import StockClient
 from actors.forecaster_actor import start_forecaster
 from actors.infra.redis_server import RedisServer
 from actors.infra.settings import StoreConfig
-from actors.infra.store import LedgerStore, decode_ledger, decode_record
+from actors.infra.store import LedgerStore
 from actors.ingest_actor import start_ingest
 from policies.alert_lifecycle import LifecycleSettings
 from policies.audit import AuditResult, PublishedDecision, SentOrder, audit_orders
@@ -42,11 +42,13 @@ from policies.channels.encode import cancel_message, format_of, order_message
 from policies.ledger import SkuSettings
 from policies.operations import DefineSku
 from policies.routing import owner_of
+from scripts.bench_ingest import CHANNELS as INGEST_CHANNELS
+from scripts.bench_ingest import inbox_keys, published_orders, zipf_cum_weights
 from scripts.chaos_faults import KINDS, Deployment, FaultRecord, schedule
 from scripts.sim_cluster import simulated_cluster
 from scripts.sim_report import quantile
 
-CHANNELS = ("douyin", "taobao", "kuaishou")
+CHANNELS = tuple(INGEST_CHANNELS)  # the platforms of the ingest benchmark, native formats
 DRAIN_DEADLINE_SECONDS = 180.0
 
 
@@ -93,7 +95,7 @@ def _deploy(config: StoreConfig, server: RedisServer, cluster: Any, skus: int) -
     client = StockClient.start(config)
     # alerts fire as soon as their condition holds, so there are open alerts to lose
     forecaster = start_forecaster(config, lifecycle=LifecycleSettings(pending_seconds=0))
-    ingest = start_ingest(config, {channel: format_of(channel) for channel in CHANNELS})
+    ingest = start_ingest(config, INGEST_CHANNELS)
     catalogue = [(SkuSettings(f"SKU-{n:03d}", critical_floor=2), initial_stock(n)) for n in range(skus)]
     probes = [next(f"PROBE-{k}" for k in itertools.count() if owner_of(f"PROBE-{k}", config.shard_count) == i)
               for i in range(config.shard_count)]
@@ -112,7 +114,7 @@ class Load:
         self.rate = rate
         self.rng = random.Random(seed)
         self.skus = [f"SKU-{n:03d}" for n in range(skus)]
-        self.weights = list(itertools.accumulate(1 / (k ** 1.1) for k in range(1, skus + 1)))
+        self.weights = zipf_cum_weights(skus)
         self.sent: list[SentOrder] = []
         self.cancels = 0
         self.retries = 0
@@ -120,8 +122,7 @@ class Load:
         self.thread = threading.Thread(target=self._run, name="chaos-load", daemon=True)
 
     def _run(self) -> None:
-        namespace = self.deployment.config.namespace
-        keys = {c: ChannelKeys.of(namespace, c) for c in CHANNELS}
+        keys = inbox_keys(self.deployment.config)
         later: deque[tuple[float, str, str]] = deque()
         n = 0
         started = time.monotonic()
@@ -180,8 +181,8 @@ def _chaos(deployment: Deployment, args: argparse.Namespace) -> dict[str, Any]:
         time.sleep(remaining)  # the rest of the load's planned duration
     load.stop.set()
     load.thread.join()
-    drained = _drain(deployment, load.sent)
-    audit = _audit(deployment, load.sent)
+    drained, published = _drain(deployment, load.sent)
+    audit = _audit(deployment, load.sent, published)
     recoveries = [f.recovery_seconds for f in faults if f.recovery_seconds is not None]
     unrecovered = [f.kind for f in faults if f.recovery_seconds is None]
     return {
@@ -206,43 +207,39 @@ def _chaos(deployment: Deployment, args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-def _drain(deployment: Deployment, sent: list[SentOrder]) -> float | None:
-    """Wait until every sent order has a published decision; seconds, or None."""
+def _drain(deployment: Deployment, sent: list[SentOrder]
+           ) -> tuple[float | None, list[PublishedDecision]]:
+    """Wait until every sent order has a published decision: the seconds it took (None
+    past the deadline) and the published decisions."""
     started = time.monotonic()
     wanted = {(o.channel, o.order_id) for o in sent}
-    while time.monotonic() - started < DRAIN_DEADLINE_SECONDS:
-        found = {(p.channel, p.order_id) for p in _published(deployment)}
-        if wanted <= found:
-            return round(time.monotonic() - started, 2)
+    while True:
+        published = _published(deployment)
+        if wanted <= {(p.channel, p.order_id) for p in published}:
+            return round(time.monotonic() - started, 2), published
+        if time.monotonic() - started > DRAIN_DEADLINE_SECONDS:
+            return None, published
         time.sleep(1.0)  # polling the decision streams while the last entries are retried
-    return None
 
 
 def _published(deployment: Deployment) -> list[PublishedDecision]:
-    published = []
-    for channel in CHANNELS:
-        keys = ChannelKeys.of(deployment.config.namespace, channel)
-        for _, fields in read_decisions(deployment.redis, keys):
-            if fields[0] == "order":
-                published.append(PublishedDecision(channel, fields[1], fields[2] == "1"))
-    return published
+    return [PublishedDecision(d.channel, d.fields[1], d.fields[2] == "1")
+            for d in published_orders(deployment.redis, inbox_keys(deployment.config))]
 
 
-def _audit(deployment: Deployment, sent: list[SentOrder]) -> AuditResult:
-    """Read the system of record (Redis) and compare it with what was sent."""
+def _audit(deployment: Deployment, sent: list[SentOrder],
+           published: list[PublishedDecision]) -> AuditResult:
+    """Read the system of record (Redis), as the owners load it, against what was sent."""
     store = LedgerStore(deployment.config)
-    client = deployment.redis
-    skus = sorted(s.decode() for s in client.smembers(store.skus_key) if not s.startswith(b"PROBE-"))
     ledgers, records = {}, {}
-    for sku in skus:
-        state = {k.decode(): v.decode() for k, v in client.hgetall(store.state_key(sku)).items()}
-        ledgers[sku] = decode_ledger(sku, state)
-        records[sku] = {}
-        for line_field, raw in client.hgetall(store.lines_key(sku)).items():
-            record = decode_record(raw.decode())
-            records[sku][line_field.decode()] = (record.status, record.quantity)
-    expected = {f"SKU-{n:03d}": initial_stock(n) for n in range(len(skus))}
-    return audit_orders(sent, _published(deployment), records, ledgers, expected)
+    for index in range(deployment.config.shard_count):
+        state = store.load(deployment.redis, index)
+        ledgers.update(state.ledgers)
+        records.update(state.records)
+    expected = {sku: initial_stock(int(sku.removeprefix("SKU-"))) for sku in ledgers
+                if sku.startswith("SKU-")}  # not the probes'
+    catalogue = {sku: ledgers[sku] for sku in expected}
+    return audit_orders(sent, published, records, catalogue, expected)
 
 
 def _print(results: dict[str, Any]) -> None:

@@ -19,7 +19,7 @@ import ray
 import redis
 from ray.cluster_utils import Cluster
 
-from actors.channel_ingest import ChannelKeys
+from actors.channel_ingest import ChannelKeys, decision_fields
 from actors.client import StockClient
 from actors.infra.redis_server import RedisServer
 from actors.infra.settings import StoreConfig
@@ -80,9 +80,9 @@ class Deployment:
                 time.sleep(0.2)
                 continue
             for _, entries in replies or []:
-                for entry_id, fields in entries:
+                for entry_id, entry in entries:
                     cursor = entry_id
-                    if f"\t{order_id}\t" in fields[b"decisions"].decode():
+                    if any(fields[1] == order_id for fields in decision_fields(entry)):
                         return True
         return False
 

@@ -35,9 +35,6 @@ MAX_MESSAGES_PER_REQUEST = 5_000
 
 
 class HttpTarget:
-    name = "http"
-    show_clock = False
-
     def __init__(self, base_url: str, channels: Sequence[str], *, token: str | None = None,
                  timeout: float = 60.0) -> None:
         self.url = base_url.rstrip("/")

@@ -18,7 +18,7 @@ from typing import Any
 import ray
 import redis
 
-from actors.channel_ingest import ChannelKeys
+from actors.channel_ingest import ChannelKeys, decision_fields, entry_time_ms
 from actors.client import StockClient
 from actors.forecaster_actor import start_forecaster
 from actors.infra.settings import StoreConfig
@@ -30,9 +30,6 @@ from scripts.sim_target import Answer, Outbound, SimulationError, StepResult
 
 
 class InProcessTarget:
-    name = "inproc"
-    show_clock = True
-
     def __init__(self, config: StoreConfig, channels: Sequence[str],
                  decision_timeout: float = 60.0) -> None:
         self.decision_timeout = decision_timeout
@@ -67,7 +64,7 @@ class InProcessTarget:
             pipe.xadd(self.keys[message.channel].inbox, {"m": message.body})
         entered: dict[tuple[str, str, str], int] = {}
         for message, entry_id in zip(messages, pipe.execute(), strict=True):
-            entered[(message.channel, message.kind, message.order_id)] = _ms(entry_id)
+            entered[(message.channel, message.kind, message.order_id)] = entry_time_ms(entry_id)
         waiting = Counter(message.channel for message in messages)
         answers: list[Answer] = []
         deadline = time.monotonic() + self.decision_timeout
@@ -116,20 +113,13 @@ class InProcessTarget:
 def _answers(channel: str, entry_id: bytes, fields: dict[bytes, bytes],
              entered: dict[tuple[str, str, str], int]) -> list[Answer]:
     """The answers in one decision entry (a line per decision) or dead-letter entry."""
-    decided = _ms(entry_id)
     if b"decisions" not in fields:
         order_id = fields.get(b"order_id", b"").decode()
         return [Answer(channel, "dead", order_id, False, fields[b"reason"].decode(), None)]
+    decided = entry_time_ms(entry_id)
     found = []
-    for line in fields[b"decisions"].decode().split("\n"):
-        kind, order_id, accepted, reason = line.split("\t")[:4]
+    for kind, order_id, accepted, reason, *_ in decision_fields(fields):
         since = entered.get((channel, kind, order_id))
         found.append(Answer(channel, kind, order_id, accepted == "1", reason,
                             None if since is None else float(decided - since)))
     return found
-
-
-def _ms(entry_id: bytes | str) -> int:
-    """The Redis clock (ms) in a stream entry id."""
-    text = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
-    return int(text.split("-", 1)[0])

@@ -44,10 +44,6 @@ class SimulationError(RuntimeError):
 
 
 class Target(Protocol):
-    name: str
-    #: whether alerts are evaluated at the simulator's show clock (deterministic)
-    show_clock: bool
-
     def define(self, catalogue: Sequence[tuple[SkuSettings, int]]) -> None:
         """Create the show's SKUs with their stock."""
 

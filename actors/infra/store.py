@@ -198,7 +198,8 @@ class LedgerStore:
         if current != self.config.shard_count:
             raise LayoutMismatchError(
                 f"namespace {self.config.namespace!r} runs with {current} shards, not "
-                f"{self.config.shard_count}: hand the SKUs over first (actors.handoff.reshard)")
+                f"{self.config.shard_count}: start the owners with actors.client.start_owners, "
+                "which hands the SKUs over (actors.handoff)")
 
     def set_layout(self, client: redis.Redis) -> None:
         """Make this config's shard count the deployment's: from now on owners of any

@@ -3,24 +3,24 @@
 from __future__ import annotations
 
 from policies.audit import AuditResult, PublishedDecision, SentOrder, audit_orders
-from policies.ledger import Ledger
+from policies.ledger import Ledger, LineRecord
 
 SENT = [SentOrder("douyin", "o1", "A", 2), SentOrder("douyin", "o2", "A", 1),
         SentOrder("taobao", "o3", "A", 5)]
 FIELD = "\x1f"
 
 
-def run(published: list[PublishedDecision], records: dict[str, dict[str, tuple[str, int]]],
+def run(published: list[PublishedDecision], records: dict[str, dict[str, LineRecord]],
         ledger: Ledger, on_hand: int = 4) -> AuditResult:
     return audit_orders(SENT, published, records, {"A": ledger}, {"A": on_hand})
 
 
-def healthy() -> tuple[list[PublishedDecision], dict[str, dict[str, tuple[str, int]]]]:
+def healthy() -> tuple[list[PublishedDecision], dict[str, dict[str, LineRecord]]]:
     published = [PublishedDecision("douyin", "o1", True), PublishedDecision("douyin", "o2", True),
                  PublishedDecision("taobao", "o3", False),
                  PublishedDecision("douyin", "o1", True)]  # a redelivery, same answer
-    records = {"A": {f"douyin{FIELD}o1": ("sold", 2), f"douyin{FIELD}o2": ("reserved", 1),
-                     f"taobao{FIELD}o3": ("rejected", 5)}}
+    records = {"A": {f"douyin{FIELD}o1": LineRecord("sold", 2), f"douyin{FIELD}o2": LineRecord("reserved", 1),
+                     f"taobao{FIELD}o3": LineRecord("rejected", 5)}}
     return published, records
 
 
@@ -48,7 +48,7 @@ def test_units_deducted_without_a_line_or_twice_are_found() -> None:
 
 def test_oversell_and_on_hand_drift_are_found() -> None:
     published, records = healthy()
-    records["A"][f"taobao{FIELD}o3"] = ("reserved", 5)
+    records["A"][f"taobao{FIELD}o3"] = LineRecord("reserved", 5)
     result = run(published, records, Ledger("A", 5, 6, 2))
     assert result.oversold_units == {"A": 3}
     assert result.on_hand_drift == {"A": 1}
