@@ -22,19 +22,35 @@ from policies.alert_rules import PLAYBOOK, Level, Verdict
 
 
 class AlertBook:
-    def __init__(self, settings: LifecycleSettings | None = None,
-                 playbooks: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self, settings: LifecycleSettings | None = None, playbooks: Mapping[str, str] | None = None
+    ) -> None:
         self.settings = settings or LifecycleSettings()
         self.playbooks = dict(PLAYBOOK if playbooks is None else playbooks)
         self.open: dict[str, Alert] = {}
         self.silences: dict[str, Silence] = {}
 
-    def step(self, verdicts: Sequence[Verdict], now: float, now_wall: float, *,
-             hints: Mapping[str, str] | None = None, channel: str = "") -> list[Notification]:
+    def step(
+        self,
+        verdicts: Sequence[Verdict],
+        now: float,
+        now_wall: float,
+        *,
+        hints: Mapping[str, str] | None = None,
+        channel: str = "",
+    ) -> list[Notification]:
         """Advance the verdicts' alerts to event time ``now``; the notifications to send
         (silenced ones are marked, not dropped: the caller decides who hears them)."""
-        self.open, notes = step_alerts(self.open, verdicts, now, now_wall, self.settings,
-                                       playbooks=self.playbooks, hints=hints, channel=channel)
+        self.open, notes = step_alerts(
+            self.open,
+            verdicts,
+            now,
+            now_wall,
+            self.settings,
+            playbooks=self.playbooks,
+            hints=hints,
+            channel=channel,
+        )
         return apply_silences(notes, self.silences.values(), now_wall)
 
     def acknowledge(self, alert_id: str, who: str, now_wall: float) -> Alert | None:
@@ -54,8 +70,7 @@ class AlertBook:
         return expired
 
     def firing(self, sku: str | None = None) -> list[Alert]:
-        return [a for a in self.open.values()
-                if a.status == Status.FIRING and (sku is None or a.sku == sku)]
+        return [a for a in self.open.values() if a.status == Status.FIRING and (sku is None or a.sku == sku)]
 
     def highest_level(self, sku: str) -> str | None:
         levels = [a.level for a in self.firing(sku) if a.level != Level.CHANNEL_STALLED]

@@ -86,8 +86,9 @@ class Silence(NamedTuple):
     comment: str = ""
 
     def matches(self, alert: Alert, now_wall: float) -> bool:
-        return (now_wall < self.until_wall and self.sku in ("*", alert.sku)
-                and self.level in ("*", alert.level))
+        return (
+            now_wall < self.until_wall and self.sku in ("*", alert.sku) and self.level in ("*", alert.level)
+        )
 
 
 def alert_key(sku: str, level: str, channel: str = "") -> str:
@@ -118,8 +119,9 @@ def step_alerts(
         playbook = (playbooks or {}).get(verdict.level, "")
         hint = (hints or {}).get(verdict.level, "")
         if verdict.active:
-            updated, note = _while_active(previous, verdict, now, now_wall, settings, playbook,
-                                          hint, channel, alerts)
+            updated, note = _while_active(
+                previous, verdict, now, now_wall, settings, playbook, hint, channel, alerts
+            )
             alerts[key] = updated
         else:
             updated_or_none, note = _while_clear(previous, now, now_wall, settings)
@@ -132,46 +134,80 @@ def step_alerts(
     return alerts, [_inhibit(n, alerts) for n in notifications]
 
 
-def _while_active(previous: Alert | None, verdict: Verdict, now: float, now_wall: float,
-                  settings: LifecycleSettings, playbook: str, hint: str, channel: str,
-                  alerts: Mapping[str, Alert]) -> tuple[Alert, Notification | None]:
+def _while_active(
+    previous: Alert | None,
+    verdict: Verdict,
+    now: float,
+    now_wall: float,
+    settings: LifecycleSettings,
+    playbook: str,
+    hint: str,
+    channel: str,
+    alerts: Mapping[str, Alert],
+) -> tuple[Alert, Notification | None]:
     eta = verdict.evidence.get("eta_minutes")
     if previous is None:
         previous = Alert(
-            _alert_id(verdict.sku, verdict.level, channel, now), verdict.sku, verdict.level,
-            channel, Status.PENDING, now, None, None, now, now_wall, None, None, None,
-            verdict.reason, verdict.evidence, playbook, hint, None,
+            _alert_id(verdict.sku, verdict.level, channel, now),
+            verdict.sku,
+            verdict.level,
+            channel,
+            Status.PENDING,
+            now,
+            None,
+            None,
+            now,
+            now_wall,
+            None,
+            None,
+            None,
+            verdict.reason,
+            verdict.evidence,
+            playbook,
+            hint,
+            None,
         )
-    current = previous._replace(updated_at=now, updated_wall=now_wall, cleared_at=None,
-                                reason=verdict.reason, evidence=verdict.evidence,
-                                playbook=playbook, hint=hint)
+    current = previous._replace(
+        updated_at=now,
+        updated_wall=now_wall,
+        cleared_at=None,
+        reason=verdict.reason,
+        evidence=verdict.evidence,
+        playbook=playbook,
+        hint=hint,
+    )
     if current.status == Status.PENDING:
         if now - current.since < settings.pending_seconds:
             return current, None
-        fired = current._replace(status=Status.FIRING, opened_at=now, opened_wall=now_wall,
-                                 notified_eta=eta)
+        fired = current._replace(status=Status.FIRING, opened_at=now, opened_wall=now_wall, notified_eta=eta)
         lower_firing = any(
-            a.sku == verdict.sku and a.status == Status.FIRING
+            a.sku == verdict.sku
+            and a.status == Status.FIRING
             and Level.RANK[a.level] < Level.RANK[verdict.level]
             for a in alerts.values()
         )
         return fired, Notification("escalated" if lower_firing else "firing", fired)
-    if (eta is not None and current.notified_eta is not None
-            and eta < current.notified_eta * (1 - settings.renotify_eta_margin)):
+    if (
+        eta is not None
+        and current.notified_eta is not None
+        and eta < current.notified_eta * (1 - settings.renotify_eta_margin)
+    ):
         worse = current._replace(notified_eta=eta)
         return worse, Notification("worsened", worse)
     return current, None
 
 
-def _while_clear(previous: Alert | None, now: float, now_wall: float,
-                 settings: LifecycleSettings) -> tuple[Alert | None, Notification | None]:
+def _while_clear(
+    previous: Alert | None, now: float, now_wall: float, settings: LifecycleSettings
+) -> tuple[Alert | None, Notification | None]:
     if previous is None or previous.status == Status.PENDING:
         return None, None  # never fired: nothing to tell
     cleared_at = previous.cleared_at if previous.cleared_at is not None else now
     if now - cleared_at < settings.keep_firing_seconds:
         return previous._replace(cleared_at=cleared_at), None
-    resolved = previous._replace(status=Status.RESOLVED, resolved_at=now,
-                                 resolved_wall=now_wall, updated_at=now, updated_wall=now_wall)
+    resolved = previous._replace(
+        status=Status.RESOLVED, resolved_at=now, resolved_wall=now_wall, updated_at=now, updated_wall=now_wall
+    )
     return None, Notification("resolved", resolved)
 
 
@@ -194,8 +230,9 @@ def acknowledge(alert: Alert, who: str, now_wall: float) -> Alert:
     return alert._replace(acked_by=who, acked_wall=now_wall)
 
 
-def apply_silences(notes: Iterable[Notification], silences: Iterable[Silence],
-                   now_wall: float) -> list[Notification]:
+def apply_silences(
+    notes: Iterable[Notification], silences: Iterable[Silence], now_wall: float
+) -> list[Notification]:
     """Mark the notifications that an active silence mutes."""
     active = [s for s in silences if s.until_wall > now_wall]
     return [n._replace(silenced=any(s.matches(n.alert, now_wall) for s in active)) for n in notes]

@@ -95,8 +95,9 @@ class StockView(NamedTuple):
     lead_time_minutes: float
 
 
-def safety_line(rate: float, lead_time_minutes: float, forecast: ForecastSettings,
-                settings: AlertSettings) -> int:
+def safety_line(
+    rate: float, lead_time_minutes: float, forecast: ForecastSettings, settings: AlertSettings
+) -> int:
     """The reorder point in units for demand ``rate`` (units/minute) over the lead time
     (capped at the planning horizon), at ``settings.service_level``; see the module doc."""
     lead = max(min(lead_time_minutes, forecast.planning_horizon_minutes), 0.0)
@@ -137,13 +138,19 @@ def acceleration_p_value(last_orders: int, baseline_orders: int, baseline_window
     log_p, log_q = math.log(share), math.log(1 - share)
     total = 0.0
     for k in range(last_orders, n + 1):
-        total += math.exp(math.lgamma(n + 1) - math.lgamma(k + 1) - math.lgamma(n - k + 1)
-                          + k * log_p + (n - k) * log_q)
+        total += math.exp(
+            math.lgamma(n + 1) - math.lgamma(k + 1) - math.lgamma(n - k + 1) + k * log_p + (n - k) * log_q
+        )
     return min(total, 1.0)
 
 
-def evaluate_sku(stock: StockView, velocity: Velocity, stockout: StockoutForecast,
-                 forecast: ForecastSettings, settings: AlertSettings) -> list[Verdict]:
+def evaluate_sku(
+    stock: StockView,
+    velocity: Velocity,
+    stockout: StockoutForecast,
+    forecast: ForecastSettings,
+    settings: AlertSettings,
+) -> list[Verdict]:
     """The TREND, THRESHOLD and EMERGENCY verdicts of one SKU at ``velocity.at``."""
     line = safety_line(velocity.projected_rate, stock.lead_time_minutes, forecast, settings)
     inbound_units = sum(units for _, units in stock.inbound)
@@ -170,28 +177,37 @@ def evaluate_sku(stock: StockView, velocity: Velocity, stockout: StockoutForecas
     ]
 
 
-def _trend(stock: StockView, velocity: Velocity, stockout: StockoutForecast,
-           forecast: ForecastSettings, settings: AlertSettings,
-           evidence: dict[str, Any]) -> Verdict:
-    p_value = acceleration_p_value(velocity.last_orders, velocity.baseline_orders,
-                                   forecast.baseline_windows)
-    ratio = velocity.ratio if velocity.ratio is not None else (
-        math.inf if velocity.last_orders else 0.0)
-    accelerating = (velocity.baseline_complete
-                    and ratio >= forecast.acceleration_factor
-                    and velocity.last_orders >= forecast.min_window_orders
-                    and velocity.previous_orders >= forecast.min_previous_orders
-                    and p_value <= settings.acceleration_significance)
+def _trend(
+    stock: StockView,
+    velocity: Velocity,
+    stockout: StockoutForecast,
+    forecast: ForecastSettings,
+    settings: AlertSettings,
+    evidence: dict[str, Any],
+) -> Verdict:
+    p_value = acceleration_p_value(velocity.last_orders, velocity.baseline_orders, forecast.baseline_windows)
+    ratio = velocity.ratio if velocity.ratio is not None else (math.inf if velocity.last_orders else 0.0)
+    accelerating = (
+        velocity.baseline_complete
+        and ratio >= forecast.acceleration_factor
+        and velocity.last_orders >= forecast.min_window_orders
+        and velocity.previous_orders >= forecast.min_previous_orders
+        and p_value <= settings.acceleration_significance
+    )
     # "soon" uses the slow end of the rate interval: a noisy minute must not make it true
     soon = stock.available > 0 and stockout.latest <= forecast.planning_horizon_minutes
     details = {**evidence, "p_value": round(p_value, 5)}
     if accelerating:
-        reason = (f"sales accelerating: {velocity.last_rate:.1f}/min vs "
-                  f"{velocity.previous_rate:.1f}/min in the window before (x{ratio:.1f})")
+        reason = (
+            f"sales accelerating: {velocity.last_rate:.1f}/min vs "
+            f"{velocity.previous_rate:.1f}/min in the window before (x{ratio:.1f})"
+        )
     elif soon:
-        reason = (f"projected to sell out in {stockout.minutes:.0f} min (at the latest "
-                  f"{stockout.latest:.0f} min), inside the "
-                  f"{forecast.planning_horizon_minutes:.0f} min planning horizon")
+        reason = (
+            f"projected to sell out in {stockout.minutes:.0f} min (at the latest "
+            f"{stockout.latest:.0f} min), inside the "
+            f"{forecast.planning_horizon_minutes:.0f} min planning horizon"
+        )
     else:
         reason = ""
     return Verdict(stock.sku, Level.TREND, accelerating or soon, reason, details)
@@ -203,23 +219,32 @@ def _threshold(stock: StockView, line: int, evidence: dict[str, Any]) -> Verdict
     return Verdict(stock.sku, Level.THRESHOLD, active, reason, evidence)
 
 
-def _emergency(stock: StockView, stockout: StockoutForecast, settings: AlertSettings,
-               evidence: dict[str, Any]) -> Verdict:
+def _emergency(
+    stock: StockView, stockout: StockoutForecast, settings: AlertSettings, evidence: dict[str, Any]
+) -> Verdict:
     critical = stock.available <= settings.critical_floor
-    too_late = (stockout.earliest < stock.lead_time_minutes
-                and stockout.earliest <= settings.emergency_window_minutes)
+    too_late = (
+        stockout.earliest < stock.lead_time_minutes and stockout.earliest <= settings.emergency_window_minutes
+    )
     if critical:
         reason = f"{stock.available} available, at or under the critical floor {settings.critical_floor}"
     elif too_late:
-        reason = (f"sells out in {stockout.earliest:.0f} min at the earliest; replenishment "
-                  f"takes {stock.lead_time_minutes:.0f} min")
+        reason = (
+            f"sells out in {stockout.earliest:.0f} min at the earliest; replenishment "
+            f"takes {stock.lead_time_minutes:.0f} min"
+        )
     else:
         reason = ""
     return Verdict(stock.sku, Level.EMERGENCY, critical or too_late, reason, evidence)
 
 
-def stalled_channels(orders_last: dict[str, int], orders_previous: dict[str, int], *,
-                     min_previous: int = 10, min_others: int = 10) -> list[str]:
+def stalled_channels(
+    orders_last: dict[str, int],
+    orders_previous: dict[str, int],
+    *,
+    min_previous: int = 10,
+    min_others: int = 10,
+) -> list[str]:
     """Channels that delivered at least ``min_previous`` orders in the previous window
     and none in the last one, while the other channels together delivered at least
     ``min_others``: silence from a broken feed must not look like a calm show."""

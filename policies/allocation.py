@@ -50,8 +50,9 @@ def allocate_by_share(
     return visible
 
 
-def _weights(channels: Sequence[str], shares: Mapping[str, float],
-             demand: Mapping[str, float], demand_weight: float) -> dict[str, float]:
+def _weights(
+    channels: Sequence[str], shares: Mapping[str, float], demand: Mapping[str, float], demand_weight: float
+) -> dict[str, float]:
     share_total = sum(max(shares[c], 0.0) for c in channels)
     demand_total = sum(max(demand.get(c, 0.0), 0.0) for c in channels)
     w = min(max(demand_weight, 0.0), 1.0) if demand_total > 0 else 0.0

@@ -59,9 +59,16 @@ def pick_substitute(substitutes: Sequence[str], available: Mapping[str, int]) ->
     return next((s for s in substitutes if available.get(s, 0) > 0), None)
 
 
-def live_hint(sku: str, available: int, reserved: int, level: str | None,
-              substitutes: Sequence[str], available_of: Mapping[str, int],
-              settings: LiveRoomSettings, names: Mapping[str, str] | None = None) -> LiveHint:
+def live_hint(
+    sku: str,
+    available: int,
+    reserved: int,
+    level: str | None,
+    substitutes: Sequence[str],
+    available_of: Mapping[str, int],
+    settings: LiveRoomSettings,
+    names: Mapping[str, str] | None = None,
+) -> LiveHint:
     """The host's line and the chat hint for ``sku`` at its highest open alert ``level``."""
     t = settings.templates
     orders = sellable_orders(available, reserved, settings)
@@ -78,6 +85,9 @@ def live_hint(sku: str, available: int, reserved: int, level: str | None,
         chat = ""
     if substitute is not None:
         name = (names or {}).get(substitute, substitute)
-        chat = f"{chat}，{t['substitute'].format(substitute=name)}" if chat else \
-            t["substitute"].format(substitute=name)
+        chat = (
+            f"{chat}，{t['substitute'].format(substitute=name)}"
+            if chat
+            else t["substitute"].format(substitute=name)
+        )
     return LiveHint(sku, orders, host, chat, substitute)

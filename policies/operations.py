@@ -154,6 +154,7 @@ class DefineSku(NamedTuple):
     @property
     def name(self) -> str:
         return "define"
+
     @property
     def field(self) -> str:
         return ""
@@ -258,17 +259,22 @@ def decide_reservation(
     # The common case is checked with cheap type tests; messages are built only on failure.
     # (``x - x == 0`` is the cheap finiteness test: it fails for inf and nan.)
     channel, order_id, sku, quantity, placed_at, paid = op
-    if not (type(quantity) is int and 0 < quantity <= MAX_LINE_QUANTITY
-            and _usable_id(channel) and _usable_id(order_id) and _usable_id(sku)
-            and type(placed_at) in _NUMBER_TYPES and placed_at - placed_at == 0):
+    if not (
+        type(quantity) is int
+        and 0 < quantity <= MAX_LINE_QUANTITY
+        and _usable_id(channel)
+        and _usable_id(order_id)
+        and _usable_id(sku)
+        and type(placed_at) in _NUMBER_TYPES
+        and placed_at - placed_at == 0
+    ):
         # The slow path: full checks (they also admit subclasses of str / int / float).
         problem = (
             invalid_id(channel, "channel")
             or invalid_id(order_id, "order_id")
             or invalid_id(sku, "sku")
             or invalid_quantity(quantity, "quantity", 1, MAX_LINE_QUANTITY)
-            or (None if _is_finite_number(placed_at)
-                else "placed_at must be a finite number (epoch seconds)")
+            or (None if _is_finite_number(placed_at) else "placed_at must be a finite number (epoch seconds)")
         )
         if problem:
             return _rejected(op, ledger, Reason.INVALID, problem)
@@ -289,11 +295,13 @@ def decide_reservation(
         record = LineRecord(LineStatus.SOLD, quantity, "", placed_at, 0.0)
     else:
         reserved += quantity
-        record = LineRecord(LineStatus.RESERVED, quantity, "", placed_at,
-                            now + settings.reservation_ttl_seconds)
+        record = LineRecord(
+            LineStatus.RESERVED, quantity, "", placed_at, now + settings.reservation_ttl_seconds
+        )
     new = Ledger(sku, on_hand, reserved, sold, ledger.inbound, ledger.version + 1)
-    decision = Decision("reserve", sku, f"{channel}/{order_id}", True, record.status, quantity,
-                        on_hand - reserved - sold)
+    decision = Decision(
+        "reserve", sku, f"{channel}/{order_id}", True, record.status, quantity, on_hand - reserved - sold
+    )
     return Step(decision, new, record)
 
 
@@ -309,11 +317,16 @@ def decide_confirmation(op: Confirm, ledger: Ledger | None, previous: LineRecord
         detail = f"the reservation was released ({previous.reason}); refund the payment"
         return _rejected(op, ledger, Reason.ALREADY_RELEASED, detail)
     quantity = previous.quantity
-    new = Ledger(ledger.sku, ledger.on_hand, ledger.reserved - quantity, ledger.sold + quantity,
-                 ledger.inbound, ledger.version + 1)
+    new = Ledger(
+        ledger.sku,
+        ledger.on_hand,
+        ledger.reserved - quantity,
+        ledger.sold + quantity,
+        ledger.inbound,
+        ledger.version + 1,
+    )
     record = LineRecord(LineStatus.SOLD, quantity, "", previous.placed_at, 0.0)
-    decision = Decision(op.name, op.sku, _line_key(op), True, record.status, quantity,
-                        new.available)
+    decision = Decision(op.name, op.sku, _line_key(op), True, record.status, quantity, new.available)
     return Step(decision, new, record)
 
 
@@ -326,20 +339,29 @@ def decide_release(op: Release, ledger: Ledger | None, previous: LineRecord | No
         return Step(_repeat(op, ledger, previous))
     quantity = previous.quantity
     if previous.status == LineStatus.SOLD:
-        new = Ledger(ledger.sku, ledger.on_hand, ledger.reserved, ledger.sold - quantity,
-                     ledger.inbound, ledger.version + 1)
+        new = Ledger(
+            ledger.sku,
+            ledger.on_hand,
+            ledger.reserved,
+            ledger.sold - quantity,
+            ledger.inbound,
+            ledger.version + 1,
+        )
     else:
-        new = Ledger(ledger.sku, ledger.on_hand, ledger.reserved - quantity, ledger.sold,
-                     ledger.inbound, ledger.version + 1)
+        new = Ledger(
+            ledger.sku,
+            ledger.on_hand,
+            ledger.reserved - quantity,
+            ledger.sold,
+            ledger.inbound,
+            ledger.version + 1,
+        )
     record = LineRecord(LineStatus.RELEASED, quantity, op.reason, previous.placed_at, 0.0)
-    decision = Decision(op.name, op.sku, _line_key(op), True, record.status, quantity,
-                        new.available)
+    decision = Decision(op.name, op.sku, _line_key(op), True, record.status, quantity, new.available)
     return Step(decision, new, record)
 
 
-def decide_restock(
-    op: Restock, ledger: Ledger | None, previous: LineRecord | None, now: float
-) -> Step:
+def decide_restock(op: Restock, ledger: Ledger | None, previous: LineRecord | None, now: float) -> Step:
     """Add units to ``on_hand`` now, or, when ``arrives_at`` is later than ``now``, as
     an inbound transfer that joins ``on_hand`` on arrival. A transfer id counts once."""
     problem = invalid_id(op.transfer_id, "transfer_id") or invalid_quantity(
@@ -355,14 +377,25 @@ def decide_restock(
         return Step(_repeat(op, ledger, previous))
     if op.arrives_at is not None and op.arrives_at > now:
         transfer = InboundTransfer(op.transfer_id, op.quantity, op.arrives_at, op.source)
-        new = Ledger(ledger.sku, ledger.on_hand, ledger.reserved, ledger.sold,
-                     (*ledger.inbound, transfer), ledger.version + 1)
+        new = Ledger(
+            ledger.sku,
+            ledger.on_hand,
+            ledger.reserved,
+            ledger.sold,
+            (*ledger.inbound, transfer),
+            ledger.version + 1,
+        )
     else:
-        new = Ledger(ledger.sku, ledger.on_hand + op.quantity, ledger.reserved, ledger.sold,
-                     ledger.inbound, ledger.version + 1)
+        new = Ledger(
+            ledger.sku,
+            ledger.on_hand + op.quantity,
+            ledger.reserved,
+            ledger.sold,
+            ledger.inbound,
+            ledger.version + 1,
+        )
     record = LineRecord(LineStatus.APPLIED, op.quantity)
-    decision = Decision(op.name, op.sku, op.transfer_id, True, record.status, op.quantity,
-                        new.available)
+    decision = Decision(op.name, op.sku, op.transfer_id, True, record.status, op.quantity, new.available)
     return Step(decision, new, record)
 
 
@@ -380,8 +413,7 @@ def decide_arrivals(op: ReceiveArrivals, ledger: Ledger | None, now: float) -> S
     if not arrived:
         return Step(Decision(op.name, op.sku, "", True, "", 0, ledger.available))
     still = tuple(t for t in ledger.inbound if t.arrives_at > now)
-    new = Ledger(ledger.sku, ledger.on_hand + units, ledger.reserved, ledger.sold, still,
-                 ledger.version + 1)
+    new = Ledger(ledger.sku, ledger.on_hand + units, ledger.reserved, ledger.sold, still, ledger.version + 1)
     key = ",".join(t.transfer_id for t in arrived)
     return Step(Decision(op.name, op.sku, key, True, "", units, new.available), new)
 
@@ -404,33 +436,32 @@ def decide_adjustment(op: Adjust, ledger: Ledger | None, previous: LineRecord | 
         return Step(_repeat(op, ledger, previous))
     on_hand = ledger.on_hand + op.delta
     if on_hand < ledger.reserved + ledger.sold:
-        detail = (f"on_hand would be {on_hand} but {ledger.reserved + ledger.sold} units are "
-                  "reserved or sold; release orders first")
+        detail = (
+            f"on_hand would be {on_hand} but {ledger.reserved + ledger.sold} units are "
+            "reserved or sold; release orders first"
+        )
         return _rejected(op, ledger, Reason.WOULD_OVERSELL, detail)
-    new = Ledger(ledger.sku, on_hand, ledger.reserved, ledger.sold, ledger.inbound,
-                 ledger.version + 1)
+    new = Ledger(ledger.sku, on_hand, ledger.reserved, ledger.sold, ledger.inbound, ledger.version + 1)
     record = LineRecord(LineStatus.APPLIED, op.delta, f"{op.actor}: {op.reason}")
-    decision = Decision(op.name, op.sku, op.adjustment_id, True, record.status, op.delta,
-                        new.available)
+    decision = Decision(op.name, op.sku, op.adjustment_id, True, record.status, op.delta, new.available)
     return Step(decision, new, record)
 
 
 def decide_definition(op: DefineSku, ledger: Ledger | None, settings: SkuSettings | None) -> Step:
     """Create a SKU with ``on_hand`` units, or replace the settings of an existing one."""
-    problem = invalid_settings(op.settings) or invalid_quantity(
-        op.on_hand, "on_hand", 0, MAX_STOCK_CHANGE
-    )
+    problem = invalid_settings(op.settings) or invalid_quantity(op.on_hand, "on_hand", 0, MAX_STOCK_CHANGE)
     if problem:
         return _rejected(op, ledger, Reason.INVALID, problem)
     if ledger is None:
         new = Ledger(op.sku, op.on_hand, version=1)
         decision = Decision(op.name, op.sku, op.sku, True, "created", op.on_hand, new.available)
         return Step(decision, new, None, op.settings)
-    detail = "" if op.on_hand in (0, ledger.on_hand) else (
-        "settings updated; on_hand of an existing sku changes only by restock or adjust"
+    detail = (
+        ""
+        if op.on_hand in (0, ledger.on_hand)
+        else ("settings updated; on_hand of an existing sku changes only by restock or adjust")
     )
-    decision = Decision(op.name, op.sku, op.sku, True, "updated", 0, ledger.available,
-                        detail=detail)
+    decision = Decision(op.name, op.sku, op.sku, True, "updated", 0, ledger.available, detail=detail)
     return Step(decision, None, None, op.settings if op.settings != settings else None)
 
 
@@ -451,8 +482,18 @@ def _key_of(op: Operation) -> str:
 def _repeat(op: Operation, ledger: Ledger | None, previous: LineRecord) -> Decision:
     available = ledger.available if ledger is not None else 0
     accepted = previous.status != LineStatus.REJECTED
-    return Decision(op.name, op.sku, _key_of(op), accepted, previous.status, previous.quantity,
-                    available, previous.reason if not accepted else "", "", True)
+    return Decision(
+        op.name,
+        op.sku,
+        _key_of(op),
+        accepted,
+        previous.status,
+        previous.quantity,
+        available,
+        previous.reason if not accepted else "",
+        "",
+        True,
+    )
 
 
 def _rejected(op: Operation, ledger: Ledger | None, reason: str, detail: str) -> Step:
@@ -465,8 +506,9 @@ def _rejected(op: Operation, ledger: Ledger | None, reason: str, detail: str) ->
 def _rejected_line(op: Reserve, ledger: Ledger, reason: str, detail: str) -> Step:
     """A rejection recorded against the line, so a redelivery gets the same answer."""
     record = LineRecord(LineStatus.REJECTED, op.quantity, reason, op.placed_at, 0.0)
-    decision = Decision(op.name, op.sku, _line_key(op), False, record.status, op.quantity,
-                        ledger.available, reason, detail)
+    decision = Decision(
+        op.name, op.sku, _line_key(op), False, record.status, op.quantity, ledger.available, reason, detail
+    )
     return Step(decision, None, record)
 
 

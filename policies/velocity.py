@@ -105,8 +105,11 @@ class SalesHistory:
             age = last - index
             if 0 <= age < len(weights):
                 weighted += weights[age] * units
-        return max(weighted / _weight_total(self.bucket_seconds, half_life_minutes), 0.0) \
-            * 60.0 / self.bucket_seconds
+        return (
+            max(weighted / _weight_total(self.bucket_seconds, half_life_minutes), 0.0)
+            * 60.0
+            / self.bucket_seconds
+        )
 
 
 @functools.lru_cache(maxsize=64)
@@ -157,9 +160,18 @@ def measure_velocity(history: SalesHistory, at: float, settings: ForecastSetting
     units_per_order = last_units / last_orders if last_orders > 0 and last_units > 0 else 1.0
     low, high = poisson_interval(max(last_orders, 0), settings.confidence)
     return Velocity(
-        at, last_rate, previous_rate, last_orders, previous_orders, ratio, baseline_orders,
-        at - history.earliest >= minutes * 60.0 * (settings.baseline_windows + 1), smoothed,
-        max(last_rate, smoothed), low * units_per_order / minutes, high * units_per_order / minutes,
+        at,
+        last_rate,
+        previous_rate,
+        last_orders,
+        previous_orders,
+        ratio,
+        baseline_orders,
+        at - history.earliest >= minutes * 60.0 * (settings.baseline_windows + 1),
+        smoothed,
+        max(last_rate, smoothed),
+        low * units_per_order / minutes,
+        high * units_per_order / minutes,
     )
 
 
@@ -234,8 +246,11 @@ def forecast_stockout(
     transfers, each from its arrival) is sold out at the projected rate and its bounds."""
     # With no order in the window the upper bound (3 orders for 0 seen) is no evidence
     # of selling: a SKU nobody buys does not run out.
-    high = max(velocity.rate_high, velocity.projected_rate) if velocity.last_orders > 0 \
+    high = (
+        max(velocity.rate_high, velocity.projected_rate)
+        if velocity.last_orders > 0
         else velocity.projected_rate
+    )
     return StockoutForecast(
         _minutes_to_empty(available, inbound, velocity.projected_rate, now),
         _minutes_to_empty(available, inbound, high, now),
@@ -243,8 +258,7 @@ def forecast_stockout(
     )
 
 
-def _minutes_to_empty(available: int, inbound: Sequence[tuple[float, int]], rate: float,
-                      now: float) -> float:
+def _minutes_to_empty(available: int, inbound: Sequence[tuple[float, int]], rate: float, now: float) -> float:
     if available <= 0 and not inbound:
         return 0.0
     if rate <= 0:

@@ -14,23 +14,20 @@ def build_parser() -> argparse.ArgumentParser:
         prog="flashstock",
         description="Oversell-proof stock for live-stream commerce, on Ray and Redis.",
     )
-    parser.add_argument("--log-level", default="WARNING",
-                        help="log level of flashstock's own processes (default WARNING)")
+    parser.add_argument(
+        "--log-level", default="WARNING", help="log level of flashstock's own processes (default WARNING)"
+    )
     commands = parser.add_subparsers(dest="command", required=True)
 
-    from scripts import (
-        bench_cluster,
-        bench_compare,
-        bench_core,
-        bench_forecaster,
-        bench_http,
-        bench_ingest,
-        chaos,
-        demo,
-        replay,
-        serve,
-        simulate,
-    )
+    from scripts import demo, replay, serve
+    from scripts.bench import cluster as bench_cluster
+    from scripts.bench import compare as bench_compare
+    from scripts.bench import core as bench_core
+    from scripts.bench import forecaster as bench_forecaster
+    from scripts.bench import http_api as bench_http
+    from scripts.bench import ingest as bench_ingest
+    from scripts.chaos import run as chaos
+    from scripts.sim import command as simulate
 
     demo.add_parser(commands)
     replay.add_parser(commands)
@@ -38,10 +35,12 @@ def build_parser() -> argparse.ArgumentParser:
     simulate.add_parser(commands)
     chaos.add_parser(commands)
     bench = commands.add_parser(
-        "bench", help="measure throughput and latency",
+        "bench",
+        help="measure throughput and latency",
         description="Without a suite: flashstock side by side with the classic Redis Lua "
-                    "pattern and a row-lock database, on the same orders (options below); "
-                    "with a suite: that suite's measurements (see SUITE --help).")
+        "pattern and a row-lock database, on the same orders (options below); "
+        "with a suite: that suite's measurements (see SUITE --help).",
+    )
     bench_compare.add_options(bench)
     suites = bench.add_subparsers(dest="suite", metavar="[SUITE]", required=False)
     bench_cluster.add_parser(suites)

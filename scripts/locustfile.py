@@ -50,13 +50,15 @@ class Viewer(HttpUser):
 
     @task(3)
     def stock(self) -> None:
-        self.client.get(f"/v1/skus/{random.choice(SKUS)}", headers=_headers(),
-                        name="/v1/skus/{sku}")
+        self.client.get(f"/v1/skus/{random.choice(SKUS)}", headers=_headers(), name="/v1/skus/{sku}")
 
     @task(1)
     def hints(self) -> None:
-        self.client.get(f"/v1/live/hints?skus={','.join(random.sample(SKUS, min(3, len(SKUS))))}",
-                        headers=_headers(), name="/v1/live/hints")
+        self.client.get(
+            f"/v1/live/hints?skus={','.join(random.sample(SKUS, min(3, len(SKUS))))}",
+            headers=_headers(),
+            name="/v1/live/hints",
+        )
 
 
 class Platform(HttpUser):
@@ -68,9 +70,17 @@ class Platform(HttpUser):
     @task
     def orders(self) -> None:
         now = time.time()
-        body = {"orders": [{"channel": "douyin", "order_id": uuid.uuid4().hex, "placed_at": now,
-                            "lines": [{"sku": random.choice(SKUS), "quantity": 1}]}
-                           for _ in range(BATCH)]}
+        body = {
+            "orders": [
+                {
+                    "channel": "douyin",
+                    "order_id": uuid.uuid4().hex,
+                    "placed_at": now,
+                    "lines": [{"sku": random.choice(SKUS), "quantity": 1}],
+                }
+                for _ in range(BATCH)
+            ]
+        }
         self.client.post("/v1/orders", json=body, headers=_headers(), name="/v1/orders")
 
 
@@ -83,8 +93,13 @@ class Dashboard(HttpUser):
     @task
     def listen(self) -> None:
         deadline = time.monotonic() + 10
-        with self.client.get("/v1/alerts/stream", headers=_headers(), stream=True,
-                             name="/v1/alerts/stream", catch_response=True) as response:
+        with self.client.get(
+            "/v1/alerts/stream",
+            headers=_headers(),
+            stream=True,
+            name="/v1/alerts/stream",
+            catch_response=True,
+        ) as response:
             for _ in response.iter_lines():
                 if time.monotonic() > deadline:
                     break

@@ -22,7 +22,7 @@ from typing import Any, NamedTuple
 
 import pandas as pd
 
-from actors.forecaster import Forecaster, SaleEvent, StockSnapshot
+from actors.alerts.forecaster import Forecaster, SaleEvent, StockSnapshot
 from policies.channels.fields import CHINA_TIME
 from policies.ledger import SkuSettings
 
@@ -42,8 +42,13 @@ def add_parser(commands: Any) -> None:
     parser = commands.add_parser("replay", help="replay a sales CSV through the alert policy")
     parser.add_argument("sales", type=Path, help="CSV with timestamp, sku, quantity[, channel]")
     parser.add_argument("--catalog", type=Path, default=None, help="JSON of SKU settings")
-    parser.add_argument("--stock", action="append", default=[], metavar="SKU=UNITS",
-                        help="starting stock of a SKU (repeatable)")
+    parser.add_argument(
+        "--stock",
+        action="append",
+        default=[],
+        metavar="SKU=UNITS",
+        help="starting stock of a SKU (repeatable)",
+    )
     parser.add_argument("--json", action="store_true", help="print the alerts as JSON lines")
     parser.set_defaults(run=run)
 
@@ -67,15 +72,20 @@ def load_sales(path: Path) -> pd.DataFrame:
         at = parsed.map(lambda t: t.timestamp())
     if not pd.api.types.is_integer_dtype(frame["quantity"]):
         raise ValueError(f"{path}: quantity must be whole numbers")
-    result = pd.DataFrame({
-        "at": at, "sku": frame["sku"].astype(str), "quantity": frame["quantity"].astype(int),
-        "channel": frame["channel"].astype(str) if "channel" in frame else "recorded",
-    })
+    result = pd.DataFrame(
+        {
+            "at": at,
+            "sku": frame["sku"].astype(str),
+            "quantity": frame["quantity"].astype(int),
+            "channel": frame["channel"].astype(str) if "channel" in frame else "recorded",
+        }
+    )
     return result.sort_values("at", kind="stable").reset_index(drop=True)
 
 
-def replay(sales: pd.DataFrame, stock: dict[str, int], settings: Sequence[SkuSettings]
-           ) -> tuple[list[Fired], Forecaster]:
+def replay(
+    sales: pd.DataFrame, stock: dict[str, int], settings: Sequence[SkuSettings]
+) -> tuple[list[Fired], Forecaster]:
     """Feed the sales in 10-second event-time steps with a tick after each; stock goes
     down with every sale. Returns every notification and the forecaster at the end."""
     clock = [0.0]
@@ -96,14 +106,21 @@ def replay(sales: pd.DataFrame, stock: dict[str, int], settings: Sequence[SkuSet
         batch: list[SaleEvent] = []
         while pending is not None and pending.at <= now:
             available[pending.sku] = available.get(pending.sku, 0) - int(pending.quantity)
-            batch.append(SaleEvent(pending.sku, float(pending.at), int(pending.quantity),
-                                   pending.channel))
+            batch.append(SaleEvent(pending.sku, float(pending.at), int(pending.quantity), pending.channel))
             pending = next(rows, None)
         snapshot = {sku: StockSnapshot(units, 0) for sku, units in available.items()}
         notes = forecaster.record(batch, snapshot) + forecaster.advance(now)
         for note in notes:
-            fired.append(Fired(now, note.kind, note.alert.sku, note.alert.level, note.alert.reason,
-                               int(note.alert.evidence.get("available", 0))))
+            fired.append(
+                Fired(
+                    now,
+                    note.kind,
+                    note.alert.sku,
+                    note.alert.level,
+                    note.alert.reason,
+                    int(note.alert.evidence.get("available", 0)),
+                )
+            )
     return fired, forecaster
 
 
@@ -123,22 +140,28 @@ def run(args: argparse.Namespace) -> int:
         stock[sku] = int(units)
     for sku, sold in sales.groupby("sku")["quantity"].sum().items():
         stock.setdefault(str(sku), int(sold))
-    settings = [SkuSettings(sku, **{k: tuple(v) if k == "substitutes" else v
-                                    for k, v in spec.items() if k != "on_hand"})
-                for sku, spec in catalog.items()]
+    settings = [
+        SkuSettings(
+            sku, **{k: tuple(v) if k == "substitutes" else v for k, v in spec.items() if k != "on_hand"}
+        )
+        for sku, spec in catalog.items()
+    ]
     fired, _ = replay(sales, stock, settings)
     start = float(sales["at"].iloc[0]) if not sales.empty else 0.0
     if args.json:
         for f in fired:
-            print(json.dumps({**f._asdict(), "minute": round((f.at - start) / 60, 2)},
-                             ensure_ascii=False))
+            print(json.dumps({**f._asdict(), "minute": round((f.at - start) / 60, 2)}, ensure_ascii=False))
         return 0
-    print(f"{len(sales)} sales of {sales['sku'].nunique()} SKUs from "
-          f"{_clock(start)}; {len(fired)} alert notifications")
+    print(
+        f"{len(sales)} sales of {sales['sku'].nunique()} SKUs from "
+        f"{_clock(start)}; {len(fired)} alert notifications"
+    )
     print(f"{'time':<20}{'minute':>8}  {'kind':<10}{'level':<11}{'sku':<16}{'left':>6}  reason")
     for f in fired:
-        print(f"{_clock(f.at):<20}{(f.at - start) / 60:>8.1f}  {f.kind:<10}{f.level:<11}"
-              f"{f.sku:<16}{f.available:>6}  {f.reason}")
+        print(
+            f"{_clock(f.at):<20}{(f.at - start) / 60:>8.1f}  {f.kind:<10}{f.level:<11}"
+            f"{f.sku:<16}{f.available:>6}  {f.reason}"
+        )
     return 0
 
 

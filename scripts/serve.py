@@ -19,20 +19,27 @@ import ray
 import yaml
 from ray import serve
 
-from actors.client import StockClient
-from actors.forecaster_actor import start_forecaster
+from actors.alerts.actor import start_forecaster
 from actors.infra.runtime import DEFAULT_DATA_DIR, ray_for, redis_for
 from actors.infra.settings import StoreConfig
-from actors.ingest_actor import start_ingest
-from actors.sync_actor import start_channel_sync
+from actors.ingest.actor import start_ingest
+from actors.owner.client import StockClient
+from actors.sync.actor import start_channel_sync
 from policies.ledger import SkuSettings
 from policies.operations import DefineSku
 from serve_app.app import build_app
 from serve_app.auth import TokenBook, is_loopback
 from serve_app.backend import AppArgs, channel_secret
 
-CATALOG_FIELDS = ("name", "lead_time_minutes", "purchase_limit", "reservation_ttl_seconds",
-                  "substitutes", "safety_floor", "critical_floor")
+CATALOG_FIELDS = (
+    "name",
+    "lead_time_minutes",
+    "purchase_limit",
+    "reservation_ttl_seconds",
+    "substitutes",
+    "safety_floor",
+    "critical_floor",
+)
 
 
 def add_parser(commands: Any) -> None:
@@ -49,12 +56,12 @@ def add_parser(commands: Any) -> None:
 
 def load_catalog(path: Path) -> list[tuple[SkuSettings, int]]:
     """``{skus: [{sku, on_hand, ...}]}``, ``[{sku, ...}]`` or ``{SKU: {on_hand, ...}}``."""
-    data = yaml.safe_load(path.read_text()) if path.suffix in (".yaml", ".yml") else json.loads(
-        path.read_text())
+    data = (
+        yaml.safe_load(path.read_text()) if path.suffix in (".yaml", ".yml") else json.loads(path.read_text())
+    )
     if isinstance(data, dict) and "skus" in data:
         data = data["skus"]
-    items = ([{"sku": sku, **spec} for sku, spec in data.items()] if isinstance(data, dict)
-             else data)
+    items = [{"sku": sku, **spec} for sku, spec in data.items()] if isinstance(data, dict) else data
     if not isinstance(items, list):
         raise ValueError(f"{path}: expected a list of SKUs or a mapping of SKU to settings")
     catalog = []
@@ -64,16 +71,17 @@ def load_catalog(path: Path) -> list[tuple[SkuSettings, int]]:
         unknown = set(item) - {"sku", "on_hand", *CATALOG_FIELDS}
         if unknown:
             raise ValueError(f"{path}: entry {position} ({item['sku']}): unknown {sorted(unknown)}")
-        settings = {k: tuple(v) if k == "substitutes" else v for k, v in item.items()
-                    if k in CATALOG_FIELDS}
+        settings = {k: tuple(v) if k == "substitutes" else v for k, v in item.items() if k in CATALOG_FIELDS}
         catalog.append((SkuSettings(str(item["sku"]), **settings), int(item.get("on_hand", 0))))
     return catalog
 
 
 def run(args: argparse.Namespace) -> int:
     if not TokenBook.from_env().enabled and not is_loopback(args.host):
-        print(f"refusing to bind {args.host} without tokens: set FLASHSTOCK_TOKENS "
-              "(role:name:token,...) or use --host 127.0.0.1")
+        print(
+            f"refusing to bind {args.host} without tokens: set FLASHSTOCK_TOKENS "
+            "(role:name:token,...) or use --host 127.0.0.1"
+        )
         return 2
     catalog = load_catalog(args.catalog) if args.catalog else []
     stop = threading.Event()
@@ -84,8 +92,9 @@ def run(args: argparse.Namespace) -> int:
         config = StoreConfig(redis_url, args.namespace, args.shards)
         forecaster = start_forecaster(config)
         client = StockClient.start(config)
-        ingest = start_ingest(config, app_args.channels,
-                              {c: s for c in app_args.channels if (s := channel_secret(c))})
+        ingest = start_ingest(
+            config, app_args.channels, {c: s for c in app_args.channels if (s := channel_secret(c))}
+        )
         sync = start_channel_sync(config, dict.fromkeys(app_args.channels, 1.0))
         if catalog:
             decisions = client.submit([DefineSku(settings, units) for settings, units in catalog])
@@ -96,8 +105,10 @@ def run(args: argparse.Namespace) -> int:
         serve.start(http_options={"host": args.host, "port": args.port})
         serve.run(build_app(app_args), name="flashstock", route_prefix="/")
         tokens = "with tokens" if TokenBook.from_env().enabled else "no tokens: loopback only"
-        print(f"flashstock is serving on http://{args.host}:{args.port}/ ({tokens}); "
-              f"API docs at /docs; Ctrl-C stops")
+        print(
+            f"flashstock is serving on http://{args.host}:{args.port}/ ({tokens}); "
+            f"API docs at /docs; Ctrl-C stops"
+        )
         stop.wait()
         print("stopping")
         serve.shutdown()

@@ -39,17 +39,21 @@ def create_api(args: AppArgs, backend: Backend | None = None) -> FastAPI:
         yield
         app.state.backend.client.close()
 
-    app = FastAPI(title="flashstock", version="0.1.0", lifespan=lifespan,
-                  description="Oversell-proof stock and stock-out alerts for live-stream commerce.")
+    app = FastAPI(
+        title="flashstock",
+        version="0.1.0",
+        lifespan=lifespan,
+        description="Oversell-proof stock and stock-out alerts for live-stream commerce.",
+    )
     install_error_handlers(app)
 
     @app.middleware("http")
-    async def limit_body(request: Request,
-                         call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+    async def limit_body(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
         length = request.headers.get("content-length")
         if length is not None and length.isdigit() and int(length) > args.max_body_bytes:
-            return JSONResponse(error_body("payload_too_large",
-                                           f"request body over {args.max_body_bytes} bytes"), 413)
+            return JSONResponse(
+                error_body("payload_too_large", f"request body over {args.max_body_bytes} bytes"), 413
+            )
         return await call_next(request)
 
     app.include_router(stock_router)
@@ -63,10 +67,14 @@ def create_api(args: AppArgs, backend: Backend | None = None) -> FastAPI:
     return app
 
 
-@serve.deployment(name="flashstock-api", num_replicas=1, max_ongoing_requests=64,
-                  ray_actor_options={"num_cpus": 0},
-                  # a log line per request costs more CPU than a stock query here
-                  logging_config={"enable_access_log": False, "log_level": "WARNING"})
+@serve.deployment(
+    name="flashstock-api",
+    num_replicas=1,
+    max_ongoing_requests=64,
+    ray_actor_options={"num_cpus": 0},
+    # a log line per request costs more CPU than a stock query here
+    logging_config={"enable_access_log": False, "log_level": "WARNING"},
+)
 @serve.ingress()
 class FlashstockApi:
     def __init__(self, args: AppArgs) -> None:

@@ -15,12 +15,12 @@ import ray
 import redis
 from pydantic import BaseModel, Field
 
-from actors.channel_ingest import ChannelIngest, IngestResult, NoticeDecision
-from actors.client import StockClient, owner_name
-from actors.forecaster_actor import forecaster_name
+from actors.alerts.actor import forecaster_name
+from actors.alerts.webhooks import Subscription
 from actors.infra.settings import DEFAULT_NAMESPACE, DEFAULT_SHARD_COUNT, RAY_NAMESPACE, StoreConfig
-from actors.infra.store import LedgerStore, decode_record
-from actors.webhooks import Subscription
+from actors.ingest.core import ChannelIngest, IngestResult, NoticeDecision
+from actors.owner.client import StockClient, owner_name
+from actors.owner.store import LedgerStore, decode_record
 from policies.alert_lifecycle import Silence
 from policies.ledger import Decision, Ledger, SkuSettings
 from policies.operations import Adjust, DefineSku, Operation, Restock
@@ -35,8 +35,14 @@ class AppArgs(BaseModel):
     namespace: str = DEFAULT_NAMESPACE
     shard_count: int = DEFAULT_SHARD_COUNT
     #: channel name -> payload format (douyin, taobao, kuaishou, generic)
-    channels: dict[str, str] = Field(default_factory=lambda: {
-        "douyin": "douyin", "taobao": "taobao", "kuaishou": "kuaishou", "miniprogram": "generic"})
+    channels: dict[str, str] = Field(
+        default_factory=lambda: {
+            "douyin": "douyin",
+            "taobao": "taobao",
+            "kuaishou": "kuaishou",
+            "miniprogram": "generic",
+        }
+    )
     #: the most bytes of a request body
     max_body_bytes: int = 8 * 1024 * 1024
 
@@ -55,15 +61,23 @@ class Backend:
     def __init__(self, args: AppArgs) -> None:
         self.args = args
         self.config = args.store
-        owners = [ray.get_actor(owner_name(self.config, i), namespace=RAY_NAMESPACE)
-                  for i in range(self.config.shard_count)]
+        owners = [
+            ray.get_actor(owner_name(self.config, i), namespace=RAY_NAMESPACE)
+            for i in range(self.config.shard_count)
+        ]
         self.client = StockClient(self.config, owners)
         self.forecaster = ray.get_actor(forecaster_name(self.config), namespace=RAY_NAMESPACE)
         self.redis = redis.Redis.from_url(args.redis_url, socket_timeout=10.0)
         self.store = LedgerStore(self.config)
         self.ingest = {
-            channel: ChannelIngest(self.config, channel, fmt, self.client.submit,
-                                   secret=channel_secret(channel), consumer=f"{channel}-http")
+            channel: ChannelIngest(
+                self.config,
+                channel,
+                fmt,
+                self.client.submit,
+                secret=channel_secret(channel),
+                consumer=f"{channel}-http",
+            )
             for channel, fmt in args.channels.items()
         }
         # the generic parser for the internal order format of POST /v1/orders
@@ -80,8 +94,9 @@ class Backend:
     def apply(self, op: Operation) -> Decision:
         return self.client.submit([op])[0]
 
-    def restock(self, sku: str, quantity: int, transfer_id: str, source: str,
-                arrives_at: float | None) -> Decision:
+    def restock(
+        self, sku: str, quantity: int, transfer_id: str, source: str, arrives_at: float | None
+    ) -> Decision:
         return self.apply(Restock(sku, quantity, transfer_id, source, arrives_at))
 
     def adjust(self, sku: str, delta: int, adjustment_id: str, reason: str, actor: str) -> Decision:
@@ -103,14 +118,13 @@ class Backend:
     def oversold(self, skus: Sequence[str]) -> dict[str, dict[str, int]]:
         return self.client.oversold(skus)
 
-    async def sku_state(self, sku: str
-                        ) -> tuple[tuple[Ledger, SkuSettings | None, dict[str, int]] | None,
-                                   dict[str, Any] | None]:
+    async def sku_state(
+        self, sku: str
+    ) -> tuple[tuple[Ledger, SkuSettings | None, dict[str, int]] | None, dict[str, Any] | None]:
         """(ledger, settings, oversold) and the forecaster's view of one SKU, fetched
         concurrently (two Ray calls in flight, not four one after another)."""
         owner = self.client.owners[self.client.owner_index(sku)]
-        states, views = await asyncio.gather(owner.states.remote([sku]),
-                                             self.forecaster.views.remote([sku]))
+        states, views = await asyncio.gather(owner.states.remote([sku]), self.forecaster.views.remote([sku]))
         return states.get(sku), (views[0] if views else None)
 
     # ---- orders -------------------------------------------------------------------------
@@ -119,7 +133,8 @@ class Backend:
         ingest = self._internal.get(channel)
         if ingest is None:
             ingest = self._internal[channel] = ChannelIngest(
-                self.config, channel, "generic", self.client.submit, consumer=f"{channel}-api")
+                self.config, channel, "generic", self.client.submit, consumer=f"{channel}-api"
+            )
         return ingest
 
     def place_orders(self, orders: Sequence[dict[str, Any]]) -> list[OrderDecision]:
@@ -140,8 +155,11 @@ class Backend:
 
     def notice(self, channel: str, order_id: str, kind: str) -> NoticeDecision:
         now = time.time()
-        message = ({"type": "payment", "order_id": order_id, "paid_at": now} if kind == "confirm"
-                   else {"type": "cancel", "order_id": order_id, "reason": "cancelled_by_operator"})
+        message = (
+            {"type": "payment", "order_id": order_id, "paid_at": now}
+            if kind == "confirm"
+            else {"type": "cancel", "order_id": order_id, "reason": "cancelled_by_operator"}
+        )
         return self.internal_ingest(channel).process([message]).notices[0]
 
     def webhook(self, channel: str, body: bytes, signature: str | None) -> IngestResult:
@@ -167,8 +185,7 @@ class Backend:
         return result
 
     def history(self, after: str, count: int) -> list[tuple[str, dict[str, Any]]]:
-        result: list[tuple[str, dict[str, Any]]] = ray.get(
-            self.forecaster.history.remote(after, count))
+        result: list[tuple[str, dict[str, Any]]] = ray.get(self.forecaster.history.remote(after, count))
         return result
 
     def acknowledge(self, alert_id: str, who: str) -> dict[str, Any] | None:
@@ -176,14 +193,17 @@ class Backend:
         return result
 
     def silence(self, sku: str, level: str, minutes: float, who: str, comment: str) -> Silence:
-        silence = Silence(f"silence-{uuid.uuid4().hex[:10]}", sku, level,
-                          time.time() + minutes * 60, who, comment)
+        silence = Silence(
+            f"silence-{uuid.uuid4().hex[:10]}", sku, level, time.time() + minutes * 60, who, comment
+        )
         ray.get(self.forecaster.silence.remote(silence))
         return silence
 
     def subscriptions(self) -> list[Subscription]:
-        return [Subscription(**{**json.loads(raw), "secret": b""})
-                for raw in self.redis.hvals(f"{self.config.namespace}:alerts:subscriptions")]
+        return [
+            Subscription(**{**json.loads(raw), "secret": b""})
+            for raw in self.redis.hvals(f"{self.config.namespace}:alerts:subscriptions")
+        ]
 
     def subscribe(self, url: str, secret: str, levels: Sequence[str], who: str) -> Subscription:
         sub = Subscription(f"sub-{uuid.uuid4().hex[:10]}", url, secret.encode(), tuple(levels), who)
@@ -203,16 +223,18 @@ class Backend:
     def ready(self) -> dict[str, Any]:
         checks: dict[str, Any] = {"redis": bool(self.redis.ping())}
         health = ray.get([owner.health.remote() for owner in self.client.owners], timeout=5)
-        checks["owners"] = [{"index": h["index"], "skus": h["skus"], "commits": h["commits"]}
-                            for h in health]
+        checks["owners"] = [{"index": h["index"], "skus": h["skus"], "commits": h["commits"]} for h in health]
         checks["forecaster"] = ray.get(self.forecaster.stats.remote(), timeout=5)
         return checks
 
     def metrics(self) -> dict[str, Any]:
         stats = ray.get([owner.commit_stats.remote() for owner in self.client.owners], timeout=5)
-        ingest = {channel: self.redis.hgetall(ingest.keys.stats)
-                  for channel, ingest in self.ingest.items()}
+        ingest = {channel: self.redis.hgetall(ingest.keys.stats) for channel, ingest in self.ingest.items()}
         lag = {channel: int(self.redis.xlen(ingest.keys.inbox)) for channel, ingest in self.ingest.items()}
-        return {"owners": stats, "ingest": ingest, "inbox_length": lag,
-                "forecaster": ray.get(self.forecaster.stats.remote(), timeout=5),
-                "alerts": ray.get(self.forecaster.alerts.remote(), timeout=5)}
+        return {
+            "owners": stats,
+            "ingest": ingest,
+            "inbox_length": lag,
+            "forecaster": ray.get(self.forecaster.stats.remote(), timeout=5),
+            "alerts": ray.get(self.forecaster.alerts.remote(), timeout=5),
+        }

@@ -20,8 +20,7 @@ def backend(request: Request) -> Backend:
 def require(role: str) -> Callable[..., Principal]:
     """A dependency that admits bearers of a token whose role includes ``role``."""
 
-    def check(request: Request,
-              authorization: Annotated[str | None, Header()] = None) -> Principal:
+    def check(request: Request, authorization: Annotated[str | None, Header()] = None) -> Principal:
         book: TokenBook = request.app.state.tokens
         token = None
         if authorization:
@@ -36,8 +35,9 @@ def require(role: str) -> Callable[..., Principal]:
         if principal is None:
             raise ApiError(401, "unauthorized", "missing or unknown token")
         if not principal.can(role):
-            raise ApiError(403, "forbidden", f"this token's role ({principal.role}) may not do this "
-                                             f"(needs {role})")
+            raise ApiError(
+                403, "forbidden", f"this token's role ({principal.role}) may not do this (needs {role})"
+            )
         return principal
 
     return check

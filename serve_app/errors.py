@@ -25,9 +25,17 @@ def error_body(code: str, message: str, field: str | None = None) -> dict[str, A
     return body
 
 
-STATUS_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
-                405: "method_not_allowed", 409: "conflict", 413: "payload_too_large",
-                422: "validation_error", 503: "unavailable"}
+STATUS_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "payload_too_large",
+    422: "validation_error",
+    503: "unavailable",
+}
 
 
 def install_error_handlers(app: FastAPI) -> None:

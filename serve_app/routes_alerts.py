@@ -13,7 +13,7 @@ from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import PlainTextResponse, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
-from actors.webhooks import url_problem
+from actors.alerts.webhooks import url_problem
 from serve_app.auth import Principal
 from serve_app.backend import Backend
 from serve_app.deps import backend, require
@@ -38,7 +38,8 @@ Operator = Annotated[Principal, Depends(require("operator"))]
 
 @router.get("/v1/alerts", tags=["alerts"])
 def list_alerts(
-    b: BackendDep, _: Viewer,
+    b: BackendDep,
+    _: Viewer,
     state: Annotated[str, Query(pattern="^(open|history)$")] = "open",
     sku: str | None = None,
     level: Annotated[str | None, Query(pattern="^(TREND|THRESHOLD|EMERGENCY|CHANNEL_STALLED)$")] = None,
@@ -76,8 +77,10 @@ def silence(body: SilenceRequest, b: BackendDep, who: Operator) -> dict[str, Any
 
 @router.get("/v1/subscriptions", response_model=list[SubscriptionOut], tags=["alerts"])
 def list_subscriptions(b: BackendDep, _: Operator) -> list[SubscriptionOut]:
-    return [SubscriptionOut(id=s.id, url=s.url, levels=list(s.levels), created_by=s.created_by)
-            for s in b.subscriptions()]
+    return [
+        SubscriptionOut(id=s.id, url=s.url, levels=list(s.levels), created_by=s.created_by)
+        for s in b.subscriptions()
+    ]
 
 
 @router.post("/v1/subscriptions", response_model=SubscriptionOut, status_code=201, tags=["alerts"])
@@ -98,7 +101,9 @@ def unsubscribe(subscription_id: str, b: BackendDep, _: Operator) -> None:
 
 @router.get("/v1/alerts/stream", tags=["alerts"], response_class=StreamingResponse)
 async def alert_stream(
-    request: Request, b: BackendDep, _: Viewer,
+    request: Request,
+    b: BackendDep,
+    _: Viewer,
     last_event_id: Annotated[str | None, Header()] = None,
     after: Annotated[str | None, Query(pattern=STREAM_ID, description="like Last-Event-ID")] = None,
 ) -> StreamingResponse:
@@ -131,13 +136,17 @@ async def alert_stream(
         finally:
             await client.aclose()
 
-    return StreamingResponse(events(), media_type="text/event-stream",
-                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+    return StreamingResponse(
+        events(),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
 
 
 @router.get("/v1/live/hints", response_model=list[HintOut], tags=["live room"])
-def live_hints(b: BackendDep, _: Viewer,
-               skus: Annotated[str, Query(description="comma-separated SKU ids")]) -> list[HintOut]:
+def live_hints(
+    b: BackendDep, _: Viewer, skus: Annotated[str, Query(description="comma-separated SKU ids")]
+) -> list[HintOut]:
     """What the host says (锁单: how many more orders) and the chat hint per SKU."""
     wanted = [s for s in skus.split(",") if s][:200]
     return [HintOut(**hint) for hint in b.hints(wanted)]

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from actors.channel_ingest import WebhookRejected
+from actors.ingest.core import WebhookRejected
 from policies.ledger import Decision, Ledger, SkuSettings
 from policies.operations import invalid_settings
 from policies.orders import OrderDecision
@@ -41,33 +41,53 @@ def operation_result(decision: Decision) -> OperationResult:
     return OperationResult(**decision._asdict())
 
 
-def sku_view(ledger: Ledger, settings: SkuSettings | None, view: dict[str, Any] | None,
-             oversold: dict[str, int]) -> SkuView:
+def sku_view(
+    ledger: Ledger, settings: SkuSettings | None, view: dict[str, Any] | None, oversold: dict[str, int]
+) -> SkuView:
     view = view or {}
     alerts = view.get("alerts", [])
     levels = {a["level"] for a in alerts}
     return SkuView(
-        sku=ledger.sku, name=settings.name if settings else "", on_hand=ledger.on_hand,
-        reserved=ledger.reserved, sold=ledger.sold, available=ledger.available,
-        inbound=[asdict(t) for t in ledger.inbound], inbound_units=ledger.inbound_units,
-        velocity_per_min=view.get("velocity_per_min"), acceleration=view.get("acceleration"),
-        eta_minutes=view.get("eta_minutes"), sellable_orders=view.get("sellable_orders"),
+        sku=ledger.sku,
+        name=settings.name if settings else "",
+        on_hand=ledger.on_hand,
+        reserved=ledger.reserved,
+        sold=ledger.sold,
+        available=ledger.available,
+        inbound=[asdict(t) for t in ledger.inbound],
+        inbound_units=ledger.inbound_units,
+        velocity_per_min=view.get("velocity_per_min"),
+        acceleration=view.get("acceleration"),
+        eta_minutes=view.get("eta_minutes"),
+        sellable_orders=view.get("sellable_orders"),
         oversold=oversold,
         alert_level=next((lvl for lvl in ("EMERGENCY", "THRESHOLD", "TREND") if lvl in levels), None),
         alerts=alerts,
-        settings={k: list(v) if isinstance(v, tuple) else v
-                  for k, v in asdict(settings).items()} if settings else {},
+        settings={k: list(v) if isinstance(v, tuple) else v for k, v in asdict(settings).items()}
+        if settings
+        else {},
     )
 
 
 def order_json(decision: OrderDecision) -> dict[str, Any]:
     return {
-        "channel": decision.channel, "order_id": decision.order_id, "accepted": decision.accepted,
-        "reason": decision.reason, "failed_sku": decision.failed_sku,
+        "channel": decision.channel,
+        "order_id": decision.order_id,
+        "accepted": decision.accepted,
+        "reason": decision.reason,
+        "failed_sku": decision.failed_sku,
         "duplicate": decision.duplicate,
-        "lines": [{"sku": d.sku, "quantity": d.quantity, "accepted": d.accepted,
-                   "status": d.status, "reason": d.reason, "available": d.available}
-                  for d in decision.lines],
+        "lines": [
+            {
+                "sku": d.sku,
+                "quantity": d.quantity,
+                "accepted": d.accepted,
+                "status": d.status,
+                "reason": d.reason,
+                "available": d.available,
+            }
+            for d in decision.lines
+        ],
     }
 
 
@@ -76,12 +96,20 @@ def order_out(decision: OrderDecision) -> OrderOut:
 
 
 @router.put("/skus/{sku}", response_model=OperationResult, tags=["skus"])
-def put_sku(sku: str, spec: SkuSpec, b: BackendDep,
-            _: Annotated[Principal, Depends(require("admin"))]) -> OperationResult:
+def put_sku(
+    sku: str, spec: SkuSpec, b: BackendDep, _: Annotated[Principal, Depends(require("admin"))]
+) -> OperationResult:
     """Create a SKU (with ``on_hand`` units) or update its settings."""
-    settings = SkuSettings(sku, spec.name, spec.lead_time_minutes, spec.purchase_limit,
-                           spec.reservation_ttl_seconds, tuple(spec.substitutes),
-                           spec.safety_floor, spec.critical_floor)
+    settings = SkuSettings(
+        sku,
+        spec.name,
+        spec.lead_time_minutes,
+        spec.purchase_limit,
+        spec.reservation_ttl_seconds,
+        tuple(spec.substitutes),
+        spec.safety_floor,
+        spec.critical_floor,
+    )
     problem = invalid_settings(settings)
     if problem:
         raise ApiError(422, "validation_error", problem, "sku")
@@ -89,8 +117,7 @@ def put_sku(sku: str, spec: SkuSpec, b: BackendDep,
 
 
 @router.get("/skus/{sku}", response_model=SkuView, tags=["skus"])
-async def get_sku(sku: str, b: BackendDep,
-                  _: Annotated[Principal, Depends(require("viewer"))]) -> SkuView:
+async def get_sku(sku: str, b: BackendDep, _: Annotated[Principal, Depends(require("viewer"))]) -> SkuView:
     """The ledger, velocity, acceleration, ETA, sellable count and open alerts of a SKU."""
     state, view = await b.sku_state(sku)
     if state is None:
@@ -101,7 +128,8 @@ async def get_sku(sku: str, b: BackendDep,
 
 @router.get("/skus", response_model=SkuPage, tags=["skus"])
 def list_skus(
-    b: BackendDep, _: Annotated[Principal, Depends(require("viewer"))],
+    b: BackendDep,
+    _: Annotated[Principal, Depends(require("viewer"))],
     offset: Annotated[int, Query(ge=0)] = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     low_stock: Annotated[int | None, Query(ge=0, description="available at or below")] = None,
@@ -111,18 +139,27 @@ def list_skus(
     skus = b.all_skus()
     ledgers = b.ledgers(skus)
     views = b.views(skus)
-    chosen = [s for s in skus if s in ledgers
-              and (low_stock is None or ledgers[s].available <= low_stock)
-              and (not alerting or views.get(s, {}).get("alerts"))]
-    page = chosen[offset:offset + limit]
+    chosen = [
+        s
+        for s in skus
+        if s in ledgers
+        and (low_stock is None or ledgers[s].available <= low_stock)
+        and (not alerting or views.get(s, {}).get("alerts"))
+    ]
+    page = chosen[offset : offset + limit]
     settings, oversold = b.settings(page), b.oversold(page)
-    return SkuPage(items=[sku_view(ledgers[s], settings.get(s), views.get(s), oversold.get(s, {}))
-                          for s in page], total=len(chosen), offset=offset, limit=limit)
+    return SkuPage(
+        items=[sku_view(ledgers[s], settings.get(s), views.get(s), oversold.get(s, {})) for s in page],
+        total=len(chosen),
+        offset=offset,
+        limit=limit,
+    )
 
 
 @router.post("/skus/{sku}/restock", response_model=OperationResult, tags=["skus"])
-def restock(sku: str, body: RestockRequest, b: BackendDep,
-            _: Annotated[Principal, Depends(require("operator"))]) -> OperationResult:
+def restock(
+    sku: str, body: RestockRequest, b: BackendDep, _: Annotated[Principal, Depends(require("operator"))]
+) -> OperationResult:
     """Add units now, or as an inbound transfer arriving at ``arrives_at``."""
     decision = b.restock(sku, body.quantity, body.transfer_id, body.source, body.arrives_at)
     if decision.reason == "unknown_sku":
@@ -131,8 +168,9 @@ def restock(sku: str, body: RestockRequest, b: BackendDep,
 
 
 @router.post("/skus/{sku}/adjust", response_model=OperationResult, tags=["skus"])
-def adjust(sku: str, body: AdjustRequest, b: BackendDep,
-           who: Annotated[Principal, Depends(require("operator"))]) -> OperationResult:
+def adjust(
+    sku: str, body: AdjustRequest, b: BackendDep, who: Annotated[Principal, Depends(require("operator"))]
+) -> OperationResult:
     """An audited stock-count correction; refused if it would leave fewer units than promised."""
     decision = b.adjust(sku, body.delta, body.adjustment_id, body.reason, who.name)
     if decision.reason == "unknown_sku":
@@ -143,14 +181,16 @@ def adjust(sku: str, body: AdjustRequest, b: BackendDep,
 
 
 @router.post("/orders", response_model=OrdersResponse, tags=["orders"])
-def place_orders(body: OrdersRequest, b: BackendDep,
-                 who: Annotated[Principal, Depends(require("ingest"))]) -> JSONResponse:
+def place_orders(
+    body: OrdersRequest, b: BackendDep, who: Annotated[Principal, Depends(require("ingest"))]
+) -> JSONResponse:
     """A batch of up to 10,000 orders in the internal format; decisions in order. A
     multi-line order is all-or-nothing."""
     for order in body.orders:
         if not who.may_ingest(order.channel):
-            raise ApiError(403, "forbidden", f"this token may not send orders for {order.channel}",
-                           "orders.channel")
+            raise ApiError(
+                403, "forbidden", f"this token may not send orders for {order.channel}", "orders.channel"
+            )
     decisions = b.place_orders([o.model_dump() for o in body.orders])
     # Built as plain JSON: validating 10,000 response models would cost more than
     # deciding the orders (the schema above still documents the shape).
@@ -158,9 +198,13 @@ def place_orders(body: OrdersRequest, b: BackendDep,
 
 
 @router.post("/channels/{channel}/orders", response_model=WebhookResponse, tags=["orders"])
-async def platform_webhook(channel: str, request: Request, b: BackendDep,
-                           who: Annotated[Principal, Depends(require("ingest"))],
-                           x_signature: Annotated[str | None, Header()] = None) -> WebhookResponse:
+async def platform_webhook(
+    channel: str,
+    request: Request,
+    b: BackendDep,
+    who: Annotated[Principal, Depends(require("ingest"))],
+    x_signature: Annotated[str | None, Header()] = None,
+) -> WebhookResponse:
     """A platform's native webhook batch, authenticated by ``X-Signature: sha256=<HMAC>``."""
     if channel not in b.ingest:
         raise ApiError(404, "unknown_channel", f"channel {channel!r} is not configured")
@@ -180,8 +224,13 @@ async def platform_webhook(channel: str, request: Request, b: BackendDep,
 
 
 @router.post("/orders/{channel}/{order_id}/{action}", response_model=NoticeOut, tags=["orders"])
-def confirm_or_cancel(channel: str, order_id: str, action: str, b: BackendDep,
-                      who: Annotated[Principal, Depends(require("ingest"))]) -> NoticeOut:
+def confirm_or_cancel(
+    channel: str,
+    order_id: str,
+    action: str,
+    b: BackendDep,
+    who: Annotated[Principal, Depends(require("ingest"))],
+) -> NoticeOut:
     """``confirm`` (paid) or ``cancel`` every line of an order."""
     if action not in ("confirm", "cancel"):
         raise ApiError(404, "not_found", "action must be confirm or cancel")
@@ -190,13 +239,15 @@ def confirm_or_cancel(channel: str, order_id: str, action: str, b: BackendDep,
     notice = b.notice(channel, order_id, action)
     if notice.reason == "unknown_order":
         raise ApiError(404, "unknown_order", f"no accepted order {order_id!r} on {channel}")
-    return NoticeOut(kind=notice.kind, order_id=notice.order_id, accepted=notice.accepted,
-                     reason=notice.reason)
+    return NoticeOut(
+        kind=notice.kind, order_id=notice.order_id, accepted=notice.accepted, reason=notice.reason
+    )
 
 
 @router.get("/orders/{channel}/{order_id}", response_model=OrderLines, tags=["orders"])
-def get_order(channel: str, order_id: str, b: BackendDep,
-              _: Annotated[Principal, Depends(require("viewer"))]) -> OrderLines:
+def get_order(
+    channel: str, order_id: str, b: BackendDep, _: Annotated[Principal, Depends(require("viewer"))]
+) -> OrderLines:
     """Where each line of an accepted order stands."""
     lines = b.order_lines(channel, order_id)
     if not lines:

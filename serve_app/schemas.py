@@ -98,8 +98,9 @@ class OrderIn(Strict):
     channel: str = Id
     order_id: str = Id
     buyer_id: str = Field("unknown", max_length=MAX_ID_LENGTH)
-    placed_at: float = Field(ge=EARLIEST, le=LATEST,
-                             description="the platform's event time, epoch seconds (2015..2100)")
+    placed_at: float = Field(
+        ge=EARLIEST, le=LATEST, description="the platform's event time, epoch seconds (2015..2100)"
+    )
     paid: bool = False
     lines: list[LineIn] = Field(min_length=1, max_length=100)
 

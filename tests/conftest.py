@@ -55,8 +55,9 @@ def redis_client(redis_server: RedisServer) -> Iterator[redis.Redis]:
 def receiver() -> Iterator[Receiver]:
     """A real local HTTP endpoint that answers a scripted sequence of statuses."""
     receiver = Receiver()
-    thread = threading.Thread(target=receiver.server.serve_forever, kwargs={"poll_interval": 0.02},
-                              daemon=True)
+    thread = threading.Thread(
+        target=receiver.server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+    )
     thread.start()
     yield receiver
     receiver.release.set()
@@ -69,7 +70,13 @@ def receiver() -> Iterator[Receiver]:
 def ray_cluster() -> Iterator[None]:
     """One local Ray for the whole session (starting Ray costs seconds on 2 cores)."""
     # "local": a Ray of this session's own, even if another runs on the machine
-    ray.init(address="local", num_cpus=2, include_dashboard=False, logging_level="WARNING",
-             log_to_driver=False, namespace=RAY_NAMESPACE)
+    ray.init(
+        address="local",
+        num_cpus=2,
+        include_dashboard=False,
+        logging_level="WARNING",
+        log_to_driver=False,
+        namespace=RAY_NAMESPACE,
+    )
     yield
     ray.shutdown()

@@ -12,8 +12,13 @@ from typing import Any, NamedTuple
 import pytest
 
 
-def wait_for(condition: Callable[[], bool], *, timeout: float = 20.0, interval: float = 0.02,
-             message: str = "condition") -> None:
+def wait_for(
+    condition: Callable[[], bool],
+    *,
+    timeout: float = 20.0,
+    interval: float = 0.02,
+    message: str = "condition",
+) -> None:
     """Poll ``condition`` until it is true, failing the test after ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
     while not condition():

@@ -17,8 +17,11 @@ from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
 def alive_nodes() -> list[str]:
     """Ids of the alive nodes that can host actors (have CPUs), in a stable order."""
-    return sorted(node["NodeID"] for node in ray.nodes()
-                  if node.get("Alive") and node.get("Resources", {}).get("CPU", 0) > 0)
+    return sorted(
+        node["NodeID"]
+        for node in ray.nodes()
+        if node.get("Alive") and node.get("Resources", {}).get("CPU", 0) > 0
+    )
 
 
 def one_per_node(count: int, offset: int = 0) -> list[Any]:
@@ -27,5 +30,4 @@ def one_per_node(count: int, offset: int = 0) -> list[Any]:
     nodes = alive_nodes()
     if len(nodes) <= 1:
         return ["DEFAULT"] * count
-    return [NodeAffinitySchedulingStrategy(nodes[(i + offset) % len(nodes)], soft=True)
-            for i in range(count)]
+    return [NodeAffinitySchedulingStrategy(nodes[(i + offset) % len(nodes)], soft=True) for i in range(count)]

@@ -80,21 +80,28 @@ class RedisServer:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         command = [
             redis_executable(),
-            "--port", str(self.port),
-            "--bind", "127.0.0.1",
-            "--dir", str(self.data_dir.resolve()),
-            "--appendonly", "yes",
-            "--appendfsync", self.appendfsync,
-            "--save", "",
-            "--daemonize", "no",
-            "--logfile", "redis.log",
+            "--port",
+            str(self.port),
+            "--bind",
+            "127.0.0.1",
+            "--dir",
+            str(self.data_dir.resolve()),
+            "--appendonly",
+            "yes",
+            "--appendfsync",
+            self.appendfsync,
+            "--save",
+            "",
+            "--daemonize",
+            "no",
+            "--logfile",
+            "redis.log",
         ]
         self._process = subprocess.Popen(
             command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
         )
         self._wait_until_ready()
-        log.info("redis_started", url=self.url, data_dir=str(self.data_dir),
-                 appendfsync=self.appendfsync)
+        log.info("redis_started", url=self.url, data_dir=str(self.data_dir), appendfsync=self.appendfsync)
         return self
 
     def _wait_until_ready(self) -> None:

@@ -38,8 +38,9 @@ def redis_for(data_dir: Path = DEFAULT_DATA_DIR, redis_url: str | None = None) -
 
 
 @contextlib.contextmanager
-def ray_for(address: str | None = None, *, num_cpus: int | None = None,
-            log_level: str | None = None) -> Iterator[None]:
+def ray_for(
+    address: str | None = None, *, num_cpus: int | None = None, log_level: str | None = None
+) -> Iterator[None]:
     """A Ray runtime for the context: joined (``address`` / ``RAY_ADDRESS``) or local.
     ``log_level`` reaches every worker as ``FLASHSTOCK_LOG_LEVEL``. A runtime that was
     already initialised is used as it is and left running."""
@@ -50,10 +51,15 @@ def ray_for(address: str | None = None, *, num_cpus: int | None = None,
     # without an address, a local Ray of this process's own (Ray would otherwise join
     # any cluster already running on the machine)
     target = address or os.environ.get("RAY_ADDRESS") or "local"
-    ray.init(address=target, num_cpus=num_cpus if target == "local" else None,
-             include_dashboard=False, logging_level="WARNING", log_to_driver=True,
-             namespace=RAY_NAMESPACE,
-             runtime_env={"env_vars": env})
+    ray.init(
+        address=target,
+        num_cpus=num_cpus if target == "local" else None,
+        include_dashboard=False,
+        logging_level="WARNING",
+        log_to_driver=True,
+        namespace=RAY_NAMESPACE,
+        runtime_env={"env_vars": env},
+    )
     try:
         yield
     finally:

@@ -50,11 +50,13 @@ FORMATS: dict[str, Parser] = {
 MAX_MESSAGE_BYTES = 256 * 1024
 
 
-def parse_message(channel: str, fmt: str, raw: bytes | str | Mapping[str, Any]
-                  ) -> ChannelMessage | Unreadable:
+def parse_message(
+    channel: str, fmt: str, raw: bytes | str | Mapping[str, Any]
+) -> ChannelMessage | Unreadable:
     """Parse one platform message of format ``fmt`` received on ``channel``."""
-    text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else (
-        raw if isinstance(raw, str) else None)
+    text = (
+        raw.decode("utf-8", "replace") if isinstance(raw, bytes) else (raw if isinstance(raw, str) else None)
+    )
     if text is not None and _utf8_length(raw) > MAX_MESSAGE_BYTES:
         return Unreadable(channel, f"message longer than {MAX_MESSAGE_BYTES} bytes", text[:1000])
     parser = FORMATS.get(fmt)

@@ -33,8 +33,9 @@ def parse_douyin(channel: str, message: Mapping[str, Any]) -> ChannelMessage:
     data = f.json_object(f.required(message, "data", "message"), "data")
     order_id = f.ident(f.required(data, "p_id", "data"), "data.p_id")
     if tag == ORDER_PAID:
-        return Payment(channel, order_id, f.epoch_seconds(f.required(data, "pay_time", "data"),
-                                                          "data.pay_time"))
+        return Payment(
+            channel, order_id, f.epoch_seconds(f.required(data, "pay_time", "data"), "data.pay_time")
+        )
     if tag in (ORDER_CANCELLED, REFUND_SUCCEEDED):
         reason = "refund" if tag == REFUND_SUCCEEDED else str(data.get("cancel_reason") or "cancelled")
         listed = data.get("out_sku_ids") or []
@@ -43,8 +44,7 @@ def parse_douyin(channel: str, message: Mapping[str, Any]) -> ChannelMessage:
         skus = tuple(f.ident(s, "data.out_sku_ids[]") for s in listed)
         return Cancellation(channel, order_id, reason, skus)
     items = f.item_list(f.required(data, "sku_order_list", "data"), "data.sku_order_list")
-    lines = f.read_lines(items, "data.sku_order_list", ("out_sku_id", "code"), "item_num",
-                         "pay_amount")
+    lines = f.read_lines(items, "data.sku_order_list", ("out_sku_id", "code"), "item_num", "pay_amount")
     status = data.get("order_status", 1)
     return PlatformOrder(
         channel,

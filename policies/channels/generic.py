@@ -19,14 +19,16 @@ def parse_generic(channel: str, message: Mapping[str, Any]) -> ChannelMessage:
     kind = f.required(message, "type", "message")
     order_id = f.ident(f.required(message, "order_id", "message"), "order_id")
     if kind == "payment":
-        return Payment(channel, order_id, f.epoch_seconds(f.required(message, "paid_at", "message"),
-                                                          "paid_at"))
+        return Payment(
+            channel, order_id, f.epoch_seconds(f.required(message, "paid_at", "message"), "paid_at")
+        )
     if kind in ("cancel", "refund"):
         skus = message.get("skus") or []
         if not isinstance(skus, list):
             raise f.FieldError("skus must be a list")
-        return Cancellation(channel, order_id, str(message.get("reason") or kind),
-                            tuple(f.ident(s, "skus[]") for s in skus))
+        return Cancellation(
+            channel, order_id, str(message.get("reason") or kind), tuple(f.ident(s, "skus[]") for s in skus)
+        )
     if kind != "order":
         raise f.FieldError(f"type must be order, payment, cancel or refund, got {kind!r}")
     items = f.item_list(f.required(message, "lines", "message"), "lines")

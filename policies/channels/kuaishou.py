@@ -34,8 +34,9 @@ def parse_kuaishou(channel: str, message: Mapping[str, Any]) -> ChannelMessage:
     info = f.json_object(f.required(message, "info", "message"), "info")
     order_id = f.ident(f.required(info, "oid", "info"), "info.oid")
     if event == PAID:
-        return Payment(channel, order_id,
-                       f.epoch_seconds(f.required(info, "payTime", "info"), "info.payTime", unit="ms"))
+        return Payment(
+            channel, order_id, f.epoch_seconds(f.required(info, "payTime", "info"), "info.payTime", unit="ms")
+        )
     if event in (CLOSED, REFUNDED):
         sku = info.get("skuNick")
         skus = (f.ident(sku, "info.skuNick"),) if sku else ()

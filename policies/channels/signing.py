@@ -24,7 +24,7 @@ def signature_problem(secret: bytes, body: bytes, signature: str | None) -> str 
         return "missing signature"
     digest = signature.strip()
     if digest.startswith("sha256="):
-        digest = digest[len("sha256="):]
+        digest = digest[len("sha256=") :]
     if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest.lower()):
         return "malformed signature: expected sha256=<64 hex digits>"
     expected = hmac.new(secret, body, hashlib.sha256).hexdigest()

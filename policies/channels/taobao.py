@@ -45,8 +45,9 @@ def parse_taobao(channel: str, message: Mapping[str, Any]) -> ChannelMessage:
     if isinstance(orders, Mapping):  # the API wraps the list: {"order": [...]}
         orders = orders.get("order")
     items = f.item_list(orders, "content.orders")
-    lines = f.read_lines(items, "content.orders", ("outer_sku_id", "outer_iid"), "num", "payment",
-                         f.yuan_as_cents)
+    lines = f.read_lines(
+        items, "content.orders", ("outer_sku_id", "outer_iid"), "num", "payment", f.yuan_as_cents
+    )
     return PlatformOrder(
         channel,
         order_id,

@@ -11,17 +11,21 @@ import ray
 import requests
 from ray import serve
 
-from actors.client import StockClient
-from actors.forecaster_actor import start_forecaster
+from actors.alerts.actor import start_forecaster
 from actors.infra.redis_server import RedisServer, free_port
 from actors.infra.settings import StoreConfig
+from actors.owner.client import StockClient
 from policies.alert_lifecycle import LifecycleSettings
 from serve_app.app import build_app
 from serve_app.backend import AppArgs
 from tests.support import fresh_namespace, wait_for
 
-TOKENS = {"viewer": "view-tok-1", "operator": "op-tok-1", "admin": "admin-tok-1",
-          "ingest": "douyin-ingest-tok"}
+TOKENS = {
+    "viewer": "view-tok-1",
+    "operator": "op-tok-1",
+    "admin": "admin-tok-1",
+    "ingest": "douyin-ingest-tok",
+}
 WEBHOOK_SECRET = "douyin-webhook-secret"
 
 
@@ -36,10 +40,10 @@ class Service(NamedTuple):
     def get(self, path: str, role: str | None = "viewer", **kw: object) -> requests.Response:
         return requests.get(self.url + path, headers=self.headers(role), timeout=30, **kw)  # type: ignore[arg-type]
 
-    def post(self, path: str, body: object = None, role: str | None = "operator",
-             **kw: object) -> requests.Response:
-        return requests.post(self.url + path, json=body, headers=self.headers(role), timeout=30,
-                             **kw)  # type: ignore[arg-type]
+    def post(
+        self, path: str, body: object = None, role: str | None = "operator", **kw: object
+    ) -> requests.Response:
+        return requests.post(self.url + path, json=body, headers=self.headers(role), timeout=30, **kw)  # type: ignore[arg-type]
 
     def put(self, path: str, body: object, role: str | None = "admin") -> requests.Response:
         return requests.put(self.url + path, json=body, headers=self.headers(role), timeout=30)
@@ -48,16 +52,22 @@ class Service(NamedTuple):
 @pytest.fixture(scope="session")
 def service(ray_cluster: None, redis_server: RedisServer) -> Iterator[Service]:
     config = StoreConfig(redis_server.url, namespace=fresh_namespace(), shard_count=2)
-    forecaster = start_forecaster(config, tick_seconds=0.1,
-                                  lifecycle=LifecycleSettings(pending_seconds=0))
+    forecaster = start_forecaster(config, tick_seconds=0.1, lifecycle=LifecycleSettings(pending_seconds=0))
     client = StockClient.start(config)
     port = free_port()
     serve.start(http_options={"host": "127.0.0.1", "port": port})
-    tokens = ",".join([f"viewer:vera:{TOKENS['viewer']}", f"operator:oliver:{TOKENS['operator']}",
-                       f"admin:ada:{TOKENS['admin']}", f"ingest:douyin:{TOKENS['ingest']}"])
+    tokens = ",".join(
+        [
+            f"viewer:vera:{TOKENS['viewer']}",
+            f"operator:oliver:{TOKENS['operator']}",
+            f"admin:ada:{TOKENS['admin']}",
+            f"ingest:douyin:{TOKENS['ingest']}",
+        ]
+    )
     env = {"FLASHSTOCK_TOKENS": tokens, "FLASHSTOCK_WEBHOOK_SECRET_DOUYIN": WEBHOOK_SECRET}
-    args = AppArgs(redis_url=redis_server.url, namespace=config.namespace, shard_count=2,
-                   max_body_bytes=2 * 1024 * 1024)
+    args = AppArgs(
+        redis_url=redis_server.url, namespace=config.namespace, shard_count=2, max_body_bytes=2 * 1024 * 1024
+    )
     serve.run(build_app(args, env=env), name="flashstock-e2e", route_prefix="/")
     url = f"http://127.0.0.1:{port}"
 

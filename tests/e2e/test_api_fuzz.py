@@ -16,8 +16,7 @@ from schemathesis.checks import (
 from tests.e2e.conftest import TOKENS, Service
 
 #: no 5xx; the status code, content type and body are what the schema says
-CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
-          response_schema_conformance]
+CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 
 
 def test_no_input_makes_the_service_fail(service: Service) -> None:
@@ -31,8 +30,7 @@ def test_no_input_makes_the_service_fail(service: Service) -> None:
         operation = result.ok()
 
         @given(case=operation.as_strategy())
-        @settings(max_examples=12, deadline=None, database=None,
-                  suppress_health_check=list(HealthCheck))
+        @settings(max_examples=12, deadline=None, database=None, suppress_health_check=list(HealthCheck))
         def check(case: schemathesis.Case) -> None:
             case.call_and_validate(headers=headers, timeout=30, checks=CHECKS)
 

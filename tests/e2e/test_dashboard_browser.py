@@ -25,25 +25,41 @@ def test_dashboard_shows_orders_and_alerts_live_and_acks(service: Service) -> No
     from playwright.sync_api import expect, sync_playwright
 
     sku = f"LIVE-{uuid.uuid4().hex[:6]}"
-    assert service.put(f"/v1/skus/{sku}", {"on_hand": 12, "name": "直播款",
-                                          "critical_floor": 3}).status_code == 200
+    assert (
+        service.put(f"/v1/skus/{sku}", {"on_hand": 12, "name": "直播款", "critical_floor": 3}).status_code
+        == 200
+    )
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=CHROMIUM,
-            args=["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--no-first-run"],
+            args=[
+                "--no-sandbox",
+                "--headless",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--no-first-run",
+            ],
         )
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 900})
-            page.add_init_script(
-                f"localStorage.setItem('flashstock-token', '{TOKENS['operator']}')")
+            page.add_init_script(f"localStorage.setItem('flashstock-token', '{TOKENS['operator']}')")
             page.goto(service.url + "/")
             row = page.locator(f"tr[data-sku='{sku}']")
             expect(row).to_be_visible(timeout=20_000)
             expect(page.locator("#connection")).to_have_text("SSE: live", timeout=20_000)
 
-            body = {"orders": [{"channel": "douyin", "order_id": f"b{n}", "placed_at": time.time(),
-                                "lines": [{"sku": sku, "quantity": 1}]} for n in range(10)]}
+            body = {
+                "orders": [
+                    {
+                        "channel": "douyin",
+                        "order_id": f"b{n}",
+                        "placed_at": time.time(),
+                        "lines": [{"sku": sku, "quantity": 1}],
+                    }
+                    for n in range(10)
+                ]
+            }
             assert service.post("/v1/orders", body, role="ingest").status_code == 200
 
             expect(row.locator("td").nth(2)).to_have_text("2", timeout=20_000)  # available
@@ -59,6 +75,7 @@ def test_dashboard_shows_orders_and_alerts_live_and_acks(service: Service) -> No
         finally:
             browser.close()
     assert (ARTIFACTS / "dashboard.png").stat().st_size > 10_000
-    acked = [a for a in service.get("/v1/alerts").json()["items"]
-             if a["sku"] == sku and a["level"] == "EMERGENCY"]
+    acked = [
+        a for a in service.get("/v1/alerts").json()["items"] if a["sku"] == sku and a["level"] == "EMERGENCY"
+    ]
     assert acked[0]["acked_by"] == "oliver"

@@ -26,8 +26,12 @@ def new_sku(service: Service, on_hand: int, **spec: Any) -> str:
 
 
 def order(sku: str, order_id: str, quantity: int = 1, channel: str = "douyin") -> dict[str, Any]:
-    return {"channel": channel, "order_id": order_id, "placed_at": time.time(),
-            "lines": [{"sku": sku, "quantity": quantity}]}
+    return {
+        "channel": channel,
+        "order_id": order_id,
+        "placed_at": time.time(),
+        "lines": [{"sku": sku, "quantity": quantity}],
+    }
 
 
 @pytest.mark.parametrize(
@@ -42,10 +46,12 @@ def order(sku: str, order_id: str, quantity: int = 1, channel: str = "douyin") -
         ("get", "/v1/skus", "ingest", 403, "forbidden"),
     ],
 )
-def test_each_role_is_refused_what_it_may_not_do(service: Service, method: str, path: str,
-                                                 role: str | None, status: int, code: str) -> None:
-    response = requests.request(method, service.url + path, json={}, timeout=30,
-                                headers=service.headers(role))
+def test_each_role_is_refused_what_it_may_not_do(
+    service: Service, method: str, path: str, role: str | None, status: int, code: str
+) -> None:
+    response = requests.request(
+        method, service.url + path, json={}, timeout=30, headers=service.headers(role)
+    )
     assert response.status_code == status
     assert response.json()["code"] == code
     assert response.json()["message"]
@@ -53,8 +59,7 @@ def test_each_role_is_refused_what_it_may_not_do(service: Service, method: str, 
 
 def test_a_wrong_token_and_a_malformed_header_are_unauthorized(service: Service) -> None:
     for header in ("Bearer nope", "Basic abc", "Bearer"):
-        response = requests.get(service.url + "/v1/skus", headers={"Authorization": header},
-                                timeout=30)
+        response = requests.get(service.url + "/v1/skus", headers={"Authorization": header}, timeout=30)
         assert response.status_code == 401
         assert response.json()["code"] == "unauthorized"
 
@@ -68,8 +73,9 @@ def test_sku_lifecycle_over_http(service: Service) -> None:
     assert restock["available"] == 120
     again = service.post(f"/v1/skus/{sku}/restock", {"quantity": 20, "transfer_id": "t1"}).json()
     assert again["duplicate"]
-    adjust = service.post(f"/v1/skus/{sku}/adjust",
-                          {"delta": -500, "adjustment_id": "a1", "reason": "recount"})
+    adjust = service.post(
+        f"/v1/skus/{sku}/adjust", {"delta": -500, "adjustment_id": "a1", "reason": "recount"}
+    )
     assert adjust.status_code == 409
     assert adjust.json()["code"] == "would_oversell"
     page = service.get("/v1/skus", params={"low_stock": 200}).json()
@@ -79,18 +85,31 @@ def test_sku_lifecycle_over_http(service: Service) -> None:
 def test_errors_name_the_problem(service: Service) -> None:
     missing = service.get("/v1/skus/NO-SUCH-SKU")
     assert (missing.status_code, missing.json()["code"]) == (404, "unknown_sku")
-    bad = service.post("/v1/orders", {"orders": [{"channel": "douyin", "order_id": "x",
-                                                  "placed_at": time.time(),
-                                                  "lines": [{"sku": "A", "quantity": 0}]}]},
-                       role="ingest")
+    bad = service.post(
+        "/v1/orders",
+        {
+            "orders": [
+                {
+                    "channel": "douyin",
+                    "order_id": "x",
+                    "placed_at": time.time(),
+                    "lines": [{"sku": "A", "quantity": 0}],
+                }
+            ]
+        },
+        role="ingest",
+    )
     assert bad.status_code == 422
     assert bad.json()["code"] == "validation_error"
     assert bad.json()["field"] == "orders.0.lines.0.quantity"
-    huge = requests.post(service.url + "/v1/orders", data=b"x" * (3 * 1024 * 1024), timeout=30,
-                         headers={**service.headers("ingest"), "Content-Type": "application/json"})
+    huge = requests.post(
+        service.url + "/v1/orders",
+        data=b"x" * (3 * 1024 * 1024),
+        timeout=30,
+        headers={**service.headers("ingest"), "Content-Type": "application/json"},
+    )
     assert (huge.status_code, huge.json()["code"]) == (413, "payload_too_large")
-    restock_unknown = service.post("/v1/skus/NO-SUCH-SKU/restock",
-                                   {"quantity": 1, "transfer_id": "t"})
+    restock_unknown = service.post("/v1/skus/NO-SUCH-SKU/restock", {"quantity": 1, "transfer_id": "t"})
     assert restock_unknown.status_code == 404
 
 
@@ -99,7 +118,10 @@ def test_orders_batch_confirm_cancel_and_lookup(service: Service) -> None:
     body = {"orders": [order(sku, "o1", 2), order(sku, "o2", 2), order(sku, "o3", 1)]}
     decisions = service.post("/v1/orders", body, role="ingest").json()["decisions"]
     assert [(d["order_id"], d["accepted"], d["reason"]) for d in decisions] == [
-        ("o1", True, ""), ("o2", False, "insufficient"), ("o3", True, "")]
+        ("o1", True, ""),
+        ("o2", False, "insufficient"),
+        ("o3", True, ""),
+    ]
     assert service.post("/v1/orders/douyin/o1/confirm", role="ingest").json()["accepted"]
     assert service.post("/v1/orders/douyin/o3/cancel", role="ingest").json()["accepted"]
     lines = service.get("/v1/orders/douyin/o1").json()["lines"]
@@ -108,24 +130,31 @@ def test_orders_batch_confirm_cancel_and_lookup(service: Service) -> None:
     view = service.get(f"/v1/skus/{sku}").json()
     assert (view["sold"], view["reserved"], view["available"]) == (2, 0, 1)
     assert view["oversold"] == {"douyin": 1}
-    wrong_channel = service.post("/v1/orders", {"orders": [order(sku, "t1", 1, "taobao")]},
-                                 role="ingest")
+    wrong_channel = service.post("/v1/orders", {"orders": [order(sku, "t1", 1, "taobao")]}, role="ingest")
     assert wrong_channel.status_code == 403
 
 
 def test_platform_webhook_needs_a_valid_signature(service: Service) -> None:
     sku = new_sku(service, 10)
-    data = {"p_id": 777001, "create_time": int(time.time()),
-            "sku_order_list": [{"out_sku_id": sku, "item_num": 2, "pay_amount": 100}]}
+    data = {
+        "p_id": 777001,
+        "create_time": int(time.time()),
+        "sku_order_list": [{"out_sku_id": sku, "item_num": 2, "pay_amount": 100}],
+    }
     body = json.dumps([{"tag": "100", "data": json.dumps(data)}]).encode()
     path = service.url + "/v1/channels/douyin/orders"
     headers = {**service.headers("ingest"), "Content-Type": "application/json"}
-    forged = requests.post(path, data=body, timeout=30,
-                           headers={**headers, "X-Signature": sign_body(b"wrong", body)})
+    forged = requests.post(
+        path, data=body, timeout=30, headers={**headers, "X-Signature": sign_body(b"wrong", body)}
+    )
     assert (forged.status_code, forged.json()["code"]) == (401, "bad_signature")
     assert service.get(f"/v1/skus/{sku}").json()["reserved"] == 0
-    signed = requests.post(path, data=body, timeout=30,
-                           headers={**headers, "X-Signature": sign_body(WEBHOOK_SECRET.encode(), body)})
+    signed = requests.post(
+        path,
+        data=body,
+        timeout=30,
+        headers={**headers, "X-Signature": sign_body(WEBHOOK_SECRET.encode(), body)},
+    )
     assert signed.status_code == 200, signed.text
     assert signed.json()["decisions"][0]["accepted"]
     assert service.get(f"/v1/skus/{sku}").json()["reserved"] == 2
@@ -156,8 +185,9 @@ def read_until(response: requests.Response, sku: str) -> tuple[str, dict[str, An
 
 def test_alerts_ack_silence_subscriptions_and_sse_resume(service: Service) -> None:
     first, second = new_sku(service, 10, critical_floor=3), new_sku(service, 10, critical_floor=3)
-    stream = requests.get(service.url + "/v1/alerts/stream", headers=service.headers("viewer"),
-                          stream=True, timeout=60)
+    stream = requests.get(
+        service.url + "/v1/alerts/stream", headers=service.headers("viewer"), stream=True, timeout=60
+    )
     assert stream.status_code == 200
     service.post("/v1/orders", {"orders": [order(first, "f1", 8)]}, role="ingest")
     event_id, record = read_until(stream, first)  # other tests' SKUs may alert meanwhile
@@ -170,14 +200,21 @@ def test_alerts_ack_silence_subscriptions_and_sse_resume(service: Service) -> No
 
     wait_for(lambda: any(i["alert"]["sku"] == second for i in since()), message="the second alert")
     expected = [i["event_id"] for i in since()]
-    resumed = requests.get(service.url + "/v1/alerts/stream", stream=True, timeout=60,
-                           headers={**service.headers("viewer"), "Last-Event-ID": event_id})
+    resumed = requests.get(
+        service.url + "/v1/alerts/stream",
+        stream=True,
+        timeout=60,
+        headers={**service.headers("viewer"), "Last-Event-ID": event_id},
+    )
     missed = read_events(resumed, len(expected))  # ...and gets all it missed on reconnect
     resumed.close()
     assert [entry_id for entry_id, _ in missed] == expected
     assert second in {r["alert"]["sku"] for _, r in missed}
-    emergency = next(a for a in service.get("/v1/alerts").json()["items"]
-                     if a["sku"] == first and a["level"] == "EMERGENCY")
+    emergency = next(
+        a
+        for a in service.get("/v1/alerts").json()["items"]
+        if a["sku"] == first and a["level"] == "EMERGENCY"
+    )
     record = {"alert": emergency}
 
     alert_id = record["alert"]["id"]
@@ -186,15 +223,19 @@ def test_alerts_ack_silence_subscriptions_and_sse_resume(service: Service) -> No
     assert service.post("/v1/alerts/no-such/ack", {}).status_code == 404
     silence = service.post("/v1/silences", {"sku": second, "minutes": 30}).json()
     assert silence["created_by"] == "oliver"
-    created = service.post("/v1/subscriptions", {"url": "http://127.0.0.1:9/hook",
-                                                 "secret": "s" * 20, "levels": ["EMERGENCY"]})
+    created = service.post(
+        "/v1/subscriptions", {"url": "http://127.0.0.1:9/hook", "secret": "s" * 20, "levels": ["EMERGENCY"]}
+    )
     assert created.status_code == 201
     listed = service.get("/v1/subscriptions", role="operator").json()
     assert [s["id"] for s in listed] == [created.json()["id"]]
     bad = service.post("/v1/subscriptions", {"url": "ftp://x/y", "secret": "s" * 20})
     assert (bad.status_code, bad.json()["code"]) == (422, "invalid_url")
-    delete = requests.delete(f"{service.url}/v1/subscriptions/{created.json()['id']}",
-                             headers=service.headers("operator"), timeout=30)
+    delete = requests.delete(
+        f"{service.url}/v1/subscriptions/{created.json()['id']}",
+        headers=service.headers("operator"),
+        timeout=30,
+    )
     assert delete.status_code == 204
     history = service.get("/v1/alerts", params={"state": "history", "sku": first}).json()
     assert history["items"][0]["alert"]["sku"] == first
@@ -210,8 +251,8 @@ def test_health_readiness_metrics_and_openapi(service: Service) -> None:
     assert ready["status"] == "ready"
     assert ready["redis"] is True
     metrics = service.get("/metrics", role=None).text
-    assert "flashstock_commits_total{owner=\"0\"}" in metrics
-    assert "flashstock_alerts_open{level=\"EMERGENCY\"}" in metrics
+    assert 'flashstock_commits_total{owner="0"}' in metrics
+    assert 'flashstock_alerts_open{level="EMERGENCY"}' in metrics
     schema = service.get("/openapi.json", role=None).json()
     assert "/v1/orders" in schema["paths"]
     assert "/v1/alerts/stream" in schema["paths"]

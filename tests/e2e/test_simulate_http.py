@@ -5,16 +5,18 @@ from __future__ import annotations
 
 import pytest
 
-from policies.scenario import parse_scenario
-from scripts.sim_driver import ShowRun
-from scripts.sim_http import HttpTarget
-from scripts.sim_report import build_report
-from scripts.sim_target import SimulationError
+from scripts.sim.driver import ShowRun
+from scripts.sim.http_target import HttpTarget
+from scripts.sim.report import build_report
+from scripts.sim.scenario import parse_scenario
+from scripts.sim.target import SimulationError
 from tests.e2e.conftest import TOKENS, WEBHOOK_SECRET, Service
 from tests.support import fresh_namespace
 
 SHOW = {
-    "name": "over-http", "duration_minutes": 6, "seed": 8,
+    "name": "over-http",
+    "duration_minutes": 6,
+    "seed": 8,
     "skus": [{"sku": "CAP", "name": "棒球帽", "on_hand": 40, "lead_time_minutes": 30}],
     "channels": {"douyin": 1.0},
     "demand": [{"sku": "CAP", "from_minute": 0, "to_minute": 6, "orders_per_minute": 12}],
@@ -24,7 +26,8 @@ SHOW = {
 
 
 def test_a_show_over_http_is_decided_durably_without_overselling(
-    service: Service, monkeypatch: pytest.MonkeyPatch,
+    service: Service,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("FLASHSTOCK_WEBHOOK_SECRET_DOUYIN", WEBHOOK_SECRET)
     scenario = parse_scenario(SHOW)
@@ -47,7 +50,8 @@ def test_a_show_over_http_is_decided_durably_without_overselling(
 
 
 def test_an_http_target_needs_the_channels_webhook_secret(
-    service: Service, monkeypatch: pytest.MonkeyPatch,
+    service: Service,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.delenv("FLASHSTOCK_WEBHOOK_SECRET_TAOBAO", raising=False)
     with pytest.raises(SimulationError, match="FLASHSTOCK_WEBHOOK_SECRET_TAOBAO"):

@@ -8,10 +8,10 @@ import json
 import pytest
 import redis
 
-from actors.alert_hub import AlertHub
+from actors.alerts.hub import AlertHub
+from actors.alerts.webhooks import Subscription, WebhookSender
 from actors.infra.redis_server import RedisServer
 from actors.infra.settings import StoreConfig
-from actors.webhooks import Subscription, WebhookSender
 from policies.alert_lifecycle import LifecycleSettings, Silence
 from policies.alert_rules import Level, Verdict
 from policies.channels.signing import signature_problem
@@ -23,8 +23,13 @@ FAST = LifecycleSettings(pending_seconds=30, keep_firing_seconds=60)
 
 
 def verdict(sku: str, level: str, active: bool, eta: float = 40.0) -> Verdict:
-    return Verdict(sku, level, active, "why: seen and explained" if active else "",
-                   {"available": 120, "eta_minutes": eta, "safety_line": 150})
+    return Verdict(
+        sku,
+        level,
+        active,
+        "why: seen and explained" if active else "",
+        {"available": 120, "eta_minutes": eta, "safety_line": 150},
+    )
 
 
 def fire(hub: AlertHub, sku: str, level: str, at: float) -> None:
@@ -45,8 +50,7 @@ def test_history_open_alerts_acks_and_silences_survive_a_restart(config: StoreCo
     assert again["acked_by"] == "operator-li"
     assert "s1" in restarted.silences
     history = restarted.history()
-    assert [(record["kind"], record["alert"]["sku"]) for _, record in history] == [
-        ("firing", "HOODIE")]
+    assert [(record["kind"], record["alert"]["sku"]) for _, record in history] == [("firing", "HOODIE")]
     # clearing for longer than keep-firing resolves it, durably
     restarted.step([verdict("HOODIE", Level.THRESHOLD, False)], T0 + 100, T0 + 100)
     notes = restarted.step([verdict("HOODIE", Level.THRESHOLD, False)], T0 + 200, T0 + 200)
@@ -82,8 +86,7 @@ def test_webhook_that_fails_twice_gets_the_digest_once_signed(
     answers = [r.answer for r in receiver.requests]
     assert answers == [500, 502, 200]
     delivered = receiver.requests[-1]
-    assert signature_problem(SECRET, delivered.body,
-                             delivered.headers["X-Flashstock-Signature"]) is None
+    assert signature_problem(SECRET, delivered.body, delivered.headers["X-Flashstock-Signature"]) is None
     digest = json.loads(delivered.body)
     assert [n["alert"]["sku"] for n in digest["notifications"]] == ["HOODIE", "CAP"]
     assert len(delays) == 2

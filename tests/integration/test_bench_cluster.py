@@ -17,9 +17,29 @@ ROOT = Path(__file__).parents[2]
 def test_the_cluster_bench_scales_owners_over_nodes_and_times_recovery(tmp_path: Path) -> None:
     out = tmp_path / "cluster.json"
     done = subprocess.run(
-        [sys.executable, "-m", "scripts.cli", "bench", "cluster", "--orders", "6000", "--skus", "50",
-         "--recovery-skus", "500", "--kills", "2", "--json", str(out)],
-        cwd=ROOT, capture_output=True, text=True, timeout=600, check=False)
+        [
+            sys.executable,
+            "-m",
+            "scripts.cli",
+            "bench",
+            "cluster",
+            "--orders",
+            "6000",
+            "--skus",
+            "50",
+            "--recovery-skus",
+            "500",
+            "--kills",
+            "2",
+            "--json",
+            str(out),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     result = json.loads(out.read_text())
     assert [(r["shards"], r["owner_nodes"]) for r in result["scaling"]] == [(1, 1), (2, 2), (4, 4)]

@@ -11,19 +11,22 @@ from pathlib import Path
 import pytest
 
 from actors.infra.redis_server import RedisServer
-from scripts import bench_compare, bench_core
-from scripts.bench_compare import Comparison, compare, make_workload, run_row_lock
-from scripts.bench_rowlock import choose_database
+from scripts.bench import compare as bench_compare
+from scripts.bench import core as bench_core
+from scripts.bench.compare import Comparison, compare, make_workload, run_row_lock
+from scripts.bench.rowlock import choose_database
 from scripts.cli import build_parser
 
 ORDERS, SKUS = 2000, 20
 
 
 @pytest.fixture(scope="module")
-def comparison(ray_cluster: None, redis_server: RedisServer,
-               tmp_path_factory: pytest.TempPathFactory) -> Comparison:
-    return compare(redis_server.url, tmp_path_factory.mktemp("bench"), orders=ORDERS, skus=SKUS,
-                   database="sqlite")
+def comparison(
+    ray_cluster: None, redis_server: RedisServer, tmp_path_factory: pytest.TempPathFactory
+) -> Comparison:
+    return compare(
+        redis_server.url, tmp_path_factory.mktemp("bench"), orders=ORDERS, skus=SKUS, database="sqlite"
+    )
 
 
 def test_every_contender_decides_every_order_and_none_oversells(comparison: Comparison) -> None:
@@ -58,16 +61,25 @@ def test_json_result_names_machine_workload_durability_and_each_contender(
     assert set(result["ratios"]) == {"flashstock_vs_classic_lua", "flashstock_vs_row_lock_db"}
     assert result["oversold_units"] == 0
     for contender in result["contenders"].values():
-        assert {"how", "orders_per_s", "latency_ms_p50", "latency_ms_p99", "oversold_units",
-                "decided", "accepted_units", "latency"} <= set(contender)
+        assert {
+            "how",
+            "orders_per_s",
+            "latency_ms_p50",
+            "latency_ms_p99",
+            "oversold_units",
+            "decided",
+            "accepted_units",
+            "latency",
+        } <= set(contender)
         assert contender["orders_per_s"] > 0
         assert contender["latency_ms_p50"] <= contender["latency_ms_p99"]
 
 
 def test_an_oversold_contender_fails_the_comparison(comparison: Comparison) -> None:
     honest = comparison.outcomes["classic_lua"]
-    greedy = dataclasses.replace(honest, accepted_by_sku={**honest.accepted_by_sku,
-                                                         "SKU-0000": comparison.workload.stock + 1})
+    greedy = dataclasses.replace(
+        honest, accepted_by_sku={**honest.accepted_by_sku, "SKU-0000": comparison.workload.stock + 1}
+    )
     bad = dataclasses.replace(comparison, outcomes={**comparison.outcomes, "classic_lua": greedy})
     assert greedy.oversold_units(comparison.workload) == 1
     assert bad.failed()
@@ -87,7 +99,6 @@ def test_row_lock_on_postgresql_agrees_when_a_server_is_reachable(tmp_path: Path
 
 def test_bench_without_a_suite_runs_the_comparison_and_suites_still_parse() -> None:
     plain = build_parser().parse_args(["bench", "--orders", "5000", "--database", "sqlite"])
-    assert (plain.suite, plain.run, plain.orders, plain.database) == (
-        None, bench_compare.run, 5000, "sqlite")
+    assert (plain.suite, plain.run, plain.orders, plain.database) == (None, bench_compare.run, 5000, "sqlite")
     core = build_parser().parse_args(["bench", "core", "--orders", "7"])
     assert (core.suite, core.run, core.orders) == ("core", bench_core.run, 7)

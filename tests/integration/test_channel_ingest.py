@@ -9,9 +9,9 @@ from collections.abc import Sequence
 import pytest
 import redis
 
-from actors.channel_ingest import GROUP, ChannelIngest, WebhookRejected, enqueue, read_decisions
 from actors.infra.settings import StoreConfig
-from actors.sku_owner import SkuOwner
+from actors.ingest.core import GROUP, ChannelIngest, WebhookRejected, enqueue, read_decisions
+from actors.owner.core import SkuOwner
 from policies.channels.signing import sign_body
 from policies.ledger import Decision, Ledger, SkuSettings
 from policies.operations import DefineSku, Operation
@@ -21,13 +21,23 @@ SECRET = b"douyin-shared-secret"
 
 
 def order(order_id: str, *lines: tuple[str, int], paid: bool = False) -> dict[str, object]:
-    return {"type": "order", "order_id": order_id, "buyer_id": "b1", "placed_at": PLACED,
-            "paid": paid, "lines": [{"sku": sku, "quantity": q} for sku, q in lines]}
+    return {
+        "type": "order",
+        "order_id": order_id,
+        "buyer_id": "b1",
+        "placed_at": PLACED,
+        "paid": paid,
+        "lines": [{"sku": sku, "quantity": q} for sku, q in lines],
+    }
 
 
 def douyin_order(order_id: int, sku: str, units: int) -> dict[str, object]:
-    data = {"p_id": order_id, "create_time": 1_764_000_000, "buyer_id": "dy-buyer",
-            "sku_order_list": [{"out_sku_id": sku, "item_num": units, "pay_amount": 29900}]}
+    data = {
+        "p_id": order_id,
+        "create_time": 1_764_000_000,
+        "buyer_id": "dy-buyer",
+        "sku_order_list": [{"out_sku_id": sku, "item_num": units, "pay_amount": 29900}],
+    }
     return {"tag": "100", "msg_id": f"m{order_id}", "data": json.dumps(data)}
 
 
@@ -38,19 +48,18 @@ def owner(config: StoreConfig) -> SkuOwner:
     return stock
 
 
-def ingest_for(config: StoreConfig, owner: SkuOwner, channel: str = "mini",
-               fmt: str = "generic", **options: object) -> ChannelIngest:
+def ingest_for(
+    config: StoreConfig, owner: SkuOwner, channel: str = "mini", fmt: str = "generic", **options: object
+) -> ChannelIngest:
     return ChannelIngest(config, channel, fmt, owner.apply, **options)  # type: ignore[arg-type]
 
 
 def decisions_stream(client: redis.Redis, ingest: ChannelIngest) -> list[dict[str, str]]:
     names = ("kind", "order_id", "accepted", "reason", "failed_sku", "duplicate", "lines")
-    return [dict(zip(names, fields, strict=False))
-            for _, fields in read_decisions(client, ingest.keys)]
+    return [dict(zip(names, fields, strict=False)) for _, fields in read_decisions(client, ingest.keys)]
 
 
-def test_stream_orders_are_decided_published_and_acknowledged(config: StoreConfig,
-                                                              owner: SkuOwner) -> None:
+def test_stream_orders_are_decided_published_and_acknowledged(config: StoreConfig, owner: SkuOwner) -> None:
     ingest = ingest_for(config, owner)
     enqueue(ingest.redis, ingest.keys, [order("o1", ("A", 4)), order("o2", ("A", 7))])
     assert ingest.poll() == 0  # first call finishes this consumer's own pending entries
@@ -58,7 +67,9 @@ def test_stream_orders_are_decided_published_and_acknowledged(config: StoreConfi
 
     published = decisions_stream(ingest.redis, ingest)
     assert [(d["order_id"], d["accepted"], d["reason"]) for d in published] == [
-        ("o1", "1", ""), ("o2", "0", "insufficient")]
+        ("o1", "1", ""),
+        ("o2", "0", "insufficient"),
+    ]
     assert owner.ledger("A") == Ledger("A", 10, 4, 0, (), 2)
     assert ingest.stats() == {"orders": 2, "accepted": 1, "pending": 0}
     # the platform accepted o2 but the pool could not cover it: counted as oversold
@@ -94,14 +105,15 @@ def test_entries_of_a_consumer_that_died_before_ack_are_claimed_and_decided_once
     assert rescuer.claim_stale() == 2
     published = decisions_stream(rescuer.redis, rescuer)
     assert [(d["order_id"], d["accepted"], d["duplicate"]) for d in published] == [
-        ("o1", "1", "1"), ("o2", "1", "1")]
+        ("o1", "1", "1"),
+        ("o2", "1", "1"),
+    ]
     assert owner.ledger("A") == Ledger("A", 10, 3, 0, (), 2)
     assert owner.ledger("B") == Ledger("B", 3, 2, 0, (), 2)
     assert rescuer.stats()["pending"] == 0
 
 
-def test_consumer_restart_finishes_its_own_pending_entries(config: StoreConfig,
-                                                           owner: SkuOwner) -> None:
+def test_consumer_restart_finishes_its_own_pending_entries(config: StoreConfig, owner: SkuOwner) -> None:
     first = ingest_for(config, owner, consumer="same")
     enqueue(first.redis, first.keys, [order("o1", ("A", 1))])
     first.poll()
@@ -131,31 +143,35 @@ def test_payment_and_cancel_that_name_only_the_order_find_its_lines(
     config: StoreConfig, owner: SkuOwner
 ) -> None:
     ingest = ingest_for(config, owner)
-    ingest.process([json.dumps(order("o1", ("A", 2), ("B", 1))),
-                    json.dumps(order("o2", ("A", 3)))])
-    result = ingest.process([
-        json.dumps({"type": "payment", "order_id": "o1", "paid_at": PLACED + 60}),
-        json.dumps({"type": "cancel", "order_id": "o2", "reason": "buyer_cancelled"}),
-        json.dumps({"type": "payment", "order_id": "never-seen", "paid_at": PLACED}),
-    ])
+    ingest.process([json.dumps(order("o1", ("A", 2), ("B", 1))), json.dumps(order("o2", ("A", 3)))])
+    result = ingest.process(
+        [
+            json.dumps({"type": "payment", "order_id": "o1", "paid_at": PLACED + 60}),
+            json.dumps({"type": "cancel", "order_id": "o2", "reason": "buyer_cancelled"}),
+            json.dumps({"type": "payment", "order_id": "never-seen", "paid_at": PLACED}),
+        ]
+    )
     assert [(n.kind, n.order_id, n.accepted, n.reason) for n in result.notices] == [
-        ("payment", "o1", True, ""), ("cancel", "o2", True, ""),
-        ("payment", "never-seen", False, "unknown_order")]
+        ("payment", "o1", True, ""),
+        ("cancel", "o2", True, ""),
+        ("payment", "never-seen", False, "unknown_order"),
+    ]
     assert owner.ledger("A") == Ledger("A", 10, 0, 2, (), 5)
     assert owner.ledger("B") == Ledger("B", 3, 0, 1, (), 3)
 
 
-def test_unreadable_messages_are_dead_lettered_with_their_reason(config: StoreConfig,
-                                                                 owner: SkuOwner) -> None:
+def test_unreadable_messages_are_dead_lettered_with_their_reason(
+    config: StoreConfig, owner: SkuOwner
+) -> None:
     ingest = ingest_for(config, owner)
     bad = [b"{not json", json.dumps(order("o9", ("A", 0))), json.dumps({"type": "order"})]
     enqueue(ingest.redis, ingest.keys, [*bad, order("ok", ("A", 1))])
     ingest.poll()
     ingest.poll(block_ms=1000)
-    letters = [{k.decode(): v.decode() for k, v in f.items()}
-               for _, f in ingest.redis.xrange(ingest.keys.dead)]
-    assert [letter["raw"] for letter in letters] == [b.decode() if isinstance(b, bytes) else b
-                                                     for b in bad]
+    letters = [
+        {k.decode(): v.decode() for k, v in f.items()} for _, f in ingest.redis.xrange(ingest.keys.dead)
+    ]
+    assert [letter["raw"] for letter in letters] == [b.decode() if isinstance(b, bytes) else b for b in bad]
     assert "not valid JSON" in letters[0]["reason"]
     assert letters[1]["reason"] == "lines[0].quantity must be between 1 and 100000, got 0"
     assert letters[1]["order_id"] == "o9"

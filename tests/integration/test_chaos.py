@@ -15,15 +15,39 @@ ROOT = Path(__file__).parents[2]
 def test_every_promise_holds_while_owners_ingest_forecaster_a_node_and_redis_die(tmp_path: Path) -> None:
     out = tmp_path / "chaos.json"
     done = subprocess.run(
-        [sys.executable, "-m", "scripts.cli", "chaos", "--minutes", "0.5", "--seed", "5",
-         "--rate", "150", "--json", str(out)],
-        cwd=ROOT, capture_output=True, text=True, timeout=280, check=False)
+        [
+            sys.executable,
+            "-m",
+            "scripts.cli",
+            "chaos",
+            "--minutes",
+            "0.5",
+            "--seed",
+            "5",
+            "--rate",
+            "150",
+            "--json",
+            str(out),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=280,
+        check=False,
+    )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     result = json.loads(out.read_text())
     assert result["orders_sent"] > 1000
     assert result["decisions_found"] == result["orders_sent"]
-    for check in ("missing_decisions", "conflicting_decisions", "accepted_without_record",
-                  "duplicate_deductions", "oversold", "on_hand_drift", "alerts_lost"):
+    for check in (
+        "missing_decisions",
+        "conflicting_decisions",
+        "accepted_without_record",
+        "duplicate_deductions",
+        "oversold",
+        "on_hand_drift",
+        "alerts_lost",
+    ):
         assert result[check] == 0, check
     assert sorted(f["kind"] for f in result["faults"]) == ["forecaster", "ingest", "node", "owner", "redis"]
     assert all(f["recovery_seconds"] is not None for f in result["faults"])

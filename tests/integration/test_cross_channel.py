@@ -10,12 +10,12 @@ import pytest
 import ray
 import redis
 
-from actors.channel_ingest import ChannelKeys, enqueue, read_decisions
-from actors.channel_sync import ChannelSync
-from actors.client import StockClient
 from actors.infra.redis_server import RedisServer
 from actors.infra.settings import StoreConfig
-from actors.ingest_actor import start_ingest
+from actors.ingest.actor import start_ingest
+from actors.ingest.core import ChannelKeys, enqueue, read_decisions
+from actors.owner.client import StockClient
+from actors.sync.core import ChannelSync
 from policies.ledger import SkuSettings
 from policies.operations import DefineSku, Reserve
 from tests.support import fresh_namespace, wait_for
@@ -29,15 +29,24 @@ SHARES = {"douyin": 0.5, "taobao": 0.3, "kuaishou": 0.2}
 def platform_order(channel: str, n: int) -> dict[str, object]:
     """Order ``n`` of one unit of HOT in ``channel``'s own payload format."""
     if channel == "douyin":
-        data = {"p_id": n, "create_time": 1_764_000_000 + n,
-                "sku_order_list": [{"out_sku_id": "HOT", "item_num": 1, "pay_amount": 9900}]}
+        data = {
+            "p_id": n,
+            "create_time": 1_764_000_000 + n,
+            "sku_order_list": [{"out_sku_id": "HOT", "item_num": 1, "pay_amount": 9900}],
+        }
         return {"tag": "100", "data": json.dumps(data)}
     if channel == "taobao":
-        content = {"tid": n, "created": "2025-11-11 20:00:00",
-                   "orders": {"order": [{"outer_sku_id": "HOT", "num": 1, "payment": "99.00"}]}}
+        content = {
+            "tid": n,
+            "created": "2025-11-11 20:00:00",
+            "orders": {"order": [{"outer_sku_id": "HOT", "num": 1, "payment": "99.00"}]},
+        }
         return {"topic": "taobao_trade_TradeCreate", "content": json.dumps(content)}
-    info = {"oid": n, "createTime": 1_764_000_000_000 + n,
-            "orderItemList": [{"skuNick": "HOT", "num": 1, "itemPrice": 9900}]}
+    info = {
+        "oid": n,
+        "createTime": 1_764_000_000_000 + n,
+        "orderItemList": [{"skuNick": "HOT", "num": 1, "itemPrice": 9900}],
+    }
     return {"event": "kwaishop_order_orderCreate", "info": info}
 
 
@@ -61,12 +70,10 @@ def test_three_channels_drain_concurrently_and_sell_exactly_the_stock(
     namespace = client.config.namespace
     raw = redis.Redis.from_url(client.config.redis_url)
     for channel in CHANNELS:  # every platform took 1,000 orders before flashstock heard
-        enqueue(raw, ChannelKeys.of(namespace, channel),
-                [platform_order(channel, n) for n in range(1000)])
+        enqueue(raw, ChannelKeys.of(namespace, channel), [platform_order(channel, n) for n in range(1000)])
 
     def decisions() -> list[list[str]]:
-        return [fields for c in CHANNELS
-                for _, fields in read_decisions(raw, ChannelKeys.of(namespace, c))]
+        return [fields for c in CHANNELS for _, fields in read_decisions(raw, ChannelKeys.of(namespace, c))]
 
     wait_for(lambda: len(decisions()) == 3000, timeout=120, message="3,000 order decisions")
     accepted = sum(fields[2] == "1" for fields in decisions())
@@ -96,8 +103,7 @@ def test_published_visible_stock_never_exceeds_the_pool_under_the_share_policy(
         raw = redis.Redis.from_url(config.redis_url)
 
         def shown() -> int:
-            return sum(int(raw.hget(f"{config.namespace}:visible:{c}", "HOT") or 0)
-                       for c in SHARES)
+            return sum(int(raw.hget(f"{config.namespace}:visible:{c}", "HOT") or 0) for c in SHARES)
 
         sync.step(block_ms=0)
         assert shown() == most_shown * 300
@@ -109,8 +115,7 @@ def test_published_visible_stock_never_exceeds_the_pool_under_the_share_policy(
 
         wait_for(caught_up, message="visible stock to follow the sales")
         if policy == "share":
-            visible = {c: int(raw.hget(f"{config.namespace}:visible:{c}", "HOT") or 0)
-                       for c in SHARES}
+            visible = {c: int(raw.hget(f"{config.namespace}:visible:{c}", "HOT") or 0) for c in SHARES}
             assert visible["douyin"] > 180 * SHARES["douyin"]  # douyin sells: it gets more
         raw.close()
     finally:

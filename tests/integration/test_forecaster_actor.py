@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 import ray
 
-from actors.client import StockClient
-from actors.forecaster_actor import start_forecaster
+from actors.alerts.actor import start_forecaster
 from actors.infra.redis_server import RedisServer
 from actors.infra.settings import StoreConfig
+from actors.owner.client import StockClient
 from policies.alert_lifecycle import LifecycleSettings
 from policies.alert_rules import Level
 from policies.ledger import SkuSettings
@@ -26,8 +26,7 @@ pytestmark = pytest.mark.usefixtures("ray_cluster")
 @pytest.fixture
 def stack(redis_server: RedisServer) -> Iterator[tuple[StockClient, Any]]:
     config = StoreConfig(redis_server.url, namespace=fresh_namespace(), shard_count=1)
-    forecaster = start_forecaster(config, tick_seconds=0.2,
-                                  lifecycle=LifecycleSettings(pending_seconds=0))
+    forecaster = start_forecaster(config, tick_seconds=0.2, lifecycle=LifecycleSettings(pending_seconds=0))
     client = StockClient.start(config)
     yield client, forecaster
     client.close()
@@ -40,16 +39,21 @@ def test_a_sale_that_crosses_the_critical_floor_raises_an_emergency(
     stack: tuple[StockClient, Any],
 ) -> None:
     client, forecaster = stack
-    client.submit([
-        DefineSku(SkuSettings("HOODIE", "联名卫衣", critical_floor=5, substitutes=("CLASSIC",)), 20),
-        DefineSku(SkuSettings("CLASSIC", "经典款"), 300),
-    ])
+    client.submit(
+        [
+            DefineSku(SkuSettings("HOODIE", "联名卫衣", critical_floor=5, substitutes=("CLASSIC",)), 20),
+            DefineSku(SkuSettings("CLASSIC", "经典款"), 300),
+        ]
+    )
     now = time.time()
     client.submit([Reserve("douyin", f"o{n}", "HOODIE", 1, now) for n in range(16)])
 
     def emergency() -> list[dict[str, Any]]:
-        return [a for a in ray.get(forecaster.alerts.remote())
-                if a["sku"] == "HOODIE" and a["level"] == Level.EMERGENCY]
+        return [
+            a
+            for a in ray.get(forecaster.alerts.remote())
+            if a["sku"] == "HOODIE" and a["level"] == Level.EMERGENCY
+        ]
 
     wait_for(lambda: bool(emergency()), timeout=30, message="an EMERGENCY alert for HOODIE")
     (alert,) = emergency()
@@ -58,8 +62,7 @@ def test_a_sale_that_crosses_the_critical_floor_raises_an_emergency(
     assert alert["playbook"]
     assert "最后4件" in alert["hint"]
     history = ray.get(forecaster.history.remote())
-    assert any(r["alert"]["id"] == alert["id"] and r["kind"] in ("firing", "escalated")
-               for _, r in history)
+    assert any(r["alert"]["id"] == alert["id"] and r["kind"] in ("firing", "escalated") for _, r in history)
     hint = ray.get(forecaster.hints.remote(["HOODIE"]))[0]
     assert hint["host_line"] == "这款还能卖5单"  # 4 available + 10% of 16 unpaid units
     assert hint["substitute"] == "CLASSIC"
@@ -74,8 +77,9 @@ def test_a_driven_forecaster_evaluates_only_when_told_and_after_hearing_every_ba
     try:
         client.submit([DefineSku(SkuSettings(f"S{n}", critical_floor=5), 10) for n in range(4)])
         show = 1_900_000_000.0  # event time far from the wall clock: only the driver moves it
-        client.submit([Reserve("douyin", f"o{sku}-{n}", f"S{sku}", 1, show + n)
-                       for sku in range(4) for n in range(6)])
+        client.submit(
+            [Reserve("douyin", f"o{sku}-{n}", f"S{sku}", 1, show + n) for sku in range(4) for n in range(6)]
+        )
         sent = ray.get([owner.forecast_sent.remote() for owner in client.owners])
         assert sorted(index for index, _, _ in sent) == [0, 1]
         assert ray.get(forecaster.alerts.remote()) == []  # nothing evaluated on its own

@@ -9,12 +9,12 @@ from dataclasses import replace
 import pytest
 import ray
 
-from actors.client import StockClient, apply_on
 from actors.infra.redis_server import RedisServer
 from actors.infra.settings import StoreConfig
-from actors.infra.store import LayoutMismatchError, OwnerFencedError
-from actors.sku_owner import SkuOwner
-from actors.wire import unpack_decisions
+from actors.infra.wire import unpack_decisions
+from actors.owner.client import StockClient, apply_on
+from actors.owner.core import SkuOwner
+from actors.owner.store import LayoutMismatchError, OwnerFencedError
 from policies.ledger import SkuSettings
 from policies.operations import DefineSku, Reserve
 from policies.routing import owner_of
@@ -35,8 +35,10 @@ def test_resharding_moves_every_sku_with_its_ledger_and_retires_the_old_owners(
     before = old.all_ledgers()
     # calls queued at the old owners while the handoff starts: each is either committed
     # before they retire (and then kept by the new owners) or refused
-    queued = [(n, apply_on(old.owners[n % 2], [Reserve("taobao", f"q{n}", SKUS[n % 12], 1, 2.0)]))
-              for n in range(40)]
+    queued = [
+        (n, apply_on(old.owners[n % 2], [Reserve("taobao", f"q{n}", SKUS[n % 12], 1, 2.0)]))
+        for n in range(40)
+    ]
 
     new = StockClient.start(replace(two, shard_count=3))
 

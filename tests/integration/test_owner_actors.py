@@ -10,10 +10,10 @@ import pytest
 import ray
 import redis
 
-from actors.client import StockClient, apply_on, owner_name
 from actors.infra.redis_server import RedisServer
 from actors.infra.settings import RAY_NAMESPACE, StoreConfig
-from actors.infra.store import LedgerStore, decode_record
+from actors.owner.client import StockClient, apply_on, owner_name
+from actors.owner.store import LedgerStore, decode_record
 from policies.ledger import Decision, LineStatus, Reason, SkuSettings
 from policies.operations import DefineSku, Reserve
 from tests.support import fresh_namespace, wait_for
@@ -48,8 +48,9 @@ def stored_state(client: StockClient, sku: str) -> dict[str, str]:
         raw.close()
 
 
-def run_buyers(client: StockClient, orders: list[Reserve], buyers: int,
-               heard: dict[str, Decision]) -> list[BaseException]:
+def run_buyers(
+    client: StockClient, orders: list[Reserve], buyers: int, heard: dict[str, Decision]
+) -> list[BaseException]:
     """``buyers`` threads send single orders at once; ``heard`` fills with the decisions
     as they are acknowledged. Returns the errors of unacknowledged calls."""
     errors: list[BaseException] = []

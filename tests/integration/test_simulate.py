@@ -12,11 +12,11 @@ import yaml
 
 from actors.infra.redis_server import RedisServer
 from actors.infra.settings import StoreConfig
-from policies.scenario import Scenario, parse_scenario
 from scripts.cli import main
-from scripts.sim_driver import ShowLog, ShowRun
-from scripts.sim_inproc import InProcessTarget
-from scripts.sim_report import alert_timeline, build_report, first_alerts, write_report
+from scripts.sim.driver import ShowLog, ShowRun
+from scripts.sim.inproc_target import InProcessTarget
+from scripts.sim.report import alert_timeline, build_report, first_alerts, write_report
+from scripts.sim.scenario import Scenario, parse_scenario
 from tests.support import fresh_namespace
 
 pytestmark = pytest.mark.usefixtures("ray_cluster")
@@ -25,15 +25,27 @@ SCENARIOS = Path(__file__).parents[2] / "scenarios"
 
 #: sixteen minutes: steady, then sales jump sixfold and the stock runs out
 SURGE: dict[str, Any] = {
-    "name": "surge", "duration_minutes": 16, "seed": 3,
-    "skus": [{"sku": "MUG", "name": "马克杯", "on_hand": 110, "lead_time_minutes": 30,
-              "critical_floor": 5, "substitutes": ["CUP"]},
-             {"sku": "CUP", "on_hand": 500, "lead_time_minutes": 600}],
+    "name": "surge",
+    "duration_minutes": 16,
+    "seed": 3,
+    "skus": [
+        {
+            "sku": "MUG",
+            "name": "马克杯",
+            "on_hand": 110,
+            "lead_time_minutes": 30,
+            "critical_floor": 5,
+            "substitutes": ["CUP"],
+        },
+        {"sku": "CUP", "on_hand": 500, "lead_time_minutes": 600},
+    ],
     "channels": {"douyin": 0.5, "taobao": 0.3, "kuaishou": 0.2},
-    "demand": [{"sku": "MUG", "from_minute": 0, "to_minute": 8, "orders_per_minute": 2},
-               {"sku": "MUG", "from_minute": 8, "to_minute": 10, "orders_per_minute": [2, 12]},
-               {"sku": "MUG", "from_minute": 10, "to_minute": 16, "orders_per_minute": 12},
-               {"sku": "CUP", "from_minute": 0, "to_minute": 16, "orders_per_minute": 1}],
+    "demand": [
+        {"sku": "MUG", "from_minute": 0, "to_minute": 8, "orders_per_minute": 2},
+        {"sku": "MUG", "from_minute": 8, "to_minute": 10, "orders_per_minute": [2, 12]},
+        {"sku": "MUG", "from_minute": 10, "to_minute": 16, "orders_per_minute": 12},
+        {"sku": "CUP", "from_minute": 0, "to_minute": 16, "orders_per_minute": 1},
+    ],
     "payment": {"pay_ratio": 0.9, "pay_delay_minutes": [0.2, 2]},
 }
 
@@ -105,17 +117,25 @@ def test_alerts_come_at_the_same_show_times_at_speed_60_and_600(redis_server: Re
     assert {"TREND", "EMERGENCY"} <= set(first_alerts(slow["alerts"])["MUG"])
     assert slow["orders"] == fast["orders"]
     assert {s: v["sold"] + v["reserved"] for s, v in slow["ledger"].items()} == {
-        s: v["sold"] + v["reserved"] for s, v in fast["ledger"].items()}
+        s: v["sold"] + v["reserved"] for s, v in fast["ledger"].items()
+    }
     assert slow["throughput"]["wall_seconds"] > 2 * fast["throughput"]["wall_seconds"]
 
 
 def test_a_simulation_that_oversells_fails_with_exit_status_1(
-    redis_server: RedisServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    redis_server: RedisServer,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    naive = {**SURGE, "name": "naive", "allocation": "shared", "duration_minutes": 4,
-             "skus": [{"sku": "MUG", "on_hand": 10, "lead_time_minutes": 30}],
-             "demand": [{"sku": "MUG", "from_minute": 0, "to_minute": 4, "orders_per_minute": 120}]}
+    naive = {
+        **SURGE,
+        "name": "naive",
+        "allocation": "shared",
+        "duration_minutes": 4,
+        "skus": [{"sku": "MUG", "on_hand": 10, "lead_time_minutes": 30}],
+        "demand": [{"sku": "MUG", "from_minute": 0, "to_minute": 4, "orders_per_minute": 120}],
+    }
     path = tmp_path / "naive.json"
     path.write_text(json.dumps(naive))
     monkeypatch.setenv("REDIS_URL", redis_server.url)

@@ -8,8 +8,8 @@ import redis
 
 from actors.infra.redis_server import RedisServer
 from actors.infra.settings import StoreConfig
-from actors.infra.store import LedgerStore, OwnerFencedError
-from actors.sku_owner import SkuOwner
+from actors.owner.core import SkuOwner
+from actors.owner.store import LedgerStore, OwnerFencedError
 from policies.ledger import Ledger, LineStatus, Reason, SkuSettings
 from policies.operations import (
     Adjust,
@@ -36,20 +36,22 @@ def stored_ledger(client: redis.Redis, config: StoreConfig, sku: str) -> dict[st
     return client.hgetall(LedgerStore(config).state_key(sku))
 
 
-def stored_line(client: redis.Redis, config: StoreConfig, sku: str, channel: str,
-                order_id: str) -> str | None:
+def stored_line(
+    client: redis.Redis, config: StoreConfig, sku: str, channel: str, order_id: str
+) -> str | None:
     return client.hget(LedgerStore(config).lines_key(sku), f"{channel}\x1f{order_id}")
 
 
-def test_decisions_are_in_redis_when_apply_returns(config: StoreConfig,
-                                                   redis_client: redis.Redis) -> None:
+def test_decisions_are_in_redis_when_apply_returns(config: StoreConfig, redis_client: redis.Redis) -> None:
     owner = SkuOwner(config, 0)
     owner.apply([DefineSku(SkuSettings("A", purchase_limit=3), 10)])
-    decisions = owner.apply([
-        Reserve("douyin", "o1", "A", 2, 100.0),
-        Reserve("taobao", "o2", "A", 9, 101.0),
-        Reserve("kuaishou", "o3", "A", 4, 102.0),
-    ])
+    decisions = owner.apply(
+        [
+            Reserve("douyin", "o1", "A", 2, 100.0),
+            Reserve("taobao", "o2", "A", 9, 101.0),
+            Reserve("kuaishou", "o3", "A", 4, 102.0),
+        ]
+    )
     assert [d.accepted for d in decisions] == [True, False, False]
     assert [d.reason for d in decisions] == ["", Reason.OVER_LIMIT, Reason.OVER_LIMIT]
     state = stored_ledger(redis_client, config, "A")
@@ -121,8 +123,9 @@ def test_unpaid_reservations_expire_durably(config: StoreConfig) -> None:
 def test_expiry_survives_a_restart(config: StoreConfig) -> None:
     clock = FakeClock()
     owner = SkuOwner(config, 0, clock=clock)
-    owner.apply([DefineSku(SkuSettings("A", reservation_ttl_seconds=30), 10),
-                 Reserve("douyin", "o1", "A", 2)])
+    owner.apply(
+        [DefineSku(SkuSettings("A", reservation_ttl_seconds=30), 10), Reserve("douyin", "o1", "A", 2)]
+    )
     restarted = SkuOwner(config, 0, clock=clock)
     clock.now += 31
     restarted.apply(restarted.due_operations())
@@ -132,8 +135,12 @@ def test_expiry_survives_a_restart(config: StoreConfig) -> None:
 def test_inbound_transfer_joins_stock_on_arrival(config: StoreConfig) -> None:
     clock = FakeClock()
     owner = SkuOwner(config, 0, clock=clock)
-    owner.apply([DefineSku(SkuSettings("A"), 10),
-                 Restock("A", 200, "transfer-1", "nearby warehouse", clock.now + 1200)])
+    owner.apply(
+        [
+            DefineSku(SkuSettings("A"), 10),
+            Restock("A", 200, "transfer-1", "nearby warehouse", clock.now + 1200),
+        ]
+    )
     ledger = owner.ledger("A")
     assert ledger is not None
     assert ledger.on_hand == 10

@@ -17,12 +17,14 @@ import pytest
 import redis
 from structlog.testing import capture_logs
 
+from actors.alerts.webhooks import Subscription, WebhookSender, redact, url_problem
 from actors.infra.redis_server import free_port
-from actors.webhooks import Subscription, WebhookSender, redact, url_problem
 from policies.channels.signing import signature_problem
 from tests.support import HANG, Receiver, fresh_namespace
 
 SECRET = b"whsec-test-0123456789"
+
+
 class Sleeps:
     """The injected backoff sleep: records each delay, waits for none."""
 
@@ -42,7 +44,8 @@ PAYLOAD = {"sku": "SKU-1", "level": "low", "left": 3, "room": "直播间-1"}
 
 
 def test_a_receiver_that_fails_twice_then_succeeds_gets_one_success(
-        redis_client: redis.Redis, receiver: Receiver) -> None:
+    redis_client: redis.Redis, receiver: Receiver
+) -> None:
     receiver.answer(500, 503, 200)
     sleeps = Sleeps()
     sender = sender_for(redis_client, sleeps, base_delay=0.5)
@@ -55,8 +58,10 @@ def test_a_receiver_that_fails_twice_then_succeeds_gets_one_success(
     assert json.loads(success.body) == PAYLOAD
     assert success.body == json.dumps(PAYLOAD, ensure_ascii=False, sort_keys=True).encode()
     assert signature_problem(SECRET, success.body, success.headers["X-Flashstock-Signature"]) is None
-    assert signature_problem(b"another-secret", success.body,
-                             success.headers["X-Flashstock-Signature"]) is not None
+    assert (
+        signature_problem(b"another-secret", success.body, success.headers["X-Flashstock-Signature"])
+        is not None
+    )
     for request in receiver.requests:
         assert request.headers["X-Flashstock-Event"] == "evt-1"
         assert request.headers["Content-Type"] == "application/json"
@@ -68,7 +73,8 @@ def test_a_receiver_that_fails_twice_then_succeeds_gets_one_success(
 
 
 def test_a_receiver_that_always_fails_is_dead_lettered_without_leaking_credentials(
-        redis_client: redis.Redis, receiver: Receiver) -> None:
+    redis_client: redis.Redis, receiver: Receiver
+) -> None:
     receiver.answer(500)
     sleeps = Sleeps()
     sender = sender_for(redis_client, sleeps, max_attempts=4, base_delay=0.1, max_delay=0.15)
@@ -121,7 +127,8 @@ def test_a_400_is_not_retried_but_dead_lettered(redis_client: redis.Redis, recei
 
 @pytest.mark.parametrize("status", [429, 408])
 def test_too_many_requests_and_request_timeout_are_retried(
-        redis_client: redis.Redis, receiver: Receiver, status: int) -> None:
+    redis_client: redis.Redis, receiver: Receiver, status: int
+) -> None:
     receiver.answer(status, 204)
     sleeps = Sleeps()
     sender = sender_for(redis_client, sleeps)
@@ -135,7 +142,8 @@ def test_too_many_requests_and_request_timeout_are_retried(
 
 
 def test_a_receiver_that_never_answers_in_time_is_retried(
-        redis_client: redis.Redis, receiver: Receiver) -> None:
+    redis_client: redis.Redis, receiver: Receiver
+) -> None:
     receiver.answer(HANG, 200)
     sleeps = Sleeps()
     sender = sender_for(redis_client, sleeps, timeout=0.3)
@@ -153,7 +161,8 @@ def test_a_receiver_that_never_answers_in_time_is_retried(
 
 
 def test_a_receiver_that_never_answers_at_all_is_dead_lettered(
-        redis_client: redis.Redis, receiver: Receiver) -> None:
+    redis_client: redis.Redis, receiver: Receiver
+) -> None:
     receiver.answer(HANG)
     sender = sender_for(redis_client, Sleeps(), timeout=0.3, max_attempts=2)
     subscription = Subscription("sub-6", receiver.url, SECRET)
@@ -196,37 +205,46 @@ def test_an_unusable_url_is_dead_lettered_without_an_attempt(redis_client: redis
     assert "pass" not in repr(logs)
 
 
-@pytest.mark.parametrize("url", [
-    "ftp://x",
-    "http://",
-    "not a url",
-    "https://example.com/" + "a" * 3000,
-    "http://example.com/with space",
-    "http://example.com:notaport/",
-    "mailto:ops@example.com",
-    "",
-])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "ftp://x",
+        "http://",
+        "not a url",
+        "https://example.com/" + "a" * 3000,
+        "http://example.com/with space",
+        "http://example.com:notaport/",
+        "mailto:ops@example.com",
+        "",
+    ],
+)
 def test_url_problem_rejects(url: str) -> None:
     assert url_problem(url) is not None
 
 
-@pytest.mark.parametrize("url", [
-    "http://127.0.0.1:8080/hooks",
-    "https://hooks.example.com/flashstock?team=ops",
-    "https://user:secret@hooks.example.com/",
-    "http://[::1]:9000/",
-])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:8080/hooks",
+        "https://hooks.example.com/flashstock?team=ops",
+        "https://user:secret@hooks.example.com/",
+        "http://[::1]:9000/",
+    ],
+)
 def test_url_problem_accepts(url: str) -> None:
     assert url_problem(url) is None
 
 
-@pytest.mark.parametrize(("url", "shown"), [
-    ("https://user:pass@hooks.example.com/a?b=c", "https://***@hooks.example.com/a?b=c"),
-    ("http://token@127.0.0.1:8080/", "http://***@127.0.0.1:8080/"),
-    ("https://u:p%40ss@host/x@y", "https://***@host/x@y"),
-    ("https://hooks.example.com/users/@me", "https://hooks.example.com/users/@me"),
-    ("https://hooks.example.com", "https://hooks.example.com"),
-    ("user:pass@host/x", "***@host/x"),
-])
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("https://user:pass@hooks.example.com/a?b=c", "https://***@hooks.example.com/a?b=c"),
+        ("http://token@127.0.0.1:8080/", "http://***@127.0.0.1:8080/"),
+        ("https://u:p%40ss@host/x@y", "https://***@host/x@y"),
+        ("https://hooks.example.com/users/@me", "https://hooks.example.com/users/@me"),
+        ("https://hooks.example.com", "https://hooks.example.com"),
+        ("user:pass@host/x", "***@host/x"),
+    ],
+)
 def test_redact_hides_credentials(url: str, shown: str) -> None:
     assert redact(url) == shown

@@ -34,17 +34,21 @@ shares_strategy = st.dictionaries(
 @given(
     available=st.integers(min_value=0, max_value=10**6),
     shares=shares_strategy,
-    demand=st.none() | st.dictionaries(channel_names, st.floats(min_value=0.0, max_value=10_000.0),
-                                       max_size=6),
+    demand=st.none()
+    | st.dictionaries(channel_names, st.floats(min_value=0.0, max_value=10_000.0), max_size=6),
     shared_pool=st.integers(min_value=0, max_value=50),
     demand_weight=st.floats(min_value=0.0, max_value=1.0),
 )
 def test_allocation_sums_to_exactly_the_available_units_and_is_never_negative(
-    available: int, shares: dict[str, float], demand: dict[str, float] | None, shared_pool: int,
+    available: int,
+    shares: dict[str, float],
+    demand: dict[str, float] | None,
+    shared_pool: int,
     demand_weight: float,
 ) -> None:
-    visible = allocate_by_share(available, shares, demand, shared_pool=shared_pool,
-                                demand_weight=demand_weight)
+    visible = allocate_by_share(
+        available, shares, demand, shared_pool=shared_pool, demand_weight=demand_weight
+    )
 
     assert set(visible) == set(shares)
     assert sum(visible.values()) == available
@@ -52,10 +56,14 @@ def test_allocation_sums_to_exactly_the_available_units_and_is_never_negative(
 
 
 @settings(max_examples=100, deadline=None, database=None)
-@given(available=st.integers(min_value=-(10**6), max_value=0), shares=shares_strategy,
-       shared_pool=st.integers(min_value=0, max_value=50))
-def test_allocation_of_no_available_units_is_all_zeros(available: int, shares: dict[str, float],
-                                                       shared_pool: int) -> None:
+@given(
+    available=st.integers(min_value=-(10**6), max_value=0),
+    shares=shares_strategy,
+    shared_pool=st.integers(min_value=0, max_value=50),
+)
+def test_allocation_of_no_available_units_is_all_zeros(
+    available: int, shares: dict[str, float], shared_pool: int
+) -> None:
     visible = allocate_by_share(available, shares, shared_pool=shared_pool)
 
     assert visible == dict.fromkeys(shares, 0)
@@ -66,7 +74,10 @@ def test_allocation_of_no_available_units_is_all_zeros(available: int, shares: d
 
 def test_splits_in_proportion_to_shares_without_demand() -> None:
     assert allocate_by_share(100, {"douyin": 1, "kuaishou": 1, "taobao": 2}) == {
-        "douyin": 25, "kuaishou": 25, "taobao": 50}
+        "douyin": 25,
+        "kuaishou": 25,
+        "taobao": 50,
+    }
 
 
 def test_shares_are_relative_weights_on_any_scale() -> None:
@@ -79,7 +90,10 @@ def test_shares_are_relative_weights_on_any_scale() -> None:
 def test_leftover_units_of_an_uneven_split_go_to_the_largest_remainders() -> None:
     # 10 * 1/6 = 1.67, 10 * 2/6 = 3.33, 10 * 3/6 = 5: the one unit left goes to douyin
     assert allocate_by_share(10, {"douyin": 1, "kuaishou": 2, "taobao": 3}) == {
-        "douyin": 2, "kuaishou": 3, "taobao": 5}
+        "douyin": 2,
+        "kuaishou": 3,
+        "taobao": 5,
+    }
 
 
 def test_equal_remainders_are_broken_by_channel_name() -> None:
@@ -187,7 +201,8 @@ def test_without_demand_the_pool_goes_by_weight_then_name() -> None:
 
 def test_negative_shared_pool_is_no_pool() -> None:
     assert allocate_by_share(10, THREE, DEMAND, shared_pool=-3, demand_weight=0.0) == allocate_by_share(
-        10, THREE, DEMAND, demand_weight=0.0)
+        10, THREE, DEMAND, demand_weight=0.0
+    )
 
 
 # ---- show_everywhere -------------------------------------------------------------------------------

@@ -2,25 +2,40 @@
 
 from __future__ import annotations
 
-from policies.audit import AuditResult, PublishedDecision, SentOrder, audit_orders
 from policies.ledger import Ledger, LineRecord
+from scripts.chaos.audit import AuditResult, PublishedDecision, SentOrder, audit_orders
 
-SENT = [SentOrder("douyin", "o1", "A", 2), SentOrder("douyin", "o2", "A", 1),
-        SentOrder("taobao", "o3", "A", 5)]
+SENT = [
+    SentOrder("douyin", "o1", "A", 2),
+    SentOrder("douyin", "o2", "A", 1),
+    SentOrder("taobao", "o3", "A", 5),
+]
 FIELD = "\x1f"
 
 
-def run(published: list[PublishedDecision], records: dict[str, dict[str, LineRecord]],
-        ledger: Ledger, on_hand: int = 4) -> AuditResult:
+def run(
+    published: list[PublishedDecision],
+    records: dict[str, dict[str, LineRecord]],
+    ledger: Ledger,
+    on_hand: int = 4,
+) -> AuditResult:
     return audit_orders(SENT, published, records, {"A": ledger}, {"A": on_hand})
 
 
 def healthy() -> tuple[list[PublishedDecision], dict[str, dict[str, LineRecord]]]:
-    published = [PublishedDecision("douyin", "o1", True), PublishedDecision("douyin", "o2", True),
-                 PublishedDecision("taobao", "o3", False),
-                 PublishedDecision("douyin", "o1", True)]  # a redelivery, same answer
-    records = {"A": {f"douyin{FIELD}o1": LineRecord("sold", 2), f"douyin{FIELD}o2": LineRecord("reserved", 1),
-                     f"taobao{FIELD}o3": LineRecord("rejected", 5)}}
+    published = [
+        PublishedDecision("douyin", "o1", True),
+        PublishedDecision("douyin", "o2", True),
+        PublishedDecision("taobao", "o3", False),
+        PublishedDecision("douyin", "o1", True),
+    ]  # a redelivery, same answer
+    records = {
+        "A": {
+            f"douyin{FIELD}o1": LineRecord("sold", 2),
+            f"douyin{FIELD}o2": LineRecord("reserved", 1),
+            f"taobao{FIELD}o3": LineRecord("rejected", 5),
+        }
+    }
     return published, records
 
 

@@ -53,8 +53,9 @@ Lines = Sequence[tuple[object, object]]
 
 
 class OrderSample(Protocol):
-    def __call__(self, order_lines: Lines = ..., *, text: bool = ..., paid: bool = ...,
-                 **fields: Any) -> dict[str, Any]: ...
+    def __call__(
+        self, order_lines: Lines = ..., *, text: bool = ..., paid: bool = ..., **fields: Any
+    ) -> dict[str, Any]: ...
 
 
 def _with(base: dict[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
@@ -74,57 +75,78 @@ def _nest(payload: dict[str, Any], text: bool) -> str | dict[str, Any]:
 ONE_LINE: Lines = (("LIP-01", 2),)
 
 
-def douyin_order(order_lines: Lines = ONE_LINE, *, text: bool = True, paid: bool = False,
-                 **fields: Any) -> dict[str, Any]:
-    data = _with({
-        "p_id": 4_987_000_111,
-        "buyer_id": "buyer-9",
-        "create_time": PLACED,
-        "pay_type": 1,
-        "order_status": 2 if paid else 1,
-        "sku_order_list": [{"out_sku_id": sku, "item_num": units, "pay_amount": 9_900, "sku_id": 77}
-                           for sku, units in order_lines],
-    }, fields)
+def douyin_order(
+    order_lines: Lines = ONE_LINE, *, text: bool = True, paid: bool = False, **fields: Any
+) -> dict[str, Any]:
+    data = _with(
+        {
+            "p_id": 4_987_000_111,
+            "buyer_id": "buyer-9",
+            "create_time": PLACED,
+            "pay_type": 1,
+            "order_status": 2 if paid else 1,
+            "sku_order_list": [
+                {"out_sku_id": sku, "item_num": units, "pay_amount": 9_900, "sku_id": 77}
+                for sku, units in order_lines
+            ],
+        },
+        fields,
+    )
     return {"tag": "100", "msg_id": "msg-1", "data": _nest(data, text)}
 
 
-def taobao_order(order_lines: Lines = ONE_LINE, *, text: bool = True, paid: bool = False,
-                 **fields: Any) -> dict[str, Any]:
-    content = _with({
-        "tid": 3_900_000_222,
-        "buyer_nick": "小明",
-        "created": PLACED_CHINA_TEXT,
-        "status": "WAIT_SELLER_SEND_GOODS" if paid else "WAIT_BUYER_PAY",
-        "orders": [{"outer_sku_id": sku, "num": units, "payment": "99.00", "title": "口红"}
-                   for sku, units in order_lines],
-    }, fields)
+def taobao_order(
+    order_lines: Lines = ONE_LINE, *, text: bool = True, paid: bool = False, **fields: Any
+) -> dict[str, Any]:
+    content = _with(
+        {
+            "tid": 3_900_000_222,
+            "buyer_nick": "小明",
+            "created": PLACED_CHINA_TEXT,
+            "status": "WAIT_SELLER_SEND_GOODS" if paid else "WAIT_BUYER_PAY",
+            "orders": [
+                {"outer_sku_id": sku, "num": units, "payment": "99.00", "title": "口红"}
+                for sku, units in order_lines
+            ],
+        },
+        fields,
+    )
     return {"topic": "taobao_trade_TradeCreate", "content": _nest(content, text)}
 
 
-def kuaishou_order(order_lines: Lines = ONE_LINE, *, text: bool = True, paid: bool = False,
-                   **fields: Any) -> dict[str, Any]:
-    info = _with({
-        "oid": 2_100_000_333,
-        "buyerOpenId": "f-7",
-        "createTime": PLACED * 1000,
-        "payTime": PAID_AT * 1000 if paid else 0,
-        "orderItemList": [{"skuNick": sku, "num": units, "itemPrice": 9_900, "itemId": 5}
-                          for sku, units in order_lines],
-    }, fields)
+def kuaishou_order(
+    order_lines: Lines = ONE_LINE, *, text: bool = True, paid: bool = False, **fields: Any
+) -> dict[str, Any]:
+    info = _with(
+        {
+            "oid": 2_100_000_333,
+            "buyerOpenId": "f-7",
+            "createTime": PLACED * 1000,
+            "payTime": PAID_AT * 1000 if paid else 0,
+            "orderItemList": [
+                {"skuNick": sku, "num": units, "itemPrice": 9_900, "itemId": 5} for sku, units in order_lines
+            ],
+        },
+        fields,
+    )
     return {"msgId": "k-1", "event": "kwaishop_order_orderCreate", "info": _nest(info, text)}
 
 
-def generic_order(order_lines: Lines = ONE_LINE, *, text: bool = True, paid: bool = False,
-                  **fields: Any) -> dict[str, Any]:
+def generic_order(
+    order_lines: Lines = ONE_LINE, *, text: bool = True, paid: bool = False, **fields: Any
+) -> dict[str, Any]:
     del text  # the generic format has no nested payload
-    return _with({
-        "type": "order",
-        "order_id": "G-1",
-        "buyer_id": "u-1",
-        "placed_at": float(PLACED),
-        "paid": paid,
-        "lines": [{"sku": sku, "quantity": units} for sku, units in order_lines],
-    }, fields)
+    return _with(
+        {
+            "type": "order",
+            "order_id": "G-1",
+            "buyer_id": "u-1",
+            "placed_at": float(PLACED),
+            "paid": paid,
+            "lines": [{"sku": sku, "quantity": units} for sku, units in order_lines],
+        },
+        fields,
+    )
 
 
 ORDERS: dict[str, OrderSample] = {
@@ -135,15 +157,27 @@ ORDERS: dict[str, OrderSample] = {
 }
 
 #: where each format keeps its order lines and the names of a line's fields
-LINE_LIST = {"douyin": "data.sku_order_list", "taobao": "content.orders",
-             "kuaishou": "info.orderItemList", "generic": "lines"}
+LINE_LIST = {
+    "douyin": "data.sku_order_list",
+    "taobao": "content.orders",
+    "kuaishou": "info.orderItemList",
+    "generic": "lines",
+}
 LIST_KEY = {"douyin": "sku_order_list", "taobao": "orders", "kuaishou": "orderItemList", "generic": "lines"}
 SKU_KEY = {"douyin": "out_sku_id", "taobao": "outer_sku_id", "kuaishou": "skuNick", "generic": "sku"}
 QUANTITY_KEY = {"douyin": "item_num", "taobao": "num", "kuaishou": "num", "generic": "quantity"}
-ID_FIELD = {"douyin": ("p_id", "data.p_id"), "taobao": ("tid", "content.tid"),
-            "kuaishou": ("oid", "info.oid"), "generic": ("order_id", "order_id")}
-TIME_FIELD = {"douyin": ("create_time", "data.create_time"), "taobao": ("created", "content.created"),
-              "kuaishou": ("createTime", "info.createTime"), "generic": ("placed_at", "placed_at")}
+ID_FIELD = {
+    "douyin": ("p_id", "data.p_id"),
+    "taobao": ("tid", "content.tid"),
+    "kuaishou": ("oid", "info.oid"),
+    "generic": ("order_id", "order_id"),
+}
+TIME_FIELD = {
+    "douyin": ("create_time", "data.create_time"),
+    "taobao": ("created", "content.created"),
+    "kuaishou": ("createTime", "info.createTime"),
+    "generic": ("placed_at", "placed_at"),
+}
 
 
 def with_items(fmt: str, items: list[Any], **fields: Any) -> dict[str, Any]:
@@ -159,8 +193,14 @@ def as_raw(message: dict[str, Any], form: str) -> bytes | str | dict[str, Any]:
 
 
 def expected_order(fmt: str, lines: Lines = ONE_LINE, *, paid: bool = False) -> PlatformOrder:
-    return PlatformOrder(CHANNEL, ORDER_IDS[fmt], tuple(OrderLine(str(s), int(str(q))) for s, q in lines),
-                         BUYERS[fmt], float(PLACED), paid)
+    return PlatformOrder(
+        CHANNEL,
+        ORDER_IDS[fmt],
+        tuple(OrderLine(str(s), int(str(q))) for s, q in lines),
+        BUYERS[fmt],
+        float(PLACED),
+        paid,
+    )
 
 
 def unreadable(fmt: str, message: dict[str, Any]) -> Unreadable:
@@ -177,8 +217,11 @@ def unreadable(fmt: str, message: dict[str, Any]) -> Unreadable:
 
 
 NESTINGS = [
-    *(pytest.param(fmt, text, id=f"{fmt}-{'nested text' if text else 'nested object'}")
-      for fmt in PLATFORMS for text in (True, False)),
+    *(
+        pytest.param(fmt, text, id=f"{fmt}-{'nested text' if text else 'nested object'}")
+        for fmt in PLATFORMS
+        for text in (True, False)
+    ),
     pytest.param("generic", False, id="generic"),
 ]
 
@@ -221,8 +264,9 @@ def test_order_without_payment_status_is_unpaid(fmt: str) -> None:
     assert result.paid is False
 
 
-@pytest.mark.parametrize(("status", "paid"), [(1, False), (2, True), (3, True), (5, True), (4, False),
-                                              ("2", False), (True, False)])
+@pytest.mark.parametrize(
+    ("status", "paid"), [(1, False), (2, True), (3, True), (5, True), (4, False), ("2", False), (True, False)]
+)
 def test_douyin_order_is_paid_only_for_paid_shipped_or_completed_status(status: object, paid: bool) -> None:
     result = parse_message(CHANNEL, "douyin", douyin_order(order_status=status))
 
@@ -232,8 +276,14 @@ def test_douyin_order_is_paid_only_for_paid_shipped_or_completed_status(status: 
 
 @pytest.mark.parametrize(
     ("status", "paid"),
-    [("WAIT_BUYER_PAY", False), ("WAIT_SELLER_SEND_GOODS", True), ("WAIT_BUYER_CONFIRM_GOODS", True),
-     ("TRADE_FINISHED", True), ("TRADE_CLOSED", False), (MISSING, False)],
+    [
+        ("WAIT_BUYER_PAY", False),
+        ("WAIT_SELLER_SEND_GOODS", True),
+        ("WAIT_BUYER_CONFIRM_GOODS", True),
+        ("TRADE_FINISHED", True),
+        ("TRADE_CLOSED", False),
+        (MISSING, False),
+    ],
 )
 def test_taobao_order_is_paid_only_for_paid_statuses(status: object, paid: bool) -> None:
     result = parse_message(CHANNEL, "taobao", taobao_order(status=status))
@@ -255,8 +305,9 @@ def test_taobao_reads_order_list_wrapped_in_an_order_key() -> None:
     ("fmt", "item"),
     [
         pytest.param("douyin", {"code": "LIP-01", "item_num": 2}, id="douyin code"),
-        pytest.param("douyin", {"out_sku_id": "", "code": "LIP-01", "item_num": 2},
-                     id="douyin empty out_sku_id"),
+        pytest.param(
+            "douyin", {"out_sku_id": "", "code": "LIP-01", "item_num": 2}, id="douyin empty out_sku_id"
+        ),
         pytest.param("taobao", {"outer_iid": "LIP-01", "num": 2}, id="taobao outer_iid"),
         pytest.param("kuaishou", {"relSkuId": "LIP-01", "num": 2}, id="kuaishou relSkuId"),
     ],
@@ -352,8 +403,9 @@ def test_taobao_created_is_china_time_text(created: str, utc: datetime) -> None:
         pytest.param("2024-11-11T20:00:00.500+08:00", PLACED + 0.5, id="iso with fraction"),
     ],
 )
-def test_generic_placed_at_is_float_seconds_or_iso_text_with_offset(placed_at: object,
-                                                                   expected: float) -> None:
+def test_generic_placed_at_is_float_seconds_or_iso_text_with_offset(
+    placed_at: object, expected: float
+) -> None:
     result = parse_message(CHANNEL, "generic", generic_order(placed_at=placed_at))
 
     assert isinstance(result, PlatformOrder)
@@ -365,11 +417,14 @@ def test_generic_placed_at_is_float_seconds_or_iso_text_with_offset(placed_at: o
 
 PAYMENTS: dict[str, Any] = {
     "douyin": lambda text: {"tag": "101", "data": _nest({"p_id": 4_987_000_111, "pay_time": PAID_AT}, text)},
-    "taobao": lambda text: {"topic": "taobao_trade_TradeBuyerPay",
-                            "content": _nest({"tid": 3_900_000_222, "pay_time": "2024-11-11 20:01:00"},
-                                             text)},
-    "kuaishou": lambda text: {"event": "kwaishop_order_paySuccess",
-                              "info": _nest({"oid": 2_100_000_333, "payTime": PAID_AT * 1000}, text)},
+    "taobao": lambda text: {
+        "topic": "taobao_trade_TradeBuyerPay",
+        "content": _nest({"tid": 3_900_000_222, "pay_time": "2024-11-11 20:01:00"}, text),
+    },
+    "kuaishou": lambda text: {
+        "event": "kwaishop_order_paySuccess",
+        "info": _nest({"oid": 2_100_000_333, "payTime": PAID_AT * 1000}, text),
+    },
     "generic": lambda text: {"type": "payment", "order_id": "G-1", "paid_at": float(PAID_AT)},
 }
 
@@ -383,8 +438,10 @@ def test_reads_payment_of_the_whole_order(fmt: str, nested_as_text: bool, form: 
 
 
 def test_taobao_payment_falls_back_to_modified_time() -> None:
-    message = {"topic": "taobao_trade_TradeBuyerPay",
-               "content": {"tid": 3_900_000_222, "modified": "2024-11-11 20:01:00"}}
+    message = {
+        "topic": "taobao_trade_TradeBuyerPay",
+        "content": {"tid": 3_900_000_222, "modified": "2024-11-11 20:01:00"},
+    }
 
     assert parse_message(CHANNEL, "taobao", message) == Payment(CHANNEL, "3900000222", float(PAID_AT))
 
@@ -393,10 +450,18 @@ def test_taobao_payment_falls_back_to_modified_time() -> None:
     ("fmt", "message", "field"),
     [
         pytest.param("douyin", {"tag": "101", "data": {"p_id": 1}}, "data.pay_time", id="douyin"),
-        pytest.param("taobao", {"topic": "taobao_trade_TradeBuyerPay", "content": {"tid": 1}},
-                     "content.pay_time", id="taobao"),
-        pytest.param("kuaishou", {"event": "kwaishop_order_paySuccess", "info": {"oid": 1, "payTime": 0}},
-                     "info.payTime", id="kuaishou unpaid zero"),
+        pytest.param(
+            "taobao",
+            {"topic": "taobao_trade_TradeBuyerPay", "content": {"tid": 1}},
+            "content.pay_time",
+            id="taobao",
+        ),
+        pytest.param(
+            "kuaishou",
+            {"event": "kwaishop_order_paySuccess", "info": {"oid": 1, "payTime": 0}},
+            "info.payTime",
+            id="kuaishou unpaid zero",
+        ),
         pytest.param("generic", {"type": "payment", "order_id": "1"}, "paid_at", id="generic"),
     ],
 )
@@ -413,43 +478,84 @@ def test_payment_without_a_usable_time_is_unreadable_naming_the_time(
 
 
 CANCELLATIONS = [
-    pytest.param("douyin",
-                 {"tag": "106", "data": {"p_id": 4_987_000_111, "cancel_reason": "buyer changed mind"}},
-                 Cancellation(CHANNEL, "4987000111", "buyer changed mind"), id="douyin cancel with reason"),
-    pytest.param("douyin", {"tag": "106", "data": {"p_id": 4_987_000_111}},
-                 Cancellation(CHANNEL, "4987000111", "cancelled"), id="douyin cancel"),
-    pytest.param("douyin", {"tag": "206", "data": {"p_id": 4_987_000_111, "out_sku_ids": ["LIP-01", 7]}},
-                 Cancellation(CHANNEL, "4987000111", "refund", ("LIP-01", "7")), id="douyin refund of lines"),
-    pytest.param("taobao", {"topic": "taobao_trade_TradeClose", "content": {"tid": 3_900_000_222}},
-                 Cancellation(CHANNEL, "3900000222", "closed"), id="taobao close"),
-    pytest.param("taobao", {"topic": "taobao_refund_RefundSuccess",
-                            "content": {"tid": 3_900_000_222, "outer_sku_id": "LIP-01"}},
-                 Cancellation(CHANNEL, "3900000222", "refund", ("LIP-01",)), id="taobao refund of a line"),
-    pytest.param("kuaishou", {"event": "kwaishop_order_orderClose", "info": {"oid": 2_100_000_333}},
-                 Cancellation(CHANNEL, "2100000333", "closed"), id="kuaishou close"),
-    pytest.param("kuaishou", {"event": "kwaishop_aftersales_refundSuccess",
-                              "info": {"oid": 2_100_000_333, "skuNick": "LIP-01"}},
-                 Cancellation(CHANNEL, "2100000333", "refund", ("LIP-01",)), id="kuaishou refund of a line"),
-    pytest.param("generic", {"type": "cancel", "order_id": "G-1", "reason": "timeout", "skus": ["A", "B"]},
-                 Cancellation(CHANNEL, "G-1", "timeout", ("A", "B")), id="generic cancel of lines"),
-    pytest.param("generic", {"type": "refund", "order_id": "G-1"},
-                 Cancellation(CHANNEL, "G-1", "refund"), id="generic refund"),
-    pytest.param("generic", {"type": "cancel", "order_id": "G-1", "skus": []},
-                 Cancellation(CHANNEL, "G-1", "cancel"), id="generic cancel empty skus"),
+    pytest.param(
+        "douyin",
+        {"tag": "106", "data": {"p_id": 4_987_000_111, "cancel_reason": "buyer changed mind"}},
+        Cancellation(CHANNEL, "4987000111", "buyer changed mind"),
+        id="douyin cancel with reason",
+    ),
+    pytest.param(
+        "douyin",
+        {"tag": "106", "data": {"p_id": 4_987_000_111}},
+        Cancellation(CHANNEL, "4987000111", "cancelled"),
+        id="douyin cancel",
+    ),
+    pytest.param(
+        "douyin",
+        {"tag": "206", "data": {"p_id": 4_987_000_111, "out_sku_ids": ["LIP-01", 7]}},
+        Cancellation(CHANNEL, "4987000111", "refund", ("LIP-01", "7")),
+        id="douyin refund of lines",
+    ),
+    pytest.param(
+        "taobao",
+        {"topic": "taobao_trade_TradeClose", "content": {"tid": 3_900_000_222}},
+        Cancellation(CHANNEL, "3900000222", "closed"),
+        id="taobao close",
+    ),
+    pytest.param(
+        "taobao",
+        {"topic": "taobao_refund_RefundSuccess", "content": {"tid": 3_900_000_222, "outer_sku_id": "LIP-01"}},
+        Cancellation(CHANNEL, "3900000222", "refund", ("LIP-01",)),
+        id="taobao refund of a line",
+    ),
+    pytest.param(
+        "kuaishou",
+        {"event": "kwaishop_order_orderClose", "info": {"oid": 2_100_000_333}},
+        Cancellation(CHANNEL, "2100000333", "closed"),
+        id="kuaishou close",
+    ),
+    pytest.param(
+        "kuaishou",
+        {"event": "kwaishop_aftersales_refundSuccess", "info": {"oid": 2_100_000_333, "skuNick": "LIP-01"}},
+        Cancellation(CHANNEL, "2100000333", "refund", ("LIP-01",)),
+        id="kuaishou refund of a line",
+    ),
+    pytest.param(
+        "generic",
+        {"type": "cancel", "order_id": "G-1", "reason": "timeout", "skus": ["A", "B"]},
+        Cancellation(CHANNEL, "G-1", "timeout", ("A", "B")),
+        id="generic cancel of lines",
+    ),
+    pytest.param(
+        "generic",
+        {"type": "refund", "order_id": "G-1"},
+        Cancellation(CHANNEL, "G-1", "refund"),
+        id="generic refund",
+    ),
+    pytest.param(
+        "generic",
+        {"type": "cancel", "order_id": "G-1", "skus": []},
+        Cancellation(CHANNEL, "G-1", "cancel"),
+        id="generic cancel empty skus",
+    ),
 ]
 
 
 @pytest.mark.parametrize("form", RAW_FORMS)
 @pytest.mark.parametrize(("fmt", "message", "expected"), CANCELLATIONS)
-def test_reads_cancellation_or_refund(fmt: str, message: dict[str, Any], expected: Cancellation,
-                                      form: str) -> None:
+def test_reads_cancellation_or_refund(
+    fmt: str, message: dict[str, Any], expected: Cancellation, form: str
+) -> None:
     assert parse_message(CHANNEL, fmt, as_raw(message, form)) == expected
 
 
 @pytest.mark.parametrize("fmt", PLATFORMS)
 def test_reads_cancellation_whose_nested_payload_is_json_text(fmt: str) -> None:
-    envelope = {"douyin": {"tag": "106"}, "taobao": {"topic": "taobao_trade_TradeClose"},
-                "kuaishou": {"event": "kwaishop_order_orderClose"}}[fmt]
+    envelope = {
+        "douyin": {"tag": "106"},
+        "taobao": {"topic": "taobao_trade_TradeClose"},
+        "kuaishou": {"event": "kwaishop_order_orderClose"},
+    }[fmt]
     nested_key = {"douyin": "data", "taobao": "content", "kuaishou": "info"}[fmt]
     id_key, _ = ID_FIELD[fmt]
     message = {**envelope, nested_key: json.dumps({id_key: int(ORDER_IDS[fmt])})}
@@ -467,8 +573,14 @@ def test_douyin_cancel_with_null_out_sku_ids_cancels_every_line() -> None:
     assert parse_message(CHANNEL, "douyin", message) == Cancellation(CHANNEL, "4987000111", "cancelled")
 
 
-@pytest.mark.parametrize("out_sku_ids", [pytest.param(5, id="number"), pytest.param("LIP-01", id="string"),
-                                         pytest.param({"sku": "LIP-01"}, id="object")])
+@pytest.mark.parametrize(
+    "out_sku_ids",
+    [
+        pytest.param(5, id="number"),
+        pytest.param("LIP-01", id="string"),
+        pytest.param({"sku": "LIP-01"}, id="object"),
+    ],
+)
 def test_douyin_cancel_with_non_list_out_sku_ids_is_unreadable(out_sku_ids: object) -> None:
     message = {"tag": "106", "data": {"p_id": 4_987_000_111, "out_sku_ids": out_sku_ids}}
 
@@ -500,17 +612,30 @@ def test_generic_cancel_with_a_bad_sku_is_unreadable() -> None:
 @pytest.mark.parametrize(
     ("fmt", "message", "kind"),
     [
-        pytest.param("douyin", {"tag": "102", "data": '{"p_id": 1, "logistics": "SF"}'}, "douyin tag 102",
-                     id="douyin shipped"),
+        pytest.param(
+            "douyin",
+            {"tag": "102", "data": '{"p_id": 1, "logistics": "SF"}'},
+            "douyin tag 102",
+            id="douyin shipped",
+        ),
         pytest.param("douyin", {"tag": 105}, "douyin tag 105", id="douyin address change without data"),
-        pytest.param("taobao", {"topic": "taobao_trade_TradeSellerShip", "content": "{}"},
-                     "taobao topic taobao_trade_TradeSellerShip", id="taobao shipped"),
-        pytest.param("kuaishou", {"event": "kwaishop_order_addressChange", "info": "not even json"},
-                     "kuaishou event kwaishop_order_addressChange", id="kuaishou address change"),
+        pytest.param(
+            "taobao",
+            {"topic": "taobao_trade_TradeSellerShip", "content": "{}"},
+            "taobao topic taobao_trade_TradeSellerShip",
+            id="taobao shipped",
+        ),
+        pytest.param(
+            "kuaishou",
+            {"event": "kwaishop_order_addressChange", "info": "not even json"},
+            "kuaishou event kwaishop_order_addressChange",
+            id="kuaishou address change",
+        ),
     ],
 )
-def test_messages_that_do_not_touch_stock_are_ignored(fmt: str, message: dict[str, Any], kind: str,
-                                                      form: str) -> None:
+def test_messages_that_do_not_touch_stock_are_ignored(
+    fmt: str, message: dict[str, Any], kind: str, form: str
+) -> None:
     assert parse_message(CHANNEL, fmt, as_raw(message, form)) == Ignored(CHANNEL, kind)
 
 
@@ -528,11 +653,25 @@ def test_generic_format_has_no_ignored_kinds_an_unknown_type_is_unreadable() -> 
 def _bad_quantities() -> list[Any]:
     cases = []
     for fmt in FORMATS:
-        for label, value in [("float", 2.0), ("bool", True), ("list", [2]), ("zero", 0), ("negative", -1),
-                             ("absurd", MAX_LINE_QUANTITY + 1), ("decimal string", "2.5"), ("null", None)]:
+        for label, value in [
+            ("float", 2.0),
+            ("bool", True),
+            ("list", [2]),
+            ("zero", 0),
+            ("negative", -1),
+            ("absurd", MAX_LINE_QUANTITY + 1),
+            ("decimal string", "2.5"),
+            ("null", None),
+        ]:
             item = {SKU_KEY[fmt]: "LIP-01", QUANTITY_KEY[fmt]: value}
-            cases.append(pytest.param(fmt, with_items(fmt, [item]),
-                                      f"{LINE_LIST[fmt]}[0].{QUANTITY_KEY[fmt]}", id=f"{fmt} {label}"))
+            cases.append(
+                pytest.param(
+                    fmt,
+                    with_items(fmt, [item]),
+                    f"{LINE_LIST[fmt]}[0].{QUANTITY_KEY[fmt]}",
+                    id=f"{fmt} {label}",
+                )
+            )
     return cases
 
 
@@ -540,15 +679,22 @@ def _bad_ids() -> list[Any]:
     cases = []
     for fmt in FORMATS:
         key, field = ID_FIELD[fmt]
-        for label, value in [("bool", True), ("negative", -5), ("empty", ""), ("dict", {"id": 1}),
-                             ("float", 1.5), ("missing", MISSING)]:
+        for label, value in [
+            ("bool", True),
+            ("negative", -5),
+            ("empty", ""),
+            ("dict", {"id": 1}),
+            ("float", 1.5),
+            ("missing", MISSING),
+        ]:
             cases.append(pytest.param(fmt, ORDERS[fmt](**{key: value}), field, id=f"{fmt} {label}"))
     return cases
 
 
 @pytest.mark.parametrize(("fmt", "message", "field"), _bad_ids())
-def test_order_with_bad_id_is_unreadable_naming_the_id_field(fmt: str, message: dict[str, Any],
-                                                             field: str) -> None:
+def test_order_with_bad_id_is_unreadable_naming_the_id_field(
+    fmt: str, message: dict[str, Any], field: str
+) -> None:
     result = unreadable(fmt, message)
 
     assert field in result.reason
@@ -575,9 +721,15 @@ def test_bad_second_line_is_named_by_its_index(fmt: str) -> None:
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
-@pytest.mark.parametrize("items", [pytest.param([], id="empty"), pytest.param({"a": 1}, id="object"),
-                                   pytest.param(MISSING, id="missing"),
-                                   pytest.param(["LIP-01"], id="not objects")])
+@pytest.mark.parametrize(
+    "items",
+    [
+        pytest.param([], id="empty"),
+        pytest.param({"a": 1}, id="object"),
+        pytest.param(MISSING, id="missing"),
+        pytest.param(["LIP-01"], id="not objects"),
+    ],
+)
 def test_order_without_usable_line_list_is_unreadable(fmt: str, items: object) -> None:
     result = unreadable(fmt, ORDERS[fmt](**{LIST_KEY[fmt]: items}))
 
@@ -609,8 +761,9 @@ def test_line_without_sku_is_unreadable_naming_the_line(fmt: str) -> None:
         pytest.param("taobao", "payment", 99, "payment", id="taobao number instead of text"),
     ],
 )
-def test_order_with_bad_amount_is_unreadable_naming_the_amount(fmt: str, key: str, value: object,
-                                                               field: str) -> None:
+def test_order_with_bad_amount_is_unreadable_naming_the_amount(
+    fmt: str, key: str, value: object, field: str
+) -> None:
     item = {SKU_KEY[fmt]: "LIP-01", QUANTITY_KEY[fmt]: 1, key: value}
 
     result = unreadable(fmt, with_items(fmt, [item]))
@@ -701,18 +854,28 @@ def test_generic_paid_flag_must_be_a_boolean() -> None:
         pytest.param("douyin", {"msg_id": "m"}, "message.tag", id="douyin no tag"),
         pytest.param("douyin", {"tag": "100"}, "message.data", id="douyin no data"),
         pytest.param("taobao", {"content": "{}"}, "message.topic", id="taobao no topic"),
-        pytest.param("taobao", {"topic": "taobao_trade_TradeCreate", "content": None}, "message.content",
-                     id="taobao null content"),
+        pytest.param(
+            "taobao",
+            {"topic": "taobao_trade_TradeCreate", "content": None},
+            "message.content",
+            id="taobao null content",
+        ),
         pytest.param("kuaishou", {"info": "{}"}, "message.event", id="kuaishou no event"),
-        pytest.param("kuaishou", {"event": "kwaishop_order_orderCreate"}, "message.info",
-                     id="kuaishou no info"),
+        pytest.param(
+            "kuaishou", {"event": "kwaishop_order_orderCreate"}, "message.info", id="kuaishou no info"
+        ),
         pytest.param("generic", {"order_id": "G-1"}, "message.type", id="generic no type"),
-        pytest.param("generic", {"type": "order", "order_id": "G-1", "placed_at": PLACED}, "message.lines",
-                     id="generic no lines"),
+        pytest.param(
+            "generic",
+            {"type": "order", "order_id": "G-1", "placed_at": PLACED},
+            "message.lines",
+            id="generic no lines",
+        ),
     ],
 )
-def test_message_missing_a_required_field_is_unreadable_naming_it(fmt: str, message: dict[str, Any],
-                                                                  field: str) -> None:
+def test_message_missing_a_required_field_is_unreadable_naming_it(
+    fmt: str, message: dict[str, Any], field: str
+) -> None:
     result = unreadable(fmt, message)
 
     assert f"{field} is missing" in result.reason
@@ -720,8 +883,11 @@ def test_message_missing_a_required_field_is_unreadable_naming_it(fmt: str, mess
 
 @pytest.mark.parametrize(
     ("fmt", "key", "order_id"),
-    [("douyin", "data", "4987000111"), ("taobao", "content", "3900000222"),
-     ("kuaishou", "info", "2100000333")],
+    [
+        ("douyin", "data", "4987000111"),
+        ("taobao", "content", "3900000222"),
+        ("kuaishou", "info", "2100000333"),
+    ],
 )
 @pytest.mark.parametrize(
     ("payload", "problem"),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from policies.channels import Cancellation, OrderLine, Payment, PlatformOrder, parse_message
-from policies.channels.encode import cancel_message, format_of, order_message, payment_message
+from scripts.loadgen.messages import cancel_message, format_of, order_message, payment_message
 
 FORMATS = ["douyin", "taobao", "kuaishou", "generic"]
 PLACED = 1_762_860_000.25
@@ -36,4 +36,8 @@ def test_an_encoded_payment_and_cancel_parse_to_the_same_notice(fmt: str) -> Non
 
 def test_channels_speak_their_platform_format_by_name() -> None:
     assert [format_of(c) for c in ("douyin", "taobao", "kuaishou", "miniprogram")] == [
-        "douyin", "taobao", "kuaishou", "generic"]
+        "douyin",
+        "taobao",
+        "kuaishou",
+        "generic",
+    ]

@@ -126,7 +126,7 @@ def test_ident_error_says_what_was_wrong() -> None:
 def test_ident_rejects_integer_with_more_digits_than_max_id_length() -> None:
     # Regression: integer ids once skipped the length check that string ids get, so a
     # 129-digit id passed the adapter and every line was then rejected by the ledger.
-    too_long = 10 ** MAX_ID_LENGTH  # MAX_ID_LENGTH + 1 digits
+    too_long = 10**MAX_ID_LENGTH  # MAX_ID_LENGTH + 1 digits
 
     assert str(MAX_ID_LENGTH) in field_error(ident, too_long, "tid")
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from actors.forecaster_actor import HeardFrom
+from actors.alerts.actor import HeardFrom
 
 
 def test_batches_heard_out_of_order_count_once_the_gap_is_filled() -> None:

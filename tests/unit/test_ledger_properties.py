@@ -1,7 +1,7 @@
 """Property tests: random operation sequences never break the ledger's rules.
 
 A tiny pure driver keeps ledgers, settings and line records exactly as
-``actors.sku_owner.SkuOwner.decide_batch`` does around ``policies.operations.decide``:
+``actors.owner.core.SkuOwner.decide_batch`` does around ``policies.operations.decide``:
 the previous record is looked up by ``(sku, op.field)`` when ``op.field`` is truthy,
 and a step's ledger / record / settings are stored when they are not None.
 """
@@ -105,26 +105,40 @@ line_quantities = weighted(
 )
 placed_ats = weighted((6, st.sampled_from((T0, T0 - 5.0, 0.0))), (1, st.sampled_from((math.nan, math.inf))))
 arrivals = weighted(
-    (5, st.sampled_from((None, T0 - 1.0, T0 + 55.0, T0 + 400.0))), (1, st.just(math.nan)),
+    (5, st.sampled_from((None, T0 - 1.0, T0 + 55.0, T0 + 400.0))),
+    (1, st.just(math.nan)),
 )
 
 reserves = st.builds(Reserve, channels, order_ids, skus, line_quantities, placed_ats, st.booleans())
 confirms = st.builds(Confirm, channels, order_ids, skus)
 releases = st.builds(Release, channels, order_ids, skus, release_reasons)
 restocks = st.builds(
-    Restock, skus, weighted((6, st.integers(min_value=1, max_value=12)), (1, st.integers(-1, 0))),
-    st.sampled_from(("t-1", "t-2", "t-3", "t-4")), st.just("factory"), arrivals,
+    Restock,
+    skus,
+    weighted((6, st.integers(min_value=1, max_value=12)), (1, st.integers(-1, 0))),
+    st.sampled_from(("t-1", "t-2", "t-3", "t-4")),
+    st.just("factory"),
+    arrivals,
 )
 adjusts = st.builds(
-    Adjust, skus, st.integers(min_value=-12, max_value=12), st.sampled_from(("a-1", "a-2", "a-3")),
-    weighted((6, st.just("stock count")), (1, st.just(""))), st.just("ops"),
+    Adjust,
+    skus,
+    st.integers(min_value=-12, max_value=12),
+    st.sampled_from(("a-1", "a-2", "a-3")),
+    weighted((6, st.just("stock count")), (1, st.just(""))),
+    st.just("ops"),
 )
 # the owner's clock tick; a receipt ``as_of`` a later time is a fact about time too
 # (repeated later, it receives what is due by then), so it is not among the redeliveries
 arrival_checks = st.builds(ReceiveArrivals, skus, st.none())
 
 operations = weighted(
-    (5, reserves), (2, confirms), (2, releases), (2, restocks), (2, adjusts), (1, arrival_checks),
+    (5, reserves),
+    (2, confirms),
+    (2, releases),
+    (2, restocks),
+    (2, adjusts),
+    (1, arrival_checks),
 )
 definitions = {
     sku: st.builds(

@@ -52,8 +52,15 @@ TTL = 600.0
 # ---- helpers --------------------------------------------------------------------------
 
 
-def make_ledger(on_hand: int = 10, reserved: int = 0, sold: int = 0, *, sku: str = SKU,
-                inbound: tuple[InboundTransfer, ...] = (), version: int = 3) -> Ledger:
+def make_ledger(
+    on_hand: int = 10,
+    reserved: int = 0,
+    sold: int = 0,
+    *,
+    sku: str = SKU,
+    inbound: tuple[InboundTransfer, ...] = (),
+    version: int = 3,
+) -> Ledger:
     return Ledger(sku, on_hand, reserved, sold, inbound, version)
 
 
@@ -63,13 +70,25 @@ def make_settings(**overrides: Any) -> SkuSettings:
     return SkuSettings(**values)
 
 
-def reserve(quantity: Any = 2, *, channel: Any = "douyin", order_id: Any = "o-1", sku: Any = SKU,
-            placed_at: Any = NOW - 1.0, paid: bool = False) -> Reserve:
+def reserve(
+    quantity: Any = 2,
+    *,
+    channel: Any = "douyin",
+    order_id: Any = "o-1",
+    sku: Any = SKU,
+    placed_at: Any = NOW - 1.0,
+    paid: bool = False,
+) -> Reserve:
     return Reserve(channel, order_id, sku, quantity, placed_at, paid)
 
 
-def run(op: Operation, ledger: Ledger | None, settings: SkuSettings | None = None,
-        previous: LineRecord | None = None, now: float = NOW) -> Step:
+def run(
+    op: Operation,
+    ledger: Ledger | None,
+    settings: SkuSettings | None = None,
+    previous: LineRecord | None = None,
+    now: float = NOW,
+) -> Step:
     """``decide`` with the default settings when a ledger is given."""
     if settings is None and ledger is not None:
         settings = make_settings()
@@ -99,8 +118,10 @@ def test_decide_dispatches_each_operation_to_its_rule() -> None:
         (Release("douyin", "o-1", SKU), decide_release(Release("douyin", "o-1", SKU), ledger, line)),
         (Restock(SKU, 5, "t-1"), decide_restock(Restock(SKU, 5, "t-1"), ledger, None, NOW)),
         (ReceiveArrivals(SKU), decide_arrivals(ReceiveArrivals(SKU), ledger, NOW)),
-        (Adjust(SKU, 1, "a-1", "count", "ops"),
-         decide_adjustment(Adjust(SKU, 1, "a-1", "count", "ops"), ledger, None)),
+        (
+            Adjust(SKU, 1, "a-1", "count", "ops"),
+            decide_adjustment(Adjust(SKU, 1, "a-1", "count", "ops"), ledger, None),
+        ),
         (DefineSku(settings), decide_definition(DefineSku(settings), ledger, settings)),
     ]
     for op, expected in cases:
@@ -273,8 +294,10 @@ def test_invalid_reservation_is_rejected_even_when_its_line_has_a_record() -> No
 @pytest.mark.parametrize(
     "overrides",
     [
-        pytest.param({"channel": "c" * MAX_ID_LENGTH, "order_id": "o" * MAX_ID_LENGTH,
-                      "sku": "s" * MAX_ID_LENGTH}, id="ids of exactly the maximum length"),
+        pytest.param(
+            {"channel": "c" * MAX_ID_LENGTH, "order_id": "o" * MAX_ID_LENGTH, "sku": "s" * MAX_ID_LENGTH},
+            id="ids of exactly the maximum length",
+        ),
         pytest.param({"quantity": MAX_LINE_QUANTITY}, id="quantity of exactly the maximum"),
         pytest.param({"quantity": 1}, id="quantity one"),
         pytest.param({"channel": "抖音直播间", "order_id": "订单-0001 A"}, id="non-ascii printable ids"),
@@ -331,8 +354,9 @@ def test_repeated_line_answers_from_its_record_not_from_the_new_payload() -> Non
     ("ledger", "settings", "reason"),
     [
         pytest.param(make_ledger(on_hand=2), make_settings(), Reason.INSUFFICIENT, id="insufficient"),
-        pytest.param(make_ledger(on_hand=10), make_settings(purchase_limit=1), Reason.OVER_LIMIT,
-                     id="over_limit"),
+        pytest.param(
+            make_ledger(on_hand=10), make_settings(purchase_limit=1), Reason.OVER_LIMIT, id="over_limit"
+        ),
     ],
 )
 def test_repeated_rejected_line_returns_original_rejection_marked_duplicate(
@@ -421,8 +445,9 @@ def test_rejects_confirm_of_a_released_line_as_already_released() -> None:
     ("ledger", "previous"),
     [
         pytest.param(make_ledger(), None, id="no record of the line"),
-        pytest.param(make_ledger(), LineRecord(LineStatus.REJECTED, 2, Reason.INSUFFICIENT),
-                     id="line was rejected"),
+        pytest.param(
+            make_ledger(), LineRecord(LineStatus.REJECTED, 2, Reason.INSUFFICIENT), id="line was rejected"
+        ),
         pytest.param(None, reserved_line(), id="unknown sku"),
     ],
 )
@@ -486,8 +511,9 @@ def test_release_twice_is_a_duplicate_that_changes_nothing() -> None:
     ("ledger", "previous"),
     [
         pytest.param(make_ledger(), None, id="no record of the line"),
-        pytest.param(make_ledger(), LineRecord(LineStatus.REJECTED, 2, Reason.OVER_LIMIT),
-                     id="line was rejected"),
+        pytest.param(
+            make_ledger(), LineRecord(LineStatus.REJECTED, 2, Reason.OVER_LIMIT), id="line was rejected"
+        ),
         pytest.param(None, reserved_line(), id="unknown sku"),
     ],
 )
@@ -758,8 +784,9 @@ def test_adjust_with_the_same_id_counts_once() -> None:
         pytest.param(Adjust(SKU, 1.5, "a-1", "count", "bob"), "delta", id="delta float"),
         pytest.param(Adjust(SKU, True, "a-1", "count", "bob"), "delta", id="delta bool"),
         pytest.param(Adjust(SKU, MAX_STOCK_CHANGE + 1, "a-1", "count", "bob"), "delta", id="delta huge"),
-        pytest.param(Adjust(SKU, -MAX_STOCK_CHANGE - 1, "a-1", "count", "bob"), "delta",
-                     id="delta hugely negative"),
+        pytest.param(
+            Adjust(SKU, -MAX_STOCK_CHANGE - 1, "a-1", "count", "bob"), "delta", id="delta hugely negative"
+        ),
         pytest.param(Adjust(SKU, 1, "a-1", "", "bob"), "reason", id="missing reason"),
         pytest.param(Adjust(SKU, 1, "", "count", "bob"), "adjustment_id", id="empty adjustment id"),
         pytest.param(Adjust(SKU, 1, "a-1", "count", ""), "actor", id="empty actor"),
@@ -816,8 +843,13 @@ def test_define_of_existing_sku_updates_settings_without_touching_on_hand() -> N
 
 @pytest.mark.parametrize("on_hand", [0, 10], ids=["no on_hand given", "same on_hand"])
 def test_define_of_existing_sku_explains_nothing_when_on_hand_is_not_changed(on_hand: int) -> None:
-    step = decide(DefineSku(make_settings(purchase_limit=5), on_hand), make_ledger(on_hand=10),
-                  make_settings(), None, NOW)
+    step = decide(
+        DefineSku(make_settings(purchase_limit=5), on_hand),
+        make_ledger(on_hand=10),
+        make_settings(),
+        None,
+        NOW,
+    )
 
     assert step.decision.detail == ""
     assert step.ledger is None
@@ -838,16 +870,19 @@ def test_define_with_unchanged_settings_returns_no_new_settings() -> None:
         pytest.param(make_settings(lead_time_minutes=-1.0), 0, "lead_time_minutes", id="negative lead time"),
         pytest.param(make_settings(lead_time_minutes=math.nan), 0, "lead_time_minutes", id="nan lead time"),
         pytest.param(make_settings(reservation_ttl_seconds=0), 0, "reservation_ttl_seconds", id="ttl zero"),
-        pytest.param(make_settings(reservation_ttl_seconds=-5.0), 0, "reservation_ttl_seconds",
-                     id="ttl negative"),
-        pytest.param(make_settings(reservation_ttl_seconds=math.inf), 0, "reservation_ttl_seconds",
-                     id="ttl inf"),
+        pytest.param(
+            make_settings(reservation_ttl_seconds=-5.0), 0, "reservation_ttl_seconds", id="ttl negative"
+        ),
+        pytest.param(
+            make_settings(reservation_ttl_seconds=math.inf), 0, "reservation_ttl_seconds", id="ttl inf"
+        ),
         pytest.param(make_settings(purchase_limit=0), 0, "purchase_limit", id="purchase limit zero"),
         pytest.param(make_settings(purchase_limit=-1), 0, "purchase_limit", id="purchase limit negative"),
         pytest.param(make_settings(purchase_limit=2.0), 0, "purchase_limit", id="purchase limit float"),
         pytest.param(make_settings(substitutes=("SKU-2", "")), 0, "substitute sku", id="empty substitute"),
-        pytest.param(make_settings(substitutes=("SKU\n2",)), 0, "substitute sku",
-                     id="control char substitute"),
+        pytest.param(
+            make_settings(substitutes=("SKU\n2",)), 0, "substitute sku", id="control char substitute"
+        ),
         pytest.param(make_settings(sku=""), 0, "sku", id="empty sku"),
         pytest.param(make_settings(), -1, "on_hand", id="negative on_hand"),
         pytest.param(make_settings(), MAX_STOCK_CHANGE + 1, "on_hand", id="huge on_hand"),

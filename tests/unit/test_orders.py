@@ -34,13 +34,24 @@ def make_order(*lines: tuple[str, int], paid: bool = False) -> PlatformOrder:
 
 
 def accepted(sku: str, quantity: int = 1, *, duplicate: bool = False) -> Decision:
-    return Decision("reserve", sku, f"{CHANNEL}/{ORDER_ID}", True, LineStatus.RESERVED, quantity, 10,
-                    duplicate=duplicate)
+    return Decision(
+        "reserve", sku, f"{CHANNEL}/{ORDER_ID}", True, LineStatus.RESERVED, quantity, 10, duplicate=duplicate
+    )
 
 
 def rejected(sku: str, reason: str = Reason.INSUFFICIENT, *, duplicate: bool = False) -> Decision:
-    return Decision("reserve", sku, f"{CHANNEL}/{ORDER_ID}", False, LineStatus.REJECTED, 1, 0, reason,
-                    "1 units asked, 0 available", duplicate)
+    return Decision(
+        "reserve",
+        sku,
+        f"{CHANNEL}/{ORDER_ID}",
+        False,
+        LineStatus.REJECTED,
+        1,
+        0,
+        reason,
+        "1 units asked, 0 available",
+        duplicate,
+    )
 
 
 THREE_LINES = make_order(("LIP-01", 2), ("BLUSH-3", 1), ("MASK-10", 5))
@@ -92,8 +103,11 @@ def test_order_is_rejected_when_any_line_is(failing: int) -> None:
 
 
 def test_rejected_order_names_the_first_rejected_line() -> None:
-    lines = [accepted("LIP-01"), rejected("BLUSH-3", Reason.OVER_LIMIT),
-             rejected("MASK-10", Reason.INSUFFICIENT)]
+    lines = [
+        accepted("LIP-01"),
+        rejected("BLUSH-3", Reason.OVER_LIMIT),
+        rejected("MASK-10", Reason.INSUFFICIENT),
+    ]
 
     decision = decide_order(THREE_LINES, lines)
 
@@ -109,8 +123,11 @@ def test_order_decision_keeps_the_line_decisions_in_order() -> None:
 
 
 def test_order_is_duplicate_when_every_line_decision_is() -> None:
-    lines = [accepted("LIP-01", duplicate=True), accepted("BLUSH-3", duplicate=True),
-             accepted("MASK-10", duplicate=True)]
+    lines = [
+        accepted("LIP-01", duplicate=True),
+        accepted("BLUSH-3", duplicate=True),
+        accepted("MASK-10", duplicate=True),
+    ]
 
     decision = decide_order(THREE_LINES, lines)
 
@@ -136,7 +153,10 @@ def test_redelivered_rejected_order_gets_the_same_decision_marked_duplicate() ->
     assert not original.duplicate
     assert repeated.duplicate
     assert (repeated.accepted, repeated.reason, repeated.failed_sku) == (
-        original.accepted, original.reason, original.failed_sku)
+        original.accepted,
+        original.reason,
+        original.failed_sku,
+    )
 
 
 # ---- compensations_for -----------------------------------------------------------------------------

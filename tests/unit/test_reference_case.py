@@ -7,7 +7,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 
-from actors.forecaster import Forecaster, SaleEvent, StockSnapshot
+from actors.alerts.forecaster import Forecaster, SaleEvent, StockSnapshot
 from policies.alert_rules import AlertSettings, Level, safety_line
 from policies.ledger import SkuSettings
 
@@ -34,12 +34,18 @@ class Show:
         self.inbound[sku].append((self.now + arrives_in_minutes * 60, units))
         self.forecaster.record([], {sku: self.snapshot(sku)})
 
-    def run(self, minutes: float, rate_of: Callable[[str, float], float], seed: int = 7,
-            on_minute: Callable[[Show, float], None] | None = None) -> None:
+    def run(
+        self,
+        minutes: float,
+        rate_of: Callable[[str, float], float],
+        seed: int = 7,
+        on_minute: Callable[[Show, float], None] | None = None,
+    ) -> None:
         rng = random.Random(seed)
         end = self.now + minutes * 60
-        next_sale = {sku: self.now + rng.expovariate(max(rate_of(sku, 0), 1e-9) / 60)
-                     for sku in self.available}
+        next_sale = {
+            sku: self.now + rng.expovariate(max(rate_of(sku, 0), 1e-9) / 60) for sku in self.available
+        }
         last_minute = -1
         while self.now < end:
             self.now += 10
@@ -132,8 +138,9 @@ def test_long_lead_time_raises_the_safety_line_and_alerts_earlier() -> None:
     lines = {}
     for sku in ("SHORT", "LONG"):
         velocity, _, stock = midway.forecaster.measure(sku)
-        lines[sku] = safety_line(velocity.projected_rate, stock.lead_time_minutes,
-                                 midway.forecaster.forecast, AlertSettings())
+        lines[sku] = safety_line(
+            velocity.projected_rate, stock.lead_time_minutes, midway.forecaster.forecast, AlertSettings()
+        )
     assert lines["LONG"] > lines["SHORT"] > 0
     show = Show({"SHORT": (short, 600), "LONG": (long, 600)})
     show.run(240, lambda _, __: 4.0, seed=5)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from actors.forecaster import Forecaster, SaleEvent, StockSnapshot
+from actors.alerts.forecaster import Forecaster, SaleEvent, StockSnapshot
 from policies.alert_rules import Level
 from policies.ledger import SkuSettings
 from scripts.replay import load_sales, replay
@@ -24,8 +24,9 @@ def recorded_show(seed: int = 7) -> pd.DataFrame:
     while at < T0 + 200 * 60:
         rate = 1.2 if at < T0 + 120 * 60 else 8.0
         at += rng.expovariate(rate / 60)
-        rows.append({"timestamp": at, "sku": "HOODIE", "quantity": 1,
-                     "channel": rng.choice(["douyin", "taobao"])})
+        rows.append(
+            {"timestamp": at, "sku": "HOODIE", "quantity": 1, "channel": rng.choice(["douyin", "taobao"])}
+        )
     return pd.DataFrame(rows)
 
 
@@ -43,8 +44,7 @@ def test_replay_reports_the_trend_soon_after_the_acceleration(tmp_path: Path) ->
 
 
 def test_the_same_events_give_the_same_alerts_at_1x_and_1000x(tmp_path: Path) -> None:
-    events = [SaleEvent("HOODIE", row.timestamp, 1, row.channel)
-              for row in recorded_show().itertuples()]
+    events = [SaleEvent("HOODIE", row.timestamp, 1, row.channel) for row in recorded_show().itertuples()]
     outcomes = []
     for speed in (1.0, 1000.0):
         wall = [0.0]
@@ -56,7 +56,7 @@ def test_the_same_events_give_the_same_alerts_at_1x_and_1000x(tmp_path: Path) ->
         while pending:
             step += 10
             batch = [e for e in pending if e.at <= step]
-            pending = pending[len(batch):]
+            pending = pending[len(batch) :]
             left -= len(batch)
             wall[0] = T0 + (step - T0) / speed  # the wall clock runs 1x or 1000x
             notes = forecaster.record(batch, {"HOODIE": StockSnapshot(left, 0)})
@@ -75,8 +75,7 @@ def test_the_same_events_give_the_same_alerts_at_1x_and_1000x(tmp_path: Path) ->
         ("timestamp,sku,quantity\n1762862400,A,1.5\n", "quantity must be whole numbers"),
     ],
 )
-def test_bad_sales_files_are_refused_with_the_reason(tmp_path: Path, content: str,
-                                                     message: str) -> None:
+def test_bad_sales_files_are_refused_with_the_reason(tmp_path: Path, content: str, message: str) -> None:
     path = tmp_path / "sales.csv"
     path.write_text(content)
     with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):

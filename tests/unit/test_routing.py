@@ -31,8 +31,13 @@ def owners_in_subprocess(skus: list[str], shard_count: int, hash_seed: str) -> t
     env = {**os.environ, "PYTHONHASHSEED": hash_seed, "PYTHONPATH": str(PROJECT_ROOT)}
     result = subprocess.run(
         [sys.executable, "-c", CHILD_CODE, str(shard_count)],
-        input=json.dumps(skus), capture_output=True, text=True, env=env, cwd=PROJECT_ROOT,
-        timeout=60, check=True,
+        input=json.dumps(skus),
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=PROJECT_ROOT,
+        timeout=60,
+        check=True,
     )
     answer = json.loads(result.stdout)
     return answer["owners"], answer["salted"]

@@ -11,13 +11,15 @@ from typing import Any
 import pytest
 import yaml
 
-from policies.scenario import Response, ScenarioError, parse_scenario
-from policies.show_events import BuyerCancel, BuyerOrder, BuyerPayment, generate
+from scripts.sim.scenario import Response, ScenarioError, parse_scenario
+from scripts.sim.show_events import BuyerCancel, BuyerOrder, BuyerPayment, generate
 
 SCENARIOS = Path(__file__).parents[2] / "scenarios"
 
 BASE: dict[str, Any] = {
-    "name": "test", "duration_minutes": 120, "seed": 5,
+    "name": "test",
+    "duration_minutes": 120,
+    "seed": 5,
     "skus": [{"sku": "A", "on_hand": 100, "lead_time_minutes": 30}],
     "channels": {"douyin": 0.6, "taobao": 0.4},
     "demand": [{"sku": "A", "from_minute": 0, "to_minute": 120, "orders_per_minute": 5}],
@@ -102,8 +104,15 @@ def test_the_same_seed_gives_the_same_show_and_another_seed_does_not() -> None:
 
 
 def test_generated_orders_follow_rates_shares_quantities_and_payments() -> None:
-    events = generate(parse_scenario({**BASE, "duration_minutes": 600, "demand": [
-        {"sku": "A", "from_minute": 0, "to_minute": 600, "orders_per_minute": 5}]}))
+    events = generate(
+        parse_scenario(
+            {
+                **BASE,
+                "duration_minutes": 600,
+                "demand": [{"sku": "A", "from_minute": 0, "to_minute": 600, "orders_per_minute": 5}],
+            }
+        )
+    )
     orders = [e for e in events if isinstance(e, BuyerOrder)]
     expected = 5 * 600
     assert abs(len(orders) - expected) < 4 * math.sqrt(expected)  # Poisson: within 4 sigma
@@ -118,10 +127,15 @@ def test_generated_orders_follow_rates_shares_quantities_and_payments() -> None:
 
 
 def test_a_ramp_sells_more_at_its_end_and_segments_add_up() -> None:
-    scenario = parse_scenario({**BASE, "demand": [
-        {"sku": "A", "from_minute": 0, "to_minute": 120, "orders_per_minute": [0, 10]},
-        {"sku": "A", "from_minute": 60, "to_minute": 120, "orders_per_minute": 5},
-    ]})
+    scenario = parse_scenario(
+        {
+            **BASE,
+            "demand": [
+                {"sku": "A", "from_minute": 0, "to_minute": 120, "orders_per_minute": [0, 10]},
+                {"sku": "A", "from_minute": 60, "to_minute": 120, "orders_per_minute": 5},
+            ],
+        }
+    )
     minutes = [e.minute for e in generate(scenario) if isinstance(e, BuyerOrder)]
     first_half = sum(1 for m in minutes if m < 60)
     second_half = len(minutes) - first_half
@@ -130,8 +144,13 @@ def test_a_ramp_sells_more_at_its_end_and_segments_add_up() -> None:
 
 
 def test_a_cancel_wave_cancels_a_share_of_the_unpaid_orders_only() -> None:
-    scenario = parse_scenario({**BASE, "payment": {"pay_ratio": 0.5, "pay_delay_minutes": [1, 60]},
-                               "events": [{"at_minute": 60, "cancel_ratio": 0.5}]})
+    scenario = parse_scenario(
+        {
+            **BASE,
+            "payment": {"pay_ratio": 0.5, "pay_delay_minutes": [1, 60]},
+            "events": [{"at_minute": 60, "cancel_ratio": 0.5}],
+        }
+    )
     events = generate(scenario)
     paid = {e.order_id: e.minute for e in events if isinstance(e, BuyerPayment)}
     cancelled = [e for e in events if isinstance(e, BuyerCancel) and e.reason == "cancelled"]
@@ -141,8 +160,13 @@ def test_a_cancel_wave_cancels_a_share_of_the_unpaid_orders_only() -> None:
 
 
 def test_unpaid_orders_expire_when_their_reservation_ttl_passes() -> None:
-    scenario = parse_scenario({**BASE, "skus": [{**BASE["skus"][0], "reservation_ttl_minutes": 3}],
-                               "payment": {"pay_ratio": 0.5, "pay_delay_minutes": [1, 5]}})
+    scenario = parse_scenario(
+        {
+            **BASE,
+            "skus": [{**BASE["skus"][0], "reservation_ttl_minutes": 3}],
+            "payment": {"pay_ratio": 0.5, "pay_delay_minutes": [1, 5]},
+        }
+    )
     events = generate(scenario)
     orders = {e.order_id: e for e in events if isinstance(e, BuyerOrder)}
     paid = [e for e in events if isinstance(e, BuyerPayment)]
@@ -157,8 +181,9 @@ def test_unpaid_orders_expire_when_their_reservation_ttl_passes() -> None:
 
 
 def test_a_cancelled_order_does_not_also_expire() -> None:
-    scenario = parse_scenario({**BASE, "payment": {"pay_ratio": 0.0},
-                               "events": [{"at_minute": 60, "cancel_ratio": 1.0}]})
+    scenario = parse_scenario(
+        {**BASE, "payment": {"pay_ratio": 0.0}, "events": [{"at_minute": 60, "cancel_ratio": 1.0}]}
+    )
     events = generate(scenario)
     closes = Counter(e.order_id for e in events if isinstance(e, BuyerCancel))
     assert closes
@@ -169,10 +194,15 @@ def test_a_cancelled_order_does_not_also_expire() -> None:
 
 
 def test_responses_are_parsed_per_level() -> None:
-    scenario = parse_scenario({**BASE, "responses": {
-        "trend": [{"restock": {"quantity": 200, "arrives_after_minutes": 20}}],
-        "emergency": [{"restock": {"quantity": 50, "sku": "A"}}],
-    }})
+    scenario = parse_scenario(
+        {
+            **BASE,
+            "responses": {
+                "trend": [{"restock": {"quantity": 200, "arrives_after_minutes": 20}}],
+                "emergency": [{"restock": {"quantity": 50, "sku": "A"}}],
+            },
+        }
+    )
     assert scenario.responses == (Response("TREND", 200, 20.0, ""), Response("EMERGENCY", 50, 0.0, "A"))
 
 

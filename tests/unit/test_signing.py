@@ -27,7 +27,7 @@ MALFORMED = "malformed signature: expected sha256=<64 hex digits>"
 
 def digest_of(signature: str) -> str:
     assert signature.startswith("sha256=")
-    return signature[len("sha256="):]
+    return signature[len("sha256=") :]
 
 
 # ---- signing ----------------------------------------------------------------------------------
@@ -145,15 +145,17 @@ def test_channel_without_a_secret_rejects_signature_made_with_an_empty_key() -> 
 
 
 @settings(max_examples=100, deadline=None, database=None)
-@given(secret=st.binary(min_size=1, max_size=64), body=st.binary(max_size=256),
-       position=st.integers(min_value=0))
-def test_any_signed_body_verifies_and_any_changed_byte_does_not(secret: bytes, body: bytes,
-                                                                position: int) -> None:
+@given(
+    secret=st.binary(min_size=1, max_size=64), body=st.binary(max_size=256), position=st.integers(min_value=0)
+)
+def test_any_signed_body_verifies_and_any_changed_byte_does_not(
+    secret: bytes, body: bytes, position: int
+) -> None:
     signature = sign_body(secret, body)
 
     assert signature_problem(secret, body, signature) is None
     if body:
         index = position % len(body)
-        changed = body[:index] + bytes([body[index] ^ 0x01]) + body[index + 1:]
+        changed = body[:index] + bytes([body[index] ^ 0x01]) + body[index + 1 :]
         assert signature_problem(secret, changed, signature) == MISMATCH
     assert signature_problem(secret, body + b"x", signature) == MISMATCH

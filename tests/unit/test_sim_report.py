@@ -4,25 +4,38 @@ from __future__ import annotations
 
 from collections import Counter
 
-from policies.scenario import parse_scenario
-from scripts.sim_driver import ShowLog
-from scripts.sim_report import build_report, first_alerts, quantile, stockout_minutes, summary
-from scripts.sim_target import Answer
+from scripts.sim.driver import ShowLog
+from scripts.sim.report import build_report, first_alerts, quantile, stockout_minutes, summary
+from scripts.sim.scenario import parse_scenario
+from scripts.sim.target import Answer
 
-SCENARIO = parse_scenario({
-    "name": "t", "duration_minutes": 10, "seed": 1,
-    "skus": [{"sku": "A", "on_hand": 5, "lead_time_minutes": 30},
-             {"sku": "B", "on_hand": 5, "lead_time_minutes": 30}],
-    "channels": {"douyin": 1.0},
-    "demand": [{"sku": "A", "from_minute": 0, "to_minute": 10, "orders_per_minute": 1}],
-})
+SCENARIO = parse_scenario(
+    {
+        "name": "t",
+        "duration_minutes": 10,
+        "seed": 1,
+        "skus": [
+            {"sku": "A", "on_hand": 5, "lead_time_minutes": 30},
+            {"sku": "B", "on_hand": 5, "lead_time_minutes": 30},
+        ],
+        "channels": {"douyin": 1.0},
+        "demand": [{"sku": "A", "from_minute": 0, "to_minute": 10, "orders_per_minute": 1}],
+    }
+)
 
 
 def a_log() -> ShowLog:
-    log = ShowLog(generated=9, taken=Counter(douyin=8), turned_away=Counter(douyin=1),
-                  accepted=Counter(douyin=7), rejected=Counter(insufficient=1),
-                  decision_ms=[1.0, 2.0, 3.0, 4.0], alert_seconds=[0.01], wall_seconds=4.0,
-                  step_seconds=[0.5, 0.5])
+    log = ShowLog(
+        generated=9,
+        taken=Counter(douyin=8),
+        turned_away=Counter(douyin=1),
+        accepted=Counter(douyin=7),
+        rejected=Counter(insufficient=1),
+        decision_ms=[1.0, 2.0, 3.0, 4.0],
+        alert_seconds=[0.01],
+        wall_seconds=4.0,
+        step_seconds=[0.5, 0.5],
+    )
     log.series["A"] += [(1.0, 3, 1.0, 3.0), (2.0, 0, 2.0, 0.0), (3.0, 2, 0.0, None)]
     log.series["B"] += [(1.0, 5, 0.0, None)]
     log.alerts += [
@@ -31,8 +44,10 @@ def a_log() -> ShowLog:
         {"minute": 2.5, "kind": "firing", "sku": "A", "level": "THRESHOLD"},  # after the stock-out
         {"minute": 1.9, "kind": "worsened", "sku": "A", "level": "TREND"},
     ]
-    log.audit = {"A": {"on_hand": 5, "reserved": 0, "sold": 5, "available": 0, "oversold": {"douyin": 1}},
-                 "B": {"on_hand": 5, "reserved": 0, "sold": 0, "available": 5, "oversold": {}}}
+    log.audit = {
+        "A": {"on_hand": 5, "reserved": 0, "sold": 5, "available": 0, "oversold": {"douyin": 1}},
+        "B": {"on_hand": 5, "reserved": 0, "sold": 0, "available": 5, "oversold": {}},
+    }
     log.dead.append(Answer("douyin", "dead", "o9", False, "data.p_id missing", None))
     return log
 

@@ -20,7 +20,11 @@ SCENARIOS = Path(__file__).parents[2] / "scenarios"
     ],
 )
 def test_a_bad_scenario_file_exits_2_naming_the_problem(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str, suffix: str, message: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    text: str,
+    suffix: str,
+    message: str,
 ) -> None:
     path = tmp_path / f"show{suffix}"
     path.write_text(text)

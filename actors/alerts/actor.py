@@ -1,0 +1,256 @@
+"""The Ray actor that hosts the Forecaster and the AlertHub of a deployment.
+
+SKU owners send it each durable batch's sales and fresh stock, fire-and-forget (a call
+they never wait for: reservations are never slowed by forecasting). A tick thread evaluates
+SKUs whose evaluation was coalesced (every 0.2 s), moves event time forward so quiet
+periods still count (every 5 s), expires silences and flushes webhook digests. The
+forecaster and the hub share one process so verdicts reach the alert
+lifecycle in order and without another hop.
+
+Restart: the hub reloads open alerts, silences and subscriptions from Redis; the
+forecaster reloads SKU settings and stock from the ledger and refills its windows from
+new sales (one window, 5 minutes by default).
+"""
+
+from __future__ import annotations
+
+import math
+import pickle
+import threading
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import ray
+import structlog
+
+from actors.alerts.forecaster import Forecaster, SaleEvent, StockSnapshot
+from actors.alerts.hub import AlertHub, notification_record
+from actors.alerts.webhooks import Subscription
+from actors.infra.logging import configure_logging
+from actors.infra.settings import RAY_NAMESPACE, StoreConfig
+from actors.owner.store import CommitBatch, LedgerStore, decode_ledger, decode_settings
+from policies.alert_lifecycle import LifecycleSettings, Silence
+from policies.ledger import Ledger, SkuSettings
+from policies.velocity import ForecastSettings
+
+log = structlog.get_logger(__name__)
+
+
+def forecaster_name(config: StoreConfig) -> str:
+    return f"flashstock-{config.namespace}-forecaster"
+
+
+def stock_of(ledger: Ledger) -> StockSnapshot:
+    return StockSnapshot(
+        ledger.available,
+        ledger.reserved,
+        tuple((t.arrives_at, t.quantity) for t in ledger.inbound),
+        ledger.version,
+    )
+
+
+#: (owner index, owner epoch, the owner's sequence number of the batch)
+Origin = tuple[int, int, int]
+
+
+def pack_commit(batch: CommitBatch, origin: Origin) -> bytes:
+    """What the forecaster needs of a durable batch, as one bytes value."""
+    stock = {sku: stock_of(ledger) for sku, ledger in batch.ledgers.items()}
+    return pickle.dumps(
+        (origin, batch.sales, stock, list(batch.settings.values())), protocol=pickle.HIGHEST_PROTOCOL
+    )
+
+
+class HeardFrom:
+    """Which owners' batches have arrived. Fire-and-forget calls to a threaded actor may
+    run out of order, so per owner it keeps the epoch, the highest sequence number below
+    which nothing is missing, and the numbers that came early."""
+
+    def __init__(self) -> None:
+        self.owners: dict[int, tuple[int, int, set[int]]] = {}
+
+    def add(self, origin: Origin) -> None:
+        index, epoch, seq = origin
+        known_epoch, upto, early = self.owners.get(index, (epoch, 0, set()))
+        if epoch < known_epoch:
+            return  # a fenced incarnation's last word
+        if epoch > known_epoch:
+            upto, early = 0, set()
+        early.add(seq)
+        while upto + 1 in early:
+            upto += 1
+            early.discard(upto)
+        self.owners[index] = (epoch, upto, early)
+
+    def has_all(self, sent: Sequence[Origin]) -> bool:
+        """Whether every batch the owners say they sent (``forecast_sent``) has arrived."""
+        for index, epoch, count in sent:
+            known_epoch, upto, _ = self.owners.get(index, (epoch, 0, set()))
+            if known_epoch < epoch or (known_epoch == epoch and upto < count):
+                return False
+        return True
+
+
+class ForecasterService:
+    """``driven=True`` (a simulation): event time moves only by ``advance_to`` and SKUs
+    are evaluated only there, at the moments of show time the driver chooses, so the
+    same show gives the same alerts at any speed. Otherwise the wall clock drives it."""
+
+    def __init__(
+        self,
+        config: StoreConfig,
+        tick_seconds: float = 0.2,
+        advance_every_seconds: float = 5.0,
+        group_interval: float = 5.0,
+        lifecycle: LifecycleSettings | None = None,
+        forecast: ForecastSettings | None = None,
+        driven: bool = False,
+    ) -> None:
+        configure_logging()
+        #: when this incarnation started (wall clock), so a restart can be told apart
+        self.started_wall = time.time()
+        self.driven = driven
+        self.hub = AlertHub(config, settings=lifecycle, group_interval=group_interval)
+        self.forecaster = Forecaster(
+            book=self.hub, forecast=forecast, evaluate_every_seconds=math.inf if driven else 0.1
+        )
+        self._lock = threading.Lock()
+        self._heard_changed = threading.Condition(self._lock)
+        self.heard = HeardFrom()
+        self._load(config)
+        self.tick_seconds = tick_seconds
+        self.advance_every_seconds = advance_every_seconds
+        self._stop = threading.Event()
+        self._ticker = threading.Thread(target=self._run, name="forecaster-tick", daemon=True)
+        self._ticker.start()
+
+    def _load(self, config: StoreConfig) -> None:
+        store = LedgerStore(config)
+        client = self.hub.redis
+        skus = sorted(s.decode() for s in client.smembers(store.skus_key))
+        pipe = client.pipeline(transaction=False)
+        for sku in skus:
+            pipe.hgetall(store.state_key(sku))
+        stock, settings = {}, []
+        for sku, raw in zip(skus, pipe.execute(), strict=True):
+            state = {k.decode(): v.decode() for k, v in raw.items()}
+            if "on_hand" in state:
+                stock[sku] = stock_of(decode_ledger(sku, state))
+                settings.append(decode_settings(state["settings"]))
+        self.forecaster.update_skus(settings)
+        self.forecaster.stock.update(stock)
+
+    def _run(self) -> None:
+        """Every tick: evaluate SKUs with postponed sales. Every ``advance_every_seconds``:
+        move event time with the clock and evaluate every SKU (quiet ones too)."""
+        next_flush = time.monotonic() + self.hub.group_interval
+        next_advance = time.monotonic()
+        while not self._stop.wait(self.tick_seconds):
+            try:
+                with self._lock:
+                    if not self.driven:
+                        self.forecaster.flush()
+                    if time.monotonic() >= next_advance:
+                        if not self.driven:
+                            self.forecaster.advance()
+                        self.hub.expire_silences(time.time())
+                        next_advance = time.monotonic() + self.advance_every_seconds
+                if time.monotonic() >= next_flush:
+                    self.hub.flush_digests()
+                    next_flush = time.monotonic() + self.hub.group_interval
+            except Exception:
+                log.exception("forecaster_tick_failed")
+
+    # ---- input from the owners ----------------------------------------------------------
+
+    def record(self, payload: bytes) -> int:
+        """A durable batch's (sales, stock, settings) from ``pack_commit``; notifications."""
+        origin, sales, stock, settings = pickle.loads(payload)
+        with self._lock:
+            self.forecaster.update_skus(settings)
+            notes = self.forecaster.record([SaleEvent(*s) for s in sales], stock)
+            self.heard.add(origin)
+            self._heard_changed.notify_all()
+        return len(notes)
+
+    def advance_to(
+        self, watermark: float, sent: Sequence[Origin], skus: Sequence[str] = (), timeout: float = 30.0
+    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """Once every batch in ``sent`` (the owners' ``forecast_sent``) has arrived, move
+        event time to ``watermark`` and evaluate (what a simulation's show clock calls);
+        returns the notifications and the views of ``skus``. ``TimeoutError`` if the
+        batches do not arrive within ``timeout`` seconds (a restarted forecaster has lost
+        what it heard)."""
+        with self._heard_changed:
+            if not self._heard_changed.wait_for(lambda: self.heard.has_all(sent), timeout):
+                raise TimeoutError(f"the forecaster has not heard every owner batch of {sent}")
+            notes = self.forecaster.advance(watermark)
+            return (
+                [notification_record(note) for note in notes],
+                [self.forecaster.view(sku) for sku in skus],
+            )
+
+    def update_skus(self, settings: Sequence[SkuSettings]) -> None:
+        with self._lock:
+            self.forecaster.update_skus(settings)
+
+    # ---- operators ----------------------------------------------------------------------
+
+    def alerts(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return self.hub.open_alerts()
+
+    def history(self, after: str = "-", count: int = 1000) -> list[tuple[str, dict[str, Any]]]:
+        return self.hub.history(after, count)
+
+    def acknowledge(self, alert_id: str, who: str) -> dict[str, Any] | None:
+        with self._lock:
+            alert = self.hub.acknowledge(alert_id, who)
+        return None if alert is None else alert._asdict()
+
+    def silence(self, silence: Silence) -> None:
+        with self._lock:
+            self.hub.silence(silence)
+
+    def subscribe(self, subscription: Subscription) -> None:
+        self.hub.subscribe(subscription)
+
+    def unsubscribe(self, subscription_id: str) -> bool:
+        return self.hub.unsubscribe(subscription_id)
+
+    def view(self, sku: str) -> dict[str, Any]:
+        with self._lock:
+            return self.forecaster.view(sku)
+
+    def views(self, skus: Sequence[str]) -> list[dict[str, Any]]:
+        with self._lock:
+            return [self.forecaster.view(sku) for sku in skus]
+
+    def hints(self, skus: Sequence[str]) -> list[dict[str, Any]]:
+        with self._lock:
+            return [self.forecaster.hint(sku)._asdict() for sku in skus]
+
+    def stats(self) -> dict[str, Any]:
+        return {
+            "events": self.forecaster.events,
+            "skus": len(self.forecaster.histories),
+            "started_wall": self.started_wall,
+            "open_alerts": len(self.hub.open),
+            "watermark": self.forecaster.watermark,
+        }
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._ticker.join(timeout=10)
+
+
+ForecasterActor = ray.remote(max_restarts=-1, max_concurrency=4)(ForecasterService)
+
+
+def start_forecaster(config: StoreConfig, **options: Any) -> Any:
+    actor = ForecasterActor.options(
+        name=forecaster_name(config), get_if_exists=True, namespace=RAY_NAMESPACE
+    ).remote(config, **options)
+    ray.get(actor.stats.remote())
+    return actor

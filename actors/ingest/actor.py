@@ -1,0 +1,105 @@
+"""The Ray actor around ``ChannelIngest``: one per channel, restarted by Ray on death.
+
+A loop thread drains the channel's stream (and claims entries of dead consumers every
+``claim_every_seconds``); webhook batches and stats calls run beside it (a threaded
+actor). Decisions go through a ``StockClient`` over the running SKU owners.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+import ray
+import structlog
+
+from actors.infra.logging import configure_logging
+from actors.infra.placement import one_per_node
+from actors.infra.settings import RAY_NAMESPACE, StoreConfig
+from actors.ingest.core import ChannelIngest, IngestResult
+from actors.owner.client import StockClient, owner_name
+
+log = structlog.get_logger(__name__)
+
+
+class ChannelIngestService:
+    def __init__(
+        self,
+        config: StoreConfig,
+        channel: str,
+        fmt: str,
+        secret: bytes | None = None,
+        claim_every_seconds: float = 5.0,
+        batch_size: int = 1000,
+    ) -> None:
+        configure_logging()
+        owners = [
+            ray.get_actor(owner_name(config, i), namespace=RAY_NAMESPACE) for i in range(config.shard_count)
+        ]
+        self.client = StockClient(config, owners)
+        self.ingest = ChannelIngest(
+            config,
+            channel,
+            fmt,
+            self.client.submit,
+            secret=secret,
+            consumer=f"{channel}-ingest",
+            batch_size=batch_size,
+        )
+        self.claim_every_seconds = claim_every_seconds
+        self._stop = threading.Event()
+        self._loop = threading.Thread(target=self._run, name=f"ingest-{channel}", daemon=True)
+        self._loop.start()
+
+    def _run(self) -> None:
+        next_claim = time.monotonic() + self.claim_every_seconds
+        while not self._stop.is_set():
+            try:
+                self.ingest.poll(block_ms=50)
+                if time.monotonic() >= next_claim:
+                    self.ingest.claim_stale()
+                    next_claim = time.monotonic() + self.claim_every_seconds
+            except Exception:
+                # Entries stay pending and are retried; back off a little meanwhile.
+                self.ingest.log.exception("ingest_batch_failed")
+                self._stop.wait(0.5)
+
+    def webhook(self, body: bytes, signature: str | None) -> IngestResult:
+        """Process a signed platform batch (raises ``WebhookRejected`` if not authentic)."""
+        return self.ingest.ingest_webhook(body, signature)
+
+    def stats(self) -> dict[str, int]:
+        return self.ingest.stats()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._loop.join(timeout=10)
+        self.client.close()
+
+
+#: The Ray actor: restarted on process death; pending stream entries are re-read.
+ChannelIngestActor = ray.remote(max_restarts=-1, max_concurrency=4)(ChannelIngestService)
+
+
+def ingest_name(config: StoreConfig, channel: str) -> str:
+    return f"flashstock-{config.namespace}-ingest-{channel}"
+
+
+def start_ingest(
+    config: StoreConfig, channels: dict[str, str], secrets: dict[str, bytes] | None = None, **options: Any
+) -> dict[str, Any]:
+    """Start (or find) one ingest actor per channel; ``channels`` maps name -> format."""
+    # one per node, starting after the owners' nodes, so load spreads over the cluster
+    strategies = one_per_node(len(channels), offset=config.shard_count)
+    actors = {
+        channel: ChannelIngestActor.options(
+            name=ingest_name(config, channel),
+            get_if_exists=True,
+            namespace=RAY_NAMESPACE,
+            scheduling_strategy=strategy,
+        ).remote(config, channel, fmt, (secrets or {}).get(channel), **options)
+        for (channel, fmt), strategy in zip(channels.items(), strategies, strict=True)
+    }
+    ray.get([actor.stats.remote() for actor in actors.values()])
+    return actors

@@ -1,0 +1,158 @@
+"""The Ray actor around ``SkuOwner``: one process per shard, restarted by Ray on death.
+
+Writes (``apply``) go through the owner's ``GroupCommitter``; an ``await`` on the
+committer's future lets Ray deliver more calls meanwhile, which is what fills the next
+group commit. Reads and health checks run in their own concurrency group, on their
+own event loop, so a stock query never waits behind a batch of writes; they read only
+committed state.
+
+Restart: Ray re-runs the constructor, which takes a new fencing epoch and reloads the
+shard from Redis before any call is served; a call that was in flight when the process
+died is retried by Ray (``max_task_retries``) and, being idempotent, answered with its
+original decisions if it had been committed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import ray
+
+from actors.alerts.actor import forecaster_name, pack_commit
+from actors.infra.logging import configure_logging
+from actors.infra.settings import RAY_NAMESPACE, StoreConfig, tune_gc_for_throughput
+from actors.infra.wire import pack_decisions, unpack_operations
+from actors.owner.commit import GroupCommitter
+from actors.owner.core import SkuOwner
+from actors.owner.store import CommitBatch, OwnerFencedError
+from policies.ledger import Ledger, SkuSettings
+
+
+class SkuOwnerService:
+    """Async face of one shard owner; ``SkuOwnerActor`` is its Ray actor class."""
+
+    def __init__(self, config: StoreConfig, index: int, tick_seconds: float = 0.25) -> None:
+        configure_logging()
+        tune_gc_for_throughput()
+        self.config = config
+        self.owner = SkuOwner(config, index)
+        self._forecaster: Any = None
+        self._forecaster_checked = 0.0
+        #: batches told to the forecaster by this incarnation (see ``forecast_sent``)
+        self._forecast_sent = 0
+        self.committer = GroupCommitter(
+            self.owner, tick_seconds=tick_seconds, on_commit=self._tell_forecaster
+        )
+
+    def _tell_forecaster(self, batch: CommitBatch) -> None:
+        """Fire-and-forget the batch's sales and stock to the forecaster, if one runs
+        (looked up by name at most every 5 s while there is none). Each payload carries
+        this incarnation's (index, epoch, sequence number) so the forecaster can say
+        whether it has heard everything sent so far."""
+        if not batch.has_forecast_news():
+            return
+        if self._forecaster is None:
+            now = time.monotonic()
+            if now - self._forecaster_checked < 5.0:
+                return
+            self._forecaster_checked = now
+            try:
+                self._forecaster = ray.get_actor(forecaster_name(self.config), namespace=RAY_NAMESPACE)
+            except ValueError:
+                return
+        self._forecast_sent += 1
+        origin = (self.owner.index, self.owner.epoch, self._forecast_sent)
+        self._forecaster.record.remote(pack_commit(batch, origin))
+
+    async def apply(self, payload: bytes) -> bytes:
+        """Decide a batch of operations (``wire.pack_operations``) and return their
+        decisions (``wire.pack_decisions``) once they are durable in Redis."""
+        try:
+            decisions = await asyncio.wrap_future(self.committer.submit(unpack_operations(payload)))
+            return pack_decisions(decisions)
+        except OwnerFencedError:
+            # A newer incarnation owns the shard: leave for good (no restart).
+            ray.actor.exit_actor()
+            raise
+
+    @ray.method(concurrency_group="reads")
+    async def ledgers(self, skus: Sequence[str]) -> dict[str, Ledger]:
+        """Committed ledgers of the given SKUs this owner holds (unknown ones omitted)."""
+        committed = self.owner.committed
+        return {sku: committed[sku] for sku in skus if sku in committed}
+
+    @ray.method(concurrency_group="reads")
+    async def all_ledgers(self) -> dict[str, Ledger]:
+        """Committed ledgers of every SKU this owner holds."""
+        return dict(self.owner.committed)
+
+    @ray.method(concurrency_group="reads")
+    async def oversold(self, skus: Sequence[str]) -> dict[str, dict[str, int]]:
+        """Committed oversold counts (sku -> channel -> orders) of the given SKUs."""
+        counts = self.owner.committed_oversold
+        return {sku: dict(counts[sku]) for sku in skus if sku in counts}
+
+    @ray.method(concurrency_group="reads")
+    async def states(
+        self, skus: Sequence[str]
+    ) -> dict[str, tuple[Ledger, SkuSettings | None, dict[str, int]]]:
+        """Committed ledger, settings and oversold counts of the given SKUs, in one call
+        (what an operator's stock query needs)."""
+        committed, settings = self.owner.committed, self.owner.settings
+        oversold = self.owner.committed_oversold
+        return {
+            sku: (committed[sku], settings.get(sku), dict(oversold.get(sku, {})))
+            for sku in skus
+            if sku in committed
+        }
+
+    @ray.method(concurrency_group="reads")
+    async def forecast_sent(self) -> tuple[int, int, int]:
+        """(index, epoch, batches told to the forecaster): once the forecaster has heard
+        as many from this epoch (``HeardFrom.has_all``, which ``advance_to`` waits for), it
+        knows every decision this owner has answered so far."""
+        return self.owner.index, self.owner.epoch, self._forecast_sent
+
+    @ray.method(concurrency_group="reads")
+    async def settings(self, skus: Sequence[str]) -> dict[str, SkuSettings]:
+        known = self.owner.settings
+        return {sku: known[sku] for sku in skus if sku in known}
+
+    @ray.method(concurrency_group="reads")
+    async def commit_stats(self, reset: bool = False) -> dict[str, float]:
+        """Group-commit figures (see ``GroupCommitter.stats``); ``reset`` starts afresh."""
+        stats = self.committer.stats()
+        if reset:
+            self.committer.reset_stats()
+        return stats
+
+    async def retire(self) -> dict[str, Any]:
+        """Hand over (``actors.owner.handoff``): take no more calls, commit everything queued,
+        and report; the caller then removes this actor."""
+        await asyncio.to_thread(self.committer.stop)
+        return await self.health()
+
+    @ray.method(concurrency_group="reads")
+    async def health(self) -> dict[str, Any]:
+        """Liveness with facts: epoch, node, SKUs held, commits so far, a Redis PING."""
+        return {
+            "index": self.owner.index,
+            "epoch": self.owner.epoch,
+            "node": ray.get_runtime_context().get_node_id(),
+            "load_seconds": round(self.owner.load_seconds, 3),
+            "skus": len(self.owner.committed),
+            "commits": self.committer.commits,
+            "fenced": self.owner.fenced,
+            "redis": bool(await asyncio.to_thread(self.owner.redis.ping)),
+        }
+
+
+#: The Ray actor: restarted forever on process death, in-flight calls retried.
+SkuOwnerActor = ray.remote(
+    max_restarts=-1,
+    max_task_retries=-1,
+    concurrency_groups={"reads": 4},
+)(SkuOwnerService)

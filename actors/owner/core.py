@@ -1,0 +1,283 @@
+"""SkuOwner: the single writer of a set of SKUs (plain class; the Ray actor wraps it).
+
+An owner holds the ledgers, settings and line records of the SKUs that
+``owner_of(sku, shard_count)`` assigns to its index. It decides a batch of operations
+in memory, in arrival order, with the pure rules of ``policies.operations``; then it
+makes the whole batch durable with one Redis round trip (group commit); only then are
+the decisions released to callers and visible to readers.
+
+Crash and retry:
+- The owner dies before the commit: nothing of the batch is in Redis, nobody heard a
+  decision; a retry is decided afresh by the restarted owner.
+- It dies after the commit, before answering: the retry finds the line records and
+  returns the original decisions (``duplicate=True``); nothing is deducted twice.
+- The commit fails (Redis down, timeout): the outcome is unknown, so the in-memory
+  state is thrown away and reloaded from Redis before the next batch.
+- A newer incarnation took the epoch: the commit is refused (``OwnerFencedError``) and
+  this owner must stop.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Sequence
+from typing import NamedTuple
+
+import redis
+import structlog
+
+from actors.infra.settings import StoreConfig
+from actors.owner.store import (
+    CommitBatch,
+    LedgerStore,
+    OwnerFencedError,
+    encode_record,
+    split_field,
+)
+from policies.ledger import Decision, Ledger, LineRecord, LineStatus, Reason, SkuSettings
+from policies.operations import Operation, ReceiveArrivals, Release, Reserve, decide
+from policies.routing import owner_of
+
+RESERVED = LineStatus.RESERVED
+INSUFFICIENT = Reason.INSUFFICIENT
+
+log = structlog.get_logger(__name__)
+
+
+class PendingCommit(NamedTuple):
+    """A batch sent to Redis whose reply has not been read yet."""
+
+    batch: CommitBatch
+    args: list[str] | None
+
+
+class SkuOwner:
+    """The in-memory ledgers of one shard, committed to Redis batch by batch."""
+
+    def __init__(
+        self,
+        config: StoreConfig,
+        index: int,
+        *,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        if not 0 <= index < config.shard_count:
+            raise ValueError(f"owner index {index} is outside 0..{config.shard_count - 1}")
+        self.config = config
+        self.index = index
+        self.clock = clock
+        self.store = LedgerStore(config)
+        self.redis = redis.Redis.from_url(
+            config.redis_url,
+            socket_timeout=10.0,
+            socket_connect_timeout=5.0,
+            health_check_interval=30,
+        )
+        #: the connection commits go over, held so a commit can be sent before its reply
+        self._conn: redis.Connection = self.redis.connection_pool.get_connection()
+        self.store.claim_layout(self.redis)
+        self.epoch = self.store.take_epoch(self.redis, index)
+        self.log = log.bind(owner=index, epoch=self.epoch)
+        self._owned: dict[str, bool] = {}
+        self._stale = False
+        self.fenced = False
+        self._load()
+
+    # ---- state -------------------------------------------------------------------
+
+    def _load(self) -> None:
+        started = time.perf_counter()
+        state = self.store.load(self.redis, self.index)
+        self.ledgers: dict[str, Ledger] = state.ledgers
+        self.settings: dict[str, SkuSettings] = state.settings
+        #: sku -> line field -> the decision record of that line
+        self.records: dict[str, dict[str, LineRecord]] = state.records
+        #: sku -> channel -> orders accepted by the platform that the pool could not cover
+        self.oversold: dict[str, dict[str, int]] = state.oversold
+        self.committed_oversold: dict[str, dict[str, int]] = {
+            sku: dict(counts) for sku, counts in state.oversold.items()
+        }
+        #: what readers see: only committed ledgers
+        self.committed: dict[str, Ledger] = dict(state.ledgers)
+        #: unpaid reservations by the whole second after their expiry: (sku, line field)
+        self._expiries: dict[int, list[tuple[str, str]]] = {}
+        for sku, lines in state.records.items():
+            for line_field, record in lines.items():
+                if record.status == RESERVED:
+                    self._expiries.setdefault(int(record.expires_at) + 1, []).append((sku, line_field))
+        self._stale = False
+        #: how long the last load from Redis took (a restart's share of recovery time)
+        self.load_seconds = time.perf_counter() - started
+        self.log.info(
+            "owner_loaded",
+            skus=len(self.ledgers),
+            lines=sum(map(len, self.records.values())),
+            seconds=round(self.load_seconds, 3),
+        )
+
+    def owns(self, sku: object) -> bool:
+        """True when ``sku`` belongs to this owner's shard."""
+        if not isinstance(sku, str):
+            return False
+        owned = self._owned.get(sku)
+        if owned is None:
+            owned = self._owned[sku] = owner_of(sku, self.config.shard_count) == self.index
+        return owned
+
+    def ledger(self, sku: str) -> Ledger | None:
+        """The committed ledger of ``sku`` (never a decision not yet durable)."""
+        return self.committed.get(sku)
+
+    # ---- deciding and committing ----------------------------------------------------
+
+    def decide_batch(self, ops: Sequence[Operation]) -> tuple[list[Decision], CommitBatch]:
+        """Decide ``ops`` in order against the working state; no I/O."""
+        if self.fenced:
+            raise OwnerFencedError(f"owner {self.index} epoch {self.epoch} was fenced")
+        if self._stale:
+            self._load()
+        now = self.clock()
+        batch = CommitBatch()
+        decisions: list[Decision] = []
+        append_decision = decisions.append
+        ledgers, records, settings = self.ledgers, self.records, self.settings
+        owned, expiries = self._owned, self._expiries
+        sales = batch.sales
+        # This loop is the hot path (one pass per order line): locals, no method calls
+        # that can be avoided, and the rules themselves in ``policies.decide``.
+        for op in ops:
+            sku = op.sku
+            is_owned = owned.get(sku) if type(sku) is str else False
+            if is_owned is None:
+                is_owned = self.owns(sku)
+            if not is_owned:
+                append_decision(
+                    Decision(
+                        op.name,
+                        str(sku),
+                        "",
+                        False,
+                        reason=Reason.NOT_OWNER,
+                        detail=f"sku {sku!r} is not held by owner {self.index}",
+                    )
+                )
+                continue
+            line_field = op.field
+            lines = records.get(sku)
+            previous = lines.get(line_field) if lines is not None and line_field else None
+            decision, ledger, record, new_settings = decide(
+                op, ledgers.get(sku), settings.get(sku), previous, now
+            )
+            append_decision(decision)
+            if decision.reason == INSUFFICIENT and not decision.duplicate:
+                self._count_oversold(batch, sku, op)
+            elif record is not None and decision.accepted and not decision.duplicate:
+                if decision.op == "reserve":
+                    sales.append((sku, record.placed_at, record.quantity, op.channel))  # type: ignore[union-attr]
+                elif decision.op == "release":
+                    sales.append((sku, record.placed_at, -record.quantity, op.channel))  # type: ignore[union-attr]
+            if ledger is not None:
+                if sku not in ledgers:
+                    batch.new_skus.append(sku)
+                ledgers[sku] = batch.ledgers[sku] = ledger
+            if new_settings is not None:
+                settings[sku] = batch.settings[sku] = new_settings
+            if record is not None:
+                if lines is None:
+                    lines = records[sku] = {}
+                lines[line_field] = record
+                pairs = batch.records.get(sku)
+                if pairs is None:
+                    pairs = batch.records[sku] = []
+                pairs += (line_field, encode_record(record))
+                if record.status == RESERVED:
+                    second = int(record.expires_at) + 1
+                    due = expiries.get(second)
+                    if due is None:
+                        expiries[second] = [(sku, line_field)]
+                    else:
+                        due.append((sku, line_field))
+        return decisions, batch
+
+    def _count_oversold(self, batch: CommitBatch, sku: str, op: Operation) -> None:
+        """A platform took an order the pool could not cover: the one number flashstock
+        exists to keep at zero, counted per SKU and channel."""
+        channel = op.channel if isinstance(op, Reserve) else ""
+        counts = self.oversold.setdefault(sku, {})
+        counts[channel] = counts.get(channel, 0) + 1
+        batch.oversold.setdefault(sku, {})[channel] = counts[channel]
+
+    def send(self, batch: CommitBatch) -> PendingCommit:
+        """Start committing ``batch``; Redis works on it while the caller decides the next.
+        At most one commit is in flight: call ``finish`` before the next ``send``."""
+        if batch.is_empty():
+            return PendingCommit(batch, None)
+        try:
+            args = self.store.send_commit(self._conn, self.epoch, self.index, batch)
+        except Exception:
+            self._commit_failed(batch)
+            raise
+        return PendingCommit(batch, args)
+
+    def finish(self, pending: PendingCommit) -> None:
+        """Wait until a sent batch is durable, then make it visible to readers. On an
+        unknown outcome the working state is marked stale and reloaded from Redis before
+        the next batch is decided."""
+        if pending.args is None:
+            return
+        try:
+            self.store.finish_commit(self._conn, pending.args)
+        except OwnerFencedError:
+            self.fenced = True
+            self.log.error("owner_fenced")
+            raise
+        except Exception:
+            self._commit_failed(pending.batch)
+            raise
+        self.committed.update(pending.batch.ledgers)
+        for sku, counts in pending.batch.oversold.items():
+            self.committed_oversold.setdefault(sku, {}).update(counts)
+
+    def _commit_failed(self, batch: CommitBatch) -> None:
+        self._stale = True
+        self._conn.disconnect()
+        self.log.exception("commit_failed", skus=len(batch.ledgers))
+
+    @property
+    def stale(self) -> bool:
+        """True when in-memory state may be ahead of Redis (a commit failed)."""
+        return self._stale
+
+    def reload_if_stale(self) -> None:
+        if self._stale:
+            self._load()
+
+    def apply(self, ops: Sequence[Operation]) -> list[Decision]:
+        """Decide and durably commit ``ops``; the decisions, in the order of ``ops``."""
+        decisions, batch = self.decide_batch(ops)
+        self.finish(self.send(batch))
+        return decisions
+
+    def due_operations(self) -> list[Operation]:
+        """Expiries of unpaid reservations whose TTL has passed, and arrivals of inbound
+        transfers that are due, as operations to run through ``apply``."""
+        now = self.clock()
+        due: list[Operation] = []
+        expiries = self._expiries
+        for second in sorted(s for s in expiries if s <= now):
+            for sku, line_field in expiries.pop(second):
+                record = self.records.get(sku, {}).get(line_field)
+                if record is None or record.status != RESERVED or record.expires_at > now:
+                    continue
+                channel, order_id = split_field(line_field)
+                due.append(Release(channel, order_id, sku, reason="expired"))
+                self.log.info(
+                    "reservation_expired", sku=sku, channel=channel, order=order_id, quantity=record.quantity
+                )
+        due.extend(ReceiveArrivals(sku) for sku in self._skus_with_arrivals(now))
+        return due
+
+    def _skus_with_arrivals(self, now: float) -> Iterable[str]:
+        for sku, ledger in self.ledgers.items():
+            if ledger.inbound and any(t.arrives_at <= now for t in ledger.inbound):
+                yield sku

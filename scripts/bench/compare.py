@@ -1,0 +1,395 @@
+"""``flashstock bench`` (no suite): flashstock side by side with the two usual ways of
+selling stock without overselling, on the same machine and the same orders.
+
+Workload: ``--orders`` single-unit orders over ``--skus`` SKUs, Zipf-skewed
+(``bench_ingest.zipf_skus``, fixed seed). Every SKU holds half of the hottest SKU's
+demand: the hottest sells out, nearly every other order is accepted. Every contender
+keeps a durable record of each decision, durably committed before it counts:
+
+1. flashstock: the orders pre-filled in three platforms' inbox streams, drained by the
+   ingest actors into the SKU owners (group commit), timed until every order has a
+   published decision. Redis AOF ``appendfsync always``.
+2. classic: one Redis Lua check-and-decrement per order with an idempotency key and an
+   append of the decision to a ledger stream (``bench_core.CLASSIC_LUA``), pipelined
+   500 per round trip, on the same Redis.
+3. row lock: ``UPDATE stock SET qty = qty - 1 WHERE sku = ? AND qty >= 1`` and an insert
+   of the decision row, one transaction (and commit) per order, from several writer
+   threads; PostgreSQL (``synchronous_commit = on``) when reachable, else SQLite (WAL,
+   ``synchronous = FULL``).
+
+Latency is what each pattern's caller waits for its decision once its order is taken
+up: per ingest batch for flashstock (one read -> decide -> durable -> published cycle
+of a channel's ingest loop, measured between consecutive decision entries on the Redis
+clock), per pipeline round trip for the classic pattern, per transaction for the
+database; every order of a batch or round trip is given its time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import math
+import random
+import tempfile
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import ray
+import redis
+
+from actors.infra.runtime import ray_for, redis_for
+from actors.infra.settings import RAY_NAMESPACE, StoreConfig, redis_url_from_env
+from actors.ingest.actor import ingest_name
+from actors.ingest.core import entry_time_ms
+from actors.owner.client import StockClient
+from policies.ledger import SkuSettings
+from policies.operations import DefineSku
+from scripts.bench.core import CLASSIC_PIPELINE, classic_lua_orders, machine, machine_facts
+from scripts.bench.ingest import (
+    CHANNELS,
+    drain,
+    fill_inboxes,
+    inbox_keys,
+    inbox_to_decision_ms,
+    published_orders,
+    zipf_skus,
+)
+from scripts.bench.rowlock import Database, choose_database, row_lock_orders
+from scripts.sim.report import quantile
+
+
+def add_options(bench: argparse.ArgumentParser) -> None:
+    """The comparison's options, on the ``bench`` parser itself (no suite named)."""
+    bench.add_argument("--orders", type=int, default=300_000, help="single-unit orders in all")
+    bench.add_argument("--skus", type=int, default=1000)
+    bench.add_argument("--shards", type=int, default=2, help="flashstock's SKU owner actors")
+    bench.add_argument("--seed", type=int, default=11, help="of the Zipf order generator")
+    bench.add_argument(
+        "--database",
+        choices=("auto", "postgres", "sqlite"),
+        default="auto",
+        help="row-lock contender: PostgreSQL at FLASHSTOCK_BENCH_POSTGRES_URL "
+        "(auto: when reachable) or SQLite",
+    )
+    bench.add_argument("--writers", type=int, default=4, help="row-lock contender's concurrent connections")
+    bench.add_argument("--json", type=Path, default=None, help="also write the results here")
+    bench.set_defaults(run=run)
+
+
+@dataclass(frozen=True)
+class Workload:
+    """Order ``n`` takes one unit of ``draws[n]``; every SKU starts with ``stock`` units."""
+
+    skus: list[str]
+    draws: list[str]
+    stock: int
+    seed: int
+
+    def expected_accepted(self) -> dict[str, int]:
+        """Units any oversell-proof seller accepts per SKU: min(demand, stock)."""
+        return {sku: min(count, self.stock) for sku, count in Counter(self.draws).items()}
+
+
+def make_workload(orders: int, sku_count: int, seed: int) -> Workload:
+    skus = [f"SKU-{i:04d}" for i in range(sku_count)]
+    draws = zipf_skus(sku_count, random.Random(seed), orders)
+    hottest = Counter(draws).most_common(1)[0][1]
+    return Workload(skus, draws, max(1, math.ceil(hottest / 2)), seed)
+
+
+@dataclass
+class Outcome:
+    """What one contender did with the workload."""
+
+    how: str
+    orders: int
+    decided: int  # orders with a durable decision
+    seconds: float
+    latencies_ms: list[float]  # one per order (see the module docstring)
+    accepted_by_sku: dict[str, int]  # units, as the callers were told
+    remaining_by_sku: dict[str, int]  # units left in the durable stock after the run
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def oversold_units(self, workload: Workload) -> int:
+        """Units accepted beyond a SKU's stock, plus any stock below zero."""
+        over = sum(max(0, units - workload.stock) for units in self.accepted_by_sku.values())
+        return over + sum(max(0, -left) for left in self.remaining_by_sku.values())
+
+    def stock_mismatches(self, workload: Workload) -> list[str]:
+        """SKUs whose remaining stock is not their stock less what was accepted."""
+        return [
+            sku
+            for sku in workload.skus
+            if self.remaining_by_sku.get(sku) != workload.stock - self.accepted_by_sku.get(sku, 0)
+        ]
+
+    def summary(self, workload: Workload) -> dict[str, Any]:
+        return {
+            "how": self.how,
+            "orders": self.orders,
+            "decided": self.decided,
+            "accepted_units": sum(self.accepted_by_sku.values()),
+            "seconds": round(self.seconds, 3),
+            "orders_per_s": round(self.orders / self.seconds),
+            "latency_ms_p50": round(quantile(self.latencies_ms, 0.50) or 0.0, 2),
+            "latency_ms_p99": round(quantile(self.latencies_ms, 0.99) or 0.0, 2),
+            "oversold_units": self.oversold_units(workload),
+            "stock_mismatches": len(self.stock_mismatches(workload)),
+            **self.extra,
+        }
+
+
+def run_flashstock(redis_url: str, workload: Workload, shards: int) -> Outcome:
+    """Contender 1 (needs a running Ray): pre-filled inboxes, drained by the ingest actors."""
+    config = StoreConfig(redis_url, namespace=f"cmp{random.randrange(1 << 30):x}", shard_count=shards)
+    client = StockClient.start(config)
+    raw = redis.Redis.from_url(redis_url)
+    try:
+        client.submit([DefineSku(SkuSettings(sku), workload.stock) for sku in workload.skus])
+        keys = inbox_keys(config)
+        inbox_ms = fill_inboxes(raw, keys, workload.draws, time.time())
+        drained = drain(config, raw, len(workload.draws))
+        ray.get([actor.stop.remote() for actor in drained.ingest.values()])
+        published = published_orders(raw, keys)
+        ledgers = client.all_ledgers()
+    finally:
+        for channel in CHANNELS:
+            with contextlib.suppress(ValueError):  # ValueError: it was never started
+                ray.kill(
+                    ray.get_actor(ingest_name(config, channel), namespace=RAY_NAMESPACE), no_restart=True
+                )
+        for owner in client.owners:
+            ray.kill(owner, no_restart=True)
+        client.close()
+        raw.close()
+    accepted: Counter[str] = Counter()
+    batches: dict[tuple[str, str], int] = Counter()  # (channel, entry id) -> orders
+    for decision in published:
+        batches[(decision.channel, decision.entry_id)] += 1
+        if decision.fields[2] == "1" and decision.fields[5] == "0":  # accepted, not a repeat
+            for line in decision.fields[6].split(";"):
+                sku, quantity, _ = line.rsplit(":", 2)
+                accepted[sku] += int(quantity)
+    channels = list(keys)
+    sent = {(channels[n % len(channels)], str(n)): ms for n, ms in enumerate(inbox_ms)}
+    waited = inbox_to_decision_ms(published, sent)
+    return Outcome(
+        how=f"3 ingest actors -> {shards} SKU owners, group commit, Redis AOF",
+        orders=len(workload.draws),
+        decided=len({(d.channel, d.fields[1]) for d in published}),
+        seconds=drained.seconds,
+        latencies_ms=_batch_cycles_ms(batches, drained.released_ms),
+        accepted_by_sku=dict(accepted),
+        remaining_by_sku={sku: ledger.available for sku, ledger in ledgers.items()},
+        extra={
+            "latency": "per ingest batch: read -> decided -> durable -> published",
+            "batches": len(batches),
+            "inbox_to_decision_ms_p50": quantile(waited, 0.50),
+            "inbox_to_decision_ms_p99": quantile(waited, 0.99),
+        },
+    )
+
+
+def _batch_cycles_ms(batches: dict[tuple[str, str], int], released_ms: int) -> list[float]:
+    """Each channel's ingest loop handles one batch at a time, so the time between two
+    consecutive decision entries of a channel (the first: since the backlog's release)
+    is the later batch's whole cycle."""
+    latencies: list[float] = []
+    previous: dict[str, int] = {}
+    for (channel, entry_id), orders in sorted(
+        batches.items(), key=lambda item: (item[0][0], _entry_key(item[0][1]))
+    ):
+        ms = entry_time_ms(entry_id)
+        latencies.extend([float(ms - previous.get(channel, released_ms))] * orders)
+        previous[channel] = ms
+    return latencies
+
+
+def _entry_key(entry_id: str) -> tuple[int, int]:
+    ms, _, sequence = entry_id.partition("-")
+    return int(ms), int(sequence or 0)
+
+
+def run_classic(redis_url: str, workload: Workload) -> Outcome:
+    """Contender 2: one Lua call per order (with its ledger append), pipelined."""
+    client = redis.Redis.from_url(redis_url)
+    prefix = f"classic{random.randrange(1 << 30):x}"
+    stock_key = {sku: f"{prefix}:stock:{sku}" for sku in workload.skus}
+    pipe = client.pipeline(transaction=False)
+    for key in stock_key.values():
+        pipe.hset(key, "available", workload.stock)
+    pipe.execute()
+    ledger = f"{prefix}:ledger"
+    stock_keys = [stock_key[sku] for sku in workload.draws]
+    started = time.perf_counter()
+    results, round_trips = classic_lua_orders(client, stock_keys, f"{prefix}:order:", ledger, workload.draws)
+    elapsed = time.perf_counter() - started
+    accepted = Counter(sku for sku, result in zip(workload.draws, results, strict=True) if result == 1)
+    pipe = client.pipeline(transaction=False)
+    for key in stock_key.values():
+        pipe.hget(key, "available")
+    remaining = {sku: int(left) for sku, left in zip(stock_key, pipe.execute(), strict=True)}
+    decided = int(client.xlen(ledger))
+    client.close()
+    latencies = [seconds * 1000 for seconds in round_trips]
+    return Outcome(
+        how=f"one Lua call per order (idempotency key, decrement, ledger XADD), "
+        f"{CLASSIC_PIPELINE} per pipeline, Redis AOF",
+        orders=len(workload.draws),
+        decided=decided,
+        seconds=elapsed,
+        latencies_ms=latencies,
+        accepted_by_sku=dict(accepted),
+        remaining_by_sku=remaining,
+        extra={"latency": "per pipeline round trip"},
+    )
+
+
+def run_row_lock(database: Database, workload: Workload, writers: int) -> Outcome:
+    """Contender 3: a database transaction per order (``bench_rowlock``)."""
+    done = row_lock_orders(database, workload.draws, workload.skus, workload.stock, writers)
+    return Outcome(
+        how=f"{database.description}: UPDATE ... WHERE qty >= 1 + INSERT decision, "
+        f"a commit per order, {writers} writer connections",
+        orders=len(workload.draws),
+        decided=done.decided,
+        seconds=done.seconds,
+        latencies_ms=done.latencies_ms,
+        accepted_by_sku=done.accepted_by_sku,
+        remaining_by_sku=done.remaining_by_sku,
+        extra={"latency": "per transaction"},
+    )
+
+
+@dataclass
+class Comparison:
+    workload: Workload
+    database: Database
+    outcomes: dict[str, Outcome]  # flashstock, classic_lua, row_lock_db
+
+    def failed(self) -> bool:
+        """Anything oversold, inconsistent or left undecided."""
+        return any(
+            o.oversold_units(self.workload) or o.stock_mismatches(self.workload) or o.decided != o.orders
+            for o in self.outcomes.values()
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        workload = self.workload
+        summaries = {name: o.summary(workload) for name, o in self.outcomes.items()}
+        ours = summaries["flashstock"]["orders_per_s"]
+        return {
+            "machine": machine_facts(),
+            "workload": {
+                "orders": len(workload.draws),
+                "skus": len(workload.skus),
+                "seed": workload.seed,
+                "zipf_exponent": 1.1,
+                "stock_per_sku": workload.stock,
+                "hottest_sku_share": round(
+                    Counter(workload.draws).most_common(1)[0][1] / len(workload.draws), 3
+                ),
+                "accepted_units_expected": sum(workload.expected_accepted().values()),
+            },
+            "durability": {
+                "redis": "REDIS_URL as configured"
+                if redis_url_from_env()
+                else "embedded redis-server, AOF appendfsync always",
+                "database": self.database.durability,
+            },
+            "database": self.database.description,
+            "contenders": summaries,
+            "ratios": {
+                f"flashstock_vs_{name}": round(ours / s["orders_per_s"], 2)
+                for name, s in summaries.items()
+                if name != "flashstock"
+            },
+            "oversold_units": sum(s["oversold_units"] for s in summaries.values()),
+        }
+
+
+def compare(
+    redis_url: str,
+    workdir: Path,
+    *,
+    orders: int,
+    skus: int,
+    shards: int = 2,
+    seed: int = 11,
+    database: str = "auto",
+    writers: int = 4,
+    log_level: str | None = None,
+) -> Comparison:
+    """Run the three contenders one after the other on one workload."""
+    workload = make_workload(orders, skus, seed)
+    chosen = choose_database(database, workdir)
+    with ray_for(num_cpus=2, log_level=log_level):  # left running if it already was
+        flashstock = run_flashstock(redis_url, workload, shards)
+    classic = run_classic(redis_url, workload)
+    row_lock = run_row_lock(chosen, workload, writers)
+    return Comparison(
+        workload, chosen, {"flashstock": flashstock, "classic_lua": classic, "row_lock_db": row_lock}
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    with tempfile.TemporaryDirectory(prefix="flashstock-bench-") as tmp, redis_for(Path(tmp)) as redis_url:
+        comparison = compare(
+            redis_url,
+            Path(tmp),
+            orders=args.orders,
+            skus=args.skus,
+            shards=args.shards,
+            seed=args.seed,
+            database=args.database,
+            writers=args.writers,
+            log_level=args.log_level,
+        )
+    results = comparison.to_json()
+    _print(results)
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2))
+    return 1 if comparison.failed() else 0
+
+
+def _print(results: dict[str, Any]) -> None:
+    w = results["workload"]
+    print(
+        f"\nflashstock bench: {w['orders']:,} single-unit orders over {w['skus']:,} SKUs, Zipf "
+        f"{w['zipf_exponent']} (seed {w['seed']}; the hottest SKU takes {w['hottest_sku_share']:.0%}), "
+        f"{w['stock_per_sku']:,} units per SKU: the hottest sells out"
+    )
+    print(
+        f"machine: {machine()}; Redis: {results['durability']['redis']}; "
+        f"database: {results['database']}, {results['durability']['database']}"
+    )
+    print(
+        f"{'contender':<14} {'orders/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'decided':>9} "
+        f"{'accepted':>9} {'oversold':>9} {'flashstock / this':>18}"
+    )
+    ratios = results["ratios"]
+    for name, c in results["contenders"].items():
+        ratio = "" if name == "flashstock" else f"{ratios[f'flashstock_vs_{name}']:.2f}x"
+        print(
+            f"{name:<14} {c['orders_per_s']:>10,} {c['latency_ms_p50']:>8.1f} "
+            f"{c['latency_ms_p99']:>8.1f} {c['decided']:>9,} {c['accepted_units']:>9,} "
+            f"{c['oversold_units']:>9} {ratio:>18}"
+        )
+    for name, c in results["contenders"].items():
+        print(f"  {name}: {c['how']}; latency {c['latency']}")
+    fs = results["contenders"]["flashstock"]
+    print(
+        f"  flashstock from inbox entry to decision (includes the wait in the pre-filled "
+        f"backlog): p50 {fs['inbox_to_decision_ms_p50']:,.0f} ms, "
+        f"p99 {fs['inbox_to_decision_ms_p99']:,.0f} ms"
+    )
+    bad = [
+        name
+        for name, c in results["contenders"].items()
+        if c["oversold_units"] or c["stock_mismatches"] or c["decided"] != c["orders"]
+    ]
+    print("FAILED: " + ", ".join(bad) if bad else "no contender oversold; every order decided")

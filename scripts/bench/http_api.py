@@ -1,0 +1,168 @@
+"""``flashstock bench http``: the HTTP API on Ray Serve, end to end over loopback.
+
+1. ``GET /v1/skus/{sku}`` paced at ``--rate`` requests/s for ``--seconds`` from a few
+   client threads: p50 / p99 latency and the rate achieved.
+2. ``POST /v1/orders`` with ``--batch`` orders per request from ``--clients`` threads:
+   order lines decided per second (every decision durable in Redis before the answer).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import requests
+from ray import serve
+
+from actors.alerts.actor import start_forecaster
+from actors.infra.redis_server import free_port
+from actors.infra.runtime import ray_for, redis_for
+from actors.infra.settings import StoreConfig
+from actors.owner.client import StockClient
+from policies.ledger import SkuSettings
+from policies.operations import DefineSku
+from serve_app.app import build_app
+from serve_app.backend import AppArgs
+
+
+def add_parser(suites: Any) -> None:
+    parser = suites.add_parser("http", help="HTTP API latency and batch throughput")
+    parser.add_argument("--rate", type=int, default=200, help="GET requests per second")
+    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--batch", type=int, default=1000, help="orders per POST /v1/orders")
+    parser.add_argument("--requests", type=int, default=150, help="POST requests in total")
+    parser.add_argument("--clients", type=int, default=4)
+    parser.add_argument("--json", type=Path, default=None)
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    with (
+        tempfile.TemporaryDirectory(prefix="flashstock-bench-") as tmp,
+        redis_for(Path(tmp)) as redis_url,
+        ray_for(num_cpus=2, log_level=args.log_level),
+    ):
+        config = StoreConfig(redis_url, namespace=f"bh{random.randrange(1 << 30):x}", shard_count=2)
+        forecaster = start_forecaster(config)
+        client = StockClient.start(config)
+        skus = [f"SKU-{n:03d}" for n in range(200)]
+        client.submit([DefineSku(SkuSettings(sku), 10_000_000) for sku in skus])
+        port = free_port()
+        serve.start(http_options={"host": "127.0.0.1", "port": port})
+        serve.run(
+            build_app(AppArgs(redis_url=redis_url, namespace=config.namespace, shard_count=2), env={}),
+            name="bench",
+            route_prefix="/",
+        )
+        url = f"http://127.0.0.1:{port}"
+        results = {"get": _paced_gets(url, skus, args), "post": _batch_posts(url, skus, args)}
+        serve.shutdown()
+        client.close()
+        forecaster.stop.remote()
+    g, p = results["get"], results["post"]
+    print("\nflashstock bench http  (Ray Serve on 2 cores, loopback)")
+    print(
+        f"GET /v1/skus/{{sku}}: {g['requests']} requests at {g['achieved_per_s']} req/s "
+        f"(asked {args.rate}): p50 {g['ms_p50']} ms, p99 {g['ms_p99']} ms"
+    )
+    print(
+        f"POST /v1/orders x{args.batch}: {p['requests']} requests, "
+        f"{p['lines_per_s']:,} order lines/s, request p50 {p['ms_p50']} ms, p99 {p['ms_p99']} ms"
+    )
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2))
+    return 0
+
+
+def _percentiles(latencies: list[float]) -> dict[str, float]:
+    latencies.sort()
+    return {
+        "ms_p50": round(latencies[len(latencies) // 2] * 1000, 1),
+        "ms_p99": round(latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] * 1000, 1),
+    }
+
+
+def _paced_gets(url: str, skus: list[str], args: argparse.Namespace) -> dict[str, Any]:
+    total = int(args.rate * args.seconds)
+    threads = 8  # paced: enough in flight that latency does not cap the rate
+    latencies: list[float] = []
+    lock = threading.Lock()
+    started = time.perf_counter()
+
+    def worker(offset: int) -> None:
+        session = requests.Session()
+        rng = random.Random(offset)
+        for n in range(offset, total, threads):
+            due = started + n / args.rate
+            time.sleep(max(0.0, due - time.perf_counter()))
+            t0 = time.perf_counter()
+            response = session.get(f"{url}/v1/skus/{skus[rng.randrange(len(skus))]}", timeout=30)
+            elapsed = time.perf_counter() - t0
+            if response.status_code != 200:
+                raise RuntimeError(f"GET answered {response.status_code}: {response.text[:200]}")
+            with lock:
+                latencies.append(elapsed)
+
+    pool = [threading.Thread(target=worker, args=(i,)) for i in range(threads)]
+    for thread in pool:
+        thread.start()
+    for thread in pool:
+        thread.join()
+    seconds = time.perf_counter() - started
+    return {
+        "requests": len(latencies),
+        "achieved_per_s": round(len(latencies) / seconds),
+        **_percentiles(latencies),
+    }
+
+
+def _batch_posts(url: str, skus: list[str], args: argparse.Namespace) -> dict[str, Any]:
+    latencies: list[float] = []
+    lines = [0]
+    lock = threading.Lock()
+
+    def worker(client_id: int) -> None:
+        session = requests.Session()
+        rng = random.Random(client_id)
+        for r in range(client_id, args.requests, args.clients):
+            now = time.time()
+            body = {
+                "orders": [
+                    {
+                        "channel": "douyin",
+                        "order_id": f"c{r}-{i}",
+                        "placed_at": now,
+                        "lines": [{"sku": skus[rng.randrange(len(skus))], "quantity": 1}],
+                    }
+                    for i in range(args.batch)
+                ]
+            }
+            t0 = time.perf_counter()
+            response = session.post(f"{url}/v1/orders", json=body, timeout=120)
+            elapsed = time.perf_counter() - t0
+            if response.status_code != 200:
+                raise RuntimeError(f"POST answered {response.status_code}: {response.text[:200]}")
+            with lock:
+                latencies.append(elapsed)
+                lines[0] += len(response.json()["decisions"])
+
+    started = time.perf_counter()
+    pool = [threading.Thread(target=worker, args=(i,)) for i in range(args.clients)]
+    for thread in pool:
+        thread.start()
+    for thread in pool:
+        thread.join()
+    seconds = time.perf_counter() - started
+    return {
+        "requests": len(latencies),
+        "lines": lines[0],
+        "seconds": round(seconds, 2),
+        "lines_per_s": round(lines[0] / seconds),
+        **_percentiles(latencies),
+    }

@@ -1,0 +1,297 @@
+"""``flashstock chaos``: a flash-sale load while machines and processes die, then an audit.
+
+On a Ray cluster simulated on this machine (``--nodes``, 3 by default) with its own
+redis-server (AOF ``appendfsync always``), it starts the SKU owners, one ingest actor
+per platform and the forecaster with the alert hub, and offers a seeded order load
+(Zipf-skewed over the SKUs, the hot ones sell out, one order in ten cancelled a moment
+later) through the platforms' inbox streams. Meanwhile, at seeded moments, it kills an
+SKU owner, an ingest actor, the forecaster (with the alert hub), a whole node (a new one
+joins), and the Redis server (kill -9, then a restart on its append-only file), and
+times each recovery. When the load is drained it audits Redis against the generator's
+record (``scripts.chaos.audit``) and prints the table. The exit status is 1 on any violation
+or a fault the system did not recover from.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import random
+import sys
+import tempfile
+import threading
+import time
+from collections import deque
+from pathlib import Path
+from typing import Any
+
+import ray
+import redis
+
+from actors.alerts.actor import start_forecaster
+from actors.infra.redis_server import RedisServer
+from actors.infra.settings import StoreConfig
+from actors.ingest.actor import start_ingest
+from actors.ingest.core import ChannelKeys
+from actors.owner.client import StockClient
+from actors.owner.store import LedgerStore
+from policies.alert_lifecycle import LifecycleSettings
+from policies.ledger import SkuSettings
+from policies.operations import DefineSku
+from policies.routing import owner_of
+from scripts.bench.ingest import CHANNELS as INGEST_CHANNELS
+from scripts.bench.ingest import inbox_keys, published_orders, zipf_cum_weights
+from scripts.chaos.audit import AuditResult, PublishedDecision, SentOrder, audit_orders
+from scripts.chaos.faults import KINDS, Deployment, FaultRecord, schedule
+from scripts.loadgen.cluster import simulated_cluster
+from scripts.loadgen.messages import cancel_message, format_of, order_message
+from scripts.sim.report import quantile
+
+CHANNELS = tuple(INGEST_CHANNELS)  # the platforms of the ingest benchmark, native formats
+DRAIN_DEADLINE_SECONDS = 180.0
+
+
+def add_parser(commands: Any) -> None:
+    parser = commands.add_parser(
+        "chaos", help="kill owners, ingest, forecaster, a node and Redis under load, then audit every promise"
+    )
+    parser.add_argument("--minutes", type=float, default=2.0, help="how long the load runs")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--nodes", type=int, default=3, help="simulated Ray nodes")
+    parser.add_argument("--shards", type=int, default=3, help="SKU owner actors")
+    parser.add_argument("--rate", type=float, default=200.0, help="orders offered per second")
+    parser.add_argument("--skus", type=int, default=40)
+    parser.add_argument("--rounds", type=int, default=1, help="times each kind of fault strikes")
+    parser.add_argument("--json", type=Path, default=None, help="also write the results here")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.minutes <= 0 or args.rate <= 0 or args.skus < 1 or args.shards < 1:
+        print("flashstock chaos: --minutes, --rate, --skus and --shards must be positive", file=sys.stderr)
+        return 2
+    with (
+        tempfile.TemporaryDirectory(prefix="flashstock-chaos-") as tmp,
+        RedisServer(Path(tmp) / "redis") as server,
+        simulated_cluster(args.nodes, args.log_level) as cluster,
+    ):
+        config = StoreConfig(server.url, namespace=f"chaos{args.seed}", shard_count=args.shards)
+        deployment = _deploy(config, server, cluster if args.nodes > 1 else None, args.skus)
+        try:
+            results = _chaos(deployment, args)
+        finally:
+            deployment.client.close()
+    _print(results)
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2))
+    return 1 if results["violations"] else 0
+
+
+def initial_stock(n: int) -> int:
+    """Units of SKU number ``n``: 60 to 220, so the hot SKUs sell out during the run."""
+    return 60 + 40 * (n % 5)
+
+
+def _deploy(config: StoreConfig, server: RedisServer, cluster: Any, skus: int) -> Deployment:
+    client = StockClient.start(config)
+    # alerts fire as soon as their condition holds, so there are open alerts to lose
+    forecaster = start_forecaster(config, lifecycle=LifecycleSettings(pending_seconds=0))
+    ingest = start_ingest(config, INGEST_CHANNELS)
+    catalogue = [(SkuSettings(f"SKU-{n:03d}", critical_floor=2), initial_stock(n)) for n in range(skus)]
+    probes = [
+        next(f"PROBE-{k}" for k in itertools.count() if owner_of(f"PROBE-{k}", config.shard_count) == i)
+        for i in range(config.shard_count)
+    ]
+    client.submit(
+        [DefineSku(settings, units) for settings, units in catalogue]
+        + [DefineSku(SkuSettings(sku), 10_000_000) for sku in probes]
+    )
+    return Deployment(config, server, cluster, client, ingest, forecaster, probes)
+
+
+class Load:
+    """The generator: orders (and a cancel for one in ten) at ``rate`` per second into
+    the inbox streams; an order counts as sent once Redis has acknowledged its entry
+    (a batch that failed while Redis was down is sent again: redelivery is safe)."""
+
+    def __init__(self, deployment: Deployment, rate: float, skus: int, seed: int) -> None:
+        self.deployment = deployment
+        self.rate = rate
+        self.rng = random.Random(seed)
+        self.skus = [f"SKU-{n:03d}" for n in range(skus)]
+        self.weights = zipf_cum_weights(skus)
+        self.sent: list[SentOrder] = []
+        self.cancels = 0
+        self.retries = 0
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="chaos-load", daemon=True)
+
+    def _run(self) -> None:
+        keys = inbox_keys(self.deployment.config)
+        later: deque[tuple[float, str, str]] = deque()
+        n = 0
+        started = time.monotonic()
+        while not self.stop.is_set():
+            due = int((time.monotonic() - started) * self.rate) - n
+            batch: list[tuple[str, str, SentOrder | None]] = []
+            for _ in range(max(due, 0)):
+                channel = self.rng.choice(CHANNELS)
+                sku = self.rng.choices(self.skus, cum_weights=self.weights)[0]
+                order = SentOrder(channel, f"c{n}", sku, 1 + (self.rng.random() < 0.2))
+                batch.append(
+                    (
+                        channel,
+                        order_message(format_of(channel), order.order_id, sku, order.quantity, time.time()),
+                        order,
+                    )
+                )
+                if self.rng.random() < 0.1:
+                    later.append((time.monotonic() + 1.0, channel, order.order_id))
+                n += 1
+            while later and later[0][0] <= time.monotonic():
+                _, channel, order_id = later.popleft()
+                batch.append((channel, cancel_message(format_of(channel), order_id, "cancelled"), None))
+                self.cancels += 1
+            if batch:
+                self._send(keys, batch)
+            self.stop.wait(0.05)
+
+    def _send(self, keys: dict[str, ChannelKeys], batch: list[tuple[str, str, SentOrder | None]]) -> None:
+        while True:
+            try:
+                pipe = self.deployment.redis.pipeline(transaction=False)
+                for channel, body, _ in batch:
+                    pipe.xadd(keys[channel].inbox, {"m": body})
+                pipe.execute()
+                break
+            except redis.RedisError:
+                self.retries += 1
+                time.sleep(0.2)  # Redis is down: the platform keeps its messages and resends
+        self.sent += [order for _, _, order in batch if order is not None]
+
+
+def _chaos(deployment: Deployment, args: argparse.Namespace) -> dict[str, Any]:
+    rng = random.Random(args.seed)
+    seconds = args.minutes * 60.0
+    kinds = [k for k in KINDS if args.nodes > 1 or k != "node"] * args.rounds
+    plan = schedule(kinds, seconds, rng)
+    placed = ray.get([owner.health.remote() for owner in deployment.client.owners])
+    load = Load(deployment, args.rate, args.skus, args.seed)
+    started = time.monotonic()
+    load.thread.start()
+    faults: list[FaultRecord] = []
+    for at, kind in plan:
+        delay = started + at - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)  # waiting for the fault's moment in the run, not for the system
+        print(f"  {time.monotonic() - started:6.1f}s  fault: {kind}", flush=True)
+        faults.append(deployment.inject(kind, rng, round(time.monotonic() - started, 1)))
+    remaining = started + seconds - time.monotonic()
+    if remaining > 0:
+        time.sleep(remaining)  # the rest of the load's planned duration
+    load.stop.set()
+    load.thread.join()
+    drained, published = _drain(deployment, load.sent)
+    audit = _audit(deployment, load.sent, published)
+    recoveries = [f.recovery_seconds for f in faults if f.recovery_seconds is not None]
+    unrecovered = [f.kind for f in faults if f.recovery_seconds is None]
+    return {
+        "seed": args.seed,
+        "minutes": args.minutes,
+        "nodes": args.nodes,
+        "shards": args.shards,
+        "rate": args.rate,
+        "owner_nodes": {h["index"]: h["node"][:8] for h in placed},
+        "orders_sent": audit.orders_sent,
+        "cancels_sent": load.cancels,
+        "send_retries_while_redis_was_down": load.retries,
+        "drain_seconds": drained,
+        "decisions_found": audit.decisions_found,
+        "missing_decisions": len(audit.missing),
+        "conflicting_decisions": len(audit.conflicting),
+        "accepted_without_record": len(audit.records_missing),
+        "duplicate_deductions": sum(abs(u) for u in audit.double_counted_units.values()),
+        "oversold": sum(audit.oversold_units.values()),
+        "on_hand_drift": sum(abs(u) for u in audit.on_hand_drift.values()),
+        "alerts_lost": len(deployment.alerts_lost),
+        "faults": [f._asdict() for f in faults],
+        "recovery_seconds_p50": quantile(recoveries, 0.5),
+        "recovery_seconds_max": max(recoveries, default=None),
+        "unrecovered_faults": unrecovered,
+        "examples": {
+            "missing": audit.missing[:5],
+            "conflicting": audit.conflicting[:5],
+            "alerts_lost": deployment.alerts_lost[:5],
+        },
+        "violations": audit.violations + len(deployment.alerts_lost) + len(unrecovered),
+    }
+
+
+def _drain(deployment: Deployment, sent: list[SentOrder]) -> tuple[float | None, list[PublishedDecision]]:
+    """Wait until every sent order has a published decision: the seconds it took (None
+    past the deadline) and the published decisions."""
+    started = time.monotonic()
+    wanted = {(o.channel, o.order_id) for o in sent}
+    while True:
+        published = _published(deployment)
+        if wanted <= {(p.channel, p.order_id) for p in published}:
+            return round(time.monotonic() - started, 2), published
+        if time.monotonic() - started > DRAIN_DEADLINE_SECONDS:
+            return None, published
+        time.sleep(1.0)  # polling the decision streams while the last entries are retried
+
+
+def _published(deployment: Deployment) -> list[PublishedDecision]:
+    return [
+        PublishedDecision(d.channel, d.fields[1], d.fields[2] == "1")
+        for d in published_orders(deployment.redis, inbox_keys(deployment.config))
+    ]
+
+
+def _audit(deployment: Deployment, sent: list[SentOrder], published: list[PublishedDecision]) -> AuditResult:
+    """Read the system of record (Redis), as the owners load it, against what was sent."""
+    store = LedgerStore(deployment.config)
+    ledgers, records = {}, {}
+    for index in range(deployment.config.shard_count):
+        state = store.load(deployment.redis, index)
+        ledgers.update(state.ledgers)
+        records.update(state.records)
+    expected = {
+        sku: initial_stock(int(sku.removeprefix("SKU-"))) for sku in ledgers if sku.startswith("SKU-")
+    }  # not the probes'
+    catalogue = {sku: ledgers[sku] for sku in expected}
+    return audit_orders(sent, published, records, catalogue, expected)
+
+
+def _print(results: dict[str, Any]) -> None:
+    def row(name: str, value: object, must: str = "") -> None:
+        print(f"  {name:<36}{value!s:>12}  {must}")
+
+    print(
+        f"\nflashstock chaos: seed {results['seed']}, {results['minutes']} min at "
+        f"{results['rate']:.0f} orders/s, {results['nodes']} nodes, {results['shards']} shards"
+    )
+    row("owners on distinct nodes", len(set(results["owner_nodes"].values())))
+    row("orders sent", results["orders_sent"])
+    row("decisions found", results["decisions_found"])
+    for name, key in [
+        ("missing decisions", "missing_decisions"),
+        ("conflicting decisions", "conflicting_decisions"),
+        ("accepted orders without a record", "accepted_without_record"),
+        ("duplicate deductions (units)", "duplicate_deductions"),
+        ("oversold (units)", "oversold"),
+        ("on_hand drift (units)", "on_hand_drift"),
+        ("alerts lost across restarts", "alerts_lost"),
+    ]:
+        row(name, results[key], "(must be 0)")
+    print(f"\n  {'fault':<12}{'target':<38}{'at':>8}{'recovery':>10}  detail")
+    for f in results["faults"]:
+        recovery = "NOT RECOVERED" if f["recovery_seconds"] is None else f"{f['recovery_seconds']:.2f}s"
+        print(f"  {f['kind']:<12}{f['target']:<38}{f['at_seconds']:>7.1f}s{recovery:>10}  {f['detail']}")
+    print(
+        f"\n  recovery p50 {results['recovery_seconds_p50']} s, max {results['recovery_seconds_max']} s;"
+        f" drained in {results['drain_seconds']} s"
+    )
+    verdict = "OK" if not results["violations"] else f"FAILED: {results['violations']} violation(s)"
+    print(f"  {verdict}")

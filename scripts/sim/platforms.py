@@ -1,0 +1,91 @@
+"""The sales platforms of a simulated show, as flashstock sees them from outside.
+
+Each platform (Douyin, Taobao, Kuaishou...) keeps its own stock counter per SKU and takes
+a buyer's order only if that counter covers it; only then does flashstock hear of the
+order. The counters are set from the visible quantities flashstock publishes
+(``policies.allocation``), which reach the platform ``lag`` seconds of show time late;
+between updates a platform counts down its own sales only. An order a platform took that
+the pool cannot cover is an oversell: what the allocation policy must prevent.
+
+Policies under test: ``quota`` (flashstock's: the pool split by channel share, moved
+toward the channels that sell, the last units handed out one per channel) and ``shared``
+(the naive one: every platform shows the whole pool).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Iterable, Mapping
+
+from policies.allocation import allocate_by_share, show_everywhere
+
+ALLOCATIONS = ("quota", "shared")
+#: the last units handed out one per channel under ``quota`` (as ChannelSync does)
+SHARED_POOL_UNITS = 3
+#: half-life of a channel's demand estimate, in seconds of show time
+DEMAND_HALF_LIFE_SECONDS = 60.0
+
+
+def visible_stock(
+    allocation: str, available: int, shares: Mapping[str, float], demand: Mapping[str, float] | None = None
+) -> dict[str, int]:
+    """Units each channel may show of a SKU with ``available`` units in the pool."""
+    if allocation == "shared":
+        return show_everywhere(available, sorted(shares))
+    if allocation != "quota":
+        raise ValueError(f"allocation must be one of {ALLOCATIONS}, got {allocation!r}")
+    return allocate_by_share(available, shares, demand, shared_pool=SHARED_POOL_UNITS)
+
+
+class PlatformShelves:
+    """Every platform's counters, in show time (seconds). No I/O: the simulator tells it
+    what flashstock published and asks it whether a platform takes an order."""
+
+    def __init__(self, allocation: str, shares: Mapping[str, float], lag_seconds: float = 0.0) -> None:
+        if lag_seconds < 0 or not math.isfinite(lag_seconds):
+            raise ValueError(f"lag_seconds must be a finite number >= 0, got {lag_seconds}")
+        if allocation not in ALLOCATIONS:
+            raise ValueError(f"allocation must be one of {ALLOCATIONS}, got {allocation!r}")
+        self.allocation = allocation
+        self.shares = dict(shares)
+        self.lag_seconds = lag_seconds
+        self.counters: dict[tuple[str, str], int] = {}
+        self._arriving: deque[tuple[float, dict[tuple[str, str], int]]] = deque()
+        self._demand: dict[tuple[str, str], tuple[float, float]] = {}  # (sku, ch) -> rate, as of
+
+    def publish(self, at: float, available: Mapping[str, int]) -> None:
+        """flashstock publishes, at show time ``at``, the visible stock of each SKU for
+        the pool's ``available`` units; each platform applies it ``lag_seconds`` later."""
+        visible: dict[tuple[str, str], int] = {}
+        for sku, units in available.items():
+            demand = {channel: self.demand(sku, channel, at) for channel in self.shares}
+            for channel, shown in visible_stock(self.allocation, units, self.shares, demand).items():
+                visible[(channel, sku)] = shown
+        self._arriving.append((at + self.lag_seconds, visible))
+
+    def take(self, at: float, channel: str, sku: str, quantity: int) -> bool:
+        """Whether ``channel`` takes a buyer's order of ``quantity`` units at show time
+        ``at``; a taken order counts down the platform's own counter."""
+        self._receive(at)
+        shown = self.counters.get((channel, sku), 0)
+        if shown < quantity:
+            return False
+        self.counters[(channel, sku)] = shown - quantity
+        rate = self.demand(sku, channel, at)
+        self._demand[(sku, channel)] = (rate + quantity, at)
+        return True
+
+    def demand(self, sku: str, channel: str, at: float) -> float:
+        """Units of ``sku`` the channel took recently (decayed with a 60 s half-life)."""
+        rate, as_of = self._demand.get((sku, channel), (0.0, at))
+        return rate * math.exp(-(at - as_of) * math.log(2) / DEMAND_HALF_LIFE_SECONDS)
+
+    def shown(self, at: float, channels: Iterable[str], sku: str) -> dict[str, int]:
+        """What each of ``channels`` shows of ``sku`` at show time ``at``."""
+        self._receive(at)
+        return {channel: self.counters.get((channel, sku), 0) for channel in channels}
+
+    def _receive(self, at: float) -> None:
+        while self._arriving and self._arriving[0][0] <= at:
+            self.counters.update(self._arriving.popleft()[1])
