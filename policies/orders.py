@@ -78,3 +78,13 @@ def releases_for(cancellation: Cancellation, skus: Sequence[str]) -> list[Releas
         Release(cancellation.channel, cancellation.order_id, sku, cancellation.reason)
         for sku in (cancellation.skus or skus)
     ]
+
+
+class NoticeDecision(NamedTuple):
+    """The outcome of a payment or cancellation message."""
+
+    kind: str  # "payment" | "cancel"
+    order_id: str
+    accepted: bool
+    reason: str
+    lines: tuple[Decision, ...]

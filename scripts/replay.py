@@ -22,7 +22,8 @@ from typing import Any, NamedTuple
 
 import pandas as pd
 
-from actors.alerts.forecaster import Forecaster, SaleEvent, StockSnapshot
+from actors.alerts.forecaster import Forecaster
+from actors.infra.wire import SaleEvent, StockSnapshot
 from policies.channels.fields import CHINA_TIME
 from policies.ledger import SkuSettings
 

@@ -15,16 +15,18 @@ import ray
 import redis
 from pydantic import BaseModel, Field
 
-from actors.alerts.actor import forecaster_name
 from actors.alerts.webhooks import Subscription
+from actors.infra import keys
+from actors.infra.codec import decode_record
+from actors.infra.directory import forecaster_name, owner_name
 from actors.infra.settings import DEFAULT_NAMESPACE, DEFAULT_SHARD_COUNT, RAY_NAMESPACE, StoreConfig
-from actors.ingest.core import ChannelIngest, IngestResult, NoticeDecision
-from actors.owner.client import StockClient, owner_name
-from actors.owner.store import LedgerStore, decode_record
+from actors.ingest.core import ChannelIngest, IngestResult
+from actors.owner.client import StockClient
+from actors.owner.store import LedgerStore
 from policies.alert_lifecycle import Silence
 from policies.ledger import Decision, Ledger, SkuSettings
 from policies.operations import Adjust, DefineSku, Operation, Restock
-from policies.orders import OrderDecision
+from policies.orders import NoticeDecision, OrderDecision
 from serve_app.errors import ApiError
 
 
@@ -167,7 +169,7 @@ class Backend:
 
     def order_lines(self, channel: str, order_id: str) -> list[dict[str, Any]]:
         """The line records of an order, found through the channel's order index."""
-        raw = self.redis.hget(f"{self.config.namespace}:orders:{channel}", order_id)
+        raw = self.redis.hget(keys.ChannelKeys.of(self.config.namespace, channel).orders, order_id)
         skus = raw.decode().split(",") if raw else []
         field = f"{channel}\x1f{order_id}"
         lines = []
@@ -202,7 +204,7 @@ class Backend:
     def subscriptions(self) -> list[Subscription]:
         return [
             Subscription(**{**json.loads(raw), "secret": b""})
-            for raw in self.redis.hvals(f"{self.config.namespace}:alerts:subscriptions")
+            for raw in self.redis.hvals(keys.subscriptions(self.config.namespace))
         ]
 
     def subscribe(self, url: str, secret: str, levels: Sequence[str], who: str) -> Subscription:

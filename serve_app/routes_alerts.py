@@ -14,6 +14,7 @@ from fastapi.responses import PlainTextResponse, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from actors.alerts.webhooks import url_problem
+from actors.infra import keys
 from serve_app.auth import Principal
 from serve_app.backend import Backend
 from serve_app.deps import backend, require
@@ -111,7 +112,7 @@ async def alert_stream(
     with ``Last-Event-ID`` (or ``?after=``) to receive what was missed; without it the
     stream starts with what arrives from now on."""
     client = redis.asyncio.Redis.from_url(b.args.redis_url)
-    stream = f"{b.config.namespace}:alerts"
+    stream = keys.alert_stream(b.config.namespace)
     start = last_event_id or after or "$"
     if start != "$" and not re.match(STREAM_ID, start):
         raise ApiError(422, "validation_error", "Last-Event-ID must be a stream id", "Last-Event-ID")

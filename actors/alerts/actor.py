@@ -15,7 +15,6 @@ new sales (one window, 5 minutes by default).
 from __future__ import annotations
 
 import math
-import pickle
 import threading
 import time
 from collections.abc import Sequence
@@ -24,42 +23,20 @@ from typing import Any
 import ray
 import structlog
 
-from actors.alerts.forecaster import Forecaster, SaleEvent, StockSnapshot
-from actors.alerts.hub import AlertHub, notification_record
+from actors.alerts.forecaster import Forecaster
+from actors.alerts.hub import AlertHub
 from actors.alerts.webhooks import Subscription
+from actors.infra.codec import decode_ledger, decode_settings, notification_record
+from actors.infra.directory import forecaster_name
 from actors.infra.logging import configure_logging
 from actors.infra.settings import RAY_NAMESPACE, StoreConfig
-from actors.owner.store import CommitBatch, LedgerStore, decode_ledger, decode_settings
+from actors.infra.wire import Origin, SaleEvent, stock_of, unpack_commit
+from actors.owner.store import LedgerStore
 from policies.alert_lifecycle import LifecycleSettings, Silence
-from policies.ledger import Ledger, SkuSettings
+from policies.ledger import SkuSettings
 from policies.velocity import ForecastSettings
 
 log = structlog.get_logger(__name__)
-
-
-def forecaster_name(config: StoreConfig) -> str:
-    return f"flashstock-{config.namespace}-forecaster"
-
-
-def stock_of(ledger: Ledger) -> StockSnapshot:
-    return StockSnapshot(
-        ledger.available,
-        ledger.reserved,
-        tuple((t.arrives_at, t.quantity) for t in ledger.inbound),
-        ledger.version,
-    )
-
-
-#: (owner index, owner epoch, the owner's sequence number of the batch)
-Origin = tuple[int, int, int]
-
-
-def pack_commit(batch: CommitBatch, origin: Origin) -> bytes:
-    """What the forecaster needs of a durable batch, as one bytes value."""
-    stock = {sku: stock_of(ledger) for sku, ledger in batch.ledgers.items()}
-    return pickle.dumps(
-        (origin, batch.sales, stock, list(batch.settings.values())), protocol=pickle.HIGHEST_PROTOCOL
-    )
 
 
 class HeardFrom:
@@ -166,7 +143,7 @@ class ForecasterService:
 
     def record(self, payload: bytes) -> int:
         """A durable batch's (sales, stock, settings) from ``pack_commit``; notifications."""
-        origin, sales, stock, settings = pickle.loads(payload)
+        origin, sales, stock, settings = unpack_commit(payload)
         with self._lock:
             self.forecaster.update_skus(settings)
             notes = self.forecaster.record([SaleEvent(*s) for s in sales], stock)

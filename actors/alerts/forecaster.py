@@ -18,8 +18,9 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any, NamedTuple
+from typing import Any
 
+from actors.infra.wire import SaleEvent, StockSnapshot
 from policies.alert_book import AlertBook
 from policies.alert_lifecycle import Notification
 from policies.alert_rules import (
@@ -40,25 +41,6 @@ from policies.velocity import (
     forecast_stockout,
     measure_velocity,
 )
-
-
-class SaleEvent(NamedTuple):
-    """``units`` sold (negative when released) of ``sku`` at event time ``at``."""
-
-    sku: str
-    at: float
-    units: int
-    channel: str
-
-
-class StockSnapshot(NamedTuple):
-    """A SKU's committed stock: available and reserved units, inbound (arrives_at, units)."""
-
-    available: int
-    reserved: int
-    inbound: tuple[tuple[float, int], ...] = ()
-    #: the ledger version: owners' batches may arrive out of order, older ones are ignored
-    version: int = 0
 
 
 class Forecaster:

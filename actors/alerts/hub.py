@@ -31,6 +31,8 @@ import redis
 import structlog
 
 from actors.alerts.webhooks import Subscription, WebhookSender, url_problem
+from actors.infra import keys
+from actors.infra.codec import notification_record
 from actors.infra.settings import StoreConfig
 from policies.alert_book import AlertBook
 from policies.alert_lifecycle import Alert, LifecycleSettings, Notification, Silence, Status
@@ -39,16 +41,6 @@ from policies.alert_rules import Verdict
 log = structlog.get_logger(__name__)
 
 Listener = Callable[[dict[str, Any]], None]
-
-
-def notification_record(note: Notification) -> dict[str, Any]:
-    """The JSON shape of a notification, as stored in the stream and sent out."""
-    return {
-        "kind": note.kind,
-        "inhibited": note.inhibited,
-        "silenced": note.silenced,
-        "alert": note.alert._asdict(),
-    }
 
 
 class AlertHub(AlertBook):
@@ -64,10 +56,10 @@ class AlertHub(AlertBook):
     ) -> None:
         super().__init__(settings)
         ns = config.namespace
-        self.stream_key = f"{ns}:alerts"
-        self.open_key = f"{ns}:alerts:open"
-        self.silences_key = f"{ns}:alerts:silences"
-        self.subscriptions_key = f"{ns}:alerts:subscriptions"
+        self.stream_key = keys.alert_stream(ns)
+        self.open_key = keys.open_alerts(ns)
+        self.silences_key = keys.silences(ns)
+        self.subscriptions_key = keys.subscriptions(ns)
         self.redis = redis.Redis.from_url(config.redis_url, socket_timeout=30.0)
         self.sender = sender or WebhookSender(self.redis, ns)
         self.group_interval = group_interval

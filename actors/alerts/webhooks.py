@@ -44,6 +44,7 @@ from urllib.parse import SplitResult, unquote, urlsplit, urlunsplit
 import redis
 import structlog
 
+from actors.infra import keys
 from policies.channels.signing import sign_body
 
 log = structlog.get_logger(__name__)
@@ -144,7 +145,7 @@ class WebhookSender:
         self.opener = urllib.request.build_opener(_NoRedirects())
 
     def dead_key(self, subscription_id: str) -> str:
-        return f"{self.namespace}:webhook-dead:{subscription_id}"
+        return keys.webhook_dead(self.namespace, subscription_id)
 
     def backoff(self, attempt: int) -> float:
         """The delay after failed attempt number ``attempt`` (1-based): full jitter."""

@@ -14,11 +14,12 @@ from typing import Any
 import ray
 import structlog
 
+from actors.infra.directory import ingest_name, owner_name
 from actors.infra.logging import configure_logging
 from actors.infra.placement import one_per_node
 from actors.infra.settings import RAY_NAMESPACE, StoreConfig
 from actors.ingest.core import ChannelIngest, IngestResult
-from actors.owner.client import StockClient, owner_name
+from actors.owner.client import StockClient
 
 log = structlog.get_logger(__name__)
 
@@ -80,10 +81,6 @@ class ChannelIngestService:
 
 #: The Ray actor: restarted on process death; pending stream entries are re-read.
 ChannelIngestActor = ray.remote(max_restarts=-1, max_concurrency=4)(ChannelIngestService)
-
-
-def ingest_name(config: StoreConfig, channel: str) -> str:
-    return f"flashstock-{config.namespace}-ingest-{channel}"
 
 
 def start_ingest(

@@ -29,6 +29,8 @@ from typing import Any, NamedTuple
 import redis
 import structlog
 
+from actors.infra.codec import decision_fields, format_notice, format_order_decision
+from actors.infra.keys import ChannelKeys
 from actors.infra.settings import StoreConfig
 from policies.channels import (
     Cancellation,
@@ -42,6 +44,7 @@ from policies.channels.signing import signature_problem
 from policies.ledger import Decision
 from policies.operations import Operation
 from policies.orders import (
+    NoticeDecision,
     OrderDecision,
     compensations_for,
     confirmations_for,
@@ -64,39 +67,6 @@ class WebhookRejected(ValueError):
     """A webhook body that is not authentic or not a batch; nothing was applied."""
 
 
-class ChannelKeys(NamedTuple):
-    inbox: str
-    decisions: str
-    dead: str
-    orders: str
-    stats: str
-
-    @classmethod
-    def of(cls, namespace: str, channel: str) -> ChannelKeys:
-        return cls(
-            f"{namespace}:in:{channel}",
-            f"{namespace}:decisions:{channel}",
-            f"{namespace}:dead:{channel}",
-            f"{namespace}:orders:{channel}",
-            f"{namespace}:ingest-stats:{channel}",
-        )
-
-
-def format_order_decision(order: OrderDecision) -> str:
-    """``order<TAB>order_id<TAB>accepted (1/0)<TAB>reason<TAB>failed_sku<TAB>duplicate (1/0)
-    <TAB>lines`` where lines are ``sku:quantity:status-or-reason`` joined by ``;``."""
-    lines = ";".join(f"{d.sku}:{d.quantity}:{d.status or d.reason}" for d in order.lines)
-    return (
-        f"order\t{order.order_id}\t{int(order.accepted)}\t{order.reason}\t"
-        f"{order.failed_sku}\t{int(order.duplicate)}\t{lines}"
-    )
-
-
-def format_notice(notice: NoticeDecision) -> str:
-    """``payment|cancel<TAB>order_id<TAB>accepted (1/0)<TAB>reason``."""
-    return f"{notice.kind}\t{notice.order_id}\t{int(notice.accepted)}\t{notice.reason}"
-
-
 def read_decisions(
     client: redis.Redis,
     keys: ChannelKeys,
@@ -110,28 +80,6 @@ def read_decisions(
         for entry_id, entry in client.xrange(keys.decisions, start, end)
         for fields in decision_fields(entry)
     ]
-
-
-def decision_fields(entry: Mapping[bytes, bytes]) -> list[list[str]]:
-    """The decisions of one entry of ``ns:decisions:{channel}``, as fields (a decision's
-    line split at tabs: ``format_order_decision`` / ``format_notice``)."""
-    return [line.split("\t") for line in entry[b"decisions"].decode().split("\n")]
-
-
-def entry_time_ms(entry_id: bytes | str) -> int:
-    """The Redis clock (milliseconds) in a stream entry id: when the entry was added."""
-    text = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
-    return int(text.split("-", 1)[0])
-
-
-class NoticeDecision(NamedTuple):
-    """The outcome of a payment or cancellation message."""
-
-    kind: str  # "payment" | "cancel"
-    order_id: str
-    accepted: bool
-    reason: str
-    lines: tuple[Decision, ...]
 
 
 class IngestResult(NamedTuple):

@@ -21,10 +21,10 @@ from typing import Any
 
 import ray
 
-from actors.alerts.actor import forecaster_name, pack_commit
+from actors.infra import directory
 from actors.infra.logging import configure_logging
-from actors.infra.settings import RAY_NAMESPACE, StoreConfig, tune_gc_for_throughput
-from actors.infra.wire import pack_decisions, unpack_operations
+from actors.infra.settings import StoreConfig, tune_gc_for_throughput
+from actors.infra.wire import pack_commit, pack_decisions, unpack_operations
 from actors.owner.commit import GroupCommitter
 from actors.owner.core import SkuOwner
 from actors.owner.store import CommitBatch, OwnerFencedError
@@ -59,13 +59,14 @@ class SkuOwnerService:
             if now - self._forecaster_checked < 5.0:
                 return
             self._forecaster_checked = now
-            try:
-                self._forecaster = ray.get_actor(forecaster_name(self.config), namespace=RAY_NAMESPACE)
-            except ValueError:
+            self._forecaster = directory.forecaster_handle(self.config)
+            if self._forecaster is None:
                 return
         self._forecast_sent += 1
         origin = (self.owner.index, self.owner.epoch, self._forecast_sent)
-        self._forecaster.record.remote(pack_commit(batch, origin))
+        self._forecaster.record.remote(
+            pack_commit(origin, batch.sales, batch.ledgers, batch.settings.values())
+        )
 
     async def apply(self, payload: bytes) -> bytes:
         """Decide a batch of operations (``wire.pack_operations``) and return their

@@ -24,6 +24,7 @@ from typing import Any
 import ray
 import structlog
 
+from actors.infra.directory import owner_name
 from actors.infra.placement import one_per_node
 from actors.infra.settings import RAY_NAMESPACE, StoreConfig
 from actors.infra.wire import pack_operations, unpack_decisions
@@ -34,11 +35,6 @@ from policies.operations import Operation, Reserve
 from policies.routing import owner_of
 
 log = structlog.get_logger(__name__)
-
-
-def owner_name(config: StoreConfig, index: int) -> str:
-    """The Ray actor name of owner ``index``: one set of owners per namespace."""
-    return f"flashstock-{config.namespace}-owner-{index}-of-{config.shard_count}"
 
 
 def start_owners(config: StoreConfig, *, tick_seconds: float = 0.25) -> list[Any]:

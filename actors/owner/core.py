@@ -26,14 +26,9 @@ from typing import NamedTuple
 import redis
 import structlog
 
+from actors.infra.codec import encode_record, split_field
 from actors.infra.settings import StoreConfig
-from actors.owner.store import (
-    CommitBatch,
-    LedgerStore,
-    OwnerFencedError,
-    encode_record,
-    split_field,
-)
+from actors.owner.store import CommitBatch, LedgerStore, OwnerFencedError
 from policies.ledger import Decision, Ledger, LineRecord, LineStatus, Reason, SkuSettings
 from policies.operations import Operation, ReceiveArrivals, Release, Reserve, decide
 from policies.routing import owner_of

@@ -9,6 +9,7 @@ from typing import Any
 import ray
 import structlog
 
+from actors.infra.directory import sync_name
 from actors.infra.logging import configure_logging
 from actors.infra.settings import RAY_NAMESPACE, StoreConfig
 from actors.sync.core import ChannelSync
@@ -47,7 +48,7 @@ ChannelSyncActor = ray.remote(max_restarts=-1, max_concurrency=2)(ChannelSyncSer
 def start_channel_sync(config: StoreConfig, shares: Mapping[str, float], **options: Any) -> Any:
     """Start (or find) the deployment's ChannelSync actor."""
     actor = ChannelSyncActor.options(
-        name=f"flashstock-{config.namespace}-channel-sync", get_if_exists=True, namespace=RAY_NAMESPACE
+        name=sync_name(config), get_if_exists=True, namespace=RAY_NAMESPACE
     ).remote(config, shares, **options)
     ray.get(actor.visible.remote(""))
     return actor

@@ -24,6 +24,7 @@ from typing import Protocol
 import redis
 import structlog
 
+from actors.infra import keys
 from actors.infra.settings import StoreConfig
 from actors.owner.store import LedgerStore
 from policies.allocation import allocate_by_share, show_everywhere
@@ -48,14 +49,14 @@ class RedisPublisher:
         self.namespace = namespace
 
     def key(self, channel: str) -> str:
-        return f"{self.namespace}:visible:{channel}"
+        return keys.visible(self.namespace, channel)
 
     def publish(self, changes: Sequence[tuple[str, str, int]]) -> None:
         pipe = self.client.pipeline(transaction=True)
         for channel, sku, units in changes:
             pipe.hset(self.key(channel), sku, units)
             pipe.xadd(
-                f"{self.namespace}:visible-changes",
+                keys.visible_changes(self.namespace),
                 {"channel": channel, "sku": sku, "visible": units},
                 maxlen=100_000,
                 approximate=True,

@@ -41,10 +41,10 @@ from typing import Any
 import ray
 import redis
 
+from actors.infra.codec import entry_time_ms
+from actors.infra.directory import ingest_name
 from actors.infra.runtime import ray_for, redis_for
 from actors.infra.settings import RAY_NAMESPACE, StoreConfig, redis_url_from_env
-from actors.ingest.actor import ingest_name
-from actors.ingest.core import entry_time_ms
 from actors.owner.client import StockClient
 from policies.ledger import SkuSettings
 from policies.operations import DefineSku

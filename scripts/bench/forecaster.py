@@ -25,9 +25,11 @@ import redis
 from tqdm import tqdm
 
 from actors.alerts.actor import start_forecaster
-from actors.alerts.forecaster import Forecaster, SaleEvent, StockSnapshot
+from actors.alerts.forecaster import Forecaster
+from actors.infra import keys
 from actors.infra.runtime import ray_for, redis_for
 from actors.infra.settings import StoreConfig
+from actors.infra.wire import SaleEvent, StockSnapshot
 from actors.owner.client import StockClient
 from policies.alert_lifecycle import LifecycleSettings
 from policies.alert_rules import Level
@@ -141,7 +143,7 @@ def _latency(redis_url: str, args: argparse.Namespace) -> dict[str, Any]:
     elapsed = time.perf_counter() - started
     deadline = time.monotonic() + 30
     found: dict[str, float] = {}
-    stream = f"{config.namespace}:alerts"
+    stream = keys.alert_stream(config.namespace)
     while len(found) < len(probes) and time.monotonic() < deadline:
         for entry_id, fields in raw.xrange(stream):
             record = json.loads(fields[b"alert"])

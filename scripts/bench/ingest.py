@@ -27,10 +27,11 @@ import ray
 import redis
 from tqdm import tqdm
 
+from actors.infra.codec import entry_time_ms
 from actors.infra.runtime import ray_for, redis_for
 from actors.infra.settings import StoreConfig
 from actors.ingest.actor import start_ingest
-from actors.ingest.core import GROUP, ChannelKeys, entry_time_ms, read_decisions
+from actors.ingest.core import GROUP, ChannelKeys, read_decisions
 from actors.owner.client import StockClient
 from policies.ledger import SkuSettings
 from policies.operations import DefineSku

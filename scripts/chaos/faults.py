@@ -19,9 +19,11 @@ import ray
 import redis
 from ray.cluster_utils import Cluster
 
+from actors.infra import keys
+from actors.infra.codec import decision_fields
 from actors.infra.redis_server import RedisServer
 from actors.infra.settings import StoreConfig
-from actors.ingest.core import ChannelKeys, decision_fields
+from actors.ingest.core import ChannelKeys
 from actors.owner.client import StockClient
 from scripts.loadgen.cluster import NODE_ARGS, worker_node
 from scripts.loadgen.messages import format_of, order_message
@@ -125,7 +127,7 @@ class Deployment:
 
     def _forecaster(self, rng: random.Random, at: float) -> FaultRecord:
         """The forecaster and the alert hub share a process: one kill hurts both."""
-        stream = f"{self.config.namespace}:alerts"
+        stream = keys.alert_stream(self.config.namespace)
         open_before = {k.decode() for k in self.redis.hkeys(f"{stream}:open")}
         length_before = self.redis.xlen(stream)
         started, killed_wall = time.monotonic(), time.time()
@@ -177,7 +179,7 @@ class Deployment:
         return FaultRecord("node", f"node {node_id[:8]}", at, seconds, detail)
 
     def _redis(self, rng: random.Random, at: float) -> FaultRecord:
-        stream = f"{self.config.namespace}:alerts"
+        stream = keys.alert_stream(self.config.namespace)
         length_before = self.redis.xlen(stream)
         started = time.monotonic()
         self.server.kill()  # SIGKILL: no chance to flush anything

@@ -30,10 +30,10 @@ import ray
 import redis
 
 from actors.alerts.actor import start_forecaster
+from actors.infra.keys import ChannelKeys
 from actors.infra.redis_server import RedisServer
 from actors.infra.settings import StoreConfig
 from actors.ingest.actor import start_ingest
-from actors.ingest.core import ChannelKeys
 from actors.owner.client import StockClient
 from actors.owner.store import LedgerStore
 from policies.alert_lifecycle import LifecycleSettings

@@ -19,9 +19,10 @@ import ray
 import redis
 
 from actors.alerts.actor import start_forecaster
+from actors.infra.codec import decision_fields, entry_time_ms
 from actors.infra.settings import StoreConfig
 from actors.ingest.actor import start_ingest
-from actors.ingest.core import ChannelKeys, decision_fields, entry_time_ms
+from actors.ingest.core import ChannelKeys
 from actors.owner.client import StockClient
 from policies.ledger import SkuSettings
 from policies.operations import DefineSku, Operation, ReceiveArrivals, Restock

@@ -10,6 +10,7 @@ import pytest
 import ray
 import redis
 
+from actors.infra import keys
 from actors.infra.redis_server import RedisServer
 from actors.infra.settings import StoreConfig
 from actors.ingest.actor import start_ingest
@@ -103,7 +104,7 @@ def test_published_visible_stock_never_exceeds_the_pool_under_the_share_policy(
         raw = redis.Redis.from_url(config.redis_url)
 
         def shown() -> int:
-            return sum(int(raw.hget(f"{config.namespace}:visible:{c}", "HOT") or 0) for c in SHARES)
+            return sum(int(raw.hget(keys.visible(config.namespace, c), "HOT") or 0) for c in SHARES)
 
         sync.step(block_ms=0)
         assert shown() == most_shown * 300
@@ -115,7 +116,7 @@ def test_published_visible_stock_never_exceeds_the_pool_under_the_share_policy(
 
         wait_for(caught_up, message="visible stock to follow the sales")
         if policy == "share":
-            visible = {c: int(raw.hget(f"{config.namespace}:visible:{c}", "HOT") or 0) for c in SHARES}
+            visible = {c: int(raw.hget(keys.visible(config.namespace, c), "HOT") or 0) for c in SHARES}
             assert visible["douyin"] > 180 * SHARES["douyin"]  # douyin sells: it gets more
         raw.close()
     finally:

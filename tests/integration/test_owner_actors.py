@@ -10,10 +10,12 @@ import pytest
 import ray
 import redis
 
+from actors.infra.codec import decode_record
+from actors.infra.directory import owner_name
 from actors.infra.redis_server import RedisServer
 from actors.infra.settings import RAY_NAMESPACE, StoreConfig
-from actors.owner.client import StockClient, apply_on, owner_name
-from actors.owner.store import LedgerStore, decode_record
+from actors.owner.client import StockClient, apply_on
+from actors.owner.store import LedgerStore
 from policies.ledger import Decision, LineStatus, Reason, SkuSettings
 from policies.operations import DefineSku, Reserve
 from tests.support import fresh_namespace, wait_for

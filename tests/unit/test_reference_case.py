@@ -7,7 +7,8 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 
-from actors.alerts.forecaster import Forecaster, SaleEvent, StockSnapshot
+from actors.alerts.forecaster import Forecaster
+from actors.infra.wire import SaleEvent, StockSnapshot
 from policies.alert_rules import AlertSettings, Level, safety_line
 from policies.ledger import SkuSettings
 

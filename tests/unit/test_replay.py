@@ -9,7 +9,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from actors.alerts.forecaster import Forecaster, SaleEvent, StockSnapshot
+from actors.alerts.forecaster import Forecaster
+from actors.infra.wire import SaleEvent, StockSnapshot
 from policies.alert_rules import Level
 from policies.ledger import SkuSettings
 from scripts.replay import load_sales, replay

@@ -1,0 +1,101 @@
+"""Every stored format flashstock writes and reads, encoded and decoded in one place.
+
+- line records (``ns:sku:{sku}:lines`` values): ``encode_record`` / ``decode_record``
+- SKU settings and ledgers (``ns:sku:{sku}:state`` fields)
+- published decisions (``ns:decisions:{channel}`` entries): ``format_order_decision``,
+  ``format_notice``, ``decision_fields``
+- notifications (``ns:alerts`` entries, webhook bodies): ``notification_record``
+- stream entry ids: ``entry_time_ms``
+
+The ledger stream's entries are written by the commit script (``actors.owner.store``).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict
+from typing import Any
+
+from policies.alert_lifecycle import Notification
+from policies.ledger import InboundTransfer, Ledger, LineRecord, LineStatus, SkuSettings
+from policies.operations import FIELD_SEPARATOR
+from policies.orders import NoticeDecision, OrderDecision
+
+
+def encode_record(record: LineRecord) -> str:
+    """``status|quantity|placed_at ms|expires_at ms|reason``: times in whole milliseconds
+    (formatting an int is 2.5x cheaper than a float's repr, on the hot path)."""
+    status, quantity, reason, placed_at, expires_at = record
+    return f"{status}|{quantity}|{int(placed_at * 1000)}|{int(expires_at * 1000)}|{reason}"
+
+
+def decode_record(raw: str) -> LineRecord:
+    status, quantity, placed_at, expires_at, reason = raw.split("|", 4)
+    if status not in LineStatus.ALL:
+        raise ValueError(f"unknown line status {status!r} in record {raw!r}")
+    return LineRecord(status, int(quantity), reason, int(placed_at) / 1000, int(expires_at) / 1000)
+
+
+def encode_settings(settings: SkuSettings) -> str:
+    return json.dumps(asdict(settings), ensure_ascii=False, sort_keys=True)
+
+
+def decode_settings(raw: str) -> SkuSettings:
+    data = json.loads(raw)
+    data["substitutes"] = tuple(data.get("substitutes", ()))
+    return SkuSettings(**data)
+
+
+def encode_inbound(inbound: Iterable[InboundTransfer]) -> str:
+    return json.dumps([asdict(t) for t in inbound], ensure_ascii=False)
+
+
+def decode_ledger(sku: str, state: Mapping[str, str]) -> Ledger:
+    inbound = tuple(InboundTransfer(**t) for t in json.loads(state.get("inbound", "[]")))
+    return Ledger(
+        sku, int(state["on_hand"]), int(state["reserved"]), int(state["sold"]), inbound, int(state["version"])
+    )
+
+
+def split_field(line_field: str) -> tuple[str, str]:
+    """``(channel, order_id)`` of a line field."""
+    channel, _, order_id = line_field.partition(FIELD_SEPARATOR)
+    return channel, order_id
+
+
+def format_order_decision(order: OrderDecision) -> str:
+    """``order<TAB>order_id<TAB>accepted (1/0)<TAB>reason<TAB>failed_sku<TAB>duplicate (1/0)
+    <TAB>lines`` where lines are ``sku:quantity:status-or-reason`` joined by ``;``."""
+    lines = ";".join(f"{d.sku}:{d.quantity}:{d.status or d.reason}" for d in order.lines)
+    return (
+        f"order\t{order.order_id}\t{int(order.accepted)}\t{order.reason}\t"
+        f"{order.failed_sku}\t{int(order.duplicate)}\t{lines}"
+    )
+
+
+def format_notice(notice: NoticeDecision) -> str:
+    """``payment|cancel<TAB>order_id<TAB>accepted (1/0)<TAB>reason``."""
+    return f"{notice.kind}\t{notice.order_id}\t{int(notice.accepted)}\t{notice.reason}"
+
+
+def decision_fields(entry: Mapping[bytes, bytes]) -> list[list[str]]:
+    """The decisions of one entry of ``ns:decisions:{channel}``, as fields (a decision's
+    line split at tabs: ``format_order_decision`` / ``format_notice``)."""
+    return [line.split("\t") for line in entry[b"decisions"].decode().split("\n")]
+
+
+def entry_time_ms(entry_id: bytes | str) -> int:
+    """The Redis clock (milliseconds) in a stream entry id: when the entry was added."""
+    text = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
+    return int(text.split("-", 1)[0])
+
+
+def notification_record(note: Notification) -> dict[str, Any]:
+    """The JSON shape of a notification, as stored in the stream and sent out."""
+    return {
+        "kind": note.kind,
+        "inhibited": note.inhibited,
+        "silenced": note.silenced,
+        "alert": note.alert._asdict(),
+    }
