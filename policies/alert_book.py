@@ -1,7 +1,7 @@
 """The open alerts of a show, with their acknowledgements and silences (no I/O).
 
 ``AlertBook`` applies ``step_alerts`` to the verdicts it is given and remembers what is
-open; the AlertHub actor persists it, the replay command uses it as it is.
+open; the AlertHub wraps it with a durable store, the replay command uses it as it is.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from policies.alert_lifecycle import (
     apply_silences,
     step_alerts,
 )
-from policies.alert_rules import PLAYBOOK, Level, Verdict
+from policies.alert_rules import PLAYBOOK, Level, Verdict, highest
 
 
 class AlertBook:
@@ -73,8 +73,7 @@ class AlertBook:
         return [a for a in self.open.values() if a.status == Status.FIRING and (sku is None or a.sku == sku)]
 
     def highest_level(self, sku: str) -> str | None:
-        levels = [a.level for a in self.firing(sku) if a.level != Level.CHANNEL_STALLED]
-        return max(levels, key=lambda level: Level.RANK[level], default=None)
+        return highest([a.level for a in self.firing(sku) if a.level != Level.CHANNEL_STALLED])
 
     def restore(self, alerts: Iterable[Alert], silences: Iterable[Silence]) -> None:
         """Load persisted state (after a restart)."""

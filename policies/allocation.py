@@ -5,13 +5,66 @@ flashstock hears of them. If every platform showed the whole ``available``, thre
 platforms could together sell three times the stock in the seconds before their
 counters are refreshed. ``allocate_by_share`` never shows more than ``available`` in
 total; ``show_everywhere`` is the naive policy, kept so simulations can show the
-difference.
+difference. ``visible_units`` is the rule ChannelSync publishes and the simulator's
+platforms sell against: one rule, so a simulation measures what production does.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+#: split the pool by channel share, moved toward the channels that sell (``allocate_by_share``)
+SHARE = "share"
+#: every channel shows the whole pool (``show_everywhere``: the naive policy)
+EVERYWHERE = "everywhere"
+POLICIES = (SHARE, EVERYWHERE)
+#: the last units of a SKU handed out one per channel in turn under ``SHARE``
+DEFAULT_SHARED_POOL = 3
+#: half-life of a channel's demand estimate, in seconds
+DEMAND_HALF_LIFE_SECONDS = 60.0
+
+
+@dataclass(frozen=True, slots=True)
+class RecentDemand:
+    """Units of a SKU one channel sold recently: each unit counts less as it ages, halving
+    every ``DEMAND_HALF_LIFE_SECONDS``; ``as_of`` is the time (seconds) ``units`` was
+    counted at."""
+
+    units: float = 0.0
+    as_of: float = 0.0
+
+    def at(self, now: float) -> float:
+        """The decayed units at ``now`` (seconds, same clock as ``as_of``)."""
+        if self.units == 0.0:
+            return 0.0
+        return self.units * math.exp(-(now - self.as_of) * math.log(2) / DEMAND_HALF_LIFE_SECONDS)
+
+    def add(self, units: float, now: float) -> RecentDemand:
+        """The demand after ``units`` more were sold at ``now``."""
+        return RecentDemand(self.at(now) + units, now)
+
+
+def visible_units(
+    policy: str,
+    available: int,
+    shares: Mapping[str, float],
+    demand: Mapping[str, RecentDemand] | None = None,
+    now: float = 0.0,
+    *,
+    shared_pool: int = DEFAULT_SHARED_POOL,
+) -> dict[str, int]:
+    """Units each channel of ``shares`` may show of a SKU with ``available`` units, under
+    ``policy`` (``SHARE`` or ``EVERYWHERE``); ``demand`` is each channel's recent sales,
+    weighed as of ``now`` (seconds). ``ValueError`` names an unknown policy."""
+    if policy == EVERYWHERE:
+        return show_everywhere(available, sorted(shares))
+    if policy != SHARE:
+        raise ValueError(f"policy must be one of {POLICIES}, got {policy!r}")
+    known = demand or {}
+    recent = {channel: known[channel].at(now) if channel in known else 0.0 for channel in shares}
+    return allocate_by_share(available, shares, recent, shared_pool=shared_pool)
 
 
 def show_everywhere(available: int, channels: Sequence[str]) -> dict[str, int]:

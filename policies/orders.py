@@ -88,3 +88,13 @@ class NoticeDecision(NamedTuple):
     accepted: bool
     reason: str
     lines: tuple[Decision, ...]
+
+
+def decide_notice(message: Payment | Cancellation, decisions: Sequence[Decision]) -> NoticeDecision:
+    """The answer for a payment or cancellation that names only the order: accepted when
+    the order's lines were found and every one was confirmed (or released); otherwise the
+    first rejected line's reason, or ``unknown_order`` when no line of the order is known."""
+    kind = "payment" if isinstance(message, Payment) else "cancel"
+    rejected = next((d for d in decisions if not d.accepted), None)
+    reason = rejected.reason if rejected else "" if decisions else "unknown_order"
+    return NoticeDecision(kind, message.order_id, bool(decisions) and not rejected, reason, tuple(decisions))

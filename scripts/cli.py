@@ -1,4 +1,6 @@
-"""``flashstock``: the command line. Each command is a small module under ``scripts``."""
+"""``flashstock``: the command line. Each command is a small module under ``scripts``
+whose ``add_parser`` registers it; a command that needs an extra (``scripts.extras``)
+says which one to install instead of failing on an import."""
 
 from __future__ import annotations
 
@@ -7,6 +9,7 @@ import sys
 from collections.abc import Sequence
 
 from actors.infra.logging import configure_logging
+from scripts.extras import missing_extra
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -19,21 +22,23 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True)
 
-    from scripts import demo, replay, serve
-    from scripts.bench import cluster as bench_cluster
-    from scripts.bench import compare as bench_compare
-    from scripts.bench import core as bench_core
-    from scripts.bench import forecaster as bench_forecaster
-    from scripts.bench import http_api as bench_http
-    from scripts.bench import ingest as bench_ingest
-    from scripts.chaos import run as chaos
-    from scripts.sim import command as simulate
+    from scripts.bench.cluster import add_parser as add_bench_cluster
+    from scripts.bench.compare import add_options as add_bench_comparison
+    from scripts.bench.core import add_parser as add_bench_core
+    from scripts.bench.forecaster import add_parser as add_bench_forecaster
+    from scripts.bench.http_api import add_parser as add_bench_http
+    from scripts.bench.ingest import add_parser as add_bench_ingest
+    from scripts.chaos.run import add_parser as add_chaos
+    from scripts.demo import add_parser as add_demo
+    from scripts.replay import add_parser as add_replay
+    from scripts.serve import add_parser as add_serve
+    from scripts.sim.command import add_parser as add_simulate
 
-    demo.add_parser(commands)
-    replay.add_parser(commands)
-    serve.add_parser(commands)
-    simulate.add_parser(commands)
-    chaos.add_parser(commands)
+    add_demo(commands)
+    add_replay(commands)
+    add_serve(commands)
+    add_simulate(commands)
+    add_chaos(commands)
     bench = commands.add_parser(
         "bench",
         help="measure throughput and latency",
@@ -41,19 +46,23 @@ def build_parser() -> argparse.ArgumentParser:
         "pattern and a row-lock database, on the same orders (options below); "
         "with a suite: that suite's measurements (see SUITE --help).",
     )
-    bench_compare.add_options(bench)
+    add_bench_comparison(bench)
     suites = bench.add_subparsers(dest="suite", metavar="[SUITE]", required=False)
-    bench_cluster.add_parser(suites)
-    bench_core.add_parser(suites)
-    bench_ingest.add_parser(suites)
-    bench_forecaster.add_parser(suites)
-    bench_http.add_parser(suites)
+    add_bench_cluster(suites)
+    add_bench_core(suites)
+    add_bench_ingest(suites)
+    add_bench_forecaster(suites)
+    add_bench_http(suites)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    problem = missing_extra(args.command)
+    if problem:
+        print(problem, file=sys.stderr)
+        return 2
     configure_logging(args.log_level)
     result: int = args.run(args)
     return result

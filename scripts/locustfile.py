@@ -5,7 +5,7 @@ platforms posting batches of orders, and dashboards holding an SSE alert stream 
 SKUs come from ``GET /v1/skus`` at start. Tokens, when the service needs them, come from
 ``FLASHSTOCK_LOAD_TOKEN`` (a token whose role may read and ingest, e.g. admin).
 
-    pip install locust
+    pip install -e '.[load]'
     locust -f scripts/locustfile.py --host http://127.0.0.1:8000 \\
         --headless --users 20 --spawn-rate 5 --run-time 1m
 

@@ -18,14 +18,15 @@ import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, NamedTuple
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from actors.alerts.forecaster import Forecaster
 from actors.infra.wire import SaleEvent, StockSnapshot
 from policies.channels.fields import CHINA_TIME
 from policies.ledger import SkuSettings
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 STEP_SECONDS = 10.0
 
@@ -56,6 +57,8 @@ def add_parser(commands: Any) -> None:
 
 def load_sales(path: Path) -> pd.DataFrame:
     """The sales, sorted by event time, with ``at`` in epoch seconds."""
+    import pandas as pd  # the sim extra, checked by the CLI before a run: ``--help`` works without it
+
     frame = pd.read_csv(path)
     missing = {"timestamp", "sku", "quantity"} - set(frame.columns)
     if missing:
@@ -98,7 +101,7 @@ def replay(
         return fired, forecaster
     start = float(sales["at"].iloc[0])
     end = float(sales["at"].iloc[-1]) + 15 * 60  # let alerts resolve after the last sale
-    rows = sales.itertuples(index=False)
+    rows = iter(_sales_in_order(sales))
     pending = next(rows, None)
     now = start
     while now <= end:
@@ -106,8 +109,8 @@ def replay(
         clock[0] = now
         batch: list[SaleEvent] = []
         while pending is not None and pending.at <= now:
-            available[pending.sku] = available.get(pending.sku, 0) - int(pending.quantity)
-            batch.append(SaleEvent(pending.sku, float(pending.at), int(pending.quantity), pending.channel))
+            available[pending.sku] = available.get(pending.sku, 0) - pending.quantity
+            batch.append(SaleEvent(pending.sku, pending.at, pending.quantity, pending.channel))
             pending = next(rows, None)
         snapshot = {sku: StockSnapshot(units, 0) for sku, units in available.items()}
         notes = forecaster.record(batch, snapshot) + forecaster.advance(now)
@@ -123,6 +126,22 @@ def replay(
                 )
             )
     return fired, forecaster
+
+
+class _Sale(NamedTuple):
+    at: float
+    sku: str
+    quantity: int
+    channel: str
+
+
+def _sales_in_order(sales: pd.DataFrame) -> list[_Sale]:
+    """The rows of ``load_sales``' frame as typed values, in event time."""
+    columns = (sales[name].tolist() for name in ("at", "sku", "quantity", "channel"))
+    return [
+        _Sale(float(at), str(sku), int(quantity), str(channel))
+        for at, sku, quantity, channel in zip(*columns, strict=True)
+    ]
 
 
 def run(args: argparse.Namespace) -> int:
@@ -141,12 +160,7 @@ def run(args: argparse.Namespace) -> int:
         stock[sku] = int(units)
     for sku, sold in sales.groupby("sku")["quantity"].sum().items():
         stock.setdefault(str(sku), int(sold))
-    settings = [
-        SkuSettings(
-            sku, **{k: tuple(v) if k == "substitutes" else v for k, v in spec.items() if k != "on_hand"}
-        )
-        for sku, spec in catalog.items()
-    ]
+    settings = [SkuSettings(sku, **_settings_fields(spec)) for sku, spec in catalog.items()]
     fired, _ = replay(sales, stock, settings)
     start = float(sales["at"].iloc[0]) if not sales.empty else 0.0
     if args.json:
@@ -164,6 +178,11 @@ def run(args: argparse.Namespace) -> int:
             f"{f.sku:<16}{f.available:>6}  {f.reason}"
         )
     return 0
+
+
+def _settings_fields(spec: dict[str, Any]) -> dict[str, Any]:
+    """A catalog entry's ``SkuSettings`` fields (JSON lists become tuples)."""
+    return {k: tuple(v) if k == "substitutes" else v for k, v in spec.items() if k != "on_hand"}
 
 
 def _clock(at: float) -> str:

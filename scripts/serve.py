@@ -71,7 +71,9 @@ def load_catalog(path: Path) -> list[tuple[SkuSettings, int]]:
         unknown = set(item) - {"sku", "on_hand", *CATALOG_FIELDS}
         if unknown:
             raise ValueError(f"{path}: entry {position} ({item['sku']}): unknown {sorted(unknown)}")
-        settings = {k: tuple(v) if k == "substitutes" else v for k, v in item.items() if k in CATALOG_FIELDS}
+        settings: dict[str, Any] = {
+            k: tuple(v) if k == "substitutes" else v for k, v in item.items() if k in CATALOG_FIELDS
+        }
         catalog.append((SkuSettings(str(item["sku"]), **settings), int(item.get("on_hand", 0))))
     return catalog
 
@@ -111,7 +113,7 @@ def run(args: argparse.Namespace) -> int:
         )
         stop.wait()
         print("stopping")
-        serve.shutdown()
+        serve.shutdown()  # type: ignore[no-untyped-call]  # Ray Serve leaves it unannotated
         ray.get([actor.stop.remote() for actor in ingest.values()])
         ray.get([forecaster.stop.remote(), sync.stop.remote()])
         client.close()

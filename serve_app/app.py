@@ -18,7 +18,7 @@ from fastapi import FastAPI, Request, Response
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from ray import serve
-from ray.serve import Application
+from ray.serve import Application, Deployment
 
 from actors.infra.logging import configure_logging
 from serve_app.auth import TokenBook
@@ -67,21 +67,26 @@ def create_api(args: AppArgs, backend: Backend | None = None) -> FastAPI:
     return app
 
 
-@serve.deployment(
+class FlashstockApi:
+    """A replica: builds the app (and connects to the deployment's actors) when it starts."""
+
+    def __init__(self, args: AppArgs) -> None:
+        self.args = args
+
+    def __serve_build_asgi_app__(self) -> FastAPI:
+        return create_api(self.args)
+
+
+# Serve's decorators applied as calls, so the result has its type (mypy keeps a decorated
+# class's own type).
+API_DEPLOYMENT: Deployment = serve.deployment(
     name="flashstock-api",
     num_replicas=1,
     max_ongoing_requests=64,
     ray_actor_options={"num_cpus": 0},
     # a log line per request costs more CPU than a stock query here
     logging_config={"enable_access_log": False, "log_level": "WARNING"},
-)
-@serve.ingress()
-class FlashstockApi:
-    def __init__(self, args: AppArgs) -> None:
-        self.args = args
-
-    def __serve_build_asgi_app__(self) -> FastAPI:
-        return create_api(self.args)
+)(serve.ingress()(FlashstockApi))
 
 
 #: environment variables a replica needs from the process that deploys it (a replica on
@@ -99,6 +104,6 @@ def build_app(args: dict[str, Any] | AppArgs, env: dict[str, str] | None = None)
     FLASHSTOCK_LOG_LEVEL) is set in the replicas."""
     parsed = args if isinstance(args, AppArgs) else AppArgs.model_validate(args)
     env_vars = passthrough_env() if env is None else env
-    return FlashstockApi.options(
+    return API_DEPLOYMENT.options(
         ray_actor_options={"num_cpus": 0, "runtime_env": {"env_vars": env_vars}}
     ).bind(parsed)

@@ -1,5 +1,7 @@
 """What the HTTP routes talk to: the SKU owners, the forecaster and the channel ingest
-paths of one deployment, found by name on the Ray cluster."""
+paths of one deployment, found on the Ray cluster through ``actors.infra.directory``.
+
+Ray handles answer ``Any``: each call's result is given its type here, at the edge."""
 
 from __future__ import annotations
 
@@ -15,17 +17,18 @@ import ray
 import redis
 from pydantic import BaseModel, Field
 
-from actors.alerts.webhooks import Subscription
 from actors.infra import keys
-from actors.infra.codec import decode_record
-from actors.infra.directory import forecaster_name, owner_name
-from actors.infra.settings import DEFAULT_NAMESPACE, DEFAULT_SHARD_COUNT, RAY_NAMESPACE, StoreConfig
+from actors.infra.codec import decode_record, text
+from actors.infra.directory import forecaster_handle, forecaster_name, owner_handles
+from actors.infra.settings import DEFAULT_NAMESPACE, DEFAULT_SHARD_COUNT, StoreConfig
 from actors.ingest.core import ChannelIngest, IngestResult
+from actors.ingest.store import RedisIngestStore
 from actors.owner.client import StockClient
 from actors.owner.store import LedgerStore
-from policies.alert_lifecycle import Silence
+from policies.alert_lifecycle import Silence, Subscription
+from policies.channels import Cancellation, Payment, PlatformOrder, Unreadable
 from policies.ledger import Decision, Ledger, SkuSettings
-from policies.operations import Adjust, DefineSku, Operation, Restock
+from policies.operations import FIELD_SEPARATOR, Adjust, DefineSku, Operation, Restock
 from policies.orders import NoticeDecision, OrderDecision
 from serve_app.errors import ApiError
 
@@ -63,26 +66,26 @@ class Backend:
     def __init__(self, args: AppArgs) -> None:
         self.args = args
         self.config = args.store
-        owners = [
-            ray.get_actor(owner_name(self.config, i), namespace=RAY_NAMESPACE)
-            for i in range(self.config.shard_count)
-        ]
-        self.client = StockClient(self.config, owners)
-        self.forecaster = ray.get_actor(forecaster_name(self.config), namespace=RAY_NAMESPACE)
+        self.client = StockClient(self.config, owner_handles(self.config))
+        forecaster = forecaster_handle(self.config)
+        if forecaster is None:
+            raise ValueError(f"the forecaster {forecaster_name(self.config)!r} is not running")
+        self.forecaster: Any = forecaster
         self.redis = redis.Redis.from_url(args.redis_url, socket_timeout=10.0)
         self.store = LedgerStore(self.config)
+        # the configured channels: their webhooks, and their orders sent to POST /v1/orders
         self.ingest = {
             channel: ChannelIngest(
-                self.config,
                 channel,
                 fmt,
+                RedisIngestStore.connect(self.config, channel),
                 self.client.submit,
                 secret=channel_secret(channel),
                 consumer=f"{channel}-http",
             )
             for channel, fmt in args.channels.items()
         }
-        # the generic parser for the internal order format of POST /v1/orders
+        # other channels named by orders of POST /v1/orders (no webhook, no inbox reader)
         self._internal: dict[str, ChannelIngest] = {}
 
     # ---- SKUs ---------------------------------------------------------------------------
@@ -105,7 +108,7 @@ class Backend:
         return self.apply(Adjust(sku, delta, adjustment_id, reason, actor))
 
     def all_skus(self) -> list[str]:
-        return sorted(s.decode() for s in self.redis.smembers(self.store.skus_key))
+        return sorted(text(s) for s in self.redis.smembers(self.store.skus_key))
 
     def ledgers(self, skus: Sequence[str]) -> dict[str, Ledger]:
         return self.client.ledgers(skus)
@@ -131,23 +134,25 @@ class Backend:
 
     # ---- orders -------------------------------------------------------------------------
 
-    def internal_ingest(self, channel: str) -> ChannelIngest:
-        ingest = self._internal.get(channel)
+    def ingest_for(self, channel: str) -> ChannelIngest:
+        """The ingest core that decides ``channel``'s orders and notices."""
+        ingest = self.ingest.get(channel) or self._internal.get(channel)
         if ingest is None:
+            store = RedisIngestStore.connect(self.config, channel)
             ingest = self._internal[channel] = ChannelIngest(
-                self.config, channel, "generic", self.client.submit, consumer=f"{channel}-api"
+                channel, "generic", store, self.client.submit, consumer=f"{channel}-api"
             )
         return ingest
 
-    def place_orders(self, orders: Sequence[dict[str, Any]]) -> list[OrderDecision]:
-        """Internal-format orders, grouped by channel, decisions back in request order."""
+    def place_orders(self, orders: Sequence[PlatformOrder | Unreadable]) -> list[OrderDecision]:
+        """Orders grouped by channel and decided by its ingest; decisions back in request
+        order. An unreadable one fails the request (after its channel's batch is decided)."""
         by_channel: dict[str, list[int]] = {}
         for position, order in enumerate(orders):
-            by_channel.setdefault(order["channel"], []).append(position)
+            by_channel.setdefault(order.channel, []).append(position)
         decided: list[OrderDecision | None] = [None] * len(orders)
         for channel, positions in by_channel.items():
-            messages = [{"type": "order", **orders[p]} for p in positions]
-            result = self.internal_ingest(channel).process(messages)
+            result = self.ingest_for(channel).decide([orders[p] for p in positions])
             if result.dead:  # the request schema should have caught it: say what it was
                 letter = result.dead[0]
                 raise ApiError(422, "invalid_order", letter.reason, f"order {letter.order_id}")
@@ -155,14 +160,9 @@ class Backend:
                 decided[position] = decision
         return [d for d in decided if d is not None]
 
-    def notice(self, channel: str, order_id: str, kind: str) -> NoticeDecision:
-        now = time.time()
-        message = (
-            {"type": "payment", "order_id": order_id, "paid_at": now}
-            if kind == "confirm"
-            else {"type": "cancel", "order_id": order_id, "reason": "cancelled_by_operator"}
-        )
-        return self.internal_ingest(channel).process([message]).notices[0]
+    def notice(self, notice: Payment | Cancellation) -> NoticeDecision:
+        """An operator's payment or cancellation of every line of an order."""
+        return self.ingest_for(notice.channel).decide([notice]).notices[0]
 
     def webhook(self, channel: str, body: bytes, signature: str | None) -> IngestResult:
         return self.ingest[channel].ingest_webhook(body, signature)
@@ -170,13 +170,13 @@ class Backend:
     def order_lines(self, channel: str, order_id: str) -> list[dict[str, Any]]:
         """The line records of an order, found through the channel's order index."""
         raw = self.redis.hget(keys.ChannelKeys.of(self.config.namespace, channel).orders, order_id)
-        skus = raw.decode().split(",") if raw else []
-        field = f"{channel}\x1f{order_id}"
+        skus = text(raw).split(",") if raw else []
+        field = f"{channel}{FIELD_SEPARATOR}{order_id}"
         lines = []
         for sku in skus:
             record = self.redis.hget(self.store.lines_key(sku), field)
             if record is not None:
-                decoded = decode_record(record.decode())
+                decoded = decode_record(text(record))
                 lines.append({"sku": sku, **decoded._asdict()})
         return lines
 
@@ -231,8 +231,8 @@ class Backend:
 
     def metrics(self) -> dict[str, Any]:
         stats = ray.get([owner.commit_stats.remote() for owner in self.client.owners], timeout=5)
-        ingest = {channel: self.redis.hgetall(ingest.keys.stats) for channel, ingest in self.ingest.items()}
-        lag = {channel: int(self.redis.xlen(ingest.keys.inbox)) for channel, ingest in self.ingest.items()}
+        ingest = {channel: ingest.store.counters() for channel, ingest in self.ingest.items()}
+        lag = {channel: ingest.store.inbox_length() for channel, ingest in self.ingest.items()}
         return {
             "owners": stats,
             "ingest": ingest,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable, Mapping
 from typing import Annotated, Any
 
 import redis.asyncio
@@ -120,18 +120,17 @@ async def alert_stream(
     async def events() -> AsyncIterator[str]:
         cursor = start
         if cursor == "$":
-            newest = await client.xrevrange(stream, count=1)
+            newest: Any = await client.xrevrange(stream, count=1)  # [(id, fields)]
             cursor = newest[0][0].decode() if newest else "0-0"
         yield "retry: 2000\n\n"
         try:
             while not await request.is_disconnected():
-                replies = await client.xread({stream: cursor}, block=1000, count=100)
+                replies: Any = await client.xread({stream: cursor}, block=1000, count=100)
                 if not replies:
                     yield ": keep-alive\n\n"
                     continue
-                for entry_id, fields in replies[0][1]:
-                    cursor = entry_id.decode()
-                    yield f"id: {cursor}\nevent: alert\ndata: {fields[b'alert'].decode()}\n\n"
+                for cursor, alert in alert_entries(replies[0][1]):
+                    yield f"id: {cursor}\nevent: alert\ndata: {alert}\n\n"
         except asyncio.CancelledError:
             pass
         finally:
@@ -173,3 +172,8 @@ async def readyz(b: BackendDep) -> dict[str, Any]:
 def metrics(b: BackendDep) -> str:
     """Prometheus text format."""
     return prometheus_text(b.metrics(), b.oversold(b.all_skus()))
+
+
+def alert_entries(entries: Iterable[tuple[bytes, Mapping[bytes, bytes]]]) -> list[tuple[str, str]]:
+    """``(entry id, notification JSON)`` of entries read from the alert stream."""
+    return [(entry_id.decode(), fields[b"alert"].decode()) for entry_id, fields in entries]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import asdict
 from typing import Annotated, Any
 
@@ -17,9 +18,11 @@ from serve_app.auth import Principal
 from serve_app.backend import Backend
 from serve_app.deps import backend, require
 from serve_app.errors import ApiError
+from serve_app.orders import order_notice, platform_order
 from serve_app.schemas import (
     ERROR_RESPONSES,
     AdjustRequest,
+    Inbound,
     NoticeOut,
     OperationResult,
     OrderLines,
@@ -54,7 +57,7 @@ def sku_view(
         reserved=ledger.reserved,
         sold=ledger.sold,
         available=ledger.available,
-        inbound=[asdict(t) for t in ledger.inbound],
+        inbound=[Inbound(**asdict(t)) for t in ledger.inbound],
         inbound_units=ledger.inbound_units,
         velocity_per_min=view.get("velocity_per_min"),
         acceleration=view.get("acceleration"),
@@ -191,7 +194,7 @@ def place_orders(
             raise ApiError(
                 403, "forbidden", f"this token may not send orders for {order.channel}", "orders.channel"
             )
-    decisions = b.place_orders([o.model_dump() for o in body.orders])
+    decisions = b.place_orders([platform_order(o) for o in body.orders])
     # Built as plain JSON: validating 10,000 response models would cost more than
     # deciding the orders (the schema above still documents the shape).
     return JSONResponse({"decisions": [order_json(d) for d in decisions]})
@@ -236,8 +239,9 @@ def confirm_or_cancel(
         raise ApiError(404, "not_found", "action must be confirm or cancel")
     if not who.may_ingest(channel):
         raise ApiError(403, "forbidden", f"this token may not act on {channel} orders")
-    notice = b.notice(channel, order_id, action)
-    if notice.reason == "unknown_order":
+    message = order_notice(channel, order_id, action, time.time())
+    notice = b.notice(message) if message is not None else None
+    if notice is None or notice.reason == "unknown_order":
         raise ApiError(404, "unknown_order", f"no accepted order {order_id!r} on {channel}")
     return NoticeOut(
         kind=notice.kind, order_id=notice.order_id, accepted=notice.accepted, reason=notice.reason

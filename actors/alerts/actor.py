@@ -7,6 +7,9 @@ periods still count (every 5 s), expires silences and flushes webhook digests. T
 forecaster and the hub share one process so verdicts reach the alert
 lifecycle in order and without another hop.
 
+This is the process's composition root: it opens the Redis connection, builds the alert
+store on it, the webhook sender and the hub on the store, and the forecaster on the hub.
+
 Restart: the hub reloads open alerts, silences and subscriptions from Redis; the
 forecaster reloads SKU settings and stock from the ledger and refills its windows from
 new sales (one window, 5 minutes by default).
@@ -21,18 +24,20 @@ from collections.abc import Sequence
 from typing import Any
 
 import ray
+import redis
 import structlog
 
 from actors.alerts.forecaster import Forecaster
 from actors.alerts.hub import AlertHub
-from actors.alerts.webhooks import Subscription
-from actors.infra.codec import decode_ledger, decode_settings, notification_record
+from actors.alerts.store import HistoryEntry, RedisAlertStore
+from actors.alerts.webhooks import WebhookSender
+from actors.infra.codec import notification_record
 from actors.infra.directory import forecaster_name
 from actors.infra.logging import configure_logging
 from actors.infra.settings import RAY_NAMESPACE, StoreConfig
 from actors.infra.wire import Origin, SaleEvent, stock_of, unpack_commit
-from actors.owner.store import LedgerStore
-from policies.alert_lifecycle import LifecycleSettings, Silence
+from actors.owner.store import read_skus
+from policies.alert_lifecycle import LifecycleSettings, Silence, Subscription
 from policies.ledger import SkuSettings
 from policies.velocity import ForecastSettings
 
@@ -88,7 +93,11 @@ class ForecasterService:
         #: when this incarnation started (wall clock), so a restart can be told apart
         self.started_wall = time.time()
         self.driven = driven
-        self.hub = AlertHub(config, settings=lifecycle, group_interval=group_interval)
+        self.redis = redis.Redis.from_url(config.redis_url, socket_timeout=30.0)
+        store = RedisAlertStore(self.redis, config.namespace)
+        self.hub = AlertHub(
+            store, settings=lifecycle, sender=WebhookSender(store), group_interval=group_interval
+        )
         self.forecaster = Forecaster(
             book=self.hub, forecast=forecast, evaluate_every_seconds=math.inf if driven else 0.1
         )
@@ -103,20 +112,10 @@ class ForecasterService:
         self._ticker.start()
 
     def _load(self, config: StoreConfig) -> None:
-        store = LedgerStore(config)
-        client = self.hub.redis
-        skus = sorted(s.decode() for s in client.smembers(store.skus_key))
-        pipe = client.pipeline(transaction=False)
-        for sku in skus:
-            pipe.hgetall(store.state_key(sku))
-        stock, settings = {}, []
-        for sku, raw in zip(skus, pipe.execute(), strict=True):
-            state = {k.decode(): v.decode() for k, v in raw.items()}
-            if "on_hand" in state:
-                stock[sku] = stock_of(decode_ledger(sku, state))
-                settings.append(decode_settings(state["settings"]))
-        self.forecaster.update_skus(settings)
-        self.forecaster.stock.update(stock)
+        """SKU settings and committed stock of every SKU, from the ledgers."""
+        committed = read_skus(self.redis, config)
+        self.forecaster.update_skus(settings for _, settings in committed.values())
+        self.forecaster.stock.update({sku: stock_of(ledger) for sku, (ledger, _) in committed.items()})
 
     def _run(self) -> None:
         """Every tick: evaluate SKUs with postponed sales. Every ``advance_every_seconds``:
@@ -178,7 +177,7 @@ class ForecasterService:
         with self._lock:
             return self.hub.open_alerts()
 
-    def history(self, after: str = "-", count: int = 1000) -> list[tuple[str, dict[str, Any]]]:
+    def history(self, after: str = "-", count: int = 1000) -> list[HistoryEntry]:
         return self.hub.history(after, count)
 
     def acknowledge(self, alert_id: str, who: str) -> dict[str, Any] | None:
@@ -222,7 +221,9 @@ class ForecasterService:
         self._ticker.join(timeout=10)
 
 
-ForecasterActor = ray.remote(max_restarts=-1, max_concurrency=4)(ForecasterService)
+# Ray's stubs type ``ray.remote(**options)`` without the actor option ``max_concurrency``,
+# which ray.remote accepts at run time (and the threaded actor needs).
+ForecasterActor = ray.remote(max_restarts=-1, max_concurrency=4)(ForecasterService)  # type: ignore[call-overload]
 
 
 def start_forecaster(config: StoreConfig, **options: Any) -> Any:

@@ -2,7 +2,8 @@
 
 It keeps each SKU's sales in event-time buckets (``policies.velocity.SalesHistory``) and
 the latest stock the owners committed, measures velocity and time to stock-out, asks
-``policies.alert_rules`` for verdicts and hands them to an ``AlertBook`` (the lifecycle).
+``policies.alert_rules`` for verdicts and hands them to a ``Book`` (the alert lifecycle:
+the pure ``AlertBook`` by default and in a replay, the durable ``AlertHub`` in the actor).
 Only event time is used: the watermark is the newest ``placed_at`` seen, or, on a tick,
 ``clock() - lateness_seconds`` so that a quiet period still moves time (ETAs shrink,
 alerts resolve). A replay passes the watermark explicitly and gets the same alerts at
@@ -18,11 +19,11 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 from actors.infra.wire import SaleEvent, StockSnapshot
 from policies.alert_book import AlertBook
-from policies.alert_lifecycle import Notification
+from policies.alert_lifecycle import Alert, Notification
 from policies.alert_rules import (
     AlertSettings,
     Level,
@@ -43,6 +44,31 @@ from policies.velocity import (
 )
 
 
+class Book(Protocol):
+    """What the forecaster asks of the alert lifecycle."""
+
+    @property
+    def open(self) -> Mapping[str, Alert]:
+        """The open alerts by key."""
+        ...
+
+    def step(
+        self,
+        verdicts: Sequence[Verdict],
+        now: float,
+        now_wall: float,
+        *,
+        hints: Mapping[str, str] | None = None,
+        channel: str = "",
+    ) -> list[Notification]:
+        """Advance the verdicts' alerts to event time ``now``; the notifications."""
+        ...
+
+    def firing(self, sku: str | None = None) -> list[Alert]: ...
+
+    def highest_level(self, sku: str) -> str | None: ...
+
+
 class Forecaster:
     def __init__(
         self,
@@ -52,7 +78,7 @@ class Forecaster:
         service_level: float = 0.95,
         lateness_seconds: float = 10.0,
         clock: Callable[[], float] = time.time,
-        book: AlertBook | None = None,
+        book: Book | None = None,
         evaluate_every_seconds: float = 0.0,
     ) -> None:
         self.forecast = forecast or ForecastSettings()
@@ -60,7 +86,7 @@ class Forecaster:
         self.service_level = service_level
         self.lateness_seconds = lateness_seconds
         self.clock = clock
-        self.book = book or AlertBook()
+        self.book: Book = book or AlertBook()
         self.histories: dict[str, SalesHistory] = {}
         self.channels: dict[str, SalesHistory] = {}
         self.stock: dict[str, StockSnapshot] = {}

@@ -1,10 +1,13 @@
 """AlertHub: the alert book made durable, and told to whoever listens.
 
-Every notification (firing, escalated, worsened, resolved) is appended to the Redis
-Stream ``ns:alerts`` (the durable history, replayable from any id: the SSE route resumes
-from it with ``Last-Event-ID``), and the open alerts and silences are kept in the hashes
-``ns:alerts:open`` and ``ns:alerts:silences``, all in one transaction per evaluation. A
-restarted hub reloads them, so open alerts, acknowledgements and silences survive.
+The lifecycle itself is the pure ``AlertBook``; the hub wraps it with its store
+(``actors.alerts.store.AlertStore``, Redis in the actor). Every notification (firing,
+escalated, worsened, resolved) is appended to the durable stream (``ns:alerts`` in
+Redis: replayable from any id, the SSE route resumes from it with ``Last-Event-ID``)
+together with the open alerts it changes, in one transaction per evaluation; silences,
+acknowledgements and subscriptions are stored as they are made. A restarted hub reloads
+them, so open alerts, acknowledgements and silences survive. The hub is the ``Book`` the
+``Forecaster`` steps.
 
 Fan-out: in-process listeners (the HTTP app's SSE streams) get every notification;
 webhook subscriptions get the ones of their levels that are neither silenced nor
@@ -12,7 +15,7 @@ inhibited, grouped into one digest per subscription every ``group_interval`` sec
 200 SKUs crossing a line at once are one request, not 200), delivered by
 ``WebhookSender`` with retries, an HMAC signature and a dead-letter list.
 
-Crash and retry: the stream write and the state write are one MULTI/EXEC; a crash before
+Crash and retry: the stream write and the state write are one transaction; a crash before
 it loses only notifications that no one has seen yet (the next evaluation raises them
 again while the condition holds). Webhook digests waiting for their interval are lost
 with the process; the stream keeps them, so a receiver can catch up from it.
@@ -20,22 +23,19 @@ with the process; the stream keeps them, so a receiver can catch up from it.
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, Protocol
 
-import redis
 import structlog
 
-from actors.alerts.webhooks import Subscription, WebhookSender, url_problem
-from actors.infra import keys
+from actors.alerts.store import AlertStore, HistoryEntry
+from actors.alerts.webhooks import WebhookSender, url_problem
 from actors.infra.codec import notification_record
-from actors.infra.settings import StoreConfig
 from policies.alert_book import AlertBook
-from policies.alert_lifecycle import Alert, LifecycleSettings, Notification, Silence, Status
+from policies.alert_lifecycle import Alert, LifecycleSettings, Notification, Silence, Status, Subscription
 from policies.alert_rules import Verdict
 
 log = structlog.get_logger(__name__)
@@ -43,27 +43,26 @@ log = structlog.get_logger(__name__)
 Listener = Callable[[dict[str, Any]], None]
 
 
-class AlertHub(AlertBook):
+class Sender(Protocol):
+    """Delivers one event to a subscription (``WebhookSender``): True once delivered."""
+
+    def deliver(self, subscription: Subscription, event_id: str, payload: Mapping[str, Any]) -> bool: ...
+
+
+class AlertHub:
     def __init__(
         self,
-        config: StoreConfig,
+        store: AlertStore,
         *,
         settings: LifecycleSettings | None = None,
-        sender: WebhookSender | None = None,
+        sender: Sender | None = None,
         group_interval: float = 5.0,
-        stream_maxlen: int = 100_000,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        super().__init__(settings)
-        ns = config.namespace
-        self.stream_key = keys.alert_stream(ns)
-        self.open_key = keys.open_alerts(ns)
-        self.silences_key = keys.silences(ns)
-        self.subscriptions_key = keys.subscriptions(ns)
-        self.redis = redis.Redis.from_url(config.redis_url, socket_timeout=30.0)
-        self.sender = sender or WebhookSender(self.redis, ns)
+        self.book = AlertBook(settings)
+        self.store = store
+        self.sender: Sender = sender or WebhookSender(store)
         self.group_interval = group_interval
-        self.stream_maxlen = stream_maxlen
         self.clock = clock
         self.listeners: list[Listener] = []
         self._digests: dict[str, list[dict[str, Any]]] = defaultdict(list)
@@ -73,16 +72,18 @@ class AlertHub(AlertBook):
 
     # ---- state ------------------------------------------------------------------------
 
+    @property
+    def open(self) -> dict[str, Alert]:
+        """The open alerts by key (``Alert.key``)."""
+        return self.book.open
+
+    @property
+    def silences(self) -> dict[str, Silence]:
+        return self.book.silences
+
     def _restore(self) -> None:
-        alerts = [Alert(**json.loads(raw)) for raw in self.redis.hvals(self.open_key)]
-        silences = [Silence(**json.loads(raw)) for raw in self.redis.hvals(self.silences_key)]
-        self.restore(alerts, silences)
-        for raw in self.redis.hvals(self.subscriptions_key):
-            data = json.loads(raw)
-            data["secret"] = data["secret"].encode()
-            data["levels"] = tuple(data.get("levels", ()))
-            sub = Subscription(**data)
-            self.subscriptions[sub.id] = sub
+        self.book.restore(self.store.open_alerts(), self.store.silences())
+        self.subscriptions = {sub.id: sub for sub in self.store.subscriptions()}
         log.info(
             "alert_hub_restored",
             open=len(self.open),
@@ -99,34 +100,22 @@ class AlertHub(AlertBook):
         hints: Mapping[str, str] | None = None,
         channel: str = "",
     ) -> list[Notification]:
-        before = self.open  # ``step_alerts`` builds a new mapping; this one stays as it is
-        notes = super().step(verdicts, now, now_wall, hints=hints, channel=channel)
+        """``AlertBook.step``, made durable before anyone is told."""
+        before = self.book.open  # ``step_alerts`` builds a new mapping; this one stays as it is
+        notes = self.book.step(verdicts, now, now_wall, hints=hints, channel=channel)
         if notes:
             try:
                 self._persist(notes)
             except Exception:
                 # Not durable, so not told: forget the step, and the next evaluation
                 # raises the same notifications again while the condition holds.
-                self.open = before
+                self.book.open = before
                 raise
             self._fan_out(notes)
         return notes
 
     def _persist(self, notes: Sequence[Notification]) -> None:
-        pipe = self.redis.pipeline(transaction=True)
-        for note in notes:
-            record = notification_record(note)
-            if note.alert.status == Status.RESOLVED:
-                pipe.hdel(self.open_key, note.alert.id)
-            else:
-                pipe.hset(self.open_key, note.alert.id, json.dumps(note.alert._asdict(), ensure_ascii=False))
-            pipe.xadd(
-                self.stream_key,
-                {"alert": json.dumps(record, ensure_ascii=False)},
-                maxlen=self.stream_maxlen,
-                approximate=True,
-            )
-        ids = pipe.execute()[1::2]
+        ids = self.store.append(notes)
         for note, entry_id in zip(notes, ids, strict=True):
             log.info(
                 "alert_notified",
@@ -134,21 +123,27 @@ class AlertHub(AlertBook):
                 level=note.alert.level,
                 kind=note.kind,
                 alert=note.alert.id,
-                entry=entry_id.decode(),
+                entry=entry_id,
                 inhibited=note.inhibited,
                 silenced=note.silenced,
             )
 
+    def firing(self, sku: str | None = None) -> list[Alert]:
+        return self.book.firing(sku)
+
+    def highest_level(self, sku: str) -> str | None:
+        return self.book.highest_level(sku)
+
     def acknowledge(self, alert_id: str, who: str, now_wall: float | None = None) -> Alert | None:
-        alert = super().acknowledge(alert_id, who, self.clock() if now_wall is None else now_wall)
+        alert = self.book.acknowledge(alert_id, who, self.clock() if now_wall is None else now_wall)
         if alert is not None:
-            self.redis.hset(self.open_key, alert.id, json.dumps(alert._asdict(), ensure_ascii=False))
+            self.store.save_alert(alert)
             log.info("alert_acknowledged", alert=alert_id, sku=alert.sku, by=who)
         return alert
 
     def silence(self, silence: Silence) -> None:
-        super().silence(silence)
-        self.redis.hset(self.silences_key, silence.id, json.dumps(silence._asdict()))
+        self.book.silence(silence)
+        self.store.save_silence(silence)
         log.info(
             "alert_silenced",
             silence=silence.id,
@@ -159,19 +154,15 @@ class AlertHub(AlertBook):
         )
 
     def expire_silences(self, now_wall: float) -> list[Silence]:
-        expired = super().expire_silences(now_wall)
+        expired = self.book.expire_silences(now_wall)
         if expired:
-            self.redis.hdel(self.silences_key, *[s.id for s in expired])
+            self.store.delete_silences([s.id for s in expired])
         return expired
 
-    def history(self, after: str = "-", count: int = 1000) -> list[tuple[str, dict[str, Any]]]:
+    def history(self, after: str = "-", count: int = 1000) -> list[HistoryEntry]:
         """Notifications from the stream after entry id ``after`` (exclusive), oldest
         first: what an SSE client resuming with Last-Event-ID missed."""
-        start = "-" if after in ("-", "", "0") else f"({after}"
-        return [
-            (entry_id.decode(), json.loads(fields[b"alert"]))
-            for entry_id, fields in self.redis.xrange(self.stream_key, start, "+", count=count)
-        ]
+        return self.store.history(after, count)
 
     # ---- fan-out ----------------------------------------------------------------------
 
@@ -180,12 +171,11 @@ class AlertHub(AlertBook):
         if problem:
             raise ValueError(problem)
         self.subscriptions[subscription.id] = subscription
-        stored = {**subscription._asdict(), "secret": subscription.secret.decode()}
-        self.redis.hset(self.subscriptions_key, subscription.id, json.dumps(stored))
+        self.store.save_subscription(subscription)
 
     def unsubscribe(self, subscription_id: str) -> bool:
         removed = self.subscriptions.pop(subscription_id, None) is not None
-        self.redis.hdel(self.subscriptions_key, subscription_id)
+        self.store.delete_subscription(subscription_id)
         return removed
 
     def _fan_out(self, notes: Sequence[Notification]) -> None:

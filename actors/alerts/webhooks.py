@@ -18,10 +18,10 @@ means the receiver rejects the event for good and is not retried. Delivery is at
 once within one attempt sequence: a receiver that handled a request but answered too
 late, or whose answer was lost, gets the same body again, so receivers dedupe on
 ``X-Flashstock-Event``. When the attempts run out (or the URL is unusable) the event
-goes to a dead-letter list in Redis, ``{namespace}:webhook-dead:{subscription_id}``,
-with the redacted URL, the payload, the last error, the attempt count and the time,
-and ``deliver`` returns False; ``dead_letters`` reads that list for inspection or a
-manual resend.
+goes to the subscription's dead letters (``actors.alerts.store.DeadLetters``; in Redis
+the list ``{namespace}:webhook-dead:{subscription_id}``) with the redacted URL, the
+payload, the last error, the attempt count and the time, and ``deliver`` returns False;
+``dead_letters`` reads them back for inspection or a manual resend.
 
 Crash: the retry loop lives only in this process. A crash mid-retry loses it with no
 dead letter written; the caller's durable alert stream is the source to resend from
@@ -41,10 +41,10 @@ from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 from urllib.parse import SplitResult, unquote, urlsplit, urlunsplit
 
-import redis
 import structlog
 
-from actors.infra import keys
+from actors.alerts.store import DeadLetters
+from policies.alert_lifecycle import Subscription
 from policies.channels.signing import sign_body
 
 log = structlog.get_logger(__name__)
@@ -54,15 +54,6 @@ MAX_URL_LENGTH = 2048
 #: client errors that say "try again later" rather than "never"
 RETRYABLE_CLIENT_STATUSES = frozenset({408, 429})
 USER_AGENT = "flashstock-webhooks"
-
-
-class Subscription(NamedTuple):
-    id: str
-    url: str
-    secret: bytes
-    #: the alert levels wanted; empty means every level
-    levels: tuple[str, ...] = ()
-    created_by: str = ""
 
 
 class _Attempt(NamedTuple):
@@ -114,12 +105,11 @@ class _NoRedirects(urllib.request.HTTPRedirectHandler):
 
 
 class WebhookSender:
-    """Delivers events to subscriptions; failed deliveries end up in Redis dead-letter lists."""
+    """Delivers events to subscriptions; failed deliveries end up in ``dead``."""
 
     def __init__(
         self,
-        client: redis.Redis,
-        namespace: str,
+        dead: DeadLetters,
         *,
         max_attempts: int = 5,
         base_delay: float = 0.5,
@@ -134,8 +124,7 @@ class WebhookSender:
             raise ValueError("delays must not be negative")
         if timeout <= 0:
             raise ValueError("timeout must be positive")
-        self.client = client
-        self.namespace = namespace
+        self.dead = dead
         self.max_attempts = max_attempts
         self.base_delay = base_delay
         self.max_delay = max_delay
@@ -143,9 +132,6 @@ class WebhookSender:
         self.sleep = sleep
         self.rng = rng if rng is not None else random.Random()
         self.opener = urllib.request.build_opener(_NoRedirects())
-
-    def dead_key(self, subscription_id: str) -> str:
-        return keys.webhook_dead(self.namespace, subscription_id)
 
     def backoff(self, attempt: int) -> float:
         """The delay after failed attempt number ``attempt`` (1-based): full jitter."""
@@ -182,8 +168,7 @@ class WebhookSender:
 
     def dead_letters(self, subscription_id: str) -> list[dict[str, Any]]:
         """The dead-lettered deliveries of a subscription, oldest first."""
-        raw: list[Any] = self.client.lrange(self.dead_key(subscription_id), 0, -1)
-        return [json.loads(item) for item in raw]
+        return self.dead.dead_letters(subscription_id)
 
     def _request(self, subscription: Subscription, event_id: str, body: bytes) -> urllib.request.Request:
         parts = urlsplit(subscription.url)
@@ -234,5 +219,5 @@ class WebhookSender:
             "attempts": attempts,
             "failed_at": time.time(),
         }
-        self.client.rpush(self.dead_key(subscription.id), json.dumps(letter, ensure_ascii=False))
+        self.dead.add_dead_letter(subscription.id, letter)
         dlog.error("webhook_dead_lettered", attempts=attempts, error=error)

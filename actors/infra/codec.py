@@ -5,7 +5,9 @@
 - published decisions (``ns:decisions:{channel}`` entries): ``format_order_decision``,
   ``format_notice``, ``decision_fields``
 - notifications (``ns:alerts`` entries, webhook bodies): ``notification_record``
-- stream entry ids: ``entry_time_ms``
+- open alerts, silences, subscriptions (``ns:alerts:*`` hashes)
+- ledger stream entries (``ns:ledger``, written by the commit script): ``decode_ledger_entry``
+- stream entry ids: ``entry_time_ms``; any Redis reply value as text: ``text``
 
 The ledger stream's entries are written by the commit script (``actors.owner.store``).
 """
@@ -15,9 +17,9 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict
-from typing import Any
+from typing import Any, NamedTuple
 
-from policies.alert_lifecycle import Notification
+from policies.alert_lifecycle import Alert, Notification, Silence, Subscription
 from policies.ledger import InboundTransfer, Ledger, LineRecord, LineStatus, SkuSettings
 from policies.operations import FIELD_SEPARATOR
 from policies.orders import NoticeDecision, OrderDecision
@@ -99,3 +101,77 @@ def notification_record(note: Notification) -> dict[str, Any]:
         "silenced": note.silenced,
         "alert": note.alert._asdict(),
     }
+
+
+class LedgerCounters(NamedTuple):
+    """A SKU's counters (units) after a committed batch, as the ledger stream tells them."""
+
+    sku: str
+    on_hand: int
+    reserved: int
+    sold: int
+    version: int
+
+    @property
+    def available(self) -> int:
+        return self.on_hand - self.reserved - self.sold
+
+
+class LedgerEntry(NamedTuple):
+    """One committed batch, as the ledger stream tells it (oldest entries first)."""
+
+    entry_id: str
+    epoch: int
+    counters: tuple[LedgerCounters, ...]
+    lines: tuple[tuple[str, str, LineRecord], ...]  # (sku, line field, record) changed
+
+
+def decode_ledger_entry(entry_id: bytes | str, fields: Mapping[Any, Any]) -> LedgerEntry:
+    """One entry of the ledger stream (written by the commit script) as a ``LedgerEntry``."""
+    entry = {text(k): text(v) for k, v in fields.items()}
+    counters = []
+    for line in entry.get("ledgers", "").splitlines():
+        sku, on_hand, reserved, sold, version = line.split("\t")
+        counters.append(LedgerCounters(sku, int(on_hand), int(reserved), int(sold), int(version)))
+    lines = []
+    for line in entry.get("lines", "").splitlines():
+        lines_key, line_field, record = line.split("\t", 2)
+        sku = lines_key.split("{", 1)[1].rsplit("}", 1)[0]
+        lines.append((sku, line_field, decode_record(record)))
+    return LedgerEntry(text(entry_id), int(entry.get("epoch", "0")), tuple(counters), tuple(lines))
+
+
+def text(value: object) -> str:
+    """A Redis reply value as text (redis-py returns bytes or str by connection option)."""
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def encode_alert(alert: Alert) -> str:
+    return json.dumps(alert._asdict(), ensure_ascii=False)
+
+
+def decode_alert(raw: str | bytes) -> Alert:
+    return Alert(**json.loads(raw))
+
+
+def encode_silence(silence: Silence) -> str:
+    return json.dumps(silence._asdict())
+
+
+def decode_silence(raw: str | bytes) -> Silence:
+    return Silence(**json.loads(raw))
+
+
+def encode_subscription(subscription: Subscription) -> str:
+    return json.dumps({**subscription._asdict(), "secret": subscription.secret.decode()})
+
+
+def decode_subscription(raw: str | bytes) -> Subscription:
+    data = json.loads(raw)
+    data["secret"] = data["secret"].encode()
+    data["levels"] = tuple(data.get("levels", ()))
+    return Subscription(**data)
+
+
+def encode_notification(note: Notification) -> str:
+    return json.dumps(notification_record(note), ensure_ascii=False)

@@ -17,9 +17,10 @@ from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
 def alive_nodes() -> list[str]:
     """Ids of the alive nodes that can host actors (have CPUs), in a stable order."""
+    nodes: list[dict[str, Any]] = ray.nodes()  # type: ignore[no-untyped-call]  # Ray leaves it untyped
     return sorted(
-        node["NodeID"]
-        for node in ray.nodes()
+        str(node["NodeID"])
+        for node in nodes
         if node.get("Alive") and node.get("Resources", {}).get("CPU", 0) > 0
     )
 

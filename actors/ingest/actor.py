@@ -2,7 +2,9 @@
 
 A loop thread drains the channel's stream (and claims entries of dead consumers every
 ``claim_every_seconds``); webhook batches and stats calls run beside it (a threaded
-actor). Decisions go through a ``StockClient`` over the running SKU owners.
+actor). The actor is its process's composition root: it builds the Redis store and a
+``StockClient`` over the running SKU owners (found through ``actors.infra.directory``)
+and passes them to the core.
 """
 
 from __future__ import annotations
@@ -14,11 +16,12 @@ from typing import Any
 import ray
 import structlog
 
-from actors.infra.directory import ingest_name, owner_name
+from actors.infra.directory import ingest_name, owner_handles
 from actors.infra.logging import configure_logging
 from actors.infra.placement import one_per_node
 from actors.infra.settings import RAY_NAMESPACE, StoreConfig
 from actors.ingest.core import ChannelIngest, IngestResult
+from actors.ingest.store import RedisIngestStore
 from actors.owner.client import StockClient
 
 log = structlog.get_logger(__name__)
@@ -35,14 +38,11 @@ class ChannelIngestService:
         batch_size: int = 1000,
     ) -> None:
         configure_logging()
-        owners = [
-            ray.get_actor(owner_name(config, i), namespace=RAY_NAMESPACE) for i in range(config.shard_count)
-        ]
-        self.client = StockClient(config, owners)
+        self.client = StockClient(config, owner_handles(config))
         self.ingest = ChannelIngest(
-            config,
             channel,
             fmt,
+            RedisIngestStore.connect(config, channel),
             self.client.submit,
             secret=secret,
             consumer=f"{channel}-ingest",
@@ -80,7 +80,9 @@ class ChannelIngestService:
 
 
 #: The Ray actor: restarted on process death; pending stream entries are re-read.
-ChannelIngestActor = ray.remote(max_restarts=-1, max_concurrency=4)(ChannelIngestService)
+# Ray's stubs type ``ray.remote(**options)`` without the actor option ``max_concurrency``,
+# which ray.remote accepts at run time (and the threaded actor needs).
+ChannelIngestActor = ray.remote(max_restarts=-1, max_concurrency=4)(ChannelIngestService)  # type: ignore[call-overload]
 
 
 def start_ingest(

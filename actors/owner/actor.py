@@ -6,6 +6,10 @@ group commit. Reads and health checks run in their own concurrency group, on the
 own event loop, so a stock query never waits behind a batch of writes; they read only
 committed state.
 
+This module is the composition root of an owner's process: it builds the Redis store
+and the forecaster lookup (``actors.infra.directory``) and passes them to the plain
+``SkuOwner`` and ``ForecasterFeed``.
+
 Restart: Ray re-runs the constructor, which takes a new fencing epoch and reloads the
 shard from Redis before any call is served; a call that was in flight when the process
 died is retried by Ray (``max_task_retries``) and, being idempotent, answered with its
@@ -15,8 +19,7 @@ original decisions if it had been committed.
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import ray
@@ -24,49 +27,32 @@ import ray
 from actors.infra import directory
 from actors.infra.logging import configure_logging
 from actors.infra.settings import StoreConfig, tune_gc_for_throughput
-from actors.infra.wire import pack_commit, pack_decisions, unpack_operations
+from actors.infra.wire import pack_decisions, unpack_operations
 from actors.owner.commit import GroupCommitter
 from actors.owner.core import SkuOwner
-from actors.owner.store import CommitBatch, OwnerFencedError
+from actors.owner.feed import ForecasterFeed, Send
+from actors.owner.store import OwnerFencedError, RedisOwnerStore
 from policies.ledger import Ledger, SkuSettings
 
 
 class SkuOwnerService:
     """Async face of one shard owner; ``SkuOwnerActor`` is its Ray actor class."""
 
-    def __init__(self, config: StoreConfig, index: int, tick_seconds: float = 0.25) -> None:
+    def __init__(
+        self,
+        config: StoreConfig,
+        index: int,
+        tick_seconds: float = 0.25,
+        *,
+        find_forecaster: Callable[[], Send | None] | None = None,
+    ) -> None:
         configure_logging()
         tune_gc_for_throughput()
         self.config = config
-        self.owner = SkuOwner(config, index)
-        self._forecaster: Any = None
-        self._forecaster_checked = 0.0
-        #: batches told to the forecaster by this incarnation (see ``forecast_sent``)
-        self._forecast_sent = 0
-        self.committer = GroupCommitter(
-            self.owner, tick_seconds=tick_seconds, on_commit=self._tell_forecaster
-        )
-
-    def _tell_forecaster(self, batch: CommitBatch) -> None:
-        """Fire-and-forget the batch's sales and stock to the forecaster, if one runs
-        (looked up by name at most every 5 s while there is none). Each payload carries
-        this incarnation's (index, epoch, sequence number) so the forecaster can say
-        whether it has heard everything sent so far."""
-        if not batch.has_forecast_news():
-            return
-        if self._forecaster is None:
-            now = time.monotonic()
-            if now - self._forecaster_checked < 5.0:
-                return
-            self._forecaster_checked = now
-            self._forecaster = directory.forecaster_handle(self.config)
-            if self._forecaster is None:
-                return
-        self._forecast_sent += 1
-        origin = (self.owner.index, self.owner.epoch, self._forecast_sent)
-        self._forecaster.record.remote(
-            pack_commit(origin, batch.sales, batch.ledgers, batch.settings.values())
-        )
+        self.store = RedisOwnerStore(config)
+        self.owner = SkuOwner(config, index, self.store)
+        self.feed = ForecasterFeed(index, self.owner.epoch, find_forecaster or forecaster_lookup(config))
+        self.committer = GroupCommitter(self.owner, tick_seconds=tick_seconds, on_commit=self.feed)
 
     async def apply(self, payload: bytes) -> bytes:
         """Decide a batch of operations (``wire.pack_operations``) and return their
@@ -76,7 +62,7 @@ class SkuOwnerService:
             return pack_decisions(decisions)
         except OwnerFencedError:
             # A newer incarnation owns the shard: leave for good (no restart).
-            ray.actor.exit_actor()
+            ray.actor.exit_actor()  # type: ignore[no-untyped-call]  # ray leaves it unannotated
             raise
 
     @ray.method(concurrency_group="reads")
@@ -115,7 +101,7 @@ class SkuOwnerService:
         """(index, epoch, batches told to the forecaster): once the forecaster has heard
         as many from this epoch (``HeardFrom.has_all``, which ``advance_to`` waits for), it
         knows every decision this owner has answered so far."""
-        return self.owner.index, self.owner.epoch, self._forecast_sent
+        return self.owner.index, self.owner.epoch, self.feed.sent
 
     @ray.method(concurrency_group="reads")
     async def settings(self, skus: Sequence[str]) -> dict[str, SkuSettings]:
@@ -134,11 +120,14 @@ class SkuOwnerService:
         """Hand over (``actors.owner.handoff``): take no more calls, commit everything queued,
         and report; the caller then removes this actor."""
         await asyncio.to_thread(self.committer.stop)
-        return await self.health()
+        return await self._health()
 
     @ray.method(concurrency_group="reads")
     async def health(self) -> dict[str, Any]:
         """Liveness with facts: epoch, node, SKUs held, commits so far, a Redis PING."""
+        return await self._health()
+
+    async def _health(self) -> dict[str, Any]:
         return {
             "index": self.owner.index,
             "epoch": self.owner.epoch,
@@ -147,12 +136,30 @@ class SkuOwnerService:
             "skus": len(self.owner.committed),
             "commits": self.committer.commits,
             "fenced": self.owner.fenced,
-            "redis": bool(await asyncio.to_thread(self.owner.redis.ping)),
+            "redis": await asyncio.to_thread(self.store.ping),
         }
 
 
+def forecaster_lookup(config: StoreConfig) -> Callable[[], Send | None]:
+    """Finds the deployment's forecaster by name (``directory.forecaster_handle``) and
+    sends to it fire-and-forget; None while it does not run."""
+
+    def find() -> Send | None:
+        handle = directory.forecaster_handle(config)
+        if handle is None:
+            return None
+
+        def send(payload: bytes) -> None:
+            handle.record.remote(payload)
+
+        return send
+
+    return find
+
+
 #: The Ray actor: restarted forever on process death, in-flight calls retried.
-SkuOwnerActor = ray.remote(
+# ray's stubs for ray.remote omit the actor options (concurrency_groups, max_task_retries)
+SkuOwnerActor = ray.remote(  # type: ignore[call-overload]
     max_restarts=-1,
     max_task_retries=-1,
     concurrency_groups={"reads": 4},

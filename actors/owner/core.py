@@ -3,8 +3,10 @@
 An owner holds the ledgers, settings and line records of the SKUs that
 ``owner_of(sku, shard_count)`` assigns to its index. It decides a batch of operations
 in memory, in arrival order, with the pure rules of ``policies.operations``; then it
-makes the whole batch durable with one Redis round trip (group commit); only then are
-the decisions released to callers and visible to readers.
+makes the whole batch durable with one round trip to its store (group commit: Redis in
+production, ``actors.owner.store``; in memory in unit tests); only then are the
+decisions released to callers and visible to readers. The owner does no I/O of its own:
+its store is passed in (``actors.owner.actor`` builds the Redis one).
 
 Crash and retry:
 - The owner dies before the commit: nothing of the batch is in Redis, nobody heard a
@@ -23,12 +25,11 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import NamedTuple
 
-import redis
 import structlog
 
 from actors.infra.codec import encode_record, split_field
 from actors.infra.settings import StoreConfig
-from actors.owner.store import CommitBatch, LedgerStore, OwnerFencedError
+from actors.owner.store import CommitBatch, OwnerFencedError, OwnerStore, SentCommit
 from policies.ledger import Decision, Ledger, LineRecord, LineStatus, Reason, SkuSettings
 from policies.operations import Operation, ReceiveArrivals, Release, Reserve, decide
 from policies.routing import owner_of
@@ -40,19 +41,20 @@ log = structlog.get_logger(__name__)
 
 
 class PendingCommit(NamedTuple):
-    """A batch sent to Redis whose reply has not been read yet."""
+    """A batch sent to the store whose reply has not been read yet (None: nothing to send)."""
 
     batch: CommitBatch
-    args: list[str] | None
+    sent: SentCommit | None
 
 
 class SkuOwner:
-    """The in-memory ledgers of one shard, committed to Redis batch by batch."""
+    """The in-memory ledgers of one shard, committed to its store batch by batch."""
 
     def __init__(
         self,
         config: StoreConfig,
         index: int,
+        store: OwnerStore,
         *,
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -61,17 +63,9 @@ class SkuOwner:
         self.config = config
         self.index = index
         self.clock = clock
-        self.store = LedgerStore(config)
-        self.redis = redis.Redis.from_url(
-            config.redis_url,
-            socket_timeout=10.0,
-            socket_connect_timeout=5.0,
-            health_check_interval=30,
-        )
-        #: the connection commits go over, held so a commit can be sent before its reply
-        self._conn: redis.Connection = self.redis.connection_pool.get_connection()
-        self.store.claim_layout(self.redis)
-        self.epoch = self.store.take_epoch(self.redis, index)
+        self.store = store
+        self.store.claim_layout()
+        self.epoch = self.store.take_epoch(index)
         self.log = log.bind(owner=index, epoch=self.epoch)
         self._owned: dict[str, bool] = {}
         self._stale = False
@@ -82,7 +76,7 @@ class SkuOwner:
 
     def _load(self) -> None:
         started = time.perf_counter()
-        state = self.store.load(self.redis, self.index)
+        state = self.store.load(self.index)
         self.ledgers: dict[str, Ledger] = state.ledgers
         self.settings: dict[str, SkuSettings] = state.settings
         #: sku -> line field -> the decision record of that line
@@ -101,7 +95,7 @@ class SkuOwner:
                 if record.status == RESERVED:
                     self._expiries.setdefault(int(record.expires_at) + 1, []).append((sku, line_field))
         self._stale = False
-        #: how long the last load from Redis took (a restart's share of recovery time)
+        #: how long the last load from the store took (a restart's share of recovery time)
         self.load_seconds = time.perf_counter() - started
         self.log.info(
             "owner_loaded",
@@ -203,25 +197,25 @@ class SkuOwner:
         batch.oversold.setdefault(sku, {})[channel] = counts[channel]
 
     def send(self, batch: CommitBatch) -> PendingCommit:
-        """Start committing ``batch``; Redis works on it while the caller decides the next.
+        """Start committing ``batch``; the store works on it while the caller decides the next.
         At most one commit is in flight: call ``finish`` before the next ``send``."""
         if batch.is_empty():
             return PendingCommit(batch, None)
         try:
-            args = self.store.send_commit(self._conn, self.epoch, self.index, batch)
+            sent = self.store.send_commit(self.epoch, self.index, batch)
         except Exception:
             self._commit_failed(batch)
             raise
-        return PendingCommit(batch, args)
+        return PendingCommit(batch, sent)
 
     def finish(self, pending: PendingCommit) -> None:
         """Wait until a sent batch is durable, then make it visible to readers. On an
-        unknown outcome the working state is marked stale and reloaded from Redis before
-        the next batch is decided."""
-        if pending.args is None:
+        unknown outcome the working state is marked stale and reloaded from the store
+        before the next batch is decided."""
+        if pending.sent is None:
             return
         try:
-            self.store.finish_commit(self._conn, pending.args)
+            self.store.finish_commit(pending.sent)
         except OwnerFencedError:
             self.fenced = True
             self.log.error("owner_fenced")
@@ -235,12 +229,12 @@ class SkuOwner:
 
     def _commit_failed(self, batch: CommitBatch) -> None:
         self._stale = True
-        self._conn.disconnect()
+        self.store.drop_connection()
         self.log.exception("commit_failed", skus=len(batch.ledgers))
 
     @property
     def stale(self) -> bool:
-        """True when in-memory state may be ahead of Redis (a commit failed)."""
+        """True when in-memory state may be ahead of the store (a commit failed)."""
         return self._stale
 
     def reload_if_stale(self) -> None:

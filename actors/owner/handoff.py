@@ -26,7 +26,8 @@ import ray
 import redis
 import structlog
 
-from actors.infra.settings import RAY_NAMESPACE, StoreConfig
+from actors.infra import directory
+from actors.infra.settings import StoreConfig
 from actors.owner.store import LedgerStore
 
 log = structlog.get_logger(__name__)
@@ -45,9 +46,8 @@ def prepare_layout(config: StoreConfig, owner_name: Callable[[StoreConfig, int],
             retired = 0
             for index in range(old):
                 name = owner_name(old_config, index)
-                try:
-                    actor = ray.get_actor(name, namespace=RAY_NAMESPACE)
-                except ValueError:
+                actor = directory.find(name)
+                if actor is None:
                     continue  # not running (the usual case after a restart)
                 ray.get(actor.retire.remote())
                 ray.kill(actor, no_restart=True)

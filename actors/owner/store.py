@@ -1,6 +1,9 @@
-"""Redis layout of the ledgers, and the one-round-trip group commit.
+"""The owner's store: the narrow interface its core needs (``OwnerStore``), the Redis
+implementation with the one-round-trip group commit (``RedisOwnerStore``), and the one way
+to read committed SKU state (``read_skus``). The in-memory implementation, for unit
+tests, is ``actors.owner.memory_store``; ``tests/contract`` holds both to one suite.
 
-Keys (``ns`` is ``StoreConfig.namespace``):
+Redis keys (names in ``actors.infra.keys``; ``ns`` is ``StoreConfig.namespace``):
 
 - ``ns:skus``                      set of every SKU in the catalogue
 - ``ns:sku:{sku}:state``           hash: on_hand, reserved, sold, version, inbound, settings
@@ -13,7 +16,8 @@ Keys (``ns`` is ``StoreConfig.namespace``):
                                    ``epoch``, ``lines`` (a line per changed record:
                                    lines key, field, record; built inside the script)
                                    and ``ledgers`` (a line per touched SKU: sku,
-                                   on_hand, reserved, sold, version)
+                                   on_hand, reserved, sold, version); read back by
+                                   ``decode_ledger_entry``
 - ``ns:epoch:{shards}:{index}``    the fencing epoch of owner ``index``
 - ``ns:layout``                    the shard count the deployment runs with now
 
@@ -30,16 +34,46 @@ allows; Redis Cluster would need the keys declared.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import Protocol
 
 import redis
 
 from actors.infra import keys
-from actors.infra.codec import decode_ledger, decode_record, decode_settings, encode_inbound, encode_settings
+from actors.infra.codec import (
+    LedgerEntry,
+    decode_ledger,
+    decode_ledger_entry,
+    decode_record,
+    decode_settings,
+    encode_inbound,
+    encode_settings,
+    text,
+)
 from actors.infra.settings import StoreConfig
+from actors.owner.batch import (
+    CommitBatch,
+    LayoutMismatchError,
+    OwnedState,
+    OwnerFencedError,
+    SentCommit,
+    layout_mismatch,
+)
 from policies.ledger import Ledger, LineRecord, SkuSettings
 from policies.routing import owner_of
+
+__all__ = [
+    "CommitBatch",
+    "LayoutMismatchError",
+    "LedgerStore",
+    "OwnedState",
+    "OwnerFencedError",
+    "OwnerStore",
+    "RedisOwnerStore",
+    "SentCommit",
+    "read_skus",
+    "sku_names",
+]
 
 # Lua's unpack() is limited to a few thousand values; HSET arguments go in chunks.
 _COMMIT_LUA = r"""
@@ -78,47 +112,84 @@ return 1
 """
 
 
-class OwnerFencedError(RuntimeError):
-    """A newer incarnation of this owner exists; this one must not write again."""
+class OwnerStore(Protocol):
+    """What a ``SkuOwner`` needs of its store. Every commit is fenced: refused with
+    ``OwnerFencedError`` once a newer epoch of the owner was taken, or once the deployment
+    runs another shard count than the store's config."""
+
+    def claim_layout(self) -> None:
+        """Record the config's shard count as the deployment's if none is recorded;
+        ``LayoutMismatchError`` if another is."""
+
+    def take_epoch(self, index: int) -> int:
+        """A new, higher epoch for owner ``index``: older incarnations are fenced from now."""
+
+    def load(self, index: int) -> OwnedState:
+        """The committed state of every SKU owner ``index`` holds."""
+
+    def send_commit(self, epoch: int, index: int, batch: CommitBatch) -> SentCommit:
+        """Start committing ``batch``; at most one commit in flight per caller."""
+
+    def finish_commit(self, sent: SentCommit) -> None:
+        """Return once the sent batch is durable (all of it, or none when it raises):
+        ``OwnerFencedError`` when fenced, another error when the outcome is unknown."""
+
+    def drop_connection(self) -> None:
+        """Forget the connection after a failed commit (its replies are out of step)."""
+
+    def ping(self) -> bool:
+        """Whether the store answers (health checks)."""
 
 
-class LayoutMismatchError(RuntimeError):
-    """The deployment runs with another shard count; owners of this one may not start."""
+# ---- reading committed state, the one way --------------------------------------------------
 
 
-@dataclass(slots=True)
-class CommitBatch:
-    """The effects of one decided batch, waiting to be made durable."""
-
-    ledgers: dict[str, Ledger] = field(default_factory=dict)
-    settings: dict[str, SkuSettings] = field(default_factory=dict)
-    records: dict[str, list[str]] = field(default_factory=dict)  # sku -> [field, value, ...]
-    new_skus: list[str] = field(default_factory=list)
-    #: sku -> channel -> orders that channel accepted but the pool could not cover
-    oversold: dict[str, dict[str, int]] = field(default_factory=dict)
-    #: (sku, placed_at, units, channel) of sales (+) and releases (-), for the forecaster
-    sales: list[tuple[str, float, int, str]] = field(default_factory=list)
-
-    def is_empty(self) -> bool:
-        return not (self.ledgers or self.settings or self.records or self.new_skus or self.oversold)
-
-    def has_forecast_news(self) -> bool:
-        """Whether the forecaster needs to hear of this batch (sales, stock or settings)."""
-        return bool(self.sales or self.ledgers or self.settings)
+def sku_names(client: redis.Redis, config: StoreConfig) -> list[str]:
+    """Every SKU of the catalogue of ``config``'s namespace, sorted."""
+    return sorted(text(sku) for sku in _members(client.smembers(keys.skus(config.namespace))))
 
 
-@dataclass(slots=True)
-class OwnedState:
-    """What an owner loads from Redis before it takes work."""
+def read_skus(
+    client: redis.Redis, config: StoreConfig, skus: Sequence[str] | None = None
+) -> dict[str, tuple[Ledger, SkuSettings]]:
+    """The committed ledger and settings of ``skus`` (every SKU of the catalogue when None);
+    unknown SKUs are absent. Pipelined, 200 SKUs per round trip."""
+    wanted = sku_names(client, config) if skus is None else list(skus)
+    found: dict[str, tuple[Ledger, SkuSettings]] = {}
+    for start in range(0, len(wanted), _CHUNK):
+        chunk = wanted[start : start + _CHUNK]
+        pipe = client.pipeline(transaction=False)
+        for sku in chunk:
+            pipe.hgetall(keys.sku_state(config.namespace, sku))
+        for sku, raw in zip(chunk, pipe.execute(), strict=True):
+            state = _text_hash(raw)
+            if "on_hand" in state:
+                found[sku] = (decode_ledger(sku, state), decode_settings(state["settings"]))
+    return found
 
-    ledgers: dict[str, Ledger]
-    settings: dict[str, SkuSettings]
-    records: dict[str, dict[str, LineRecord]]  # sku -> line field -> record
-    oversold: dict[str, dict[str, int]]  # sku -> channel -> count
+
+_CHUNK = 200
+
+
+def _text_hash(raw: object) -> dict[str, str]:
+    """A Redis hash reply as text (redis-py returns bytes or str by connection option)."""
+    if not isinstance(raw, Mapping):
+        raise TypeError(f"expected a hash reply, got {type(raw).__name__}")
+    return {text(k): text(v) for k, v in raw.items()}
+
+
+def _members(raw: object) -> list[object]:
+    if not isinstance(raw, set | list | tuple):
+        raise TypeError(f"expected a set reply, got {type(raw).__name__}")
+    return list(raw)
+
+
+# ---- the Redis layout and commit --------------------------------------------------------------
 
 
 class LedgerStore:
-    """Key names, loading and committing for one ``StoreConfig``."""
+    """Key names, loading and committing for one ``StoreConfig``, over a client the caller
+    passes (the handoff and audits use it directly; owners use ``RedisOwnerStore``)."""
 
     def __init__(self, config: StoreConfig) -> None:
         self.config = config
@@ -146,7 +217,7 @@ class LedgerStore:
     def layout(self, client: redis.Redis) -> int | None:
         """The shard count the deployment runs with (None before its first owner)."""
         current = client.get(self.layout_key)
-        return None if current is None else int(current)
+        return None if current is None else int(text(current))
 
     def claim_layout(self, client: redis.Redis) -> None:
         """Record this config's shard count as the deployment's if none is recorded;
@@ -154,11 +225,7 @@ class LedgerStore:
         client.set(self.layout_key, self.config.shard_count, nx=True)
         current = self.layout(client)
         if current != self.config.shard_count:
-            raise LayoutMismatchError(
-                f"namespace {self.config.namespace!r} runs with {current} shards, not "
-                f"{self.config.shard_count}: start the owners with actors.owner.client.start_owners, "
-                "which hands the SKUs over (actors.owner.handoff)"
-            )
+            raise layout_mismatch(self.config, current)
 
     def set_layout(self, client: redis.Redis) -> None:
         """Make this config's shard count the deployment's: from now on owners of any
@@ -167,40 +234,35 @@ class LedgerStore:
 
     def take_epoch(self, client: redis.Redis, index: int) -> int:
         """A new, higher epoch for owner ``index``: from now on older incarnations are fenced."""
-        return int(client.incr(self.epoch_key(index)))
+        return int(text(client.incr(self.epoch_key(index))))
 
     def load(self, client: redis.Redis, index: int) -> OwnedState:
         """The committed state of every SKU that owner ``index`` holds."""
-        skus = sorted(
-            sku
-            for sku in (s.decode() for s in client.smembers(self.skus_key))
-            if owner_of(sku, self.config.shard_count) == index
-        )
-        ledgers: dict[str, Ledger] = {}
-        settings: dict[str, SkuSettings] = {}
+        shards = self.config.shard_count
+        owned = [sku for sku in sku_names(client, self.config) if owner_of(sku, shards) == index]
+        state = read_skus(client, self.config, owned)
         records: dict[str, dict[str, LineRecord]] = {}
         oversold: dict[str, dict[str, int]] = {}
-        for start in range(0, len(skus), 200):
-            chunk = skus[start : start + 200]
+        skus = list(state)
+        for start in range(0, len(skus), _CHUNK):
+            chunk = skus[start : start + _CHUNK]
             pipe = client.pipeline(transaction=False)
             for sku in chunk:
-                pipe.hgetall(self.state_key(sku))
                 pipe.hgetall(self.lines_key(sku))
                 pipe.hgetall(self.oversold_key(sku))
             replies = pipe.execute()
             for position, sku in enumerate(chunk):
-                state_raw, lines_raw, oversold_raw = replies[3 * position : 3 * position + 3]
-                state = {k.decode(): v.decode() for k, v in state_raw.items()}
-                if "on_hand" not in state:
-                    continue
-                ledgers[sku] = decode_ledger(sku, state)
-                settings[sku] = decode_settings(state["settings"])
-                records[sku] = {
-                    line_field.decode(): decode_record(raw.decode()) for line_field, raw in lines_raw.items()
-                }
+                lines_raw, oversold_raw = replies[2 * position : 2 * position + 2]
+                lines = _text_hash(lines_raw)
+                records[sku] = {line_field: decode_record(raw) for line_field, raw in lines.items()}
                 if oversold_raw:
-                    oversold[sku] = {k.decode(): int(v) for k, v in oversold_raw.items()}
-        return OwnedState(ledgers, settings, records, oversold)
+                    oversold[sku] = {k: int(v) for k, v in _text_hash(oversold_raw).items()}
+        return OwnedState(
+            {sku: ledger for sku, (ledger, _) in state.items()},
+            {sku: settings for sku, (_, settings) in state.items()},
+            records,
+            oversold,
+        )
 
     def commit_args(self, epoch: int, index: int, batch: CommitBatch) -> list[str]:
         """Arguments of the commit script for ``batch``."""
@@ -249,9 +311,9 @@ class LedgerStore:
         Returns the arguments, which ``finish_commit`` needs to resend after NOSCRIPT."""
         args = self.commit_args(epoch, index, batch)
         if self._commit_sha is None:
-            conn.send_command("SCRIPT", "LOAD", _COMMIT_LUA)
-            self._commit_sha = str(_as_text(conn.read_response()))
-        conn.send_command("EVALSHA", self._commit_sha, 0, *args)
+            _send(conn, "SCRIPT", "LOAD", _COMMIT_LUA)
+            self._commit_sha = text(conn.read_response())
+        _send(conn, "EVALSHA", self._commit_sha, 0, *args)
         return args
 
     def finish_commit(self, conn: redis.Connection, args: list[str]) -> None:
@@ -263,24 +325,66 @@ class LedgerStore:
                 conn.read_response()
             except redis.exceptions.NoScriptError:
                 # Redis restarted and lost its script cache; the batch was not applied.
-                conn.send_command("EVAL", _COMMIT_LUA, 0, *args)
+                _send(conn, "EVAL", _COMMIT_LUA, 0, *args)
                 conn.read_response()
                 self._commit_sha = None
         except redis.exceptions.ResponseError as error:
             _raise_if_fenced(error)
             raise
 
-    def ledger_events(self, client: redis.Redis, count: int = 1000) -> list[dict[str, Any]]:
+    def ledger_entries(self, client: redis.Redis, count: int = 1000) -> list[LedgerEntry]:
         """The newest ``count`` entries of the ledger stream, oldest first (for audits)."""
-        entries = client.xrevrange(self.ledger_stream, count=count)
-        return [
-            {"id": entry_id.decode(), **{k.decode(): v.decode() for k, v in fields.items()}}
-            for entry_id, fields in reversed(entries)
-        ]
+        entries = client.xrevrange(self.ledger_stream, count=count) or []
+        return [decode_ledger_entry(text(entry_id), fields or {}) for entry_id, fields in reversed(entries)]
 
 
-def _as_text(value: object) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
+class RedisOwnerStore:
+    """``OwnerStore`` on Redis: commits go over one held connection, so a commit can be
+    sent before its reply is read (the next batch is decided meanwhile)."""
+
+    def __init__(self, config: StoreConfig, client: redis.Redis | None = None) -> None:
+        self.config = config
+        self.layout = LedgerStore(config)
+        self.client = client or redis.Redis.from_url(
+            config.redis_url,
+            socket_timeout=10.0,
+            socket_connect_timeout=5.0,
+            health_check_interval=30,
+        )
+        #: the connection commits go over, held so a commit can be sent before its reply
+        self._conn: redis.Connection = self.client.connection_pool.get_connection()
+
+    def claim_layout(self) -> None:
+        self.layout.claim_layout(self.client)
+
+    def set_layout(self) -> None:
+        self.layout.set_layout(self.client)
+
+    def take_epoch(self, index: int) -> int:
+        return self.layout.take_epoch(self.client, index)
+
+    def load(self, index: int) -> OwnedState:
+        return self.layout.load(self.client, index)
+
+    def send_commit(self, epoch: int, index: int, batch: CommitBatch) -> SentCommit:
+        return SentCommit(self.layout.send_commit(self._conn, epoch, index, batch))
+
+    def finish_commit(self, sent: SentCommit) -> None:
+        self.layout.finish_commit(self._conn, sent.args)
+
+    def drop_connection(self) -> None:
+        self._conn.disconnect()  # type: ignore[no-untyped-call]  # redis-py leaves it unannotated
+
+    def ping(self) -> bool:
+        return bool(self.client.ping())
+
+    def close(self) -> None:
+        self.client.connection_pool.release(self._conn)
+        self.client.close()
+
+
+def _send(conn: redis.Connection, *args: object) -> None:
+    conn.send_command(*args)  # type: ignore[no-untyped-call]  # redis-py leaves it unannotated
 
 
 def _raise_if_fenced(error: redis.exceptions.ResponseError) -> None:

@@ -1,4 +1,7 @@
-"""The Ray actor around ``ChannelSync``: a loop thread that tails the ledger stream."""
+"""The Ray actor around ``ChannelSync``: a loop thread that tails the ledger stream.
+
+The composition root of the sync's process: it builds the Redis store from the
+``StoreConfig`` and passes it to the plain ``ChannelSync``."""
 
 from __future__ import annotations
 
@@ -13,6 +16,7 @@ from actors.infra.directory import sync_name
 from actors.infra.logging import configure_logging
 from actors.infra.settings import RAY_NAMESPACE, StoreConfig
 from actors.sync.core import ChannelSync
+from actors.sync.store import RedisSyncStore
 
 log = structlog.get_logger(__name__)
 
@@ -20,7 +24,8 @@ log = structlog.get_logger(__name__)
 class ChannelSyncService:
     def __init__(self, config: StoreConfig, shares: Mapping[str, float], **options: Any) -> None:
         configure_logging()
-        self.sync = ChannelSync(config, shares, **options)
+        self.store = RedisSyncStore(config)
+        self.sync = ChannelSync(self.store, shares, **options)
         self._stop = threading.Event()
         self._loop = threading.Thread(target=self._run, name="channel-sync", daemon=True)
         self._loop.start()
@@ -42,7 +47,8 @@ class ChannelSyncService:
         self._loop.join(timeout=10)
 
 
-ChannelSyncActor = ray.remote(max_restarts=-1, max_concurrency=2)(ChannelSyncService)
+# ray's stubs for ray.remote omit the actor options (max_concurrency)
+ChannelSyncActor = ray.remote(max_restarts=-1, max_concurrency=2)(ChannelSyncService)  # type: ignore[call-overload]
 
 
 def start_channel_sync(config: StoreConfig, shares: Mapping[str, float], **options: Any) -> Any:

@@ -25,7 +25,6 @@ from pathlib import Path
 from typing import Any
 
 import ray
-from tqdm import tqdm
 
 from actors.infra.runtime import redis_for
 from actors.infra.settings import StoreConfig
@@ -33,10 +32,12 @@ from actors.infra.wire import unpack_decisions
 from actors.owner.client import StockClient, apply_on
 from policies.ledger import SkuSettings
 from policies.operations import DefineSku, Reserve
-from scripts.bench.core import drive_owners, machine
-from scripts.bench.ingest import zipf_skus
+from scripts.bench.core import drive_owners
 from scripts.loadgen.cluster import simulated_cluster
-from scripts.sim.report import quantile
+from scripts.loadgen.machine import machine
+from scripts.loadgen.progress import progress_bar, progress_over
+from scripts.loadgen.skus import zipf_skus
+from scripts.loadgen.stats import quantile
 
 IN_FLIGHT_PER_OWNER = 4
 BATCH = 1000
@@ -79,7 +80,7 @@ def _throughput(redis_url: str, shards: int, orders: int, sku_count: int) -> dic
     for n, sku in enumerate(draws):
         by_owner.setdefault(client.owner_index(sku), []).append(Reserve("bench", f"o{n}", sku, 1, now))
     batches = {i: [ops[k : k + BATCH] for k in range(0, len(ops), BATCH)] for i, ops in by_owner.items()}
-    progress = tqdm(total=orders, desc=f"{shards} shard(s)", unit="dec", leave=False)
+    progress = progress_bar(total=orders, desc=f"{shards} shard(s)", unit="dec", leave=False)
     seconds, done, _ = drive_owners(client.owners, batches, IN_FLIGHT_PER_OWNER, progress)
     progress.close()
     nodes = {h["node"] for h in ray.get([o.health.remote() for o in client.owners])}
@@ -115,7 +116,7 @@ def _recovery(redis_url: str, sku_count: int, kills: int) -> dict[str, Any]:
         )
     (owner,) = client.owners
     seconds, loads = [], []
-    for kill in tqdm(range(kills), desc="owner kills", leave=False):
+    for kill in progress_over(range(kills), desc="owner kills", leave=False):
         before = ray.get(owner.health.remote())["epoch"]
         started = time.perf_counter()
         ray.kill(owner, no_restart=False)

@@ -2,7 +2,7 @@
 selling stock without overselling, on the same machine and the same orders.
 
 Workload: ``--orders`` single-unit orders over ``--skus`` SKUs, Zipf-skewed
-(``bench_ingest.zipf_skus``, fixed seed). Every SKU holds half of the hottest SKU's
+(``scripts.loadgen.skus.zipf_skus``, fixed seed). Every SKU holds half of the hottest SKU's
 demand: the hottest sells out, nearly every other order is accepted. Every contender
 keeps a durable record of each decision, durably committed before it counts:
 
@@ -48,18 +48,13 @@ from actors.infra.settings import RAY_NAMESPACE, StoreConfig, redis_url_from_env
 from actors.owner.client import StockClient
 from policies.ledger import SkuSettings
 from policies.operations import DefineSku
-from scripts.bench.core import CLASSIC_PIPELINE, classic_lua_orders, machine, machine_facts
-from scripts.bench.ingest import (
-    CHANNELS,
-    drain,
-    fill_inboxes,
-    inbox_keys,
-    inbox_to_decision_ms,
-    published_orders,
-    zipf_skus,
-)
+from scripts.bench.core import CLASSIC_PIPELINE, classic_lua_orders
+from scripts.bench.ingest import drain, fill_inboxes, inbox_to_decision_ms
 from scripts.bench.rowlock import Database, choose_database, row_lock_orders
-from scripts.sim.report import quantile
+from scripts.loadgen.inbox import CHANNELS, inbox_keys, published_orders
+from scripts.loadgen.machine import machine, machine_facts
+from scripts.loadgen.skus import ZIPF_EXPONENT, zipf_skus
+from scripts.loadgen.stats import quantile
 
 
 def add_options(bench: argparse.ArgumentParser) -> None:
@@ -288,7 +283,7 @@ class Comparison:
                 "orders": len(workload.draws),
                 "skus": len(workload.skus),
                 "seed": workload.seed,
-                "zipf_exponent": 1.1,
+                "zipf_exponent": ZIPF_EXPONENT,
                 "stock_per_sku": workload.stock,
                 "hottest_sku_share": round(
                     Counter(workload.draws).most_common(1)[0][1] / len(workload.draws), 3

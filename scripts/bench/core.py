@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import random
 import tempfile
 import time
@@ -27,7 +25,6 @@ from typing import Any, NamedTuple
 
 import ray
 import redis
-from tqdm import tqdm
 
 from actors.infra.redis_server import RedisServer
 from actors.infra.runtime import ray_for, redis_for
@@ -36,8 +33,11 @@ from actors.infra.wire import unpack_decisions
 from actors.owner.client import apply_on, start_owners
 from actors.owner.commit import GroupCommitter
 from actors.owner.core import SkuOwner
+from actors.owner.store import RedisOwnerStore
 from policies.ledger import SkuSettings
 from policies.operations import DefineSku, Operation, Reserve
+from scripts.loadgen.machine import machine
+from scripts.loadgen.progress import Progress, progress_bar, progress_over
 
 #: The classic flash-sale check-and-decrement, one call per order: KEYS[1] the SKU's
 #: stock hash (field ``available``), KEYS[2] the order's idempotency key, optional
@@ -130,7 +130,7 @@ def _owner_case(redis_url: str, sku_count: int, batch: int, orders: int) -> dict
     batches = [ops[i : i + batch] for i in range(0, orders, batch)]
     in_flight_limit = 256 if batch == 1 else 8
     ray.get(owner.commit_stats.remote(reset=True))
-    progress = tqdm(total=orders, desc=f"{sku_count} sku, batch {batch}", unit="dec", leave=False)
+    progress = progress_bar(total=orders, desc=f"{sku_count} sku, batch {batch}", unit="dec", leave=False)
     driven = drive_owners([owner], {0: batches}, in_flight_limit, progress)
     progress.close()
     elapsed, accepted, latencies = driven
@@ -162,7 +162,7 @@ def drive_owners(
     owners: Sequence[Any],
     batches: Mapping[int, Sequence[Sequence[Operation]]],
     in_flight: int,
-    progress: tqdm | None = None,
+    progress: Progress | None = None,
 ) -> Driven:
     """Send owner ``i`` its ``batches[i]``, one call per batch, keeping ``in_flight`` calls
     outstanding per owner (its group commit merges them) until every one is answered."""
@@ -194,7 +194,7 @@ def _in_process_case(redis_url: str, orders: int) -> dict[str, Any]:
     this process, to separate the cost of deciding and committing from Ray's."""
     tune_gc_for_throughput()  # as the owner actor does
     config = StoreConfig(redis_url, namespace=f"inproc-{random.randrange(1 << 30):x}", shard_count=1)
-    owner = SkuOwner(config, 0)
+    owner = SkuOwner(config, 0, RedisOwnerStore(config))
     owner.apply([DefineSku(SkuSettings("SKU-0000"), orders)])
     now = time.time()
     batches = [
@@ -243,7 +243,9 @@ def classic_lua_orders(
     results: list[int] = []
     round_trips: list[float] = []
     total = len(stock_keys)
-    for start in tqdm(range(0, total, CLASSIC_PIPELINE), desc="classic lua", unit="pipe", leave=False):
+    for start in progress_over(
+        range(0, total, CLASSIC_PIPELINE), desc="classic lua", unit="pipe", leave=False
+    ):
         pipe = client.pipeline(transaction=False)
         for n in range(start, min(start + CLASSIC_PIPELINE, total)):
             if ledger is None:
@@ -255,18 +257,6 @@ def classic_lua_orders(
         results.extend(replies)
         round_trips.extend([time.perf_counter() - sent] * len(replies))
     return results, round_trips
-
-
-def machine_facts() -> dict[str, Any]:
-    """What a benchmark ran on: CPU architecture, cores this process may use, Python."""
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 0
-    return {"arch": platform.machine(), "cores": cores, "python": platform.python_version()}
-
-
-def machine() -> str:
-    """``machine_facts`` in one line."""
-    facts = machine_facts()
-    return f"{facts['arch']}, {facts['cores']} cores, Python {facts['python']}"
 
 
 def _print(results: dict[str, Any]) -> None:

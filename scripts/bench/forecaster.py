@@ -22,11 +22,11 @@ from typing import Any
 
 import ray
 import redis
-from tqdm import tqdm
 
 from actors.alerts.actor import start_forecaster
 from actors.alerts.forecaster import Forecaster
 from actors.infra import keys
+from actors.infra.codec import entry_time_ms
 from actors.infra.runtime import ray_for, redis_for
 from actors.infra.settings import StoreConfig
 from actors.infra.wire import SaleEvent, StockSnapshot
@@ -35,6 +35,8 @@ from policies.alert_lifecycle import LifecycleSettings
 from policies.alert_rules import Level
 from policies.ledger import SkuSettings
 from policies.operations import DefineSku, Reserve
+from scripts.loadgen.progress import progress_over
+from scripts.loadgen.streams import entries
 
 
 def add_parser(suites: Any) -> None:
@@ -88,7 +90,7 @@ def _throughput(events: int) -> dict[str, Any]:
             batch.append(SaleEvent(skus[rng.randrange(500)], at, 1, "douyin"))
         batches.append(batch)
     started = time.perf_counter()
-    for batch in tqdm(batches, desc="forecaster", unit="batch", leave=False):
+    for batch in progress_over(batches, desc="forecaster", unit="batch", leave=False):
         clock[0] = time.perf_counter()
         forecaster.record(batch)
     forecaster.flush()
@@ -136,7 +138,7 @@ def _latency(redis_url: str, args: argparse.Namespace) -> dict[str, Any]:
     started = time.perf_counter()
     decided_before = decided[0]
     acknowledged: dict[str, float] = {}
-    for sku in tqdm(probes, desc="probes", unit="alert", leave=False):
+    for sku in progress_over(probes, desc="probes", unit="alert", leave=False):
         client.submit([Reserve("douyin", f"{sku}-a", sku, 5, time.time())])  # 5 left: floor
         acknowledged[sku] = time.time()
         time.sleep(0.05)  # spread the probes over the load
@@ -145,11 +147,11 @@ def _latency(redis_url: str, args: argparse.Namespace) -> dict[str, Any]:
     found: dict[str, float] = {}
     stream = keys.alert_stream(config.namespace)
     while len(found) < len(probes) and time.monotonic() < deadline:
-        for entry_id, fields in raw.xrange(stream):
+        for entry_id, fields in entries(raw, stream):
             record = json.loads(fields[b"alert"])
             alert = record["alert"]
             if alert["level"] == Level.EMERGENCY and alert["sku"] in acknowledged:
-                found.setdefault(alert["sku"], int(entry_id.split(b"-")[0]) / 1000)
+                found.setdefault(alert["sku"], entry_time_ms(entry_id) / 1000)
         time.sleep(0.1)
     stop.set()
     loader.join()

@@ -13,7 +13,6 @@
 from __future__ import annotations
 
 import argparse
-import itertools
 import json
 import random
 import tempfile
@@ -25,20 +24,22 @@ from typing import Any, NamedTuple
 
 import ray
 import redis
-from tqdm import tqdm
 
 from actors.infra.codec import entry_time_ms
+from actors.infra.keys import ChannelKeys
 from actors.infra.runtime import ray_for, redis_for
 from actors.infra.settings import StoreConfig
 from actors.ingest.actor import start_ingest
-from actors.ingest.core import GROUP, ChannelKeys, read_decisions
+from actors.ingest.core import GROUP
 from actors.owner.client import StockClient
 from policies.ledger import SkuSettings
 from policies.operations import DefineSku
-from scripts.bench.core import machine
+from scripts.loadgen.inbox import CHANNELS, Published, inbox_keys, published_orders
+from scripts.loadgen.machine import machine
 from scripts.loadgen.messages import order_message
-
-CHANNELS = {"douyin": "douyin", "taobao": "taobao", "kuaishou": "kuaishou"}
+from scripts.loadgen.progress import progress_bar, progress_over
+from scripts.loadgen.skus import zipf_skus
+from scripts.loadgen.streams import last_entry_id
 
 
 def add_parser(suites: Any) -> None:
@@ -50,16 +51,6 @@ def add_parser(suites: Any) -> None:
     parser.add_argument("--steady-seconds", type=float, default=10.0)
     parser.add_argument("--json", type=Path, default=None, help="also write the results here")
     parser.set_defaults(run=run)
-
-
-def zipf_cum_weights(count: int) -> list[float]:
-    """Cumulative Zipf weights 1/k^1.1 of ranks 1..``count`` (for ``random.choices``)."""
-    return list(itertools.accumulate(1 / (k**1.1) for k in range(1, count + 1)))
-
-
-def zipf_skus(count: int, rng: random.Random, n: int) -> list[str]:
-    """``n`` SKU ids drawn with Zipf weights 1/k^1.1 over ``count`` SKUs."""
-    return [f"SKU-{i:04d}" for i in (rng.choices(range(count), cum_weights=zipf_cum_weights(count), k=n))]
 
 
 def run(args: argparse.Namespace) -> int:
@@ -104,11 +95,6 @@ def _bench(args: argparse.Namespace, redis_url: str) -> dict[str, Any]:
     }
 
 
-def inbox_keys(config: StoreConfig) -> dict[str, ChannelKeys]:
-    """The stream keys of each of ``CHANNELS`` in ``config``'s namespace."""
-    return {channel: ChannelKeys.of(config.namespace, channel) for channel in CHANNELS}
-
-
 def fill_inboxes(
     raw: redis.Redis, keys: Mapping[str, ChannelKeys], sku_draws: Sequence[str], now: float
 ) -> list[int]:
@@ -121,7 +107,7 @@ def fill_inboxes(
         raw.xgroup_create(k.inbox, GROUP, id=_END_OF_TIME, mkstream=True)
     channels = list(keys)
     entry_ms: list[int] = []
-    for start in tqdm(range(0, len(sku_draws), 5000), desc="prefill", unit="x5k", leave=False):
+    for start in progress_over(range(0, len(sku_draws), 5000), desc="prefill", unit="x5k", leave=False):
         pipe = raw.pipeline(transaction=False)
         for n in range(start, min(start + 5000, len(sku_draws))):
             channel = channels[n % len(channels)]
@@ -154,7 +140,7 @@ def drain(config: StoreConfig, raw: redis.Redis, total: int, stall_seconds: floa
     released_ms = seconds * 1000 + microseconds // 1000
     for k in keys.values():
         raw.xgroup_setid(k.inbox, GROUP, "0")
-    progress = tqdm(total=total, initial=done, desc="drain", unit="order", leave=False)
+    progress = progress_bar(total=total, initial=done, desc="drain", unit="order", leave=False)
     last_progress = time.monotonic()
     while done < total:
         time.sleep(0.05)  # progress sampling only; correctness does not depend on it
@@ -167,9 +153,7 @@ def drain(config: StoreConfig, raw: redis.Redis, total: int, stall_seconds: floa
         done = now_done
     progress.close()
     last_ms = max(
-        entry_time_ms(entry_id)
-        for k in keys.values()
-        for entry_id, _ in raw.xrevrange(k.decisions, count=1) or []
+        entry_time_ms(entry_id) for k in keys.values() if (entry_id := last_entry_id(raw, k.decisions))
     )
     return Drain(ingest, released_ms, max(0.001, (last_ms - released_ms) / 1000), total - done_at_start)
 
@@ -177,28 +161,6 @@ def drain(config: StoreConfig, raw: redis.Redis, total: int, stall_seconds: floa
 def decided(raw: redis.Redis, keys: Mapping[str, ChannelKeys]) -> int:
     """Order decisions published so far, from the ingest actors' counters."""
     return sum(int(raw.hget(k.stats, "orders") or 0) for k in keys.values())
-
-
-class Published(NamedTuple):
-    """One published order decision."""
-
-    channel: str
-    entry_id: str  # shared by every decision of one ingest batch
-    fields: list[str]  # as in ``format_order_decision``
-
-
-def published_orders(
-    raw: redis.Redis,
-    keys: Mapping[str, ChannelKeys],
-    start: str = "-",
-) -> list[Published]:
-    """Every order decision published in ``keys``' channels since entry ``start``."""
-    return [
-        Published(channel, entry_id, fields)
-        for channel, k in keys.items()
-        for entry_id, fields in read_decisions(raw, k, start)
-        if fields[0] == "order"
-    ]
 
 
 def inbox_to_decision_ms(published: Iterable[Published], sent_ms: Mapping[tuple[str, str], int]) -> list[int]:

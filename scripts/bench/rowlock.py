@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from tqdm import tqdm
+from scripts.loadgen.progress import progress_bar
 
 DEFAULT_POSTGRES_URL = "postgresql:///test"
 
@@ -127,7 +127,7 @@ def row_lock_orders(
     insert = database.sql(f"INSERT INTO {decisions_table} VALUES (?, ?, ?, ?)")
     latencies: list[float] = []
     lock = threading.Lock()
-    progress = tqdm(total=len(draws), desc=f"row lock ({database.kind})", unit="order", leave=False)
+    progress = progress_bar(total=len(draws), desc=f"row lock ({database.kind})", unit="order", leave=False)
 
     def write(first: int) -> None:
         conn = database.connect()

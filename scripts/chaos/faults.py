@@ -21,12 +21,13 @@ from ray.cluster_utils import Cluster
 
 from actors.infra import keys
 from actors.infra.codec import decision_fields
+from actors.infra.keys import ChannelKeys
 from actors.infra.redis_server import RedisServer
 from actors.infra.settings import StoreConfig
-from actors.ingest.core import ChannelKeys
 from actors.owner.client import StockClient
 from scripts.loadgen.cluster import NODE_ARGS, worker_node
 from scripts.loadgen.messages import format_of, order_message
+from scripts.loadgen.streams import entries, hash_fields, last_entry_id, read_after
 
 #: how long a path may take to serve again before the fault counts as not recovered
 RECOVERY_DEADLINE_SECONDS = 120.0
@@ -68,23 +69,21 @@ class Deployment:
         body = order_message(format_of(channel), order_id, sku, 1, time.time())
         while time.monotonic() < deadline:
             try:
-                last = self.redis.xrevrange(keys.decisions, count=1)
-                cursor = last[0][0] if last else b"0-0"
+                cursor = last_entry_id(self.redis, keys.decisions) or b"0-0"
                 self.redis.xadd(keys.inbox, {"m": body})
                 break
             except redis.RedisError:
                 time.sleep(0.2)  # Redis is still coming back: try again
         while time.monotonic() < deadline:
             try:
-                replies: Any = self.redis.xread({keys.decisions: cursor}, block=500)
+                replies = read_after(self.redis, keys.decisions, cursor, block_ms=500)
             except redis.RedisError:
                 time.sleep(0.2)
                 continue
-            for _, entries in replies or []:
-                for entry_id, entry in entries:
-                    cursor = entry_id
-                    if any(fields[1] == order_id for fields in decision_fields(entry)):
-                        return True
+            for entry_id, entry in replies:
+                cursor = entry_id
+                if any(fields[1] == order_id for fields in decision_fields(entry)):
+                    return True
         return False
 
     def probe_all(self, started: float) -> float | None:
@@ -128,7 +127,7 @@ class Deployment:
     def _forecaster(self, rng: random.Random, at: float) -> FaultRecord:
         """The forecaster and the alert hub share a process: one kill hurts both."""
         stream = keys.alert_stream(self.config.namespace)
-        open_before = {k.decode() for k in self.redis.hkeys(f"{stream}:open")}
+        open_before = set(hash_fields(self.redis, keys.open_alerts(self.config.namespace)))
         length_before = self.redis.xlen(stream)
         started, killed_wall = time.monotonic(), time.time()
         ray.kill(self.forecaster, no_restart=False)
@@ -146,7 +145,7 @@ class Deployment:
         still_open = {a["id"] for a in recovered}
         resolved = {
             json.loads(f[b"alert"])["alert"]["id"]
-            for _, f in self.redis.xrange(stream)
+            for _, f in entries(self.redis, stream)
             if b'"resolved"' in f[b"alert"]
         }
         lost = sorted(open_before - still_open - resolved)

@@ -40,15 +40,16 @@ from policies.alert_lifecycle import LifecycleSettings
 from policies.ledger import SkuSettings
 from policies.operations import DefineSku
 from policies.routing import owner_of
-from scripts.bench.ingest import CHANNELS as INGEST_CHANNELS
-from scripts.bench.ingest import inbox_keys, published_orders, zipf_cum_weights
 from scripts.chaos.audit import AuditResult, PublishedDecision, SentOrder, audit_orders
 from scripts.chaos.faults import KINDS, Deployment, FaultRecord, schedule
 from scripts.loadgen.cluster import simulated_cluster
+from scripts.loadgen.inbox import CHANNELS as INBOX_CHANNELS
+from scripts.loadgen.inbox import inbox_keys, published_orders
 from scripts.loadgen.messages import cancel_message, format_of, order_message
-from scripts.sim.report import quantile
+from scripts.loadgen.skus import zipf_cum_weights
+from scripts.loadgen.stats import quantile
 
-CHANNELS = tuple(INGEST_CHANNELS)  # the platforms of the ingest benchmark, native formats
+CHANNELS = tuple(INBOX_CHANNELS)  # the platforms generated load goes to, native formats
 DRAIN_DEADLINE_SECONDS = 180.0
 
 
@@ -97,7 +98,7 @@ def _deploy(config: StoreConfig, server: RedisServer, cluster: Any, skus: int) -
     client = StockClient.start(config)
     # alerts fire as soon as their condition holds, so there are open alerts to lose
     forecaster = start_forecaster(config, lifecycle=LifecycleSettings(pending_seconds=0))
-    ingest = start_ingest(config, INGEST_CHANNELS)
+    ingest = start_ingest(config, INBOX_CHANNELS)
     catalogue = [(SkuSettings(f"SKU-{n:03d}", critical_floor=2), initial_stock(n)) for n in range(skus)]
     probes = [
         next(f"PROBE-{k}" for k in itertools.count() if owner_of(f"PROBE-{k}", config.shard_count) == i)

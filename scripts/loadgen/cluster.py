@@ -5,7 +5,9 @@ worker processes, so removing one kills its actors as losing a machine would."""
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import Iterator
+from typing import TypedDict
 
 import ray
 from ray.cluster_utils import Cluster
@@ -23,8 +25,17 @@ FAST_FAILURE_DETECTION = {
     "health_check_period_ms": 1000,
     "health_check_failure_threshold": 3,
 }
+
+
+class NodeArgs(TypedDict):
+    """The arguments of ``Cluster.add_node`` the simulated nodes use."""
+
+    num_cpus: int
+    log_to_stderr: bool
+
+
 #: what every simulated node shares: its processes' logs stay in files, not this terminal
-NODE_ARGS: dict[str, object] = {"num_cpus": CPUS_PER_NODE, "log_to_stderr": False}
+NODE_ARGS: NodeArgs = {"num_cpus": CPUS_PER_NODE, "log_to_stderr": False}
 
 
 @contextlib.contextmanager
@@ -43,14 +54,14 @@ def simulated_cluster(nodes: int, log_level: str | None = None) -> Iterator[Clus
         ray.init(
             address=cluster.address,
             namespace=RAY_NAMESPACE,
-            logging_level="WARNING",
+            logging_level=logging.WARNING,
             log_to_driver=False,
             runtime_env={"env_vars": env},
         )
         yield cluster
     finally:
         ray.shutdown()
-        cluster.shutdown()
+        cluster.shutdown()  # type: ignore[no-untyped-call]  # ray.cluster_utils leaves it unannotated
 
 
 def worker_node(cluster: Cluster, node_id: str) -> object | None:

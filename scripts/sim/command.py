@@ -21,10 +21,10 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from tqdm import tqdm
 
 from actors.infra.runtime import ray_for, redis_for
 from actors.infra.settings import StoreConfig
+from scripts.loadgen.progress import progress_bar
 from scripts.sim.driver import ShowLog, ShowRun
 from scripts.sim.report import build_report, summary, write_report
 from scripts.sim.scenario import Scenario, ScenarioError, parse_scenario
@@ -142,7 +142,7 @@ def simulate(scenario: Scenario, args: argparse.Namespace, speed: float) -> tupl
 
 
 def _run(scenario: Scenario, target: Target, speed: float, args: argparse.Namespace, prefix: str) -> ShowLog:
-    bar = tqdm(
+    bar = progress_bar(
         total=round(scenario.duration_minutes, 2),
         unit="show-min",
         disable=args.quiet,

@@ -20,9 +20,9 @@ import redis
 
 from actors.alerts.actor import start_forecaster
 from actors.infra.codec import decision_fields, entry_time_ms
+from actors.infra.keys import ChannelKeys
 from actors.infra.settings import StoreConfig
 from actors.ingest.actor import start_ingest
-from actors.ingest.core import ChannelKeys
 from actors.owner.client import StockClient
 from policies.ledger import SkuSettings
 from policies.operations import DefineSku, Operation, ReceiveArrivals, Restock

@@ -7,9 +7,11 @@ order. The counters are set from the visible quantities flashstock publishes
 between updates a platform counts down its own sales only. An order a platform took that
 the pool cannot cover is an oversell: what the allocation policy must prevent.
 
-Policies under test: ``quota`` (flashstock's: the pool split by channel share, moved
-toward the channels that sell, the last units handed out one per channel) and ``shared``
-(the naive one: every platform shows the whole pool).
+Policies under test, both ``policies.allocation.visible_units``, the rule ChannelSync
+publishes with (one rule, so the simulation measures production): ``quota`` (its
+``SHARE`` policy: the pool split by channel share, moved toward the channels that sell,
+the last units handed out one per channel) and ``shared`` (its ``EVERYWHERE`` policy: every
+platform shows the whole pool).
 """
 
 from __future__ import annotations
@@ -18,24 +20,26 @@ import math
 from collections import deque
 from collections.abc import Iterable, Mapping
 
-from policies.allocation import allocate_by_share, show_everywhere
+from policies.allocation import EVERYWHERE, SHARE, RecentDemand, visible_units
 
-ALLOCATIONS = ("quota", "shared")
-#: the last units handed out one per channel under ``quota`` (as ChannelSync does)
-SHARED_POOL_UNITS = 3
-#: half-life of a channel's demand estimate, in seconds of show time
-DEMAND_HALF_LIFE_SECONDS = 60.0
+#: the simulator's names of the allocation policies, and the production policy each runs
+POLICY_OF_ALLOCATION = {"quota": SHARE, "shared": EVERYWHERE}
+ALLOCATIONS = tuple(POLICY_OF_ALLOCATION)
 
 
 def visible_stock(
-    allocation: str, available: int, shares: Mapping[str, float], demand: Mapping[str, float] | None = None
+    allocation: str,
+    available: int,
+    shares: Mapping[str, float],
+    demand: Mapping[str, RecentDemand] | None = None,
+    at: float = 0.0,
 ) -> dict[str, int]:
-    """Units each channel may show of a SKU with ``available`` units in the pool."""
-    if allocation == "shared":
-        return show_everywhere(available, sorted(shares))
-    if allocation != "quota":
+    """Units each channel may show of a SKU with ``available`` units in the pool, with
+    each channel's recent ``demand`` weighed as of show time ``at``."""
+    policy = POLICY_OF_ALLOCATION.get(allocation)
+    if policy is None:
         raise ValueError(f"allocation must be one of {ALLOCATIONS}, got {allocation!r}")
-    return allocate_by_share(available, shares, demand, shared_pool=SHARED_POOL_UNITS)
+    return visible_units(policy, available, shares, demand, at)
 
 
 class PlatformShelves:
@@ -52,15 +56,15 @@ class PlatformShelves:
         self.lag_seconds = lag_seconds
         self.counters: dict[tuple[str, str], int] = {}
         self._arriving: deque[tuple[float, dict[tuple[str, str], int]]] = deque()
-        self._demand: dict[tuple[str, str], tuple[float, float]] = {}  # (sku, ch) -> rate, as of
+        self._demand: dict[tuple[str, str], RecentDemand] = {}  # (sku, channel) -> recent sales
 
     def publish(self, at: float, available: Mapping[str, int]) -> None:
         """flashstock publishes, at show time ``at``, the visible stock of each SKU for
         the pool's ``available`` units; each platform applies it ``lag_seconds`` later."""
         visible: dict[tuple[str, str], int] = {}
         for sku, units in available.items():
-            demand = {channel: self.demand(sku, channel, at) for channel in self.shares}
-            for channel, shown in visible_stock(self.allocation, units, self.shares, demand).items():
+            demand = {c: self._demand[(sku, c)] for c in self.shares if (sku, c) in self._demand}
+            for channel, shown in visible_stock(self.allocation, units, self.shares, demand, at).items():
                 visible[(channel, sku)] = shown
         self._arriving.append((at + self.lag_seconds, visible))
 
@@ -72,14 +76,12 @@ class PlatformShelves:
         if shown < quantity:
             return False
         self.counters[(channel, sku)] = shown - quantity
-        rate = self.demand(sku, channel, at)
-        self._demand[(sku, channel)] = (rate + quantity, at)
+        self._demand[(sku, channel)] = self._demand.get((sku, channel), RecentDemand()).add(quantity, at)
         return True
 
     def demand(self, sku: str, channel: str, at: float) -> float:
-        """Units of ``sku`` the channel took recently (decayed with a 60 s half-life)."""
-        rate, as_of = self._demand.get((sku, channel), (0.0, at))
-        return rate * math.exp(-(at - as_of) * math.log(2) / DEMAND_HALF_LIFE_SECONDS)
+        """Units of ``sku`` the channel took recently (``RecentDemand``: decayed with age)."""
+        return self._demand.get((sku, channel), RecentDemand()).at(at)
 
     def shown(self, at: float, channels: Iterable[str], sku: str) -> dict[str, int]:
         """What each of ``channels`` shows of ``sku`` at show time ``at``."""

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from scripts.loadgen.stats import quantile
 from scripts.sim.driver import FIRING_KINDS, ShowLog
 from scripts.sim.scenario import Scenario
 
@@ -17,14 +17,6 @@ LEVEL_COLOURS = {
     "EMERGENCY": "#c92a2a",
     "CHANNEL_STALLED": "#6741d9",
 }
-
-
-def quantile(values: Sequence[float], q: float) -> float | None:
-    """The ``q`` quantile (nearest rank) of ``values``; None when there are none."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))]
 
 
 def stockout_minutes(log: ShowLog) -> dict[str, float | None]:

@@ -4,15 +4,17 @@ restarts, acknowledgements, silences, grouped webhooks."""
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 import redis
 
 from actors.alerts.hub import AlertHub
-from actors.alerts.webhooks import Subscription, WebhookSender
+from actors.alerts.store import RedisAlertStore
+from actors.alerts.webhooks import WebhookSender
 from actors.infra.redis_server import RedisServer
 from actors.infra.settings import StoreConfig
-from policies.alert_lifecycle import LifecycleSettings, Silence
+from policies.alert_lifecycle import LifecycleSettings, Silence, Subscription
 from policies.alert_rules import Level, Verdict
 from policies.channels.signing import signature_problem
 from tests.support import Receiver, fresh_namespace
@@ -32,19 +34,28 @@ def verdict(sku: str, level: str, active: bool, eta: float = 40.0) -> Verdict:
     )
 
 
+def store_for(config: StoreConfig) -> RedisAlertStore:
+    """The actor's store: its own connection (bytes replies), the test's namespace."""
+    return RedisAlertStore(redis.Redis.from_url(config.redis_url, socket_timeout=30.0), config.namespace)
+
+
+def hub_for(config: StoreConfig, **options: Any) -> AlertHub:
+    return AlertHub(store_for(config), **options)
+
+
 def fire(hub: AlertHub, sku: str, level: str, at: float) -> None:
     hub.step([verdict(sku, level, True)], at, at)
     hub.step([verdict(sku, level, True)], at + 30, at + 30)
 
 
 def test_history_open_alerts_acks_and_silences_survive_a_restart(config: StoreConfig) -> None:
-    hub = AlertHub(config, settings=FAST)
+    hub = hub_for(config, settings=FAST)
     fire(hub, "HOODIE", Level.THRESHOLD, T0)
     (alert,) = hub.open_alerts()
     assert hub.acknowledge(alert["id"], "operator-li") is not None
     hub.silence(Silence("s1", "SNACK", "*", T0 + 10_000, "operator-li", "restock booked"))
 
-    restarted = AlertHub(config, settings=FAST)
+    restarted = hub_for(config, settings=FAST)
     (again,) = restarted.open_alerts()
     assert again["id"] == alert["id"]
     assert again["acked_by"] == "operator-li"
@@ -55,13 +66,13 @@ def test_history_open_alerts_acks_and_silences_survive_a_restart(config: StoreCo
     restarted.step([verdict("HOODIE", Level.THRESHOLD, False)], T0 + 100, T0 + 100)
     notes = restarted.step([verdict("HOODIE", Level.THRESHOLD, False)], T0 + 200, T0 + 200)
     assert [n.kind for n in notes] == ["resolved"]
-    assert AlertHub(config, settings=FAST).open_alerts() == []
+    assert hub_for(config, settings=FAST).open_alerts() == []
     entry_id = history[0][0]
     assert [r["kind"] for _, r in restarted.history(after=entry_id)] == ["resolved"]
 
 
 def test_a_silence_mutes_notifications_but_keeps_the_alert(config: StoreConfig) -> None:
-    hub = AlertHub(config, settings=FAST)
+    hub = hub_for(config, settings=FAST)
     hub.silence(Silence("quiet", "SNACK", Level.TREND, T0 + 3600, "ops"))
     hub.step([verdict("SNACK", Level.TREND, True)], T0, T0)
     (note,) = hub.step([verdict("SNACK", Level.TREND, True)], T0 + 30, T0 + 30)
@@ -73,8 +84,8 @@ def test_webhook_that_fails_twice_gets_the_digest_once_signed(
     config: StoreConfig, receiver: Receiver
 ) -> None:
     delays: list[float] = []
-    sender = WebhookSender(AlertHub(config).redis, config.namespace, sleep=delays.append)
-    hub = AlertHub(config, settings=FAST, sender=sender)
+    store = store_for(config)
+    hub = AlertHub(store, settings=FAST, sender=WebhookSender(store, sleep=delays.append))
     hub.subscribe(Subscription("ops-room", receiver.url, SECRET, (Level.THRESHOLD, Level.EMERGENCY)))
     receiver.answer(500, 502, 200)
 
@@ -95,7 +106,7 @@ def test_webhook_that_fails_twice_gets_the_digest_once_signed(
 
 
 def test_subscription_with_a_bad_url_is_refused(config: StoreConfig) -> None:
-    hub = AlertHub(config)
+    hub = hub_for(config)
     for url in ("ftp://example.org/hook", "not a url"):
         with pytest.raises(ValueError, match=r"scheme|whitespace"):
             hub.subscribe(Subscription("bad", url, SECRET))
@@ -106,7 +117,7 @@ def test_a_notification_redis_could_not_store_is_raised_again_once_it_is_back(
     own_redis_server: RedisServer,
 ) -> None:
     config = StoreConfig(own_redis_server.url, namespace=fresh_namespace(), shard_count=1)
-    hub = AlertHub(config, settings=LifecycleSettings(pending_seconds=0))
+    hub = hub_for(config, settings=LifecycleSettings(pending_seconds=0))
     heard: list[dict[str, object]] = []
     hub.listeners.append(heard.append)
     own_redis_server.kill()
@@ -118,5 +129,5 @@ def test_a_notification_redis_could_not_store_is_raised_again_once_it_is_back(
     notes = hub.step([verdict("HOODIE", Level.EMERGENCY, True)], T0 + 10, T0 + 10)
 
     assert [(n.kind, n.alert.level) for n in notes] == [("firing", Level.EMERGENCY)]
-    assert [r["kind"] for _, r in AlertHub(config).history()] == ["firing"]
+    assert [r["kind"] for _, r in hub_for(config).history()] == ["firing"]
     assert len(heard) == 1

@@ -7,11 +7,12 @@ import json
 from collections.abc import Sequence
 
 import pytest
-import redis
 
 from actors.infra.settings import StoreConfig
-from actors.ingest.core import GROUP, ChannelIngest, WebhookRejected, enqueue, read_decisions
+from actors.ingest.core import ChannelIngest, WebhookRejected
+from actors.ingest.store import RedisIngestStore
 from actors.owner.core import SkuOwner
+from actors.owner.store import RedisOwnerStore
 from policies.channels.signing import sign_body
 from policies.ledger import Decision, Ledger, SkuSettings
 from policies.operations import DefineSku, Operation
@@ -43,7 +44,7 @@ def douyin_order(order_id: int, sku: str, units: int) -> dict[str, object]:
 
 @pytest.fixture
 def owner(config: StoreConfig) -> SkuOwner:
-    stock = SkuOwner(config, 0)
+    stock = SkuOwner(config, 0, RedisOwnerStore(config))
     stock.apply([DefineSku(SkuSettings("A"), 10), DefineSku(SkuSettings("B"), 3)])
     return stock
 
@@ -51,21 +52,22 @@ def owner(config: StoreConfig) -> SkuOwner:
 def ingest_for(
     config: StoreConfig, owner: SkuOwner, channel: str = "mini", fmt: str = "generic", **options: object
 ) -> ChannelIngest:
-    return ChannelIngest(config, channel, fmt, owner.apply, **options)  # type: ignore[arg-type]
+    store = RedisIngestStore.connect(config, channel)
+    return ChannelIngest(channel, fmt, store, owner.apply, **options)  # type: ignore[arg-type]
 
 
-def decisions_stream(client: redis.Redis, ingest: ChannelIngest) -> list[dict[str, str]]:
+def decisions_stream(ingest: ChannelIngest) -> list[dict[str, str]]:
     names = ("kind", "order_id", "accepted", "reason", "failed_sku", "duplicate", "lines")
-    return [dict(zip(names, fields, strict=False)) for _, fields in read_decisions(client, ingest.keys)]
+    return [dict(zip(names, fields, strict=False)) for fields in ingest.store.published()]
 
 
 def test_stream_orders_are_decided_published_and_acknowledged(config: StoreConfig, owner: SkuOwner) -> None:
     ingest = ingest_for(config, owner)
-    enqueue(ingest.redis, ingest.keys, [order("o1", ("A", 4)), order("o2", ("A", 7))])
+    ingest.store.enqueue([order("o1", ("A", 4)), order("o2", ("A", 7))])
     assert ingest.poll() == 0  # first call finishes this consumer's own pending entries
     assert ingest.poll(block_ms=1000) == 2
 
-    published = decisions_stream(ingest.redis, ingest)
+    published = decisions_stream(ingest)
     assert [(d["order_id"], d["accepted"], d["reason"]) for d in published] == [
         ("o1", "1", ""),
         ("o2", "0", "insufficient"),
@@ -78,10 +80,10 @@ def test_stream_orders_are_decided_published_and_acknowledged(config: StoreConfi
 
 def test_redelivered_order_is_decided_once(config: StoreConfig, owner: SkuOwner) -> None:
     ingest = ingest_for(config, owner, "douyin", "douyin")
-    enqueue(ingest.redis, ingest.keys, [douyin_order(901, "A", 6), douyin_order(901, "A", 6)])
+    ingest.store.enqueue([douyin_order(901, "A", 6), douyin_order(901, "A", 6)])
     ingest.poll()
     ingest.poll(block_ms=1000)
-    first, again = decisions_stream(ingest.redis, ingest)
+    first, again = decisions_stream(ingest)
     assert (first["accepted"], first["duplicate"]) == ("1", "0")
     assert (again["accepted"], again["duplicate"]) == ("1", "1")
     assert owner.ledger("A") == Ledger("A", 10, 6, 0, (), 2)
@@ -94,8 +96,9 @@ def test_entries_of_a_consumer_that_died_before_ack_are_claimed_and_decided_once
         owner.apply(ops)  # the decisions are durable...
         raise RuntimeError("killed before XACK")  # ...but the entries are never acknowledged
 
-    doomed = ChannelIngest(config, "mini", "generic", decide_then_crash, consumer="doomed")
-    enqueue(doomed.redis, doomed.keys, [order("o1", ("A", 3)), order("o2", ("B", 2))])
+    store = RedisIngestStore.connect(config, "mini")
+    doomed = ChannelIngest("mini", "generic", store, decide_then_crash, consumer="doomed")
+    doomed.store.enqueue([order("o1", ("A", 3)), order("o2", ("B", 2))])
     doomed.poll()
     with pytest.raises(RuntimeError):
         doomed.poll(block_ms=1000)
@@ -103,7 +106,7 @@ def test_entries_of_a_consumer_that_died_before_ack_are_claimed_and_decided_once
 
     rescuer = ingest_for(config, owner, consumer="rescuer", claim_idle_ms=0)
     assert rescuer.claim_stale() == 2
-    published = decisions_stream(rescuer.redis, rescuer)
+    published = decisions_stream(rescuer)
     assert [(d["order_id"], d["accepted"], d["duplicate"]) for d in published] == [
         ("o1", "1", "1"),
         ("o2", "1", "1"),
@@ -115,10 +118,10 @@ def test_entries_of_a_consumer_that_died_before_ack_are_claimed_and_decided_once
 
 def test_consumer_restart_finishes_its_own_pending_entries(config: StoreConfig, owner: SkuOwner) -> None:
     first = ingest_for(config, owner, consumer="same")
-    enqueue(first.redis, first.keys, [order("o1", ("A", 1))])
+    first.store.enqueue([order("o1", ("A", 1))])
     first.poll()
     # read but not processed (the process died right after XREADGROUP)
-    first.redis.xreadgroup(GROUP, "same", {first.keys.inbox: ">"}, count=10)
+    assert len(first.store.read("same", 10, pending=False)) == 1
     restarted = ingest_for(config, owner, consumer="same")
     assert restarted.poll() == 1
     assert restarted.stats()["pending"] == 0
@@ -164,18 +167,16 @@ def test_unreadable_messages_are_dead_lettered_with_their_reason(
     config: StoreConfig, owner: SkuOwner
 ) -> None:
     ingest = ingest_for(config, owner)
-    bad = [b"{not json", json.dumps(order("o9", ("A", 0))), json.dumps({"type": "order"})]
-    enqueue(ingest.redis, ingest.keys, [*bad, order("ok", ("A", 1))])
+    bad: list[bytes | str] = [b"{not json", json.dumps(order("o9", ("A", 0))), json.dumps({"type": "order"})]
+    ingest.store.enqueue([*bad, order("ok", ("A", 1))])
     ingest.poll()
     ingest.poll(block_ms=1000)
-    letters = [
-        {k.decode(): v.decode() for k, v in f.items()} for _, f in ingest.redis.xrange(ingest.keys.dead)
-    ]
-    assert [letter["raw"] for letter in letters] == [b.decode() if isinstance(b, bytes) else b for b in bad]
-    assert "not valid JSON" in letters[0]["reason"]
-    assert letters[1]["reason"] == "lines[0].quantity must be between 1 and 100000, got 0"
-    assert letters[1]["order_id"] == "o9"
-    assert letters[2]["reason"] == "message.order_id is missing"
+    letters = ingest.store.dead_letters()
+    assert [letter.raw for letter in letters] == [b.decode() if isinstance(b, bytes) else b for b in bad]
+    assert "not valid JSON" in letters[0].reason
+    assert letters[1].reason == "lines[0].quantity must be between 1 and 100000, got 0"
+    assert letters[1].order_id == "o9"
+    assert letters[2].reason == "message.order_id is missing"
     assert ingest.stats() == {"orders": 1, "accepted": 1, "dead": 3, "pending": 0}
     assert owner.ledger("A") == Ledger("A", 10, 1, 0, (), 2)
 
@@ -200,4 +201,4 @@ def test_tampered_or_unsigned_webhook_is_rejected_and_deducts_nothing(
         with pytest.raises(WebhookRejected):
             ingest.ingest_webhook(sent_body, sent_signature)
     assert owner.ledger("A") == Ledger("A", 10, 0, 0, (), 1)
-    assert read_decisions(ingest.redis, ingest.keys) == []
+    assert ingest.store.published() == []

@@ -17,6 +17,7 @@ from actors.ingest.actor import start_ingest
 from actors.ingest.core import ChannelKeys, enqueue, read_decisions
 from actors.owner.client import StockClient
 from actors.sync.core import ChannelSync
+from actors.sync.store import RedisSyncStore
 from policies.ledger import SkuSettings
 from policies.operations import DefineSku, Reserve
 from tests.support import fresh_namespace, wait_for
@@ -100,7 +101,7 @@ def test_published_visible_stock_never_exceeds_the_pool_under_the_share_policy(
     client = StockClient.start(config)
     try:
         client.submit([DefineSku(SkuSettings("HOT"), 300)])
-        sync = ChannelSync(config, SHARES, policy=policy, max_pushes_per_second=1000)
+        sync = ChannelSync(RedisSyncStore(config), SHARES, policy=policy, max_pushes_per_second=1000)
         raw = redis.Redis.from_url(config.redis_url)
 
         def shown() -> int:

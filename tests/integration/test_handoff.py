@@ -14,7 +14,7 @@ from actors.infra.settings import StoreConfig
 from actors.infra.wire import unpack_decisions
 from actors.owner.client import StockClient, apply_on
 from actors.owner.core import SkuOwner
-from actors.owner.store import LayoutMismatchError, OwnerFencedError
+from actors.owner.store import LayoutMismatchError, OwnerFencedError, RedisOwnerStore
 from policies.ledger import SkuSettings
 from policies.operations import DefineSku, Reserve
 from policies.routing import owner_of
@@ -67,7 +67,7 @@ def test_resharding_moves_every_sku_with_its_ledger_and_retires_the_old_owners(
 
 def test_an_owner_of_the_old_layout_is_fenced_and_cannot_start_again(redis_server: RedisServer) -> None:
     two = StoreConfig(redis_server.url, namespace=fresh_namespace(), shard_count=2)
-    zombie = SkuOwner(two, 0)  # e.g. on a partitioned node that missed the handoff
+    zombie = SkuOwner(two, 0, RedisOwnerStore(two))  # e.g. on a partitioned node that missed the handoff
     cap = next(sku for sku in SKUS if owner_of(sku, 2) == 0)
     assert zombie.apply([DefineSku(SkuSettings(cap), 10)])[0].accepted
 
@@ -76,7 +76,7 @@ def test_an_owner_of_the_old_layout_is_fenced_and_cannot_start_again(redis_serve
         with pytest.raises(OwnerFencedError, match="now runs 3 shards"):
             zombie.apply([Reserve("douyin", "late", cap, 1, 1.0)])
         with pytest.raises(LayoutMismatchError, match="runs with 3 shards"):
-            SkuOwner(two, 1)
+            SkuOwner(two, 1, RedisOwnerStore(two))
         ledger = new.ledger(cap)
         assert ledger is not None
         assert ledger.reserved == 0

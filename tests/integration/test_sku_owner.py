@@ -9,7 +9,7 @@ import redis
 from actors.infra.redis_server import RedisServer
 from actors.infra.settings import StoreConfig
 from actors.owner.core import SkuOwner
-from actors.owner.store import LedgerStore, OwnerFencedError
+from actors.owner.store import LedgerStore, OwnerFencedError, RedisOwnerStore
 from policies.ledger import Ledger, LineStatus, Reason, SkuSettings
 from policies.operations import (
     Adjust,
@@ -43,7 +43,7 @@ def stored_line(
 
 
 def test_decisions_are_in_redis_when_apply_returns(config: StoreConfig, redis_client: redis.Redis) -> None:
-    owner = SkuOwner(config, 0)
+    owner = SkuOwner(config, 0, RedisOwnerStore(config))
     owner.apply([DefineSku(SkuSettings("A", purchase_limit=3), 10)])
     decisions = owner.apply(
         [
@@ -66,12 +66,12 @@ def test_decisions_are_in_redis_when_apply_returns(config: StoreConfig, redis_cl
 
 
 def test_redelivered_order_keeps_its_first_decision_after_restart(config: StoreConfig) -> None:
-    first = SkuOwner(config, 0)
+    first = SkuOwner(config, 0, RedisOwnerStore(config))
     first.apply([DefineSku(SkuSettings("A"), 5)])
     original = first.apply([Reserve("douyin", "o1", "A", 3), Reserve("douyin", "o2", "A", 3)])
     assert [d.accepted for d in original] == [True, False]
 
-    restarted = SkuOwner(config, 0)  # a new incarnation loads everything from Redis
+    restarted = SkuOwner(config, 0, RedisOwnerStore(config))  # a new incarnation loads everything from Redis
     restarted.apply([Restock("A", 100, "t1")])  # now o2 would fit, but it was decided
     again = restarted.apply([Reserve("douyin", "o1", "A", 3), Reserve("douyin", "o2", "A", 3)])
     assert [d.accepted for d in again] == [True, False]
@@ -81,9 +81,9 @@ def test_redelivered_order_keeps_its_first_decision_after_restart(config: StoreC
 
 
 def test_a_stale_owner_cannot_commit(config: StoreConfig, redis_client: redis.Redis) -> None:
-    zombie = SkuOwner(config, 0)
+    zombie = SkuOwner(config, 0, RedisOwnerStore(config))
     zombie.apply([DefineSku(SkuSettings("A"), 5)])
-    successor = SkuOwner(config, 0)  # takes a newer epoch
+    successor = SkuOwner(config, 0, RedisOwnerStore(config))  # takes a newer epoch
 
     with pytest.raises(OwnerFencedError):
         zombie.apply([Reserve("douyin", "z1", "A", 5)])
@@ -100,7 +100,7 @@ def test_a_stale_owner_cannot_commit(config: StoreConfig, redis_client: redis.Re
 
 def test_unpaid_reservations_expire_durably(config: StoreConfig) -> None:
     clock = FakeClock()
-    owner = SkuOwner(config, 0, clock=clock)
+    owner = SkuOwner(config, 0, RedisOwnerStore(config), clock=clock)
     owner.apply([DefineSku(SkuSettings("A", reservation_ttl_seconds=60), 10)])
     owner.apply([Reserve("douyin", "unpaid", "A", 4), Reserve("douyin", "paid", "A", 3)])
     owner.apply([Confirm("douyin", "paid", "A")])
@@ -112,7 +112,7 @@ def test_unpaid_reservations_expire_durably(config: StoreConfig) -> None:
     owner.apply(due)
     assert owner.ledger("A") == Ledger("A", 10, 0, 3, (), 5)
 
-    reloaded = SkuOwner(config, 0, clock=clock)
+    reloaded = SkuOwner(config, 0, RedisOwnerStore(config), clock=clock)
     assert reloaded.ledger("A") == Ledger("A", 10, 0, 3, (), 5)
     assert reloaded.records["A"]["douyin\x1funpaid"].status == LineStatus.RELEASED
     late_payment = reloaded.apply([Confirm("douyin", "unpaid", "A")])[0]
@@ -122,11 +122,11 @@ def test_unpaid_reservations_expire_durably(config: StoreConfig) -> None:
 
 def test_expiry_survives_a_restart(config: StoreConfig) -> None:
     clock = FakeClock()
-    owner = SkuOwner(config, 0, clock=clock)
+    owner = SkuOwner(config, 0, RedisOwnerStore(config), clock=clock)
     owner.apply(
         [DefineSku(SkuSettings("A", reservation_ttl_seconds=30), 10), Reserve("douyin", "o1", "A", 2)]
     )
-    restarted = SkuOwner(config, 0, clock=clock)
+    restarted = SkuOwner(config, 0, RedisOwnerStore(config), clock=clock)
     clock.now += 31
     restarted.apply(restarted.due_operations())
     assert restarted.ledger("A") == Ledger("A", 10, 0, 0, (), 3)
@@ -134,7 +134,7 @@ def test_expiry_survives_a_restart(config: StoreConfig) -> None:
 
 def test_inbound_transfer_joins_stock_on_arrival(config: StoreConfig) -> None:
     clock = FakeClock()
-    owner = SkuOwner(config, 0, clock=clock)
+    owner = SkuOwner(config, 0, RedisOwnerStore(config), clock=clock)
     owner.apply(
         [
             DefineSku(SkuSettings("A"), 10),
@@ -147,7 +147,7 @@ def test_inbound_transfer_joins_stock_on_arrival(config: StoreConfig) -> None:
     assert ledger.inbound_units == 200
     clock.now += 1200
     owner.apply(owner.due_operations())
-    ledger = SkuOwner(config, 0, clock=clock).ledger("A")
+    ledger = SkuOwner(config, 0, RedisOwnerStore(config), clock=clock).ledger("A")
     assert ledger is not None
     assert ledger.on_hand == 210
     assert ledger.inbound == ()
@@ -169,7 +169,7 @@ def test_inbound_transfer_joins_stock_on_arrival(config: StoreConfig) -> None:
 def test_bad_input_is_rejected_with_a_reason_and_deducts_nothing(
     config: StoreConfig, redis_client: redis.Redis, op: Reserve | Adjust, reason: str
 ) -> None:
-    owner = SkuOwner(config, 0)
+    owner = SkuOwner(config, 0, RedisOwnerStore(config))
     owner.apply([DefineSku(SkuSettings("A"), 10), Reserve("douyin", "ok", "A", 5)])
     decision = owner.apply([op])[0]
     assert not decision.accepted
@@ -181,7 +181,7 @@ def test_bad_input_is_rejected_with_a_reason_and_deducts_nothing(
 
 def test_misrouted_operation_is_refused_not_applied(redis_server: RedisServer) -> None:
     config = StoreConfig(redis_server.url, namespace=fresh_namespace(), shard_count=2)
-    owner = SkuOwner(config, 0)
+    owner = SkuOwner(config, 0, RedisOwnerStore(config))
     foreign = next(f"S{n}" for n in range(100) if not owner.owns(f"S{n}"))
     decision = owner.apply([DefineSku(SkuSettings(foreign), 5)])[0]
     assert not decision.accepted
@@ -191,7 +191,7 @@ def test_misrouted_operation_is_refused_not_applied(redis_server: RedisServer) -
 
 def test_acknowledged_decisions_survive_redis_sigkill(own_redis_server: RedisServer) -> None:
     config = StoreConfig(own_redis_server.url, namespace="crash", shard_count=1)
-    owner = SkuOwner(config, 0)
+    owner = SkuOwner(config, 0, RedisOwnerStore(config))
     owner.apply([DefineSku(SkuSettings("A"), 1000)])
     acknowledged = owner.apply([Reserve("douyin", f"o{n}", "A", 1) for n in range(300)])
     assert all(d.accepted for d in acknowledged)
@@ -201,7 +201,7 @@ def test_acknowledged_decisions_survive_redis_sigkill(own_redis_server: RedisSer
         owner.apply([Reserve("douyin", "during-outage", "A", 1)])
     own_redis_server.start()
 
-    recovered = SkuOwner(config, 0)
+    recovered = SkuOwner(config, 0, RedisOwnerStore(config))
     assert recovered.ledger("A") == Ledger("A", 1000, 300, 0, (), 301)
     assert len(recovered.records["A"]) == 300
     assert "douyin\x1fduring-outage" not in recovered.records["A"]
@@ -213,7 +213,7 @@ def test_acknowledged_decisions_survive_redis_sigkill(own_redis_server: RedisSer
 
 def test_owner_reloads_after_a_failed_commit_and_carries_on(own_redis_server: RedisServer) -> None:
     config = StoreConfig(own_redis_server.url, namespace="outage", shard_count=1)
-    owner = SkuOwner(config, 0)
+    owner = SkuOwner(config, 0, RedisOwnerStore(config))
     owner.apply([DefineSku(SkuSettings("A"), 10), Reserve("douyin", "before", "A", 4)])
     own_redis_server.kill()
     with pytest.raises(redis.exceptions.ConnectionError):

@@ -17,8 +17,11 @@ import pytest
 import redis
 from structlog.testing import capture_logs
 
-from actors.alerts.webhooks import Subscription, WebhookSender, redact, url_problem
+from actors.alerts.store import RedisAlertStore
+from actors.alerts.webhooks import WebhookSender, redact, url_problem
+from actors.infra import keys
 from actors.infra.redis_server import free_port
+from policies.alert_lifecycle import Subscription
 from policies.channels.signing import signature_problem
 from tests.support import HANG, Receiver, fresh_namespace
 
@@ -37,7 +40,8 @@ class Sleeps:
 
 def sender_for(client: redis.Redis, sleeps: Sleeps, **options: Any) -> WebhookSender:
     options.setdefault("timeout", 2.0)
-    return WebhookSender(client, fresh_namespace(), sleep=sleeps, rng=random.Random(7), **options)
+    store = RedisAlertStore(client, fresh_namespace())
+    return WebhookSender(store, sleep=sleeps, rng=random.Random(7), **options)
 
 
 PAYLOAD = {"sku": "SKU-1", "level": "low", "left": 3, "room": "直播间-1"}
@@ -97,7 +101,8 @@ def test_a_receiver_that_always_fails_is_dead_lettered_without_leaking_credentia
     assert letter["attempts"] == 4
     assert "500" in letter["error"]
     assert isinstance(letter["failed_at"], float)
-    raw_letters = redis_client.lrange(sender.dead_key("sub-2"), 0, -1)
+    assert isinstance(sender.dead, RedisAlertStore)
+    raw_letters = redis_client.lrange(keys.webhook_dead(sender.dead.namespace, "sub-2"), 0, -1)
     assert all("pass" not in raw for raw in raw_letters)
 
     failures = [e for e in logs if e["event"] == "webhook_attempt_failed"]

@@ -15,6 +15,7 @@ from policies.orders import (
     OrderDecision,
     compensations_for,
     confirmations_for,
+    decide_notice,
     decide_order,
     releases_for,
     reservations_for,
@@ -291,3 +292,24 @@ def test_operations_address_the_order_line_of_the_message_channel() -> None:
 
     assert [c.field for c in confirms] == [Reserve("kuaishou-live", "K-7", "LIP-01", 1).field]
     assert [r.field for r in releases] == [Reserve("kuaishou-live", "K-7", "LIP-01", 1).field]
+
+
+# ---- payments and cancellations that name only the order ----------------------------------------
+
+
+def test_payment_is_accepted_when_every_line_is_confirmed() -> None:
+    lines = [accepted("HOODIE"), accepted("CAP")]
+    notice = decide_notice(Payment(CHANNEL, ORDER_ID, PLACED), lines)
+    assert (notice.kind, notice.order_id, notice.accepted, notice.reason) == ("payment", ORDER_ID, True, "")
+    assert notice.lines == tuple(lines)
+
+
+def test_cancellation_names_the_first_rejected_line() -> None:
+    failed = Decision("release", "CAP", f"{CHANNEL}/{ORDER_ID}", False, reason=Reason.UNKNOWN_ORDER)
+    notice = decide_notice(Cancellation(CHANNEL, ORDER_ID, "buyer"), [accepted("HOODIE"), failed])
+    assert (notice.kind, notice.accepted, notice.reason) == ("cancel", False, Reason.UNKNOWN_ORDER)
+
+
+def test_notice_for_an_order_with_no_known_lines_is_an_unknown_order() -> None:
+    notice = decide_notice(Payment(CHANNEL, ORDER_ID, PLACED), [])
+    assert (notice.accepted, notice.reason, notice.lines) == (False, "unknown_order", ())

@@ -1,11 +1,11 @@
-"""The simulator's report arithmetic: quantiles, stock-out minutes and alert lead times."""
+"""The simulator's report arithmetic: stock-out minutes and alert lead times."""
 
 from __future__ import annotations
 
 from collections import Counter
 
 from scripts.sim.driver import ShowLog
-from scripts.sim.report import build_report, first_alerts, quantile, stockout_minutes, summary
+from scripts.sim.report import build_report, first_alerts, stockout_minutes, summary
 from scripts.sim.scenario import parse_scenario
 from scripts.sim.target import Answer
 
@@ -50,12 +50,6 @@ def a_log() -> ShowLog:
     }
     log.dead.append(Answer("douyin", "dead", "o9", False, "data.p_id missing", None))
     return log
-
-
-def test_quantiles_take_the_nearest_rank() -> None:
-    assert quantile([], 0.5) is None
-    assert quantile([4.0, 1.0, 3.0, 2.0], 0.5) == 2.0
-    assert quantile([4.0, 1.0, 3.0, 2.0], 0.99) == 4.0
 
 
 def test_the_stockout_is_the_first_step_with_nothing_available_even_if_restocked_later() -> None:

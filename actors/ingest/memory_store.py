@@ -1,0 +1,136 @@
+"""``IngestStore`` in one process's memory, for the core's unit tests; the contract suite
+(``tests/contract/test_ingest_store_contract.py``) holds it to the Redis store's behaviour."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Sequence
+from typing import NamedTuple
+
+from actors.infra.codec import decision_fields, format_notice, format_order_decision
+from actors.ingest.store import (
+    SCAN_START,
+    ClaimedPage,
+    DeadLetter,
+    InboxEntry,
+    Publication,
+    RawMessage,
+    index_value,
+    message_text,
+)
+
+
+class _Delivery(NamedTuple):
+    consumer: str
+    at_ms: float
+
+
+class MemoryIngestStore:
+    """The same behaviour in one process's memory: a stream with one consumer group
+    (delivery, pending entries per consumer, claims by idle time), no blocking reads."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._inbox: list[InboxEntry] = []
+        self._delivered = 0  # entries of the inbox handed out as new so far
+        self._pending: dict[str, _Delivery] = {}
+        self._orders: dict[str, str] = {}
+        self._decisions: list[str] = []
+        self._dead: list[DeadLetter] = []
+        self._counters: dict[str, int] = {}
+
+    def read(self, consumer: str, count: int, *, pending: bool, block_ms: int = 0) -> list[InboxEntry]:
+        with self._lock:
+            if pending:
+                mine = [e for e in self._inbox if self._holder(e.entry_id) == consumer][:count]
+                for entry in mine:
+                    self._pending[entry.entry_id] = _Delivery(consumer, _now_ms())
+                return mine
+            new = self._inbox[self._delivered : self._delivered + count]
+            self._delivered += len(new)
+            for entry in new:
+                self._pending[entry.entry_id] = _Delivery(consumer, _now_ms())
+            return new
+
+    def claim(self, consumer: str, idle_ms: int, start: str, count: int) -> ClaimedPage:
+        with self._lock:
+            now = _now_ms()
+            stale = [
+                e
+                for e in self._inbox
+                if _order(e.entry_id) >= _order(start)
+                and e.entry_id in self._pending
+                and now - self._pending[e.entry_id].at_ms >= idle_ms
+            ]
+            page, rest = stale[:count], stale[count:]
+            for entry in page:
+                self._pending[entry.entry_id] = _Delivery(consumer, now)
+            return ClaimedPage(rest[0].entry_id if rest else SCAN_START, page, 0)
+
+    def order_skus(self, order_ids: Sequence[str]) -> dict[str, list[str]]:
+        with self._lock:
+            return {o: self._orders[o].split(",") for o in order_ids if self._orders.get(o)}
+
+    def publish(self, publication: Publication) -> None:
+        orders, notices, dead, order_index, counts, acknowledged = publication
+        with self._lock:
+            for order_id, skus in order_index.items():
+                self._orders[order_id] = index_value(skus)
+            if orders or notices:
+                lines = [format_order_decision(o) for o in orders] + [format_notice(n) for n in notices]
+                self._decisions.append("\n".join(lines))
+            self._dead.extend(DeadLetter(d.reason, d.raw, d.order_id) for d in dead)
+            for name, value in counts.items():
+                self._counters[name] = self._counters.get(name, 0) + value
+            for entry_id in acknowledged:
+                self._pending.pop(entry_id, None)
+
+    def counters(self) -> dict[str, int]:
+        with self._lock:
+            return dict(self._counters)
+
+    def pending(self) -> int:
+        with self._lock:
+            return len(self._pending)
+
+    def inbox_length(self) -> int:
+        with self._lock:
+            return len(self._inbox)
+
+    def enqueue(self, messages: Sequence[RawMessage]) -> list[str]:
+        with self._lock:
+            added = []
+            for message in messages:
+                text = message_text(message)
+                entry = InboxEntry(
+                    f"{len(self._inbox) + 1}-0", text.encode() if isinstance(text, str) else text
+                )
+                self._inbox.append(entry)
+                added.append(entry.entry_id)
+            return added
+
+    def published(self) -> list[list[str]]:
+        with self._lock:
+            return [fields for entry in self._decisions for fields in _split_decisions(entry)]
+
+    def dead_letters(self) -> list[DeadLetter]:
+        with self._lock:
+            return list(self._dead)
+
+    def _holder(self, entry_id: str) -> str | None:
+        delivery = self._pending.get(entry_id)
+        return delivery.consumer if delivery else None
+
+
+def _split_decisions(entry: str) -> list[list[str]]:
+    return decision_fields({b"decisions": entry.encode()})
+
+
+def _order(entry_id: str) -> tuple[int, int]:
+    milliseconds, _, sequence = entry_id.partition("-")
+    return int(milliseconds), int(sequence or 0)
+
+
+def _now_ms() -> float:
+    return time.monotonic() * 1000

@@ -1,0 +1,246 @@
+"""Where a channel's ingest keeps its messages and answers: the narrow interface the
+``ChannelIngest`` core needs, on Redis (the system of record) and in memory (for unit
+tests; ``tests/contract/test_ingest_store_contract.py`` holds both to one behaviour).
+
+The in-memory store is in ``actors.ingest.memory_store``.
+
+Redis keys of a channel (``actors.infra.keys.ChannelKeys``):
+
+- ``ns:in:{channel}``           the inbox stream, read through the consumer group
+                                ``ingest``; field ``m`` holds the platform's message
+- ``ns:decisions:{channel}``    published decisions, one entry per batch, a line per
+                                decision (``actors.infra.codec``)
+- ``ns:dead:{channel}``         unreadable messages: ``reason``, ``raw``, ``order_id``
+- ``ns:orders:{channel}``       accepted order id -> its SKUs, comma separated
+- ``ns:ingest-stats:{channel}`` counters
+
+A batch's publication (decisions, order index, dead letters, counters and the
+acknowledgement of its inbox entries) is one MULTI/EXEC transaction: all or nothing.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, NamedTuple, Protocol
+
+import redis
+
+from actors.infra.codec import decision_fields, format_notice, format_order_decision, text
+from actors.infra.keys import ChannelKeys
+from actors.infra.settings import StoreConfig
+from policies.channels import Unreadable
+from policies.orders import NoticeDecision, OrderDecision
+
+#: the consumer group every ingest of a channel reads the inbox through
+GROUP = "ingest"
+#: a message as a platform sends it: JSON text (bytes or str) or an already-decoded object
+RawMessage = bytes | str | Mapping[str, Any]
+#: the claim scan's start and end mark
+SCAN_START = "0-0"
+
+
+class InboxEntry(NamedTuple):
+    """One inbox entry: its stream id and the platform's message (``b""`` when absent)."""
+
+    entry_id: str
+    message: bytes
+
+
+class ClaimedPage(NamedTuple):
+    """One page of a claim scan. ``next_start`` is ``SCAN_START`` when the scan is done;
+    ``trimmed`` counts pending entries that had been trimmed from the stream (they are
+    acknowledged: nothing is left to process)."""
+
+    next_start: str
+    entries: list[InboxEntry]
+    trimmed: int
+
+
+class DeadLetter(NamedTuple):
+    reason: str
+    raw: str
+    order_id: str
+
+
+class Publication(NamedTuple):
+    """What one processed batch leaves behind, written in one transaction."""
+
+    orders: Sequence[OrderDecision]
+    notices: Sequence[NoticeDecision]
+    dead: Sequence[Unreadable]
+    #: accepted order id -> its SKUs (payments and cancels that name only the order)
+    order_index: Mapping[str, Sequence[str]]
+    #: counter increments, only the non-zero ones
+    counts: Mapping[str, int]
+    #: inbox entries this batch answers
+    acknowledged: Sequence[str]
+
+
+class IngestStore(Protocol):
+    """The inbox, the answers and the counters of one channel."""
+
+    def read(self, consumer: str, count: int, *, pending: bool, block_ms: int = 0) -> list[InboxEntry]:
+        """``pending``: entries delivered to ``consumer`` and not yet acknowledged (after a
+        restart); otherwise new entries, waiting up to ``block_ms`` (0: no wait)."""
+        ...
+
+    def claim(self, consumer: str, idle_ms: int, start: str, count: int) -> ClaimedPage:
+        """Entries pending with any consumer for at least ``idle_ms``, from ``start``,
+        handed over to ``consumer``."""
+        ...
+
+    def order_skus(self, order_ids: Sequence[str]) -> dict[str, list[str]]:
+        """The SKUs of the accepted orders among ``order_ids`` (unknown ones left out)."""
+        ...
+
+    def publish(self, publication: Publication) -> None: ...
+
+    def counters(self) -> dict[str, int]: ...
+
+    def pending(self) -> int:
+        """Entries delivered to any consumer and not yet acknowledged."""
+        ...
+
+    def inbox_length(self) -> int: ...
+
+    def enqueue(self, messages: Sequence[RawMessage]) -> list[str]:
+        """Append platform messages to the inbox (a connector or the simulator); their ids."""
+        ...
+
+    def published(self) -> list[list[str]]:
+        """Every published decision so far, in order, as fields (``read_decisions``)."""
+        ...
+
+    def dead_letters(self) -> list[DeadLetter]: ...
+
+
+def message_text(message: RawMessage) -> bytes | str:
+    return message if isinstance(message, bytes | str) else json.dumps(message, ensure_ascii=False)
+
+
+def index_value(skus: Sequence[str]) -> str:
+    return ",".join(skus)
+
+
+# ---- Redis ------------------------------------------------------------------------------
+
+
+class RedisIngestStore:
+    """A channel's ingest on Redis; creates the inbox and its consumer group if missing."""
+
+    def __init__(self, client: redis.Redis, keys: ChannelKeys, *, stream_maxlen: int = 1_000_000) -> None:
+        self.redis = client
+        self.keys = keys
+        self.stream_maxlen = stream_maxlen
+        try:
+            self.redis.xgroup_create(keys.inbox, GROUP, id="0", mkstream=True)
+        except redis.exceptions.ResponseError as error:
+            if "BUSYGROUP" not in str(error):
+                raise
+
+    @classmethod
+    def connect(
+        cls, config: StoreConfig, channel: str, *, stream_maxlen: int = 1_000_000
+    ) -> RedisIngestStore:
+        client = redis.Redis.from_url(config.redis_url, socket_timeout=30.0)
+        return cls(client, ChannelKeys.of(config.namespace, channel), stream_maxlen=stream_maxlen)
+
+    def read(self, consumer: str, count: int, *, pending: bool, block_ms: int = 0) -> list[InboxEntry]:
+        replies: Any  # redis-py types stream replies loosely: read into InboxEntry below
+        if pending:
+            replies = self.redis.xreadgroup(GROUP, consumer, {self.keys.inbox: "0"}, count=count)
+        else:
+            replies = self.redis.xreadgroup(
+                GROUP, consumer, {self.keys.inbox: ">"}, count=count, block=block_ms or None
+            )
+        return _inbox_entries(replies[0][1]) if replies else []
+
+    def claim(self, consumer: str, idle_ms: int, start: str, count: int) -> ClaimedPage:
+        # [next start, entries, ids of pending entries no longer in the stream]
+        reply: Any = self.redis.xautoclaim(self.keys.inbox, GROUP, consumer, idle_ms, start, count=count)
+        deleted = [text(entry_id) for entry_id in reply[2]] if len(reply) > 2 else []
+        if deleted:
+            self.redis.xack(self.keys.inbox, GROUP, *deleted)
+        return ClaimedPage(text(reply[0]), _inbox_entries(reply[1]), len(deleted))
+
+    def order_skus(self, order_ids: Sequence[str]) -> dict[str, list[str]]:
+        if not order_ids:
+            return {}
+        found = self.redis.hmget(self.keys.orders, list(order_ids))
+        return {order_id: text(raw).split(",") for order_id, raw in zip(order_ids, found, strict=True) if raw}
+
+    def publish(self, publication: Publication) -> None:
+        orders, notices, dead, order_index, counts, acknowledged = publication
+        pipe = self.redis.pipeline(transaction=True)
+        if order_index:
+            index = {order_id: index_value(skus) for order_id, skus in order_index.items()}
+            pipe.hset(self.keys.orders, mapping=index)  # type: ignore[arg-type]  # dict is invariant; str values are encodable
+        if orders or notices:
+            # One entry per batch, a line per decision: per-order entries cost more than
+            # the decisions themselves at flash-sale rates.
+            lines = [format_order_decision(order) for order in orders] + [
+                format_notice(notice) for notice in notices
+            ]
+            pipe.xadd(
+                self.keys.decisions,
+                {"decisions": "\n".join(lines)},
+                maxlen=self.stream_maxlen,
+                approximate=True,
+            )
+        for letter in dead:
+            pipe.xadd(
+                self.keys.dead,
+                {"reason": letter.reason, "raw": letter.raw, "order_id": letter.order_id},
+                maxlen=self.stream_maxlen,
+                approximate=True,
+            )
+        for name, value in counts.items():
+            pipe.hincrby(self.keys.stats, name, value)
+        if acknowledged:
+            pipe.xack(self.keys.inbox, GROUP, *acknowledged)
+        pipe.execute()
+
+    def counters(self) -> dict[str, int]:
+        raw = self.redis.hgetall(self.keys.stats)
+        return {text(name): int(value) for name, value in raw.items()}
+
+    def pending(self) -> int:
+        summary: dict[str, Any] = self.redis.xpending(self.keys.inbox, GROUP)
+        return int(summary["pending"])
+
+    def inbox_length(self) -> int:
+        return int(self.redis.xlen(self.keys.inbox))
+
+    def enqueue(self, messages: Sequence[RawMessage]) -> list[str]:
+        return enqueue(self.redis, self.keys, messages)
+
+    def published(self) -> list[list[str]]:
+        return [fields for _, fields in read_decisions(self.redis, self.keys)]
+
+    def dead_letters(self) -> list[DeadLetter]:
+        entries: Any = self.redis.xrange(self.keys.dead)  # [(id, {field: value})]
+        return [DeadLetter(text(f[b"reason"]), text(f[b"raw"]), text(f[b"order_id"])) for _, f in entries]
+
+
+def read_decisions(
+    client: redis.Redis, keys: ChannelKeys, start: str = "-", end: str = "+"
+) -> list[tuple[str, list[str]]]:
+    """Published decisions as ``(entry id, fields)``, one per decision, in order; fields
+    as in ``format_order_decision`` / ``format_notice``."""
+    entries: Any = client.xrange(keys.decisions, start, end)  # [(id, {field: value})]
+    return [(text(entry_id), fields) for entry_id, entry in entries for fields in decision_fields(entry)]
+
+
+def enqueue(client: redis.Redis, keys: ChannelKeys, messages: Sequence[RawMessage]) -> list[str]:
+    """Append platform messages to a channel's inbox stream (what a platform connector or
+    the simulator does); returns the entry ids."""
+    pipe = client.pipeline(transaction=False)
+    for message in messages:
+        pipe.xadd(keys.inbox, {"m": message_text(message)})
+    return [text(entry_id) for entry_id in pipe.execute()]
+
+
+def _inbox_entries(raw: Iterable[tuple[bytes, Mapping[bytes, bytes] | None]]) -> list[InboxEntry]:
+    # a pending entry trimmed from the stream comes back without fields
+    return [InboxEntry(text(entry_id), (fields or {}).get(b"m", b"")) for entry_id, fields in raw]

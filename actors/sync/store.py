@@ -1,0 +1,132 @@
+"""ChannelSync's store: it reads the committed stock and follows the ledger stream (both
+written by the SKU owners), and publishes the quantities each platform may show.
+
+``RedisSyncStore`` publishes into a hash per channel (``ns:visible:{channel}``: sku ->
+units) and appends every change to ``ns:visible-changes`` for platform connectors to
+follow. ``InMemorySyncStore`` reads an in-memory owner store's data
+(``actors.owner.memory_store.MemoryLedgers``), for unit tests;
+``tests/contract/test_sync_store_contract.py`` holds both to one suite.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+import redis
+
+from actors.infra import keys
+from actors.infra.codec import LedgerEntry, decode_ledger_entry, text
+from actors.infra.settings import StoreConfig
+from actors.owner.memory_store import MemoryLedgers
+from actors.owner.store import read_skus
+
+#: the stream position before any entry
+START = "0-0"
+#: the most ledger entries one read returns
+READ_COUNT = 500
+
+
+class SyncStore(Protocol):
+    def snapshot(self) -> tuple[str, dict[str, int]]:
+        """The position of the newest ledger entry (``START`` when none), then every SKU's
+        committed available units: entries after that position are news to the caller."""
+
+    def read_ledger(self, after: str, block_ms: int = 0) -> list[LedgerEntry]:
+        """Ledger entries after position ``after``, oldest first (at most ``READ_COUNT``);
+        waits up to ``block_ms`` for the first when there is none (0: no wait)."""
+
+    def publish(self, changes: Sequence[tuple[str, str, int]]) -> None:
+        """Make (channel, sku, visible units) known to the platforms, all or none."""
+
+    def visible(self, channel: str) -> dict[str, int]:
+        """What was published for ``channel``: sku -> units."""
+
+    def ping(self) -> bool:
+        """Whether the store answers (health checks)."""
+
+
+class RedisSyncStore:
+    def __init__(self, config: StoreConfig, client: redis.Redis | None = None) -> None:
+        self.config = config
+        self.client = client or redis.Redis.from_url(config.redis_url, socket_timeout=30.0)
+        self.stream = keys.ledger_stream(config.namespace)
+
+    def snapshot(self) -> tuple[str, dict[str, int]]:
+        last = self.client.xrevrange(self.stream, count=1) or []
+        cursor = text(last[0][0]) if last else START
+        skus = read_skus(self.client, self.config)
+        return cursor, {sku: ledger.available for sku, (ledger, _) in skus.items()}
+
+    def read_ledger(self, after: str, block_ms: int = 0) -> list[LedgerEntry]:
+        # BLOCK 0 would wait forever in Redis: 0 here means "do not wait"
+        replies = self.client.xread({self.stream: after}, count=READ_COUNT, block=block_ms or None)
+        return [decode_ledger_entry(entry_id, fields) for entry_id, fields in _xread_entries(replies)]
+
+    def publish(self, changes: Sequence[tuple[str, str, int]]) -> None:
+        ns = self.config.namespace
+        pipe = self.client.pipeline(transaction=True)
+        for channel, sku, units in changes:
+            pipe.hset(keys.visible(ns, channel), sku, units)
+            pipe.xadd(
+                keys.visible_changes(ns),
+                {"channel": channel, "sku": sku, "visible": units},
+                maxlen=100_000,
+                approximate=True,
+            )
+        pipe.execute()
+
+    def visible(self, channel: str) -> dict[str, int]:
+        raw = self.client.hgetall(keys.visible(self.config.namespace, channel)) or {}
+        return {text(sku): int(text(units)) for sku, units in raw.items()}
+
+    def ping(self) -> bool:
+        return bool(self.client.ping())
+
+    def close(self) -> None:
+        self.client.close()
+
+
+def _xread_entries(replies: object) -> list[tuple[str, dict[object, object]]]:
+    """The (entry id, fields) of an XREAD reply on one stream (redis-py types it loosely:
+    a list of [stream, entries], or a dict stream -> entries under RESP3)."""
+    if isinstance(replies, dict):
+        streams = list(replies.values())
+    elif isinstance(replies, list):
+        streams = [pair[1] for pair in replies]
+    else:  # None: nothing arrived before the block timed out
+        return []
+    return [(text(entry_id), dict(fields or {})) for entries in streams for entry_id, fields in entries]
+
+
+class InMemorySyncStore:
+    """``SyncStore`` over the data of in-memory owner stores; published quantities are
+    kept here, every change in ``changes``."""
+
+    def __init__(self, data: MemoryLedgers) -> None:
+        self.data = data
+        self.published: dict[str, dict[str, int]] = {}
+        self.changes: list[tuple[str, str, int]] = []
+
+    def snapshot(self) -> tuple[str, dict[str, int]]:
+        with self.data.lock:
+            cursor = self.data.log[-1].entry_id if self.data.log else START
+        skus = self.data.read_skus()
+        return cursor, {sku: ledger.available for sku, (ledger, _) in skus.items()}
+
+    def read_ledger(self, after: str, block_ms: int = 0) -> list[LedgerEntry]:
+        del block_ms  # nothing arrives while a single-threaded test waits
+        position = int(after.split("-", 1)[0])  # in-memory entry ids are "n-0", n from 1
+        with self.data.lock:
+            return self.data.log[position : position + READ_COUNT]
+
+    def publish(self, changes: Sequence[tuple[str, str, int]]) -> None:
+        for channel, sku, units in changes:
+            self.published.setdefault(channel, {})[sku] = units
+        self.changes.extend(changes)
+
+    def visible(self, channel: str) -> dict[str, int]:
+        return dict(self.published.get(channel, {}))
+
+    def ping(self) -> bool:
+        return True

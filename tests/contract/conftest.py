@@ -1,0 +1,63 @@
+"""The stores of the owner and of ChannelSync, in memory and on a real redis-server,
+behind one ``Backend`` per test: the contract suites run every test on both."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import replace
+
+import pytest
+import redis
+
+from actors.infra.settings import StoreConfig
+from actors.owner.memory_store import InMemoryOwnerStore, MemoryLedgers
+from actors.owner.store import RedisOwnerStore, read_skus
+from actors.sync.store import InMemorySyncStore, RedisSyncStore
+from policies.ledger import Ledger, SkuSettings
+from tests.support import fresh_namespace
+
+
+class Backend:
+    """One deployment's data (a fresh namespace, or a fresh ``MemoryLedgers``) and the
+    stores over it; every store made here is closed at teardown."""
+
+    def __init__(self, kind: str, redis_url: str) -> None:
+        self.kind = kind
+        self.config = StoreConfig(redis_url, namespace=fresh_namespace(), shard_count=1)
+        self.data = MemoryLedgers()
+        self._clients: list[redis.Redis] = []
+
+    def owner_store(self, shard_count: int = 1) -> RedisOwnerStore | InMemoryOwnerStore:
+        config = replace(self.config, shard_count=shard_count)
+        if self.kind == "memory":
+            return InMemoryOwnerStore(config, self.data)
+        store = RedisOwnerStore(config)
+        self._clients.append(store.client)
+        return store
+
+    def sync_store(self) -> RedisSyncStore | InMemorySyncStore:
+        if self.kind == "memory":
+            return InMemorySyncStore(self.data)
+        store = RedisSyncStore(self.config)
+        self._clients.append(store.client)
+        return store
+
+    def read_skus(self) -> dict[str, tuple[Ledger, SkuSettings]]:
+        """Committed SKU state as other components read it (``read_skus``)."""
+        if self.kind == "memory":
+            return self.data.read_skus()
+        client = redis.Redis.from_url(self.config.redis_url)
+        self._clients.append(client)
+        return read_skus(client, self.config)
+
+    def close(self) -> None:
+        for client in self._clients:
+            client.close()
+
+
+@pytest.fixture(params=["memory", "redis"])
+def backend(request: pytest.FixtureRequest) -> Iterator[Backend]:
+    url = request.getfixturevalue("redis_server").url if request.param == "redis" else "redis://unused"
+    backend = Backend(request.param, url)
+    yield backend
+    backend.close()

@@ -1,0 +1,167 @@
+"""One behaviour for both ingest stores: every test runs against ``MemoryIngestStore`` and
+against ``RedisIngestStore`` on a real redis-server, so the in-memory store the unit
+tests use cannot drift from the real one."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping, Sequence
+
+import pytest
+
+from actors.infra.settings import StoreConfig
+from actors.ingest.core import ChannelIngest
+from actors.ingest.memory_store import MemoryIngestStore
+from actors.ingest.store import SCAN_START, DeadLetter, IngestStore, Publication, RedisIngestStore
+from policies.channels import Unreadable
+from policies.ledger import Decision
+from policies.orders import NoticeDecision, OrderDecision
+from tests.unit.test_ingest_core import PLACED, PureOwner, order
+
+
+@pytest.fixture(params=["memory", "redis"])
+def store(request: pytest.FixtureRequest) -> Iterator[IngestStore]:
+    if request.param == "memory":
+        yield MemoryIngestStore()
+        return
+    config: StoreConfig = request.getfixturevalue("config")
+    redis_store = RedisIngestStore.connect(config, "mini")
+    yield redis_store
+    redis_store.redis.close()
+
+
+def reserved(sku: str, quantity: int) -> Decision:
+    return Decision("reserve", sku, f"mini/o-{sku}", True, "reserved", quantity, 5)
+
+
+def publication(
+    *,
+    orders: Sequence[OrderDecision] = (),
+    notices: Sequence[NoticeDecision] = (),
+    dead: Sequence[Unreadable] = (),
+    order_index: Mapping[str, Sequence[str]] | None = None,
+    counts: Mapping[str, int] | None = None,
+    acknowledged: Sequence[str] = (),
+) -> Publication:
+    return Publication(orders, notices, dead, order_index or {}, counts or {}, acknowledged)
+
+
+# ---- the store ------------------------------------------------------------------------
+
+
+def test_new_entries_are_delivered_once_and_stay_pending_until_acknowledged(store: IngestStore) -> None:
+    ids = store.enqueue([order("o1", ("A", 1)), json.dumps(order("o2", ("A", 2))), b"raw bytes"])
+    assert len(ids) == 3
+    assert store.inbox_length() == 3
+    first = store.read("c1", 2, pending=False)
+    assert [e.entry_id for e in first] == ids[:2]
+    assert json.loads(first[0].message) == order("o1", ("A", 1))
+    assert [e.message for e in store.read("c2", 10, pending=False)] == [b"raw bytes"]
+    assert store.read("c1", 10, pending=False) == []
+    assert store.pending() == 3
+    assert [e.entry_id for e in store.read("c1", 10, pending=True)] == ids[:2]
+    store.publish(publication(acknowledged=ids[:1]))
+    assert [e.entry_id for e in store.read("c1", 10, pending=True)] == ids[1:2]
+    assert store.pending() == 2
+
+
+def test_claim_hands_idle_entries_of_any_consumer_over(store: IngestStore) -> None:
+    ids = store.enqueue([order(f"o{n}", ("A", 1)) for n in range(3)])
+    store.read("gone", 10, pending=False)
+    page = store.claim("rescuer", 0, SCAN_START, 2)
+    assert [e.entry_id for e in page.entries] == ids[:2]
+    assert page.trimmed == 0
+    rest = store.claim("rescuer", 0, page.next_start, 2)
+    assert [e.entry_id for e in rest.entries] == ids[2:]
+    assert rest.next_start == SCAN_START
+    assert [e.entry_id for e in store.read("rescuer", 10, pending=True)] == ids
+    assert store.read("gone", 10, pending=True) == []
+
+
+def test_claim_leaves_entries_that_are_not_idle_long_enough(store: IngestStore) -> None:
+    store.enqueue([order("o1", ("A", 1))])
+    store.read("busy", 10, pending=False)
+    assert store.claim("rescuer", 60_000, SCAN_START, 10).entries == []
+
+
+def test_publication_writes_decisions_index_dead_letters_and_counters(store: IngestStore) -> None:
+    (entry_id,) = store.enqueue([b"x"])
+    store.read("c1", 10, pending=False)
+    accepted = OrderDecision("mini", "o1", True, "", "", (reserved("A", 2), reserved("B", 1)), False)
+    notice = NoticeDecision("payment", "o0", False, "unknown_order", ())
+    letter = Unreadable("mini", "message.order_id is missing", '{"type": "order"}', "")
+    store.publish(
+        publication(
+            orders=[accepted],
+            notices=[notice],
+            dead=[letter],
+            order_index={"o1": ["A", "B"]},
+            counts={"orders": 1, "accepted": 1, "notices": 1, "dead": 1},
+            acknowledged=[entry_id],
+        )
+    )
+    assert store.published() == [
+        ["order", "o1", "1", "", "", "0", "A:2:reserved;B:1:reserved"],
+        ["payment", "o0", "0", "unknown_order"],
+    ]
+    assert store.order_skus(["o1", "o0"]) == {"o1": ["A", "B"]}
+    assert store.dead_letters() == [DeadLetter("message.order_id is missing", '{"type": "order"}', "")]
+    assert store.counters() == {"orders": 1, "accepted": 1, "notices": 1, "dead": 1}
+    store.publish(publication(counts={"orders": 2}))
+    assert store.counters()["orders"] == 3
+    assert store.pending() == 0
+
+
+def test_an_empty_store_knows_no_orders_and_counts_nothing(store: IngestStore) -> None:
+    assert store.order_skus([]) == {}
+    assert store.order_skus(["o1"]) == {}
+    assert store.counters() == {}
+    assert store.published() == []
+    assert store.dead_letters() == []
+    assert store.pending() == 0
+    assert store.inbox_length() == 0
+
+
+# ---- the core on each store -----------------------------------------------------------
+
+
+def test_multi_line_orders_are_all_or_nothing_and_redelivery_decides_once(store: IngestStore) -> None:
+    owner = PureOwner({"A": 10, "B": 3})
+    ingest = ChannelIngest("mini", "generic", store, owner.submit)
+    store.enqueue([order("big", ("A", 2), ("B", 5)), order("ok", ("A", 4)), order("ok", ("A", 4))])
+    ingest.poll()
+    assert ingest.poll() == 3
+    assert [fields[:6] for fields in store.published()] == [
+        ["order", "big", "0", "insufficient", "B", "0"],
+        ["order", "ok", "1", "", "", "0"],
+        ["order", "ok", "1", "", "", "1"],
+    ]
+    assert owner.held("A") == (4, 0)
+    assert ingest.stats() == {"orders": 3, "accepted": 2, "pending": 0}
+
+
+def test_payments_and_cancels_by_order_id_and_dead_letters(store: IngestStore) -> None:
+    owner = PureOwner({"A": 10})
+    ingest = ChannelIngest("mini", "generic", store, owner.submit)
+    ingest.process([json.dumps(order("o1", ("A", 2))), json.dumps(order("o2", ("A", 3)))])
+    result = ingest.process(
+        [
+            json.dumps({"type": "payment", "order_id": "o1", "paid_at": PLACED + 60}),
+            json.dumps({"type": "cancel", "order_id": "o2"}),
+            json.dumps({"type": "order"}),
+        ]
+    )
+    assert [(n.kind, n.accepted) for n in result.notices] == [("payment", True), ("cancel", True)]
+    assert [letter.reason for letter in store.dead_letters()] == ["message.order_id is missing"]
+    assert owner.held("A") == (0, 2)
+
+
+def test_entries_of_a_consumer_that_died_are_claimed_and_decided_once(store: IngestStore) -> None:
+    owner = PureOwner({"A": 10})
+    store.enqueue([order("o1", ("A", 3))])
+    store.read("doomed", 10, pending=False)
+    rescuer = ChannelIngest("mini", "generic", store, owner.submit, consumer="rescuer", claim_idle_ms=0)
+    assert rescuer.claim_stale() == 1
+    assert rescuer.claim_stale() == 0
+    assert owner.held("A") == (3, 0)
+    assert rescuer.stats()["pending"] == 0
