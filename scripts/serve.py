@@ -19,12 +19,9 @@ import ray
 import yaml
 from ray import serve
 
-from actors.alerts.actor import start_forecaster
+from actors.bootstrap import start_system, stop_system
 from actors.infra.runtime import DEFAULT_DATA_DIR, ray_for, redis_for
 from actors.infra.settings import StoreConfig
-from actors.ingest.actor import start_ingest
-from actors.owner.client import StockClient
-from actors.sync.actor import start_channel_sync
 from policies.ledger import SkuSettings
 from policies.operations import DefineSku
 from serve_app.app import build_app
@@ -92,15 +89,12 @@ def run(args: argparse.Namespace) -> int:
     with redis_for(args.data_dir) as redis_url, ray_for(args.address, log_level=args.log_level):
         app_args = AppArgs(redis_url=redis_url, namespace=args.namespace, shard_count=args.shards)
         config = StoreConfig(redis_url, args.namespace, args.shards)
-        forecaster = start_forecaster(config)
-        client = StockClient.start(config)
-        ingest = start_ingest(
-            config, app_args.channels, {c: s for c in app_args.channels if (s := channel_secret(c))}
+        system = start_system(
+            config, app_args.channels, secrets={c: s for c in app_args.channels if (s := channel_secret(c))}
         )
-        sync = start_channel_sync(config, dict.fromkeys(app_args.channels, 1.0))
         if catalog:
-            decisions = client.submit([DefineSku(settings, units) for settings, units in catalog])
-            ray.get(forecaster.update_skus.remote([settings for settings, _ in catalog]))
+            decisions = system.client.submit([DefineSku(settings, units) for settings, units in catalog])
+            ray.get(system.forecaster.update_skus.remote([settings for settings, _ in catalog]))
             rejected = [d for d in decisions if not d.accepted]
             for decision in rejected:
                 print(f"catalog: {decision.sku}: {decision.reason}: {decision.detail}")
@@ -114,7 +108,5 @@ def run(args: argparse.Namespace) -> int:
         stop.wait()
         print("stopping")
         serve.shutdown()  # type: ignore[no-untyped-call]  # Ray Serve leaves it unannotated
-        ray.get([actor.stop.remote() for actor in ingest.values()])
-        ray.get([forecaster.stop.remote(), sync.stop.remote()])
-        client.close()
+        stop_system(system)
     return 0
