@@ -8,6 +8,7 @@ A test that kills or restarts Redis starts its own server (``own_redis_server``)
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -74,7 +75,7 @@ def ray_cluster() -> Iterator[None]:
         address="local",
         num_cpus=2,
         include_dashboard=False,
-        logging_level="WARNING",
+        logging_level=logging.WARNING,
         log_to_driver=False,
         namespace=RAY_NAMESPACE,
     )

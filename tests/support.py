@@ -7,7 +7,7 @@ import time
 import uuid
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypedDict
 
 import pytest
 
@@ -30,6 +30,15 @@ def wait_for(
 def fresh_namespace() -> str:
     """A key namespace no other test uses, so tests can share one Redis server."""
     return f"t{uuid.uuid4().hex[:12]}"
+
+
+class IngestOptions(TypedDict, total=False):
+    """The keyword options of ``actors.ingest.core.ChannelIngest``."""
+
+    secret: bytes | None
+    consumer: str | None
+    batch_size: int
+    claim_idle_ms: int
 
 
 HANG = "hang"  # a scripted answer: read the request, then say nothing until teardown

@@ -4,7 +4,7 @@ app on a free port, with tokens for each role, shared by the e2e tests."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import pytest
 import ray
@@ -37,15 +37,18 @@ class Service(NamedTuple):
     def headers(self, role: str | None) -> dict[str, str]:
         return {"Authorization": f"Bearer {TOKENS[role]}"} if role else {}
 
-    def get(self, path: str, role: str | None = "viewer", **kw: object) -> requests.Response:
-        return requests.get(self.url + path, headers=self.headers(role), timeout=30, **kw)  # type: ignore[arg-type]
+    # ``body`` is Any: tests send any JSON value, well-formed or not, and ``kw`` is passed
+    # through to requests as is
+
+    def get(self, path: str, role: str | None = "viewer", **kw: Any) -> requests.Response:
+        return requests.get(self.url + path, headers=self.headers(role), timeout=30, **kw)
 
     def post(
-        self, path: str, body: object = None, role: str | None = "operator", **kw: object
+        self, path: str, body: Any = None, role: str | None = "operator", **kw: Any
     ) -> requests.Response:
-        return requests.post(self.url + path, json=body, headers=self.headers(role), timeout=30, **kw)  # type: ignore[arg-type]
+        return requests.post(self.url + path, json=body, headers=self.headers(role), timeout=30, **kw)
 
-    def put(self, path: str, body: object, role: str | None = "admin") -> requests.Response:
+    def put(self, path: str, body: Any, role: str | None = "admin") -> requests.Response:
         return requests.put(self.url + path, json=body, headers=self.headers(role), timeout=30)
 
 
@@ -79,7 +82,7 @@ def service(ray_cluster: None, redis_server: RedisServer) -> Iterator[Service]:
 
     wait_for(up, timeout=60, message="the HTTP app")
     yield Service(url, config, client)
-    serve.shutdown()
+    serve.shutdown()  # type: ignore[no-untyped-call]  # Ray Serve leaves it unannotated
     client.close()
     ray.get(forecaster.stop.remote())
     for actor in [forecaster, *client.owners]:

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 import requests
 
+from actors.infra.codec import text
 from policies.channels.signing import sign_body
 from tests.e2e.conftest import WEBHOOK_SECRET, Service
 from tests.support import wait_for
@@ -163,7 +164,8 @@ def test_platform_webhook_needs_a_valid_signature(service: Service) -> None:
 def sse_events(response: requests.Response) -> Iterator[tuple[str, dict[str, Any]]]:
     """The (id, data) of each SSE event of a streaming response, as they come."""
     event_id = ""
-    for line in response.iter_lines(decode_unicode=True):
+    for raw in response.iter_lines(decode_unicode=True):
+        line = text(raw)
         if line.startswith("id: "):
             event_id = line[4:]
         elif line.startswith("data: "):
@@ -196,7 +198,10 @@ def test_alerts_ack_silence_subscriptions_and_sse_resume(service: Service) -> No
     service.post("/v1/orders", {"orders": [order(second, "s1", 8)]}, role="ingest")
 
     def since() -> list[dict[str, Any]]:
-        return service.get("/v1/alerts", params={"state": "history", "after": event_id}).json()["items"]
+        items: list[dict[str, Any]] = service.get(
+            "/v1/alerts", params={"state": "history", "after": event_id}
+        ).json()["items"]
+        return items
 
     wait_for(lambda: any(i["alert"]["sku"] == second for i in since()), message="the second alert")
     expected = [i["event_id"] for i in since()]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from typing import Unpack
 
 import pytest
 
@@ -16,6 +17,7 @@ from actors.owner.store import RedisOwnerStore
 from policies.channels.signing import sign_body
 from policies.ledger import Decision, Ledger, SkuSettings
 from policies.operations import DefineSku, Operation
+from tests.support import IngestOptions
 
 PLACED = 1_764_000_000.0
 SECRET = b"douyin-shared-secret"
@@ -50,10 +52,14 @@ def owner(config: StoreConfig) -> SkuOwner:
 
 
 def ingest_for(
-    config: StoreConfig, owner: SkuOwner, channel: str = "mini", fmt: str = "generic", **options: object
+    config: StoreConfig,
+    owner: SkuOwner,
+    channel: str = "mini",
+    fmt: str = "generic",
+    **options: Unpack[IngestOptions],
 ) -> ChannelIngest:
     store = RedisIngestStore.connect(config, channel)
-    return ChannelIngest(channel, fmt, store, owner.apply, **options)  # type: ignore[arg-type]
+    return ChannelIngest(channel, fmt, store, owner.apply, **options)
 
 
 def decisions_stream(ingest: ChannelIngest) -> list[dict[str, str]]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 import ray
@@ -53,7 +54,7 @@ def platform_order(channel: str, n: int) -> dict[str, object]:
 
 
 @pytest.fixture
-def deployment(redis_server: RedisServer) -> Iterator[tuple[StockClient, dict[str, object]]]:
+def deployment(redis_server: RedisServer) -> Iterator[tuple[StockClient, dict[str, Any]]]:
     config = StoreConfig(redis_server.url, namespace=fresh_namespace(), shard_count=1)
     client = StockClient.start(config)
     client.submit([DefineSku(SkuSettings("HOT"), 1000)])
@@ -66,7 +67,7 @@ def deployment(redis_server: RedisServer) -> Iterator[tuple[StockClient, dict[st
 
 
 def test_three_channels_drain_concurrently_and_sell_exactly_the_stock(
-    deployment: tuple[StockClient, dict[str, object]],
+    deployment: tuple[StockClient, dict[str, Any]],  # ingest actor handles, untyped in Ray
 ) -> None:
     client, ingest = deployment
     namespace = client.config.namespace
@@ -87,7 +88,7 @@ def test_three_channels_drain_concurrently_and_sell_exactly_the_stock(
     oversold = client.oversold(["HOT"])["HOT"]
     assert sum(oversold.values()) == 2000
     assert set(oversold) <= set(CHANNELS)
-    stats = ray.get([actor.stats.remote() for actor in ingest.values()])  # type: ignore[attr-defined]
+    stats = ray.get([actor.stats.remote() for actor in ingest.values()])
     assert sum(s["orders"] for s in stats) == 3000
     assert all(s["pending"] == 0 for s in stats)
     raw.close()

@@ -10,7 +10,7 @@ import pytest
 import ray
 import redis
 
-from actors.infra.codec import decode_record
+from actors.infra.codec import decode_record, text
 from actors.infra.directory import owner_name
 from actors.infra.redis_server import RedisServer
 from actors.infra.settings import RAY_NAMESPACE, StoreConfig
@@ -37,7 +37,7 @@ def stored_lines(client: StockClient, sku: str) -> dict[str, str]:
     store = LedgerStore(client.config)
     raw = redis.Redis.from_url(client.config.redis_url, decode_responses=True)
     try:
-        return raw.hgetall(store.lines_key(sku))
+        return {text(name): text(value) for name, value in raw.hgetall(store.lines_key(sku)).items()}
     finally:
         raw.close()
 
@@ -45,7 +45,8 @@ def stored_lines(client: StockClient, sku: str) -> dict[str, str]:
 def stored_state(client: StockClient, sku: str) -> dict[str, str]:
     raw = redis.Redis.from_url(client.config.redis_url, decode_responses=True)
     try:
-        return raw.hgetall(LedgerStore(client.config).state_key(sku))
+        state = raw.hgetall(LedgerStore(client.config).state_key(sku))
+        return {text(name): text(value) for name, value in state.items()}
     finally:
         raw.close()
 

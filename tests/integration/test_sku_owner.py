@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 import redis
 
+from actors.infra.codec import text
 from actors.infra.redis_server import RedisServer
 from actors.infra.settings import StoreConfig
 from actors.owner.core import SkuOwner
@@ -33,13 +34,15 @@ class FakeClock:
 
 
 def stored_ledger(client: redis.Redis, config: StoreConfig, sku: str) -> dict[str, str]:
-    return client.hgetall(LedgerStore(config).state_key(sku))
+    raw = client.hgetall(LedgerStore(config).state_key(sku))
+    return {text(name): text(value) for name, value in raw.items()}
 
 
 def stored_line(
     client: redis.Redis, config: StoreConfig, sku: str, channel: str, order_id: str
 ) -> str | None:
-    return client.hget(LedgerStore(config).lines_key(sku), f"{channel}\x1f{order_id}")
+    raw = client.hget(LedgerStore(config).lines_key(sku), f"{channel}\x1f{order_id}")
+    return None if raw is None else text(raw)
 
 
 def test_decisions_are_in_redis_when_apply_returns(config: StoreConfig, redis_client: redis.Redis) -> None:
@@ -162,7 +165,7 @@ def test_inbound_transfer_joins_stock_on_arrival(config: StoreConfig) -> None:
         (Reserve("douyin", "", "A", 1), Reason.INVALID),
         (Reserve("", "o1", "A", 1), Reason.INVALID),
         (Reserve("douyin", "o1", "NOPE", 1), Reason.UNKNOWN_SKU),
-        (Reserve("douyin", "o1", "A", 2.5), Reason.INVALID),  # type: ignore[arg-type]
+        (Reserve("douyin", "o1", "A", 2.5), Reason.INVALID),  # type: ignore[arg-type]  # bad input on purpose
         (Adjust("A", -50, "count-1", "recount", "ops"), Reason.WOULD_OVERSELL),
     ],
 )

@@ -182,7 +182,8 @@ TIME_FIELD = {
 
 def with_items(fmt: str, items: list[Any], **fields: Any) -> dict[str, Any]:
     """An order of format ``fmt`` whose line list is exactly ``items``."""
-    return ORDERS[fmt](**{LIST_KEY[fmt]: items}, **fields)
+    overrides: dict[str, Any] = {LIST_KEY[fmt]: items}
+    return ORDERS[fmt](**overrides, **fields)
 
 
 def as_raw(message: dict[str, Any], form: str) -> bytes | str | dict[str, Any]:
@@ -731,7 +732,8 @@ def test_bad_second_line_is_named_by_its_index(fmt: str) -> None:
     ],
 )
 def test_order_without_usable_line_list_is_unreadable(fmt: str, items: object) -> None:
-    result = unreadable(fmt, ORDERS[fmt](**{LIST_KEY[fmt]: items}))
+    overrides: dict[str, Any] = {LIST_KEY[fmt]: items}  # any value, not the sample's typed parameters
+    result = unreadable(fmt, ORDERS[fmt](**overrides))
 
     assert LINE_LIST[fmt] in result.reason
     assert result.order_id == ORDER_IDS[fmt]
@@ -804,7 +806,8 @@ def test_taobao_absurd_exponent_payment_is_unreadable_naming_the_amount() -> Non
 def test_order_with_bad_event_time_is_unreadable_naming_the_time(fmt: str, value: object) -> None:
     key, field = TIME_FIELD[fmt]
 
-    result = unreadable(fmt, ORDERS[fmt](**{key: value}))
+    overrides: dict[str, Any] = {key: value}  # any value, not the sample's typed parameters
+    result = unreadable(fmt, ORDERS[fmt](**overrides))
 
     assert field in result.reason
     assert result.order_id == ORDER_IDS[fmt]
@@ -816,7 +819,8 @@ def test_timestamp_too_large_for_a_float_is_unreadable_naming_the_time(fmt: str)
     # parse_message only catches FieldError, so the consumer would crash.
     key, field = TIME_FIELD[fmt]
 
-    result = parse_message(CHANNEL, fmt, json.dumps(ORDERS[fmt](**{key: 10**400})))
+    overrides: dict[str, Any] = {key: 10**400}
+    result = parse_message(CHANNEL, fmt, json.dumps(ORDERS[fmt](**overrides)))
 
     assert isinstance(result, Unreadable), result
     assert field in result.reason
@@ -842,7 +846,7 @@ def test_taobao_order_with_non_string_status_does_not_raise() -> None:
 
 
 def test_generic_paid_flag_must_be_a_boolean() -> None:
-    result = unreadable("generic", generic_order(paid="yes"))
+    result = unreadable("generic", generic_order(paid="yes"))  # type: ignore[arg-type]  # bad input on purpose
 
     assert "paid" in result.reason
     assert result.order_id == "G-1"

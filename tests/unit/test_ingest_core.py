@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from typing import Unpack
 
 import pytest
 
@@ -14,6 +15,7 @@ from policies.channels import Cancellation, OrderLine, Payment, PlatformOrder, U
 from policies.channels.signing import sign_body
 from policies.ledger import Decision, Ledger, LineRecord, LineStatus, SkuSettings
 from policies.operations import DefineSku, Operation, decide
+from tests.support import IngestOptions
 
 PLACED = 1_764_000_000.0
 NOW = PLACED + 10
@@ -73,8 +75,8 @@ def store() -> MemoryIngestStore:
     return MemoryIngestStore()
 
 
-def ingest_for(store: MemoryIngestStore, owner: PureOwner, **options: object) -> ChannelIngest:
-    return ChannelIngest("mini", "generic", store, owner.submit, **options)  # type: ignore[arg-type]
+def ingest_for(store: MemoryIngestStore, owner: PureOwner, **options: Unpack[IngestOptions]) -> ChannelIngest:
+    return ChannelIngest("mini", "generic", store, owner.submit, **options)
 
 
 def test_multi_line_order_with_a_rejected_line_releases_the_others(

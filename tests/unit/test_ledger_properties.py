@@ -132,7 +132,7 @@ adjusts = st.builds(
 # (repeated later, it receives what is due by then), so it is not among the redeliveries
 arrival_checks = st.builds(ReceiveArrivals, skus, st.none())
 
-operations = weighted(
+operations: st.SearchStrategy[Operation] = weighted(
     (5, reserves),
     (2, confirms),
     (2, releases),
@@ -162,7 +162,8 @@ def scenarios(draw: st.DrawFn) -> tuple[list[DefineSku], list[Operation]]:
     ops: list[Operation] = []
     lines: list[tuple[str, str, str]] = []
     for _ in range(size):
-        if lines and draw(follow_up_odds):
+        op: Operation
+        if len(lines) > 0 and draw(follow_up_odds):
             # a confirm or release of a line reserved earlier in the sequence
             channel, order_id, sku = lines[draw(st.integers(min_value=0, max_value=len(lines) - 1))]
             if draw(coin):

@@ -687,7 +687,7 @@ def test_restock_with_the_same_transfer_id_counts_once(arrives_at: float | None)
     [
         pytest.param(Restock(SKU, 0, "t-1"), "quantity", id="quantity zero"),
         pytest.param(Restock(SKU, -5, "t-1"), "quantity", id="quantity negative"),
-        pytest.param(Restock(SKU, 2.5, "t-1"), "quantity", id="quantity float"),
+        pytest.param(Restock(SKU, 2.5, "t-1"), "quantity", id="quantity float"),  # type: ignore[arg-type]  # bad input on purpose
         pytest.param(Restock(SKU, True, "t-1"), "quantity", id="quantity bool"),
         pytest.param(Restock(SKU, MAX_STOCK_CHANGE + 1, "t-1"), "quantity", id="quantity huge"),
         pytest.param(Restock(SKU, 5, ""), "transfer_id", id="empty transfer id"),
@@ -781,7 +781,7 @@ def test_adjust_with_the_same_id_counts_once() -> None:
     ("op", "field"),
     [
         pytest.param(Adjust(SKU, 0, "a-1", "count", "bob"), "delta", id="delta zero"),
-        pytest.param(Adjust(SKU, 1.5, "a-1", "count", "bob"), "delta", id="delta float"),
+        pytest.param(Adjust(SKU, 1.5, "a-1", "count", "bob"), "delta", id="delta float"),  # type: ignore[arg-type]  # bad input on purpose
         pytest.param(Adjust(SKU, True, "a-1", "count", "bob"), "delta", id="delta bool"),
         pytest.param(Adjust(SKU, MAX_STOCK_CHANGE + 1, "a-1", "count", "bob"), "delta", id="delta huge"),
         pytest.param(

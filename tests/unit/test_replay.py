@@ -4,6 +4,7 @@ deterministic in event time."""
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
@@ -31,6 +32,11 @@ def recorded_show(seed: int = 7) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def reading(wall: list[float]) -> Callable[[], float]:
+    """A clock that reads ``wall[0]``."""
+    return lambda: wall[0]
+
+
 def test_replay_reports_the_trend_soon_after_the_acceleration(tmp_path: Path) -> None:
     path = tmp_path / "sales.csv"
     recorded_show().to_csv(path, index=False)
@@ -45,11 +51,14 @@ def test_replay_reports_the_trend_soon_after_the_acceleration(tmp_path: Path) ->
 
 
 def test_the_same_events_give_the_same_alerts_at_1x_and_1000x(tmp_path: Path) -> None:
-    events = [SaleEvent("HOODIE", row.timestamp, 1, row.channel) for row in recorded_show().itertuples()]
+    show = recorded_show()
+    at: list[float] = show["timestamp"].tolist()
+    channel: list[str] = show["channel"].tolist()
+    events = [SaleEvent("HOODIE", a, 1, c) for a, c in zip(at, channel, strict=True)]
     outcomes = []
     for speed in (1.0, 1000.0):
         wall = [0.0]
-        forecaster = Forecaster(clock=lambda wall=wall: wall[0])
+        forecaster = Forecaster(clock=reading(wall))
         forecaster.update_skus([SkuSettings("HOODIE", lead_time_minutes=60)])
         left, seen = 500, []
         step = T0
