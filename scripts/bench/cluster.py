@@ -19,20 +19,19 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 import ray
 
-from actors.infra.runtime import redis_for
 from actors.infra.settings import StoreConfig
 from actors.infra.wire import unpack_decisions
 from actors.owner.client import StockClient, apply_on
 from policies.ledger import SkuSettings
 from policies.operations import DefineSku, Reserve
 from scripts.bench.core import drive_owners
+from scripts.bench.runtime import bench_redis
 from scripts.loadgen.cluster import simulated_cluster
 from scripts.loadgen.machine import machine
 from scripts.loadgen.progress import progress_bar, progress_over
@@ -56,8 +55,7 @@ def add_parser(suites: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     with (
-        tempfile.TemporaryDirectory(prefix="flashstock-bench-") as tmp,
-        redis_for(Path(tmp)) as redis_url,
+        bench_redis() as (redis_url, _),
         simulated_cluster(args.nodes, args.log_level),
     ):
         scaling = [_throughput(redis_url, shards, args.orders, args.skus) for shards in (1, 2, 4)]

@@ -31,7 +31,6 @@ import contextlib
 import json
 import math
 import random
-import tempfile
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -43,7 +42,7 @@ import redis
 
 from actors.infra.codec import entry_time_ms
 from actors.infra.directory import ingest_name
-from actors.infra.runtime import ray_for, redis_for
+from actors.infra.runtime import ray_for
 from actors.infra.settings import RAY_NAMESPACE, StoreConfig, redis_url_from_env
 from actors.owner.client import StockClient
 from policies.ledger import SkuSettings
@@ -51,6 +50,7 @@ from policies.operations import DefineSku
 from scripts.bench.core import CLASSIC_PIPELINE, classic_lua_orders
 from scripts.bench.ingest import drain, fill_inboxes, inbox_to_decision_ms
 from scripts.bench.rowlock import Database, choose_database, row_lock_orders
+from scripts.bench.runtime import bench_redis
 from scripts.loadgen.inbox import CHANNELS, inbox_keys, published_orders
 from scripts.loadgen.machine import machine, machine_facts
 from scripts.loadgen.skus import ZIPF_EXPONENT, zipf_skus
@@ -332,10 +332,10 @@ def compare(
 
 
 def run(args: argparse.Namespace) -> int:
-    with tempfile.TemporaryDirectory(prefix="flashstock-bench-") as tmp, redis_for(Path(tmp)) as redis_url:
+    with bench_redis() as (redis_url, tmp):
         comparison = compare(
             redis_url,
-            Path(tmp),
+            tmp,
             orders=args.orders,
             skus=args.skus,
             shards=args.shards,

@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -27,7 +26,6 @@ from actors.alerts.actor import start_forecaster
 from actors.alerts.forecaster import Forecaster
 from actors.infra import keys
 from actors.infra.codec import entry_time_ms
-from actors.infra.runtime import ray_for, redis_for
 from actors.infra.settings import StoreConfig
 from actors.infra.wire import SaleEvent, StockSnapshot
 from actors.owner.client import StockClient
@@ -35,6 +33,7 @@ from policies.alert_lifecycle import LifecycleSettings
 from policies.alert_rules import Level
 from policies.ledger import SkuSettings
 from policies.operations import DefineSku, Reserve
+from scripts.bench.runtime import bench_runtime
 from scripts.loadgen.progress import progress_over
 from scripts.loadgen.streams import entries
 
@@ -50,11 +49,7 @@ def add_parser(suites: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     results: dict[str, Any] = {"throughput": _throughput(args.events)}
-    with (
-        tempfile.TemporaryDirectory(prefix="flashstock-bench-") as tmp,
-        redis_for(Path(tmp)) as redis_url,
-        ray_for(num_cpus=2, log_level=args.log_level),
-    ):
+    with bench_runtime(args.log_level) as redis_url:
         results["latency"] = _latency(redis_url, args)
     t, lat = results["throughput"], results["latency"]
     print("\nflashstock bench forecaster")

@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -21,11 +20,11 @@ from ray import serve
 
 from actors.alerts.actor import start_forecaster
 from actors.infra.redis_server import free_port
-from actors.infra.runtime import ray_for, redis_for
 from actors.infra.settings import StoreConfig
 from actors.owner.client import StockClient
 from policies.ledger import SkuSettings
 from policies.operations import DefineSku
+from scripts.bench.runtime import bench_runtime
 from serve_app.app import build_app
 from serve_app.backend import AppArgs
 
@@ -42,11 +41,7 @@ def add_parser(suites: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    with (
-        tempfile.TemporaryDirectory(prefix="flashstock-bench-") as tmp,
-        redis_for(Path(tmp)) as redis_url,
-        ray_for(num_cpus=2, log_level=args.log_level),
-    ):
+    with bench_runtime(args.log_level) as redis_url:
         config = StoreConfig(redis_url, namespace=f"bh{random.randrange(1 << 30):x}", shard_count=2)
         forecaster = start_forecaster(config)
         client = StockClient.start(config)

@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import tempfile
 import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
@@ -27,13 +26,13 @@ import redis
 
 from actors.infra.codec import entry_time_ms
 from actors.infra.keys import ChannelKeys
-from actors.infra.runtime import ray_for, redis_for
 from actors.infra.settings import StoreConfig
 from actors.ingest.actor import start_ingest
 from actors.ingest.core import GROUP
 from actors.owner.client import StockClient
 from policies.ledger import SkuSettings
 from policies.operations import DefineSku
+from scripts.bench.runtime import bench_runtime
 from scripts.loadgen.inbox import CHANNELS, Published, inbox_keys, published_orders
 from scripts.loadgen.machine import machine
 from scripts.loadgen.messages import order_message
@@ -54,11 +53,7 @@ def add_parser(suites: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    with (
-        tempfile.TemporaryDirectory(prefix="flashstock-bench-") as tmp,
-        redis_for(Path(tmp)) as redis_url,
-        ray_for(num_cpus=2, log_level=args.log_level),
-    ):
+    with bench_runtime(args.log_level) as redis_url:
         results = _bench(args, redis_url)
     _print(results)
     if args.json:
