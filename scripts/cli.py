@@ -5,6 +5,7 @@ says which one to install instead of failing on an import."""
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
@@ -18,7 +19,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Oversell-proof stock for live-stream commerce, on Ray and Redis.",
     )
     parser.add_argument(
-        "--log-level", default="WARNING", help="log level of flashstock's own processes (default WARNING)"
+        "--log-level",
+        default=None,
+        help="log level of flashstock's own processes (default: FLASHSTOCK_LOG_LEVEL, else WARNING)",
     )
     commands = parser.add_subparsers(dest="command", required=True)
 
@@ -28,6 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     from scripts.bench.forecaster import add_parser as add_bench_forecaster
     from scripts.bench.http_api import add_parser as add_bench_http
     from scripts.bench.ingest import add_parser as add_bench_ingest
+    from scripts.bench.parse import add_parser as add_bench_parse
     from scripts.chaos.run import add_parser as add_chaos
     from scripts.demo import add_parser as add_demo
     from scripts.replay import add_parser as add_replay
@@ -53,12 +57,14 @@ def build_parser() -> argparse.ArgumentParser:
     add_bench_ingest(suites)
     add_bench_forecaster(suites)
     add_bench_http(suites)
+    add_bench_parse(suites)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.log_level = args.log_level or os.environ.get("FLASHSTOCK_LOG_LEVEL") or "WARNING"
     problem = missing_extra(args.command)
     if problem:
         print(problem, file=sys.stderr)

@@ -9,9 +9,13 @@ actor per channel, ChannelSync (equal channel shares), and the Ray Serve HTTP ap
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import signal
+import sys
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,13 +24,16 @@ import yaml
 from ray import serve
 
 from actors.bootstrap import start_system, stop_system
-from actors.infra.runtime import DEFAULT_DATA_DIR, ray_for, redis_for
+from actors.infra.redis_server import RedisServerError
+from actors.infra.runtime import DEFAULT_DATA_DIR, RedisRuntime, keep_redis_alive, ray_for, redis_runtime
 from actors.infra.settings import StoreConfig
 from policies.ledger import SkuSettings
 from policies.operations import DefineSku
 from serve_app.app import build_app
 from serve_app.auth import TokenBook, is_loopback
 from serve_app.backend import AppArgs, channel_secret
+from serve_app.guards.checks import LOOPBACK_HOSTS, FrontDoorArgs
+from serve_app.secrets import SECRETS_FILE_ENV, Secrets
 
 CATALOG_FIELDS = (
     "name",
@@ -48,7 +55,25 @@ def add_parser(commands: Any) -> None:
     parser.add_argument("--namespace", default="fs", help="Redis key namespace")
     parser.add_argument("--catalog", type=Path, default=None, help="SKUs to load (YAML or JSON)")
     parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR)
+    parser.add_argument(
+        "--allowed-host",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="a Host name clients use to reach the service, besides loopback and --host "
+        "(repeatable; '*' accepts any, which gives up the DNS-rebinding check)",
+    )
     parser.set_defaults(run=run)
+
+
+def allowed_hosts(host: str, extra: list[str]) -> list[str]:
+    """The Host names the service answers to: loopback, the bound host (unless it is a
+    wildcard address) and ``--allowed-host``; a wildcard bind without any accepts all."""
+    wildcard = host in ("0.0.0.0", "::", "")
+    if wildcard and not extra:
+        return ["*"]
+    named = [] if wildcard else [f"[{host}]" if ":" in host else host]
+    return [*LOOPBACK_HOSTS, *named, *extra]
 
 
 def load_catalog(path: Path) -> list[tuple[SkuSettings, int]]:
@@ -86,9 +111,49 @@ def run(args: argparse.Namespace) -> int:
     stop = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    with redis_for(args.data_dir) as redis_url, ray_for(args.address, log_level=args.log_level):
-        app_args = AppArgs(redis_url=redis_url, namespace=args.namespace, shard_count=args.shards)
-        config = StoreConfig(redis_url, args.namespace, args.shards)
+    try:
+        with redis_runtime(args.data_dir) as redis, replica_secrets(args.data_dir):
+            return serve_until_stopped(args, redis, catalog, stop)
+    except RedisServerError as exc:
+        print(f"flashstock serve: {exc}", file=sys.stderr)
+        return 2
+
+
+@contextlib.contextmanager
+def replica_secrets(data_dir: Path) -> Iterator[None]:
+    """This process's tokens and webhook secrets in ``data_dir/secrets.json`` (0600,
+    tokens as digests) for the replicas, which get only its path: Ray logs what it
+    passes to them. Removed when the service stops."""
+    secrets = Secrets.from_environment(os.environ)
+    if not secrets:
+        yield
+        return
+    path = secrets.write(data_dir.resolve() / "secrets.json")
+    os.environ[SECRETS_FILE_ENV] = str(path)
+    try:
+        yield
+    finally:
+        os.environ.pop(SECRETS_FILE_ENV, None)
+        path.unlink(missing_ok=True)
+
+
+def serve_until_stopped(
+    args: argparse.Namespace,
+    redis: RedisRuntime,
+    catalog: list[tuple[SkuSettings, int]],
+    stop: threading.Event,
+) -> int:
+    with ray_for(args.address, log_level=args.log_level):
+        # ray.init installs a SIGTERM handler of its own (exit 15 at once): a SIGTERM
+        # stops the service in order, like Ctrl-C
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        app_args = AppArgs(
+            redis_url=redis.url,
+            namespace=args.namespace,
+            shard_count=args.shards,
+            front_door=FrontDoorArgs(allowed_hosts=allowed_hosts(args.host, args.allowed_host)),
+        )
+        config = StoreConfig(redis.url, args.namespace, args.shards)
         system = start_system(
             config, app_args.channels, secrets={c: s for c in app_args.channels if (s := channel_secret(c))}
         )
@@ -103,10 +168,20 @@ def run(args: argparse.Namespace) -> int:
         tokens = "with tokens" if TokenBook.from_env().enabled else "no tokens: loopback only"
         print(
             f"flashstock is serving on http://{args.host}:{args.port}/ ({tokens}); "
-            f"API docs at /docs; Ctrl-C stops"
+            f"API docs at /docs; Ctrl-C stops",
+            flush=True,
         )
-        stop.wait()
-        print("stopping")
+        # the embedded Redis is restarted if it dies; if it cannot be kept, the service
+        # stops rather than answer (and log) errors for ever
+        problem = None
+        if redis.server is not None:
+            problem = keep_redis_alive(redis.server, stop)
+        else:
+            stop.wait()
+        if problem:
+            print(f"flashstock serve: {problem}; stopping", file=sys.stderr, flush=True)
+        else:
+            print("stopping", flush=True)
         serve.shutdown()  # type: ignore[no-untyped-call]  # Ray Serve leaves it unannotated
         stop_system(system)
-    return 0
+    return 1 if problem else 0

@@ -1,6 +1,7 @@
 """The FastAPI app and its Ray Serve deployment.
 
-``create_api(args)`` builds the app (routes, errors, auth, body-size limit, dashboard);
+``create_api(args)`` builds the app (the front door of ``serve_app.guards``, routes,
+errors, dashboard);
 ``build_app(args)`` wraps it in a Serve deployment whose replicas build the app (and
 connect to the deployment's actors) when they start. ``serve_app/serve.yaml`` deploys the
 same builder with ``serve deploy`` / ``serve run``.
@@ -9,13 +10,13 @@ same builder with ``serve deploy`` / ``serve run``.
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI, Request, Response
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi import FastAPI
+from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 from ray import serve
 from ray.serve import Application, Deployment
@@ -23,9 +24,11 @@ from ray.serve import Application, Deployment
 from actors.infra.logging import configure_logging
 from serve_app.auth import TokenBook
 from serve_app.backend import AppArgs, Backend
-from serve_app.errors import error_body, install_error_handlers
+from serve_app.errors import install_error_handlers
+from serve_app.guards import FrontDoor
 from serve_app.routes_alerts import router as alerts_router
 from serve_app.routes_stock import router as stock_router
+from serve_app.secrets import SECRETS_FILE_ENV, Secrets, is_secret_variable, private_secrets_file
 
 STATIC = Path(__file__).parent / "static"
 
@@ -47,15 +50,12 @@ def create_api(args: AppArgs, backend: Backend | None = None) -> FastAPI:
     )
     install_error_handlers(app)
 
-    @app.middleware("http")
-    async def limit_body(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        length = request.headers.get("content-length")
-        if length is not None and length.isdigit() and int(length) > args.max_body_bytes:
-            return JSONResponse(
-                error_body("payload_too_large", f"request body over {args.max_body_bytes} bytes"), 413
-            )
-        return await call_next(request)
-
+    app.add_middleware(
+        FrontDoor,
+        args=args.front_door,
+        max_body_bytes=args.max_body_bytes,
+        tokens=lambda: app.state.tokens,
+    )
     app.include_router(stock_router)
     app.include_router(alerts_router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
@@ -82,7 +82,10 @@ class FlashstockApi:
 API_DEPLOYMENT: Deployment = serve.deployment(
     name="flashstock-api",
     num_replicas=1,
-    max_ongoing_requests=64,
+    # not the limit: the front door (serve_app.guards) budgets SSE streams and other
+    # requests apart and sheds load with 503 instead of queueing
+    max_ongoing_requests=1000,
+    max_queued_requests=100,
     ray_actor_options={"num_cpus": 0},
     # a log line per request costs more CPU than a stock query here
     logging_config={"enable_access_log": False, "log_level": "WARNING"},
@@ -90,8 +93,8 @@ API_DEPLOYMENT: Deployment = serve.deployment(
 
 
 #: environment variables a replica needs from the process that deploys it (a replica on
-#: another node does not share its environment)
-PASSED_ENV_PREFIXES = ("FLASHSTOCK_TOKENS", "FLASHSTOCK_WEBHOOK_SECRET_", "FLASHSTOCK_LOG_LEVEL")
+#: another node does not share its environment): paths and settings, never a secret
+PASSED_ENV_PREFIXES = ("FLASHSTOCK_SECRETS_FILE", "FLASHSTOCK_TOKENS_FILE", "FLASHSTOCK_LOG_LEVEL")
 
 
 def passthrough_env() -> dict[str, str]:
@@ -99,11 +102,20 @@ def passthrough_env() -> dict[str, str]:
 
 
 def build_app(args: dict[str, Any] | AppArgs, env: dict[str, str] | None = None) -> Application:
-    """The Serve application for a deployment (also the ``import_path`` builder). ``env``
-    (default: this process's FLASHSTOCK_TOKENS*, FLASHSTOCK_WEBHOOK_SECRET_* and
-    FLASHSTOCK_LOG_LEVEL) is set in the replicas."""
+    """The Serve application for a deployment (also the ``import_path`` builder).
+
+    ``env`` (default: this process's ``FLASHSTOCK_SECRETS_FILE``,
+    ``FLASHSTOCK_TOKENS_FILE`` and ``FLASHSTOCK_LOG_LEVEL``) is set in the replicas. Ray
+    logs a ``runtime_env``, so secrets never go there: secret variables in ``env``
+    (``FLASHSTOCK_TOKENS``, ``FLASHSTOCK_WEBHOOK_SECRET_*``) are written to a private
+    secrets file (``serve_app.secrets``) whose path the replicas get instead."""
     parsed = args if isinstance(args, AppArgs) else AppArgs.model_validate(args)
-    env_vars = passthrough_env() if env is None else env
+    env_vars = passthrough_env() if env is None else dict(env)
+    secret = {k: env_vars.pop(k) for k in [k for k in env_vars if is_secret_variable(k)]}
+    if secret:
+        if SECRETS_FILE_ENV in env_vars:
+            raise ValueError(f"give secrets either in {SECRETS_FILE_ENV} or as variables, not both")
+        env_vars[SECRETS_FILE_ENV] = str(private_secrets_file(Secrets.from_environment(secret)))
     return API_DEPLOYMENT.options(
         ray_actor_options={"num_cpus": 0, "runtime_env": {"env_vars": env_vars}}
     ).bind(parsed)

@@ -13,12 +13,16 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import NamedTuple
 
 ROLES = ("viewer", "operator", "admin", "ingest")
+#: the one route that also takes its token as ``?access_token=`` (the browser's
+#: EventSource cannot send headers)
+QUERY_TOKEN_PATH = "/v1/alerts/stream"
 #: which roles each role includes
 GRANTS: Mapping[str, frozenset[str]] = {
     "viewer": frozenset({"viewer"}),
@@ -58,11 +62,24 @@ class TokenBook:
 
     @classmethod
     def from_env(cls) -> TokenBook:
+        """The tokens of ``FLASHSTOCK_TOKENS``, of the file named by
+        ``FLASHSTOCK_TOKENS_FILE`` and of the secrets file (``serve_app.secrets``). An
+        entry may give its token as ``sha256:<hex>``, its digest."""
+        from serve_app.secrets import file_secrets, parse_digest_entry
+
         entries = [e for e in os.environ.get("FLASHSTOCK_TOKENS", "").split(",") if e.strip()]
         path = os.environ.get("FLASHSTOCK_TOKENS_FILE")
         if path:
             entries += Path(path).read_text().splitlines()
-        return cls(entries)
+        entries += file_secrets().tokens
+        digested = [(e, parse_digest_entry(e)) for e in entries]
+        book = cls(e for e, parsed in digested if parsed is None)
+        for _, parsed in digested:
+            if parsed is not None:
+                if parsed.role not in ROLES:
+                    raise ValueError(f"token entry must be role:name:token with role in {ROLES}")
+                book._by_digest[parsed.digest] = Principal(parsed.role, parsed.name)
+        return book
 
     @property
     def enabled(self) -> bool:
@@ -87,5 +104,32 @@ def _digest(token: str) -> bytes:
     return hashlib.sha256(token.encode()).digest()
 
 
+class MalformedAuthorization(ValueError):
+    """An ``Authorization`` header that is not ``Bearer <token>``."""
+
+
+def presented_token(
+    authorization: str | None, method: str, path: str, access_token: str | None
+) -> str | None:
+    """The token a request presents: ``Authorization: Bearer <token>``, or ``access_token``
+    from the query string on ``GET`` of the SSE route only (None when it presents none).
+    Raises ``MalformedAuthorization`` for another scheme or an empty bearer."""
+    if authorization:
+        scheme, _, value = authorization.partition(" ")
+        if scheme.lower() != "bearer" or not value.strip():
+            raise MalformedAuthorization("use Authorization: Bearer <token>")
+        return value.strip()
+    if method == "GET" and path == QUERY_TOKEN_PATH:
+        return access_token or None
+    return None
+
+
 def is_loopback(host: str) -> bool:
-    return host in ("127.0.0.1", "localhost", "::1") or host.startswith("127.")
+    """Whether ``host`` (an address, or the name ``localhost``) is this machine only:
+    127.0.0.0/8 or ::1. ``127.0.0.1.evil.com`` is a name anyone can point anywhere."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False

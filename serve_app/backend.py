@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import time
 import uuid
 from collections.abc import Sequence
@@ -27,10 +26,13 @@ from actors.owner.client import StockClient
 from actors.owner.store import LedgerStore
 from policies.alert_lifecycle import Silence, Subscription
 from policies.channels import Cancellation, Payment, PlatformOrder, Unreadable
+from policies.channels.signing import DEFAULT_TOLERANCE_SECONDS, WebhookHeaders
 from policies.ledger import Decision, Ledger, SkuSettings
 from policies.operations import FIELD_SEPARATOR, Adjust, DefineSku, Operation, Restock
 from policies.orders import NoticeDecision, OrderDecision
 from serve_app.errors import ApiError
+from serve_app.guards.checks import FrontDoorArgs
+from serve_app.secrets import webhook_secret
 
 
 class AppArgs(BaseModel):
@@ -50,6 +52,10 @@ class AppArgs(BaseModel):
     )
     #: the most bytes of a request body
     max_body_bytes: int = 8 * 1024 * 1024
+    #: how far (seconds) a signed webhook's ``webhook-timestamp`` may be from the clock
+    webhook_tolerance_seconds: float = Field(default=DEFAULT_TOLERANCE_SECONDS, gt=0)
+    #: the front door's limits: allowed hosts and origins, body timeout, stream caps
+    front_door: FrontDoorArgs = Field(default_factory=FrontDoorArgs)
 
     @property
     def store(self) -> StoreConfig:
@@ -57,9 +63,9 @@ class AppArgs(BaseModel):
 
 
 def channel_secret(channel: str) -> bytes | None:
-    """The webhook secret of ``channel``: ``FLASHSTOCK_WEBHOOK_SECRET_<CHANNEL>``."""
-    value = os.environ.get(f"FLASHSTOCK_WEBHOOK_SECRET_{channel.upper()}")
-    return value.encode() if value else None
+    """The webhook secret of ``channel``: ``FLASHSTOCK_WEBHOOK_SECRET_<CHANNEL>`` in this
+    process's environment, else the secrets file (``serve_app.secrets``)."""
+    return webhook_secret(channel)
 
 
 class Backend:
@@ -82,11 +88,10 @@ class Backend:
                 self.client.submit,
                 secret=channel_secret(channel),
                 consumer=f"{channel}-http",
+                tolerance_seconds=args.webhook_tolerance_seconds,
             )
             for channel, fmt in args.channels.items()
         }
-        # other channels named by orders of POST /v1/orders (no webhook, no inbox reader)
-        self._internal: dict[str, ChannelIngest] = {}
 
     # ---- SKUs ---------------------------------------------------------------------------
 
@@ -134,14 +139,16 @@ class Backend:
 
     # ---- orders -------------------------------------------------------------------------
 
-    def ingest_for(self, channel: str) -> ChannelIngest:
-        """The ingest core that decides ``channel``'s orders and notices."""
-        ingest = self.ingest.get(channel) or self._internal.get(channel)
+    def ingest_for(self, channel: str, field: str = "channel") -> ChannelIngest:
+        """The ingest core that decides ``channel``'s orders and notices; 422
+        ``unknown_channel`` (naming ``field``) when the deployment does not configure it.
+        Channels are configured, never made up by a request: nothing is created for an
+        unknown name (no keys, no connection)."""
+        ingest = self.ingest.get(channel)
         if ingest is None:
-            store = RedisIngestStore.connect(self.config, channel)
-            ingest = self._internal[channel] = ChannelIngest(
-                channel, "generic", store, self.client.submit, consumer=f"{channel}-api"
-            )
+            known = ", ".join(sorted(self.ingest)) or "none"
+            message = f"channel {channel!r} is not configured (configured: {known})"
+            raise ApiError(422, "unknown_channel", message, field)
         return ingest
 
     def place_orders(self, orders: Sequence[PlatformOrder | Unreadable]) -> list[OrderDecision]:
@@ -164,8 +171,9 @@ class Backend:
         """An operator's payment or cancellation of every line of an order."""
         return self.ingest_for(notice.channel).decide([notice]).notices[0]
 
-    def webhook(self, channel: str, body: bytes, signature: str | None) -> IngestResult:
-        return self.ingest[channel].ingest_webhook(body, signature)
+    def webhook(self, channel: str, body: bytes, headers: WebhookHeaders, now: float) -> IngestResult:
+        """A platform's signed webhook batch received at ``now`` (unix seconds)."""
+        return self.ingest_for(channel).ingest_signed(body, headers, now)
 
     def order_lines(self, channel: str, order_id: str) -> list[dict[str, Any]]:
         """The line records of an order, found through the channel's order index."""

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import Header, Request
 
-from serve_app.auth import Principal, TokenBook
+from serve_app.auth import MalformedAuthorization, Principal, TokenBook, presented_token
 from serve_app.backend import Backend
 from serve_app.errors import ApiError
 
@@ -18,19 +18,17 @@ def backend(request: Request) -> Backend:
 
 
 def require(role: str) -> Callable[..., Principal]:
-    """A dependency that admits bearers of a token whose role includes ``role``."""
+    """A dependency that admits bearers of a token whose role includes ``role``. (The
+    front door, ``serve_app.guards``, has already refused unknown tokens before the body
+    was read; this checks the role.)"""
 
     def check(request: Request, authorization: Annotated[str | None, Header()] = None) -> Principal:
         book: TokenBook = request.app.state.tokens
-        token = None
-        if authorization:
-            scheme, _, value = authorization.partition(" ")
-            if scheme.lower() != "bearer" or not value:
-                raise ApiError(401, "unauthorized", "use Authorization: Bearer <token>")
-            token = value.strip()
-        elif request.method == "GET":
-            # EventSource (the dashboard's SSE) cannot send headers
-            token = request.query_params.get("access_token")
+        access_token = request.query_params.get("access_token")
+        try:
+            token = presented_token(authorization, request.method, request.url.path, access_token)
+        except MalformedAuthorization as error:
+            raise ApiError(401, "unauthorized", str(error)) from None
         principal = book.principal(token)
         if principal is None:
             raise ApiError(401, "unauthorized", "missing or unknown token")

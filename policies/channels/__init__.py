@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from policies.channels.douyin import parse_douyin
+from policies.channels.fast import parse_fast
 from policies.channels.fields import FieldError
 from policies.channels.generic import parse_generic
 from policies.channels.kuaishou import parse_kuaishou
@@ -53,7 +54,21 @@ MAX_MESSAGE_BYTES = 256 * 1024
 def parse_message(
     channel: str, fmt: str, raw: bytes | str | Mapping[str, Any]
 ) -> ChannelMessage | Unreadable:
-    """Parse one platform message of format ``fmt`` received on ``channel``."""
+    """Parse one platform message of format ``fmt`` received on ``channel``: the typed
+    fast decoder (``policies.channels.fast``) when it fully handles the message, else
+    ``reference_parse_message``, which it always equals (tests/unit/test_fast_decoders.py)."""
+    if isinstance(raw, bytes | str) and _utf8_length(raw) <= MAX_MESSAGE_BYTES:
+        parsed = parse_fast(channel, fmt, raw)
+        if parsed is not None:
+            return parsed
+    return reference_parse_message(channel, fmt, raw)
+
+
+def reference_parse_message(
+    channel: str, fmt: str, raw: bytes | str | Mapping[str, Any]
+) -> ChannelMessage | Unreadable:
+    """Parse one platform message of format ``fmt`` received on ``channel`` with the
+    reference parsers (``FORMATS``): the definition of every format's result."""
     text = (
         raw.decode("utf-8", "replace") if isinstance(raw, bytes) else (raw if isinstance(raw, str) else None)
     )

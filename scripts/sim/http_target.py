@@ -2,7 +2,8 @@
 Serve deployment), reached as platforms and operators reach it.
 
 Messages go to ``POST /v1/channels/{channel}/orders`` as each platform's signed webhook
-batch (one request per channel per step, the channels in parallel), signed with
+batch (one request per channel per step, the channels in parallel), signed Standard
+Webhooks style (``webhook-id``, ``webhook-timestamp``, ``webhook-signature``) with
 ``FLASHSTOCK_WEBHOOK_SECRET_<CHANNEL>`` as the service expects; a message's latency is
 its request's round trip. SKUs are created with ``PUT /v1/skus/{sku}``, restocks with
 ``POST /v1/skus/{sku}/restock``; alerts are read from ``GET /v1/alerts?state=history``
@@ -19,13 +20,14 @@ from __future__ import annotations
 
 import os
 import time
+import uuid
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import requests
 
-from policies.channels.signing import sign_body
+from policies.channels.signing import webhook_headers
 from policies.ledger import SkuSettings
 from scripts.sim.target import Answer, Outbound, SimulationError, StepResult
 from serve_app.backend import channel_secret
@@ -125,7 +127,7 @@ class HttpTarget:
             data=body,
             headers={
                 "Content-Type": "application/json",
-                "X-Signature": sign_body(self.secrets[channel], body),
+                **webhook_headers(self.secrets[channel], f"msg_{uuid.uuid4().hex}", int(time.time()), body),
             },
         )
         ms = (time.perf_counter() - started) * 1000

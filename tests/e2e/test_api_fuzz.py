@@ -1,6 +1,14 @@
-"""Property-based fuzzing of the HTTP API from its own OpenAPI schema (schemathesis):
-whatever a client sends, the service never answers 5xx, and every answer matches the
-schema it publishes."""
+"""An outside fuzzer against the running HTTP API (schemathesis, from the OpenAPI schema the
+service publishes), with every check schemathesis has, not only "no 5xx": the status
+code, content type, headers and body match the schema; invalid input is rejected and
+valid input accepted; missing auth is noticed; an unsupported method gets 405.
+
+Two runs, bounded to fit in about a minute on 2 cores:
+- each operation on its own (``as_strategy``), positive and negative inputs;
+- stateful: sequences of calls chained by the schema's links (schemathesis infers them
+  where the schema names none: the id a POST returns feeds the routes that take it), so
+  a created subscription is listed and deleted, an order confirmed after it is placed.
+"""
 
 from __future__ import annotations
 
@@ -8,37 +16,91 @@ from typing import Any
 
 import schemathesis
 from hypothesis import HealthCheck, given, settings
-from schemathesis.checks import (
-    content_type_conformance,
-    not_a_server_error,
-    response_schema_conformance,
-    status_code_conformance,
-)
+from schemathesis.checks import CheckFunction
+from schemathesis.core.failures import FailureGroup
 from schemathesis.core.result import Err
+from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from tests.e2e.conftest import TOKENS, Service
 
-#: no 5xx; the status code, content type and body are what the schema says
-CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
+HEADERS = {"Authorization": f"Bearer {TOKENS['admin']}"}
+#: generous per-request limit: the service shares 2 cores with Ray
+TIMEOUT = 30
+#: Issue 16 ("strict types on every request model; ids restricted to printable
+#: characters"): the service now refuses more than its OpenAPI schema says (ids without a
+#: ``pattern``, channels without an ``enum``, ``quantity: 677.0``, a subscription ``url``
+#: without ``format: uri``), so schemathesis's positive_data_acceptance (ST202) fails on
+#: every such route. The schema must catch up in serve_app/schemas.py and the route
+#: parameters (owned elsewhere); until then this one check is left out, all others run.
+EXCLUDED: list[CheckFunction] = [positive_data_acceptance]
+QUICK = settings(max_examples=8, deadline=None, database=None, suppress_health_check=list(HealthCheck))
 
 
-def test_no_input_makes_the_service_fail(service: Service) -> None:
+def fuzzed_schema(service: Service) -> Any:
     schema = schemathesis.openapi.from_url(f"{service.url}/openapi.json")
     # The SSE stream never ends (a client reads it), and webhook bodies are raw bytes with
     # a signature: both have their own tests.
-    included = schema.exclude(path="/v1/alerts/stream").exclude(path_regex=r"^/v1/channels/")
-    headers = {"Authorization": f"Bearer {TOKENS['admin']}"}
-    checked = []
-    for result in included.get_all_operations():
+    return schema.exclude(path="/v1/alerts/stream").exclude(path_regex=r"^/v1/channels/")
+
+
+def test_no_input_makes_an_operation_misbehave(service: Service) -> None:
+    schema = fuzzed_schema(service)
+    checked: list[str] = []
+    failures: dict[str, str] = {}  # the first failure of each operation, so all are reported
+    for result in schema.get_all_operations():
         if isinstance(result, Err):
             raise result.err()  # an operation the schema does not describe validly
         operation = result.ok()
 
         @given(case=operation.as_strategy())
-        @settings(max_examples=12, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+        @QUICK
         def check(case: schemathesis.Case[Any]) -> None:
-            case.call_and_validate(headers=headers, timeout=30, checks=CHECKS)
+            try:
+                # no ``checks=``: every check schemathesis registers (all enabled by default)
+                # but EXCLUDED
+                case.call_and_validate(headers=HEADERS, timeout=TIMEOUT, excluded_checks=EXCLUDED)
+            except (Exception, FailureGroup) as failure:  # FailureGroup is a BaseException
+                failures.setdefault(case.operation.label, str(failure))
 
-        check()
+        try:
+            check()
+        except (Exception, FailureGroup) as failure:  # a check that judges the whole run
+            failures.setdefault(operation.label, str(failure))
         checked.append(operation.label)
     assert len(checked) >= 15
+    assert not failures, "\n\n".join(f"{label}: {text}" for label, text in failures.items())
+
+
+def test_no_sequence_of_calls_makes_the_api_misbehave(service: Service) -> None:
+    base = fuzzed_schema(service).as_state_machine()
+
+    class Calls(base):  # type: ignore[valid-type, misc]
+        def get_call_kwargs(self, case: schemathesis.Case[Any]) -> dict[str, Any]:
+            return {"headers": HEADERS, "timeout": TIMEOUT}
+
+        def validate_response(
+            self,
+            response: Any,
+            case: schemathesis.Case[Any],
+            additional_checks: Any = None,
+            **kwargs: Any,
+        ) -> None:
+            # every check but EXCLUDED, told which credentials were sent (the auth checks replay without them)
+            case.validate_response(
+                response,
+                additional_checks=additional_checks,
+                excluded_checks=EXCLUDED,
+                headers=HEADERS,
+                transport_kwargs=kwargs or None,
+                recorder=self.recorder,
+            )
+
+    Calls.run(
+        settings=settings(
+            max_examples=15,
+            stateful_step_count=6,
+            deadline=None,
+            database=None,
+            suppress_health_check=list(HealthCheck),
+        )
+    )

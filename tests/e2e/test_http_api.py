@@ -14,7 +14,7 @@ import pytest
 import requests
 
 from actors.infra.codec import text
-from policies.channels.signing import sign_body
+from policies.channels.signing import webhook_headers
 from tests.e2e.conftest import WEBHOOK_SECRET, Service
 from tests.support import wait_for
 
@@ -145,8 +145,9 @@ def test_platform_webhook_needs_a_valid_signature(service: Service) -> None:
     body = json.dumps([{"tag": "100", "data": json.dumps(data)}]).encode()
     path = service.url + "/v1/channels/douyin/orders"
     headers = {**service.headers("ingest"), "Content-Type": "application/json"}
+    now = int(time.time())
     forged = requests.post(
-        path, data=body, timeout=30, headers={**headers, "X-Signature": sign_body(b"wrong", body)}
+        path, data=body, timeout=30, headers={**headers, **webhook_headers(b"wrong", "msg_1", now, body)}
     )
     assert (forged.status_code, forged.json()["code"]) == (401, "bad_signature")
     assert service.get(f"/v1/skus/{sku}").json()["reserved"] == 0
@@ -154,7 +155,7 @@ def test_platform_webhook_needs_a_valid_signature(service: Service) -> None:
         path,
         data=body,
         timeout=30,
-        headers={**headers, "X-Signature": sign_body(WEBHOOK_SECRET.encode(), body)},
+        headers={**headers, **webhook_headers(WEBHOOK_SECRET.encode(), "msg_1", now, body)},
     )
     assert signed.status_code == 200, signed.text
     assert signed.json()["decisions"][0]["accepted"]
@@ -228,14 +229,17 @@ def test_alerts_ack_silence_subscriptions_and_sse_resume(service: Service) -> No
     assert service.post("/v1/alerts/no-such/ack", {}).status_code == 404
     silence = service.post("/v1/silences", {"sku": second, "minutes": 30}).json()
     assert silence["created_by"] == "oliver"
+    # .invalid never resolves (RFC 2606): the subscription is kept, nothing is ever sent
     created = service.post(
-        "/v1/subscriptions", {"url": "http://127.0.0.1:9/hook", "secret": "s" * 20, "levels": ["EMERGENCY"]}
+        "/v1/subscriptions", {"url": "http://hooks.invalid/hook", "secret": "s" * 20, "levels": ["EMERGENCY"]}
     )
     assert created.status_code == 201
     listed = service.get("/v1/subscriptions", role="operator").json()
     assert [s["id"] for s in listed] == [created.json()["id"]]
     bad = service.post("/v1/subscriptions", {"url": "ftp://x/y", "secret": "s" * 20})
     assert (bad.status_code, bad.json()["code"]) == (422, "invalid_url")
+    loopback = service.post("/v1/subscriptions", {"url": "http://127.0.0.1:9/hook", "secret": "s" * 20})
+    assert (loopback.status_code, loopback.json()["code"]) == (422, "invalid_url")
     delete = requests.delete(
         f"{service.url}/v1/subscriptions/{created.json()['id']}",
         headers=service.headers("operator"),

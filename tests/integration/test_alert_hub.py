@@ -81,8 +81,9 @@ def test_a_silence_mutes_notifications_but_keeps_the_alert(config: StoreConfig) 
 
 
 def test_webhook_that_fails_twice_gets_the_digest_once_signed(
-    config: StoreConfig, receiver: Receiver
+    config: StoreConfig, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setenv("FLASHSTOCK_WEBHOOK_ALLOW_PRIVATE", "127.0.0.1")  # the receiver is on loopback
     delays: list[float] = []
     store = store_for(config)
     hub = AlertHub(store, settings=FAST, sender=WebhookSender(store, sleep=delays.append))

@@ -14,12 +14,12 @@ from actors.ingest.core import ChannelIngest, WebhookRejected
 from actors.ingest.store import RedisIngestStore
 from actors.owner.core import SkuOwner
 from actors.owner.store import RedisOwnerStore
-from policies.channels.signing import sign_body
 from policies.ledger import Decision, Ledger, SkuSettings
 from policies.operations import DefineSku, Operation
-from tests.support import IngestOptions
+from tests.support import IngestOptions, signed_headers
 
 PLACED = 1_764_000_000.0
+NOW = 1_731_326_400.0  # when the test's webhooks are received (unix seconds)
 SECRET = b"douyin-shared-secret"
 
 
@@ -190,12 +190,12 @@ def test_unreadable_messages_are_dead_lettered_with_their_reason(
 def test_signed_webhook_batch_is_applied(config: StoreConfig, owner: SkuOwner) -> None:
     ingest = ingest_for(config, owner, "douyin", "douyin", secret=SECRET)
     body = json.dumps([douyin_order(1, "A", 2), douyin_order(2, "B", 1)]).encode()
-    result = ingest.ingest_webhook(body, sign_body(SECRET, body))
+    result = ingest.ingest_signed(body, signed_headers(SECRET, body, NOW), NOW)
     assert [o.accepted for o in result.orders] == [True, True]
     assert owner.ledger("A") == Ledger("A", 10, 2, 0, (), 2)
 
 
-@pytest.mark.parametrize("signature", [None, "", "sha256=" + "0" * 64, "not-a-signature"])
+@pytest.mark.parametrize("signature", [None, "", "v1," + "A" * 44, "not-a-signature"])
 def test_tampered_or_unsigned_webhook_is_rejected_and_deducts_nothing(
     config: StoreConfig, owner: SkuOwner, signature: str | None
 ) -> None:
@@ -203,8 +203,9 @@ def test_tampered_or_unsigned_webhook_is_rejected_and_deducts_nothing(
     body = json.dumps([douyin_order(1, "A", 2)]).encode()
     tampered = body.replace(b"29900", b"1")  # the buyer's client lowers the price
     assert tampered != body
-    for sent_body, sent_signature in ((tampered, sign_body(SECRET, body)), (body, signature)):
+    signed = signed_headers(SECRET, body, NOW)
+    for sent_body, sent in ((tampered, signed), (body, signed._replace(signature=signature))):
         with pytest.raises(WebhookRejected):
-            ingest.ingest_webhook(sent_body, sent_signature)
+            ingest.ingest_signed(sent_body, sent, NOW)
     assert owner.ledger("A") == Ledger("A", 10, 0, 0, (), 1)
     assert ingest.store.published() == []

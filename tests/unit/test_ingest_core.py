@@ -12,10 +12,10 @@ import pytest
 from actors.ingest.core import ChannelIngest, WebhookRejected
 from actors.ingest.memory_store import MemoryIngestStore
 from policies.channels import Cancellation, OrderLine, Payment, PlatformOrder, Unreadable
-from policies.channels.signing import sign_body
+from policies.channels.signing import WebhookHeaders
 from policies.ledger import Decision, Ledger, LineRecord, LineStatus, SkuSettings
 from policies.operations import DefineSku, Operation, decide
-from tests.support import IngestOptions
+from tests.support import IngestOptions, signed_headers
 
 PLACED = 1_764_000_000.0
 NOW = PLACED + 10
@@ -216,7 +216,8 @@ def test_signed_webhook_is_decided_and_an_unsigned_one_deducts_nothing(
     ingest = ingest_for(store, owner, secret=SECRET)
     body = json.dumps([order("w1", ("A", 2))]).encode()
     with pytest.raises(WebhookRejected):
-        ingest.ingest_webhook(body, None)
+        ingest.ingest_signed(body, WebhookHeaders(None, None, None), NOW)
     assert owner.batches == []
-    assert [o.accepted for o in ingest.ingest_webhook(body, sign_body(SECRET, body)).orders] == [True]
+    signed = ingest.ingest_signed(body, signed_headers(SECRET, body, NOW), NOW)
+    assert [o.accepted for o in signed.orders] == [True]
     assert owner.held("A") == (2, 0)

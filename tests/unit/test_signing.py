@@ -1,17 +1,28 @@
-"""Webhook signatures: ``sign_body`` and ``signature_problem``.
+"""Webhook signatures: ``sign_webhook`` / ``webhook_problem`` (Standard Webhooks: an
+HMAC-SHA256 of ``{id}.{timestamp}.{body}``, base64, ``v1,``-prefixed, with a tolerance
+window around the receiver's clock), and the older ``sign_body`` / ``signature_problem``.
 
-A signature is the HMAC-SHA256 of the exact body with the channel's secret, as hex,
-optionally prefixed ``sha256=``. ``signature_problem`` returns None for a good
+The older signature is the HMAC-SHA256 of the exact body with the channel's secret, as
+hex, optionally prefixed ``sha256=``. ``signature_problem`` returns None for a good
 signature and otherwise a sentence saying what is wrong.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from policies.channels.signing import sign_body, signature_problem
+from policies.channels.signing import (
+    WebhookHeaders,
+    sign_body,
+    sign_webhook,
+    signature_problem,
+    webhook_headers,
+    webhook_problem,
+)
 
 SECRET = b"douyin-webhook-secret"
 BODY = b'{"tag": "100", "msg_id": "m-1", "data": "{\\"p_id\\": 1}"}'
@@ -159,3 +170,137 @@ def test_any_signed_body_verifies_and_any_changed_byte_does_not(
         changed = body[:index] + bytes([body[index] ^ 0x01]) + body[index + 1 :]
         assert signature_problem(secret, changed, signature) == MISMATCH
     assert signature_problem(secret, body + b"x", signature) == MISMATCH
+
+
+# ---- Standard Webhooks: id, timestamp, body ---------------------------------------------------
+
+NOW = 1_800_000_000.0
+MESSAGE_ID = "msg_2KWPBgLlAfxdpx2AI54pPJ85f4W"
+
+
+def signed(body: bytes = BODY, at: float = NOW, secret: bytes = SECRET) -> WebhookHeaders:
+    headers = webhook_headers(secret, MESSAGE_ID, int(at), body)
+    return WebhookHeaders(headers["webhook-id"], headers["webhook-timestamp"], headers["webhook-signature"])
+
+
+def test_sign_webhook_matches_the_standard_webhooks_reference_vector() -> None:
+    # the example of the Standard Webhooks libraries' tests (a whsec_ secret is base64)
+    signature = sign_webhook(
+        b"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+        "msg_p5jXN8AQM9LWM0D4loKWxJek",
+        1614265330,
+        b'{"test": 2432232314}',
+    )
+    assert signature == "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="
+
+
+def test_a_signed_webhook_within_the_window_is_authentic() -> None:
+    assert webhook_problem(SECRET, BODY, signed(), NOW) is None
+    assert webhook_problem(SECRET, BODY, signed(at=NOW - 299), NOW) is None
+    assert webhook_problem(SECRET, BODY, signed(at=NOW + 299), NOW) is None
+
+
+def test_one_of_several_signatures_may_match_while_a_secret_is_rotated() -> None:
+    good = signed()
+    rotated = good._replace(signature=f"v1,{'A' * 43}= {good.signature}")
+    assert webhook_problem(SECRET, BODY, rotated, NOW) is None
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda h: h._replace(id=MESSAGE_ID + "x"),
+        lambda h: h._replace(timestamp=str(int(NOW) + 1)),
+        lambda h: h._replace(signature="v1," + "A" * 43 + "="),
+    ],
+    ids=["other id", "other timestamp", "other signature"],
+)
+def test_a_changed_id_timestamp_or_signature_is_a_bad_signature(
+    change: Callable[[WebhookHeaders], WebhookHeaders],
+) -> None:
+    problem = webhook_problem(SECRET, BODY, change(signed()), NOW)
+    assert problem is not None
+    assert problem.code == "bad_signature"
+
+
+def test_a_tampered_body_or_another_secret_is_a_bad_signature() -> None:
+    tampered = webhook_problem(SECRET, BODY.replace(b"m-1", b"m-2"), signed(), NOW)
+    assert tampered is not None
+    assert (tampered.code, tampered.message) == (
+        "bad_signature",
+        "signature does not match the id, timestamp and body",
+    )
+    other = webhook_problem(SECRET, BODY, signed(secret=b"another-channel"), NOW)
+    assert other is not None
+    assert other.code == "bad_signature"
+
+
+def test_an_authentic_request_older_than_the_window_is_stale() -> None:
+    problem = webhook_problem(SECRET, BODY, signed(at=NOW - 301), NOW)
+    assert problem is not None
+    assert problem.code == "stale_signature"
+    assert "301 s old" in problem.message
+
+
+def test_an_authentic_request_from_the_future_is_stale() -> None:
+    problem = webhook_problem(SECRET, BODY, signed(at=NOW + 3600), NOW)
+    assert problem is not None
+    assert problem.code == "stale_signature"
+    assert "in the future" in problem.message
+
+
+def test_the_window_is_configurable() -> None:
+    assert webhook_problem(SECRET, BODY, signed(at=NOW - 60), NOW, tolerance_seconds=30) is not None
+    assert webhook_problem(SECRET, BODY, signed(at=NOW - 3000), NOW, tolerance_seconds=3600) is None
+
+
+def test_a_forged_stale_request_is_a_bad_signature_not_a_stale_one() -> None:
+    forged = signed(at=NOW - 3600)._replace(signature="v1," + "A" * 43 + "=")
+    problem = webhook_problem(SECRET, BODY, forged, NOW)
+    assert problem is not None
+    assert problem.code == "bad_signature"
+
+
+@pytest.mark.parametrize("missing", ["id", "timestamp", "signature"])
+def test_a_missing_header_is_named(missing: str) -> None:
+    problem = webhook_problem(SECRET, BODY, signed()._replace(**{missing: None}), NOW)
+    assert problem is not None
+    assert problem.code == "bad_signature"
+    assert f"webhook-{missing}" in problem.message
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("timestamp", "1.8e9"),
+        ("timestamp", "-1800000000"),
+        ("timestamp", "9" * 30),
+        ("id", "x" * 129),
+        ("id", "msg\n1"),
+        ("signature", "sha256=" + "0" * 64),
+        ("signature", "v2,abc"),
+    ],
+)
+def test_malformed_headers_are_bad_signatures(field: str, value: str) -> None:
+    problem = webhook_problem(SECRET, BODY, signed()._replace(**{field: value}), NOW)
+    assert problem is not None
+    assert problem.code == "bad_signature"
+
+
+def test_no_configured_secret_authenticates_nothing() -> None:
+    problem = webhook_problem(b"", BODY, signed(secret=b""), NOW)
+    assert problem is not None
+    assert problem.code == "bad_signature"
+
+
+@settings(max_examples=100, deadline=None, database=None)
+@given(body=st.binary(max_size=256), position=st.integers(min_value=0))
+def test_any_webhook_verifies_and_any_changed_byte_does_not(body: bytes, position: int) -> None:
+    headers = signed(body)
+    assert webhook_problem(SECRET, body, headers, NOW) is None
+    if body:
+        index = position % len(body)
+        changed = body[:index] + bytes([body[index] ^ 0x01]) + body[index + 1 :]
+        problem = webhook_problem(SECRET, changed, headers, NOW)
+        assert problem is not None
+        assert problem.code == "bad_signature"

@@ -1,0 +1,123 @@
+"""Request schemas (``serve_app.schemas``): no coercion into numbers or booleans, and one
+rule for every id the API takes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from pydantic import BaseModel, ValidationError
+
+from serve_app.schemas import (
+    AdjustRequest,
+    OrdersRequest,
+    RestockRequest,
+    SilenceRequest,
+    SkuSpec,
+    id_problem,
+)
+
+ORDER: dict[str, Any] = {
+    "channel": "douyin",
+    "order_id": "o-1",
+    "placed_at": 1_800_000_000,
+    "lines": [{"sku": "SKU-1", "quantity": 2}],
+}
+
+
+def refused_field(model: type[BaseModel], body: dict[str, Any]) -> str:
+    """The dotted location of the first field ``model`` refuses in ``body``."""
+    with pytest.raises(ValidationError) as caught:
+        model.model_validate(body)
+    return ".".join(str(part) for part in caught.value.errors()[0]["loc"])
+
+
+def order_with(**changes: Any) -> dict[str, Any]:
+    return {"orders": [{**ORDER, **changes}]}
+
+
+def test_a_well_formed_order_is_taken_with_json_integers_for_numbers() -> None:
+    parsed = OrdersRequest.model_validate(order_with(paid=True))
+    assert parsed.orders[0].placed_at == 1_800_000_000.0
+    assert parsed.orders[0].paid is True
+    assert parsed.orders[0].buyer_id == "unknown"
+
+
+@pytest.mark.parametrize("paid", ["yes", "true", 1, 0, None])
+def test_paid_must_be_a_json_boolean(paid: Any) -> None:
+    assert refused_field(OrdersRequest, order_with(paid=paid)) == "orders.0.paid"
+
+
+@pytest.mark.parametrize("quantity", [True, "2", 2.0, "1e3", None])
+def test_a_line_quantity_must_be_a_json_integer(quantity: Any) -> None:
+    body = order_with(lines=[{"sku": "SKU-1", "quantity": quantity}])
+    assert refused_field(OrdersRequest, body) == "orders.0.lines.0.quantity"
+
+
+@pytest.mark.parametrize(
+    ("model", "body", "field"),
+    [
+        (RestockRequest, {"quantity": True, "transfer_id": "t"}, "quantity"),
+        (RestockRequest, {"quantity": "5", "transfer_id": "t"}, "quantity"),
+        (RestockRequest, {"quantity": 5, "transfer_id": "t", "arrives_at": "soon"}, "arrives_at"),
+        (RestockRequest, {"quantity": 5, "transfer_id": "t", "arrives_at": float("inf")}, "arrives_at"),
+        (AdjustRequest, {"delta": "-1", "adjustment_id": "a", "reason": "r"}, "delta"),
+        (SkuSpec, {"on_hand": "10"}, "on_hand"),
+        (SkuSpec, {"on_hand": False}, "on_hand"),
+        (SkuSpec, {"lead_time_minutes": "60"}, "lead_time_minutes"),
+        (SilenceRequest, {"minutes": "30"}, "minutes"),
+        (OrdersRequest, order_with(placed_at="1800000000"), "orders.0.placed_at"),
+    ],
+)
+def test_numbers_and_booleans_are_never_coerced_from_strings_or_booleans(
+    model: type[BaseModel], body: dict[str, Any], field: str
+) -> None:
+    assert refused_field(model, body) == field
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "",
+        " ",
+        " SKU-1",
+        "SKU-1 ",
+        "SKU-1\n",
+        "a\nb",
+        "a\tb",
+        "a\x00b",
+        "a\x7fb",
+        "\ufffd",
+        "a\u00a0b",  # no-break space
+        "a\u200bb",  # zero-width space (a format character)
+        "a\u202eb",  # right-to-left override
+        ".",
+        "..",
+        "...",
+        "x" * 129,
+    ],
+)
+def test_ids_must_be_printable_trimmed_and_short(value: str) -> None:
+    assert id_problem(value) is not None
+    assert refused_field(OrdersRequest, order_with(order_id=value)) == "orders.0.order_id"
+    assert refused_field(OrdersRequest, order_with(channel=value)) == "orders.0.channel"
+    assert refused_field(OrdersRequest, order_with(buyer_id=value)) == "orders.0.buyer_id"
+    line = [{"sku": value, "quantity": 1}]
+    assert refused_field(OrdersRequest, order_with(lines=line)) == "orders.0.lines.0.sku"
+    assert refused_field(RestockRequest, {"quantity": 1, "transfer_id": value}) == "transfer_id"
+    adjust = {"delta": 1, "adjustment_id": value, "reason": "recount"}
+    assert refused_field(AdjustRequest, adjust) == "adjustment_id"
+    assert refused_field(SilenceRequest, {"sku": value, "minutes": 5}) == "sku"
+    assert refused_field(SkuSpec, {"substitutes": [value]}) == "substitutes.0"
+
+
+@pytest.mark.parametrize("value", ["SKU-1", "测试款-红色", "a b", "a.b", "*", "x" * 128, "1234567890"])
+def test_printable_ids_up_to_the_limit_are_taken(value: str) -> None:
+    assert id_problem(value) is None
+    assert OrdersRequest.model_validate(order_with(order_id=value)).orders[0].order_id == value
+
+
+def test_an_id_problem_is_a_sentence_about_the_id() -> None:
+    with pytest.raises(ValidationError) as caught:
+        OrdersRequest.model_validate(order_with(order_id=" o-1"))
+    assert caught.value.errors()[0]["msg"] == "id must not start or end with whitespace"
