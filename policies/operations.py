@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 from typing import NamedTuple
 
+from policies.ids import bad_id_character
 from policies.ledger import (
     MAX_ID_LENGTH,
     MAX_LINE_QUANTITY,
@@ -179,13 +180,14 @@ class Step(NamedTuple):
 
 def invalid_id(value: object, what: str) -> str | None:
     """Why ``value`` is not a usable id (non-empty text, at most MAX_ID_LENGTH
-    characters, no control characters), or None when it is."""
+    characters, none that ``policies.ids`` refuses), or None when it is."""
     if not isinstance(value, str) or not value:
         return f"{what} must be a non-empty string"
     if len(value) > MAX_ID_LENGTH:
         return f"{what} is longer than {MAX_ID_LENGTH} characters"
-    if not value.isprintable():
-        return f"{what} contains control characters"
+    bad = bad_id_character(value)
+    if bad is not None:
+        return f"{what} contains a character ids may not hold (U+{ord(bad):04X})"
     return None
 
 
@@ -516,7 +518,7 @@ _NUMBER_TYPES = (int, float)
 
 
 def _usable_id(value: object) -> bool:
-    return type(value) is str and 0 < len(value) <= MAX_ID_LENGTH and value.isprintable()
+    return type(value) is str and 0 < len(value) <= MAX_ID_LENGTH and bad_id_character(value) is None
 
 
 def _is_finite_number(value: object) -> bool:

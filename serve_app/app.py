@@ -26,6 +26,7 @@ from serve_app.auth import TokenBook
 from serve_app.backend import AppArgs, Backend
 from serve_app.errors import install_error_handlers
 from serve_app.guards import FrontDoor
+from serve_app.openapi import install_openapi
 from serve_app.routes_alerts import router as alerts_router
 from serve_app.routes_stock import router as stock_router
 from serve_app.secrets import SECRETS_FILE_ENV, Secrets, is_secret_variable, private_secrets_file
@@ -49,6 +50,7 @@ def create_api(args: AppArgs, backend: Backend | None = None) -> FastAPI:
         description="Oversell-proof stock and stock-out alerts for live-stream commerce.",
     )
     install_error_handlers(app)
+    install_openapi(app, args.channels)
 
     app.add_middleware(
         FrontDoor,

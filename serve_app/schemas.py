@@ -4,30 +4,30 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
 from policies.channels.fields import EARLIEST, LATEST
+from policies.ids import NOT_IN_IDS, bad_id_character
 from policies.ledger import MAX_ID_LENGTH, MAX_LINE_QUANTITY
 
 MAX_ORDERS_PER_REQUEST = 10_000
-#: characters printable by Python's rule that still must not be in an id: U+FFFD is what
-#: a broken decoding leaves behind
-NOT_IN_IDS = frozenset("\ufffd")
+#: an id: 1..MAX_ID_LENGTH allowed characters, the ASCII space only inside, not only dots
+ID_PATTERN = rf"^(?!\.+$)[^{NOT_IN_IDS} ](?:[^{NOT_IN_IDS}]{{0,{MAX_ID_LENGTH - 2}}}[^{NOT_IN_IDS} ])?$"
 
 
 def id_problem(value: str) -> str | None:
     """Why ``value`` cannot be an id (a SKU, order, channel, buyer, transfer, adjustment,
-    silence or alert id), or None: 1..MAX_ID_LENGTH characters, all printable (no
-    control, format, separator, unassigned or private-use characters; the space only
-    inside), no surrounding whitespace, not only dots, no U+FFFD."""
+    silence or alert id), or None: 1..MAX_ID_LENGTH characters, no control, format,
+    surrogate, private-use or replacement character, no space but the ASCII one and that
+    only inside, not only dots (``ID_PATTERN`` says the same)."""
     if not value:
         return "must not be empty"
     if len(value) > MAX_ID_LENGTH:
         return f"must be at most {MAX_ID_LENGTH} characters"
-    if value != value.strip():
+    if value != value.strip(" "):
         return "must not start or end with whitespace"
-    bad = next((c for c in value if not c.isprintable() or c in NOT_IN_IDS), None)
+    bad = bad_id_character(value)
     if bad is not None:
         return f"must be printable: U+{ord(bad):04X} is not allowed"
     if not value.strip("."):
@@ -43,7 +43,24 @@ def checked_id(value: str) -> str:
 
 
 #: an id in a request body, path or query: the one rule for every id the API takes
-Ident = Annotated[str, Field(min_length=1, max_length=MAX_ID_LENGTH), AfterValidator(checked_id)]
+Ident = Annotated[
+    str,
+    AfterValidator(checked_id),
+    WithJsonSchema({"type": "string", "minLength": 1, "maxLength": MAX_ID_LENGTH, "pattern": ID_PATTERN}),
+]
+
+
+def whole_number(value: object) -> object:
+    """A JSON number with nothing after the point (``677.0``) is the integer JSON Schema
+    says it is; anything else goes to strict integer validation unchanged (``"2"``,
+    ``true`` and ``2.5`` stay refused)."""
+    if type(value) is float and value.is_integer():
+        return int(value)
+    return value
+
+
+#: an integer field of a request body (strict, but ``677.0`` is 677)
+Whole = Annotated[int, BeforeValidator(whole_number)]
 
 
 class Strict(BaseModel):
@@ -57,13 +74,15 @@ class SkuSpec(Strict):
     """Settings of a SKU; ``on_hand`` is the starting stock when the SKU is created."""
 
     name: str = Field("", max_length=200)
-    on_hand: int = Field(0, ge=0, le=10_000_000)
+    on_hand: Whole = Field(0, ge=0, le=10_000_000)
     lead_time_minutes: float = Field(720.0, ge=0, le=60 * 24 * 60)
-    purchase_limit: int | None = Field(None, ge=1, le=MAX_LINE_QUANTITY)
+    purchase_limit: (
+        Annotated[int, Field(ge=1, le=MAX_LINE_QUANTITY), BeforeValidator(whole_number)] | None
+    ) = None
     reservation_ttl_seconds: float = Field(900.0, gt=0, le=7 * 24 * 3600)
     substitutes: list[Ident] = Field(default_factory=list, max_length=20)
-    safety_floor: int = Field(0, ge=0, le=10_000_000)
-    critical_floor: int = Field(0, ge=0, le=10_000_000)
+    safety_floor: Whole = Field(0, ge=0, le=10_000_000)
+    critical_floor: Whole = Field(0, ge=0, le=10_000_000)
 
 
 class Inbound(BaseModel):
@@ -100,14 +119,14 @@ class SkuPage(BaseModel):
 
 
 class RestockRequest(Strict):
-    quantity: int = Field(ge=1, le=10_000_000)
+    quantity: Whole = Field(ge=1, le=10_000_000)
     transfer_id: Ident
     source: str = Field("", max_length=200)
     arrives_at: float | None = Field(None, description="epoch seconds; later = inbound transfer")
 
 
 class AdjustRequest(Strict):
-    delta: int = Field(ge=-10_000_000, le=10_000_000)
+    delta: Whole = Field(ge=-10_000_000, le=10_000_000)
     adjustment_id: Ident
     reason: str = Field(min_length=1, max_length=500)
 
@@ -127,7 +146,7 @@ class OperationResult(BaseModel):
 
 class LineIn(Strict):
     sku: Ident
-    quantity: int = Field(ge=1, le=MAX_LINE_QUANTITY)
+    quantity: Whole = Field(ge=1, le=MAX_LINE_QUANTITY)
 
 
 class OrderIn(Strict):

@@ -16,6 +16,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from policies.channels.model import OrderLine
+from policies.ids import bad_id_character
 from policies.ledger import MAX_ID_LENGTH, MAX_LINE_QUANTITY
 
 #: China Standard Time, the zone of platform timestamps written as text
@@ -68,7 +69,7 @@ def ident(value: object, name: str) -> str:
         return str(value)
     if not isinstance(value, str) or not value.strip():
         raise FieldError(f"{name} must be a non-empty string or integer id")
-    if len(value) > MAX_ID_LENGTH or not value.isprintable():
+    if len(value) > MAX_ID_LENGTH or bad_id_character(value) is not None:
         raise FieldError(f"{name} must be printable and at most {MAX_ID_LENGTH} characters")
     return value.strip()
 

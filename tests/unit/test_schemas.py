@@ -3,12 +3,14 @@ rule for every id the API takes."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
 from pydantic import BaseModel, ValidationError
 
 from serve_app.schemas import (
+    ID_PATTERN,
     AdjustRequest,
     OrdersRequest,
     RestockRequest,
@@ -48,10 +50,26 @@ def test_paid_must_be_a_json_boolean(paid: Any) -> None:
     assert refused_field(OrdersRequest, order_with(paid=paid)) == "orders.0.paid"
 
 
-@pytest.mark.parametrize("quantity", [True, "2", 2.0, "1e3", None])
+@pytest.mark.parametrize("quantity", [True, "2", 2.5, "1e3", None])
 def test_a_line_quantity_must_be_a_json_integer(quantity: Any) -> None:
     body = order_with(lines=[{"sku": "SKU-1", "quantity": quantity}])
     assert refused_field(OrdersRequest, body) == "orders.0.lines.0.quantity"
+
+
+def test_a_number_with_nothing_after_the_point_is_the_integer_json_schema_says_it_is() -> None:
+    # JSON Schema's "integer" includes 2.0; the published schema and the service agree
+    parsed = OrdersRequest.model_validate(order_with(lines=[{"sku": "SKU-1", "quantity": 2.0}]))
+    assert parsed.orders[0].lines[0].quantity == 2
+    assert type(parsed.orders[0].lines[0].quantity) is int
+
+
+def test_the_published_id_pattern_states_the_rule_the_service_applies() -> None:
+    pattern = re.compile(ID_PATTERN)
+    accepted = ["SKU-1", "卫衣 联名", "a.b", "😀", "x" * 128]
+    refused = [" a", "a ", "..", "a\u00a0b", "\ufffd", "a\u200bb", "a\nb", "x" * 129]
+    for value in accepted + refused:
+        assert (pattern.match(value) is not None) == (id_problem(value) is None), repr(value)
+    assert all(id_problem(value) is None for value in accepted)
 
 
 @pytest.mark.parametrize(
