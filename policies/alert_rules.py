@@ -1,6 +1,6 @@
 """When a SKU deserves an alert, at which level, and the evidence for it.
 
-Three levels, mildest first (BRIEF, alert policy):
+Three levels, mildest first (the README's alert policy; docs/alerts.md):
 
 - TREND (趋势预警): sales are accelerating (the last window sold ``acceleration_factor``
   times the previous one, with enough orders in both, and significantly more than the

@@ -1,4 +1,4 @@
-"""What the host says and what the chat replies with (BRIEF: live-room integration).
+"""What the host says and what the chat replies with: the live-room hints.
 
 The host needs one number: how many more orders can still be taken (锁单), counting the
 units of unpaid orders that will come back because not everyone pays. The chat (弹幕)

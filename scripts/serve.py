@@ -24,6 +24,7 @@ import yaml
 from ray import serve
 
 from actors.bootstrap import start_system, stop_system
+from actors.infra.durability import ALLOW_VOLATILE_OPTION, startup_line
 from actors.infra.redis_server import RedisServerError
 from actors.infra.runtime import DEFAULT_DATA_DIR, RedisRuntime, keep_redis_alive, ray_for, redis_runtime
 from actors.infra.settings import StoreConfig
@@ -48,13 +49,18 @@ CATALOG_FIELDS = (
 
 def add_parser(commands: Any) -> None:
     parser = commands.add_parser("serve", help="run the service: HTTP API, SSE and dashboard")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument("--host", default="127.0.0.1", help="address the HTTP server binds")
+    parser.add_argument("--port", type=int, default=8000, help="HTTP port")
     parser.add_argument("--address", default=None, help="join this Ray cluster (or RAY_ADDRESS)")
     parser.add_argument("--shards", type=int, default=2, help="SKU owner actors")
     parser.add_argument("--namespace", default="fs", help="Redis key namespace")
     parser.add_argument("--catalog", type=Path, default=None, help="SKUs to load (YAML or JSON)")
-    parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR)
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        default=DEFAULT_DATA_DIR,
+        help="embedded Redis data (ignored when REDIS_URL is set)",
+    )
     parser.add_argument(
         "--allowed-host",
         action="append",
@@ -62,6 +68,12 @@ def add_parser(commands: Any) -> None:
         metavar="NAME",
         help="a Host name clients use to reach the service, besides loopback and --host "
         "(repeatable; '*' accepts any, which gives up the DNS-rebinding check)",
+    )
+    parser.add_argument(
+        ALLOW_VOLATILE_OPTION,
+        action="store_true",
+        help="run even on a Redis without the append-only file (appendonly no, appendfsync no, "
+        "or CONFIG refused): acknowledged decisions can then be lost; said on every start",
     )
     parser.set_defaults(run=run)
 
@@ -112,7 +124,14 @@ def run(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
-        with redis_runtime(args.data_dir) as redis, replica_secrets(args.data_dir):
+        with (
+            redis_runtime(args.data_dir, allow_volatile=args.allow_volatile_redis) as redis,
+            replica_secrets(args.data_dir),
+        ):
+            if redis.durability is not None:
+                line = startup_line(redis.durability, allow_volatile=args.allow_volatile_redis)
+                if line:
+                    print(f"flashstock serve: {line}", file=sys.stderr, flush=True)
             return serve_until_stopped(args, redis, catalog, stop)
     except RedisServerError as exc:
         print(f"flashstock serve: {exc}", file=sys.stderr)
@@ -152,6 +171,11 @@ def serve_until_stopped(
             namespace=args.namespace,
             shard_count=args.shards,
             front_door=FrontDoorArgs(allowed_hosts=allowed_hosts(args.host, args.allowed_host)),
+            redis_durability=(
+                startup_line(redis.durability, allow_volatile=args.allow_volatile_redis)
+                if redis.durability is not None
+                else None
+            ),
         )
         config = StoreConfig(redis.url, args.namespace, args.shards)
         system = start_system(

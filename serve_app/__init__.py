@@ -1,1 +1,1 @@
-"""The Ray Serve app (HTTP, SSE, dashboard): built by the HTTP service issue."""
+"""The Ray Serve app: HTTP API, SSE and the dashboard (static files)."""

@@ -56,6 +56,9 @@ class AppArgs(BaseModel):
     webhook_tolerance_seconds: float = Field(default=DEFAULT_TOLERANCE_SECONDS, gt=0)
     #: the front door's limits: allowed hosts and origins, body timeout, stream caps
     front_door: FrontDoorArgs = Field(default_factory=FrontDoorArgs)
+    #: what the service said at start about Redis persistence (``--allow-volatile-redis``,
+    #: ``appendfsync everysec``); None when every acknowledged decision is fsynced
+    redis_durability: str | None = None
 
     @property
     def store(self) -> StoreConfig:
@@ -235,6 +238,7 @@ class Backend:
         health = ray.get([owner.health.remote() for owner in self.client.owners], timeout=5)
         checks["owners"] = [{"index": h["index"], "skus": h["skus"], "commits": h["commits"]} for h in health]
         checks["forecaster"] = ray.get(self.forecaster.stats.remote(), timeout=5)
+        checks["redis_durability"] = self.args.redis_durability or "durable"
         return checks
 
     def metrics(self) -> dict[str, Any]:

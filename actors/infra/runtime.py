@@ -3,8 +3,10 @@
 ``REDIS_URL`` selects a real Redis server; without it an embedded redis-server is
 started with AOF ``appendfsync always`` in ``data_dir`` and stopped cleanly when the
 context exits (``actors.infra.redis_server``: it dies with this process and holds its
-data directory alone). ``RAY_ADDRESS`` (or ``ray_address``) joins an existing Ray
-cluster; otherwise a local one is started that listens on 127.0.0.1 only.
+data directory alone). Either way its persistence is checked first
+(``guard_durability``, the rule in ``actors.infra.durability``). ``RAY_ADDRESS`` (or
+``ray_address``) joins an existing Ray cluster; otherwise a local one is started that
+listens on 127.0.0.1 only.
 """
 
 from __future__ import annotations
@@ -19,9 +21,11 @@ from pathlib import Path
 from typing import NamedTuple
 
 import ray
+import redis
 import structlog
 from ray._private import ray_constants
 
+from actors.infra.durability import Durability, judge_durability
 from actors.infra.redis_server import RedisServer, RedisServerError
 from actors.infra.settings import RAY_NAMESPACE, redis_url_from_env
 
@@ -34,23 +38,68 @@ DEFAULT_DATA_DIR = Path(".flashstock")
 RAY_CLUSTER_SWITCH = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
 
 
+class VolatileRedisError(RedisServerError):
+    """The Redis does not keep acknowledged decisions on disk (or would not say), and
+    ``--allow-volatile-redis`` was not given."""
+
+
 class RedisRuntime(NamedTuple):
     url: str
     #: the embedded server, None when ``REDIS_URL`` names one flashstock does not own
     server: RedisServer | None
+    #: what its persistence settings mean for acknowledged decisions
+    durability: Durability | None = None
 
 
 @contextlib.contextmanager
-def redis_runtime(data_dir: Path = DEFAULT_DATA_DIR, redis_url: str | None = None) -> Iterator[RedisRuntime]:
+def redis_runtime(
+    data_dir: Path = DEFAULT_DATA_DIR, redis_url: str | None = None, *, allow_volatile: bool = False
+) -> Iterator[RedisRuntime]:
     """The Redis to use: ``redis_url``, else ``REDIS_URL``, else an embedded server in
-    ``data_dir`` that lives as long as the context."""
+    ``data_dir`` that lives as long as the context. Its persistence is checked first
+    (``guard_durability``): ``VolatileRedisError`` unless it keeps an append-only file
+    or ``allow_volatile``."""
     url = redis_url or redis_url_from_env()
     if url:
         log.info("redis_external", url=_without_password(url))
-        yield RedisRuntime(url, None)
+        yield RedisRuntime(url, None, guard_durability(url, allow_volatile=allow_volatile))
         return
     with RedisServer(data_dir / "redis") as server:
-        yield RedisRuntime(server.url, server)
+        yield RedisRuntime(server.url, server, guard_durability(server.url, allow_volatile=allow_volatile))
+
+
+def guard_durability(url: str, *, allow_volatile: bool = False) -> Durability:
+    """Read the ``appendonly`` and ``appendfsync`` settings of the Redis at ``url`` and
+    judge them (``actors.infra.durability``). Raises ``VolatileRedisError`` (one line: what
+    was found, what to do) when refused, ``RedisServerError`` when Redis cannot be reached."""
+    client = redis.Redis.from_url(url, socket_timeout=5.0, socket_connect_timeout=5.0)
+    try:
+        settings = {**client.config_get("appendonly"), **client.config_get("appendfsync")}
+        appendonly, appendfsync = settings.get("appendonly"), settings.get("appendfsync")
+    except redis.exceptions.ResponseError as error:  # CONFIG renamed, or not allowed (NOPERM)
+        log.warning("redis_config_unreadable", url=_without_password(url), error=str(error))
+        appendonly = appendfsync = None
+    except redis.exceptions.RedisError as error:
+        raise RedisServerError(f"cannot reach Redis at {_without_password(url)}: {error}") from None
+    finally:
+        client.close()
+    durability = judge_durability(_text(appendonly), _text(appendfsync), allow_volatile=allow_volatile)
+    log.info(
+        "redis_durability",
+        url=_without_password(url),
+        level=durability.level.value,
+        appendonly=durability.appendonly,
+        appendfsync=durability.appendfsync,
+    )
+    if durability.refused:
+        raise VolatileRedisError(durability.message)
+    return durability
+
+
+def _text(value: object) -> str | None:
+    if value is None:
+        return None
+    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 @contextlib.contextmanager

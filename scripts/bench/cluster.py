@@ -46,9 +46,9 @@ def add_parser(suites: Any) -> None:
     parser = suites.add_parser("cluster", help="decisions/s with 1, 2, 4 shards; owner recovery")
     parser.add_argument("--nodes", type=int, default=4, help="simulated Ray nodes")
     parser.add_argument("--orders", type=int, default=200_000, help="order lines per shard count")
-    parser.add_argument("--skus", type=int, default=1000)
-    parser.add_argument("--recovery-skus", type=int, default=10_000)
-    parser.add_argument("--kills", type=int, default=20)
+    parser.add_argument("--skus", type=int, default=1000, help="SKUs the orders are drawn from")
+    parser.add_argument("--recovery-skus", type=int, default=10_000, help="SKUs an owner reloads when killed")
+    parser.add_argument("--kills", type=int, default=20, help="owner kills timed for recovery")
     parser.add_argument("--json", type=Path, default=None, help="also write the results here")
     parser.set_defaults(run=run)
 

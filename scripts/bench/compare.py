@@ -60,7 +60,7 @@ from scripts.loadgen.stats import quantile
 def add_options(bench: argparse.ArgumentParser) -> None:
     """The comparison's options, on the ``bench`` parser itself (no suite named)."""
     bench.add_argument("--orders", type=int, default=300_000, help="single-unit orders in all")
-    bench.add_argument("--skus", type=int, default=1000)
+    bench.add_argument("--skus", type=int, default=1000, help="SKUs the orders are drawn from (Zipf)")
     bench.add_argument("--shards", type=int, default=2, help="flashstock's SKU owner actors")
     bench.add_argument("--seed", type=int, default=11, help="of the Zipf order generator")
     bench.add_argument(

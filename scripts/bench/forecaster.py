@@ -40,10 +40,10 @@ from scripts.loadgen.streams import entries
 
 def add_parser(suites: Any) -> None:
     parser = suites.add_parser("forecaster", help="forecaster events/s and alert latency")
-    parser.add_argument("--events", type=int, default=2_000_000)
+    parser.add_argument("--events", type=int, default=2_000_000, help="sale events for the throughput case")
     parser.add_argument("--rate", type=int, default=20_000, help="background orders per second")
     parser.add_argument("--probes", type=int, default=40, help="alerts to time")
-    parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--json", type=Path, default=None, help="also write the results here")
     parser.set_defaults(run=run)
 
 

@@ -32,11 +32,11 @@ from serve_app.backend import AppArgs
 def add_parser(suites: Any) -> None:
     parser = suites.add_parser("http", help="HTTP API latency and batch throughput")
     parser.add_argument("--rate", type=int, default=200, help="GET requests per second")
-    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--seconds", type=float, default=20.0, help="how long the paced GETs run")
     parser.add_argument("--batch", type=int, default=1000, help="orders per POST /v1/orders")
     parser.add_argument("--requests", type=int, default=150, help="POST requests in total")
-    parser.add_argument("--clients", type=int, default=4)
-    parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--clients", type=int, default=4, help="concurrent POST clients")
+    parser.add_argument("--json", type=Path, default=None, help="also write the results here")
     parser.set_defaults(run=run)
 
 

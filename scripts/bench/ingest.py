@@ -44,10 +44,10 @@ from scripts.loadgen.streams import last_entry_id
 def add_parser(suites: Any) -> None:
     parser = suites.add_parser("ingest", help="drain platform order streams through ingest + owners")
     parser.add_argument("--orders", type=int, default=1_000_000, help="backlog orders in total")
-    parser.add_argument("--skus", type=int, default=1000)
+    parser.add_argument("--skus", type=int, default=1000, help="SKUs the orders are drawn from")
     parser.add_argument("--shards", type=int, default=2, help="SKU owner actors")
     parser.add_argument("--rate", type=int, default=20_000, help="steady orders per second")
-    parser.add_argument("--steady-seconds", type=float, default=10.0)
+    parser.add_argument("--steady-seconds", type=float, default=10.0, help="how long the steady rate runs")
     parser.add_argument("--json", type=Path, default=None, help="also write the results here")
     parser.set_defaults(run=run)
 

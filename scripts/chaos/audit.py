@@ -1,6 +1,6 @@
 """The audit of a load run: what the generator sent against what the system recorded.
 
-Checks the promises of DESIGN.md on the final state: every order sent has a published
+Checks the promises of the README's promises table on the final state: every order sent has a published
 decision (none missing); an order's published decisions never disagree (a redelivery
 repeats the first decision); every accepted order line has its record and each SKU's
 ``reserved + sold`` is exactly the units of its reserved and sold line records (no line

@@ -58,11 +58,11 @@ def add_parser(commands: Any) -> None:
         "chaos", help="kill owners, ingest, forecaster, a node and Redis under load, then audit every promise"
     )
     parser.add_argument("--minutes", type=float, default=2.0, help="how long the load runs")
-    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--seed", type=int, default=1, help="of the load and the fault schedule")
     parser.add_argument("--nodes", type=int, default=3, help="simulated Ray nodes")
     parser.add_argument("--shards", type=int, default=3, help="SKU owner actors")
     parser.add_argument("--rate", type=float, default=200.0, help="orders offered per second")
-    parser.add_argument("--skus", type=int, default=40)
+    parser.add_argument("--skus", type=int, default=40, help="SKUs the load buys")
     parser.add_argument("--rounds", type=int, default=1, help="times each kind of fault strikes")
     parser.add_argument("--json", type=Path, default=None, help="also write the results here")
     parser.set_defaults(run=run)

@@ -50,7 +50,7 @@ def add_parser(commands: Any) -> None:
         "--out",
         type=Path,
         default=None,
-        help="where report.json and report.png go (default simulations/<name>)",
+        help="where report.json and report.png go (default: simulations/<name>)",
     )
     parser.add_argument("--shards", type=int, default=2, help="SKU owner actors (inproc)")
     parser.add_argument("--address", default=None, help="Ray cluster to join (inproc)")
@@ -64,7 +64,7 @@ def add_parser(commands: Any) -> None:
         "--data-dir", type=Path, default=None, help="embedded Redis data (default: a temporary directory)"
     )
     parser.add_argument(
-        "--token", default=None, help="bearer token for an http target (default FLASHSTOCK_TOKEN)"
+        "--token", default=None, help="bearer token for an http target (default: FLASHSTOCK_TOKEN)"
     )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.set_defaults(run=run)

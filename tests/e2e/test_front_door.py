@@ -1,6 +1,6 @@
 """The front door over real HTTP and Ray Serve: held and slow connections, streamed
 oversize bodies, Host and Origin checks, where tokens are taken, bad SSE resume ids and
-history cursors (issue 16)."""
+history cursors."""
 
 from __future__ import annotations
 

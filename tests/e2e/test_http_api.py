@@ -259,6 +259,7 @@ def test_health_readiness_metrics_and_openapi(service: Service) -> None:
     ready = service.get("/readyz", role=None).json()
     assert ready["status"] == "ready"
     assert ready["redis"] is True
+    assert ready["redis_durability"] == "durable"  # the embedded Redis fsyncs every commit
     metrics = service.get("/metrics", role=None).text
     assert 'flashstock_commits_total{owner="0"}' in metrics
     assert 'flashstock_alerts_open{level="EMERGENCY"}' in metrics

@@ -1,4 +1,4 @@
-"""The BRIEF's reference case and its neighbours, through the Forecaster with the real
+"""The reference double-11 show (docs/simulation.md) and its neighbours, through the Forecaster with the real
 alert policy (plain classes: no Ray, no Redis). Sales are Poisson arrivals in event
 time from a fixed seed, fed in 10-second batches with a tick after each."""
 

@@ -1,0 +1,140 @@
+"""The command line parses options wherever a user puts them (parsing only: no command runs)."""
+
+from __future__ import annotations
+
+import argparse
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from scripts.cli import build_parser, main, package_version, parse_arguments
+
+
+def sub_parsers(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    found: dict[str, argparse.ArgumentParser] = {}
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            found.update(action.choices)
+    return found
+
+
+def every_parser() -> Iterator[tuple[str, argparse.ArgumentParser]]:
+    top = build_parser()
+    yield "flashstock", top
+    for name, command in sub_parsers(top).items():
+        yield name, command
+        for suite_name, suite in sub_parsers(command).items():
+            yield f"{name} {suite_name}", suite
+
+
+def suites() -> dict[str, argparse.ArgumentParser]:
+    return sub_parsers(sub_parsers(build_parser())["bench"])
+
+
+def bench_options() -> list[argparse.Action]:
+    bench = sub_parsers(build_parser())["bench"]
+    return [a for a in bench._actions if a.option_strings and a.dest not in ("help", "log_level")]
+
+
+def sample_value(action: argparse.Action) -> list[str]:
+    """Command-line words that give ``action`` a value other than its default."""
+    if action.nargs == 0:
+        return []
+    if action.choices:
+        return [next(str(c) for c in action.choices if c != action.default)]
+    return ["x.json" if action.type is Path else "7"]
+
+
+def test_bench_options_before_the_suite_go_to_the_suite() -> None:
+    args = parse_arguments(["bench", "--orders", "1000", "--json", "x", "core"])
+
+    assert args.suite == "core"
+    assert args.orders == 1000
+    assert args.json == Path("x")
+    assert args.single_orders == 20_000  # the suite's own defaults still apply
+
+
+def test_suite_option_after_its_name_wins_over_one_before_it() -> None:
+    args = parse_arguments(["bench", "--orders", "1000", "core", "--orders", "5"])
+
+    assert args.orders == 5
+
+
+@pytest.mark.parametrize("suite", sorted(suites()))
+def test_each_bench_option_before_a_suite_is_applied_or_refused(
+    suite: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    suite_dests = {a.dest for a in suites()[suite]._actions}
+    for action in bench_options():
+        option = max(action.option_strings, key=len)
+        words = sample_value(action)
+        argv = ["bench", option, *words, suite]
+        if action.dest in suite_dests:
+            expected = getattr(parse_arguments(["bench", option, *words]), action.dest)
+            assert getattr(parse_arguments(argv), action.dest) == expected, argv
+        else:
+            with pytest.raises(SystemExit) as exit_:
+                parse_arguments(argv)
+            assert exit_.value.code == 2
+            error = capsys.readouterr().err.strip().splitlines()[-1]
+            assert f"{option} belongs to the side-by-side comparison" in error
+            assert f"the {suite} suite has no {option}" in error
+
+
+def test_bench_option_the_suite_lacks_is_refused_with_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        parse_arguments(["bench", "--writers", "3", "core"])
+
+    assert exit_.value.code == 2
+    assert "--writers" in capsys.readouterr().err
+
+
+def test_bench_without_a_suite_keeps_its_own_options() -> None:
+    args = parse_arguments(["bench", "--orders", "1000", "--writers", "3"])
+
+    assert args.suite is None
+    assert (args.orders, args.writers) == (1000, 3)
+    assert "_bench_options_given" not in vars(args)
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--log-level", "INFO", "serve"],
+        ["serve", "--log-level", "INFO"],
+        ["bench", "--log-level", "INFO", "core"],
+        ["bench", "core", "--log-level", "INFO"],
+        ["--log-level", "INFO", "bench"],
+    ],
+)
+def test_log_level_is_accepted_before_and_after_the_command(argv: list[str]) -> None:
+    assert parse_arguments(argv).log_level == "INFO"
+
+
+def test_log_level_before_the_command_survives_a_command_without_one() -> None:
+    assert parse_arguments(["--log-level", "DEBUG", "demo"]).log_level == "DEBUG"
+    assert parse_arguments(["demo"]).log_level is None  # main then reads FLASHSTOCK_LOG_LEVEL
+
+
+def test_version_prints_the_package_version(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(["--version"])
+
+    assert exit_.value.code == 0
+    assert capsys.readouterr().out.strip() == f"flashstock {package_version()}"
+    assert package_version() != "unknown"
+
+
+@pytest.mark.parametrize("name", [name for name, _ in every_parser()])
+def test_help_shows_every_default(name: str) -> None:
+    parser = dict(every_parser())[name]
+    text = " ".join(parser.format_help().split())
+    for action in parser._actions:
+        default = action.default
+        if not action.option_strings or default in (None, argparse.SUPPRESS, []) or default is False:
+            continue
+        assert action.help, f"{name} {action.option_strings[0]} has no help"
+        shown = re.search(r"\(default:? [^)]*\)", " ".join(action.help.split()))
+        assert shown or f"(default: {default})" in text, f"{name} {action.option_strings[0]}"
