@@ -264,9 +264,9 @@ def decide_reservation(
     if not (
         type(quantity) is int
         and 0 < quantity <= MAX_LINE_QUANTITY
-        and _usable_id(channel)
-        and _usable_id(order_id)
-        and _usable_id(sku)
+        and usable_id(channel)
+        and usable_id(order_id)
+        and usable_id(sku)
         and type(placed_at) in _NUMBER_TYPES
         and placed_at - placed_at == 0
     ):
@@ -517,7 +517,8 @@ def _rejected_line(op: Reserve, ledger: Ledger, reason: str, detail: str) -> Ste
 _NUMBER_TYPES = (int, float)
 
 
-def _usable_id(value: object) -> bool:
+def usable_id(value: object) -> bool:
+    """True when ``value`` is a plain ``str`` id that ``invalid_id`` accepts (the cheap test)."""
     return type(value) is str and 0 < len(value) <= MAX_ID_LENGTH and bad_id_character(value) is None
 
 

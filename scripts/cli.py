@@ -149,6 +149,7 @@ def build_parser() -> argparse.ArgumentParser:
     from scripts.bench.cluster import add_parser as add_bench_cluster
     from scripts.bench.compare import add_options as add_bench_comparison
     from scripts.bench.core import add_parser as add_bench_core
+    from scripts.bench.decide import add_parser as add_bench_decide
     from scripts.bench.forecaster import add_parser as add_bench_forecaster
     from scripts.bench.http_api import add_parser as add_bench_http
     from scripts.bench.ingest import add_parser as add_bench_ingest
@@ -179,6 +180,7 @@ def build_parser() -> argparse.ArgumentParser:
     suites = bench.add_subparsers(dest="suite", metavar="[SUITE]", required=False, action=_Suites)
     add_bench_cluster(suites)
     add_bench_core(suites)
+    add_bench_decide(suites)
     add_bench_ingest(suites)
     add_bench_forecaster(suites)
     add_bench_http(suites)

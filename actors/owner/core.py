@@ -2,11 +2,12 @@
 
 An owner holds the ledgers, settings and line records of the SKUs that
 ``owner_of(sku, shard_count)`` assigns to its index. It decides a batch of operations
-in memory, in arrival order, with the pure rules of ``policies.operations``; then it
-makes the whole batch durable with one round trip to its store (group commit: Redis in
-production, ``actors.owner.store``; in memory in unit tests); only then are the
-decisions released to callers and visible to readers. The owner does no I/O of its own:
-its store is passed in (``actors.owner.actor`` builds the Redis one).
+in memory, in arrival order, with the pure rules of ``policies.operations`` (a batch
+at a time: ``policies.reservations``); then it makes the whole batch durable with one
+round trip to its store (group commit: Redis in production, ``actors.owner.store``; in
+memory in unit tests); only then are the decisions released to callers and visible to
+readers. The owner does no I/O of its own: its store is passed in
+(``actors.owner.actor`` builds the Redis one).
 
 Crash and retry:
 - The owner dies before the commit: nothing of the batch is in Redis, nobody heard a
@@ -31,11 +32,11 @@ from actors.infra.codec import encode_record, split_field
 from actors.infra.settings import StoreConfig
 from actors.owner.store import CommitBatch, OwnerFencedError, OwnerStore, SentCommit
 from policies.ledger import Decision, Ledger, LineRecord, LineStatus, Reason, SkuSettings
-from policies.operations import Operation, ReceiveArrivals, Release, Reserve, decide
+from policies.operations import Operation, ReceiveArrivals, Release
+from policies.reservations import decide_batch
 from policies.routing import owner_of
 
 RESERVED = LineStatus.RESERVED
-INSUFFICIENT = Reason.INSUFFICIENT
 
 log = structlog.get_logger(__name__)
 
@@ -125,73 +126,45 @@ class SkuOwner:
             raise OwnerFencedError(f"owner {self.index} epoch {self.epoch} was fenced")
         if self._stale:
             self._load()
-        now = self.clock()
-        batch = CommitBatch()
-        decisions: list[Decision] = []
-        append_decision = decisions.append
-        ledgers, records, settings = self.ledgers, self.records, self.settings
-        owned, expiries = self._owned, self._expiries
-        sales = batch.sales
-        # This loop is the hot path (one pass per order line): locals, no method calls
-        # that can be avoided, and the rules themselves in ``policies.decide``.
-        for op in ops:
-            sku = op.sku
-            is_owned = owned.get(sku) if type(sku) is str else False
-            if is_owned is None:
-                is_owned = self.owns(sku)
-            if not is_owned:
-                append_decision(
-                    Decision(
-                        op.name,
-                        str(sku),
-                        "",
-                        False,
-                        reason=Reason.NOT_OWNER,
-                        detail=f"sku {sku!r} is not held by owner {self.index}",
-                    )
-                )
-                continue
-            line_field = op.field
+        ledgers, records, expiries = self.ledgers, self.records, self._expiries
+        # the rules, batch at a time (policies.reservations); here only the bookkeeping
+        outcome = decide_batch(
+            ops, ledgers, self.settings, records, self.clock(), holds=self.owns, refuse=self._refusal
+        )
+        batch = CommitBatch(ledgers=outcome.ledgers, settings=outcome.settings, sales=outcome.sales)
+        batch.new_skus.extend(sku for sku in outcome.ledgers if sku not in ledgers)
+        ledgers.update(outcome.ledgers)
+        self.settings.update(outcome.settings)
+        batch_records = batch.records
+        for sku, line_field, record in outcome.records:
             lines = records.get(sku)
-            previous = lines.get(line_field) if lines is not None and line_field else None
-            decision, ledger, record, new_settings = decide(
-                op, ledgers.get(sku), settings.get(sku), previous, now
-            )
-            append_decision(decision)
-            if decision.reason == INSUFFICIENT and not decision.duplicate:
-                self._count_oversold(batch, sku, op)
-            elif record is not None and decision.accepted and not decision.duplicate:
-                if decision.op == "reserve":
-                    sales.append((sku, record.placed_at, record.quantity, op.channel))  # type: ignore[union-attr]
-                elif decision.op == "release":
-                    sales.append((sku, record.placed_at, -record.quantity, op.channel))  # type: ignore[union-attr]
-            if ledger is not None:
-                if sku not in ledgers:
-                    batch.new_skus.append(sku)
-                ledgers[sku] = batch.ledgers[sku] = ledger
-            if new_settings is not None:
-                settings[sku] = batch.settings[sku] = new_settings
-            if record is not None:
-                if lines is None:
-                    lines = records[sku] = {}
-                lines[line_field] = record
-                pairs = batch.records.get(sku)
-                if pairs is None:
-                    pairs = batch.records[sku] = []
-                pairs += (line_field, encode_record(record))
-                if record.status == RESERVED:
-                    second = int(record.expires_at) + 1
-                    due = expiries.get(second)
-                    if due is None:
-                        expiries[second] = [(sku, line_field)]
-                    else:
-                        due.append((sku, line_field))
-        return decisions, batch
+            if lines is None:
+                lines = records[sku] = {}
+            lines[line_field] = record
+            pairs = batch_records.get(sku)
+            if pairs is None:
+                pairs = batch_records[sku] = []
+            pairs += (line_field, encode_record(record))
+            if record.status == RESERVED:
+                second = int(record.expires_at) + 1
+                due = expiries.get(second)
+                if due is None:
+                    expiries[second] = [(sku, line_field)]
+                else:
+                    due.append((sku, line_field))
+        for sku, channel in outcome.oversold:
+            self._count_oversold(batch, sku, channel)
+        return outcome.decisions, batch
 
-    def _count_oversold(self, batch: CommitBatch, sku: str, op: Operation) -> None:
+    def _refusal(self, op: Operation) -> Decision:
+        """The answer to an operation on a SKU this owner does not hold (a routing fault)."""
+        sku = op.sku
+        detail = f"sku {sku!r} is not held by owner {self.index}"
+        return Decision(op.name, str(sku), "", False, reason=Reason.NOT_OWNER, detail=detail)
+
+    def _count_oversold(self, batch: CommitBatch, sku: str, channel: str) -> None:
         """A platform took an order the pool could not cover: the one number flashstock
         exists to keep at zero, counted per SKU and channel."""
-        channel = op.channel if isinstance(op, Reserve) else ""
         counts = self.oversold.setdefault(sku, {})
         counts[channel] = counts.get(channel, 0) + 1
         batch.oversold.setdefault(sku, {})[channel] = counts[channel]
