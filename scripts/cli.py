@@ -49,8 +49,9 @@ def _note_given(namespace: argparse.Namespace, dest: str) -> None:
     setattr(namespace, _GIVEN, (*getattr(namespace, _GIVEN, ()), dest))
 
 
-class _GivenStore(argparse._StoreAction):
-    """``store`` that also notes the option was given (for ``_Suites``)."""
+class _NotesGiven(argparse.Action):
+    """An action that also notes its option was given (for ``_Suites``); mixed in before
+    argparse's own store actions."""
 
     def __call__(
         self,
@@ -63,18 +64,12 @@ class _GivenStore(argparse._StoreAction):
         _note_given(namespace, self.dest)
 
 
-class _GivenStoreTrue(argparse._StoreTrueAction):
-    """``store_true`` that also notes the option was given (for ``_Suites``)."""
+class _GivenStore(_NotesGiven, argparse._StoreAction):
+    """``store`` that notes the option was given."""
 
-    def __call__(
-        self,
-        parser: argparse.ArgumentParser,
-        namespace: argparse.Namespace,
-        values: str | Sequence[Any] | None,
-        option_string: str | None = None,
-    ) -> None:
-        super().__call__(parser, namespace, values, option_string)
-        _note_given(namespace, self.dest)
+
+class _GivenStoreTrue(_NotesGiven, argparse._StoreTrueAction):
+    """``store_true`` that notes the option was given."""
 
 
 if TYPE_CHECKING:

@@ -162,10 +162,18 @@ def read_skus(
         for sku in chunk:
             pipe.hgetall(keys.sku_state(config.namespace, sku))
         for sku, raw in zip(chunk, pipe.execute(), strict=True):
-            state = _text_hash(raw)
-            if "on_hand" in state:
-                found[sku] = (decode_ledger(sku, state), decode_settings(state["settings"]))
+            decoded = _decode_state(sku, raw)
+            if decoded is not None:
+                found[sku] = decoded
     return found
+
+
+def _decode_state(sku: str, raw: object) -> tuple[Ledger, SkuSettings] | None:
+    """A SKU's state hash as its ledger and settings (None for a SKU never defined)."""
+    state = _text_hash(raw)
+    if "on_hand" not in state:
+        return None
+    return decode_ledger(sku, state), decode_settings(state["settings"])
 
 
 _CHUNK = 200
@@ -176,6 +184,13 @@ def _text_hash(raw: object) -> dict[str, str]:
     if not isinstance(raw, Mapping):
         raise TypeError(f"expected a hash reply, got {type(raw).__name__}")
     return {text(k): text(v) for k, v in raw.items()}
+
+
+def _items(raw: object) -> list[tuple[object, object]]:
+    """The field-value pairs of a Redis hash reply."""
+    if not isinstance(raw, Mapping):
+        raise TypeError(f"expected a hash reply, got {type(raw).__name__}")
+    return list(raw.items())
 
 
 def _members(raw: object) -> list[object]:
@@ -240,29 +255,29 @@ class LedgerStore:
         """The committed state of every SKU that owner ``index`` holds."""
         shards = self.config.shard_count
         owned = [sku for sku in sku_names(client, self.config) if owner_of(sku, shards) == index]
-        state = read_skus(client, self.config, owned)
+        # one pipelined round trip per chunk of SKUs: state, line records, oversold counts
+        ledgers: dict[str, Ledger] = {}
+        settings: dict[str, SkuSettings] = {}
         records: dict[str, dict[str, LineRecord]] = {}
         oversold: dict[str, dict[str, int]] = {}
-        skus = list(state)
-        for start in range(0, len(skus), _CHUNK):
-            chunk = skus[start : start + _CHUNK]
+        for start in range(0, len(owned), _CHUNK):
+            chunk = owned[start : start + _CHUNK]
             pipe = client.pipeline(transaction=False)
             for sku in chunk:
+                pipe.hgetall(self.state_key(sku))
                 pipe.hgetall(self.lines_key(sku))
                 pipe.hgetall(self.oversold_key(sku))
             replies = pipe.execute()
             for position, sku in enumerate(chunk):
-                lines_raw, oversold_raw = replies[2 * position : 2 * position + 2]
-                lines = _text_hash(lines_raw)
-                records[sku] = {line_field: decode_record(raw) for line_field, raw in lines.items()}
+                state_raw, lines_raw, oversold_raw = replies[3 * position : 3 * position + 3]
+                decoded = _decode_state(sku, state_raw)
+                if decoded is None:
+                    continue
+                ledgers[sku], settings[sku] = decoded
+                records[sku] = {text(f): decode_record(text(r)) for f, r in _items(lines_raw)}
                 if oversold_raw:
-                    oversold[sku] = {k: int(v) for k, v in _text_hash(oversold_raw).items()}
-        return OwnedState(
-            {sku: ledger for sku, (ledger, _) in state.items()},
-            {sku: settings for sku, (_, settings) in state.items()},
-            records,
-            oversold,
-        )
+                    oversold[sku] = {text(k): int(text(v)) for k, v in _items(oversold_raw)}
+        return OwnedState(ledgers, settings, records, oversold)
 
     def commit_args(self, epoch: int, index: int, batch: CommitBatch) -> list[str]:
         """Arguments of the commit script for ``batch``."""
