@@ -5,21 +5,31 @@ Order matters: the forecaster first (owners tell it every durable batch), then t
 owners (each loads its shard from Redis and takes a new fencing epoch), then one ingest
 actor per channel (they route to the owners) and the channel sync (it follows the
 ledger). Every actor is named in ``actors.infra.directory``, so starting again finds the
-running ones instead of starting twice (idempotent).
+running ones instead of starting twice (idempotent): every Serve replica may run it as it
+starts, and concurrent runs find each other's actors.
+
+``detached=True`` makes the actors outlive the process that starts them, which is what a
+cluster deployment needs (``serve run``/``serve deploy``/a KubeRay RayService start them
+from a replica, ``flashstock up`` from a short-lived driver); ``kill_system`` removes
+them. Without it (``flashstock serve``, tests) they stop with their driver.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any, NamedTuple
 
 import ray
+import structlog
 
 from actors.alerts.actor import start_forecaster
+from actors.infra.directory import find, forecaster_name, ingest_name, owner_name, sync_name
 from actors.infra.settings import StoreConfig
 from actors.ingest.actor import start_ingest
 from actors.owner.client import StockClient
 from actors.sync.actor import start_channel_sync
+
+log = structlog.get_logger(__name__)
 
 
 class System(NamedTuple):
@@ -38,16 +48,21 @@ def start_system(
     *,
     secrets: Mapping[str, bytes] | None = None,
     shares: Mapping[str, float] | None = None,
+    detached: bool = False,
 ) -> System:
     """Start (or find) every actor of the deployment ``config`` describes.
 
     ``channels`` maps channel name -> payload format; ``secrets`` their webhook secrets;
-    ``shares`` the channels' default shares of visible stock (equal when omitted).
+    ``shares`` the channels' default shares of visible stock (equal when omitted);
+    ``detached``: the actors outlive this process (see the module's docstring).
     """
-    forecaster = start_forecaster(config)
-    client = StockClient.start(config)
-    ingest = start_ingest(config, dict(channels), dict(secrets or {}))
-    sync = start_channel_sync(config, dict(shares) if shares else dict.fromkeys(channels, 1.0))
+    log.info("bootstrap", namespace=config.namespace, shards=config.shard_count, detached=detached)
+    forecaster = start_forecaster(config, detached=detached)
+    client = StockClient.start(config, detached=detached)
+    ingest = start_ingest(config, dict(channels), dict(secrets or {}), detached=detached)
+    sync = start_channel_sync(
+        config, dict(shares) if shares else dict.fromkeys(channels, 1.0), detached=detached
+    )
     return System(config, forecaster, client, ingest, sync)
 
 
@@ -57,3 +72,23 @@ def stop_system(system: System) -> None:
     ray.get([actor.stop.remote() for actor in system.ingest.values()])
     ray.get([system.forecaster.stop.remote(), system.sync.stop.remote()])
     system.client.close()
+
+
+def kill_system(config: StoreConfig, channels: Iterable[str]) -> list[str]:
+    """Stop and remove every actor of the deployment ``config`` describes, detached or
+    not, in the order ``stop_system`` uses (ingest first); answer the names removed.
+    Durable state stays in Redis: ``start_system`` again resumes from it."""
+    ingest = [ingest_name(config, channel) for channel in channels]
+    names = [
+        *ingest,
+        forecaster_name(config),
+        sync_name(config),
+        *(owner_name(config, i) for i in range(config.shard_count)),
+    ]
+    found = {name: handle for name in names if (handle := find(name)) is not None}
+    stoppable = [found[n] for n in [*ingest, forecaster_name(config), sync_name(config)] if n in found]
+    ray.get([handle.stop.remote() for handle in stoppable])
+    for name, handle in found.items():
+        ray.kill(handle, no_restart=True)
+        log.info("actor removed", actor=name)
+    return list(found)

@@ -151,6 +151,7 @@ def build_parser() -> argparse.ArgumentParser:
     from scripts.bench.parse import add_parser as add_bench_parse
     from scripts.chaos.run import add_parser as add_chaos
     from scripts.demo import add_parser as add_demo
+    from scripts.deploy import add_parser as add_deploy
     from scripts.replay import add_parser as add_replay
     from scripts.serve import add_parser as add_serve
     from scripts.sim.command import add_parser as add_simulate
@@ -160,6 +161,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_serve(commands)
     add_simulate(commands)
     add_chaos(commands)
+    add_deploy(commands)
     bench = commands.add_parser(
         "bench",
         help="measure throughput and latency",

@@ -30,7 +30,7 @@ from actors.infra.runtime import DEFAULT_DATA_DIR, RedisRuntime, keep_redis_aliv
 from actors.infra.settings import StoreConfig
 from policies.ledger import SkuSettings
 from policies.operations import DefineSku
-from serve_app.app import build_app
+from serve_app.app import application
 from serve_app.auth import TokenBook, is_loopback
 from serve_app.backend import AppArgs, channel_secret
 from serve_app.guards.checks import LOOPBACK_HOSTS, FrontDoorArgs
@@ -188,7 +188,7 @@ def serve_until_stopped(
             for decision in rejected:
                 print(f"catalog: {decision.sku}: {decision.reason}: {decision.detail}")
         serve.start(http_options={"host": args.host, "port": args.port})
-        serve.run(build_app(app_args), name="flashstock", route_prefix="/")
+        serve.run(application(app_args), name="flashstock", route_prefix="/")
         tokens = "with tokens" if TokenBook.from_env().enabled else "no tokens: loopback only"
         print(
             f"flashstock is serving on http://{args.host}:{args.port}/ ({tokens}); "

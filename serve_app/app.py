@@ -2,9 +2,12 @@
 
 ``create_api(args)`` builds the app (the front door of ``serve_app.guards``, routes,
 errors, dashboard);
-``build_app(args)`` wraps it in a Serve deployment whose replicas build the app (and
-connect to the deployment's actors) when they start. ``serve_app/serve.yaml`` deploys the
-same builder with ``serve deploy`` / ``serve run``.
+``application(args)`` wraps it in a Serve deployment whose replicas build the app (and
+connect to the deployment's actors, starting them first with ``bootstrap: true``) when
+they start. ``build_app(args)`` is the builder Ray expects for a config's ``args``:
+``serve_app/serve.yaml`` deploys it with
+``serve deploy`` / ``serve run``, and ``serve_app.application:app`` is the same
+application built from the environment.
 """
 
 from __future__ import annotations
@@ -21,7 +24,9 @@ from fastapi.staticfiles import StaticFiles
 from ray import serve
 from ray.serve import Application, Deployment
 
+from actors.bootstrap import start_system
 from actors.infra.logging import configure_logging
+from actors.infra.runtime import guard_durability
 from serve_app.auth import TokenBook
 from serve_app.backend import AppArgs, Backend
 from serve_app.errors import install_error_handlers
@@ -29,7 +34,13 @@ from serve_app.guards import FrontDoor
 from serve_app.openapi import install_openapi
 from serve_app.routes_alerts import router as alerts_router
 from serve_app.routes_stock import router as stock_router
-from serve_app.secrets import SECRETS_FILE_ENV, Secrets, is_secret_variable, private_secrets_file
+from serve_app.secrets import (
+    SECRETS_FILE_ENV,
+    Secrets,
+    is_secret_variable,
+    private_secrets_file,
+    webhook_secret,
+)
 
 STATIC = Path(__file__).parent / "static"
 
@@ -70,10 +81,13 @@ def create_api(args: AppArgs, backend: Backend | None = None) -> FastAPI:
 
 
 class FlashstockApi:
-    """A replica: builds the app (and connects to the deployment's actors) when it starts."""
+    """A replica: builds the app (and connects to the deployment's actors) when it starts;
+    with ``args.bootstrap`` it first starts (or finds) those actors, detached."""
 
     def __init__(self, args: AppArgs) -> None:
         self.args = args
+        if args.bootstrap:
+            bootstrap(args)
 
     def __serve_build_asgi_app__(self) -> FastAPI:
         return create_api(self.args)
@@ -94,6 +108,17 @@ API_DEPLOYMENT: Deployment = serve.deployment(
 )(serve.ingress()(FlashstockApi))
 
 
+def bootstrap(args: AppArgs) -> None:
+    """Start (or find) the deployment's actors, detached, with the channels' webhook
+    secrets from this replica's secrets file. Idempotent: concurrent replicas find each
+    other's actors. A Redis that would lose acknowledged decisions is refused first
+    (``VolatileRedisError``: the replica fails to start and Serve shows why)."""
+    guard_durability(args.redis_url, allow_volatile=args.allow_volatile_redis)
+    secrets = {c: s for c in args.channels if (s := webhook_secret(c))}
+    system = start_system(args.store, args.channels, secrets=secrets, detached=True)
+    system.client.close()
+
+
 #: environment variables a replica needs from the process that deploys it (a replica on
 #: another node does not share its environment): paths and settings, never a secret
 PASSED_ENV_PREFIXES = ("FLASHSTOCK_SECRETS_FILE", "FLASHSTOCK_TOKENS_FILE", "FLASHSTOCK_LOG_LEVEL")
@@ -103,15 +128,20 @@ def passthrough_env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if k.startswith(PASSED_ENV_PREFIXES)}
 
 
-def build_app(args: dict[str, Any] | AppArgs, env: dict[str, str] | None = None) -> Application:
-    """The Serve application for a deployment (also the ``import_path`` builder).
+def build_app(args: dict[str, Any]) -> Application:
+    """The builder Ray calls for an ``import_path`` in a Serve config (one parameter: the
+    config's ``args``), with this process's passed-through environment."""
+    return application(AppArgs.model_validate(args))
+
+
+def application(args: AppArgs, env: dict[str, str] | None = None) -> Application:
+    """The Serve application for a deployment.
 
     ``env`` (default: this process's ``FLASHSTOCK_SECRETS_FILE``,
     ``FLASHSTOCK_TOKENS_FILE`` and ``FLASHSTOCK_LOG_LEVEL``) is set in the replicas. Ray
     logs a ``runtime_env``, so secrets never go there: secret variables in ``env``
     (``FLASHSTOCK_TOKENS``, ``FLASHSTOCK_WEBHOOK_SECRET_*``) are written to a private
     secrets file (``serve_app.secrets``) whose path the replicas get instead."""
-    parsed = args if isinstance(args, AppArgs) else AppArgs.model_validate(args)
     env_vars = passthrough_env() if env is None else dict(env)
     secret = {k: env_vars.pop(k) for k in [k for k in env_vars if is_secret_variable(k)]}
     if secret:
@@ -120,4 +150,4 @@ def build_app(args: dict[str, Any] | AppArgs, env: dict[str, str] | None = None)
         env_vars[SECRETS_FILE_ENV] = str(private_secrets_file(Secrets.from_environment(secret)))
     return API_DEPLOYMENT.options(
         ray_actor_options={"num_cpus": 0, "runtime_env": {"env_vars": env_vars}}
-    ).bind(parsed)
+    ).bind(args)

@@ -59,6 +59,12 @@ class AppArgs(BaseModel):
     #: what the service said at start about Redis persistence (``--allow-volatile-redis``,
     #: ``appendfsync everysec``); None when every acknowledged decision is fsynced
     redis_durability: str | None = None
+    #: each replica starts (or finds) the whole actor system as detached actors before it
+    #: answers (``actors.bootstrap``): how ``serve run``/``serve deploy``/a KubeRay
+    #: RayService bring up a deployment. ``flashstock serve`` starts the system itself.
+    bootstrap: bool = False
+    #: with ``bootstrap``: start even on a Redis without the append-only file
+    allow_volatile_redis: bool = False
 
     @property
     def store(self) -> StoreConfig:
@@ -236,7 +242,10 @@ class Backend:
     def ready(self) -> dict[str, Any]:
         checks: dict[str, Any] = {"redis": bool(self.redis.ping())}
         health = ray.get([owner.health.remote() for owner in self.client.owners], timeout=5)
-        checks["owners"] = [{"index": h["index"], "skus": h["skus"], "commits": h["commits"]} for h in health]
+        checks["owners"] = [
+            {"index": h["index"], "node": h["node"], "skus": h["skus"], "commits": h["commits"]}
+            for h in health
+        ]
         checks["forecaster"] = ray.get(self.forecaster.stats.remote(), timeout=5)
         checks["redis_durability"] = self.args.redis_durability or "durable"
         return checks

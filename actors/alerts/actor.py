@@ -32,9 +32,9 @@ from actors.alerts.hub import AlertHub
 from actors.alerts.store import HistoryEntry, RedisAlertStore
 from actors.alerts.webhooks import WebhookSender
 from actors.infra.codec import notification_record
-from actors.infra.directory import forecaster_name
+from actors.infra.directory import actor_options, forecaster_name
 from actors.infra.logging import configure_logging
-from actors.infra.settings import RAY_NAMESPACE, StoreConfig
+from actors.infra.settings import StoreConfig
 from actors.infra.wire import Origin, SaleEvent, stock_of, unpack_commit
 from actors.owner.store import read_skus
 from policies.alert_lifecycle import LifecycleSettings, Silence, Subscription
@@ -226,9 +226,10 @@ class ForecasterService:
 ForecasterActor = ray.remote(max_restarts=-1, max_concurrency=4)(ForecasterService)  # type: ignore[call-overload]
 
 
-def start_forecaster(config: StoreConfig, **options: Any) -> Any:
-    actor = ForecasterActor.options(
-        name=forecaster_name(config), get_if_exists=True, namespace=RAY_NAMESPACE
-    ).remote(config, **options)
+def start_forecaster(config: StoreConfig, *, detached: bool = False, **options: Any) -> Any:
+    """Start (or find) the deployment's forecaster; ``options`` go to its constructor."""
+    actor = ForecasterActor.options(**actor_options(forecaster_name(config), detached=detached)).remote(
+        config, **options
+    )
     ray.get(actor.stats.remote())
     return actor

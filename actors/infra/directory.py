@@ -32,6 +32,17 @@ def sync_name(config: StoreConfig) -> str:
     return f"flashstock-{config.namespace}-channel-sync"
 
 
+def actor_options(name: str, *, detached: bool = False) -> dict[str, Any]:
+    """Ray actor options that name an actor in the deployment's namespace and find the
+    running one instead of starting a second. ``detached`` actors outlive the process that
+    started them (a Serve replica, ``flashstock up``): they stop only when killed
+    (``flashstock down``) or when the cluster stops."""
+    options: dict[str, Any] = {"name": name, "get_if_exists": True, "namespace": RAY_NAMESPACE}
+    if detached:
+        options["lifetime"] = "detached"
+    return options
+
+
 def find(name: str) -> Any | None:
     """The handle of the named actor, or None when none runs by that name."""
     try:

@@ -5,6 +5,9 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
 DEFAULT_NAMESPACE = "fs"
 #: the Ray namespace of every named flashstock actor, so any process (a Serve replica,
 #: another driver) finds them by name
@@ -31,6 +34,27 @@ class StoreConfig:
             raise ValueError(f"shard_count must be >= 1, got {self.shard_count}")
         if not self.namespace or ":" in self.namespace or "{" in self.namespace:
             raise ValueError(f"namespace must be non-empty without ':' or '{{', got {self.namespace!r}")
+
+
+class DeploymentSettings(BaseSettings):
+    """A cluster deployment's settings, from the environment or a ``.env`` file in the
+    working directory (environment first): what a Serve replica started by ``serve run`` /
+    ``serve deploy`` / a KubeRay RayService, and ``flashstock up``/``down``, read.
+    Secrets are never settings: they come from ``FLASHSTOCK_SECRETS_FILE``
+    (``serve_app.secrets``)."""
+
+    model_config = SettingsConfigDict(env_prefix="FLASHSTOCK_", env_file=".env", extra="ignore")
+
+    #: the Redis every node reaches (``REDIS_URL``); a deployment has no embedded Redis
+    redis_url: str = Field(validation_alias=AliasChoices("REDIS_URL", "FLASHSTOCK_REDIS_URL"), min_length=1)
+    #: ``FLASHSTOCK_NAMESPACE``: the key namespace and the actors' name prefix
+    namespace: str = DEFAULT_NAMESPACE
+    #: ``FLASHSTOCK_SHARDS``: the number of SKU owners (the same for every process)
+    shards: int = Field(default=DEFAULT_SHARD_COUNT, ge=1)
+
+    @property
+    def store(self) -> StoreConfig:
+        return StoreConfig(self.redis_url, self.namespace, self.shards)
 
 
 def redis_url_from_env() -> str | None:

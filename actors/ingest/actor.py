@@ -16,10 +16,10 @@ from typing import Any
 import ray
 import structlog
 
-from actors.infra.directory import ingest_name, owner_handles
+from actors.infra.directory import actor_options, ingest_name, owner_handles
 from actors.infra.logging import configure_logging
 from actors.infra.placement import one_per_node
-from actors.infra.settings import RAY_NAMESPACE, StoreConfig
+from actors.infra.settings import StoreConfig
 from actors.ingest.core import ChannelIngest, IngestResult
 from actors.ingest.store import RedisIngestStore
 from actors.owner.client import StockClient
@@ -89,17 +89,19 @@ ChannelIngestActor = ray.remote(max_restarts=-1, max_concurrency=4)(ChannelInges
 
 
 def start_ingest(
-    config: StoreConfig, channels: dict[str, str], secrets: dict[str, bytes] | None = None, **options: Any
+    config: StoreConfig,
+    channels: dict[str, str],
+    secrets: dict[str, bytes] | None = None,
+    *,
+    detached: bool = False,
+    **options: Any,
 ) -> dict[str, Any]:
     """Start (or find) one ingest actor per channel; ``channels`` maps name -> format."""
     # one per node, starting after the owners' nodes, so load spreads over the cluster
     strategies = one_per_node(len(channels), offset=config.shard_count)
     actors = {
         channel: ChannelIngestActor.options(
-            name=ingest_name(config, channel),
-            get_if_exists=True,
-            namespace=RAY_NAMESPACE,
-            scheduling_strategy=strategy,
+            **actor_options(ingest_name(config, channel), detached=detached), scheduling_strategy=strategy
         ).remote(config, channel, fmt, (secrets or {}).get(channel), **options)
         for (channel, fmt), strategy in zip(channels.items(), strategies, strict=True)
     }

@@ -24,9 +24,9 @@ from typing import Any
 import ray
 import structlog
 
-from actors.infra.directory import owner_name
+from actors.infra.directory import actor_options, owner_name
 from actors.infra.placement import one_per_node
-from actors.infra.settings import RAY_NAMESPACE, StoreConfig
+from actors.infra.settings import StoreConfig
 from actors.infra.wire import pack_operations, unpack_decisions
 from actors.owner.actor import SkuOwnerActor
 from actors.owner.handoff import prepare_layout
@@ -37,7 +37,7 @@ from policies.routing import owner_of
 log = structlog.get_logger(__name__)
 
 
-def start_owners(config: StoreConfig, *, tick_seconds: float = 0.25) -> list[Any]:
+def start_owners(config: StoreConfig, *, tick_seconds: float = 0.25, detached: bool = False) -> list[Any]:
     """Start (or find, when already running) the ``shard_count`` owner actors and wait
     until each has loaded its shard. If the deployment ran with another shard count, its
     owners hand over first (``actors.owner.handoff``). Owners are spread over the cluster's
@@ -46,10 +46,7 @@ def start_owners(config: StoreConfig, *, tick_seconds: float = 0.25) -> list[Any
     prepare_layout(config, owner_name)
     owners = [
         SkuOwnerActor.options(
-            name=owner_name(config, index),
-            get_if_exists=True,
-            namespace=RAY_NAMESPACE,
-            scheduling_strategy=strategy,
+            **actor_options(owner_name(config, index), detached=detached), scheduling_strategy=strategy
         ).remote(config, index, tick_seconds)
         for index, strategy in enumerate(one_per_node(config.shard_count))
     ]
@@ -86,9 +83,9 @@ class StockClient:
         self._batcher.start()
 
     @classmethod
-    def start(cls, config: StoreConfig, **kwargs: Any) -> StockClient:
-        """Start the owners of ``config`` and a client for them."""
-        return cls(config, start_owners(config), **kwargs)
+    def start(cls, config: StoreConfig, *, detached: bool = False, **kwargs: Any) -> StockClient:
+        """Start (or find) the owners of ``config`` and a client for them."""
+        return cls(config, start_owners(config, detached=detached), **kwargs)
 
     def owner_index(self, sku: str) -> int:
         return owner_of(sku, self.config.shard_count) if isinstance(sku, str) else 0

@@ -12,9 +12,9 @@ from typing import Any
 import ray
 import structlog
 
-from actors.infra.directory import sync_name
+from actors.infra.directory import actor_options, sync_name
 from actors.infra.logging import configure_logging
-from actors.infra.settings import RAY_NAMESPACE, StoreConfig
+from actors.infra.settings import StoreConfig
 from actors.sync.core import ChannelSync
 from actors.sync.store import RedisSyncStore
 
@@ -51,10 +51,12 @@ class ChannelSyncService:
 ChannelSyncActor = ray.remote(max_restarts=-1, max_concurrency=2)(ChannelSyncService)  # type: ignore[call-overload]
 
 
-def start_channel_sync(config: StoreConfig, shares: Mapping[str, float], **options: Any) -> Any:
+def start_channel_sync(
+    config: StoreConfig, shares: Mapping[str, float], *, detached: bool = False, **options: Any
+) -> Any:
     """Start (or find) the deployment's ChannelSync actor."""
-    actor = ChannelSyncActor.options(
-        name=sync_name(config), get_if_exists=True, namespace=RAY_NAMESPACE
-    ).remote(config, shares, **options)
+    actor = ChannelSyncActor.options(**actor_options(sync_name(config), detached=detached)).remote(
+        config, shares, **options
+    )
     ray.get(actor.visible.remote(""))
     return actor

@@ -25,7 +25,7 @@ from actors.owner.client import StockClient
 from policies.ledger import SkuSettings
 from policies.operations import DefineSku
 from scripts.bench.runtime import bench_runtime
-from serve_app.app import build_app
+from serve_app.app import application
 from serve_app.backend import AppArgs
 
 
@@ -50,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
         port = free_port()
         serve.start(http_options={"host": "127.0.0.1", "port": port})
         serve.run(
-            build_app(AppArgs(redis_url=redis_url, namespace=config.namespace, shard_count=2), env={}),
+            application(AppArgs(redis_url=redis_url, namespace=config.namespace, shard_count=2), env={}),
             name="bench",
             route_prefix="/",
         )

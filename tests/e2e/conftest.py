@@ -16,7 +16,7 @@ from actors.infra.redis_server import RedisServer, free_port
 from actors.infra.settings import StoreConfig
 from actors.owner.client import StockClient
 from policies.alert_lifecycle import LifecycleSettings
-from serve_app.app import build_app
+from serve_app.app import application
 from serve_app.backend import AppArgs
 from tests.support import fresh_namespace, wait_for
 
@@ -71,7 +71,7 @@ def service(ray_cluster: None, redis_server: RedisServer) -> Iterator[Service]:
     args = AppArgs(
         redis_url=redis_server.url, namespace=config.namespace, shard_count=2, max_body_bytes=2 * 1024 * 1024
     )
-    serve.run(build_app(args, env=env), name="flashstock-e2e", route_prefix="/")
+    serve.run(application(args, env=env), name="flashstock-e2e", route_prefix="/")
     url = f"http://127.0.0.1:{port}"
 
     def up() -> bool:

@@ -23,7 +23,7 @@ from actors.infra.redis_server import RedisServer
 from actors.infra.settings import StoreConfig
 from actors.owner.client import StockClient
 from policies.channels.signing import sign_body, webhook_headers
-from serve_app.app import build_app
+from serve_app.app import application
 from serve_app.backend import AppArgs
 from tests.e2e.conftest import TOKENS, WEBHOOK_SECRET, Service
 from tests.support import fresh_namespace, wait_for
@@ -256,7 +256,7 @@ def redis_down_service(service: Service, own_redis_server: RedisServer) -> Itera
         "FLASHSTOCK_WEBHOOK_SECRET_DOUYIN": WEBHOOK_SECRET,
     }
     args = AppArgs(redis_url=own_redis_server.url, namespace=config.namespace, shard_count=1)
-    serve.run(build_app(args, env=env), name="flashstock-redis-down", route_prefix="/down")
+    serve.run(application(args, env=env), name="flashstock-redis-down", route_prefix="/down")
     down = DownService(service.url + "/down", own_redis_server)
 
     def up() -> bool:

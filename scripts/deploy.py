@@ -1,0 +1,151 @@
+"""``flashstock up`` and ``flashstock down``: the actor system of a deployment on a running
+Ray cluster, without the HTTP app.
+
+``up`` starts (or finds) the owners, ingest actors, forecaster and channel sync as
+detached actors (``actors.bootstrap``) and loads a catalogue, then exits: the actors keep
+running. A Serve app deployed with ``bootstrap: true`` (``serve_app/serve.yaml``) runs the
+same bootstrap itself, so ``up`` is for starting the system first, loading a catalogue, or
+a deployment whose HTTP app runs elsewhere. ``down`` stops and removes those actors;
+durable state stays in Redis. Settings come from the options, else the environment
+(``DeploymentSettings``: ``REDIS_URL``, ``FLASHSTOCK_NAMESPACE``, ``FLASHSTOCK_SHARDS``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import ray
+from pydantic import ValidationError
+
+from actors.bootstrap import kill_system, start_system
+from actors.infra.durability import startup_line
+from actors.infra.runtime import guard_durability, ray_for
+from actors.infra.settings import DeploymentSettings
+from policies.operations import DefineSku
+from serve_app.backend import AppArgs
+from serve_app.secrets import webhook_secret
+
+
+def add_parser(commands: Any) -> None:
+    up = commands.add_parser(
+        "up", help="start the actor system on a Ray cluster (detached) and load a catalogue"
+    )
+    _common(up)
+    up.add_argument("--catalog", type=Path, default=None, help="SKUs to load (YAML or JSON)")
+    up.add_argument(
+        "--allow-volatile-redis",
+        action="store_true",
+        help="start even on a Redis without the append-only file (acknowledged decisions can be lost)",
+    )
+    up.set_defaults(run=run_up)
+    down = commands.add_parser(
+        "down", help="stop and remove the actor system started by up or by a Serve app"
+    )
+    _common(down)
+    down.set_defaults(run=run_down)
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--address", default=None, help="the Ray cluster to use (default: RAY_ADDRESS; required)"
+    )
+    parser.add_argument("--redis-url", default=None, help="the Redis every node reaches (default: REDIS_URL)")
+    parser.add_argument(
+        "--namespace", default=None, help="key namespace (default: FLASHSTOCK_NAMESPACE, else fs)"
+    )
+    parser.add_argument(
+        "--shards", type=int, default=None, help="SKU owners (default: FLASHSTOCK_SHARDS, else 2)"
+    )
+
+
+def settings_of(args: argparse.Namespace) -> DeploymentSettings:
+    given = {
+        key: value
+        for key, value in {
+            "REDIS_URL": args.redis_url,
+            "namespace": args.namespace,
+            "shards": args.shards,
+        }.items()
+        if value is not None
+    }
+    return DeploymentSettings(**given)
+
+
+def _prepare(args: argparse.Namespace, command: str) -> tuple[DeploymentSettings, str] | int:
+    address = args.address or os.environ.get("RAY_ADDRESS")
+    if not address:
+        print(
+            f"flashstock {command}: give the Ray cluster with --address HOST:PORT or RAY_ADDRESS "
+            "(a local Ray would stop with this command)",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        settings = settings_of(args)
+    except ValidationError as error:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'settings'}: {e['msg']}" for e in error.errors()
+        )
+        print(f"flashstock {command}: {problems} (set REDIS_URL or --redis-url)", file=sys.stderr)
+        return 2
+    return settings, address
+
+
+def run_up(args: argparse.Namespace) -> int:
+    prepared = _prepare(args, "up")
+    if isinstance(prepared, int):
+        return prepared
+    settings, address = prepared
+    catalog = []
+    if args.catalog:
+        from scripts.serve import load_catalog
+
+        try:
+            catalog = load_catalog(args.catalog)
+        except (OSError, ValueError) as error:
+            print(f"flashstock up: {error}", file=sys.stderr)
+            return 2
+    durability = guard_durability(settings.redis_url, allow_volatile=args.allow_volatile_redis)
+    line = startup_line(durability, allow_volatile=args.allow_volatile_redis)
+    if line:
+        print(f"flashstock up: {line}", file=sys.stderr, flush=True)
+    channels = AppArgs(redis_url=settings.redis_url).channels
+    with ray_for(address, log_level=args.log_level):
+        system = start_system(
+            settings.store,
+            channels,
+            secrets={c: s for c in channels if (s := webhook_secret(c))},
+            detached=True,
+        )
+        rejected = 0
+        if catalog:
+            decisions = system.client.submit([DefineSku(sku, units) for sku, units in catalog])
+            ray.get(system.forecaster.update_skus.remote([sku for sku, _ in catalog]))
+            for decision in decisions:
+                if not decision.accepted:
+                    rejected += 1
+                    print(f"catalog: {decision.sku}: {decision.reason}: {decision.detail}", file=sys.stderr)
+        system.client.close()
+    print(
+        f"flashstock up: namespace {settings.namespace}, {settings.shards} owners, "
+        f"{len(channels)} ingest actors, forecaster and channel sync running on {address}; "
+        f"{len(catalog) - rejected} of {len(catalog)} catalogue SKUs defined",
+        flush=True,
+    )
+    return 0
+
+
+def run_down(args: argparse.Namespace) -> int:
+    prepared = _prepare(args, "down")
+    if isinstance(prepared, int):
+        return prepared
+    settings, address = prepared
+    channels = AppArgs(redis_url=settings.redis_url).channels
+    with ray_for(address, log_level=args.log_level):
+        removed = kill_system(settings.store, channels)
+    print(f"flashstock down: removed {len(removed)} actors of namespace {settings.namespace}", flush=True)
+    return 0

@@ -1,0 +1,32 @@
+"""The Serve application as a module-level object, for ``serve run
+serve_app.application:app`` and an import path in a Serve config or a KubeRay
+RayService, with its settings from the environment (``DeploymentSettings``:
+``REDIS_URL``, ``FLASHSTOCK_NAMESPACE``, ``FLASHSTOCK_SHARDS``, or a ``.env`` file).
+
+Its replicas bootstrap the whole system (owners, ingest, forecaster, sync) as detached
+actors before they answer. ``serve_app.app:build_app`` is the same application from a
+Serve config's ``args`` (``serve_app/serve.yaml``).
+"""
+
+from __future__ import annotations
+
+from ray.serve import Application
+
+from actors.infra.settings import DeploymentSettings
+from serve_app.app import application
+from serve_app.backend import AppArgs
+
+
+def from_settings(settings: DeploymentSettings) -> Application:
+    return application(
+        AppArgs(
+            redis_url=settings.redis_url,
+            namespace=settings.namespace,
+            shard_count=settings.shards,
+            bootstrap=True,
+        )
+    )
+
+
+# pydantic-settings fills the required field from the environment, which mypy cannot see
+app: Application = from_settings(DeploymentSettings())  # type: ignore[call-arg]
