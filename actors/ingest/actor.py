@@ -61,6 +61,7 @@ class ChannelIngestService:
                 self.ingest.poll(block_ms=50)
                 if time.monotonic() >= next_claim:
                     self.ingest.claim_stale()
+                    self.ingest.trim_inbox()
                     next_claim = time.monotonic() + self.claim_every_seconds
             except Exception:
                 # Entries stay pending and are retried; back off a little meanwhile.

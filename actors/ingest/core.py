@@ -170,6 +170,14 @@ class ChannelIngest:
             if start == SCAN_START or not page.entries:
                 return handled
 
+    def trim_inbox(self) -> int:
+        """Give back the space of inbox entries decided and acknowledged by every reader
+        (``IngestStore.trim_decided``); how many entries went."""
+        trimmed = self.store.trim_decided()
+        if trimmed:
+            self.log.debug("inbox_trimmed", entries=trimmed)
+        return trimmed
+
     def _process_entries(self, entries: Sequence[InboxEntry]) -> int:
         if not entries:
             return 0

@@ -34,6 +34,7 @@ class MemoryIngestStore:
         self._lock = threading.Lock()
         self._inbox: list[InboxEntry] = []
         self._delivered = 0  # entries of the inbox handed out as new so far
+        self._last_id = 0  # the sequence of the last entry id given out
         self._pending: dict[str, _Delivery] = {}
         self._orders: dict[str, str] = {}
         self._decisions: list[str] = []
@@ -98,14 +99,24 @@ class MemoryIngestStore:
         with self._lock:
             return len(self._inbox)
 
+    def trim_decided(self) -> int:
+        with self._lock:
+            if self._pending:
+                oldest = min(_order(entry_id) for entry_id in self._pending)
+                decided = sum(1 for e in self._inbox[: self._delivered] if _order(e.entry_id) < oldest)
+            else:
+                decided = self._delivered
+            del self._inbox[:decided]
+            self._delivered -= decided
+            return decided
+
     def enqueue(self, messages: Sequence[RawMessage]) -> list[str]:
         with self._lock:
             added = []
             for message in messages:
                 text = message_text(message)
-                entry = InboxEntry(
-                    f"{len(self._inbox) + 1}-0", text.encode() if isinstance(text, str) else text
-                )
+                self._last_id += 1
+                entry = InboxEntry(f"{self._last_id}-0", text.encode() if isinstance(text, str) else text)
                 self._inbox.append(entry)
                 added.append(entry.entry_id)
             return added

@@ -102,7 +102,16 @@ class IngestStore(Protocol):
         """Entries delivered to any consumer and not yet acknowledged."""
         ...
 
-    def inbox_length(self) -> int: ...
+    def inbox_length(self) -> int:
+        """Entries in the inbox: the backlog, plus decided ones not trimmed yet."""
+        ...
+
+    def trim_decided(self) -> int:
+        """Remove the inbox entries every reader has decided and acknowledged: those older
+        than the oldest pending entry (or, with none pending, every delivered one). Never
+        an entry that is undelivered or pending, so a crash at any point loses nothing: a
+        trim repeated or skipped only changes when the space comes back. How many went."""
+        ...
 
     def enqueue(self, messages: Sequence[RawMessage]) -> list[str]:
         """Append platform messages to the inbox (a connector or the simulator); their ids."""
@@ -113,6 +122,12 @@ class IngestStore(Protocol):
         ...
 
     def dead_letters(self) -> list[DeadLetter]: ...
+
+
+def next_entry_id(entry_id: str) -> str:
+    """The smallest stream id after ``entry_id``."""
+    milliseconds, _, sequence = entry_id.partition("-")
+    return f"{milliseconds}-{int(sequence or 0) + 1}"
 
 
 def message_text(message: RawMessage) -> bytes | str:
@@ -211,6 +226,27 @@ class RedisIngestStore:
 
     def inbox_length(self) -> int:
         return int(self.redis.xlen(self.keys.inbox))
+
+    def trim_decided(self) -> int:
+        # Entries below the oldest pending one were delivered (delivery is in id order)
+        # and are no longer pending: acknowledged. Read in this order, a delivery or an
+        # acknowledgement in between only makes the cutoff conservative.
+        try:
+            groups: Any = self.redis.xinfo_groups(self.keys.inbox)
+        except redis.exceptions.ResponseError:  # no inbox yet
+            return 0
+        group = next((g for g in groups if text(g["name"]) == GROUP), None)
+        if group is None:
+            return 0
+        summary: Any = self.redis.xpending(self.keys.inbox, GROUP)
+        if summary["pending"]:
+            cutoff = text(summary["min"])
+        else:
+            last = text(group["last-delivered-id"])
+            if last == SCAN_START:
+                return 0
+            cutoff = next_entry_id(last)
+        return int(self.redis.xtrim(self.keys.inbox, minid=cutoff, approximate=False))
 
     def enqueue(self, messages: Sequence[RawMessage]) -> list[str]:
         return enqueue(self.redis, self.keys, messages)

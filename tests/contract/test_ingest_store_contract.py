@@ -165,3 +165,42 @@ def test_entries_of_a_consumer_that_died_are_claimed_and_decided_once(store: Ing
     assert rescuer.claim_stale() == 0
     assert owner.held("A") == (3, 0)
     assert rescuer.stats()["pending"] == 0
+
+
+def test_trimming_removes_only_entries_decided_and_acknowledged(store: IngestStore) -> None:
+    assert store.trim_decided() == 0  # no inbox, nothing read yet
+    ids = store.enqueue([order(f"o{n}", ("A", 1)) for n in range(6)])
+    assert store.trim_decided() == 0  # nothing delivered
+    store.read("c1", 2, pending=False)
+    store.read("c2", 2, pending=False)  # ids 0-3 delivered, 4-5 not
+    store.publish(publication(acknowledged=[ids[0], ids[2]]))
+    # ids[1] is still pending with c1: it and every later entry stay
+    assert store.trim_decided() == 1
+    assert store.inbox_length() == 5
+    assert [e.entry_id for e in store.read("c1", 10, pending=True)] == [ids[1]]
+    assert [e.entry_id for e in store.read("c2", 10, pending=True)] == [ids[3]]
+    store.publish(publication(acknowledged=[ids[1], ids[3]]))
+    # nothing pending: every delivered entry goes, the undelivered stay
+    assert store.trim_decided() == 3
+    assert [e.entry_id for e in store.read("c3", 10, pending=False)] == ids[4:]
+    assert store.trim_decided() == 0  # delivered but pending
+    assert store.inbox_length() == 2
+    store.publish(publication(acknowledged=ids[4:]))
+    assert store.trim_decided() == 2
+    assert store.inbox_length() == 0
+    later = store.enqueue([order("late", ("A", 1))])
+    assert later[0] not in ids  # ids never repeat after a trim
+    assert [e.entry_id for e in store.read("c1", 10, pending=False)] == later
+
+
+def test_an_ingest_trims_what_it_decided_and_a_redelivery_still_decides_once(store: IngestStore) -> None:
+    owner = PureOwner({"A": 10})
+    ingest = ChannelIngest("mini", "generic", store, owner.submit, consumer="c1")
+    store.enqueue([order("o1", ("A", 2)), order("o2", ("A", 3))])
+    assert ingest.poll(block_ms=0) == 0  # first its own pending entries (after a restart): none
+    assert ingest.poll(block_ms=0) == 2
+    assert ingest.trim_inbox() == 2
+    assert store.inbox_length() == 0
+    store.enqueue([order("o1", ("A", 2))])  # the platform sends o1 again
+    assert ingest.poll(block_ms=0) == 1
+    assert owner.held("A") == (5, 0)
