@@ -17,11 +17,18 @@ from collections.abc import Iterable, Sequence
 from importlib import metadata
 from typing import TYPE_CHECKING, Any
 
-from actors.infra.logging import configure_logging
+from actors.infra.logging import FORMAT_ENV, FORMATS, LEVEL_ENV, LEVELS, configure_logging, setting_problem
 from actors.infra.redis_server import RedisServerError
 from scripts.extras import missing_extra
 
-LOG_LEVEL_HELP = "log level of flashstock's own processes (default: FLASHSTOCK_LOG_LEVEL, else WARNING)"
+LOG_LEVEL_HELP = (
+    f"log level of flashstock's own processes: {', '.join(LEVELS)} "
+    "(default: FLASHSTOCK_LOG_LEVEL, else warning)"
+)
+LOG_FORMAT_HELP = (
+    "log lines as json or console columns "
+    "(default: FLASHSTOCK_LOG_FORMAT, else json unless stderr is a terminal)"
+)
 #: the namespace attribute where ``bench`` notes the options given before a suite's name
 _GIVEN = "_bench_options_given"
 
@@ -138,7 +145,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Oversell-proof stock for live-stream commerce, on Ray and Redis.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {package_version()}")
-    parser.add_argument("--log-level", default=None, help=LOG_LEVEL_HELP)
+    parser.add_argument("--log-level", default=None, type=_level, help=LOG_LEVEL_HELP)
+    parser.add_argument("--log-format", default=None, choices=FORMATS, help=LOG_FORMAT_HELP)
     commands = parser.add_subparsers(dest="command", required=True)
 
     from scripts.bench.cluster import add_parser as add_bench_cluster
@@ -193,7 +201,15 @@ def _finish(parsers: Iterable[argparse.ArgumentParser]) -> None:
     it (SUPPRESS: absent unless given, so it does not undo one given before)."""
     for sub in parsers:
         sub.formatter_class = DefaultsHelpFormatter
-        sub.add_argument("--log-level", default=argparse.SUPPRESS, help=LOG_LEVEL_HELP)
+        sub.add_argument("--log-level", default=argparse.SUPPRESS, type=_level, help=LOG_LEVEL_HELP)
+        sub.add_argument("--log-format", default=argparse.SUPPRESS, choices=FORMATS, help=LOG_FORMAT_HELP)
+
+
+def _level(value: str) -> str:
+    problem = setting_problem("--log-level", value, LEVELS)
+    if problem:
+        raise argparse.ArgumentTypeError(problem)
+    return value.lower()
 
 
 def parse_arguments(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -205,7 +221,17 @@ def parse_arguments(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_arguments(argv)
-    args.log_level = args.log_level or os.environ.get("FLASHSTOCK_LOG_LEVEL") or "WARNING"
+    for option, name, allowed in (
+        (args.log_level, LEVEL_ENV, LEVELS),
+        (args.log_format, FORMAT_ENV, FORMATS),
+    ):
+        problem = None if option else setting_problem(name, os.environ.get(name) or allowed[0], allowed)
+        if problem:
+            print(f"flashstock: {problem}", file=sys.stderr)
+            return 2
+    args.log_level = args.log_level or os.environ.get(LEVEL_ENV, "").lower() or "warning"
+    if args.log_format:  # this process, and the Ray workers and replicas it starts
+        os.environ[FORMAT_ENV] = args.log_format
     problem = missing_extra(args.command)
     if problem:
         print(problem, file=sys.stderr)

@@ -121,7 +121,12 @@ def bootstrap(args: AppArgs) -> None:
 
 #: environment variables a replica needs from the process that deploys it (a replica on
 #: another node does not share its environment): paths and settings, never a secret
-PASSED_ENV_PREFIXES = ("FLASHSTOCK_SECRETS_FILE", "FLASHSTOCK_TOKENS_FILE", "FLASHSTOCK_LOG_LEVEL")
+PASSED_ENV_PREFIXES = (
+    "FLASHSTOCK_SECRETS_FILE",
+    "FLASHSTOCK_TOKENS_FILE",
+    "FLASHSTOCK_LOG_LEVEL",
+    "FLASHSTOCK_LOG_FORMAT",
+)
 
 
 def passthrough_env() -> dict[str, str]:
@@ -138,8 +143,8 @@ def application(args: AppArgs, env: dict[str, str] | None = None) -> Application
     """The Serve application for a deployment.
 
     ``env`` (default: this process's ``FLASHSTOCK_SECRETS_FILE``,
-    ``FLASHSTOCK_TOKENS_FILE`` and ``FLASHSTOCK_LOG_LEVEL``) is set in the replicas. Ray
-    logs a ``runtime_env``, so secrets never go there: secret variables in ``env``
+    ``FLASHSTOCK_TOKENS_FILE``, ``FLASHSTOCK_LOG_LEVEL`` and ``FLASHSTOCK_LOG_FORMAT``) is
+    set in the replicas. Ray logs a ``runtime_env``, so secrets never go there: secret variables in ``env``
     (``FLASHSTOCK_TOKENS``, ``FLASHSTOCK_WEBHOOK_SECRET_*``) are written to a private
     secrets file (``serve_app.secrets``) whose path the replicas get instead."""
     env_vars = passthrough_env() if env is None else dict(env)

@@ -26,6 +26,7 @@ import structlog
 from ray._private import ray_constants
 
 from actors.infra.durability import Durability, judge_durability
+from actors.infra.logging import FORMAT_ENV
 from actors.infra.redis_server import RedisServer, RedisServerError
 from actors.infra.settings import RAY_NAMESPACE, redis_url_from_env
 
@@ -148,12 +149,14 @@ def ray_for(
 ) -> Iterator[None]:
     """A Ray runtime for the context: joined (``address`` / ``RAY_ADDRESS``) or local.
     A local one listens on 127.0.0.1 only, without a dashboard. ``log_level`` reaches
-    every worker as ``FLASHSTOCK_LOG_LEVEL``. A runtime that was already initialised is
-    used as it is and left running."""
+    every worker as ``FLASHSTOCK_LOG_LEVEL`` (and this process's ``FLASHSTOCK_LOG_FORMAT``).
+    A runtime that was already initialised is used as it is and left running."""
     if ray.is_initialized():
         yield
         return
     env = {"FLASHSTOCK_LOG_LEVEL": log_level} if log_level else {}
+    if os.environ.get(FORMAT_ENV):
+        env[FORMAT_ENV] = os.environ[FORMAT_ENV]
     # without an address, a local Ray of this process's own (Ray would otherwise join
     # any cluster already running on the machine)
     target = address or os.environ.get("RAY_ADDRESS") or "local"

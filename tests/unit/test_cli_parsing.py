@@ -35,7 +35,9 @@ def suites() -> dict[str, argparse.ArgumentParser]:
 
 def bench_options() -> list[argparse.Action]:
     bench = sub_parsers(build_parser())["bench"]
-    return [a for a in bench._actions if a.option_strings and a.dest not in ("help", "log_level")]
+    return [
+        a for a in bench._actions if a.option_strings and a.dest not in ("help", "log_level", "log_format")
+    ]
 
 
 def sample_value(action: argparse.Action) -> list[str]:
@@ -110,11 +112,54 @@ def test_bench_without_a_suite_keeps_its_own_options() -> None:
     ],
 )
 def test_log_level_is_accepted_before_and_after_the_command(argv: list[str]) -> None:
-    assert parse_arguments(argv).log_level == "INFO"
+    assert parse_arguments(argv).log_level == "info"
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--log-format", "json", "demo"],
+        ["demo", "--log-format", "json"],
+        ["bench", "core", "--log-format", "json"],
+    ],
+)
+def test_log_format_is_accepted_before_and_after_the_command(argv: list[str]) -> None:
+    assert parse_arguments(argv).log_format == "json"
+
+
+@pytest.mark.parametrize(
+    ("argv", "named"),
+    [
+        (["--log-level", "loud", "demo"], "--log-level must be one of debug, info, warning, error, critical"),
+        (["demo", "--log-format", "xml"], "invalid choice: 'xml'"),
+    ],
+)
+def test_a_wrong_log_option_is_refused_with_its_name(
+    argv: list[str], named: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        parse_arguments(argv)
+    assert exit_.value.code == 2
+    assert named in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"), [("FLASHSTOCK_LOG_LEVEL", "verbose"), ("FLASHSTOCK_LOG_FORMAT", "logfmt")]
+)
+def test_a_wrong_log_setting_in_the_environment_stops_before_anything_runs(
+    variable: str, value: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv(variable, value)
+    assert main(["up"]) == 2  # refused before up would ask for a cluster
+    error = capsys.readouterr().err.strip()
+    assert error.startswith(f"flashstock: {variable} must be one of ")
+    assert error.endswith(f"got {value!r}")
+    assert "\n" not in error
+    assert "--address" not in error
 
 
 def test_log_level_before_the_command_survives_a_command_without_one() -> None:
-    assert parse_arguments(["--log-level", "DEBUG", "demo"]).log_level == "DEBUG"
+    assert parse_arguments(["--log-level", "DEBUG", "demo"]).log_level == "debug"
     assert parse_arguments(["demo"]).log_level is None  # main then reads FLASHSTOCK_LOG_LEVEL
 
 
