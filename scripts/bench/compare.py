@@ -11,11 +11,20 @@ keeps a durable record of each decision, durably committed before it counts:
    published decision. Redis AOF ``appendfsync always``.
 2. classic: one Redis Lua check-and-decrement per order with an idempotency key and an
    append of the decision to a ledger stream (``bench_core.CLASSIC_LUA``), pipelined
-   500 per round trip, on the same Redis.
-3. row lock: ``UPDATE stock SET qty = qty - 1 WHERE sku = ? AND qty >= 1`` and an insert
+   500 per round trip, on the same Redis, the orders handed to it as ready tuples.
+3. same-work Lua consumer (``scripts.bench.lua_consumer``): what a team would build
+   instead, doing the same job: one consumer process per channel reads the same
+   platform messages from the same kind of inbox streams, parses them with the same
+   adapters, runs one Lua check-and-decrement per order pipelined, publishes the
+   decisions and acknowledges the entries.
+4. row lock: ``UPDATE stock SET qty = qty - 1 WHERE sku = ? AND qty >= 1`` and an insert
    of the decision row, one transaction (and commit) per order, from several writer
    threads; PostgreSQL (``synchronous_commit = on``) when reachable, else SQLite (WAL,
    ``synchronous = FULL``).
+
+CPU per order is the whole machine's busy CPU time during the run (``/proc/stat``:
+every process, Redis included) divided by the orders, with Redis' own share beside it
+(``INFO cpu``); a quiet machine is assumed.
 
 Latency is what each pattern's caller waits for its decision once its order is taken
 up: per ingest batch for flashstock (one read -> decide -> durable -> published cycle
@@ -48,9 +57,11 @@ from actors.owner.client import StockClient
 from policies.ledger import SkuSettings
 from policies.operations import DefineSku
 from scripts.bench.core import CLASSIC_PIPELINE, classic_lua_orders
-from scripts.bench.ingest import drain, fill_inboxes, inbox_to_decision_ms
+from scripts.bench.ingest import drain, fill_inboxes, inbox_to_decision_ms, release_backlog
+from scripts.bench.lua_consumer import published_latencies_ms, remaining_stock, run_consumers, stock_key
 from scripts.bench.rowlock import Database, choose_database, row_lock_orders
 from scripts.bench.runtime import bench_redis
+from scripts.loadgen.cpu import CpuMeter
 from scripts.loadgen.inbox import CHANNELS, inbox_keys, published_orders
 from scripts.loadgen.machine import machine, machine_facts
 from scripts.loadgen.skus import ZIPF_EXPONENT, zipf_skus
@@ -147,7 +158,9 @@ def run_flashstock(redis_url: str, workload: Workload, shards: int) -> Outcome:
         client.submit([DefineSku(SkuSettings(sku), workload.stock) for sku in workload.skus])
         keys = inbox_keys(config)
         inbox_ms = fill_inboxes(raw, keys, workload.draws, time.time())
-        drained = drain(config, raw, len(workload.draws))
+        cpu = CpuMeter(raw)
+        drained = drain(config, raw, len(workload.draws), on_release=cpu.start)
+        cpu.stop()
         ray.get([actor.stop.remote() for actor in drained.ingest.values()])
         published = published_orders(raw, keys)
         ledgers = client.all_ledgers()
@@ -170,7 +183,7 @@ def run_flashstock(redis_url: str, workload: Workload, shards: int) -> Outcome:
                 sku, quantity, _ = line.rsplit(":", 2)
                 accepted[sku] += int(quantity)
     channels = list(keys)
-    sent = {(channels[n % len(channels)], str(n)): ms for n, ms in enumerate(inbox_ms)}
+    sent = _sent_ms(channels, inbox_ms, drained.released_ms)
     waited = inbox_to_decision_ms(published, sent)
     return Outcome(
         how=f"3 ingest actors -> {shards} SKU owners, group commit, Redis AOF",
@@ -185,8 +198,15 @@ def run_flashstock(redis_url: str, workload: Workload, shards: int) -> Outcome:
             "batches": len(batches),
             "inbox_to_decision_ms_p50": quantile(waited, 0.50),
             "inbox_to_decision_ms_p99": quantile(waited, 0.99),
+            **cpu.per_order_us(len(workload.draws)),
         },
     )
+
+
+def _sent_ms(channels: list[str], inbox_ms: list[int], released_ms: int) -> dict[tuple[str, str], int]:
+    """When each order (by channel and id) could first be taken up: its inbox entry's
+    time, or the backlog's release if later (not the time spent starting the consumers)."""
+    return {(channels[n % len(channels)], str(n)): max(ms, released_ms) for n, ms in enumerate(inbox_ms)}
 
 
 def _batch_cycles_ms(batches: dict[tuple[str, str], int], released_ms: int) -> list[float]:
@@ -220,9 +240,12 @@ def run_classic(redis_url: str, workload: Workload) -> Outcome:
     pipe.execute()
     ledger = f"{prefix}:ledger"
     stock_keys = [stock_key[sku] for sku in workload.draws]
+    cpu = CpuMeter(client)
+    cpu.start()
     started = time.perf_counter()
     results, round_trips = classic_lua_orders(client, stock_keys, f"{prefix}:order:", ledger, workload.draws)
     elapsed = time.perf_counter() - started
+    cpu.stop()
     accepted = Counter(sku for sku, result in zip(workload.draws, results, strict=True) if result == 1)
     pipe = client.pipeline(transaction=False)
     for key in stock_key.values():
@@ -240,7 +263,57 @@ def run_classic(redis_url: str, workload: Workload) -> Outcome:
         latencies_ms=latencies,
         accepted_by_sku=dict(accepted),
         remaining_by_sku=remaining,
-        extra={"latency": "per pipeline round trip"},
+        extra={"latency": "per pipeline round trip", **cpu.per_order_us(len(workload.draws))},
+    )
+
+
+def run_same_work(redis_url: str, workload: Workload) -> Outcome:
+    """Contender 3: the same platform messages in the same kind of inbox streams, one
+    consumer process per channel (``scripts.bench.lua_consumer``)."""
+    prefix = f"samework{random.randrange(1 << 30):x}"
+    client = redis.Redis.from_url(redis_url)
+    keys = inbox_keys(StoreConfig(redis_url, namespace=prefix))
+    pipe = client.pipeline(transaction=False)
+    for sku in workload.skus:
+        pipe.hset(stock_key(prefix, sku), "available", workload.stock)
+    pipe.execute()
+    inbox_ms = fill_inboxes(client, keys, workload.draws, time.time())
+    channels = list(keys)
+    expected = Counter(channels[n % len(channels)] for n in range(len(workload.draws)))
+    cpu = CpuMeter(client)
+
+    def release() -> int:
+        cpu.start()
+        return release_backlog(client, keys)
+
+    done = run_consumers(redis_url, CHANNELS, keys, prefix, expected, release)
+    cpu.stop()
+    sent = _sent_ms(channels, inbox_ms, done.released_ms)
+    waited = published_latencies_ms(client, keys, sent)
+    remaining = remaining_stock(client, prefix, workload.skus)
+    client.close()
+    accepted: Counter[str] = Counter()
+    for result in done.results:
+        accepted.update(result.accepted_by_sku)
+    return Outcome(
+        how="3 consumer processes: XREADGROUP, same adapters, one Lua call per order pipelined, "
+        "decisions XADD + XACK, Redis AOF",
+        orders=len(workload.draws),
+        decided=sum(r.decided for r in done.results),
+        seconds=done.seconds,
+        latencies_ms=[float(ms) for ms in waited],
+        accepted_by_sku=dict(accepted),
+        remaining_by_sku=remaining,
+        extra={
+            "latency": "from the release of its inbox entry to its published decision "
+            "(includes the wait in the backlog)",
+            "inbox_to_decision_ms_p50": quantile(waited, 0.50),
+            "inbox_to_decision_ms_p99": quantile(waited, 0.99),
+            "consumer_cpu_us_per_order": round(
+                sum(r.cpu_seconds for r in done.results) / len(workload.draws) * 1e6, 1
+            ),
+            **cpu.per_order_us(len(workload.draws)),
+        },
     )
 
 
@@ -264,7 +337,7 @@ def run_row_lock(database: Database, workload: Workload, writers: int) -> Outcom
 class Comparison:
     workload: Workload
     database: Database
-    outcomes: dict[str, Outcome]  # flashstock, classic_lua, row_lock_db
+    outcomes: dict[str, Outcome]  # flashstock, classic_lua, same_work_lua, row_lock_db
 
     def failed(self) -> bool:
         """Anything oversold, inconsistent or left undecided."""
@@ -319,15 +392,23 @@ def compare(
     writers: int = 4,
     log_level: str | None = None,
 ) -> Comparison:
-    """Run the three contenders one after the other on one workload."""
+    """Run the four contenders one after the other on one workload."""
     workload = make_workload(orders, skus, seed)
     chosen = choose_database(database, workdir)
     with ray_for(num_cpus=2, log_level=log_level):  # left running if it already was
         flashstock = run_flashstock(redis_url, workload, shards)
     classic = run_classic(redis_url, workload)
+    same_work = run_same_work(redis_url, workload)
     row_lock = run_row_lock(chosen, workload, writers)
     return Comparison(
-        workload, chosen, {"flashstock": flashstock, "classic_lua": classic, "row_lock_db": row_lock}
+        workload,
+        chosen,
+        {
+            "flashstock": flashstock,
+            "classic_lua": classic,
+            "same_work_lua": same_work,
+            "row_lock_db": row_lock,
+        },
     )
 
 
@@ -376,12 +457,18 @@ def _print(results: dict[str, Any]) -> None:
         )
     for name, c in results["contenders"].items():
         print(f"  {name}: {c['how']}; latency {c['latency']}")
-    fs = results["contenders"]["flashstock"]
-    print(
-        f"  flashstock from inbox entry to decision (includes the wait in the pre-filled "
-        f"backlog): p50 {fs['inbox_to_decision_ms_p50']:,.0f} ms, "
-        f"p99 {fs['inbox_to_decision_ms_p99']:,.0f} ms"
-    )
+    for name in ("flashstock", "same_work_lua"):
+        c = results["contenders"][name]
+        print(
+            f"  {name} from release of its inbox entry to published decision (includes the wait "
+            f"in the backlog): p50 {c['inbox_to_decision_ms_p50']:,.0f} ms, "
+            f"p99 {c['inbox_to_decision_ms_p99']:,.0f} ms"
+        )
+    print("  CPU per order (whole machine during the run, Redis' share in brackets):")
+    for name, c in results["contenders"].items():
+        if "cpu_us_per_order" in c:
+            machine_cpu = "n/a" if c["cpu_us_per_order"] is None else f"{c['cpu_us_per_order']:,.1f} us"
+            print(f"    {name:<14} {machine_cpu} (Redis {c['redis_cpu_us_per_order']:,.1f} us)")
     bad = [
         name
         for name, c in results["contenders"].items()

@@ -17,7 +17,7 @@ import json
 import random
 import threading
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -124,17 +124,22 @@ class Drain(NamedTuple):
     orders: int  # orders decided in those seconds
 
 
-def drain(config: StoreConfig, raw: redis.Redis, total: int, stall_seconds: float = 60.0) -> Drain:
+def drain(
+    config: StoreConfig,
+    raw: redis.Redis,
+    total: int,
+    stall_seconds: float = 60.0,
+    on_release: Callable[[], None] | None = None,
+) -> Drain:
     """Start one ingest actor per channel, release the backlog ``fill_inboxes`` held once
-    they are all up, and wait until ``total`` order decisions are published; fails if
-    none comes for ``stall_seconds``."""
+    they are all up (calling ``on_release`` just before), and wait until ``total`` order
+    decisions are published; fails if none comes for ``stall_seconds``."""
     keys = inbox_keys(config)
     ingest = start_ingest(config, CHANNELS)
     done_at_start = done = decided(raw, keys)
-    seconds, microseconds = raw.time()
-    released_ms = seconds * 1000 + microseconds // 1000
-    for k in keys.values():
-        raw.xgroup_setid(k.inbox, GROUP, "0")
+    if on_release is not None:
+        on_release()
+    released_ms = release_backlog(raw, keys)
     progress = progress_bar(total=total, initial=done, desc="drain", unit="order", leave=False)
     last_progress = time.monotonic()
     while done < total:
@@ -151,6 +156,15 @@ def drain(config: StoreConfig, raw: redis.Redis, total: int, stall_seconds: floa
         entry_time_ms(entry_id) for k in keys.values() if (entry_id := last_entry_id(raw, k.decisions))
     )
     return Drain(ingest, released_ms, max(0.001, (last_ms - released_ms) / 1000), total - done_at_start)
+
+
+def release_backlog(raw: redis.Redis, keys: Mapping[str, ChannelKeys]) -> int:
+    """Let the consumer group deliver the backlog ``fill_inboxes`` held back; the Redis
+    clock (ms) just before."""
+    seconds, microseconds = raw.time()
+    for k in keys.values():
+        raw.xgroup_setid(k.inbox, GROUP, "0")
+    return int(seconds * 1000 + microseconds // 1000)
 
 
 def decided(raw: redis.Redis, keys: Mapping[str, ChannelKeys]) -> int:

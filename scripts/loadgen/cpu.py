@@ -1,0 +1,53 @@
+"""CPU seconds a benchmark spends, read around each contender's run: the whole machine's
+busy time (every process: Ray workers, Redis, clients) and Redis' own."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import redis
+
+_PROC_STAT = Path("/proc/stat")
+
+
+def machine_busy_seconds() -> float | None:
+    """CPU seconds every core has spent busy since boot (Linux ``/proc/stat``: all but
+    idle and iowait); None where there is no ``/proc/stat``."""
+    if not _PROC_STAT.exists():
+        return None
+    fields = [int(v) for v in _PROC_STAT.read_text().splitlines()[0].split()[1:]]
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
+def redis_cpu_seconds(client: redis.Redis) -> float:
+    """CPU seconds the Redis server has used (``INFO cpu``: user + system, main thread
+    and children)."""
+    info = client.info("cpu")
+    return float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
+
+
+class CpuMeter:
+    """Machine and Redis CPU seconds between ``start()`` and ``stop()``."""
+
+    def __init__(self, client: redis.Redis) -> None:
+        self.client = client
+        self.machine: float | None = None
+        self.redis = 0.0
+
+    def start(self) -> None:
+        self._machine0 = machine_busy_seconds()
+        self._redis0 = redis_cpu_seconds(self.client)
+
+    def stop(self) -> None:
+        machine = machine_busy_seconds()
+        self.machine = None if machine is None or self._machine0 is None else machine - self._machine0
+        self.redis = redis_cpu_seconds(self.client) - self._redis0
+
+    def per_order_us(self, orders: int) -> dict[str, float | None]:
+        """Microseconds of CPU per order: the whole machine's and Redis' share of it."""
+        return {
+            "cpu_us_per_order": None if self.machine is None else round(self.machine / orders * 1e6, 1),
+            "redis_cpu_us_per_order": round(self.redis / orders * 1e6, 1),
+        }
