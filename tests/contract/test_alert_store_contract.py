@@ -14,8 +14,9 @@ from actors.alerts.store import AlertStore, MemoryAlertStore, RedisAlertStore
 from actors.infra.codec import notification_record
 from actors.infra.redis_server import RedisServer
 from policies.alert_book import AlertBook
-from policies.alert_lifecycle import Alert, LifecycleSettings, Notification, Silence, Status, Subscription
+from policies.alert_lifecycle import Alert, LifecycleSettings, Notification, Silence, Status
 from policies.alert_rules import Level, Verdict
+from policies.subscriptions import Subscription
 from tests.support import fresh_namespace
 
 T0 = 1_762_862_400.0
