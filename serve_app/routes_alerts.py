@@ -15,9 +15,9 @@ from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import PlainTextResponse, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
+from actors.alerts.hub import ALERT_LEVELS
 from actors.alerts.webhooks import shown, url_problem
 from actors.infra import keys
-from policies.alert_rules import Level
 from policies.subscriptions import Subscription, subscription_problem
 from serve_app.auth import Principal
 from serve_app.backend import Backend
@@ -36,7 +36,7 @@ from serve_app.schemas import (
 )
 
 router = APIRouter(responses=ERROR_RESPONSES)
-ALERT_LEVELS = (Level.TREND, Level.THRESHOLD, Level.EMERGENCY, Level.CHANNEL_STALLED)
+
 log = structlog.get_logger(__name__)
 #: seconds between keep-alive comments on a quiet SSE stream
 KEEP_ALIVE_SECONDS = 15.0

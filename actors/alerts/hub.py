@@ -37,10 +37,12 @@ from actors.alerts.webhooks import WebhookSender, url_problem
 from actors.infra.codec import notification_record
 from policies.alert_book import AlertBook
 from policies.alert_lifecycle import Alert, LifecycleSettings, Notification, Silence, Status
-from policies.alert_rules import Verdict
-from policies.subscriptions import Subscription
+from policies.alert_rules import Level, Verdict
+from policies.subscriptions import Subscription, subscription_problem
 
 log = structlog.get_logger(__name__)
+#: the levels a subscription may ask for
+ALERT_LEVELS = (Level.TREND, Level.THRESHOLD, Level.EMERGENCY, Level.CHANNEL_STALLED)
 
 Listener = Callable[[dict[str, Any]], None]
 
@@ -164,8 +166,16 @@ class AlertHub:
     # ---- fan-out ----------------------------------------------------------------------
 
     def subscribe(self, subscription: Subscription) -> None:
-        """Store a subscription; ValueError when its URL is unusable. No DNS lookup here:
-        the HTTP route resolved the host, and every delivery resolves and checks again."""
+        """Store a subscription; ValueError when its receiver cannot take it
+        (``subscription_problem``) or its URL is unusable. No DNS lookup here: the HTTP
+        route resolved the host, and every delivery resolves and checks again."""
+        sub = subscription
+        timing = (sub.group_wait, sub.group_interval, sub.repeat_interval)
+        refused = subscription_problem(
+            sub.kind, sub.url, sub.secret.decode(errors="replace"), sub.levels, ALERT_LEVELS, timing
+        )
+        if refused is not None:
+            raise ValueError(f"{refused[0]}: {refused[1]}")
         problem = url_problem(subscription.url, resolve=None)
         if problem:
             raise ValueError(problem)

@@ -21,7 +21,7 @@ from policies.subscriptions import Subscription
 
 T0 = 1_762_862_400.0
 NOW = LifecycleSettings(pending_seconds=0, keep_firing_seconds=60)
-SECRET = b"hub-secret"
+SECRET = b"hub-secret-0123456789"
 
 
 class FakeSender:
