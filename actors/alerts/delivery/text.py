@@ -58,7 +58,7 @@ def _title(payload: Mapping[str, Any]) -> str:
 
 def _lines(payload: Mapping[str, Any], *, markdown: bool) -> list[str]:
     records = payload.get("notifications") or [
-        {"kind": None, **r} for r in payload.get("alerts", []) if r.get("kind") != "resolved"
+        {**r, "kind": None} for r in payload.get("alerts", []) if r.get("kind") != "resolved"
     ]
     return [_line(r, markdown=markdown) for r in _ordered(records)]
 

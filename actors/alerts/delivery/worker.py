@@ -93,7 +93,6 @@ class Delivery:
         self.subscriptions: dict[str, Subscription] = {}
         self.groups: dict[str, NotificationGroup] = {}
         self.lanes: dict[str, Lane] = {}
-        self.delivered = 0
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._scheduler: threading.Thread | None = None
@@ -188,9 +187,7 @@ class Delivery:
         return jobs
 
     def _send(self, job: Job) -> bool:
-        delivered = self.sender.deliver(job.subscription, job.event_id, job.payload)
-        self.delivered += delivered
-        return delivered
+        return self.sender.deliver(job.subscription, job.event_id, job.payload)
 
     def _enqueue(self, job: Job) -> None:
         lane = self._lane(job.subscription.id)
