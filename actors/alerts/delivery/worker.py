@@ -139,13 +139,16 @@ class Delivery:
         self._scheduler.start()
 
     def stop(self, timeout: float = 5.0) -> None:
+        """Stop scheduling, drop what waits, and let each receiver's thread end after the
+        digest it is sending (waiting at most ``timeout`` seconds for each)."""
         self._stop.set()
-        with self._lock:
-            lanes = list(self.lanes.values())
-        for lane in lanes:
-            self._close(lane)
         if self._scheduler is not None:
             self._scheduler.join(timeout)
+        with self._lock:
+            lanes = list(self.lanes.values())
+            self.lanes.clear()
+        for lane in lanes:
+            self._close(lane)
         for lane in lanes:
             if lane.thread is not None:
                 lane.thread.join(timeout)
@@ -191,6 +194,8 @@ class Delivery:
 
     def _enqueue(self, job: Job) -> None:
         lane = self._lane(job.subscription.id)
+        if lane is None:
+            return  # unsubscribed since its digest was taken: it wants nothing more
         while True:
             try:
                 lane.jobs.put_nowait(job)
@@ -218,8 +223,10 @@ class Delivery:
         )
         log.error("delivery_queue_full", subscription=job.subscription.id, event_id=job.event_id)
 
-    def _lane(self, subscription_id: str) -> Lane:
+    def _lane(self, subscription_id: str) -> Lane | None:
         with self._lock:
+            if subscription_id not in self.subscriptions or self._stop.is_set():
+                return None
             lane = self.lanes.get(subscription_id)
             if lane is None:
                 lane = self.lanes[subscription_id] = Lane(subscription_id, self.queue_size)
@@ -230,10 +237,17 @@ class Delivery:
             return lane
 
     def _close(self, lane: Lane) -> None:
-        """Drop what waits and tell the lane's thread to end after its current digest."""
+        """Drop what waits (said in the log: the alert stream keeps it) and tell the lane's
+        thread to end after its current digest."""
+        dropped = 0
         while True:
             try:
-                lane.jobs.get_nowait()
+                dropped += lane.jobs.get_nowait() is not None
             except queue.Empty:
                 break
-        lane.jobs.put(None)
+        if dropped:
+            log.warning("delivery_queue_dropped", subscription=lane.subscription_id, digests=dropped)
+        try:
+            lane.jobs.put_nowait(None)
+        except queue.Full:  # refilled meanwhile: the thread ends with the process (a daemon)
+            log.warning("delivery_lane_not_closed", subscription=lane.subscription_id)
