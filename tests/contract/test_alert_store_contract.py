@@ -136,3 +136,19 @@ def test_dead_letters_are_kept_per_subscription_oldest_first(store: AlertStore) 
     assert [letter["event_id"] for letter in store.dead_letters("ops")] == ["e1", "e2"]
     assert store.dead_letters("ops")[0]["payload"] == {"room": "直播间"}
     assert store.dead_letters("nobody") == []
+
+
+def test_subscriptions_keep_their_receiver_kind_and_timing(store: AlertStore) -> None:
+    robot = Subscription(
+        "ding",
+        "https://oapi.dingtalk.com/robot/send?access_token=t",
+        b"SECabc",
+        (Level.EMERGENCY,),
+        "li",
+        "dingtalk",
+        group_wait=0.0,
+        group_interval=12.5,
+        repeat_interval=600.0,
+    )
+    store.save_subscription(robot)
+    assert store.subscriptions() == [robot]
