@@ -23,6 +23,8 @@ from collections.abc import Sequence
 from typing import Final, NamedTuple
 from urllib.parse import parse_qs, urlsplit
 
+from policies.alert_rules import Level
+
 
 class ReceiverKind:
     """The receivers flashstock can post to."""
@@ -48,6 +50,8 @@ DEFAULT_GROUP_INTERVAL: Final = 30.0
 DEFAULT_REPEAT_INTERVAL: Final = 1800.0
 #: the shortest secret flashstock's own webhook accepts (an HMAC key worth the name)
 MIN_WEBHOOK_SECRET: Final = 16
+#: the levels a subscription may ask for
+SUBSCRIBABLE_LEVELS: Final = (Level.TREND, Level.THRESHOLD, Level.EMERGENCY, Level.CHANNEL_STALLED)
 #: the longest a timing may be (seconds): a day
 MAX_TIMING_SECONDS: Final = 86_400.0
 
@@ -73,7 +77,6 @@ def subscription_problem(
     url: str,
     secret: str,
     levels: Sequence[str],
-    known_levels: Sequence[str],
     timing: Sequence[float] = (DEFAULT_GROUP_WAIT, DEFAULT_GROUP_INTERVAL, DEFAULT_REPEAT_INTERVAL),
 ) -> tuple[str, str] | None:
     """Why a subscription cannot be made, as ``(field, message)``, or None when it can.
@@ -94,9 +97,9 @@ def subscription_problem(
         return "url", "a DingTalk robot url carries its access_token (…/robot/send?access_token=…)"
     if kind == ReceiverKind.WECOM and not query.get("key"):
         return "url", "a WeCom robot url carries its key (…/cgi-bin/webhook/send?key=…)"
-    unknown = [level for level in levels if level not in known_levels]
+    unknown = [level for level in levels if level not in SUBSCRIBABLE_LEVELS]
     if unknown:
-        return "levels", f"unknown level {unknown[0]!r}: one of {', '.join(known_levels)}"
+        return "levels", f"unknown level {unknown[0]!r}: one of {', '.join(SUBSCRIBABLE_LEVELS)}"
     wait, interval, repeat = timing
     for name, value in (("group_wait", wait), ("group_interval", interval), ("repeat_interval", repeat)):
         if not 0 <= value <= MAX_TIMING_SECONDS:

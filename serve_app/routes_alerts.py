@@ -15,7 +15,6 @@ from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import PlainTextResponse, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
-from actors.alerts.hub import ALERT_LEVELS
 from actors.alerts.webhooks import shown, url_problem
 from actors.infra import keys
 from policies.subscriptions import Subscription, subscription_problem
@@ -36,7 +35,6 @@ from serve_app.schemas import (
 )
 
 router = APIRouter(responses=ERROR_RESPONSES)
-
 log = structlog.get_logger(__name__)
 #: seconds between keep-alive comments on a quiet SSE stream
 KEEP_ALIVE_SECONDS = 15.0
@@ -109,7 +107,7 @@ def subscribe(body: SubscriptionRequest, b: BackendDep, who: Operator) -> Subscr
     """A receiver of alert notifications, grouped per show and sent in its kind's format
     (flashstock's signed webhook, Alertmanager, DingTalk, WeCom or Feishu robots)."""
     timing = (body.group_wait_seconds, body.group_interval_seconds, body.repeat_interval_seconds)
-    refused = subscription_problem(body.kind, body.url, body.secret, body.levels, ALERT_LEVELS, timing)
+    refused = subscription_problem(body.kind, body.url, body.secret, body.levels, timing)
     if refused is not None:
         field, message = refused
         raise ApiError(422, "invalid_subscription", message, field)

@@ -37,12 +37,10 @@ from actors.alerts.webhooks import WebhookSender, url_problem
 from actors.infra.codec import notification_record
 from policies.alert_book import AlertBook
 from policies.alert_lifecycle import Alert, LifecycleSettings, Notification, Silence, Status
-from policies.alert_rules import Level, Verdict
+from policies.alert_rules import Verdict
 from policies.subscriptions import Subscription, subscription_problem
 
 log = structlog.get_logger(__name__)
-#: the levels a subscription may ask for
-ALERT_LEVELS = (Level.TREND, Level.THRESHOLD, Level.EMERGENCY, Level.CHANNEL_STALLED)
 
 Listener = Callable[[dict[str, Any]], None]
 
@@ -172,7 +170,7 @@ class AlertHub:
         sub = subscription
         timing = (sub.group_wait, sub.group_interval, sub.repeat_interval)
         refused = subscription_problem(
-            sub.kind, sub.url, sub.secret.decode(errors="replace"), sub.levels, ALERT_LEVELS, timing
+            sub.kind, sub.url, sub.secret.decode(errors="replace"), sub.levels, timing
         )
         if refused is not None:
             raise ValueError(f"{refused[0]}: {refused[1]}")

@@ -17,7 +17,6 @@ from policies.subscriptions import (
     subscription_problem,
 )
 
-LEVELS = ("TREND", "THRESHOLD", "EMERGENCY", "CHANNEL_STALLED")
 DING = "https://oapi.dingtalk.com/robot/send?access_token=abc"
 WECOM = "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=k-1"
 FEISHU = "https://open.feishu.cn/open-apis/bot/v2/hook/0b3c"
@@ -38,7 +37,7 @@ FEISHU = "https://open.feishu.cn/open-apis/bot/v2/hook/0b3c"
     ],
 )
 def test_each_kind_accepts_what_its_platform_needs(kind: str, url: str, secret: str) -> None:
-    assert subscription_problem(kind, url, secret, ["EMERGENCY"], LEVELS) is None
+    assert subscription_problem(kind, url, secret, ["EMERGENCY"]) is None
 
 
 @pytest.mark.parametrize(
@@ -55,7 +54,7 @@ def test_each_kind_accepts_what_its_platform_needs(kind: str, url: str, secret: 
 def test_a_subscription_a_platform_cannot_take_is_refused_naming_the_field(
     kind: str, url: str, secret: str, levels: list[str], field: str, words: str
 ) -> None:
-    problem = subscription_problem(kind, url, secret, levels, LEVELS)
+    problem = subscription_problem(kind, url, secret, levels)
     assert problem is not None
     assert problem[0] == field
     assert words in problem[1]
@@ -71,7 +70,7 @@ def test_a_subscription_a_platform_cannot_take_is_refused_naming_the_field(
     ],
 )
 def test_timing_out_of_bounds_is_refused(timing: tuple[float, float, float], field: str) -> None:
-    problem = subscription_problem("wecom", WECOM, "", [], LEVELS, timing)
+    problem = subscription_problem("wecom", WECOM, "", [], timing)
     assert problem is not None
     assert problem[0] == field
 
