@@ -7,6 +7,7 @@ from typing import Any
 
 from actors.alerts.delivery.formats import digest_payload, response_problem
 from actors.alerts.delivery.text import digest_markdown, digest_text
+from actors.alerts.webhooks import retry_after_seconds
 from policies.notification_groups import Digest
 
 
@@ -62,3 +63,12 @@ def test_a_robots_error_code_is_a_failure_and_its_rate_limit_is_retried() -> Non
         True,
     )
     assert response_problem("webhook", 200, b"anything") is None  # flashstock's webhook: 2xx is enough
+
+
+def test_retry_after_is_read_as_seconds_or_an_http_date() -> None:
+    now = 1_762_862_400.0  # Tue, 11 Nov 2025 12:00:00 GMT
+    assert retry_after_seconds("120", now) == 120.0
+    assert retry_after_seconds("Tue, 11 Nov 2025 12:00:30 GMT", now) == 30.0
+    assert retry_after_seconds("Tue, 11 Nov 2025 11:00:00 GMT", now) == 0.0  # already past
+    assert retry_after_seconds("soon", now) is None
+    assert retry_after_seconds(None, now) is None
