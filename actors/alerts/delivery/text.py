@@ -12,7 +12,16 @@ LEVEL_NAMES = {
     "TREND": "趋势预警",
     "CHANNEL_STALLED": "渠道中断",
 }
-KIND_NAMES = {"firing": "触发", "escalated": "升级", "worsened": "恶化", "resolved": "已恢复"}
+#: notification kinds, today's and those of the alert redesign (deescalated, eta, surge)
+KIND_NAMES = {
+    "firing": "触发",
+    "escalated": "升级",
+    "deescalated": "降级",
+    "worsened": "恶化",
+    "eta": "售罄提前",
+    "surge": "销量激增",
+    "resolved": "已恢复",
+}
 #: most urgent first
 LEVEL_ORDER = {"EMERGENCY": 0, "THRESHOLD": 1, "CHANNEL_STALLED": 2, "TREND": 3}
 #: WeCom refuses markdown over 4096 bytes; DingTalk and Feishu take more, but a chat
