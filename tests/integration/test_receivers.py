@@ -461,3 +461,32 @@ def test_the_hub_sends_a_show_to_a_feishu_robot_after_group_wait(
     text = json.loads(seen.body)["content"]["text"]
     assert "HOODIE" in text
     assert "CAP" in text
+
+
+@pytest.mark.parametrize(
+    ("kind", "path", "secret"),
+    [
+        (ReceiverKind.WEBHOOK, "/hook", b"s" * 16),
+        (ReceiverKind.ALERTMANAGER, "/alerts", b""),
+        (ReceiverKind.ALERTMANAGER_API, "", b""),
+        (ReceiverKind.DINGTALK, "/robot/send?access_token=tok-1", DING_SECRET),
+        (ReceiverKind.WECOM, f"/cgi-bin/webhook/send?key={WECOM_KEY}", b""),
+        (ReceiverKind.FEISHU, "/open-apis/bot/v2/hook/h-1", FEISHU_SECRET),
+    ],
+)
+def test_every_kind_retries_a_receiver_that_is_down_and_then_dead_letters(
+    redis_client: redis.Redis, platform: Any, kind: str, path: str, secret: bytes
+) -> None:
+    down = platform(lambda seen: (503, {"error": "maintenance"}, {}))
+    sleeps = Sleeps()
+    sender = sender_on(redis_client, sleeps, max_attempts=3)
+    sub = Subscription("sub", f"{down.base}{path}", secret, kind=kind)
+
+    assert sender.deliver(sub, "evt-x", DIGEST) is False
+
+    assert len(down.seen) == 3
+    assert len(sleeps) == 2
+    [letter] = sender.dead_letters("sub")
+    assert letter["attempts"] == 3
+    assert "503" in letter["error"]
+    assert letter["payload"] == DIGEST
