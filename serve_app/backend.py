@@ -6,6 +6,7 @@ Ray handles answer ``Any``: each call's result is given its type here, at the ed
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 import uuid
 from collections.abc import Sequence
@@ -218,6 +219,11 @@ class Backend:
             decode_subscription(raw)._replace(secret=b"")
             for raw in self.redis.hvals(keys.subscriptions(self.config.namespace))
         ]
+
+    def dead_letters(self, subscription_id: str, limit: int) -> list[dict[str, Any]]:
+        """The newest ``limit`` dead letters of a subscription, oldest first."""
+        key = keys.webhook_dead(self.config.namespace, subscription_id)
+        return [json.loads(text(raw)) for raw in self.redis.lrange(key, -limit, -1)]
 
     def subscribe(self, subscription: Subscription) -> None:
         ray.get(self.forecaster.subscribe.remote(subscription))

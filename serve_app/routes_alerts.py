@@ -27,6 +27,8 @@ from serve_app.metrics import prometheus_text
 from serve_app.schemas import (
     ERROR_RESPONSES,
     AckRequest,
+    DeadLetterOut,
+    DeadLettersOut,
     HintOut,
     Ident,
     SilenceRequest,
@@ -125,6 +127,25 @@ def subscribe(body: SubscriptionRequest, b: BackendDep, who: Operator) -> Subscr
     )
     b.subscribe(sub)
     return subscription_out(sub)
+
+
+@router.get(
+    "/v1/subscriptions/{subscription_id}/dead-letters", response_model=DeadLettersOut, tags=["alerts"]
+)
+def dead_letters(
+    subscription_id: Ident,
+    b: BackendDep,
+    _: Operator,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> DeadLettersOut:
+    """The digests this receiver never took (attempts ran out, refused, or its queue was
+    full), newest ``limit``, oldest first; kept after the subscription is deleted."""
+    letters = b.dead_letters(subscription_id, limit)
+    if not letters and subscription_id not in {s.id for s in b.subscriptions()}:
+        raise ApiError(404, "unknown_subscription", f"no subscription {subscription_id!r}")
+    return DeadLettersOut(
+        subscription=subscription_id, items=[DeadLetterOut.model_validate(letter) for letter in letters]
+    )
 
 
 @router.delete("/v1/subscriptions/{subscription_id}", status_code=204, tags=["alerts"])

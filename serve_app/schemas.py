@@ -270,6 +270,23 @@ class SubscriptionOut(BaseModel):
     repeat_interval_seconds: float
 
 
+class DeadLetterOut(BaseModel):
+    """A digest a receiver never took: why, after how many attempts, when (unix
+    seconds), where (a robot's URL shown as ``scheme://host/***``) and what, for a resend."""
+
+    event_id: str
+    url: str
+    error: str
+    attempts: int
+    failed_at: float
+    payload: dict[str, Any]
+
+
+class DeadLettersOut(BaseModel):
+    subscription: str
+    items: list[DeadLetterOut]
+
+
 class HintOut(BaseModel):
     sku: str
     sellable_orders: int

@@ -4,9 +4,14 @@ a robot's URL (its secret) is never shown back, and the OpenAPI schema states th
 
 from __future__ import annotations
 
+import time
+import uuid
+from typing import Any
+
 import requests
 
 from tests.e2e.conftest import Service
+from tests.support import wait_for
 
 #: .invalid never resolves (RFC 2606): accepted, and nothing is ever sent
 DING = "https://oapi.dingtalk.invalid/robot/send?access_token=robot-token-1"
@@ -99,3 +104,47 @@ def test_the_openapi_schema_lists_the_receiver_kinds(service: Service) -> None:
     ]
     assert request["properties"]["kind"]["default"] == "webhook"
     assert request["properties"]["group_wait_seconds"]["default"] == 5
+
+
+def test_a_receiver_that_never_answers_ends_in_its_dead_letters_over_http(service: Service) -> None:
+    created = service.post(
+        "/v1/subscriptions",
+        {
+            "url": "http://hooks.invalid/hook",
+            "secret": "s" * 20,
+            "levels": ["EMERGENCY"],
+            "group_wait_seconds": 0,
+        },
+    )
+    assert created.status_code == 201, created.text
+    sub_id = created.json()["id"]
+    sku = f"SKU-{uuid.uuid4().hex[:8]}"
+    assert (
+        service.put(f"/v1/skus/{sku}", {"on_hand": 10, "name": "测试款", "critical_floor": 3}).status_code
+        == 200
+    )
+    order = {
+        "channel": "douyin",
+        "order_id": "d1",
+        "placed_at": time.time(),
+        "lines": [{"sku": sku, "quantity": 8}],
+    }
+    assert service.post("/v1/orders", {"orders": [order]}, role="ingest").status_code == 200
+
+    def ours() -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = service.get(
+            f"/v1/subscriptions/{sub_id}/dead-letters", role="operator"
+        ).json()["items"]
+        return [i for i in items if sku in {n["alert"]["sku"] for n in i["payload"]["notifications"]}]
+
+    # hooks.invalid never resolves: five attempts with backoff, then the dead letter
+    wait_for(lambda: bool(ours()), timeout=90, message="the digest in the dead letters")
+    [letter] = ours()
+    assert letter["attempts"] == 5
+    assert "cannot resolve hooks.invalid" in letter["error"]
+    assert letter["url"] == "http://hooks.invalid/hook"
+    delete(service, sub_id)
+    # kept after the subscription is gone, for a resend
+    assert ours() == [letter]
+    unknown = service.get("/v1/subscriptions/sub-never/dead-letters", role="operator")
+    assert (unknown.status_code, unknown.json()["code"]) == (404, "unknown_subscription")
