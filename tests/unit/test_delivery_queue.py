@@ -76,3 +76,25 @@ def test_an_unsubscribed_receiver_gets_nothing_more() -> None:
 
     assert delivery.flush(T0 + 10) == 0
     assert sender.sent == []
+
+
+class BrokenSender:
+    def deliver(self, subscription: Subscription, event_id: str, payload: Mapping[str, Any]) -> bool:
+        raise RuntimeError("a bug in a format")
+
+
+def test_a_digest_the_sender_fails_on_is_dead_lettered_and_the_lane_goes_on() -> None:
+    store = MemoryAlertStore()
+    delivery = Delivery(BrokenSender(), store, tick_seconds=3600)
+    delivery.subscribe(SUB)
+    delivery.start()
+    try:
+        for n, sku in enumerate(["HOODIE", "CAP"]):
+            delivery.notify("ops", [record(sku)], T0 + 10 * n)
+            delivery.flush(T0 + 10 * n)
+        wait_for(lambda: len(store.dead_letters("ops")) == 2, timeout=10, message="both dead letters")
+    finally:
+        delivery.stop()
+    letters = store.dead_letters("ops")
+    assert [letter["payload"]["notifications"][0]["alert"]["sku"] for letter in letters] == ["HOODIE", "CAP"]
+    assert all(letter["error"] == "delivery failed: RuntimeError: a bug in a format" for letter in letters)

@@ -72,6 +72,8 @@ class Lane:
 
 
 class Delivery:
+    """Notification groups per subscription and the receivers' lanes (see the module)."""
+
     def __init__(
         self,
         sender: Sender,
@@ -167,8 +169,12 @@ class Delivery:
                 return
             try:
                 self._send(job)
-            except Exception:
+            except Exception as exc:  # not a receiver's answer (those are dead-lettered by the sender)
                 log.exception("delivery_failed", subscription=job.subscription.id, event_id=job.event_id)
+                try:
+                    self._dead_letter(job, f"delivery failed: {type(exc).__name__}: {exc}")
+                except Exception:  # the store is down too: the log line above is all there is
+                    log.exception("delivery_dead_letter_failed", subscription=job.subscription.id)
 
     # ---- internals ----------------------------------------------------------------------
 
@@ -206,10 +212,10 @@ class Delivery:
                 except queue.Empty:
                     continue
                 if oldest is not None:
-                    self._overflow(oldest)
+                    self._dead_letter(oldest, f"receiver queue full: {self.queue_size} digests waiting")
+                    log.error("delivery_queue_full", subscription=oldest.subscription.id)
 
-    def _overflow(self, job: Job) -> None:
-        error = f"receiver queue full: {self.queue_size} digests waiting, the oldest was dropped"
+    def _dead_letter(self, job: Job, error: str) -> None:
         self.dead.add_dead_letter(
             job.subscription.id,
             {
@@ -221,7 +227,6 @@ class Delivery:
                 "failed_at": time.time(),
             },
         )
-        log.error("delivery_queue_full", subscription=job.subscription.id, event_id=job.event_id)
 
     def _lane(self, subscription_id: str) -> Lane | None:
         with self._lock:
