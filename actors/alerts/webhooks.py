@@ -354,7 +354,7 @@ class WebhookSender:
             return _Attempt(False, f"unusable url: {exc}", False)
         finally:
             connection.close()
-        if 200 <= status < 300 or status in (400, 429):  # robots name their rate limit in the body
+        if 200 <= status < 300 or 400 <= status < 500:  # robots name refusals and limits in the body
             refused = response_problem(kind, status, answer)
             if refused is not None:
                 return _Attempt(False, refused[0], refused[1], wait)

@@ -59,9 +59,15 @@ def test_a_robots_error_code_is_a_failure_and_its_rate_limit_is_retried() -> Non
         True,
     )
     assert response_problem("feishu", 200, b"<html>busy</html>") == (
-        "HTTP 200: the feishu robot's answer is not JSON",
+        "HTTP 200: the feishu robot's answer is not a JSON object",
         True,
     )
+    assert response_problem("feishu", 400, b'{"code":11232,"msg":"frequency limited"}') == (
+        "feishu robot refused: code 11232 frequency limited",
+        True,
+    )
+    assert response_problem("feishu", 400, b'{"code":9499,"msg":"Bad Request"}') is None  # the 400 decides
+    assert response_problem("dingtalk", 400, b"<html>bad</html>") is None
     assert response_problem("webhook", 200, b"anything") is None  # flashstock's webhook: 2xx is enough
 
 

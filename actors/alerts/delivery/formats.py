@@ -143,20 +143,22 @@ def build_request(
 
 
 def response_problem(kind: str, status: int, answer: bytes) -> tuple[str, bool] | None:
-    """Why an answer with a 2xx ``status`` (or a 4xx that names a rate limit) is not a
-    delivery, as ``(error, retryable)``, or None when it is. A robot's answer is JSON
-    whose ``errcode`` (DingTalk, WeCom) or ``code`` / ``StatusCode`` (Feishu) is 0 on
-    success."""
+    """Why a robot's answer is not a delivery, as ``(error, retryable)``, or None when it
+    is, or when the HTTP status alone decides. A robot answers JSON whose ``errcode``
+    (DingTalk, WeCom) or ``code`` / ``StatusCode`` (Feishu) is 0 on success: a 2xx with
+    another code is a refusal (retried when the code is a rate limit); a 4xx whose code is
+    a rate limit is retried (Feishu answers its limits with 400)."""
     if kind not in (ReceiverKind.DINGTALK, ReceiverKind.WECOM, ReceiverKind.FEISHU):
         return None
+    ok_status = 200 <= status < 300
     try:
         reply = json.loads(answer)
     except ValueError:
-        return f"HTTP {status}: the {kind} robot's answer is not JSON", True
+        reply = None
     if not isinstance(reply, dict):
-        return f"HTTP {status}: the {kind} robot's answer is not a JSON object", True
+        return (f"HTTP {status}: the {kind} robot's answer is not a JSON object", True) if ok_status else None
     code = reply.get("errcode", reply.get("code", reply.get("StatusCode", 0)))
-    if code in (0, None):
+    if code in (0, None) or (not ok_status and code not in RATE_LIMIT_CODES):
         return None
     message = reply.get("errmsg", reply.get("msg", reply.get("StatusMessage", "")))
     return f"{kind} robot refused: code {code} {message}".rstrip(), code in RATE_LIMIT_CODES
