@@ -236,14 +236,3 @@ def apply_silences(
     """Mark the notifications that an active silence mutes."""
     active = [s for s in silences if s.until_wall > now_wall]
     return [n._replace(silenced=any(s.matches(n.alert, now_wall) for s in active)) for n in notes]
-
-
-class Subscription(NamedTuple):
-    """A receiver of alert digests: its URL, signing secret and the levels it wants."""
-
-    id: str
-    url: str
-    secret: bytes
-    #: the alert levels wanted; empty means every level
-    levels: tuple[str, ...] = ()
-    created_by: str = ""

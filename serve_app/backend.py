@@ -17,19 +17,20 @@ import redis
 from pydantic import BaseModel, Field
 
 from actors.infra import keys
-from actors.infra.codec import decode_record, text
+from actors.infra.codec import decode_record, decode_subscription, text
 from actors.infra.directory import forecaster_handle, forecaster_name, owner_handles
 from actors.infra.settings import DEFAULT_NAMESPACE, DEFAULT_SHARD_COUNT, StoreConfig
 from actors.ingest.core import ChannelIngest, IngestResult
 from actors.ingest.store import RedisIngestStore
 from actors.owner.client import StockClient
 from actors.owner.store import LedgerStore
-from policies.alert_lifecycle import Silence, Subscription
+from policies.alert_lifecycle import Silence
 from policies.channels import Cancellation, Payment, PlatformOrder, Unreadable
 from policies.channels.signing import DEFAULT_TOLERANCE_SECONDS, WebhookHeaders
 from policies.ledger import Decision, Ledger, SkuSettings
 from policies.operations import FIELD_SEPARATOR, Adjust, DefineSku, Operation, Restock
 from policies.orders import NoticeDecision, OrderDecision
+from policies.subscriptions import Subscription
 from serve_app.errors import ApiError
 from serve_app.guards.checks import FrontDoorArgs
 from serve_app.secrets import webhook_secret
@@ -219,15 +220,19 @@ class Backend:
         return silence
 
     def subscriptions(self) -> list[Subscription]:
+        """The stored subscriptions, secrets left out."""
         return [
-            Subscription(**{**json.loads(raw), "secret": b""})
+            decode_subscription(raw)._replace(secret=b"")
             for raw in self.redis.hvals(keys.subscriptions(self.config.namespace))
         ]
 
-    def subscribe(self, url: str, secret: str, levels: Sequence[str], who: str) -> Subscription:
-        sub = Subscription(f"sub-{uuid.uuid4().hex[:10]}", url, secret.encode(), tuple(levels), who)
-        ray.get(self.forecaster.subscribe.remote(sub))
-        return sub
+    def dead_letters(self, subscription_id: str, limit: int) -> list[dict[str, Any]]:
+        """The newest ``limit`` dead letters of a subscription, oldest first."""
+        key = keys.webhook_dead(self.config.namespace, subscription_id)
+        return [json.loads(text(raw)) for raw in self.redis.lrange(key, -limit, -1)]
+
+    def subscribe(self, subscription: Subscription) -> None:
+        ray.get(self.forecaster.subscribe.remote(subscription))
 
     def unsubscribe(self, subscription_id: str) -> bool:
         removed: bool = ray.get(self.forecaster.unsubscribe.remote(subscription_id))

@@ -4,6 +4,7 @@ operations routes."""
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import AsyncIterator, Iterable, Mapping
 from typing import Annotated, Any
 
@@ -14,8 +15,9 @@ from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import PlainTextResponse, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
-from actors.alerts.webhooks import url_problem
+from actors.alerts.webhooks import shown, url_problem
 from actors.infra import keys
+from policies.subscriptions import Subscription, subscription_problem
 from serve_app.auth import Principal
 from serve_app.backend import Backend
 from serve_app.deps import backend, require
@@ -25,6 +27,8 @@ from serve_app.metrics import prometheus_text
 from serve_app.schemas import (
     ERROR_RESPONSES,
     AckRequest,
+    DeadLetterOut,
+    DeadLettersOut,
     HintOut,
     Ident,
     SilenceRequest,
@@ -82,22 +86,66 @@ def silence(body: SilenceRequest, b: BackendDep, who: Operator) -> dict[str, Any
     return created._asdict()
 
 
+def subscription_out(sub: Subscription) -> SubscriptionOut:
+    return SubscriptionOut(
+        id=sub.id,
+        kind=sub.kind,
+        url=shown(sub),
+        levels=list(sub.levels),
+        created_by=sub.created_by,
+        group_wait_seconds=sub.group_wait,
+        group_interval_seconds=sub.group_interval,
+        repeat_interval_seconds=sub.repeat_interval,
+    )
+
+
 @router.get("/v1/subscriptions", response_model=list[SubscriptionOut], tags=["alerts"])
 def list_subscriptions(b: BackendDep, _: Operator) -> list[SubscriptionOut]:
-    return [
-        SubscriptionOut(id=s.id, url=s.url, levels=list(s.levels), created_by=s.created_by)
-        for s in b.subscriptions()
-    ]
+    return [subscription_out(s) for s in b.subscriptions()]
 
 
 @router.post("/v1/subscriptions", response_model=SubscriptionOut, status_code=201, tags=["alerts"])
 def subscribe(body: SubscriptionRequest, b: BackendDep, who: Operator) -> SubscriptionOut:
-    """A webhook for alert digests, signed with ``secret`` (HMAC-SHA256)."""
+    """A receiver of alert notifications, grouped per show and sent in its kind's format
+    (flashstock's signed webhook, Alertmanager, DingTalk, WeCom or Feishu robots)."""
+    timing = (body.group_wait_seconds, body.group_interval_seconds, body.repeat_interval_seconds)
+    refused = subscription_problem(body.kind, body.url, body.secret, body.levels, timing)
+    if refused is not None:
+        field, message = refused
+        raise ApiError(422, "invalid_subscription", message, field)
     problem = url_problem(body.url)
     if problem:
         raise ApiError(422, "invalid_url", problem, "url")
-    sub = b.subscribe(body.url, body.secret, body.levels, who.name)
-    return SubscriptionOut(id=sub.id, url=sub.url, levels=list(sub.levels), created_by=who.name)
+    sub = Subscription(
+        f"sub-{uuid.uuid4().hex[:10]}",
+        body.url,
+        body.secret.encode(),
+        tuple(body.levels),
+        who.name,
+        body.kind,
+        *timing,
+    )
+    b.subscribe(sub)
+    return subscription_out(sub)
+
+
+@router.get(
+    "/v1/subscriptions/{subscription_id}/dead-letters", response_model=DeadLettersOut, tags=["alerts"]
+)
+def dead_letters(
+    subscription_id: Ident,
+    b: BackendDep,
+    _: Operator,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> DeadLettersOut:
+    """The digests this receiver never took (attempts ran out, refused, or its queue was
+    full), newest ``limit``, oldest first; kept after the subscription is deleted."""
+    letters = b.dead_letters(subscription_id, limit)
+    if not letters and subscription_id not in {s.id for s in b.subscriptions()}:
+        raise ApiError(404, "unknown_subscription", f"no subscription {subscription_id!r}")
+    return DeadLettersOut(
+        subscription=subscription_id, items=[DeadLetterOut.model_validate(letter) for letter in letters]
+    )
 
 
 @router.delete("/v1/subscriptions/{subscription_id}", status_code=204, tags=["alerts"])

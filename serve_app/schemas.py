@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
 from pydantic_core import PydanticCustomError
@@ -10,6 +10,12 @@ from pydantic_core import PydanticCustomError
 from policies.channels.fields import EARLIEST, LATEST
 from policies.ids import NOT_IN_IDS, bad_id_character
 from policies.ledger import MAX_ID_LENGTH, MAX_LINE_QUANTITY
+from policies.subscriptions import (
+    DEFAULT_GROUP_INTERVAL,
+    DEFAULT_GROUP_WAIT,
+    DEFAULT_REPEAT_INTERVAL,
+    MAX_TIMING_SECONDS,
+)
 
 MAX_ORDERS_PER_REQUEST = 10_000
 #: an id: 1..MAX_ID_LENGTH allowed characters, the ASCII space only inside, not only dots
@@ -218,17 +224,67 @@ class SilenceRequest(Strict):
     comment: str = Field("", max_length=500)
 
 
+#: the receiver kinds (``policies.subscriptions.ReceiverKind``), as the schema states them
+ReceiverKindName = Literal["webhook", "alertmanager", "alertmanager-api", "dingtalk", "wecom", "feishu"]
+AlertLevel = Literal["TREND", "THRESHOLD", "EMERGENCY", "CHANNEL_STALLED"]
+Seconds = Annotated[float, Field(ge=0, le=MAX_TIMING_SECONDS)]
+
+
 class SubscriptionRequest(Strict):
-    url: str = Field(min_length=1, max_length=2048)
-    secret: str = Field(min_length=16, max_length=200)
-    levels: list[str] = Field(default_factory=list)
+    """A receiver of alert notifications (docs/alerts.md, "Receivers")."""
+
+    kind: ReceiverKindName = Field(
+        "webhook",
+        description=(
+            "webhook: flashstock's JSON digest, Standard Webhooks signed with `secret` (16+ "
+            "characters); alertmanager: Alertmanager's webhook payload (version 4), signed when "
+            "`secret` is given; alertmanager-api: the alerts pushed to `{url}/api/v2/alerts` of an "
+            "Alertmanager; dingtalk: a DingTalk group robot (`url` with its access_token; `secret`: "
+            "its 加签 SEC… secret, optional); wecom: a WeCom group robot (`url` with its key; no "
+            "secret); feishu: a Feishu group robot (`secret`: its 签名校验 secret, optional)"
+        ),
+    )
+    url: str = Field(min_length=1, max_length=2048, description="http(s), a public host, no user:password@")
+    secret: str = Field("", max_length=200, description="the signing secret, where the kind signs")
+    levels: list[AlertLevel] = Field(default_factory=list, description="the levels wanted; empty: all")
+    group_wait_seconds: Seconds = Field(
+        DEFAULT_GROUP_WAIT, description="wait this long after a show's first notification before sending"
+    )
+    group_interval_seconds: Seconds = Field(
+        DEFAULT_GROUP_INTERVAL, description="then send news at most this often"
+    )
+    repeat_interval_seconds: Seconds = Field(
+        DEFAULT_REPEAT_INTERVAL, description="remind of still-firing alerts this often when nothing changed"
+    )
 
 
 class SubscriptionOut(BaseModel):
     id: str
+    kind: str
+    #: a group robot's URL is its secret: only its scheme and host are shown
     url: str
     levels: list[str]
     created_by: str
+    group_wait_seconds: float
+    group_interval_seconds: float
+    repeat_interval_seconds: float
+
+
+class DeadLetterOut(BaseModel):
+    """A digest a receiver never took: why, after how many attempts, when (unix
+    seconds), where (a robot's URL shown as ``scheme://host/***``) and what, for a resend."""
+
+    event_id: str
+    url: str
+    error: str
+    attempts: int
+    failed_at: float
+    payload: dict[str, Any]
+
+
+class DeadLettersOut(BaseModel):
+    subscription: str
+    items: list[DeadLetterOut]
 
 
 class HintOut(BaseModel):

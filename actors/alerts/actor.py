@@ -3,7 +3,8 @@
 SKU owners send it each durable batch's sales and fresh stock, fire-and-forget (a call
 they never wait for: reservations are never slowed by forecasting). A tick thread evaluates
 SKUs whose evaluation was coalesced (every 0.2 s), moves event time forward so quiet
-periods still count (every 5 s), expires silences and flushes webhook digests. The
+periods still count (every 5 s) and expires silences; notifications go to the
+subscriptions' receivers through ``Delivery``'s own threads, off this one. The
 forecaster and the hub share one process so verdicts reach the alert
 lifecycle in order and without another hop.
 
@@ -27,6 +28,7 @@ import ray
 import redis
 import structlog
 
+from actors.alerts.delivery.worker import Delivery
 from actors.alerts.forecaster import Forecaster
 from actors.alerts.hub import AlertHub
 from actors.alerts.store import HistoryEntry, RedisAlertStore
@@ -37,8 +39,9 @@ from actors.infra.logging import configure_logging
 from actors.infra.settings import StoreConfig
 from actors.infra.wire import Origin, SaleEvent, stock_of, unpack_commit
 from actors.owner.store import read_skus
-from policies.alert_lifecycle import LifecycleSettings, Silence, Subscription
+from policies.alert_lifecycle import LifecycleSettings, Silence
 from policies.ledger import SkuSettings
+from policies.subscriptions import Subscription
 from policies.velocity import ForecastSettings
 
 log = structlog.get_logger(__name__)
@@ -84,7 +87,6 @@ class ForecasterService:
         config: StoreConfig,
         tick_seconds: float = 0.2,
         advance_every_seconds: float = 5.0,
-        group_interval: float = 5.0,
         lifecycle: LifecycleSettings | None = None,
         forecast: ForecastSettings | None = None,
         driven: bool = False,
@@ -95,9 +97,9 @@ class ForecasterService:
         self.driven = driven
         self.redis = redis.Redis.from_url(config.redis_url, socket_timeout=30.0)
         store = RedisAlertStore(self.redis, config.namespace)
-        self.hub = AlertHub(
-            store, settings=lifecycle, sender=WebhookSender(store), group_interval=group_interval
-        )
+        self.delivery = Delivery(WebhookSender(store), store, show=config.namespace)
+        self.delivery.start()
+        self.hub = AlertHub(store, settings=lifecycle, delivery=self.delivery)
         self.forecaster = Forecaster(
             book=self.hub, forecast=forecast, evaluate_every_seconds=math.inf if driven else 0.1
         )
@@ -120,7 +122,6 @@ class ForecasterService:
     def _run(self) -> None:
         """Every tick: evaluate SKUs with postponed sales. Every ``advance_every_seconds``:
         move event time with the clock and evaluate every SKU (quiet ones too)."""
-        next_flush = time.monotonic() + self.hub.group_interval
         next_advance = time.monotonic()
         while not self._stop.wait(self.tick_seconds):
             try:
@@ -132,9 +133,6 @@ class ForecasterService:
                             self.forecaster.advance()
                         self.hub.expire_silences(time.time())
                         next_advance = time.monotonic() + self.advance_every_seconds
-                if time.monotonic() >= next_flush:
-                    self.hub.flush_digests()
-                    next_flush = time.monotonic() + self.hub.group_interval
             except Exception:
                 log.exception("forecaster_tick_failed")
 
@@ -219,6 +217,7 @@ class ForecasterService:
     def stop(self) -> None:
         self._stop.set()
         self._ticker.join(timeout=10)
+        self.delivery.stop()
 
 
 # Ray's stubs type ``ray.remote(**options)`` without the actor option ``max_concurrency``,

@@ -10,10 +10,12 @@ them, so open alerts, acknowledgements and silences survive. The hub is the ``Bo
 ``Forecaster`` steps.
 
 Fan-out: in-process listeners (the HTTP app's SSE streams) get every notification;
-webhook subscriptions get the ones of their levels that are neither silenced nor
-inhibited, grouped into one digest per subscription every ``group_interval`` seconds (so
-200 SKUs crossing a line at once are one request, not 200), delivered by
-``WebhookSender`` with retries, an HMAC signature and a dead-letter list.
+subscriptions get the ones of their levels that are neither silenced nor inhibited,
+handed to ``actors.alerts.delivery.worker.Delivery``: grouped per subscription and show
+(group_wait, group_interval, repeat_interval; so 200 SKUs crossing a line at once are one
+message, not 200) and sent by each receiver's own thread in its format, with retries, a
+signature where its platform has one and a dead-letter list (``WebhookSender``). Handing
+over is a dictionary update: a slow or dead receiver never holds up evaluation.
 
 Crash and retry: the stream write and the state write are one transaction; a crash before
 it loses only notifications that no one has seen yet (the next evaluation raises them
@@ -23,30 +25,24 @@ with the process; the stream keeps them, so a receiver can catch up from it.
 
 from __future__ import annotations
 
-import threading
 import time
-from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Protocol
+from typing import Any
 
 import structlog
 
+from actors.alerts.delivery.worker import Delivery, Sender
 from actors.alerts.store import AlertStore, HistoryEntry
 from actors.alerts.webhooks import WebhookSender, url_problem
 from actors.infra.codec import notification_record
 from policies.alert_book import AlertBook
-from policies.alert_lifecycle import Alert, LifecycleSettings, Notification, Silence, Status, Subscription
+from policies.alert_lifecycle import Alert, LifecycleSettings, Notification, Silence, Status
 from policies.alert_rules import Verdict
+from policies.subscriptions import Subscription, subscription_problem
 
 log = structlog.get_logger(__name__)
 
 Listener = Callable[[dict[str, Any]], None]
-
-
-class Sender(Protocol):
-    """Delivers one event to a subscription (``WebhookSender``): True once delivered."""
-
-    def deliver(self, subscription: Subscription, event_id: str, payload: Mapping[str, Any]) -> bool: ...
 
 
 class AlertHub:
@@ -56,17 +52,16 @@ class AlertHub:
         *,
         settings: LifecycleSettings | None = None,
         sender: Sender | None = None,
-        group_interval: float = 5.0,
+        delivery: Delivery | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
+        """``delivery`` defaults to an unstarted ``Delivery`` over ``sender`` (default: a
+        ``WebhookSender`` on the store); the actor passes a started one."""
         self.book = AlertBook(settings)
         self.store = store
-        self.sender: Sender = sender or WebhookSender(store)
-        self.group_interval = group_interval
+        self.delivery = delivery or Delivery(sender or WebhookSender(store), store, clock=clock)
         self.clock = clock
         self.listeners: list[Listener] = []
-        self._digests: dict[str, list[dict[str, Any]]] = defaultdict(list)
-        self._digest_lock = threading.Lock()
         self.subscriptions: dict[str, Subscription] = {}
         self._restore()
 
@@ -84,6 +79,8 @@ class AlertHub:
     def _restore(self) -> None:
         self.book.restore(self.store.open_alerts(), self.store.silences())
         self.subscriptions = {sub.id: sub for sub in self.store.subscriptions()}
+        for sub in self.subscriptions.values():
+            self.delivery.subscribe(sub)
         log.info(
             "alert_hub_restored",
             open=len(self.open),
@@ -167,16 +164,26 @@ class AlertHub:
     # ---- fan-out ----------------------------------------------------------------------
 
     def subscribe(self, subscription: Subscription) -> None:
-        """Store a subscription; ValueError when its URL is unusable. No DNS lookup here:
-        the HTTP route resolved the host, and every delivery resolves and checks again."""
+        """Store a subscription; ValueError when its receiver cannot take it
+        (``subscription_problem``) or its URL is unusable. No DNS lookup here: the HTTP
+        route resolved the host, and every delivery resolves and checks again."""
+        sub = subscription
+        timing = (sub.group_wait, sub.group_interval, sub.repeat_interval)
+        refused = subscription_problem(
+            sub.kind, sub.url, sub.secret.decode(errors="replace"), sub.levels, timing
+        )
+        if refused is not None:
+            raise ValueError(f"{refused[0]}: {refused[1]}")
         problem = url_problem(subscription.url, resolve=None)
         if problem:
             raise ValueError(problem)
-        self.subscriptions[subscription.id] = subscription
         self.store.save_subscription(subscription)
+        self.subscriptions[subscription.id] = subscription
+        self.delivery.subscribe(subscription)
 
     def unsubscribe(self, subscription_id: str) -> bool:
         removed = self.subscriptions.pop(subscription_id, None) is not None
+        self.delivery.unsubscribe(subscription_id)
         self.store.delete_subscription(subscription_id)
         return removed
 
@@ -188,29 +195,18 @@ class AlertHub:
                     listener(record)
                 except Exception:
                     log.exception("alert_listener_failed")
-        with self._digest_lock:
-            for note, record in zip(notes, records, strict=True):
-                if note.silenced or note.inhibited:
-                    continue
-                for sub in self.subscriptions.values():
-                    if not sub.levels or note.alert.level in sub.levels:
-                        self._digests[sub.id].append(record)
+        told = [(n, r) for n, r in zip(notes, records, strict=True) if not (n.silenced or n.inhibited)]
+        now = self.clock()
+        for sub in list(self.subscriptions.values()):
+            wanted = [r for n, r in told if not sub.levels or n.alert.level in sub.levels]
+            if wanted:
+                self.delivery.notify(sub.id, wanted, now)
 
-    def flush_digests(self) -> int:
-        """Send each subscription its waiting notifications as one digest (blocking, with
-        the sender's retries); the number of digests delivered."""
-        with self._digest_lock:
-            waiting, self._digests = self._digests, defaultdict(list)
-        delivered = 0
-        for sub_id, records in waiting.items():
-            sub = self.subscriptions.get(sub_id)
-            if sub is None or not records:
-                continue
-            first = records[0]["alert"]
-            event_id = f"{sub_id}:{first['id']}:{first['updated_wall']}:{len(records)}"
-            payload = {"subscription": sub_id, "count": len(records), "notifications": records}
-            delivered += self.sender.deliver(sub, event_id, payload)
-        return delivered
+    def flush_digests(self, now: float | None = None) -> int:
+        """Hand the subscriptions' due groups to delivery (``Delivery.flush``): with a
+        started delivery this returns at once and the receivers' threads send; unstarted,
+        the digests are sent here. The number of digests handed over."""
+        return self.delivery.flush(now)
 
     def open_alerts(self) -> list[dict[str, Any]]:
         return [

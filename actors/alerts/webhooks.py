@@ -1,35 +1,43 @@
 """WebhookSender: alerts out to subscribers' HTTP endpoints, signed, retried, dead-lettered.
 
-A ``Subscription`` names an endpoint (``url``), the HMAC secret its receiver verifies
-with, and optionally the alert levels it wants. ``deliver`` POSTs one event as JSON
-(keys sorted, UTF-8) with ``User-Agent: flashstock-webhooks`` and the Standard Webhooks
-headers: ``webhook-id`` (the event id), ``webhook-timestamp`` (unix seconds of the
-attempt) and ``webhook-signature: v1,<base64 HMAC-SHA256(secret, "{id}.{timestamp}.{body}")>``
-(``policies.channels.signing.webhook_headers``), so a receiver can refuse a replayed or
-stale request. For receivers built before that, ``X-Flashstock-Event`` (the event id)
-and ``X-Flashstock-Signature`` (``sha256=<hex>`` HMAC of the body alone) are still sent;
-they are deprecated, because a body-only signature can be replayed.
+A ``Subscription`` (``policies.subscriptions``) names its receiver ``kind``, its endpoint
+(``url``), the secret its receiver verifies with, and optionally the alert levels it
+wants. ``deliver`` POSTs one digest in the kind's format, signed the kind's way
+(``actors.alerts.delivery.formats``: flashstock's own Standard Webhooks signed JSON,
+Alertmanager's webhook payload or ``/api/v2/alerts``, DingTalk, WeCom and Feishu group
+robots). flashstock's own webhook sends ``User-Agent: flashstock-webhooks`` and the
+Standard Webhooks headers: ``webhook-id`` (the event id), ``webhook-timestamp`` (unix
+seconds of the attempt) and ``webhook-signature: v1,<base64 HMAC-SHA256(secret,
+"{id}.{timestamp}.{body}")>``, so a receiver can refuse a replayed or stale request. For
+receivers built before that, ``X-Flashstock-Event`` (the event id) and
+``X-Flashstock-Signature`` (``sha256=<hex>`` HMAC of the body alone) are still sent; they
+are deprecated, because a body-only signature can be replayed.
 
 Targets (server-side request forgery): a subscription URL is http or https, carries no
 credentials (``user:pass@``) and names a public host. A host that is, or resolves to, a
 loopback, private, link-local, unspecified, multicast or reserved address is refused
 (``policies.webhook_targets``) unless the operator allows it in
 ``FLASHSTOCK_WEBHOOK_ALLOW_PRIVATE`` (``allowed_targets``). ``url_problem`` checks this
-when a subscription is made; every delivery attempt resolves the host again, checks every
-address it resolves to (DNS rebinding) and connects to a checked address, not to the
-name. Redirects are never followed (``http.client`` does not follow them; a 3xx is a
-failed attempt, not retried). Connections go straight to the target: proxy environment
-variables are not used. URLs that reach a log line or a dead letter go through ``redact``.
+when a subscription is made, whatever its kind; every delivery attempt resolves the host
+again, checks every address it resolves to (DNS rebinding) and connects to a checked
+address, not to the name. Redirects are never followed (``http.client`` does not follow
+them; a 3xx is a failed attempt, not retried). Connections go straight to the target:
+proxy environment variables are not used. URLs that reach a log line or a dead letter go
+through ``redact``.
 
-Delivery and retry: a 2xx answer is success. A 5xx, a timeout or a connection error is
-retried, up to ``max_attempts`` attempts in all, after exponential backoff with full
-jitter (a uniform delay in ``[0, min(max_delay, base_delay * 2**(attempt-1))]``, waited
-with the injected ``sleep``). A 3xx, a refused target, and a 4xx other than 408 and 429
-end the delivery at once. Delivery is at least once within one attempt sequence: a
-receiver that handled a request but answered too late, or whose answer was lost, gets
-the same body again (with a new timestamp and signature), so receivers dedupe on
-``webhook-id``. When the attempts run out (or the URL is unusable) the event goes to the
-subscription's dead letters (``actors.alerts.store.DeadLetters``; in Redis the list
+Delivery and retry: a 2xx answer is success, except a robot's answer whose body carries an
+error code (``formats.response_problem``; a rate-limit code is retried). A 5xx, a timeout
+or a connection error is retried, up to ``max_attempts`` attempts in all, after
+exponential backoff with full jitter (a uniform delay in ``[0, min(max_delay, base_delay *
+2**(attempt-1))]``, waited with the injected ``sleep``). An answer with ``Retry-After``
+(seconds or an HTTP date) is retried no sooner than it asks; one that asks for more than
+``max_retry_after`` seconds is dead-lettered at once, as waiting that long would hold the
+receiver's queue. A 3xx, a refused target, and a 4xx other than 408 and 429 end the
+delivery at once. Delivery is at least once within one attempt sequence: a receiver that
+handled a request but answered too late, or whose answer was lost, gets the same body
+again (with a new timestamp and signature), so receivers dedupe on ``webhook-id``. When
+the attempts run out (or the URL is unusable) the event goes to the subscription's dead
+letters (``actors.alerts.store.DeadLetters``; in Redis the list
 ``{namespace}:webhook-dead:{subscription_id}``) with the redacted URL, the payload, the
 last error, the attempt count and the time, and ``deliver`` returns False;
 ``dead_letters`` reads them back for inspection or a manual resend.
@@ -41,8 +49,8 @@ dead letter written; the caller's durable alert stream is the source to resend f
 
 from __future__ import annotations
 
+import email.utils
 import http.client
-import json
 import os
 import random
 import socket
@@ -54,9 +62,9 @@ from urllib.parse import urlsplit, urlunsplit
 
 import structlog
 
+from actors.alerts.delivery.formats import MAX_ANSWER_BYTES, Outgoing, build_request, response_problem
 from actors.alerts.store import DeadLetters
-from policies.alert_lifecycle import Subscription
-from policies.channels.signing import sign_body, webhook_headers
+from policies.subscriptions import ReceiverKind, Subscription
 from policies.webhook_targets import Allowance, IPAddress, literal_address, parse_allowance, target_problem
 
 log = structlog.get_logger(__name__)
@@ -65,7 +73,8 @@ log = structlog.get_logger(__name__)
 MAX_URL_LENGTH = 2048
 #: client errors that say "try again later" rather than "never"
 RETRYABLE_CLIENT_STATUSES = frozenset({408, 429})
-USER_AGENT = "flashstock-webhooks"
+#: receivers whose URL carries their secret
+ROBOT_KINDS = frozenset({ReceiverKind.DINGTALK, ReceiverKind.WECOM, ReceiverKind.FEISHU})
 #: the operator's explicit allowance of non-public targets (see ``allowed_targets``)
 ALLOW_PRIVATE_ENV = "FLASHSTOCK_WEBHOOK_ALLOW_PRIVATE"
 
@@ -77,6 +86,23 @@ class _Attempt(NamedTuple):
     ok: bool
     error: str
     retryable: bool
+    #: seconds the receiver asked to wait (``Retry-After``), if it did
+    retry_after: float | None = None
+
+
+def retry_after_seconds(value: str | None, now: float) -> float | None:
+    """``Retry-After`` as seconds from ``now``: delay-seconds or an HTTP date; None when
+    absent or unreadable."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - now)
 
 
 def allowed_targets(environ: Mapping[str, str] | None = None) -> Allowance:
@@ -152,6 +178,19 @@ def redact(url: str) -> str:
     return f"{scheme}{sep}***@{authority.rpartition('@')[2]}{rest[end:]}"
 
 
+def shown(subscription: Subscription) -> str:
+    """The subscription's URL as logs and dead letters show it: credentials redacted, and
+    for a group robot, whose URL is its secret (a DingTalk ``access_token``, a WeCom
+    ``key``, a Feishu hook id in the path), only the scheme and host."""
+    if subscription.kind not in ROBOT_KINDS:
+        return redact(subscription.url)
+    try:
+        parts = urlsplit(subscription.url)
+        return f"{parts.scheme}://{parts.hostname}{'' if parts.port is None else f':{parts.port}'}/***"
+    except ValueError:
+        return "***"
+
+
 def _connect(addresses: Sequence[IPAddress], port: int, timeout: float | None) -> socket.socket:
     """A TCP connection to the first of the checked ``addresses`` that answers."""
     error: OSError = OSError("no address to connect to")
@@ -207,6 +246,7 @@ class WebhookSender:
         max_attempts: int = 5,
         base_delay: float = 0.5,
         max_delay: float = 30.0,
+        max_retry_after: float = 120.0,
         timeout: float = 5.0,
         sleep: Callable[[float], None] = time.sleep,
         rng: random.Random | None = None,
@@ -225,6 +265,7 @@ class WebhookSender:
         self.max_attempts = max_attempts
         self.base_delay = base_delay
         self.max_delay = max_delay
+        self.max_retry_after = max_retry_after
         self.timeout = timeout
         self.sleep = sleep
         self.rng = rng if rng is not None else random.Random()
@@ -239,11 +280,12 @@ class WebhookSender:
         return self.rng.uniform(0, ceiling)
 
     def deliver(self, subscription: Subscription, event_id: str, payload: Mapping[str, Any]) -> bool:
-        """POST ``payload`` to the subscription, retrying; True once a 2xx answer came back,
+        """POST ``payload`` (a ``formats.digest_payload``; any JSON object for the webhook
+        kind) to the subscription in its kind's format, retrying; True once delivered,
         False when the event was dead-lettered instead. A payload that is not JSON
         serialisable raises TypeError before any attempt."""
-        body = json.dumps(payload, ensure_ascii=False, sort_keys=True).encode()
-        shown_url = redact(subscription.url)
+        build_request(subscription, event_id, payload, 0.0)  # a payload it cannot send fails here
+        shown_url = shown(subscription)
         dlog = log.bind(subscription=subscription.id, event_id=event_id, url=shown_url)
         allow = allowed_targets() if self.allow is None else self.allow
         problem = url_problem(subscription.url, allow=allow, resolve=None)
@@ -253,7 +295,9 @@ class WebhookSender:
         attempt = 0
         while True:
             attempt += 1
-            result = self._attempt(subscription, event_id, body, allow)
+            result = self._attempt(
+                build_request(subscription, event_id, payload, self.clock()), subscription.kind, allow
+            )
             if result.ok:
                 if attempt > 1:
                     dlog.info("webhook_delivered", attempts=attempt)
@@ -261,28 +305,22 @@ class WebhookSender:
             dlog.warning(
                 "webhook_attempt_failed", attempt=attempt, error=result.error, retryable=result.retryable
             )
-            if not result.retryable or attempt >= self.max_attempts:
-                self._dead_letter(dlog, subscription, event_id, shown_url, payload, result.error, attempt)
+            error, too_late = result.error, (result.retry_after or 0.0) > self.max_retry_after
+            if too_late:
+                error += (
+                    f" (asked to retry after {result.retry_after:.0f} s, over {self.max_retry_after:g} s)"
+                )
+            if not result.retryable or attempt >= self.max_attempts or too_late:
+                self._dead_letter(dlog, subscription, event_id, shown_url, payload, error, attempt)
                 return False
-            self.sleep(self.backoff(attempt))
+            self.sleep(max(self.backoff(attempt), result.retry_after or 0.0))
 
     def dead_letters(self, subscription_id: str) -> list[dict[str, Any]]:
         """The dead-lettered deliveries of a subscription, oldest first."""
         return self.dead.dead_letters(subscription_id)
 
-    def headers(self, subscription: Subscription, event_id: str, body: bytes) -> dict[str, str]:
-        """The headers of one attempt, signed now."""
-        timestamp = int(self.clock())
-        return {
-            "Content-Type": "application/json",
-            "User-Agent": USER_AGENT,
-            **webhook_headers(subscription.secret, event_id, timestamp, body),
-            "X-Flashstock-Event": event_id,
-            "X-Flashstock-Signature": sign_body(subscription.secret, body),
-        }
-
-    def _attempt(self, subscription: Subscription, event_id: str, body: bytes, allow: Allowance) -> _Attempt:
-        parts = urlsplit(subscription.url)
+    def _attempt(self, request: Outgoing, kind: str, allow: Allowance) -> _Attempt:
+        parts = urlsplit(request.url)
         host = parts.hostname or ""
         https = parts.scheme == "https"
         port = parts.port or (443 if https else 80)
@@ -301,9 +339,11 @@ class WebhookSender:
         )
         path = urlunsplit(("", "", parts.path or "/", parts.query, ""))
         try:
-            connection.request("POST", path, body, self.headers(subscription, event_id, body))
+            connection.request("POST", path, request.body, request.headers)
             response = connection.getresponse()
             status, reason, location = response.status, response.reason, response.getheader("Location")
+            wait = retry_after_seconds(response.getheader("Retry-After"), time.time())
+            answer = response.read(MAX_ANSWER_BYTES)
         except TimeoutError:
             return _Attempt(False, f"timed out after {self.timeout} s", True)
         except OSError as exc:
@@ -314,13 +354,17 @@ class WebhookSender:
             return _Attempt(False, f"unusable url: {exc}", False)
         finally:
             connection.close()
+        if 200 <= status < 300 or 400 <= status < 500:  # robots name refusals and limits in the body
+            refused = response_problem(kind, status, answer)
+            if refused is not None:
+                return _Attempt(False, refused[0], refused[1], wait)
         if 200 <= status < 300:
             return _Attempt(True, "", False)
         if 300 <= status < 400:
             shown = redact(location or "")
             return _Attempt(False, f"HTTP {status} {reason}: redirect to {shown!r} not followed", False)
         retryable = not (400 <= status < 500) or status in RETRYABLE_CLIENT_STATUSES
-        return _Attempt(False, f"HTTP {status} {reason}", retryable)
+        return _Attempt(False, f"HTTP {status} {reason}", retryable, wait)
 
     def _dead_letter(
         self,

@@ -14,8 +14,9 @@ from actors.alerts.store import AlertStore, MemoryAlertStore, RedisAlertStore
 from actors.infra.codec import notification_record
 from actors.infra.redis_server import RedisServer
 from policies.alert_book import AlertBook
-from policies.alert_lifecycle import Alert, LifecycleSettings, Notification, Silence, Status, Subscription
+from policies.alert_lifecycle import Alert, LifecycleSettings, Notification, Silence, Status
 from policies.alert_rules import Level, Verdict
+from policies.subscriptions import Subscription
 from tests.support import fresh_namespace
 
 T0 = 1_762_862_400.0
@@ -135,3 +136,19 @@ def test_dead_letters_are_kept_per_subscription_oldest_first(store: AlertStore) 
     assert [letter["event_id"] for letter in store.dead_letters("ops")] == ["e1", "e2"]
     assert store.dead_letters("ops")[0]["payload"] == {"room": "直播间"}
     assert store.dead_letters("nobody") == []
+
+
+def test_subscriptions_keep_their_receiver_kind_and_timing(store: AlertStore) -> None:
+    robot = Subscription(
+        "ding",
+        "https://oapi.dingtalk.com/robot/send?access_token=t",
+        b"SECabc",
+        (Level.EMERGENCY,),
+        "li",
+        "dingtalk",
+        group_wait=0.0,
+        group_interval=12.5,
+        repeat_interval=600.0,
+    )
+    store.save_subscription(robot)
+    assert store.subscriptions() == [robot]

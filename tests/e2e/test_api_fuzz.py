@@ -30,7 +30,9 @@ TIMEOUT = 30
 #: check runs on every operation:
 #: - POST /v1/subscriptions: whether a URL is accepted depends on where its host resolves
 #:   (private, loopback and link-local targets are refused: server-side request forgery),
-#:   so schema-valid URLs like ``http://0/`` are rightly refused;
+#:   so schema-valid URLs like ``http://0/`` are rightly refused; and what a receiver
+#:   needs depends on its kind (a webhook's secret of 16+ characters, a DingTalk
+#:   access_token or WeCom key in the URL, ``repeat_interval >= group_interval``);
 #: - POST /v1/orders: the lines of one SKU in an order add up to at most 100,000 units
 #:   (a sum across array items).
 #: So positive_data_acceptance (ST202) cannot hold on those two.

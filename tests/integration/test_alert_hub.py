@@ -14,9 +14,10 @@ from actors.alerts.store import RedisAlertStore
 from actors.alerts.webhooks import WebhookSender
 from actors.infra.redis_server import RedisServer
 from actors.infra.settings import StoreConfig
-from policies.alert_lifecycle import LifecycleSettings, Silence, Subscription
+from policies.alert_lifecycle import LifecycleSettings, Silence
 from policies.alert_rules import Level, Verdict
 from policies.channels.signing import signature_problem
+from policies.subscriptions import Subscription
 from tests.support import Receiver, fresh_namespace
 
 T0 = 1_762_862_400.0
@@ -87,7 +88,9 @@ def test_webhook_that_fails_twice_gets_the_digest_once_signed(
     delays: list[float] = []
     store = store_for(config)
     hub = AlertHub(store, settings=FAST, sender=WebhookSender(store, sleep=delays.append))
-    hub.subscribe(Subscription("ops-room", receiver.url, SECRET, (Level.THRESHOLD, Level.EMERGENCY)))
+    hub.subscribe(
+        Subscription("ops-room", receiver.url, SECRET, (Level.THRESHOLD, Level.EMERGENCY), group_wait=0)
+    )
     receiver.answer(500, 502, 200)
 
     fire(hub, "HOODIE", Level.THRESHOLD, T0)
@@ -110,7 +113,7 @@ def test_subscription_with_a_bad_url_is_refused(config: StoreConfig) -> None:
     hub = hub_for(config)
     for url in ("ftp://example.org/hook", "not a url"):
         with pytest.raises(ValueError, match=r"scheme|whitespace"):
-            hub.subscribe(Subscription("bad", url, SECRET))
+            hub.subscribe(Subscription("bad", url, SECRET, group_wait=0))
     assert hub.subscriptions == {}
 
 

@@ -34,8 +34,8 @@ from actors.alerts.store import RedisAlertStore
 from actors.alerts.webhooks import ALLOW_PRIVATE_ENV, WebhookSender, redact, url_problem
 from actors.infra import keys
 from actors.infra.redis_server import free_port
-from policies.alert_lifecycle import Subscription
 from policies.channels.signing import signature_problem
+from policies.subscriptions import Subscription
 from policies.webhook_targets import Allowance, IPAddress, parse_allowance
 from tests.support import HANG, Receiver, fresh_namespace
 

@@ -14,13 +14,14 @@ from actors.alerts.forecaster import Forecaster
 from actors.alerts.hub import AlertHub
 from actors.alerts.store import MemoryAlertStore
 from actors.infra.wire import SaleEvent, StockSnapshot
-from policies.alert_lifecycle import LifecycleSettings, Silence, Subscription
+from policies.alert_lifecycle import LifecycleSettings, Silence
 from policies.alert_rules import Level, Verdict
 from policies.ledger import SkuSettings
+from policies.subscriptions import Subscription
 
 T0 = 1_762_862_400.0
 NOW = LifecycleSettings(pending_seconds=0, keep_firing_seconds=60)
-SECRET = b"hub-secret"
+SECRET = b"hub-secret-0123456789"
 
 
 class FakeSender:
@@ -91,7 +92,7 @@ def test_a_silence_mutes_until_it_expires_and_then_is_forgotten() -> None:
     store = MemoryAlertStore()
     sender = FakeSender()
     hub = hub_on(store, sender)
-    hub.subscribe(Subscription("ops", "https://hooks.example/ops", SECRET))
+    hub.subscribe(Subscription("ops", "https://hooks.example/ops", SECRET, group_wait=0))
     hub.silence(Silence("quiet", "SNACK", Level.TREND, T0 + 60, "ops"))
 
     (muted,) = hub.step([verdict("SNACK", Level.TREND)], T0, T0)
@@ -111,10 +112,10 @@ def test_a_silence_mutes_until_it_expires_and_then_is_forgotten() -> None:
 def test_subscriptions_are_stored_refused_when_unusable_and_removed() -> None:
     store = MemoryAlertStore()
     hub = hub_on(store)
-    ops = Subscription("ops", "https://hooks.example/ops", SECRET, (Level.EMERGENCY,))
+    ops = Subscription("ops", "https://hooks.example/ops", SECRET, (Level.EMERGENCY,), group_wait=0)
     hub.subscribe(ops)
     with pytest.raises(ValueError, match="scheme"):
-        hub.subscribe(Subscription("bad", "ftp://hooks.example/x", SECRET))
+        hub.subscribe(Subscription("bad", "ftp://hooks.example/x", SECRET, group_wait=0))
 
     assert store.subscriptions() == [ops]
     assert hub_on(store).subscriptions == {"ops": ops}
@@ -126,8 +127,8 @@ def test_subscriptions_are_stored_refused_when_unusable_and_removed() -> None:
 def test_each_subscription_gets_one_digest_of_its_levels_per_flush() -> None:
     sender = FakeSender()
     hub = hub_on(MemoryAlertStore(), sender)
-    hub.subscribe(Subscription("urgent", "https://hooks.example/u", SECRET, (Level.EMERGENCY,)))
-    hub.subscribe(Subscription("all", "https://hooks.example/a", SECRET))
+    hub.subscribe(Subscription("urgent", "https://hooks.example/u", SECRET, (Level.EMERGENCY,), group_wait=0))
+    hub.subscribe(Subscription("all", "https://hooks.example/a", SECRET, group_wait=0))
 
     hub.step([verdict("HOODIE", Level.EMERGENCY)], T0, T0)
     hub.step([verdict("CAP", Level.EMERGENCY)], T0, T0)
@@ -148,8 +149,8 @@ def test_each_subscription_gets_one_digest_of_its_levels_per_flush() -> None:
 def test_an_inhibited_level_and_an_unsubscribed_digest_are_not_sent() -> None:
     sender = FakeSender()
     hub = hub_on(MemoryAlertStore(), sender)
-    hub.subscribe(Subscription("all", "https://hooks.example/a", SECRET))
-    hub.subscribe(Subscription("gone", "https://hooks.example/g", SECRET))
+    hub.subscribe(Subscription("all", "https://hooks.example/a", SECRET, group_wait=0))
+    hub.subscribe(Subscription("gone", "https://hooks.example/g", SECRET, group_wait=0))
 
     notes = hub.step([verdict("HOODIE", Level.EMERGENCY), verdict("HOODIE", Level.THRESHOLD)], T0, T0)
     hub.unsubscribe("gone")
@@ -166,7 +167,7 @@ def test_an_inhibited_level_and_an_unsubscribed_digest_are_not_sent() -> None:
 
 def test_a_failed_delivery_is_not_counted() -> None:
     hub = hub_on(MemoryAlertStore(), FakeSender(ok=False))
-    hub.subscribe(Subscription("all", "https://hooks.example/a", SECRET))
+    hub.subscribe(Subscription("all", "https://hooks.example/a", SECRET, group_wait=0))
     hub.step([verdict("HOODIE", Level.EMERGENCY)], T0, T0)
 
     assert hub.flush_digests() == 0

@@ -18,8 +18,8 @@ from actors.alerts.webhooks import (
     allowed_targets,
     url_problem,
 )
-from policies.alert_lifecycle import Subscription
 from policies.channels.signing import sign_webhook
+from policies.subscriptions import Subscription
 from policies.webhook_targets import Allowance, IPAddress, address_kind, parse_allowance
 
 NONE = Allowance()
