@@ -1,9 +1,19 @@
-"""The /metrics page in Prometheus text format."""
+"""The /metrics page in Prometheus text format: what lives in Redis and the forecaster,
+read in a fixed number of round trips whatever the number of owners (``Backend.metrics``).
+
+The processes' own timings (group commit seconds, decisions by outcome) are recorded with
+Ray's metrics API where they happen and exported by each node's Ray metrics agent
+(``actors/infra/metrics.py``); ``docs/grafana/flashstock.json`` charts both.
+"""
 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping
 from typing import Any
+
+#: the alert levels always present on the page (0 when none is open)
+ALERT_LEVELS = ("TREND", "THRESHOLD", "EMERGENCY", "CHANNEL_STALLED")
 
 
 def _line(name: str, value: float, **labels: str) -> str:
@@ -15,62 +25,50 @@ def _escape(value: str) -> str:
     return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
 
-def prometheus_text(metrics: dict[str, Any], oversold: dict[str, dict[str, int]]) -> str:
-    out = [
-        "# HELP flashstock_commits_total Group commits made durable, per SKU owner.",
-        "# TYPE flashstock_commits_total counter",
-    ]
-    for index, stats in enumerate(metrics["owners"]):
-        out.append(_line("flashstock_commits_total", stats["commits"], owner=str(index)))
-    out += [
-        "# HELP flashstock_commit_latency_ms Send-to-durable latency of recent commits.",
-        "# TYPE flashstock_commit_latency_ms summary",
-    ]
-    for index, stats in enumerate(metrics["owners"]):
-        out.append(
-            _line(
-                "flashstock_commit_latency_ms",
-                round(stats["commit_ms_p50"], 3),
-                owner=str(index),
-                quantile="0.5",
-            )
-        )
-        out.append(
-            _line(
-                "flashstock_commit_latency_ms",
-                round(stats["commit_ms_p99"], 3),
-                owner=str(index),
-                quantile="0.99",
-            )
-        )
-    out += [
-        "# HELP flashstock_ingest_total Messages by outcome, per channel.",
-        "# TYPE flashstock_ingest_total counter",
-    ]
-    for channel, counts in metrics["ingest"].items():
+def _family(name: str, kind: str, help_text: str) -> list[str]:
+    return [f"# HELP {name} {help_text}", f"# TYPE {name} {kind}"]
+
+
+def oversold_by_channel(oversold: Mapping[str, Mapping[str, int]]) -> dict[str, int]:
+    """Oversold orders per channel, over every SKU (a label per SKU would make one series
+    per SKU: the per-SKU counts are on ``GET /v1/skus/{sku}``)."""
+    totals: Counter[str] = Counter()
+    for counts in oversold.values():
+        totals.update(counts)
+    return dict(totals)
+
+
+def prometheus_text(metrics: Mapping[str, Any]) -> str:
+    out = _family(
+        "flashstock_ingest_messages_total", "counter", "Platform messages an ingest path took, by outcome."
+    )
+    for channel, counts in sorted(metrics["ingest"].items()):
         for outcome, value in sorted(counts.items()):
-            key = outcome.decode() if isinstance(outcome, bytes) else outcome
-            out.append(_line("flashstock_ingest_total", int(value), channel=channel, outcome=key))
-    out += [
-        "# HELP flashstock_ingest_inbox_length Entries in a channel's inbox stream.",
-        "# TYPE flashstock_ingest_inbox_length gauge",
-    ]
-    for channel, length in metrics["inbox_length"].items():
-        out.append(_line("flashstock_ingest_inbox_length", length, channel=channel))
-    out += [
-        "# HELP flashstock_oversold_total Orders a platform took that the pool could not cover.",
-        "# TYPE flashstock_oversold_total counter",
-    ]
-    for sku, counts in sorted(oversold.items()):
-        for channel, value in sorted(counts.items()):
-            out.append(_line("flashstock_oversold_total", value, sku=sku, channel=channel))
-    out += ["# HELP flashstock_alerts_open Firing alerts by level.", "# TYPE flashstock_alerts_open gauge"]
+            out.append(
+                _line("flashstock_ingest_messages_total", int(value), channel=channel, outcome=outcome)
+            )
+    out += _family(
+        "flashstock_ingest_backlog",
+        "gauge",
+        "Inbox entries waiting: pending (delivered, not acknowledged) and undelivered (consumer-group lag).",
+    )
+    for channel, backlog in sorted(metrics["backlog"].items()):
+        out.append(_line("flashstock_ingest_backlog", backlog.pending, channel=channel, state="pending"))
+        if backlog.undelivered is not None:
+            out.append(
+                _line("flashstock_ingest_backlog", backlog.undelivered, channel=channel, state="undelivered")
+            )
+    out += _family(
+        "flashstock_oversold_orders_total",
+        "counter",
+        "Orders a platform took that the pool could not cover, over every SKU.",
+    )
+    for channel, value in sorted(oversold_by_channel(metrics["oversold"]).items()):
+        out.append(_line("flashstock_oversold_orders_total", value, channel=channel))
+    out += _family("flashstock_alerts_open", "gauge", "Open alerts by level.")
     levels = Counter(alert["level"] for alert in metrics["alerts"])
-    for level in ("TREND", "THRESHOLD", "EMERGENCY", "CHANNEL_STALLED"):
+    for level in sorted({*ALERT_LEVELS, *levels}):
         out.append(_line("flashstock_alerts_open", levels.get(level, 0), level=level))
-    out += [
-        "# HELP flashstock_sale_events_total Sale events the forecaster has taken.",
-        "# TYPE flashstock_sale_events_total counter",
-        _line("flashstock_sale_events_total", metrics["forecaster"]["events"]),
-    ]
+    out += _family("flashstock_sale_events_total", "counter", "Sale events the forecaster has taken.")
+    out.append(_line("flashstock_sale_events_total", metrics["forecaster"]["events"]))
     return "\n".join(out) + "\n"

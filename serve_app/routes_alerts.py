@@ -234,7 +234,7 @@ async def readyz(b: BackendDep) -> dict[str, Any]:
 @router.get("/metrics", response_class=PlainTextResponse, tags=["ops"])
 def metrics(b: BackendDep) -> str:
     """Prometheus text format."""
-    return prometheus_text(b.metrics(), b.oversold(b.all_skus()))
+    return prometheus_text(b.metrics())
 
 
 def alert_entries(entries: Iterable[tuple[bytes, Mapping[bytes, bytes]]]) -> list[tuple[str, str]]:

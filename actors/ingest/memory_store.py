@@ -11,6 +11,7 @@ from typing import NamedTuple
 from actors.infra.codec import decision_fields, format_notice, format_order_decision
 from actors.ingest.store import (
     SCAN_START,
+    Backlog,
     ClaimedPage,
     DeadLetter,
     InboxEntry,
@@ -98,6 +99,10 @@ class MemoryIngestStore:
     def inbox_length(self) -> int:
         with self._lock:
             return len(self._inbox)
+
+    def backlog(self) -> Backlog:
+        with self._lock:
+            return Backlog(len(self._pending), len(self._inbox) - self._delivered)
 
     def trim_decided(self) -> int:
         with self._lock:

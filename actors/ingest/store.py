@@ -57,6 +57,14 @@ class ClaimedPage(NamedTuple):
     trimmed: int
 
 
+class Backlog(NamedTuple):
+    """A channel's inbox backlog: ``pending`` delivered to a consumer and not yet
+    acknowledged, ``undelivered`` not yet read by any (None when Redis cannot tell)."""
+
+    pending: int
+    undelivered: int | None
+
+
 class DeadLetter(NamedTuple):
     reason: str
     raw: str
@@ -104,6 +112,10 @@ class IngestStore(Protocol):
 
     def inbox_length(self) -> int:
         """Entries in the inbox: the backlog, plus decided ones not trimmed yet."""
+        ...
+
+    def backlog(self) -> Backlog:
+        """What waits: entries delivered and not acknowledged, and entries not delivered."""
         ...
 
     def trim_decided(self) -> int:
@@ -227,15 +239,26 @@ class RedisIngestStore:
     def inbox_length(self) -> int:
         return int(self.redis.xlen(self.keys.inbox))
 
+    def backlog(self) -> Backlog:
+        group = self._group()
+        if group is None:
+            return Backlog(0, int(self.redis.exists(self.keys.inbox) and self.redis.xlen(self.keys.inbox)))
+        lag = group.get("lag")
+        return Backlog(int(group["pending"]), None if lag is None else int(lag))
+
+    def _group(self) -> dict[str, Any] | None:
+        """The consumer group's ``XINFO GROUPS`` entry, None without inbox or group."""
+        try:
+            groups: Any = self.redis.xinfo_groups(self.keys.inbox)
+        except redis.exceptions.ResponseError:  # no inbox yet
+            return None
+        return next((g for g in groups if text(g["name"]) == GROUP), None)
+
     def trim_decided(self) -> int:
         # Entries below the oldest pending one were delivered (delivery is in id order)
         # and are no longer pending: acknowledged. Read in this order, a delivery or an
         # acknowledgement in between only makes the cutoff conservative.
-        try:
-            groups: Any = self.redis.xinfo_groups(self.keys.inbox)
-        except redis.exceptions.ResponseError:  # no inbox yet
-            return 0
-        group = next((g for g in groups if text(g["name"]) == GROUP), None)
+        group = self._group()
         if group is None:
             return 0
         summary: Any = self.redis.xpending(self.keys.inbox, GROUP)

@@ -26,6 +26,7 @@ import ray
 
 from actors.infra import directory
 from actors.infra.logging import configure_logging
+from actors.infra.metrics import OwnerMetrics
 from actors.infra.settings import StoreConfig, tune_gc_for_throughput
 from actors.infra.wire import pack_decisions, unpack_operations
 from actors.owner.commit import GroupCommitter
@@ -52,7 +53,10 @@ class SkuOwnerService:
         self.store = RedisOwnerStore(config)
         self.owner = SkuOwner(config, index, self.store)
         self.feed = ForecasterFeed(index, self.owner.epoch, find_forecaster or forecaster_lookup(config))
-        self.committer = GroupCommitter(self.owner, tick_seconds=tick_seconds, on_commit=self.feed)
+        self.metrics = OwnerMetrics(index)
+        self.committer = GroupCommitter(
+            self.owner, tick_seconds=tick_seconds, on_commit=self.feed, on_durable=self.metrics.committed
+        )
 
     async def apply(self, payload: bytes) -> bytes:
         """Decide a batch of operations (``wire.pack_operations``) and return their

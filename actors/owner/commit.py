@@ -39,10 +39,13 @@ class GroupCommitter:
         *,
         tick_seconds: float = 0.25,
         on_commit: Callable[[CommitBatch], None] | None = None,
+        on_durable: Callable[[float, list[Decision]], None] | None = None,
     ) -> None:
         self.owner = owner
         #: told about every durable batch (after its callers), e.g. to feed the forecaster
         self.on_commit = on_commit
+        #: told each commit's seconds from send to durable and its decisions (metrics)
+        self.on_durable = on_durable
         self.tick_seconds = tick_seconds
         self._queue: deque[_Call] = deque()
         self._wakeup = threading.Condition()
@@ -155,7 +158,13 @@ class GroupCommitter:
             self._fail(sent.calls, error)
             return False
         self.commits += 1
-        self.recent_commits.append((time.perf_counter() - sent.sent_at, len(sent.decisions)))
+        seconds = time.perf_counter() - sent.sent_at
+        self.recent_commits.append((seconds, len(sent.decisions)))
+        if self.on_durable is not None:
+            try:
+                self.on_durable(seconds, sent.decisions)
+            except Exception:  # metrics must never fail a commit
+                log.exception("on_durable_failed", owner=self.owner.index)
         # The listener hears of the batch before its callers do (it must not block: the
         # forecaster is told fire-and-forget), so whoever has seen a decision knows the
         # listener was told of it: a simulation's barrier rests on that order.

@@ -279,6 +279,20 @@ class LedgerStore:
                     oversold[sku] = {text(k): int(text(v)) for k, v in _items(oversold_raw)}
         return OwnedState(ledgers, settings, records, oversold)
 
+    def oversold(self, client: redis.Redis, skus: Sequence[str]) -> dict[str, dict[str, int]]:
+        """The committed oversold counts (sku -> channel -> orders) of ``skus`` that have
+        any, read from Redis in one pipelined round trip per chunk (no owner is asked)."""
+        oversold: dict[str, dict[str, int]] = {}
+        for start in range(0, len(skus), _CHUNK):
+            chunk = skus[start : start + _CHUNK]
+            pipe = client.pipeline(transaction=False)
+            for sku in chunk:
+                pipe.hgetall(self.oversold_key(sku))
+            for sku, raw in zip(chunk, pipe.execute(), strict=True):
+                if raw:
+                    oversold[sku] = {text(k): int(text(v)) for k, v in _items(raw)}
+        return oversold
+
     def commit_args(self, epoch: int, index: int, batch: CommitBatch) -> list[str]:
         """Arguments of the commit script for ``batch``."""
         args: list[str] = [

@@ -204,3 +204,14 @@ def test_an_ingest_trims_what_it_decided_and_a_redelivery_still_decides_once(sto
     store.enqueue([order("o1", ("A", 2))])  # the platform sends o1 again
     assert ingest.poll(block_ms=0) == 1
     assert owner.held("A") == (5, 0)
+
+
+def test_backlog_counts_pending_and_undelivered_entries(store: IngestStore) -> None:
+    assert store.backlog() == (0, 0)
+    ids = store.enqueue([order(f"o{n}", ("A", 1)) for n in range(5)])
+    store.read("c1", 2, pending=False)
+    assert store.backlog() == (2, 3)
+    store.publish(publication(acknowledged=ids[:1]))
+    assert store.backlog() == (1, 3)
+    store.trim_decided()
+    assert store.backlog() == (1, 3)  # trimming gives back space, not work

@@ -261,7 +261,7 @@ def test_health_readiness_metrics_and_openapi(service: Service) -> None:
     assert ready["redis"] is True
     assert ready["redis_durability"] == "durable"  # the embedded Redis fsyncs every commit
     metrics = service.get("/metrics", role=None).text
-    assert 'flashstock_commits_total{owner="0"}' in metrics
+    assert 'flashstock_ingest_backlog{channel="douyin",state="pending"}' in metrics
     assert 'flashstock_alerts_open{level="EMERGENCY"}' in metrics
     schema = service.get("/openapi.json", role=None).json()
     assert "/v1/orders" in schema["paths"]

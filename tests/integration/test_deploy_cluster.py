@@ -14,11 +14,12 @@ import textwrap
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import pytest
 import requests
 import yaml
+from prometheus_client.parser import text_string_to_metric_families
 
 from actors.infra.redis_server import RedisServer, free_port
 from tests.support import fresh_namespace, wait_for
@@ -31,8 +32,17 @@ CLUSTER = textwrap.dedent(
     import sys
     from ray.cluster_utils import Cluster
     from scripts.loadgen.cluster import NODE_ARGS
-    cluster = Cluster(initialize_head=True, head_node_args=dict(NODE_ARGS))
-    cluster.add_node(**NODE_ARGS)
+    head_port, worker_port = (int(p) for p in sys.argv[1:3])
+    cluster = Cluster(
+        initialize_head=True,
+        head_node_args={
+            **NODE_ARGS,
+            "metrics_export_port": head_port,
+            # each node's metrics agent reports every second instead of every 10 s
+            "_system_config": {"metrics_report_interval_ms": 1000},
+        },
+    )
+    cluster.add_node(**NODE_ARGS, metrics_export_port=worker_port)
     cluster.wait_for_nodes()
     print(cluster.address, flush=True)
     sys.stdin.read()  # until the test closes our stdin
@@ -41,11 +51,17 @@ CLUSTER = textwrap.dedent(
 )
 
 
+class TwoNodes(NamedTuple):
+    address: str
+    metrics_ports: tuple[int, int]  # each node's Prometheus endpoint
+
+
 @pytest.fixture
-def two_nodes(tmp_path: Path) -> Iterator[str]:
-    """The address of a head and one worker node, each a real raylet."""
+def two_nodes(tmp_path: Path) -> Iterator[TwoNodes]:
+    """A head and one worker node, each a real raylet exporting its metrics."""
+    ports = (free_port(), free_port())
     holder = subprocess.Popen(
-        [sys.executable, "-c", CLUSTER],
+        [sys.executable, "-c", CLUSTER, *map(str, ports)],
         cwd=ROOT,
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
@@ -57,7 +73,7 @@ def two_nodes(tmp_path: Path) -> Iterator[str]:
     assert holder.stdout is not None
     address = holder.stdout.readline().strip()
     assert address, (tmp_path / "cluster.log").read_text()[-2000:]
-    yield address
+    yield TwoNodes(address, ports)
     holder.stdin.close()
     try:
         holder.wait(timeout=60)
@@ -78,15 +94,34 @@ def ready(url: str) -> dict[str, Any] | None:
     return response.json() if response.status_code == 200 else None
 
 
+def exported(ports: tuple[int, ...]) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """flashstock's samples on the nodes' Prometheus endpoints, summed over processes."""
+    totals: dict[tuple[str, tuple[tuple[str, str], ...]], float] = {}
+    for port in ports:
+        try:
+            text = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+        except requests.RequestException:
+            continue
+        for family in text_string_to_metric_families(text):
+            for sample in family.samples:
+                if sample.name.startswith("ray_flashstock_"):
+                    labels = tuple(
+                        sorted((k, v) for k, v in sample.labels.items() if k in ("owner", "outcome", "le"))
+                    )
+                    key = (sample.name, labels)
+                    totals[key] = totals.get(key, 0.0) + sample.value
+    return totals
+
+
 def test_serve_run_brings_up_the_whole_system_and_up_down_manage_it(
-    two_nodes: str, redis_server: RedisServer, tmp_path: Path
+    two_nodes: TwoNodes, redis_server: RedisServer, tmp_path: Path
 ) -> None:
     namespace, port = fresh_namespace(), free_port()
     config = yaml.safe_load((ROOT / "serve_app" / "serve.yaml").read_text())
     config["http_options"]["port"] = port
     config["applications"][0]["args"].update(redis_url=redis_server.url, namespace=namespace)
     (tmp_path / "serve.yaml").write_text(yaml.safe_dump(config))
-    env = {**os.environ, "RAY_ADDRESS": two_nodes, "FLASHSTOCK_LOG_LEVEL": "warning"}
+    env = {**os.environ, "RAY_ADDRESS": two_nodes.address, "FLASHSTOCK_LOG_LEVEL": "warning"}
     for name in ("FLASHSTOCK_TOKENS", "FLASHSTOCK_SECRETS_FILE"):
         env.pop(name, None)
     server = subprocess.Popen(
@@ -124,6 +159,21 @@ def test_serve_run_brings_up_the_whole_system_and_up_down_manage_it(
         ]
         assert decision["accepted"], decision
         assert requests.get(f"{url}/v1/skus/{sku}", timeout=30).json()["available"] == 1
+
+        # the owners' commit metrics, through Ray's metrics agents on the nodes
+        def recorded() -> bool:
+            got = exported(two_nodes.metrics_ports)
+            accepted = sum(
+                value
+                for (name, labels), value in got.items()
+                if name == "ray_flashstock_decisions_total" and ("outcome", "accepted") in labels
+            )
+            commits = sum(
+                value for (name, _), value in got.items() if name == "ray_flashstock_commit_seconds_count"
+            )
+            return accepted >= 2 and commits >= 2  # the SKU's definition and the order
+
+        wait_for(recorded, timeout=60, interval=1.0, message="flashstock metrics exported by Ray")
     finally:
         os.killpg(server.pid, signal.SIGINT)  # as Ctrl-C: serve run shuts the app down
         try:

@@ -1,0 +1,41 @@
+"""The shipped Grafana dashboard charts only metrics flashstock exports, under the names
+Prometheus sees (Ray's metrics agent adds ``ray_``), so a renamed metric cannot leave a
+silently empty panel."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+from actors.infra import metrics as process_metrics
+from serve_app import metrics as page_metrics
+
+DASHBOARD = Path(__file__).resolve().parents[2] / "docs" / "grafana" / "flashstock.json"
+
+
+def exported_names() -> set[str]:
+    """Every series name flashstock's code can produce, as Prometheus stores it."""
+    page = set(re.findall(r'"(flashstock_[a-z_]+)"', Path(page_metrics.__file__).read_text()))
+    ray_side = set(re.findall(r'"(flashstock_[a-z_]+)"', Path(process_metrics.__file__).read_text()))
+    names = set(page)
+    for name in ray_side:  # a Ray Counter is exported with _total, a Histogram with its parts
+        names |= {
+            f"ray_{name}",
+            f"ray_{name}_total",
+            *(f"ray_{name}_{part}" for part in ("bucket", "sum", "count")),
+        }
+    return names
+
+
+def test_every_panel_queries_a_metric_flashstock_exports() -> None:
+    dashboard = json.loads(DASHBOARD.read_text())
+    assert dashboard["panels"]
+    known = exported_names()
+    for panel in dashboard["panels"]:
+        assert panel["targets"], panel["title"]
+        for target in panel["targets"]:
+            used = set(re.findall(r"\b((?:ray_)?flashstock_[a-z_]+)\b", target["expr"]))
+            assert used, (panel["title"], target["expr"])
+            assert used <= known, (panel["title"], used - known)
+        assert panel["datasource"]["uid"] == "${datasource}"
