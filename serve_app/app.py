@@ -52,6 +52,7 @@ def create_api(args: AppArgs, backend: Backend | None = None) -> FastAPI:
         app.state.backend = backend or Backend(args)
         app.state.tokens = TokenBook.from_env()
         yield
+        app.state.backend.views_cache.close()
         app.state.backend.client.close()
 
     app = FastAPI(

@@ -23,7 +23,7 @@ from actors.infra.settings import DEFAULT_NAMESPACE, DEFAULT_SHARD_COUNT, StoreC
 from actors.ingest.core import ChannelIngest, IngestResult
 from actors.ingest.store import RedisIngestStore
 from actors.owner.client import StockClient
-from actors.owner.store import LedgerStore
+from actors.owner.store import LedgerStore, read_sku_states
 from policies.alert_lifecycle import Silence
 from policies.channels import Cancellation, Payment, PlatformOrder, Unreadable
 from policies.channels.signing import DEFAULT_TOLERANCE_SECONDS, WebhookHeaders
@@ -34,6 +34,7 @@ from policies.subscriptions import Subscription
 from serve_app.errors import ApiError
 from serve_app.guards.checks import FrontDoorArgs
 from serve_app.secrets import webhook_secret
+from serve_app.view_cache import ViewCache
 
 
 class AppArgs(BaseModel):
@@ -89,6 +90,7 @@ class Backend:
         self.forecaster: Any = forecaster
         self.redis = redis.Redis.from_url(args.redis_url, socket_timeout=10.0)
         self.store = LedgerStore(self.config)
+        self.views_cache = ViewCache(self._fetch_views)
         # the configured channels: their webhooks, and their orders sent to POST /v1/orders
         self.ingest = {
             channel: ChannelIngest(
@@ -141,11 +143,17 @@ class Backend:
     async def sku_state(
         self, sku: str
     ) -> tuple[tuple[Ledger, SkuSettings | None, dict[str, int]] | None, dict[str, Any] | None]:
-        """(ledger, settings, oversold) and the forecaster's view of one SKU, fetched
-        concurrently (two Ray calls in flight, not four one after another)."""
-        owner = self.client.owners[self.client.owner_index(sku)]
-        states, views = await asyncio.gather(owner.states.remote([sku]), self.forecaster.views.remote([sku]))
-        return states.get(sku), (views[0] if views else None)
+        """(ledger, settings, oversold) of one SKU, read from Redis (the committed state,
+        no owner is asked), and the forecaster's view from this replica's cache (at most
+        0.5 s old: ``serve_app.view_cache``), concurrently."""
+        states, view = await asyncio.gather(
+            asyncio.to_thread(read_sku_states, self.redis, self.config, [sku]), self.views_cache.get(sku)
+        )
+        return states.get(sku), view
+
+    async def _fetch_views(self, skus: Sequence[str]) -> list[dict[str, Any]]:
+        views: list[dict[str, Any]] = await self.forecaster.views.remote(list(skus))
+        return views
 
     # ---- orders -------------------------------------------------------------------------
 

@@ -168,6 +168,27 @@ def read_skus(
     return found
 
 
+def read_sku_states(
+    client: redis.Redis, config: StoreConfig, skus: Sequence[str]
+) -> dict[str, tuple[Ledger, SkuSettings, dict[str, int]]]:
+    """``read_skus`` with each SKU's oversold counts (channel -> orders), in the same
+    pipelined round trips: what a stock query shows, read without asking an owner."""
+    found: dict[str, tuple[Ledger, SkuSettings, dict[str, int]]] = {}
+    for start in range(0, len(skus), _CHUNK):
+        chunk = skus[start : start + _CHUNK]
+        pipe = client.pipeline(transaction=False)
+        for sku in chunk:
+            pipe.hgetall(keys.sku_state(config.namespace, sku))
+            pipe.hgetall(keys.sku_oversold(config.namespace, sku))
+        replies = pipe.execute()
+        for position, sku in enumerate(chunk):
+            decoded = _decode_state(sku, replies[2 * position])
+            if decoded is not None:
+                oversold = {text(k): int(text(v)) for k, v in _items(replies[2 * position + 1])}
+                found[sku] = (*decoded, oversold)
+    return found
+
+
 def _decode_state(sku: str, raw: object) -> tuple[Ledger, SkuSettings] | None:
     """A SKU's state hash as its ledger and settings (None for a SKU never defined)."""
     state = _text_hash(raw)
