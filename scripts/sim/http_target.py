@@ -59,11 +59,16 @@ class HttpTarget:
         self._inbound: dict[str, list[tuple[float, int, str]]] = {}
         try:
             self._call("get", "/healthz")
-        except requests.RequestException as error:
+        except SimulationError as error:
             raise SimulationError(f"no flashstock service at {self.url}: {error}") from None
 
     def _call(self, method: str, path: str, body: Any = None, **kw: Any) -> Any:
-        response = self.session.request(method, self.url + path, json=body, timeout=self.timeout, **kw)
+        try:
+            response = self.session.request(method, self.url + path, json=body, timeout=self.timeout, **kw)
+        except requests.RequestException as error:
+            raise SimulationError(f"{method.upper()} {self.url + path}: {error}") from None
+        if response.status_code in (401, 403):
+            raise SimulationError(f"{method.upper()} {path}: {_refusal(response)}")
         if response.status_code >= 400:
             raise SimulationError(
                 f"{method.upper()} {path}: HTTP {response.status_code} {response.text[:300]}"
@@ -173,3 +178,22 @@ class HttpTarget:
     def close(self) -> None:
         self.pool.shutdown()
         self.session.close()
+
+
+def _refusal(response: requests.Response) -> str:
+    """What to do about a 401 or 403: a signature the service does not share, or a token
+    it does not know or that may not do this."""
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    code = str(body.get("code", "")) if isinstance(body, dict) else ""
+    if "signature" in code:
+        return (
+            f"HTTP {response.status_code} {code}: the service does not accept this channel's webhook "
+            "signature; give the simulator the same FLASHSTOCK_WEBHOOK_SECRET_<CHANNEL> as the service"
+        )
+    return (
+        f"HTTP {response.status_code} {code or 'refused'}: an HTTP simulation needs an admin token "
+        "(--token or FLASHSTOCK_TOKEN)"
+    )
