@@ -78,6 +78,12 @@ def add_parser(commands: Any) -> None:
         "--token", default=None, help="bearer token for an http target (default: FLASHSTOCK_TOKEN)"
     )
     parser.add_argument(
+        "--keep-skus",
+        action="store_true",
+        help="leave an http run's SKUs (named with the run's prefix, sim<run id>-) in the service's "
+        "catalogue instead of deleting them at the end",
+    )
+    parser.add_argument(
         "--quiet", action="store_true", help="no progress (a bar on a terminal, else a line every 10 s)"
     )
     parser.set_defaults(run=run)
@@ -133,6 +139,9 @@ def run(args: argparse.Namespace) -> int:
         return _refuse(str(error))
     write_report(report, out)
     print(summary(report))
+    catalogue = report.get("catalogue")
+    if catalogue:
+        print(f"  catalogue: {_catalogue_line(catalogue)}")
     print(f"  report: {out / 'report.json'}, chart: {out / 'report.png'}, timeline: {out / 'report.html'}")
     if report["oversold_total"] or report["dead_lettered"]:
         print(
@@ -141,6 +150,14 @@ def run(args: argparse.Namespace) -> int:
         )
         return 1
     return 0
+
+
+def _catalogue_line(catalogue: dict[str, Any]) -> str:
+    """What became of an http run's SKUs in the service's catalogue."""
+    line = f"{len(catalogue['removed'])} simulation SKU(s) removed"
+    if catalogue["kept"]:
+        line += f", {len(catalogue['kept'])} kept under the prefix {catalogue['prefix']} ({catalogue['why']})"
+    return line
 
 
 def simulate(scenario: Scenario, args: argparse.Namespace, speed: float) -> tuple[dict[str, Any], ShowLog]:
@@ -163,12 +180,24 @@ def simulate(scenario: Scenario, args: argparse.Namespace, speed: float) -> tupl
 
             config = StoreConfig(redis_url, namespace=f"sim-{run_id}", shard_count=args.shards)
             target: Target = InProcessTarget(config, sorted(scenario.channels))
-            log = _run(scenario, target, speed, args, prefix="")
+            try:
+                log = _run(scenario, target, speed, args, prefix="")
+            finally:
+                target.close()
     else:
         from scripts.sim.http_target import HttpTarget
 
-        target = HttpTarget(args.target, sorted(scenario.channels), token=args.token)
-        log = _run(scenario, target, speed, args, prefix=f"sim{run_id}-")
+        prefix = f"sim{run_id}-"
+        http = HttpTarget(args.target, sorted(scenario.channels), token=args.token)
+        catalogue: dict[str, Any] = {"prefix": prefix, "removed": [], "kept": [], "why": "--keep-skus"}
+        try:
+            log = _run(scenario, http, speed, args, prefix=prefix)
+        finally:  # a run that failed half-way leaves no SKUs behind either
+            catalogue["kept"] = sorted(http.skus)
+            if not args.keep_skus:
+                catalogue |= http.remove_skus()
+            http.close()
+        meta["catalogue"] = catalogue
     meta["shards"] = args.shards if args.target == "inproc" else None
     return build_report(scenario, log, meta), log
 
@@ -176,6 +205,7 @@ def simulate(scenario: Scenario, args: argparse.Namespace, speed: float) -> tupl
 def _run(scenario: Scenario, target: Target, speed: float, args: argparse.Namespace, prefix: str) -> ShowLog:
     bar = progress_bar(
         total=round(scenario.duration_minutes, 2),
+        desc=scenario.name,
         unit="show-min",
         disable=args.quiet,
         bar_format="{l_bar}{bar}| {n:.0f}/{total:.0f} show-min [{elapsed}<{remaining}] {postfix}",
@@ -200,4 +230,3 @@ def _run(scenario: Scenario, target: Target, speed: float, args: argparse.Namesp
         ).run()
     finally:
         bar.close()
-        target.close()

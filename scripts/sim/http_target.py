@@ -175,6 +175,29 @@ class HttpTarget:
             found[sku] |= {"inbound": view["inbound_units"], "oversold": view["oversold"]}
         return found
 
+    def remove_skus(self) -> dict[str, Any]:
+        """Take the show's SKUs out of the service's catalogue (``DELETE /v1/skus/{sku}``):
+        what was removed, what stays and why (a SKU that still holds reservations is
+        refused; a service without the route keeps them all, under the run's prefix)."""
+        removed, kept, why = [], [], ""
+        for sku in sorted(self.skus):
+            try:
+                response = self.session.delete(f"{self.url}/v1/skus/{sku}", timeout=self.timeout)
+            except requests.RequestException as error:
+                kept.append(sku)
+                why = str(error)
+                continue
+            if response.status_code < 300:
+                removed.append(sku)
+            else:
+                kept.append(sku)
+                why = (
+                    "the service has no DELETE /v1/skus/{sku}"
+                    if response.status_code in (404, 405)
+                    else f"HTTP {response.status_code} {response.text[:200]}"
+                )
+        return {"removed": removed, "kept": kept, "why": why}
+
     def close(self) -> None:
         self.pool.shutdown()
         self.session.close()

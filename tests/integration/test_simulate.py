@@ -101,7 +101,7 @@ def test_the_operators_transfer_answers_the_trend_alert(reference: tuple[dict[st
 
 
 def test_the_report_files_hold_the_run(reference: tuple[dict[str, Any], ShowLog], tmp_path: Path) -> None:
-    report, log = reference
+    report, _ = reference
     write_report(report, tmp_path)
     saved = json.loads((tmp_path / "report.json").read_text())
     assert saved["orders"]["accepted"] == report["orders"]["accepted"] > 0
