@@ -211,12 +211,11 @@ def _refusal(response: requests.Response) -> str:
     except ValueError:
         body = None
     code = str(body.get("code", "")) if isinstance(body, dict) else ""
+    said = str(body.get("message", "")) if isinstance(body, dict) else ""
+    head = f"HTTP {response.status_code} {code or 'refused'}" + (f" ({said})" if said else "")
     if "signature" in code:
         return (
-            f"HTTP {response.status_code} {code}: the service does not accept this channel's webhook "
-            "signature; give the simulator the same FLASHSTOCK_WEBHOOK_SECRET_<CHANNEL> as the service"
+            f"{head}: the service has another FLASHSTOCK_WEBHOOK_SECRET_<CHANNEL> for this channel, or "
+            "none; start flashstock serve and the simulator with the same secret"
         )
-    return (
-        f"HTTP {response.status_code} {code or 'refused'}: an HTTP simulation needs an admin token "
-        "(--token or FLASHSTOCK_TOKEN)"
-    )
+    return f"{head}: an HTTP simulation needs an admin token (--token or FLASHSTOCK_TOKEN)"
