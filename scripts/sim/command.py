@@ -137,6 +137,8 @@ def run(args: argparse.Namespace) -> int:
         report, _log = simulate(scenario, args, speed)
     except SimulationError as error:  # a target that cannot be used: secrets, address, token
         return _refuse(str(error))
+    except ConnectionError as error:  # ray.init: no Ray cluster at --address / RAY_ADDRESS
+        return _refuse(f"cannot join the Ray cluster at {args.address or 'RAY_ADDRESS'}: {error}")
     write_report(report, out)
     print(summary(report))
     catalogue = report.get("catalogue")

@@ -25,6 +25,7 @@ TICK_MINUTES = (0.25, 0.5, 1, 2, 5, 10, 15, 30, 60, 120)
 MAX_TICKS = 13
 TITLE_INCHES = 0.3
 LEGEND_INCHES = 0.95  # the x-axis label and the legend under the panels
+LEGEND_ROW_INCHES = 0.2
 MARKER_NAMES = {
     "restock": "restock / transfer ordered",
     "arrival": "transfer arrives",
@@ -126,7 +127,8 @@ def build_figure(report: dict[str, Any]) -> Figure:
         y=1 - 0.1 / height,
         va="top",
     )
-    figure.tight_layout(rect=(0, (LEGEND_INCHES - 0.35) / height, 1, 1 - TITLE_INCHES / height))
+    rows = -(-len(handles) // 5)
+    figure.tight_layout(rect=(0, (0.1 + rows * LEGEND_ROW_INCHES) / height, 1, 1 - TITLE_INCHES / height))
     return figure
 
 
@@ -179,6 +181,8 @@ def _panel(
             fontsize=LABEL_FONT_SIZE,
             color=marker["colour"],
             fontweight="bold" if marker["kind"] == "alert" else "normal",
+            bbox={"boxstyle": "square,pad=0.1", "facecolor": "white", "edgecolor": "none", "alpha": 0.85},
+            zorder=5,
         )
         text.set_gid("label@" + marker_gid(marker))
     used = max((lane + 1 for lane in lanes if lane is not None), default=0)
