@@ -49,8 +49,9 @@ class HttpTarget:
         missing = [c for c in channels if not channel_secret(c)]
         if missing:
             raise SimulationError(
-                "set the webhook secret of each channel, as the service has it: "
+                "the simulator signs each channel's orders as its platform would: set "
                 + ", ".join(f"FLASHSTOCK_WEBHOOK_SECRET_{c.upper()}" for c in missing)
+                + " here and for the service (flashstock serve), with the same values"
             )
         self.secrets = {c: channel_secret(c) or b"" for c in channels}
         self.pool = ThreadPoolExecutor(max(4, len(channels)), thread_name_prefix="sim-http")
