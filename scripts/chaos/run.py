@@ -71,7 +71,7 @@ def add_parser(commands: Any) -> None:
     parser.add_argument(
         "--log-file",
         type=Path,
-        default=Path("chaos-ray.log"),
+        default=Path("chaos.log"),
         help="where the Ray nodes', Redis' and actors' output goes (appended), kept out of the report",
     )
     parser.set_defaults(run=run)
