@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 
 from scripts.loadgen.progress import LineProgress, progress_bar, progress_over
 
@@ -45,3 +46,16 @@ def test_progress_over_items_off_a_terminal_yields_every_item_and_ends_with_a_li
     out = io.StringIO()
     assert list(progress_over(range(5), desc="prefill", unit="x5k", file=out)) == [0, 1, 2, 3, 4]
     assert out.getvalue() == "prefill  5/5 x5k  0s\n"
+
+
+def test_a_terminal_gets_a_tqdm_bar() -> None:
+    from tqdm import tqdm
+
+    leader, follower = os.openpty()
+    with os.fdopen(follower, "w") as terminal:
+        bar = progress_bar(total=3, file=terminal)
+        try:
+            assert isinstance(bar, tqdm)
+        finally:
+            bar.close()
+    os.close(leader)
