@@ -195,6 +195,8 @@ class HttpTarget:
                 why = (
                     "the service has no DELETE /v1/skus/{sku}"
                     if response.status_code in (404, 405)
+                    else "a SKU still holds reservations; they expire within its TTL"
+                    if response.status_code == 409
                     else f"HTTP {response.status_code} {response.text[:200]}"
                 )
         return {"removed": removed, "kept": kept, "why": why}
