@@ -34,8 +34,9 @@ _GIVEN = "_bench_options_given"
 
 
 class DefaultsHelpFormatter(argparse.HelpFormatter):
-    """Ends each option's help with ``(default: ...)``, unless the help already speaks of
-    its default or there is none to show (None, False, an empty list)."""
+    """Ends each option's help with its default: ``(default: ...)``, ``(default: none)``
+    for an option that is absent unless given, ``(default: off)`` for a flag; unless the
+    help already speaks of its default (``--help`` and ``--version`` have none)."""
 
     def _get_help_string(self, action: argparse.Action) -> str | None:
         text = action.help or ""
@@ -43,12 +44,14 @@ class DefaultsHelpFormatter(argparse.HelpFormatter):
         if (
             not action.option_strings
             or "default" in text
-            or default is None
-            or default is False
             or default is argparse.SUPPRESS
-            or default == []
+            or isinstance(action, argparse._HelpAction | argparse._VersionAction)
         ):
             return action.help
+        if default is None or default == []:
+            return f"{text} (default: none)"
+        if default is False:
+            return f"{text} (default: off)"
         return f"{text} (default: %(default)s)"
 
 

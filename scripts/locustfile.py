@@ -2,8 +2,14 @@
 
 Three kinds of users, weighted like a live show: viewers reading stock and live hints,
 platforms posting batches of orders, and dashboards holding an SSE alert stream open.
-SKUs come from ``GET /v1/skus`` at start. Tokens, when the service needs them, come from
-``FLASHSTOCK_LOAD_TOKEN`` (a token whose role may read and ingest, e.g. admin).
+
+The load works on SKUs of its own, never on the catalogue a show sells: at the start it
+says so (a warning in Locust's log) and creates ``FLASHSTOCK_LOAD_SKUS`` (20) SKUs named
+``load-<run id>-NNN`` with 10,000,000 units each; every order goes to them. At the end
+it deletes them where the service allows (``DELETE /v1/skus/{sku}``; a SKU that still
+holds reservations is refused until they expire) and logs what stays. Creating SKUs is
+an admin's call: ``FLASHSTOCK_LOAD_TOKEN`` must be an admin's token when the service has
+tokens (none on a loopback service without tokens).
 
     pip install -e '.[load]'
     locust -f scripts/locustfile.py --host http://127.0.0.1:8000 \\
@@ -14,6 +20,7 @@ Run it against loopback or the project's own test hosts only.
 
 from __future__ import annotations
 
+import logging
 import os
 import random
 import time
@@ -21,9 +28,20 @@ import uuid
 from typing import Any
 
 from locust import HttpUser, between, events, task
+from locust.exception import StopTest
+
+from scripts.loadgen.own_catalogue import (
+    LOAD_UNITS,
+    CatalogueError,
+    create_skus,
+    load_sku_names,
+    remove_skus,
+)
 
 BATCH = int(os.environ.get("FLASHSTOCK_LOAD_BATCH", "100"))
+SKU_COUNT = int(os.environ.get("FLASHSTOCK_LOAD_SKUS", "20"))
 SKUS: list[str] = []
+log = logging.getLogger("flashstock.load")
 
 
 def _headers() -> dict[str, str]:
@@ -31,18 +49,55 @@ def _headers() -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"} if token else {}
 
 
+def _host(environment: Any) -> str:
+    return str(environment.host or "http://127.0.0.1:8000").rstrip("/")
+
+
 @events.test_start.add_listener
-def load_skus(environment: Any, **_: Any) -> None:
-    import requests
+def create_own_skus(environment: Any, **_: Any) -> None:
+    SKUS[:] = load_sku_names(SKU_COUNT)
+    log.warning(
+        "this load test writes to %s: it creates %d SKUs %s..%s with %s units each and orders "
+        "only those; the service's own catalogue is not touched",
+        _host(environment),
+        len(SKUS),
+        SKUS[0],
+        SKUS[-1],
+        f"{LOAD_UNITS:,}",
+    )
+    try:
+        create_skus(_host(environment), SKUS, _headers())
+    except CatalogueError as error:
+        log.error("cannot set up the load test's SKUs: %s", error)
+        SKUS.clear()  # the users stop the run at their start
+        environment.process_exit_code = 2
 
-    host = environment.host or "http://127.0.0.1:8000"
-    page = requests.get(f"{host}/v1/skus?limit=500", headers=_headers(), timeout=30).json()
-    SKUS[:] = [item["sku"] for item in page["items"]]
+
+@events.test_stop.add_listener
+def remove_own_skus(environment: Any, **_: Any) -> None:
     if not SKUS:
-        raise RuntimeError("the service has no SKUs: start it with --catalog")
+        return
+    result = remove_skus(_host(environment), SKUS, _headers())
+    if result["kept"]:
+        log.warning(
+            "%d of the load test's SKUs stay in the catalogue (prefix %s): the service refused "
+            "DELETE /v1/skus/{sku} (no such route, or reservations not yet expired)",
+            len(result["kept"]),
+            SKUS[0].rsplit("-", 1)[0] + "-",
+        )
 
 
-class Viewer(HttpUser):
+class LoadUser(HttpUser):
+    """A user of the load test's own SKUs; the run stops if they could not be created."""
+
+    abstract = True
+
+    def on_start(self) -> None:
+        if not SKUS:
+            raise StopTest("the load test's SKUs could not be created (see the error above)")
+
+
+class Viewer(LoadUser):
     """Operators and the live room polling stock."""
 
     weight = 6
@@ -61,7 +116,7 @@ class Viewer(HttpUser):
         )
 
 
-class Platform(HttpUser):
+class Platform(LoadUser):
     """A platform pushing order batches in the internal format."""
 
     weight = 3
@@ -84,7 +139,7 @@ class Platform(HttpUser):
         self.client.post("/v1/orders", json=body, headers=_headers(), name="/v1/orders")
 
 
-class Dashboard(HttpUser):
+class Dashboard(LoadUser):
     """An operator's screen holding the SSE alert stream open for a while."""
 
     weight = 1

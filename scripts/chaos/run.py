@@ -8,8 +8,10 @@ later) through the platforms' inbox streams. Meanwhile, at seeded moments, it ki
 SKU owner, an ingest actor, the forecaster (with the alert hub), a whole node (a new one
 joins), and the Redis server (kill -9, then a restart on its append-only file), and
 times each recovery. When the load is drained it audits Redis against the generator's
-record (``scripts.chaos.audit``) and prints the table. The exit status is 1 on any violation
-or a fault the system did not recover from.
+record (``scripts.chaos.audit``) and prints the table. The nodes' and actors' logs (a
+killed raylet's dump among them) go to ``--log-file``, not into the report on stdout.
+The exit status is 1 on any violation or a fault the system did not recover from, 2 for
+an unusable option.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ import threading
 import time
 from collections import deque
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import ray
 import redis
@@ -42,6 +44,7 @@ from policies.operations import DefineSku
 from policies.routing import owner_of
 from scripts.chaos.audit import AuditResult, PublishedDecision, SentOrder, audit_orders
 from scripts.chaos.faults import KINDS, Deployment, FaultRecord, schedule
+from scripts.chaos.output import report_stream_with_logs_in
 from scripts.loadgen.cluster import simulated_cluster
 from scripts.loadgen.inbox import CHANNELS as INBOX_CHANNELS
 from scripts.loadgen.inbox import inbox_keys, published_orders
@@ -65,25 +68,45 @@ def add_parser(commands: Any) -> None:
     parser.add_argument("--skus", type=int, default=40, help="SKUs the load buys")
     parser.add_argument("--rounds", type=int, default=1, help="times each kind of fault strikes")
     parser.add_argument("--json", type=Path, default=None, help="also write the results here")
+    parser.add_argument(
+        "--log-file",
+        type=Path,
+        default=Path("chaos.log"),
+        help="where the Ray nodes', Redis' and actors' output goes (appended), kept out of the report",
+    )
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.minutes <= 0 or args.rate <= 0 or args.skus < 1 or args.shards < 1:
-        print("flashstock chaos: --minutes, --rate, --skus and --shards must be positive", file=sys.stderr)
+    if args.minutes <= 0 or args.rate <= 0 or args.skus < 1 or args.shards < 1 or args.nodes < 1:
+        print(
+            "flashstock chaos: --minutes, --rate, --skus, --shards and --nodes must be positive",
+            file=sys.stderr,
+        )
+        return 2
+    if args.rounds < 1:
+        print(f"flashstock chaos: --rounds must be >= 1, got {args.rounds}", file=sys.stderr)
+        return 2
+    try:
+        args.log_file.parent.mkdir(parents=True, exist_ok=True)
+        args.log_file.open("ab").close()
+    except OSError as error:
+        print(f"flashstock chaos: cannot write --log-file {args.log_file}: {error.strerror}", file=sys.stderr)
         return 2
     with (
+        report_stream_with_logs_in(args.log_file) as out,
         tempfile.TemporaryDirectory(prefix="flashstock-chaos-") as tmp,
         RedisServer(Path(tmp) / "redis") as server,
         simulated_cluster(args.nodes, args.log_level) as cluster,
     ):
+        print(f"flashstock chaos: the nodes' and actors' logs go to {args.log_file}", file=out)
         config = StoreConfig(server.url, namespace=f"chaos{args.seed}", shard_count=args.shards)
         deployment = _deploy(config, server, cluster if args.nodes > 1 else None, args.skus)
         try:
-            results = _chaos(deployment, args)
+            results = _chaos(deployment, args, out)
         finally:
             deployment.client.close()
-    _print(results)
+    _print(results, sys.stdout)
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
     return 1 if results["violations"] else 0
@@ -172,7 +195,7 @@ class Load:
         self.sent += [order for _, _, order in batch if order is not None]
 
 
-def _chaos(deployment: Deployment, args: argparse.Namespace) -> dict[str, Any]:
+def _chaos(deployment: Deployment, args: argparse.Namespace, out: TextIO) -> dict[str, Any]:
     rng = random.Random(args.seed)
     seconds = args.minutes * 60.0
     kinds = [k for k in KINDS if args.nodes > 1 or k != "node"] * args.rounds
@@ -186,7 +209,7 @@ def _chaos(deployment: Deployment, args: argparse.Namespace) -> dict[str, Any]:
         delay = started + at - time.monotonic()
         if delay > 0:
             time.sleep(delay)  # waiting for the fault's moment in the run, not for the system
-        print(f"  {time.monotonic() - started:6.1f}s  fault: {kind}", flush=True)
+        print(f"  {time.monotonic() - started:6.1f}s  fault: {kind}", file=out, flush=True)
         faults.append(deployment.inject(kind, rng, round(time.monotonic() - started, 1)))
     remaining = started + seconds - time.monotonic()
     if remaining > 0:
@@ -217,8 +240,8 @@ def _chaos(deployment: Deployment, args: argparse.Namespace) -> dict[str, Any]:
         "on_hand_drift": sum(abs(u) for u in audit.on_hand_drift.values()),
         "alerts_lost": len(deployment.alerts_lost),
         "faults": [f._asdict() for f in faults],
-        "recovery_seconds_p50": quantile(recoveries, 0.5),
-        "recovery_seconds_max": max(recoveries, default=None),
+        "recovery_seconds_p50": _round(quantile(recoveries, 0.5)),
+        "recovery_seconds_max": _round(max(recoveries, default=None)),
         "unrecovered_faults": unrecovered,
         "examples": {
             "missing": audit.missing[:5],
@@ -265,11 +288,22 @@ def _audit(deployment: Deployment, sent: list[SentOrder], published: list[Publis
     return audit_orders(sent, published, records, catalogue, expected)
 
 
-def _print(results: dict[str, Any]) -> None:
-    def row(name: str, value: object, must: str = "") -> None:
-        print(f"  {name:<36}{value!s:>12}  {must}")
+def _round(seconds: float | None) -> float | None:
+    return None if seconds is None else round(seconds, 2)
 
-    print(
+
+def _seconds(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.2f} s"
+
+
+def _print(results: dict[str, Any], out: TextIO) -> None:
+    def say(text: str) -> None:
+        print(text, file=out)
+
+    def row(name: str, value: object, must: str = "") -> None:
+        say(f"  {name:<36}{value!s:>12}  {must}")
+
+    say(
         f"\nflashstock chaos: seed {results['seed']}, {results['minutes']} min at "
         f"{results['rate']:.0f} orders/s, {results['nodes']} nodes, {results['shards']} shards"
     )
@@ -286,13 +320,18 @@ def _print(results: dict[str, Any]) -> None:
         ("alerts lost across restarts", "alerts_lost"),
     ]:
         row(name, results[key], "(must be 0)")
-    print(f"\n  {'fault':<12}{'target':<38}{'at':>8}{'recovery':>10}  detail")
+    say(f"\n  {'fault':<12}{'target':<38}{'at':>8}{'recovery':>10}  detail")
     for f in results["faults"]:
         recovery = "NOT RECOVERED" if f["recovery_seconds"] is None else f"{f['recovery_seconds']:.2f}s"
-        print(f"  {f['kind']:<12}{f['target']:<38}{f['at_seconds']:>7.1f}s{recovery:>10}  {f['detail']}")
-    print(
-        f"\n  recovery p50 {results['recovery_seconds_p50']} s, max {results['recovery_seconds_max']} s;"
-        f" drained in {results['drain_seconds']} s"
+        say(f"  {f['kind']:<12}{f['target']:<38}{f['at_seconds']:>7.1f}s{recovery:>10}  {f['detail']}")
+    drained = (
+        "not drained"
+        if results["drain_seconds"] is None
+        else f"drained in {_seconds(results['drain_seconds'])}"
+    )
+    say(
+        f"\n  recovery p50 {_seconds(results['recovery_seconds_p50'])}, "
+        f"max {_seconds(results['recovery_seconds_max'])}; {drained}"
     )
     verdict = "OK" if not results["violations"] else f"FAILED: {results['violations']} violation(s)"
-    print(f"  {verdict}")
+    say(f"  {verdict}")

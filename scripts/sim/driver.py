@@ -63,6 +63,10 @@ class ShowLog:
     )  # sku -> (minute, available, velocity, eta)
     actions: list[dict[str, Any]] = field(default_factory=list)
     step_seconds: list[float] = field(default_factory=list)
+    #: per step (aligned with ``step_seconds``): orders sent to flashstock in that step
+    step_orders: list[int] = field(default_factory=list)
+    #: sku -> units flashstock accepted in each step (aligned with ``series``)
+    step_units: dict[str, list[int]] = field(default_factory=lambda: defaultdict(list))
     wall_seconds: float = 0.0
     audit: dict[str, dict[str, Any]] = field(default_factory=dict)
 
@@ -138,6 +142,8 @@ class ShowRun:
         self.open_alerts: set[str] = set()
         self._responded: set[tuple[str, str]] = set()
         self._actions: list[tuple[float, int, str, str, int, float | None]] = []
+        self._lines: dict[str, tuple[str, int]] = {}  # order id -> (sku, units) sent
+        self._units: Counter[str] = Counter()  # sku -> units accepted in this step
 
     def run(self) -> ShowLog:
         started = time.monotonic()
@@ -175,6 +181,7 @@ class ShowRun:
             decided_wall = time.time()
             self._end_step(end, decided_wall)
             self.log.step_seconds.append(time.monotonic() - step_started)
+            self.log.step_orders.append(sum(1 for m in messages if m.kind == "order"))
             if self.on_step is not None:
                 self.on_step(end, self.log, len(self.open_alerts))
         self.log.wall_seconds = time.monotonic() - started
@@ -202,6 +209,7 @@ class ShowRun:
                 self.log.turned_away[event.channel] += 1
                 return
             self.state[event.order_id] = "sent"
+            self._lines[event.order_id] = (event.sku, event.quantity)
             self.log.taken[event.channel] += 1
             body = order_message(
                 fmt, self.prefix + event.order_id, sku, event.quantity, at, f"buyer-{event.order_id}"
@@ -234,6 +242,8 @@ class ShowRun:
                 self.state[order_id] = "accepted" if answer.accepted else "rejected"
                 if answer.accepted:
                     self.log.accepted[answer.channel] += 1
+                    sku, units = self._lines.get(order_id, ("", 0))
+                    self._units[sku] += units
                 else:
                     self.log.rejected[answer.reason] += 1
             else:
@@ -253,7 +263,7 @@ class ShowRun:
         self.log.actions.append(
             {
                 "minute": round(minute, 3),
-                "sku": sku,
+                "sku": sku.removeprefix(self.prefix),
                 "quantity": quantity,
                 "arrives_minute": round(arrives, 3),
                 "why": tag,
@@ -318,7 +328,8 @@ class ShowRun:
         for sku in self.skus:
             view = result.views.get(sku, {})
             available[sku] = int(view.get("available", 0))
-            self.log.series[sku.removeprefix(self.prefix)].append(
+            bare = sku.removeprefix(self.prefix)
+            self.log.series[bare].append(
                 (
                     round(minute, 3),
                     available[sku],
@@ -326,4 +337,5 @@ class ShowRun:
                     view.get("eta_minutes"),
                 )
             )
+            self.log.step_units[bare].append(self._units.pop(bare, 0))
         self.shelves.publish(minute * 60.0, available)

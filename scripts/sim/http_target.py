@@ -49,8 +49,9 @@ class HttpTarget:
         missing = [c for c in channels if not channel_secret(c)]
         if missing:
             raise SimulationError(
-                "set the webhook secret of each channel, as the service has it: "
+                "the simulator signs each channel's orders as its platform would: set "
                 + ", ".join(f"FLASHSTOCK_WEBHOOK_SECRET_{c.upper()}" for c in missing)
+                + " here and for the service (flashstock serve), with the same values"
             )
         self.secrets = {c: channel_secret(c) or b"" for c in channels}
         self.pool = ThreadPoolExecutor(max(4, len(channels)), thread_name_prefix="sim-http")
@@ -59,11 +60,16 @@ class HttpTarget:
         self._inbound: dict[str, list[tuple[float, int, str]]] = {}
         try:
             self._call("get", "/healthz")
-        except requests.RequestException as error:
+        except SimulationError as error:
             raise SimulationError(f"no flashstock service at {self.url}: {error}") from None
 
     def _call(self, method: str, path: str, body: Any = None, **kw: Any) -> Any:
-        response = self.session.request(method, self.url + path, json=body, timeout=self.timeout, **kw)
+        try:
+            response = self.session.request(method, self.url + path, json=body, timeout=self.timeout, **kw)
+        except requests.RequestException as error:
+            raise SimulationError(f"{method.upper()} {self.url + path}: {error}") from None
+        if response.status_code in (401, 403):
+            raise SimulationError(f"{method.upper()} {path}: {_refusal(response)}")
         if response.status_code >= 400:
             raise SimulationError(
                 f"{method.upper()} {path}: HTTP {response.status_code} {response.text[:300]}"
@@ -170,6 +176,49 @@ class HttpTarget:
             found[sku] |= {"inbound": view["inbound_units"], "oversold": view["oversold"]}
         return found
 
+    def remove_skus(self) -> dict[str, Any]:
+        """Take the show's SKUs out of the service's catalogue (``DELETE /v1/skus/{sku}``):
+        what was removed, what stays and why (a SKU that still holds reservations is
+        refused; a service without the route keeps them all, under the run's prefix)."""
+        removed, kept, why = [], [], ""
+        for sku in sorted(self.skus):
+            try:
+                response = self.session.delete(f"{self.url}/v1/skus/{sku}", timeout=self.timeout)
+            except requests.RequestException as error:
+                kept.append(sku)
+                why = str(error)
+                continue
+            if response.status_code < 300:
+                removed.append(sku)
+            else:
+                kept.append(sku)
+                why = (
+                    "the service has no DELETE /v1/skus/{sku}"
+                    if response.status_code in (404, 405)
+                    else "a SKU still holds reservations; they expire within its TTL"
+                    if response.status_code == 409
+                    else f"HTTP {response.status_code} {response.text[:200]}"
+                )
+        return {"removed": removed, "kept": kept, "why": why}
+
     def close(self) -> None:
         self.pool.shutdown()
         self.session.close()
+
+
+def _refusal(response: requests.Response) -> str:
+    """What to do about a 401 or 403: a signature the service does not share, or a token
+    it does not know or that may not do this."""
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    code = str(body.get("code", "")) if isinstance(body, dict) else ""
+    said = str(body.get("message", "")) if isinstance(body, dict) else ""
+    head = f"HTTP {response.status_code} {code or 'refused'}" + (f" ({said})" if said else "")
+    if "signature" in code:
+        return (
+            f"{head}: the service has another FLASHSTOCK_WEBHOOK_SECRET_<CHANNEL> for this channel, or "
+            "none; start flashstock serve and the simulator with the same secret"
+        )
+    return f"{head}: an HTTP simulation needs an admin token (--token or FLASHSTOCK_TOKEN)"

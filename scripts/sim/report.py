@@ -1,4 +1,5 @@
-"""The simulator's report: ``report.json``, ``report.png`` and the summary table."""
+"""The simulator's report: ``report.json`` (drawn by ``report_png`` and ``report_html``) and
+the summary table."""
 
 from __future__ import annotations
 
@@ -10,13 +11,11 @@ from typing import Any
 from scripts.loadgen.stats import quantile
 from scripts.sim.driver import FIRING_KINDS, ShowLog
 from scripts.sim.scenario import Scenario
+from scripts.sim.timeline import build_timeline
 
-LEVEL_COLOURS = {
-    "TREND": "#f2a900",
-    "THRESHOLD": "#e8590c",
-    "EMERGENCY": "#c92a2a",
-    "CHANNEL_STALLED": "#6741d9",
-}
+#: a step is part of the busy part of the show when it carried at least this share of
+#: the busiest step's orders
+BUSY_STEP_SHARE = 0.1
 
 
 def stockout_minutes(log: ShowLog) -> dict[str, float | None]:
@@ -46,7 +45,6 @@ def build_report(scenario: Scenario, log: ShowLog, meta: dict[str, Any]) -> dict
         lead[sku] = None if out is None or not before else round(out - min(before), 2)
     oversold = {sku: facts["oversold"] for sku, facts in log.audit.items() if facts["oversold"]}
     taken = sum(log.taken.values())
-    busy = sum(log.step_seconds) or 1e-9
     return {
         **meta,
         "scenario": scenario.name,
@@ -74,19 +72,50 @@ def build_report(scenario: Scenario, log: ShowLog, meta: dict[str, Any]) -> dict
         "operator_actions": log.actions,
         "throughput": {
             "wall_seconds": round(log.wall_seconds, 2),
-            "orders_per_s": round(taken / log.wall_seconds, 1) if log.wall_seconds else 0,
-            "orders_per_busy_s": round(taken / busy, 1),
+            **busy_throughput(log),
+            "orders_per_s_over_the_run": round(taken / log.wall_seconds, 1) if log.wall_seconds else None,
             "steps": len(log.step_seconds),
             "step_ms_p50": _ms(quantile(log.step_seconds, 0.5)),
             "step_ms_p99": _ms(quantile(log.step_seconds, 0.99)),
         },
         "decision_latency_ms": {f"p{q}": _round(quantile(log.decision_ms, q / 100)) for q in (50, 95, 99)}
         | {"max": _round(max(log.decision_ms, default=None))},
-        "alert_latency_ms": {
-            "p50": _ms(quantile(log.alert_seconds, 0.5)),
-            "p99": _ms(quantile(log.alert_seconds, 0.99)),
-            "max": _ms(max(log.alert_seconds, default=None)),
-        },
+        "alert_latency_ms": alert_latency(log, on_show_clock=meta.get("target") == "inproc"),
+        "timeline": build_timeline(scenario, log, meta.get("step_seconds") or 10.0, stockouts),
+    }
+
+
+def busy_throughput(log: ShowLog) -> dict[str, Any]:
+    """Orders per second over the busy part of the show: the steps that carried at least
+    ``BUSY_STEP_SHARE`` of the busiest step's orders, over the time the system took on
+    them (the pacing between steps left out). A spike's ten seconds are measured at the
+    rate they were answered, not averaged over the quiet minutes after them."""
+    busiest = max(log.step_orders, default=0)
+    if not busiest:
+        return {"orders_per_s": None, "busy_steps": 0, "busy_seconds": 0.0}
+    busy = [
+        (orders, seconds)
+        for orders, seconds in zip(log.step_orders, log.step_seconds, strict=False)
+        if orders >= BUSY_STEP_SHARE * busiest
+    ]
+    orders = sum(o for o, _ in busy)
+    seconds = sum(s for _, s in busy)
+    return {
+        "orders_per_s": round(orders / seconds, 1) if seconds > 0 else None,
+        "busy_steps": len(busy),
+        "busy_seconds": round(seconds, 3),
+    }
+
+
+def alert_latency(log: ShowLog, *, on_show_clock: bool) -> dict[str, float | None]:
+    """From a step's last durable decision to the alert's evaluation, ms; None (n/a) when
+    nothing alerted, or when the forecaster is not on the show clock (a running service
+    evaluates on its own ticks, so there is no step end to measure from)."""
+    seconds = log.alert_seconds if on_show_clock else []
+    return {
+        "p50": _ms(quantile(seconds, 0.5)),
+        "p99": _ms(quantile(seconds, 0.99)),
+        "max": _ms(max(seconds, default=None)),
     }
 
 
@@ -95,73 +124,35 @@ def alert_timeline(report: dict[str, Any]) -> list[tuple[float, str, str, str]]:
     return [(a["minute"], a["sku"], a["level"], a["kind"]) for a in report["alerts"]]
 
 
-def write_report(report: dict[str, Any], log: ShowLog, out: Path) -> None:
+def write_report(report: dict[str, Any], out: Path) -> None:
+    """``report.json``, ``report.png`` and ``report.html`` in ``out``."""
+    from scripts.sim.report_html import write_html
+    from scripts.sim.report_png import write_chart
+
     out.mkdir(parents=True, exist_ok=True)
     (out / "report.json").write_text(json.dumps(report, indent=2, ensure_ascii=False))
-    write_chart(report, log, out / "report.png")
-
-
-def write_chart(report: dict[str, Any], log: ShowLog, path: Path) -> None:
-    """Per SKU: remaining stock and velocity over show time, alerts as vertical lines."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    skus = sorted(log.series)
-    figure, axes = plt.subplots(len(skus), 1, figsize=(10, 3.2 * len(skus)), squeeze=False)
-    for axis, sku in zip(axes[:, 0], skus, strict=True):
-        points = log.series[sku]
-        minutes = [p[0] for p in points]
-        axis.plot(minutes, [p[1] for p in points], color="#1971c2", label="available (units)")
-        axis.set_ylabel("available units")
-        axis.set_title(
-            f"{sku}  (stock-out: {report['stockout_minute'].get(sku) or 'none'})", loc="left", fontsize=10
-        )
-        rate = axis.twinx()
-        rate.plot(minutes, [p[2] for p in points], color="#2f9e44", alpha=0.7, label="velocity (units/min)")
-        rate.set_ylabel("units / minute")
-        for alert in log.alerts:
-            if alert["sku"] == sku and alert["kind"] in FIRING_KINDS:
-                axis.axvline(
-                    alert["minute"],
-                    color=LEVEL_COLOURS.get(alert["level"], "grey"),
-                    linestyle="--",
-                    linewidth=1,
-                )
-                axis.annotate(
-                    alert["level"],
-                    (alert["minute"], axis.get_ylim()[1]),
-                    rotation=90,
-                    va="top",
-                    ha="right",
-                    fontsize=7,
-                    color=LEVEL_COLOURS.get(alert["level"], "grey"),
-                )
-        handles = axis.get_legend_handles_labels()
-        more = rate.get_legend_handles_labels()
-        axis.legend(handles[0] + more[0], handles[1] + more[1], loc="upper right", fontsize=8)
-    axes[-1, 0].set_xlabel("show minute")
-    figure.suptitle(f"{report['scenario']}: stock, velocity and alerts", fontsize=12)
-    figure.tight_layout()
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
+    write_chart(report, out / "report.png")
+    write_html(report, out / "report.html")
 
 
 def summary(report: dict[str, Any]) -> str:
     """The short table printed at the end of a run."""
     orders = report["orders"]
     latency = report["decision_latency_ms"]
+    alerts = report["alert_latency_ms"]
+    throughput = report["throughput"]
     lines = [
         f"{report['scenario']} (seed {report['seed']}, {report['target']}, speed "
         f"{report['speed'] or 'max'}): {report['throughput']['wall_seconds']} s",
         f"  orders: {orders['generated']} generated, {orders['taken_by_platforms']} taken by "
         f"platforms, {orders['accepted']} accepted, rejected {orders['rejected_by_reason'] or 0}, "
         f"turned away by platforms {sum(orders['turned_away_by_platforms'].values())}",
-        f"  oversold: {report['oversold_total']}   throughput: {report['throughput']['orders_per_s']}"
-        f" orders/s   decision latency ms p50/p95/p99: {latency['p50']}/{latency['p95']}/"
-        f"{latency['p99']}   alert latency ms p50/p99: {report['alert_latency_ms']['p50']}/"
-        f"{report['alert_latency_ms']['p99']}",
+        f"  oversold: {report['oversold_total']}   throughput: "
+        f"{_figure(throughput['orders_per_s'], ',.0f')} orders/s over the busy part "
+        f"({throughput['busy_steps']} steps, {throughput['busy_seconds']:.2f} s)",
+        f"  decision latency ms p50/p95/p99: {_figure(latency['p50'])}/{_figure(latency['p95'])}/"
+        f"{_figure(latency['p99'])}   alert latency ms p50/p99: {_figure(alerts['p50'])}/"
+        f"{_figure(alerts['p99'])}",
         f"  {'sku':<18}{'stock-out':>10}{'TREND':>8}{'THRESH':>8}{'EMERG':>8}{'lead':>7}{'left':>6}",
     ]
     for sku, out in report["stockout_minute"].items():
@@ -175,6 +166,11 @@ def summary(report: dict[str, Any]) -> str:
         )
     lines.append("  (show minutes; lead = minutes from the first alert to the stock-out)")
     return "\n".join(lines)
+
+
+def _figure(value: float | None, spec: str = ".1f") -> str:
+    """A measured figure, or ``n/a`` when there was nothing to measure."""
+    return "n/a" if value is None else format(value, spec)
 
 
 def _cell(value: float | None) -> str:

@@ -3,8 +3,12 @@ platform webhooks, SKU and restock routes."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 
+from scripts.cli import main
 from scripts.sim.driver import ShowRun
 from scripts.sim.http_target import HttpTarget
 from scripts.sim.report import build_report
@@ -56,3 +60,44 @@ def test_an_http_target_needs_the_channels_webhook_secret(
     monkeypatch.delenv("FLASHSTOCK_WEBHOOK_SECRET_TAOBAO", raising=False)
     with pytest.raises(SimulationError, match="FLASHSTOCK_WEBHOOK_SECRET_TAOBAO"):
         HttpTarget(service.url, ["taobao"], token=TOKENS["admin"])
+
+
+def test_the_simulate_command_over_http_works_in_its_own_namespace_and_leaves_no_skus(
+    service: Service,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+) -> None:
+    monkeypatch.setenv("FLASHSTOCK_WEBHOOK_SECRET_DOUYIN", WEBHOOK_SECRET)
+    scenario = tmp_path / "over-http.json"
+    scenario.write_text(json.dumps(SHOW))
+
+    status = main(
+        [
+            "simulate",
+            str(scenario),
+            "--target",
+            service.url,
+            "--token",
+            TOKENS["admin"],
+            "--speed",
+            "0",
+            "--out",
+            str(tmp_path / "out"),
+        ]
+    )
+
+    assert status == 0
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    catalogue = report["catalogue"]
+    assert catalogue["prefix"] == f"sim{report['run_id']}-"
+    assert sorted(catalogue["removed"] + catalogue["kept"]) == [f"{catalogue['prefix']}CAP"]
+    for sku in catalogue["removed"]:
+        assert service.get(f"/v1/skus/{sku}").status_code == 404
+    for sku in catalogue["kept"]:  # a service without DELETE /v1/skus/{sku}: kept, and said so
+        assert service.get(f"/v1/skus/{sku}").status_code == 200
+    out, err = capsys.readouterr()
+    assert "catalogue: " in out
+    assert "alert latency ms p50/p99: n/a/n/a" in out  # the service's forecaster is on its own clock
+    assert "\r" not in err  # not a terminal: progress lines, not a bar's redraws
+    assert (tmp_path / "out" / "report.html").exists()

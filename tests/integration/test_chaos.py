@@ -5,6 +5,7 @@ every promise still holds. It runs in its own process: it needs a Ray of its own
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -28,6 +29,8 @@ def test_every_promise_holds_while_owners_ingest_forecaster_a_node_and_redis_die
             "150",
             "--json",
             str(out),
+            "--log-file",
+            str(tmp_path / "ray.log"),
         ],
         cwd=ROOT,
         capture_output=True,
@@ -36,6 +39,10 @@ def test_every_promise_holds_while_owners_ingest_forecaster_a_node_and_redis_die
         check=False,
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert (tmp_path / "ray.log").exists()
+    assert "raylet" not in done.stdout  # the killed node's dump went to the log file
+    assert not re.search(r"\d\.\d{3,}", done.stdout), done.stdout  # figures rounded
+    assert "recovery p50" in done.stdout
     result = json.loads(out.read_text())
     assert result["orders_sent"] > 1000
     assert result["decisions_found"] == result["orders_sent"]

@@ -101,8 +101,8 @@ def test_the_operators_transfer_answers_the_trend_alert(reference: tuple[dict[st
 
 
 def test_the_report_files_hold_the_run(reference: tuple[dict[str, Any], ShowLog], tmp_path: Path) -> None:
-    report, log = reference
-    write_report(report, log, tmp_path)
+    report, _ = reference
+    write_report(report, tmp_path)
     saved = json.loads((tmp_path / "report.json").read_text())
     assert saved["orders"]["accepted"] == report["orders"]["accepted"] > 0
     assert saved["decision_latency_ms"]["p99"] >= saved["decision_latency_ms"]["p50"] > 0
@@ -140,7 +140,21 @@ def test_a_simulation_that_oversells_fails_with_exit_status_1(
     path.write_text(json.dumps(naive))
     monkeypatch.setenv("REDIS_URL", redis_server.url)
 
-    status = main(["simulate", str(path), "--speed", "0", "--quiet", "--out", str(tmp_path / "out")])
+    # platforms learn the pool at each step's end: 10 s steps put 20 orders on a 10-unit pool
+    # between two updates (the automatic step for a 4-minute show, 2 s, would put 4)
+    status = main(
+        [
+            "simulate",
+            str(path),
+            "--speed",
+            "0",
+            "--quiet",
+            "--step-seconds",
+            "10",
+            "--out",
+            str(tmp_path / "out"),
+        ]
+    )
 
     report = json.loads((tmp_path / "out" / "report.json").read_text())
     assert status == 1

@@ -178,8 +178,14 @@ def test_help_shows_every_default(name: str) -> None:
     text = " ".join(parser.format_help().split())
     for action in parser._actions:
         default = action.default
-        if not action.option_strings or default in (None, argparse.SUPPRESS, []) or default is False:
+        if not action.option_strings or isinstance(action, argparse._HelpAction | argparse._VersionAction):
             continue
         assert action.help, f"{name} {action.option_strings[0]} has no help"
         shown = re.search(r"\(default:? [^)]*\)", " ".join(action.help.split()))
-        assert shown or f"(default: {default})" in text, f"{name} {action.option_strings[0]}"
+        if default is None or default is False or default == []:
+            said = "(default: none)" if default is not False else "(default: off)"
+            assert shown or f"{' '.join(action.help.split())} {said}" in text, (
+                f"{name} {action.option_strings[0]}"
+            )
+        elif default is not argparse.SUPPRESS:
+            assert shown or f"(default: {default})" in text, f"{name} {action.option_strings[0]}"

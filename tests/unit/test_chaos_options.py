@@ -1,0 +1,36 @@
+"""``flashstock chaos`` refuses unusable options with exit status 2 and one line, before
+starting anything."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from scripts.cli import main
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (["--minutes", "0"], "--minutes, --rate, --skus, --shards and --nodes must be positive"),
+        (["--nodes", "0"], "--minutes, --rate, --skus, --shards and --nodes must be positive"),
+        (["--rounds", "0"], "--rounds must be >= 1, got 0"),
+    ],
+)
+def test_a_bad_option_exits_2_with_one_line(
+    capsys: pytest.CaptureFixture[str], options: list[str], message: str
+) -> None:
+    assert main(["chaos", *options]) == 2
+    err = capsys.readouterr().err
+    assert err.strip().splitlines() == [f"flashstock chaos: {message}"]
+
+
+def test_a_log_file_that_cannot_be_written_exits_2(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    blocked = tmp_path / "a-file"
+    blocked.write_text("")
+    assert main(["chaos", "--log-file", str(blocked / "chaos.log")]) == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith(f"flashstock chaos: cannot write --log-file {blocked / 'chaos.log'}")
