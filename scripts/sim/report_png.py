@@ -7,6 +7,7 @@ find what was drawn."""
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -128,7 +129,12 @@ def build_figure(report: dict[str, Any]) -> Figure:
         va="top",
     )
     rows = -(-len(handles) // 5)
-    figure.tight_layout(rect=(0, (0.1 + rows * LEGEND_ROW_INCHES) / height, 1, 1 - TITLE_INCHES / height))
+    bottom, top = (0.1 + rows * LEGEND_ROW_INCHES) / height, 1 - TITLE_INCHES / height
+    with warnings.catch_warnings(record=True) as problems:
+        warnings.simplefilter("always")
+        figure.tight_layout(rect=(0, bottom, 1, top))
+    if problems:  # decorations too wide to fit (long tick labels): fixed margins instead
+        figure.subplots_adjust(left=0.08, right=0.92, bottom=bottom + 0.03, top=top - 0.02, hspace=0.45)
     return figure
 
 
