@@ -17,19 +17,20 @@ import redis
 from pydantic import BaseModel, Field
 
 from actors.infra import keys
-from actors.infra.codec import decode_record, text
+from actors.infra.codec import decode_record, decode_silence, text
 from actors.infra.directory import forecaster_handle, forecaster_name, owner_handles
 from actors.infra.settings import DEFAULT_NAMESPACE, DEFAULT_SHARD_COUNT, StoreConfig
 from actors.ingest.core import ChannelIngest, IngestResult
 from actors.ingest.store import RedisIngestStore
 from actors.owner.client import StockClient
 from actors.owner.store import LedgerStore
-from policies.alert_lifecycle import Silence, Subscription
+from policies.alert_lifecycle import Subscription
 from policies.channels import Cancellation, Payment, PlatformOrder, Unreadable
 from policies.channels.signing import DEFAULT_TOLERANCE_SECONDS, WebhookHeaders
 from policies.ledger import Decision, Ledger, SkuSettings
 from policies.operations import FIELD_SEPARATOR, Adjust, DefineSku, Operation, Restock
 from policies.orders import NoticeDecision, OrderDecision
+from policies.silences import Silence, active_silences
 from serve_app.errors import ApiError
 from serve_app.guards.checks import FrontDoorArgs
 from serve_app.secrets import webhook_secret
@@ -205,12 +206,25 @@ class Backend:
         result: dict[str, Any] | None = ray.get(self.forecaster.acknowledge.remote(alert_id, who))
         return result
 
-    def silence(self, sku: str, level: str, minutes: float, who: str, comment: str) -> Silence:
+    def silence(
+        self, sku: str, level: str, channel: str, minutes: float, who: str, comment: str
+    ) -> Silence:
+        now = time.time()
         silence = Silence(
-            f"silence-{uuid.uuid4().hex[:10]}", sku, level, time.time() + minutes * 60, who, comment
+            f"silence-{uuid.uuid4().hex[:10]}", sku, level, now + minutes * 60, who, comment, channel, now
         )
         ray.get(self.forecaster.silence.remote(silence))
         return silence
+
+    def silences(self) -> list[Silence]:
+        """The silences still muting, ending soonest first (read from Redis)."""
+        stored = [decode_silence(raw) for raw in self.redis.hvals(keys.silences(self.config.namespace))]
+        return active_silences(stored, time.time())
+
+    def unsilence(self, silence_id: str, who: str) -> bool:
+        """Lift a silence early; False when there is none by that id."""
+        lifted: bool = ray.get(self.forecaster.unsilence.remote(silence_id, who))
+        return lifted
 
     def subscriptions(self) -> list[Subscription]:
         return [

@@ -16,6 +16,7 @@ from starlette.concurrency import run_in_threadpool
 
 from actors.alerts.webhooks import url_problem
 from actors.infra import keys
+from policies.silences import Silence
 from serve_app.auth import Principal
 from serve_app.backend import Backend
 from serve_app.deps import backend, require
@@ -27,6 +28,7 @@ from serve_app.schemas import (
     AckRequest,
     HintOut,
     Ident,
+    SilenceOut,
     SilenceRequest,
     SubscriptionOut,
     SubscriptionRequest,
@@ -75,11 +77,33 @@ def acknowledge(alert_id: Ident, body: AckRequest, b: BackendDep, who: Operator)
     return alert
 
 
-@router.post("/v1/silences", tags=["alerts"])
-def silence(body: SilenceRequest, b: BackendDep, who: Operator) -> dict[str, Any]:
-    """Mute notifications of a SKU (or ``*``) and level (or ``*``) for some minutes."""
-    created = b.silence(body.sku, body.level, body.minutes, who.name, body.comment)
-    return created._asdict()
+def silence_out(silence: Silence) -> SilenceOut:
+    return SilenceOut.model_validate(silence._asdict())
+
+
+@router.post("/v1/silences", response_model=SilenceOut, tags=["alerts"])
+def silence(body: SilenceRequest, b: BackendDep, who: Operator) -> SilenceOut:
+    """Mute for ``minutes`` the notifications of the alerts every matcher selects: SKU
+    pattern (``*`` any run of characters, ``?`` one), level and channel (``*`` any).
+    Alerts keep their state; their notifications are stored and streamed marked
+    ``silenced``, and webhooks do not get them."""
+    if body.channel != "*":
+        b.ingest_for(body.channel, "channel")  # 422 unknown_channel: a silence that can never match
+    created = b.silence(body.sku, body.level, body.channel, body.minutes, who.name, body.comment)
+    return silence_out(created)
+
+
+@router.get("/v1/silences", response_model=list[SilenceOut], tags=["alerts"])
+def list_silences(b: BackendDep, _: Operator) -> list[SilenceOut]:
+    """The silences still muting, ending soonest first."""
+    return [silence_out(s) for s in b.silences()]
+
+
+@router.delete("/v1/silences/{silence_id}", status_code=204, tags=["alerts"])
+def lift_silence(silence_id: Ident, b: BackendDep, who: Operator) -> None:
+    """Expire a silence early: notifications it muted are sent again from now on."""
+    if not b.unsilence(silence_id, who.name):
+        raise ApiError(404, "unknown_silence", f"no active silence {silence_id!r}")
 
 
 @router.get("/v1/subscriptions", response_model=list[SubscriptionOut], tags=["alerts"])

@@ -212,10 +212,24 @@ class AckRequest(Strict):
 
 
 class SilenceRequest(Strict):
-    sku: Ident = "*"
+    """Mute the notifications of the alerts every matcher selects (``policies.silences``)."""
+
+    sku: Ident = Field("*", description="SKU pattern: `*` any run of characters, `?` one character")
     level: str = Field("*", pattern=r"^(\*|TREND|THRESHOLD|EMERGENCY|CHANNEL_STALLED)$")
+    channel: Ident = Field("*", description="a configured channel, or `*` for any (and for no channel)")
     minutes: float = Field(gt=0, le=7 * 24 * 60)
     comment: str = Field("", max_length=500)
+
+
+class SilenceOut(BaseModel):
+    id: str
+    sku: str
+    level: str
+    channel: str
+    until_wall: float = Field(description="epoch seconds when the silence ends")
+    created_by: str
+    created_wall: float | None = Field(None, description="epoch seconds when it was created")
+    comment: str
 
 
 class SubscriptionRequest(Strict):

@@ -32,7 +32,8 @@ from actors.infra.codec import (
     encode_subscription,
     text,
 )
-from policies.alert_lifecycle import Alert, Notification, Silence, Status, Subscription
+from policies.alert_lifecycle import Alert, Notification, Status, Subscription
+from policies.silences import Silence
 
 #: an entry of the notification stream: its id and the notification's JSON record
 HistoryEntry = tuple[str, dict[str, Any]]

@@ -19,10 +19,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict
 from typing import Any, NamedTuple
 
-from policies.alert_lifecycle import Alert, Notification, Silence, Subscription
+from policies.alert_lifecycle import Alert, Notification, Subscription
 from policies.ledger import InboundTransfer, Ledger, LineRecord, LineStatus, SkuSettings
 from policies.operations import FIELD_SEPARATOR
 from policies.orders import NoticeDecision, OrderDecision
+from policies.silences import Silence
 
 
 def encode_record(record: LineRecord) -> str:
