@@ -34,6 +34,7 @@ from policies.silences import Silence, active_silences
 from serve_app.errors import ApiError
 from serve_app.guards.checks import FrontDoorArgs
 from serve_app.secrets import webhook_secret
+from serve_app.sku_history import SkuHistory, read_sku_history
 
 
 class AppArgs(BaseModel):
@@ -141,6 +142,13 @@ class Backend:
         states, views = await asyncio.gather(owner.states.remote([sku]), self.forecaster.views.remote([sku]))
         return states.get(sku), (views[0] if views else None)
 
+    def known(self, sku: str) -> bool:
+        return bool(self.redis.sismember(self.store.skus_key, sku))
+
+    def sku_history(self, sku: str, start: float, end: float) -> SkuHistory:
+        """``sku``'s minutes and alert markers from ``start`` to ``end`` (epoch seconds)."""
+        return read_sku_history(self.redis, self.config.namespace, sku, start, end)
+
     # ---- orders -------------------------------------------------------------------------
 
     def ingest_for(self, channel: str, field: str = "channel") -> ChannelIngest:
@@ -206,9 +214,7 @@ class Backend:
         result: dict[str, Any] | None = ray.get(self.forecaster.acknowledge.remote(alert_id, who))
         return result
 
-    def silence(
-        self, sku: str, level: str, channel: str, minutes: float, who: str, comment: str
-    ) -> Silence:
+    def silence(self, sku: str, level: str, channel: str, minutes: float, who: str, comment: str) -> Silence:
         now = time.time()
         silence = Silence(
             f"silence-{uuid.uuid4().hex[:10]}", sku, level, now + minutes * 60, who, comment, channel, now

@@ -15,6 +15,7 @@ from policies.channels.signing import WebhookHeaders
 from policies.ledger import Decision, Ledger, SkuSettings
 from policies.operations import invalid_settings
 from policies.orders import OrderDecision
+from policies.stock_history import MINUTE
 from serve_app.auth import Principal
 from serve_app.backend import Backend
 from serve_app.deps import backend, require
@@ -23,6 +24,8 @@ from serve_app.orders import order_notice, platform_order
 from serve_app.schemas import (
     ERROR_RESPONSES,
     AdjustRequest,
+    AlertMarker,
+    HistoryPoint,
     Ident,
     Inbound,
     NoticeOut,
@@ -32,6 +35,7 @@ from serve_app.schemas import (
     OrdersRequest,
     OrdersResponse,
     RestockRequest,
+    SkuHistoryOut,
     SkuPage,
     SkuSpec,
     SkuView,
@@ -39,6 +43,8 @@ from serve_app.schemas import (
 )
 
 router = APIRouter(prefix="/v1", responses=ERROR_RESPONSES)
+#: the longest window of a SKU's history (a day of shows)
+MAX_HISTORY_MINUTES = 24 * 60
 BackendDep = Annotated[Backend, Depends(backend)]
 
 
@@ -129,6 +135,33 @@ async def get_sku(sku: Ident, b: BackendDep, _: Annotated[Principal, Depends(req
         raise ApiError(404, "unknown_sku", f"sku {sku!r} is not in the catalogue")
     ledger, settings, oversold = state
     return sku_view(ledger, settings, view, oversold)
+
+
+@router.get("/skus/{sku}/history", response_model=SkuHistoryOut, tags=["skus"])
+def sku_history(
+    sku: Ident,
+    b: BackendDep,
+    _: Annotated[Principal, Depends(require("viewer"))],
+    minutes: Annotated[int, Query(ge=1, le=MAX_HISTORY_MINUTES, description="the window, up to now")] = 360,
+) -> SkuHistoryOut:
+    """The SKU's show so far, one point per minute (counters at the minute's end and the
+    units ordered in it, from the ledger stream; quiet minutes carry the last counters),
+    and its alert notifications as markers. Reads at most 50,000 ledger entries and
+    10,000 notifications: ``complete`` is false when that limit cut the window short."""
+    if not b.known(sku):
+        raise ApiError(404, "unknown_sku", f"sku {sku!r} is not in the catalogue")
+    until = time.time()
+    since = until - minutes * MINUTE
+    history = b.sku_history(sku, since, until)
+    return SkuHistoryOut(
+        sku=sku,
+        since=since,
+        until=until,
+        step_seconds=MINUTE,
+        points=[HistoryPoint(**p._asdict()) for p in history.points],
+        markers=[AlertMarker(**m) for m in history.markers],
+        complete=history.complete,
+    )
 
 
 @router.get("/skus", response_model=SkuPage, tags=["skus"])

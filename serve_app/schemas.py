@@ -118,6 +118,40 @@ class SkuPage(BaseModel):
     limit: int
 
 
+class HistoryPoint(BaseModel):
+    """A SKU's counters (units) at the end of one minute, and the units ordered in it."""
+
+    minute: float = Field(description="epoch seconds when the minute starts")
+    on_hand: int
+    reserved: int
+    sold: int
+    available: int
+    ordered: int = Field(description="units reserved or sold during the minute (net, never below 0)")
+
+
+class AlertMarker(BaseModel):
+    """One notification of the SKU's alerts, where the chart marks it."""
+
+    at: float = Field(description="epoch seconds when it was recorded")
+    event_id: str
+    kind: str
+    level: str
+    status: str
+    alert_id: str
+    inhibited: bool
+    silenced: bool
+
+
+class SkuHistoryOut(BaseModel):
+    sku: str
+    since: float = Field(description="epoch seconds: the window's start")
+    until: float = Field(description="epoch seconds: the window's end (now)")
+    step_seconds: float
+    points: list[HistoryPoint]
+    markers: list[AlertMarker]
+    complete: bool = Field(description="false when the read limit was reached before the window's start")
+
+
 class RestockRequest(Strict):
     quantity: Whole = Field(ge=1, le=10_000_000)
     transfer_id: Ident

@@ -142,6 +142,20 @@ def decode_ledger_entry(entry_id: bytes | str, fields: Mapping[Any, Any]) -> Led
     return LedgerEntry(text(entry_id), int(entry.get("epoch", "0")), tuple(counters), tuple(lines))
 
 
+def ledger_counters_of(fields: Mapping[Any, Any], sku: str) -> LedgerCounters | None:
+    """``sku``'s counters in one ledger stream entry, or None when the batch did not
+    change it (reads only the entry's ``ledgers`` field, not its line records)."""
+    raw = fields.get(b"ledgers", fields.get("ledgers"))
+    if not raw:
+        return None
+    prefix = f"{sku}\t"
+    for line in text(raw).splitlines():
+        if line.startswith(prefix):
+            _, on_hand, reserved, sold, version = line.split("\t")
+            return LedgerCounters(sku, int(on_hand), int(reserved), int(sold), int(version))
+    return None
+
+
 def text(value: object) -> str:
     """A Redis reply value as text (redis-py returns bytes or str by connection option)."""
     return value.decode() if isinstance(value, bytes) else str(value)
