@@ -45,6 +45,7 @@ const $ = (id) => document.getElementById(id);
 export function showAuth(reason) {
   $("auth").hidden = false;
   $("auth").dataset.reason = reason;
+  document.body.classList.add("signed-out");
   if (reason === "refused") {
     $("auth-title").textContent = "Token refused.";
     $("auth-detail").textContent =
@@ -59,7 +60,10 @@ export function showAuth(reason) {
   $("auth-token").focus();
 }
 
-export function hideAuth() { $("auth").hidden = true; }
+export function hideAuth() {
+  $("auth").hidden = true;
+  document.body.classList.remove("signed-out");
+}
 
 export function installTokenForms() {
   $("token").value = token();

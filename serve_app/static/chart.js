@@ -7,6 +7,7 @@
 /* global uPlot */
 
 const LEVEL_COLOURS = { TREND: "#ca8a04", THRESHOLD: "#ea580c", EMERGENCY: "#dc2626", CHANNEL_STALLED: "#7c3aed" };
+const LEVEL_RANK = { TREND: 1, THRESHOLD: 2, CHANNEL_STALLED: 2, EMERGENCY: 3 };
 let plot = null;
 let markers = [];
 
@@ -15,26 +16,33 @@ function markerPlugin() {
     hooks: {
       draw: (u) => {
         const { ctx, bbox } = u;
+        const px = devicePixelRatio;
         ctx.save();
-        ctx.font = `${Math.round(10 * devicePixelRatio)}px system-ui, sans-serif`;
-        let lastLabelX = -Infinity;
+        ctx.font = `${Math.round(10 * px)}px system-ui, sans-serif`;
+        const labels = [];  // [x, text, colour, rank]: one per cluster of close markers
         for (const m of markers) {
           const x = Math.round(u.valToPos(m.at, "x", true));
           if (x < bbox.left || x > bbox.left + bbox.width) continue;
           const colour = m.kind === "resolved" ? "#16a34a" : (LEVEL_COLOURS[m.level] || "#555");
           ctx.strokeStyle = colour;
-          ctx.fillStyle = colour;
-          ctx.lineWidth = devicePixelRatio;
-          ctx.setLineDash(m.kind === "resolved" || m.silenced || m.inhibited ? [4 * devicePixelRatio, 3 * devicePixelRatio] : []);
+          ctx.lineWidth = px;
+          ctx.setLineDash(m.kind === "resolved" || m.silenced || m.inhibited ? [4 * px, 3 * px] : []);
           ctx.beginPath();
           ctx.moveTo(x, bbox.top);
           ctx.lineTo(x, bbox.top + bbox.height);
           ctx.stroke();
-          const label = m.kind === "resolved" ? "✓" : m.level[0] + (m.kind === "escalated" ? "↑" : "");
-          if (x - lastLabelX > 14 * devicePixelRatio) {  // labels never overlap
-            ctx.fillText(label, x + 2 * devicePixelRatio, bbox.top + 11 * devicePixelRatio);
-            lastLabelX = x;
+          const text = m.kind === "resolved" ? "✓" : m.level.slice(0, 1) + (m.kind === "escalated" ? "↑" : "");
+          const weight = m.kind === "resolved" ? 0 : (LEVEL_RANK[m.level] || 0);
+          const last = labels[labels.length - 1];
+          if (last && x - last[0] < 16 * px) {  // close markers share one label: the highest level's
+            if (weight > last[3]) labels[labels.length - 1] = [last[0], text, colour, weight];
+          } else {
+            labels.push([x, text, colour, weight]);
           }
+        }
+        for (const [x, text, colour] of labels) {
+          ctx.fillStyle = colour;
+          ctx.fillText(text, x + 2 * px, bbox.top + 11 * px);
         }
         ctx.restore();
       },

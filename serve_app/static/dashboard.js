@@ -34,7 +34,8 @@ function renderSkus(page) {
     row.className = `level-${level || "none"}` + (sku.sku === state.selected ? " selected" : "");
     const velocity = sku.velocity_per_min === null || sku.velocity_per_min === undefined
       ? null : Number(sku.velocity_per_min).toFixed(1);
-    const eta = sku.eta_minutes === null || sku.eta_minutes === undefined ? null : Math.round(sku.eta_minutes);
+    const eta = sku.eta_minutes === null || sku.eta_minutes === undefined ? null
+      : Number(sku.eta_minutes).toFixed(sku.eta_minutes < 10 ? 1 : 0);
     [sku.sku, sku.name, sku.available, sku.sold, sku.reserved, velocity, eta, sku.sellable_orders, level]
       .forEach((value, index) => {
         const cell = document.createElement("td");

@@ -60,10 +60,10 @@ def open_page(browser: Browser, service: Service, token: str | None = TOKENS["op
     return page
 
 
-def screenshot(page: Page, name: str) -> Path:
+def screenshot(page: Page, name: str, *, full_page: bool = True) -> Path:
     ARTIFACTS.mkdir(exist_ok=True)
     path = ARTIFACTS / f"{name}.png"
-    page.screenshot(path=str(path), full_page=True)
+    page.screenshot(path=str(path), full_page=full_page)
     assert path.stat().st_size > 10_000
     return path
 
@@ -244,11 +244,11 @@ def test_api_docs_render_with_no_internet(browser: Browser, service: Service) ->
     page = context.new_page()
     page.goto(service.url + "/docs")
     expect(page.locator(".swagger-ui .info .title")).to_contain_text("flashstock", timeout=20_000)
-    screenshot(page, "api-docs-swagger")
+    screenshot(page, "api-docs-swagger", full_page=False)
     page.goto(service.url + "/redoc")
     expect(page.locator("h1", has_text="flashstock")).to_be_visible(timeout=20_000)
     expect(page.get_by_text("/v1/skus/{sku}/history").first).to_be_attached()
-    screenshot(page, "api-docs-redoc")
+    screenshot(page, "api-docs-redoc", full_page=False)
     page.goto(service.url + "/")
     assert outside == []
     context.close()
