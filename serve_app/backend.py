@@ -117,6 +117,10 @@ class Backend:
     def adjust(self, sku: str, delta: int, adjustment_id: str, reason: str, actor: str) -> Decision:
         return self.apply(Adjust(sku, delta, adjustment_id, reason, actor))
 
+    def remove_sku(self, sku: str) -> Decision:
+        """Take ``sku`` out of the live catalogue (refused while anything is promised on it)."""
+        return self.client.remove_sku(sku)
+
     def all_skus(self) -> list[str]:
         return sorted(text(s) for s in self.redis.smembers(self.store.skus_key))
 

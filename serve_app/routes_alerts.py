@@ -12,7 +12,9 @@ import redis.asyncio
 import structlog
 from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import PlainTextResponse, StreamingResponse
+from ray.exceptions import TaskCancelledError
 from starlette.concurrency import run_in_threadpool
+from starlette.types import Message, Receive, Scope, Send
 
 from actors.alerts.webhooks import url_problem
 from actors.infra import keys
@@ -130,7 +132,25 @@ def unsubscribe(subscription_id: Ident, b: BackendDep, _: Operator) -> None:
         raise ApiError(404, "unknown_subscription", f"no subscription {subscription_id!r}")
 
 
-@router.get("/v1/alerts/stream", tags=["alerts"], response_class=StreamingResponse)
+class EventStreamResponse(StreamingResponse):
+    """A streaming response whose client leaving is not an error. When a client
+    disconnects, Ray Serve's proxy cancels the request, and the replica's ``receive``
+    then raises ``TaskCancelledError`` in Starlette's disconnect listener instead of
+    returning ``http.disconnect``: read as the disconnect it stands for, it ends the
+    stream quietly (one debug line) instead of failing the request with a traceback."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        async def receive_or_disconnect() -> Message:
+            try:
+                return await receive()
+            except TaskCancelledError:
+                log.debug("alert_stream_closed", reason="client_left")
+                return {"type": "http.disconnect"}
+
+        await super().__call__(scope, receive_or_disconnect, send)
+
+
+@router.get("/v1/alerts/stream", tags=["alerts"], response_class=EventStreamResponse)
 async def alert_stream(
     request: Request,
     b: BackendDep,
@@ -175,7 +195,7 @@ async def alert_stream(
             with anyio.CancelScope(shield=True):
                 await client.aclose()
 
-    return StreamingResponse(
+    return EventStreamResponse(
         events(),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},

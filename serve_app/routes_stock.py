@@ -12,7 +12,7 @@ from starlette.concurrency import run_in_threadpool
 
 from actors.ingest.core import WebhookRejected, WebhookUndecodable
 from policies.channels.signing import WebhookHeaders
-from policies.ledger import Decision, Ledger, SkuSettings
+from policies.ledger import Decision, Ledger, Reason, SkuSettings
 from policies.operations import invalid_settings
 from policies.orders import OrderDecision
 from policies.stock_history import MINUTE
@@ -125,6 +125,19 @@ def put_sku(
     if problem:
         raise ApiError(422, "validation_error", problem, "sku")
     return operation_result(b.define(settings, spec.on_hand))
+
+
+@router.delete("/skus/{sku}", status_code=204, tags=["skus"])
+def delete_sku(sku: Ident, b: BackendDep, _: Annotated[Principal, Depends(require("admin"))]) -> None:
+    """Take a SKU out of the live catalogue (its state, order line records and oversold
+    counts; the ledger stream keeps its history and notes the removal). Refused with 409
+    ``sku_in_use`` while units are reserved for open orders or an inbound transfer has
+    not arrived: confirm or cancel the orders (or let them expire) first."""
+    decision = b.remove_sku(sku)
+    if decision.reason == Reason.UNKNOWN_SKU:
+        raise ApiError(404, "unknown_sku", decision.detail)
+    if not decision.accepted:
+        raise ApiError(409, "sku_in_use", decision.detail)
 
 
 @router.get("/skus/{sku}", response_model=SkuView, tags=["skus"])

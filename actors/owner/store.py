@@ -112,6 +112,23 @@ return 1
 """
 
 
+_REMOVE_LUA = r"""
+local current = redis.call('GET', ARGV[1])
+if current ~= ARGV[2] then
+  return redis.error_reply('FENCED epoch ' .. ARGV[2] .. ' is stale; current is ' .. tostring(current))
+end
+local layout = redis.call('GET', ARGV[3])
+if layout and layout ~= ARGV[4] then
+  return redis.error_reply('FENCED the deployment now runs ' .. layout .. ' shards, not ' .. ARGV[4])
+end
+redis.call('DEL', ARGV[8], ARGV[9], ARGV[10])
+redis.call('SREM', ARGV[5], ARGV[11])
+redis.call('XADD', ARGV[6], 'MAXLEN', '~', ARGV[7], '*', 'epoch', ARGV[2],
+           'lines', '', 'ledgers', '', 'removed', ARGV[11])
+return 1
+"""
+
+
 class OwnerStore(Protocol):
     """What a ``SkuOwner`` needs of its store. Every commit is fenced: refused with
     ``OwnerFencedError`` once a newer epoch of the owner was taken, or once the deployment
@@ -133,6 +150,11 @@ class OwnerStore(Protocol):
     def finish_commit(self, sent: SentCommit) -> None:
         """Return once the sent batch is durable (all of it, or none when it raises):
         ``OwnerFencedError`` when fenced, another error when the outcome is unknown."""
+
+    def remove_sku(self, epoch: int, index: int, sku: str) -> None:
+        """Take ``sku`` out of the catalogue with its state, line records and oversold
+        counts, fenced like a commit, and note it in the ledger stream (``removed``). The
+        owner decides first (``policies.catalogue``) and calls it with no commit in flight."""
 
     def drop_connection(self) -> None:
         """Forget the connection after a failed commit (its replies are out of step)."""
@@ -347,6 +369,27 @@ class LedgerStore:
             _raise_if_fenced(error)
             raise
 
+    def remove_sku(self, client: redis.Redis, epoch: int, index: int, sku: str) -> None:
+        """``OwnerStore.remove_sku`` in one script."""
+        args = [
+            self.epoch_key(index),
+            str(epoch),
+            self.layout_key,
+            str(self.config.shard_count),
+            self.skus_key,
+            self.ledger_stream,
+            str(self.config.ledger_stream_maxlen),
+            self.state_key(sku),
+            self.lines_key(sku),
+            self.oversold_key(sku),
+            sku,
+        ]
+        try:
+            client.eval(_REMOVE_LUA, 0, *args)
+        except redis.exceptions.ResponseError as error:
+            _raise_if_fenced(error)
+            raise
+
     def ledger_entries(self, client: redis.Redis, count: int = 1000) -> list[LedgerEntry]:
         """The newest ``count`` entries of the ledger stream, oldest first (for audits)."""
         entries = client.xrevrange(self.ledger_stream, count=count) or []
@@ -386,6 +429,9 @@ class RedisOwnerStore:
 
     def finish_commit(self, sent: SentCommit) -> None:
         self.layout.finish_commit(self._conn, sent.args)
+
+    def remove_sku(self, epoch: int, index: int, sku: str) -> None:
+        self.layout.remove_sku(self.client, epoch, index, sku)
 
     def drop_connection(self) -> None:
         self._conn.disconnect()  # type: ignore[no-untyped-call]  # redis-py leaves it unannotated

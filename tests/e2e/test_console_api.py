@@ -141,3 +141,36 @@ def test_an_sse_client_leaving_leaves_no_traceback(service: Service) -> None:
         content = path.read_text(errors="replace")
         assert "CancelledError" not in content, path
         assert "alert_stream" not in content or "Traceback" not in content, path
+
+
+def test_a_sku_is_removed_only_once_its_orders_are_settled(service: Service) -> None:
+    sku = new_sku(service, "GONE", on_hand=5)
+    sell(service, sku, 2)
+
+    held = delete(service, f"/v1/skus/{sku}", role="admin")
+    assert (held.status_code, held.json()["code"]) == (409, "sku_in_use")
+    assert "2 units reserved by 2 open order line(s)" in held.json()["message"]
+    assert delete(service, f"/v1/skus/{sku}", role="operator").status_code == 403
+    for n in range(2):
+        assert service.post(f"/v1/orders/douyin/{sku}-{n}/cancel", role="ingest").status_code == 200
+
+    assert delete(service, f"/v1/skus/{sku}", role="admin").status_code == 204
+    assert service.get(f"/v1/skus/{sku}").status_code == 404
+    assert sku not in {s["sku"] for s in service.get("/v1/skus", params={"limit": 500}).json()["items"]}
+    again = delete(service, f"/v1/skus/{sku}", role="admin")
+    assert (again.status_code, again.json()["code"]) == (404, "unknown_sku")
+    late = service.post(
+        "/v1/orders",
+        {
+            "orders": [
+                {
+                    "channel": "douyin",
+                    "order_id": "late",
+                    "placed_at": time.time(),
+                    "lines": [{"sku": sku, "quantity": 1}],
+                }
+            ]
+        },
+        role="ingest",
+    )
+    assert late.json()["decisions"][0]["reason"] == "unknown_sku"
