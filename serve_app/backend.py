@@ -137,6 +137,22 @@ class Backend:
     def oversold(self, skus: Sequence[str]) -> dict[str, dict[str, int]]:
         return self.client.oversold(skus)
 
+    def visible(self, skus: Sequence[str]) -> dict[str, dict[str, int]]:
+        """Units each configured channel's platform may show, per SKU (``sku -> channel ->
+        units``, as the channel sync published them; SKUs it has not published are absent)."""
+        if not skus:
+            return {}
+        pipe = self.redis.pipeline(transaction=False)
+        channels = sorted(self.args.channels)
+        for channel in channels:
+            pipe.hmget(keys.visible(self.config.namespace, channel), list(skus))
+        found: dict[str, dict[str, int]] = {}
+        for channel, values in zip(channels, pipe.execute(), strict=True):
+            for sku, value in zip(skus, values, strict=True):
+                if value is not None:
+                    found.setdefault(sku, {})[channel] = int(text(value))
+        return found
+
     async def sku_state(
         self, sku: str
     ) -> tuple[tuple[Ledger, SkuSettings | None, dict[str, int]] | None, dict[str, Any] | None]:

@@ -53,7 +53,11 @@ def operation_result(decision: Decision) -> OperationResult:
 
 
 def sku_view(
-    ledger: Ledger, settings: SkuSettings | None, view: dict[str, Any] | None, oversold: dict[str, int]
+    ledger: Ledger,
+    settings: SkuSettings | None,
+    view: dict[str, Any] | None,
+    oversold: dict[str, int],
+    visible: dict[str, int] | None = None,
 ) -> SkuView:
     view = view or {}
     alerts = view.get("alerts", [])
@@ -72,6 +76,7 @@ def sku_view(
         eta_minutes=view.get("eta_minutes"),
         sellable_orders=view.get("sellable_orders"),
         oversold=oversold,
+        visible=visible or {},
         alert_level=next((lvl for lvl in ("EMERGENCY", "THRESHOLD", "TREND") if lvl in levels), None),
         alerts=alerts,
         settings={k: list(v) if isinstance(v, tuple) else v for k, v in asdict(settings).items()}
@@ -147,7 +152,8 @@ async def get_sku(sku: Ident, b: BackendDep, _: Annotated[Principal, Depends(req
     if state is None:
         raise ApiError(404, "unknown_sku", f"sku {sku!r} is not in the catalogue")
     ledger, settings, oversold = state
-    return sku_view(ledger, settings, view, oversold)
+    visible = await run_in_threadpool(b.visible, [sku])
+    return sku_view(ledger, settings, view, oversold, visible.get(sku))
 
 
 @router.get("/skus/{sku}/history", response_model=SkuHistoryOut, tags=["skus"])
@@ -198,9 +204,12 @@ def list_skus(
         and (not alerting or views.get(s, {}).get("alerts"))
     ]
     page = chosen[offset : offset + limit]
-    settings, oversold = b.settings(page), b.oversold(page)
+    settings, oversold, visible = b.settings(page), b.oversold(page), b.visible(page)
     return SkuPage(
-        items=[sku_view(ledgers[s], settings.get(s), views.get(s), oversold.get(s, {})) for s in page],
+        items=[
+            sku_view(ledgers[s], settings.get(s), views.get(s), oversold.get(s, {}), visible.get(s))
+            for s in page
+        ],
         total=len(chosen),
         offset=offset,
         limit=limit,

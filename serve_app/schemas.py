@@ -106,6 +106,9 @@ class SkuView(BaseModel):
     eta_minutes: float | None = None
     sellable_orders: int | None = None
     oversold: dict[str, int] = Field(default_factory=dict)
+    visible: dict[str, int] = Field(
+        default_factory=dict, description="channel -> units its platform may show (the channel sync's)"
+    )
     alert_level: str | None = None
     alerts: list[dict[str, Any]] = Field(default_factory=list)
     settings: dict[str, Any] = Field(default_factory=dict)

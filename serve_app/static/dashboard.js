@@ -87,17 +87,18 @@ async function renderSelected(reloadHistory = false) {
 }
 
 function renderChannels(sku) {
-  const channels = sku && (sku.channels || sku.visible);
-  if (!channels || !Object.keys(channels).length) {
+  const visible = sku && sku.visible;
+  if (!visible || !Object.keys(visible).length) {
     $("channels").replaceChildren();
     return;
   }
   const table = document.createElement("table");
-  table.innerHTML = "<thead><tr><th>channel</th><th>visible units</th></tr></thead>";
+  table.innerHTML = "<thead><tr><th>channel 渠道</th><th>units the platform may show</th></tr></thead>";
   const body = document.createElement("tbody");
-  Object.entries(channels).forEach(([channel, units]) => {
+  Object.entries(visible).forEach(([channel, units]) => {
     const row = document.createElement("tr");
-    [channel, typeof units === "object" ? JSON.stringify(units) : units].forEach((value) => {
+    row.dataset.channel = channel;
+    [channel, units].forEach((value) => {
       const cell = document.createElement("td");
       cell.textContent = text(value);
       row.append(cell);

@@ -13,6 +13,7 @@ from typing import Any
 import ray
 import requests
 
+from actors.sync.store import RedisSyncStore
 from tests.e2e.conftest import Service
 from tests.support import wait_for
 
@@ -174,3 +175,16 @@ def test_a_sku_is_removed_only_once_its_orders_are_settled(service: Service) -> 
         role="ingest",
     )
     assert late.json()["decisions"][0]["reason"] == "unknown_sku"
+
+
+def test_a_sku_shows_what_each_channel_may_sell(service: Service) -> None:
+    sku = new_sku(service, "VIS", on_hand=9)
+    assert service.get(f"/v1/skus/{sku}").json()["visible"] == {}
+    sync = RedisSyncStore(service.config)  # what the channel sync publishes
+    try:
+        sync.publish([("douyin", sku, 6), ("taobao", sku, 3)])
+    finally:
+        sync.close()
+    assert service.get(f"/v1/skus/{sku}").json()["visible"] == {"douyin": 6, "taobao": 3}
+    listed = service.get("/v1/skus", params={"limit": 500}).json()["items"]
+    assert next(s for s in listed if s["sku"] == sku)["visible"] == {"douyin": 6, "taobao": 3}

@@ -15,6 +15,7 @@ from urllib.parse import urlparse
 
 import pytest
 
+from actors.sync.store import RedisSyncStore
 from tests.e2e.conftest import TOKENS, Service
 from tests.support import wait_for
 
@@ -182,6 +183,11 @@ def test_the_chart_has_history_and_markers_after_a_reload(browser: Browser, serv
 
     sku = new_sku(service, "CHART", on_hand=40, name="围巾")
     sell(service, sku, 37, "c")
+    sync = RedisSyncStore(service.config)  # what the channel sync publishes
+    try:
+        sync.publish([("douyin", sku, 2), ("taobao", sku, 1)])
+    finally:
+        sync.close()
     wait_for(lambda: bool(open_alerts(service, sku)), message="an alert to mark")
     page = open_page(browser, service)
     page.locator(f"#skus tr[data-sku='{sku}']").click()
@@ -194,6 +200,7 @@ def test_the_chart_has_history_and_markers_after_a_reload(browser: Browser, serv
     expect(page.locator("#selected")).to_have_text(sku, timeout=20_000)
     wait_for(lambda: int(chart.get_attribute("data-points") or 0) >= 2, message="history points")
     assert int(chart.get_attribute("data-markers") or 0) >= 1
+    expect(page.locator("#channels tr[data-channel='douyin']")).to_contain_text("2")
     expect(chart.locator(".u-legend")).to_contain_text("available")
     expect(chart.locator(".u-legend")).to_contain_text("ordered")
     # uPlot draws at devicePixelRatio: the canvas has twice the CSS pixels here
