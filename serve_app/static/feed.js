@@ -192,7 +192,7 @@ async function acknowledge(row, open, button) {
     }
   } catch (error) {
     button.disabled = false;
-    button.textContent = "Ack";
+    button.textContent = error.status === 403 ? "Ack (needs an operator token)" : "Ack failed: retry";
     button.title = `not acknowledged: ${error.message}`;
     button.classList.add("failed");
     return;
