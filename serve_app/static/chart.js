@@ -7,6 +7,8 @@
 /* global uPlot */
 
 const LEVEL_COLOURS = { TREND: "#ca8a04", THRESHOLD: "#ea580c", EMERGENCY: "#dc2626", CHANNEL_STALLED: "#7c3aed" };
+// a marker's label: the level's two letters (TREND and THRESHOLD share their first)
+const SHORT = { TREND: "TR", THRESHOLD: "TH", EMERGENCY: "EM", CHANNEL_STALLED: "CH" };
 const LEVEL_RANK = { TREND: 1, THRESHOLD: 2, CHANNEL_STALLED: 2, EMERGENCY: 3 };
 let plot = null;
 let markers = [];
@@ -31,10 +33,10 @@ function markerPlugin() {
           ctx.moveTo(x, bbox.top);
           ctx.lineTo(x, bbox.top + bbox.height);
           ctx.stroke();
-          const text = m.kind === "resolved" ? "✓" : m.level.slice(0, 1) + (m.kind === "escalated" ? "↑" : "");
+          const text = m.kind === "resolved" ? "✓" : (SHORT[m.level] || m.level) + (m.kind === "escalated" ? "↑" : "");
           const weight = m.kind === "resolved" ? 0 : (LEVEL_RANK[m.level] || 0);
           const last = labels[labels.length - 1];
-          if (last && x - last[0] < 16 * px) {  // close markers share one label: the highest level's
+          if (last && x - last[0] < 22 * px) {  // close markers share one label: the highest level's
             if (weight > last[3]) labels[labels.length - 1] = [last[0], text, colour, weight];
           } else {
             labels.push([x, text, colour, weight]);
