@@ -58,7 +58,9 @@ from actors.owner.batch import (
     OwnerFencedError,
     SentCommit,
     layout_mismatch,
+    raise_if_fenced,
 )
+from actors.owner.removal import remove_sku
 from policies.ledger import Ledger, LineRecord, SkuSettings
 from policies.routing import owner_of
 
@@ -108,23 +110,6 @@ while i <= n do
 end
 redis.call('XADD', ARGV[3], 'MAXLEN', '~', ARGV[4], '*', 'epoch', ARGV[2],
            'lines', table.concat(changes, '\n'), 'ledgers', ARGV[5])
-return 1
-"""
-
-
-_REMOVE_LUA = r"""
-local current = redis.call('GET', ARGV[1])
-if current ~= ARGV[2] then
-  return redis.error_reply('FENCED epoch ' .. ARGV[2] .. ' is stale; current is ' .. tostring(current))
-end
-local layout = redis.call('GET', ARGV[3])
-if layout and layout ~= ARGV[4] then
-  return redis.error_reply('FENCED the deployment now runs ' .. layout .. ' shards, not ' .. ARGV[4])
-end
-redis.call('DEL', ARGV[8], ARGV[9], ARGV[10])
-redis.call('SREM', ARGV[5], ARGV[11])
-redis.call('XADD', ARGV[6], 'MAXLEN', '~', ARGV[7], '*', 'epoch', ARGV[2],
-           'lines', '', 'ledgers', '', 'removed', ARGV[11])
 return 1
 """
 
@@ -366,28 +351,7 @@ class LedgerStore:
                 conn.read_response()
                 self._commit_sha = None
         except redis.exceptions.ResponseError as error:
-            _raise_if_fenced(error)
-            raise
-
-    def remove_sku(self, client: redis.Redis, epoch: int, index: int, sku: str) -> None:
-        """``OwnerStore.remove_sku`` in one script."""
-        args = [
-            self.epoch_key(index),
-            str(epoch),
-            self.layout_key,
-            str(self.config.shard_count),
-            self.skus_key,
-            self.ledger_stream,
-            str(self.config.ledger_stream_maxlen),
-            self.state_key(sku),
-            self.lines_key(sku),
-            self.oversold_key(sku),
-            sku,
-        ]
-        try:
-            client.eval(_REMOVE_LUA, 0, *args)
-        except redis.exceptions.ResponseError as error:
-            _raise_if_fenced(error)
+            raise_if_fenced(error)
             raise
 
     def ledger_entries(self, client: redis.Redis, count: int = 1000) -> list[LedgerEntry]:
@@ -431,7 +395,7 @@ class RedisOwnerStore:
         self.layout.finish_commit(self._conn, sent.args)
 
     def remove_sku(self, epoch: int, index: int, sku: str) -> None:
-        self.layout.remove_sku(self.client, epoch, index, sku)
+        remove_sku(self.client, self.layout, epoch, index, sku)
 
     def drop_connection(self) -> None:
         self._conn.disconnect()  # type: ignore[no-untyped-call]  # redis-py leaves it unannotated
@@ -446,8 +410,3 @@ class RedisOwnerStore:
 
 def _send(conn: redis.Connection, *args: object) -> None:
     conn.send_command(*args)  # type: ignore[no-untyped-call]  # redis-py leaves it unannotated
-
-
-def _raise_if_fenced(error: redis.exceptions.ResponseError) -> None:
-    if str(error).startswith("FENCED"):
-        raise OwnerFencedError(str(error)) from error
