@@ -12,13 +12,12 @@ from policies.alert_lifecycle import (
     Alert,
     LifecycleSettings,
     Notification,
-    Silence,
     Status,
     acknowledge,
-    apply_silences,
     step_alerts,
 )
 from policies.alert_rules import PLAYBOOK, Level, Verdict, highest
+from policies.silences import Silence, apply_silences
 
 
 class AlertBook:
@@ -62,6 +61,10 @@ class AlertBook:
 
     def silence(self, silence: Silence) -> None:
         self.silences[silence.id] = silence
+
+    def unsilence(self, silence_id: str) -> Silence | None:
+        """Lift a silence before it ends; the silence, or None if there is none by that id."""
+        return self.silences.pop(silence_id, None)
 
     def expire_silences(self, now_wall: float) -> list[Silence]:
         expired = [s for s in self.silences.values() if s.until_wall <= now_wall]

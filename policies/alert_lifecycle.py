@@ -12,7 +12,7 @@ resolved notification. Acknowledgement and silences change who is told, never th
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, NamedTuple
 
@@ -72,23 +72,6 @@ class Notification(NamedTuple):
     alert: Alert
     inhibited: bool = False
     silenced: bool = False
-
-
-class Silence(NamedTuple):
-    """Mute notifications of ``sku`` (``*`` for all) and ``level`` (``*`` for all) until
-    ``until_wall``; created by someone, for a reason."""
-
-    id: str
-    sku: str
-    level: str
-    until_wall: float
-    created_by: str
-    comment: str = ""
-
-    def matches(self, alert: Alert, now_wall: float) -> bool:
-        return (
-            now_wall < self.until_wall and self.sku in ("*", alert.sku) and self.level in ("*", alert.level)
-        )
 
 
 def alert_key(sku: str, level: str, channel: str = "") -> str:
@@ -228,11 +211,3 @@ def _alert_id(sku: str, level: str, channel: str, since: float) -> str:
 def acknowledge(alert: Alert, who: str, now_wall: float) -> Alert:
     """Record that ``who`` has seen the alert (it keeps firing until its condition clears)."""
     return alert._replace(acked_by=who, acked_wall=now_wall)
-
-
-def apply_silences(
-    notes: Iterable[Notification], silences: Iterable[Silence], now_wall: float
-) -> list[Notification]:
-    """Mark the notifications that an active silence mutes."""
-    active = [s for s in silences if s.until_wall > now_wall]
-    return [n._replace(silenced=any(s.matches(n.alert, now_wall) for s in active)) for n in notes]

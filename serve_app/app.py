@@ -1,7 +1,7 @@
 """The FastAPI app and its Ray Serve deployment.
 
 ``create_api(args)`` builds the app (the front door of ``serve_app.guards``, routes,
-errors, dashboard);
+errors, dashboard, API docs from vendored assets);
 ``application(args)`` wraps it in a Serve deployment whose replicas build the app (and
 connect to the deployment's actors, starting them first with ``bootstrap: true``) when
 they start. ``build_app(args)`` is the builder Ray expects for a config's ``args``:
@@ -27,6 +27,7 @@ from ray.serve import Application, Deployment
 from actors.bootstrap import start_system
 from actors.infra.logging import configure_logging
 from actors.infra.runtime import guard_durability
+from serve_app.api_docs import install_api_docs
 from serve_app.auth import TokenBook
 from serve_app.backend import AppArgs, Backend
 from serve_app.errors import install_error_handlers
@@ -60,6 +61,8 @@ def create_api(args: AppArgs, backend: Backend | None = None) -> FastAPI:
         version="0.1.0",
         lifespan=lifespan,
         description="Oversell-proof stock and stock-out alerts for live-stream commerce.",
+        docs_url=None,  # /docs and /redoc load the vendored assets (serve_app.api_docs)
+        redoc_url=None,
     )
     install_error_handlers(app)
     install_openapi(app, args.channels)
@@ -73,6 +76,7 @@ def create_api(args: AppArgs, backend: Backend | None = None) -> FastAPI:
     app.include_router(stock_router)
     app.include_router(alerts_router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    install_api_docs(app)
 
     @app.get("/", include_in_schema=False)
     def dashboard() -> FileResponse:

@@ -17,23 +17,24 @@ import redis
 from pydantic import BaseModel, Field
 
 from actors.infra import keys
-from actors.infra.codec import decode_record, decode_subscription, text
+from actors.infra.codec import decode_record, decode_silence, decode_subscription, text
 from actors.infra.directory import forecaster_handle, forecaster_name, owner_handles
 from actors.infra.settings import DEFAULT_NAMESPACE, DEFAULT_SHARD_COUNT, StoreConfig
 from actors.ingest.core import ChannelIngest, IngestResult
 from actors.ingest.store import RedisIngestStore
 from actors.owner.client import StockClient
 from actors.owner.store import LedgerStore, read_sku_states
-from policies.alert_lifecycle import Silence
 from policies.channels import Cancellation, Payment, PlatformOrder, Unreadable
 from policies.channels.signing import DEFAULT_TOLERANCE_SECONDS, WebhookHeaders
 from policies.ledger import Decision, Ledger, SkuSettings
 from policies.operations import FIELD_SEPARATOR, Adjust, DefineSku, Operation, Restock
 from policies.orders import NoticeDecision, OrderDecision
+from policies.silences import Silence, active_silences
 from policies.subscriptions import Subscription
 from serve_app.errors import ApiError
 from serve_app.guards.checks import FrontDoorArgs
 from serve_app.secrets import webhook_secret
+from serve_app.sku_history import SkuHistory, read_sku_history
 from serve_app.view_cache import ViewCache
 
 
@@ -124,6 +125,10 @@ class Backend:
     def adjust(self, sku: str, delta: int, adjustment_id: str, reason: str, actor: str) -> Decision:
         return self.apply(Adjust(sku, delta, adjustment_id, reason, actor))
 
+    def remove_sku(self, sku: str) -> Decision:
+        """Take ``sku`` out of the live catalogue (refused while anything is promised on it)."""
+        return self.client.remove_sku(sku)
+
     def all_skus(self) -> list[str]:
         return sorted(text(s) for s in self.redis.smembers(self.store.skus_key))
 
@@ -140,6 +145,22 @@ class Backend:
     def oversold(self, skus: Sequence[str]) -> dict[str, dict[str, int]]:
         return self.client.oversold(skus)
 
+    def visible(self, skus: Sequence[str]) -> dict[str, dict[str, int]]:
+        """Units each configured channel's platform may show, per SKU (``sku -> channel ->
+        units``, as the channel sync published them; SKUs it has not published are absent)."""
+        if not skus:
+            return {}
+        pipe = self.redis.pipeline(transaction=False)
+        channels = sorted(self.args.channels)
+        for channel in channels:
+            pipe.hmget(keys.visible(self.config.namespace, channel), list(skus))
+        found: dict[str, dict[str, int]] = {}
+        for channel, values in zip(channels, pipe.execute(), strict=True):
+            for sku, value in zip(skus, values, strict=True):
+                if value is not None:
+                    found.setdefault(sku, {})[channel] = int(text(value))
+        return found
+
     async def sku_state(
         self, sku: str
     ) -> tuple[tuple[Ledger, SkuSettings | None, dict[str, int]] | None, dict[str, Any] | None]:
@@ -154,6 +175,13 @@ class Backend:
     async def _fetch_views(self, skus: Sequence[str]) -> list[dict[str, Any]]:
         views: list[dict[str, Any]] = await self.forecaster.views.remote(list(skus))
         return views
+
+    def known(self, sku: str) -> bool:
+        return bool(self.redis.sismember(self.store.skus_key, sku))
+
+    def sku_history(self, sku: str, start: float, end: float) -> SkuHistory:
+        """``sku``'s minutes and alert markers from ``start`` to ``end`` (epoch seconds)."""
+        return read_sku_history(self.redis, self.config.namespace, sku, start, end)
 
     # ---- orders -------------------------------------------------------------------------
 
@@ -220,12 +248,23 @@ class Backend:
         result: dict[str, Any] | None = ray.get(self.forecaster.acknowledge.remote(alert_id, who))
         return result
 
-    def silence(self, sku: str, level: str, minutes: float, who: str, comment: str) -> Silence:
+    def silence(self, sku: str, level: str, channel: str, minutes: float, who: str, comment: str) -> Silence:
+        now = time.time()
         silence = Silence(
-            f"silence-{uuid.uuid4().hex[:10]}", sku, level, time.time() + minutes * 60, who, comment
+            f"silence-{uuid.uuid4().hex[:10]}", sku, level, now + minutes * 60, who, comment, channel, now
         )
         ray.get(self.forecaster.silence.remote(silence))
         return silence
+
+    def silences(self) -> list[Silence]:
+        """The silences still muting, ending soonest first (read from Redis)."""
+        stored = [decode_silence(raw) for raw in self.redis.hvals(keys.silences(self.config.namespace))]
+        return active_silences(stored, time.time())
+
+    def unsilence(self, silence_id: str, who: str) -> bool:
+        """Lift a silence early; False when there is none by that id."""
+        lifted: bool = ray.get(self.forecaster.unsilence.remote(silence_id, who))
+        return lifted
 
     def subscriptions(self) -> list[Subscription]:
         """The stored subscriptions, secrets left out."""

@@ -29,7 +29,8 @@ def install_openapi(app: FastAPI, channels: Iterable[str]) -> None:
 
 def with_channels(document: dict[str, Any], names: list[str]) -> dict[str, Any]:
     """``document`` with ``enum: names`` on every path parameter called ``channel`` and
-    every ``channel`` property of a request body (responses are left as they are)."""
+    every ``channel`` property of a request body (with ``*`` too where ``*``, any, is the
+    default); responses are left as they are."""
     components = document.get("components", {}).get("schemas", {})
     request_models: set[str] = set()
     for operations in document.get("paths", {}).values():
@@ -41,7 +42,8 @@ def with_channels(document: dict[str, Any], names: list[str]) -> dict[str, Any]:
     for name in request_models:
         channel = components[name].get("properties", {}).get("channel")
         if channel is not None:
-            channel["enum"] = names
+            # a matcher (a silence's) also takes "*", any channel: its default says so
+            channel["enum"] = ["*", *names] if channel.get("default") == "*" else names
     return document
 
 

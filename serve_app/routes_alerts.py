@@ -13,10 +13,13 @@ import redis.asyncio
 import structlog
 from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import PlainTextResponse, StreamingResponse
+from ray.exceptions import TaskCancelledError
 from starlette.concurrency import run_in_threadpool
+from starlette.types import Message, Receive, Scope, Send
 
 from actors.alerts.webhooks import shown, url_problem
 from actors.infra import keys
+from policies.silences import Silence
 from policies.subscriptions import Subscription, subscription_problem
 from serve_app.auth import Principal
 from serve_app.backend import Backend
@@ -31,6 +34,7 @@ from serve_app.schemas import (
     DeadLettersOut,
     HintOut,
     Ident,
+    SilenceOut,
     SilenceRequest,
     SubscriptionOut,
     SubscriptionRequest,
@@ -79,11 +83,33 @@ def acknowledge(alert_id: Ident, body: AckRequest, b: BackendDep, who: Operator)
     return alert
 
 
-@router.post("/v1/silences", tags=["alerts"])
-def silence(body: SilenceRequest, b: BackendDep, who: Operator) -> dict[str, Any]:
-    """Mute notifications of a SKU (or ``*``) and level (or ``*``) for some minutes."""
-    created = b.silence(body.sku, body.level, body.minutes, who.name, body.comment)
-    return created._asdict()
+def silence_out(silence: Silence) -> SilenceOut:
+    return SilenceOut.model_validate(silence._asdict())
+
+
+@router.post("/v1/silences", response_model=SilenceOut, tags=["alerts"])
+def silence(body: SilenceRequest, b: BackendDep, who: Operator) -> SilenceOut:
+    """Mute for ``minutes`` the notifications of the alerts every matcher selects: SKU
+    pattern (``*`` any run of characters, ``?`` one), level and channel (``*`` any).
+    Alerts keep their state; their notifications are stored and streamed marked
+    ``silenced``, and webhooks do not get them."""
+    if body.channel != "*":
+        b.ingest_for(body.channel, "channel")  # 422 unknown_channel: a silence that can never match
+    created = b.silence(body.sku, body.level, body.channel, body.minutes, who.name, body.comment)
+    return silence_out(created)
+
+
+@router.get("/v1/silences", response_model=list[SilenceOut], tags=["alerts"])
+def list_silences(b: BackendDep, _: Operator) -> list[SilenceOut]:
+    """The silences still muting, ending soonest first."""
+    return [silence_out(s) for s in b.silences()]
+
+
+@router.delete("/v1/silences/{silence_id}", status_code=204, tags=["alerts"])
+def lift_silence(silence_id: Ident, b: BackendDep, who: Operator) -> None:
+    """Expire a silence early: notifications it muted are sent again from now on."""
+    if not b.unsilence(silence_id, who.name):
+        raise ApiError(404, "unknown_silence", f"no active silence {silence_id!r}")
 
 
 def subscription_out(sub: Subscription) -> SubscriptionOut:
@@ -154,7 +180,25 @@ def unsubscribe(subscription_id: Ident, b: BackendDep, _: Operator) -> None:
         raise ApiError(404, "unknown_subscription", f"no subscription {subscription_id!r}")
 
 
-@router.get("/v1/alerts/stream", tags=["alerts"], response_class=StreamingResponse)
+class EventStreamResponse(StreamingResponse):
+    """A streaming response whose client leaving is not an error. When a client
+    disconnects, Ray Serve's proxy cancels the request, and the replica's ``receive``
+    then raises ``TaskCancelledError`` in Starlette's disconnect listener instead of
+    returning ``http.disconnect``: read as the disconnect it stands for, it ends the
+    stream quietly (one debug line) instead of failing the request with a traceback."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        async def receive_or_disconnect() -> Message:
+            try:
+                return await receive()
+            except TaskCancelledError:
+                log.debug("alert_stream_closed", reason="client_left")
+                return {"type": "http.disconnect"}
+
+        await super().__call__(scope, receive_or_disconnect, send)
+
+
+@router.get("/v1/alerts/stream", tags=["alerts"], response_class=EventStreamResponse)
 async def alert_stream(
     request: Request,
     b: BackendDep,
@@ -199,7 +243,7 @@ async def alert_stream(
             with anyio.CancelScope(shield=True):
                 await client.aclose()
 
-    return StreamingResponse(
+    return EventStreamResponse(
         events(),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},

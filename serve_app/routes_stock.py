@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import asdict
 from typing import Annotated, Any
@@ -12,9 +13,10 @@ from starlette.concurrency import run_in_threadpool
 
 from actors.ingest.core import WebhookRejected, WebhookUndecodable
 from policies.channels.signing import WebhookHeaders
-from policies.ledger import Decision, Ledger, SkuSettings
+from policies.ledger import Decision, Ledger, Reason, SkuSettings
 from policies.operations import invalid_settings
 from policies.orders import OrderDecision
+from policies.stock_history import MINUTE
 from serve_app.auth import Principal
 from serve_app.backend import Backend
 from serve_app.deps import backend, require
@@ -23,6 +25,8 @@ from serve_app.orders import order_notice, platform_order
 from serve_app.schemas import (
     ERROR_RESPONSES,
     AdjustRequest,
+    AlertMarker,
+    HistoryPoint,
     Ident,
     Inbound,
     NoticeOut,
@@ -32,6 +36,7 @@ from serve_app.schemas import (
     OrdersRequest,
     OrdersResponse,
     RestockRequest,
+    SkuHistoryOut,
     SkuPage,
     SkuSpec,
     SkuView,
@@ -39,6 +44,8 @@ from serve_app.schemas import (
 )
 
 router = APIRouter(prefix="/v1", responses=ERROR_RESPONSES)
+#: the longest window of a SKU's history (a day of shows)
+MAX_HISTORY_MINUTES = 24 * 60
 BackendDep = Annotated[Backend, Depends(backend)]
 
 
@@ -47,7 +54,11 @@ def operation_result(decision: Decision) -> OperationResult:
 
 
 def sku_view(
-    ledger: Ledger, settings: SkuSettings | None, view: dict[str, Any] | None, oversold: dict[str, int]
+    ledger: Ledger,
+    settings: SkuSettings | None,
+    view: dict[str, Any] | None,
+    oversold: dict[str, int],
+    visible: dict[str, int] | None = None,
 ) -> SkuView:
     view = view or {}
     alerts = view.get("alerts", [])
@@ -66,6 +77,7 @@ def sku_view(
         eta_minutes=view.get("eta_minutes"),
         sellable_orders=view.get("sellable_orders"),
         oversold=oversold,
+        visible=visible or {},
         alert_level=next((lvl for lvl in ("EMERGENCY", "THRESHOLD", "TREND") if lvl in levels), None),
         alerts=alerts,
         settings={k: list(v) if isinstance(v, tuple) else v for k, v in asdict(settings).items()}
@@ -121,14 +133,55 @@ def put_sku(
     return operation_result(b.define(settings, spec.on_hand))
 
 
+@router.delete("/skus/{sku}", status_code=204, tags=["skus"])
+def delete_sku(sku: Ident, b: BackendDep, _: Annotated[Principal, Depends(require("admin"))]) -> None:
+    """Take a SKU out of the live catalogue (its state, order line records and oversold
+    counts; the ledger stream keeps its history and notes the removal). Refused with 409
+    ``sku_in_use`` while units are reserved for open orders or an inbound transfer has
+    not arrived: confirm or cancel the orders (or let them expire) first."""
+    decision = b.remove_sku(sku)
+    if decision.reason == Reason.UNKNOWN_SKU:
+        raise ApiError(404, "unknown_sku", decision.detail)
+    if not decision.accepted:
+        raise ApiError(409, "sku_in_use", decision.detail)
+
+
 @router.get("/skus/{sku}", response_model=SkuView, tags=["skus"])
 async def get_sku(sku: Ident, b: BackendDep, _: Annotated[Principal, Depends(require("viewer"))]) -> SkuView:
     """The ledger, velocity, acceleration, ETA, sellable count and open alerts of a SKU."""
-    state, view = await b.sku_state(sku)
+    # the committed state, the forecaster's view and the channels' visible units at once
+    (state, view), visible = await asyncio.gather(b.sku_state(sku), run_in_threadpool(b.visible, [sku]))
     if state is None:
         raise ApiError(404, "unknown_sku", f"sku {sku!r} is not in the catalogue")
     ledger, settings, oversold = state
-    return sku_view(ledger, settings, view, oversold)
+    return sku_view(ledger, settings, view, oversold, visible.get(sku))
+
+
+@router.get("/skus/{sku}/history", response_model=SkuHistoryOut, tags=["skus"])
+def sku_history(
+    sku: Ident,
+    b: BackendDep,
+    _: Annotated[Principal, Depends(require("viewer"))],
+    minutes: Annotated[int, Query(ge=1, le=MAX_HISTORY_MINUTES, description="the window, up to now")] = 360,
+) -> SkuHistoryOut:
+    """The SKU's show so far, one point per minute (counters at the minute's end and the
+    units ordered in it, from the ledger stream; quiet minutes carry the last counters),
+    and its alert notifications as markers. Reads at most 50,000 ledger entries and
+    10,000 notifications: ``complete`` is false when that limit cut the window short."""
+    if not b.known(sku):
+        raise ApiError(404, "unknown_sku", f"sku {sku!r} is not in the catalogue")
+    until = time.time()
+    since = until - minutes * MINUTE
+    history = b.sku_history(sku, since, until)
+    return SkuHistoryOut(
+        sku=sku,
+        since=since,
+        until=until,
+        step_seconds=MINUTE,
+        points=[HistoryPoint(**p._asdict()) for p in history.points],
+        markers=[AlertMarker(**m) for m in history.markers],
+        complete=history.complete,
+    )
 
 
 @router.get("/skus", response_model=SkuPage, tags=["skus"])
@@ -152,9 +205,12 @@ def list_skus(
         and (not alerting or views.get(s, {}).get("alerts"))
     ]
     page = chosen[offset : offset + limit]
-    settings, oversold = b.settings(page), b.oversold(page)
+    settings, oversold, visible = b.settings(page), b.oversold(page), b.visible(page)
     return SkuPage(
-        items=[sku_view(ledgers[s], settings.get(s), views.get(s), oversold.get(s, {})) for s in page],
+        items=[
+            sku_view(ledgers[s], settings.get(s), views.get(s), oversold.get(s, {}), visible.get(s))
+            for s in page
+        ],
         total=len(chosen),
         offset=offset,
         limit=limit,

@@ -112,6 +112,9 @@ class SkuView(BaseModel):
     eta_minutes: float | None = None
     sellable_orders: int | None = None
     oversold: dict[str, int] = Field(default_factory=dict)
+    visible: dict[str, int] = Field(
+        default_factory=dict, description="channel -> units its platform may show (the channel sync's)"
+    )
     alert_level: str | None = None
     alerts: list[dict[str, Any]] = Field(default_factory=list)
     settings: dict[str, Any] = Field(default_factory=dict)
@@ -122,6 +125,40 @@ class SkuPage(BaseModel):
     total: int
     offset: int
     limit: int
+
+
+class HistoryPoint(BaseModel):
+    """A SKU's counters (units) at the end of one minute, and the units ordered in it."""
+
+    minute: float = Field(description="epoch seconds when the minute starts")
+    on_hand: int
+    reserved: int
+    sold: int
+    available: int
+    ordered: int = Field(description="units reserved or sold during the minute (net, never below 0)")
+
+
+class AlertMarker(BaseModel):
+    """One notification of the SKU's alerts, where the chart marks it."""
+
+    at: float = Field(description="epoch seconds when it was recorded")
+    event_id: str
+    kind: str
+    level: str
+    status: str
+    alert_id: str
+    inhibited: bool
+    silenced: bool
+
+
+class SkuHistoryOut(BaseModel):
+    sku: str
+    since: float = Field(description="epoch seconds: the window's start")
+    until: float = Field(description="epoch seconds: the window's end (now)")
+    step_seconds: float
+    points: list[HistoryPoint]
+    markers: list[AlertMarker]
+    complete: bool = Field(description="false when the read limit was reached before the window's start")
 
 
 class RestockRequest(Strict):
@@ -218,8 +255,11 @@ class AckRequest(Strict):
 
 
 class SilenceRequest(Strict):
-    sku: Ident = "*"
+    """Mute the notifications of the alerts every matcher selects (``policies.silences``)."""
+
+    sku: Ident = Field("*", description="SKU pattern: `*` any run of characters, `?` one character")
     level: str = Field("*", pattern=r"^(\*|TREND|THRESHOLD|EMERGENCY|CHANNEL_STALLED)$")
+    channel: Ident = Field("*", description="a configured channel, or `*` for any (and for no channel)")
     minutes: float = Field(gt=0, le=7 * 24 * 60)
     comment: str = Field("", max_length=500)
 
@@ -228,6 +268,17 @@ class SilenceRequest(Strict):
 ReceiverKindName = Literal["webhook", "alertmanager", "alertmanager-api", "dingtalk", "wecom", "feishu"]
 AlertLevel = Literal["TREND", "THRESHOLD", "EMERGENCY", "CHANNEL_STALLED"]
 Seconds = Annotated[float, Field(ge=0, le=MAX_TIMING_SECONDS)]
+
+
+class SilenceOut(BaseModel):
+    id: str
+    sku: str
+    level: str
+    channel: str
+    until_wall: float = Field(description="epoch seconds when the silence ends")
+    created_by: str
+    created_wall: float | None = Field(None, description="epoch seconds when it was created")
+    comment: str
 
 
 class SubscriptionRequest(Strict):

@@ -39,8 +39,9 @@ from actors.infra.logging import configure_logging
 from actors.infra.settings import StoreConfig
 from actors.infra.wire import Origin, SaleEvent, stock_of, unpack_commit
 from actors.owner.store import read_skus
-from policies.alert_lifecycle import LifecycleSettings, Silence
+from policies.alert_lifecycle import LifecycleSettings
 from policies.ledger import SkuSettings
+from policies.silences import Silence
 from policies.subscriptions import Subscription
 from policies.velocity import ForecastSettings
 
@@ -186,6 +187,10 @@ class ForecasterService:
     def silence(self, silence: Silence) -> None:
         with self._lock:
             self.hub.silence(silence)
+
+    def unsilence(self, silence_id: str, who: str) -> bool:
+        with self._lock:
+            return self.hub.unsilence(silence_id, who) is not None
 
     def subscribe(self, subscription: Subscription) -> None:
         self.hub.subscribe(subscription)

@@ -36,8 +36,9 @@ from actors.alerts.store import AlertStore, HistoryEntry
 from actors.alerts.webhooks import WebhookSender, url_problem
 from actors.infra.codec import notification_record
 from policies.alert_book import AlertBook
-from policies.alert_lifecycle import Alert, LifecycleSettings, Notification, Silence, Status
+from policies.alert_lifecycle import Alert, LifecycleSettings, Notification, Status
 from policies.alert_rules import Verdict
+from policies.silences import Silence
 from policies.subscriptions import Subscription, subscription_problem
 
 log = structlog.get_logger(__name__)
@@ -149,6 +150,14 @@ class AlertHub:
             until=silence.until_wall,
             by=silence.created_by,
         )
+
+    def unsilence(self, silence_id: str, who: str) -> Silence | None:
+        """Lift a silence early (an operator's ``DELETE /v1/silences/{id}``)."""
+        lifted = self.book.unsilence(silence_id)
+        if lifted is not None:
+            self.store.delete_silences([silence_id])
+            log.info("alert_silence_lifted", silence=silence_id, sku=lifted.sku, by=who)
+        return lifted
 
     def expire_silences(self, now_wall: float) -> list[Silence]:
         expired = self.book.expire_silences(now_wall)

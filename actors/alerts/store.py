@@ -32,7 +32,8 @@ from actors.infra.codec import (
     encode_subscription,
     text,
 )
-from policies.alert_lifecycle import Alert, Notification, Silence, Status
+from policies.alert_lifecycle import Alert, Notification, Status
+from policies.silences import Silence
 from policies.subscriptions import Subscription
 
 #: an entry of the notification stream: its id and the notification's JSON record

@@ -19,10 +19,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict
 from typing import Any, NamedTuple
 
-from policies.alert_lifecycle import Alert, Notification, Silence
+from policies.alert_lifecycle import Alert, Notification
 from policies.ledger import InboundTransfer, Ledger, LineRecord, LineStatus, SkuSettings
 from policies.operations import FIELD_SEPARATOR
 from policies.orders import NoticeDecision, OrderDecision
+from policies.silences import Silence
 from policies.subscriptions import Subscription
 
 
@@ -140,6 +141,20 @@ def decode_ledger_entry(entry_id: bytes | str, fields: Mapping[Any, Any]) -> Led
         sku = lines_key.split("{", 1)[1].rsplit("}", 1)[0]
         lines.append((sku, line_field, decode_record(record)))
     return LedgerEntry(text(entry_id), int(entry.get("epoch", "0")), tuple(counters), tuple(lines))
+
+
+def ledger_counters_of(fields: Mapping[Any, Any], sku: str) -> LedgerCounters | None:
+    """``sku``'s counters in one ledger stream entry, or None when the batch did not
+    change it (reads only the entry's ``ledgers`` field, not its line records)."""
+    raw = fields.get(b"ledgers", fields.get("ledgers"))
+    if not raw:
+        return None
+    prefix = f"{sku}\t"
+    for line in text(raw).splitlines():
+        if line.startswith(prefix):
+            _, on_hand, reserved, sold, version = line.split("\t")
+            return LedgerCounters(sku, int(on_hand), int(reserved), int(sold), int(version))
+    return None
 
 
 def text(value: object) -> str:

@@ -33,7 +33,7 @@ from actors.owner.commit import GroupCommitter
 from actors.owner.core import SkuOwner
 from actors.owner.feed import ForecasterFeed, Send
 from actors.owner.store import OwnerFencedError, RedisOwnerStore
-from policies.ledger import Ledger, SkuSettings
+from policies.ledger import Decision, Ledger, SkuSettings
 
 
 class SkuOwnerService:
@@ -66,6 +66,15 @@ class SkuOwnerService:
             return pack_decisions(decisions)
         except OwnerFencedError:
             # A newer incarnation owns the shard: leave for good (no restart).
+            ray.actor.exit_actor()  # type: ignore[no-untyped-call]  # ray leaves it unannotated
+            raise
+
+    async def remove_sku(self, sku: str) -> Decision:
+        """Take ``sku`` out of the catalogue unless something is promised on it (the
+        decision says which); run between batches, with no commit in flight."""
+        try:
+            return await asyncio.wrap_future(self.committer.run_exclusively(lambda: self.owner.remove(sku)))
+        except OwnerFencedError:
             ray.actor.exit_actor()  # type: ignore[no-untyped-call]  # ray leaves it unannotated
             raise
 

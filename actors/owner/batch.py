@@ -14,6 +14,12 @@ class OwnerFencedError(RuntimeError):
     """A newer incarnation of this owner exists; this one must not write again."""
 
 
+def raise_if_fenced(error: Exception) -> None:
+    """Raise ``OwnerFencedError`` if the store's script refused the caller as fenced."""
+    if str(error).startswith("FENCED"):
+        raise OwnerFencedError(str(error)) from error
+
+
 class LayoutMismatchError(RuntimeError):
     """The deployment runs with another shard count; owners of this one may not start."""
 

@@ -183,6 +183,11 @@ class StockClient:
             futures = [batch[p][1] for p in positions]
             ref.future().add_done_callback(lambda done, futures=futures: _resolve(done, futures))
 
+    def remove_sku(self, sku: str) -> Decision:
+        """Take ``sku`` out of the catalogue, decided by its owner (``SkuOwner.remove``)."""
+        decision: Decision = ray.get(self.owners[self.owner_index(sku)].remove_sku.remote(sku))
+        return decision
+
     # ---- reads -----------------------------------------------------------------------
 
     def _read(self, method: str, skus: Sequence[str]) -> dict[str, Any]:

@@ -15,7 +15,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
-from typing import NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 import structlog
 
@@ -25,6 +25,8 @@ from policies.ledger import Decision
 from policies.operations import Operation
 
 log = structlog.get_logger(__name__)
+
+T = TypeVar("T")
 
 #: The most operations decided and committed in one batch.
 MAX_GROUP_OPERATIONS = 20_000
@@ -48,6 +50,8 @@ class GroupCommitter:
         self.on_durable = on_durable
         self.tick_seconds = tick_seconds
         self._queue: deque[_Call] = deque()
+        #: actions to run on this thread with no commit in flight (``run_exclusively``)
+        self._exclusive: deque[tuple[Callable[[], Any], Future[Any]]] = deque()
         self._wakeup = threading.Condition()
         self._stopping = False
         self.commits = 0
@@ -68,6 +72,26 @@ class GroupCommitter:
             self._queue.append((ops, future))
             self._wakeup.notify()
         return future
+
+    def run_exclusively(self, action: Callable[[], T]) -> Future[T]:
+        """Run ``action`` on the committer thread between two batches, with no commit in
+        flight and none decided but not sent (removing a SKU needs that: no batch may
+        touch it meanwhile); the future gets its result or its exception."""
+        future: Future[T] = Future()
+        with self._wakeup:
+            if self._stopping:
+                raise RuntimeError("the committer is stopped")
+            self._exclusive.append((action, future))
+            self._wakeup.notify()
+        return future
+
+    def _run_exclusive(self) -> None:
+        while self._exclusive:
+            action, future = self._exclusive.popleft()
+            try:
+                future.set_result(action())
+            except Exception as error:
+                future.set_exception(error)
 
     def stats(self) -> dict[str, float]:
         """Commits so far, and p50 / p99 commit latency (ms) and mean operations per
@@ -92,7 +116,7 @@ class GroupCommitter:
 
     def _take(self, wait: bool) -> list[_Call]:
         with self._wakeup:
-            if wait and not self._queue and not self._stopping:
+            if wait and not self._queue and not self._exclusive and not self._stopping:
                 self._wakeup.wait(timeout=self.tick_seconds)
             taken: list[_Call] = []
             count = 0
@@ -111,6 +135,16 @@ class GroupCommitter:
         """
         in_flight: _Sent | None = None
         while not (self._stopping and in_flight is None and not self._queue):
+            if self._exclusive:
+                if in_flight is not None:  # let the commit in flight land first
+                    self._finish(in_flight)
+                    in_flight = None
+                if self.owner.fenced:
+                    fenced = OwnerFencedError(f"owner {self.owner.index} was fenced")
+                    while self._exclusive:
+                        self._exclusive.popleft()[1].set_exception(fenced)
+                    return
+                self._run_exclusive()
             calls = self._take(wait=in_flight is None)
             ops = self._operations(calls)
             decided = self._decide(ops, calls) if ops else None

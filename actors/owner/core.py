@@ -31,6 +31,7 @@ import structlog
 from actors.infra.codec import encode_record, split_field
 from actors.infra.settings import StoreConfig
 from actors.owner.store import CommitBatch, OwnerFencedError, OwnerStore, SentCommit
+from policies.catalogue import decide_removal
 from policies.ledger import Decision, Ledger, LineRecord, LineStatus, Reason, SkuSettings
 from policies.operations import Operation, ReceiveArrivals, Release
 from policies.reservations import decide_batch
@@ -155,6 +156,40 @@ class SkuOwner:
         for sku, channel in outcome.oversold:
             self._count_oversold(batch, sku, channel)
         return outcome.decisions, batch
+
+    def remove(self, sku: str) -> Decision:
+        """Take ``sku`` out of the catalogue if nothing is promised on it
+        (``policies.catalogue``). Runs between batches with no commit in flight
+        (``GroupCommitter.run_exclusively``), so no decision can touch the SKU meanwhile."""
+        if self.fenced:
+            raise OwnerFencedError(f"owner {self.index} epoch {self.epoch} was fenced")
+        self.reload_if_stale()
+        lines = self.records.get(sku, {})
+        open_orders = sum(1 for record in lines.values() if record.status == RESERVED)
+        decision = decide_removal(sku, self.ledgers.get(sku) if self.owns(sku) else None, open_orders)
+        if not decision.accepted:
+            return decision
+        try:
+            self.store.remove_sku(self.epoch, self.index, sku)
+        except OwnerFencedError:
+            self.fenced = True
+            self.log.error("owner_fenced")
+            raise
+        except Exception:
+            self._stale = True  # the outcome is unknown: reload before the next decision
+            self.store.drop_connection()
+            raise
+        for table in (
+            self.ledgers,
+            self.settings,
+            self.records,
+            self.oversold,
+            self.committed,
+            self.committed_oversold,
+        ):
+            table.pop(sku, None)
+        self.log.info("sku_removed", sku=sku, on_hand=decision.quantity)
+        return decision
 
     def _refusal(self, op: Operation) -> Decision:
         """The answer to an operation on a SKU this owner does not hold (a routing fault)."""

@@ -129,6 +129,20 @@ class InMemoryOwnerStore:
         if outcome is not None:
             raise outcome
 
+    def remove_sku(self, epoch: int, index: int, sku: str) -> None:
+        self._check_up()
+        data, shards = self.data, self.config.shard_count
+        with data.lock:
+            current = data.epochs.get((shards, index))
+            if current != epoch:
+                raise OwnerFencedError(f"FENCED epoch {epoch} is stale; current is {current or 'nil'}")
+            if data.layout is not None and data.layout != shards:
+                raise OwnerFencedError(f"FENCED the deployment now runs {data.layout} shards, not {shards}")
+            data.skus.discard(sku)
+            for table in (data.ledgers, data.settings, data.lines, data.oversold):
+                table.pop(sku, None)
+            data.log.append(LedgerEntry(f"{len(data.log) + 1}-0", epoch, (), ()))
+
     def drop_connection(self) -> None:
         self._outcomes.clear()
 

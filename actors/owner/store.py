@@ -58,7 +58,9 @@ from actors.owner.batch import (
     OwnerFencedError,
     SentCommit,
     layout_mismatch,
+    raise_if_fenced,
 )
+from actors.owner.removal import remove_sku
 from policies.ledger import Ledger, LineRecord, SkuSettings
 from policies.routing import owner_of
 
@@ -133,6 +135,11 @@ class OwnerStore(Protocol):
     def finish_commit(self, sent: SentCommit) -> None:
         """Return once the sent batch is durable (all of it, or none when it raises):
         ``OwnerFencedError`` when fenced, another error when the outcome is unknown."""
+
+    def remove_sku(self, epoch: int, index: int, sku: str) -> None:
+        """Take ``sku`` out of the catalogue with its state, line records and oversold
+        counts, fenced like a commit, and note it in the ledger stream (``removed``). The
+        owner decides first (``policies.catalogue``) and calls it with no commit in flight."""
 
     def drop_connection(self) -> None:
         """Forget the connection after a failed commit (its replies are out of step)."""
@@ -379,7 +386,7 @@ class LedgerStore:
                 conn.read_response()
                 self._commit_sha = None
         except redis.exceptions.ResponseError as error:
-            _raise_if_fenced(error)
+            raise_if_fenced(error)
             raise
 
     def ledger_entries(self, client: redis.Redis, count: int = 1000) -> list[LedgerEntry]:
@@ -422,6 +429,9 @@ class RedisOwnerStore:
     def finish_commit(self, sent: SentCommit) -> None:
         self.layout.finish_commit(self._conn, sent.args)
 
+    def remove_sku(self, epoch: int, index: int, sku: str) -> None:
+        remove_sku(self.client, self.layout, epoch, index, sku)
+
     def drop_connection(self) -> None:
         self._conn.disconnect()  # type: ignore[no-untyped-call]  # redis-py leaves it unannotated
 
@@ -435,8 +445,3 @@ class RedisOwnerStore:
 
 def _send(conn: redis.Connection, *args: object) -> None:
     conn.send_command(*args)  # type: ignore[no-untyped-call]  # redis-py leaves it unannotated
-
-
-def _raise_if_fenced(error: redis.exceptions.ResponseError) -> None:
-    if str(error).startswith("FENCED"):
-        raise OwnerFencedError(str(error)) from error

@@ -14,8 +14,9 @@ from actors.alerts.store import AlertStore, MemoryAlertStore, RedisAlertStore
 from actors.infra.codec import notification_record
 from actors.infra.redis_server import RedisServer
 from policies.alert_book import AlertBook
-from policies.alert_lifecycle import Alert, LifecycleSettings, Notification, Silence, Status
+from policies.alert_lifecycle import Alert, LifecycleSettings, Notification, Status
 from policies.alert_rules import Level, Verdict
+from policies.silences import Silence
 from policies.subscriptions import Subscription
 from tests.support import fresh_namespace
 
@@ -113,6 +114,12 @@ def test_silences_are_saved_listed_and_deleted(store: AlertStore) -> None:
     store.delete_silences([])
 
     assert store.silences() == [quiet]
+
+
+def test_silences_keep_their_matchers_and_creation_time(store: AlertStore) -> None:
+    stalled = Silence("s3", "LIVE-*", Level.CHANNEL_STALLED, T0 + 600, "ops", "platform down", "douyin", T0)
+    store.save_silence(stalled)
+    assert store.silences() == [stalled]
 
 
 def test_subscriptions_keep_their_secret_and_levels(store: AlertStore) -> None:

@@ -135,3 +135,35 @@ def test_a_commit_of_the_old_layout_is_fenced_after_the_handoff(backend: Backend
 
 def test_a_store_that_answers_says_so(backend: Backend) -> None:
     assert backend.owner_store().ping()
+
+
+def test_a_removed_sku_is_gone_with_its_lines_and_the_others_stay(backend: Backend) -> None:
+    store = backend.owner_store()
+    store.claim_layout()
+    epoch = store.take_epoch(0)
+    batch = define("A", 10)
+    batch.records["A"] = ["douyin\x1fo1", encode_record(RESERVED)]
+    batch.oversold["A"] = {"taobao": 1}
+    commit(store, epoch, batch)
+    commit(store, epoch, define("B", 5))
+
+    store.remove_sku(epoch, 0, "A")
+
+    state = backend.owner_store().load(0)
+    assert set(state.ledgers) == {"B"}
+    assert "A" not in state.records
+    assert "A" not in state.oversold
+    assert set(backend.read_skus()) == {"B"}
+    commit(store, epoch, define("A", 3))  # the id may be used again, from scratch
+    assert backend.owner_store().load(0).ledgers["A"] == Ledger("A", 3, 0, 0, (), 1)
+
+
+def test_a_removal_by_a_fenced_owner_changes_nothing(backend: Backend) -> None:
+    store = backend.owner_store()
+    store.claim_layout()
+    old = store.take_epoch(0)
+    commit(store, old, define("A", 10))
+    store.take_epoch(0)
+    with pytest.raises(OwnerFencedError):
+        store.remove_sku(old, 0, "A")
+    assert set(backend.read_skus()) == {"A"}

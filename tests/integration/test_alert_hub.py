@@ -14,9 +14,10 @@ from actors.alerts.store import RedisAlertStore
 from actors.alerts.webhooks import WebhookSender
 from actors.infra.redis_server import RedisServer
 from actors.infra.settings import StoreConfig
-from policies.alert_lifecycle import LifecycleSettings, Silence
+from policies.alert_lifecycle import LifecycleSettings
 from policies.alert_rules import Level, Verdict
 from policies.channels.signing import signature_problem
+from policies.silences import Silence
 from policies.subscriptions import Subscription
 from tests.support import Receiver, fresh_namespace
 

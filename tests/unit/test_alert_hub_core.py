@@ -14,9 +14,10 @@ from actors.alerts.forecaster import Forecaster
 from actors.alerts.hub import AlertHub
 from actors.alerts.store import MemoryAlertStore
 from actors.infra.wire import SaleEvent, StockSnapshot
-from policies.alert_lifecycle import LifecycleSettings, Silence
+from policies.alert_lifecycle import LifecycleSettings
 from policies.alert_rules import Level, Verdict
 from policies.ledger import SkuSettings
+from policies.silences import Silence
 from policies.subscriptions import Subscription
 
 T0 = 1_762_862_400.0
