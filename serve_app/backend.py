@@ -25,7 +25,7 @@ from actors.ingest.store import RedisIngestStore
 from actors.owner.client import StockClient
 from actors.owner.store import LedgerStore
 from policies.alert_lifecycle import Silence, Subscription
-from policies.channels import Cancellation, Payment, PlatformOrder, Unreadable
+from policies.channels import Cancellation, Payment, PlatformOrder
 from policies.channels.signing import DEFAULT_TOLERANCE_SECONDS, WebhookHeaders
 from policies.ledger import Decision, Ledger, SkuSettings
 from policies.operations import FIELD_SEPARATOR, Adjust, DefineSku, Operation, Restock
@@ -154,18 +154,16 @@ class Backend:
             raise ApiError(422, "unknown_channel", message, field)
         return ingest
 
-    def place_orders(self, orders: Sequence[PlatformOrder | Unreadable]) -> list[OrderDecision]:
+    def place_orders(self, orders: Sequence[PlatformOrder]) -> list[OrderDecision]:
         """Orders grouped by channel and decided by its ingest; decisions back in request
-        order. An unreadable one fails the request (after its channel's batch is decided)."""
+        order. The orders were validated whole before (``serve_app.orders``): nothing here
+        refuses a request after part of it was decided."""
         by_channel: dict[str, list[int]] = {}
         for position, order in enumerate(orders):
             by_channel.setdefault(order.channel, []).append(position)
         decided: list[OrderDecision | None] = [None] * len(orders)
         for channel, positions in by_channel.items():
             result = self.ingest_for(channel).decide([orders[p] for p in positions])
-            if result.dead:  # the request schema should have caught it: say what it was
-                letter = result.dead[0]
-                raise ApiError(422, "invalid_order", letter.reason, f"order {letter.order_id}")
             for position, decision in zip(positions, result.orders, strict=True):
                 decided[position] = decision
         return [d for d in decided if d is not None]
@@ -180,8 +178,7 @@ class Backend:
 
     def order_lines(self, channel: str, order_id: str) -> list[dict[str, Any]]:
         """The line records of an order, found through the channel's order index."""
-        raw = self.redis.hget(keys.ChannelKeys.of(self.config.namespace, channel).orders, order_id)
-        skus = text(raw).split(",") if raw else []
+        skus = self.ingest_for(channel).store.order_skus([order_id]).get(order_id, [])
         field = f"{channel}{FIELD_SEPARATOR}{order_id}"
         lines = []
         for sku in skus:

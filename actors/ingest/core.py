@@ -58,11 +58,16 @@ from policies.operations import Operation
 from policies.orders import (
     NoticeDecision,
     OrderDecision,
+    RecordedOrder,
     compensations_for,
     confirmations_for,
+    conflict_decision,
     decide_notice,
     decide_order,
+    order_conflict,
+    record_order,
     releases_for,
+    repeat_rejection,
     reservations_for,
 )
 
@@ -113,6 +118,16 @@ class IngestResult(NamedTuple):
     notices: list[NoticeDecision]
     dead: list[Unreadable]
     ignored: int
+
+
+class _Span(NamedTuple):
+    """A message's operations ``ops[start:end]``; ``ready`` is the answer of an order
+    that is not decided again (a conflict, a recorded rejection)."""
+
+    message: PlatformOrder | Payment | Cancellation
+    start: int
+    end: int
+    ready: OrderDecision | None = None
 
 
 class ChannelIngest:
@@ -230,10 +245,17 @@ class ChannelIngest:
         """Decide parsed messages (durably, through ``submit``) in message order and
         publish the answers; acknowledge ``entry_ids`` in the same transaction as the
         publication. The one way orders are decided, whether they came from the inbox, a
-        webhook or the HTTP API."""
-        known_skus = self._order_skus(messages)
+        webhook or the HTTP API.
+
+        Orders stay whole: an order id decided before (or earlier in the batch) that
+        comes with other lines is refused as ``order_conflict`` and changes nothing; one
+        whose first decision was a rejection gets that rejection again from its record;
+        every order decided for the first time is recorded, accepted or not."""
+        recorded = self._recorded(messages)
+        known_skus = {order_id: r.skus for order_id, r in recorded.items() if r.accepted}
+        first_lines: dict[str, PlatformOrder] = {}
         ops: list[Operation] = []
-        spans: list[tuple[PlatformOrder | Payment | Cancellation, int, int]] = []
+        spans: list[_Span] = []
         dead: list[Unreadable] = []
         ignored = 0
         for message in messages:
@@ -244,7 +266,12 @@ class ChannelIngest:
                 ignored += 1
                 continue
             if isinstance(message, PlatformOrder):
+                ready = self._answer_from_record(message, recorded, first_lines)
+                if ready is not None:
+                    spans.append(_Span(message, len(ops), len(ops), ready))
+                    continue
                 new_ops: Sequence[Operation] = reservations_for(message)
+                first_lines.setdefault(message.order_id, message)
                 known_skus[message.order_id] = [line.sku for line in message.lines]
             else:
                 skus = known_skus.get(message.order_id, [])
@@ -253,31 +280,66 @@ class ChannelIngest:
                     if isinstance(message, Payment)
                     else releases_for(message, skus)
                 )
-            spans.append((message, len(ops), len(ops) + len(new_ops)))
+            spans.append(_Span(message, len(ops), len(ops) + len(new_ops)))
             ops.extend(new_ops)
 
         decisions = self.submit(ops) if ops else []
+        compensation: list[Operation] = []
+        given_back: list[tuple[int, int]] = []  # per span: its compensations' positions
+        for span in spans:
+            begin = len(compensation)
+            if isinstance(span.message, PlatformOrder) and span.ready is None:
+                compensation.extend(compensations_for(span.message, decisions[span.start : span.end]))
+            given_back.append((begin, len(compensation)))
+        released = self.submit(compensation) if compensation else []
         orders: list[OrderDecision] = []
         notices: list[NoticeDecision] = []
-        compensation: list[Operation] = []
-        for message, start, end in spans:
-            lines = decisions[start:end]
-            if isinstance(message, PlatformOrder):
-                orders.append(decide_order(message, lines))
-                compensation.extend(compensations_for(message, lines))
-            else:
-                notices.append(decide_notice(message, lines))
-        if compensation:
-            self.submit(compensation)
-        self._publish(orders, notices, dead, ignored, entry_ids)
+        index: dict[str, RecordedOrder] = {}
+        for span, (begin, end) in zip(spans, given_back, strict=True):
+            lines = decisions[span.start : span.end]
+            if not isinstance(span.message, PlatformOrder):
+                notices.append(decide_notice(span.message, lines))
+                continue
+            if span.ready is not None:
+                orders.append(span.ready)
+                continue
+            decision = decide_order(span.message, lines, released[begin:end])
+            orders.append(decision)
+            if span.message.order_id not in recorded:
+                index.setdefault(span.message.order_id, record_order(decision))
+        self._publish(orders, notices, dead, ignored, entry_ids, index)
         return IngestResult(orders, notices, dead, ignored)
 
-    def _order_skus(self, messages: Sequence[object]) -> dict[str, list[str]]:
-        """SKUs of earlier accepted orders named by payments / cancellations without SKUs."""
+    def _answer_from_record(
+        self,
+        order: PlatformOrder,
+        recorded: dict[str, RecordedOrder],
+        first_lines: dict[str, PlatformOrder],
+    ) -> OrderDecision | None:
+        """The answer of an order that must not be decided again: a conflict with its
+        record (or with the same id earlier in the batch), or its recorded rejection."""
+        known = recorded.get(order.order_id)
+        earlier = first_lines.get(order.order_id)
+        if known is None and earlier is not None:
+            known = RecordedOrder(tuple((line.sku, line.quantity, "", "") for line in earlier.lines), True)
+        if known is None:
+            return None
+        conflict = order_conflict(order, known)
+        if conflict is not None:
+            self.log.warning("order_conflict_refused", order=order.order_id, detail=conflict)
+            return conflict_decision(order, conflict)
+        if not known.accepted and order.order_id in recorded:
+            return repeat_rejection(order, known)
+        return None
+
+    def _recorded(self, messages: Sequence[object]) -> dict[str, RecordedOrder]:
+        """The records of the orders (and of the orders that payments and cancels without
+        SKUs name) decided before."""
         wanted = sorted(
-            {m.order_id for m in messages if isinstance(m, Payment | Cancellation) and not m.skus}
+            {m.order_id for m in messages if isinstance(m, PlatformOrder)}
+            | {m.order_id for m in messages if isinstance(m, Payment | Cancellation) and not m.skus}
         )
-        return self.store.order_skus(wanted) if wanted else {}
+        return self.store.recorded_orders(wanted) if wanted else {}
 
     def _publish(
         self,
@@ -286,6 +348,7 @@ class ChannelIngest:
         dead: list[Unreadable],
         ignored: int,
         entry_ids: Sequence[str],
+        index: dict[str, RecordedOrder],
     ) -> None:
         counts = {
             "orders": len(orders),
@@ -294,7 +357,6 @@ class ChannelIngest:
             "dead": len(dead),
             "ignored": ignored,
         }
-        index = {o.order_id: [d.sku for d in o.lines] for o in orders if o.accepted}
         for letter in dead:
             self.log.warning("message_dead_lettered", order=letter.order_id, reason=letter.reason)
         self.store.publish(

@@ -16,9 +16,12 @@ from actors.ingest.store import (
     InboxEntry,
     Publication,
     RawMessage,
-    index_value,
+    accepted_skus,
+    decode_order,
+    encode_order,
     message_text,
 )
+from policies.orders import RecordedOrder
 
 
 class _Delivery(NamedTuple):
@@ -68,15 +71,19 @@ class MemoryIngestStore:
                 self._pending[entry.entry_id] = _Delivery(consumer, now)
             return ClaimedPage(rest[0].entry_id if rest else SCAN_START, page, 0)
 
-    def order_skus(self, order_ids: Sequence[str]) -> dict[str, list[str]]:
+    def recorded_orders(self, order_ids: Sequence[str]) -> dict[str, RecordedOrder]:
         with self._lock:
-            return {o: self._orders[o].split(",") for o in order_ids if self._orders.get(o)}
+            return {o: decode_order(self._orders[o]) for o in order_ids if self._orders.get(o)}
+
+    def order_skus(self, order_ids: Sequence[str]) -> dict[str, list[str]]:
+        """The SKUs of the accepted orders among ``order_ids``."""
+        return accepted_skus(self.recorded_orders(order_ids))
 
     def publish(self, publication: Publication) -> None:
         orders, notices, dead, order_index, counts, acknowledged = publication
         with self._lock:
-            for order_id, skus in order_index.items():
-                self._orders[order_id] = index_value(skus)
+            for order_id, recorded in order_index.items():
+                self._orders.setdefault(order_id, encode_order(recorded))  # never overwritten
             if orders or notices:
                 lines = [format_order_decision(o) for o in orders] + [format_notice(n) for n in notices]
                 self._decisions.append("\n".join(lines))

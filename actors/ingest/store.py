@@ -11,7 +11,8 @@ Redis keys of a channel (``actors.infra.keys.ChannelKeys``):
 - ``ns:decisions:{channel}``    published decisions, one entry per batch, a line per
                                 decision (``actors.infra.codec``)
 - ``ns:dead:{channel}``         unreadable messages: ``reason``, ``raw``, ``order_id``
-- ``ns:orders:{channel}``       accepted order id -> its SKUs, comma separated
+- ``ns:orders:{channel}``       order id -> the order as first decided (``encode_order``:
+                                its lines and outcome), written once, never overwritten
 - ``ns:ingest-stats:{channel}`` counters
 
 A batch's publication (decisions, order index, dead letters, counters and the
@@ -30,7 +31,7 @@ from actors.infra.codec import decision_fields, format_notice, format_order_deci
 from actors.infra.keys import ChannelKeys
 from actors.infra.settings import StoreConfig
 from policies.channels import Unreadable
-from policies.orders import NoticeDecision, OrderDecision
+from policies.orders import NoticeDecision, OrderDecision, RecordedOrder
 
 #: the consumer group every ingest of a channel reads the inbox through
 GROUP = "ingest"
@@ -69,8 +70,9 @@ class Publication(NamedTuple):
     orders: Sequence[OrderDecision]
     notices: Sequence[NoticeDecision]
     dead: Sequence[Unreadable]
-    #: accepted order id -> its SKUs (payments and cancels that name only the order)
-    order_index: Mapping[str, Sequence[str]]
+    #: order id -> the order as first decided, for orders decided for the first time
+    #: (written only where the id has no record yet: an order stays whole)
+    order_index: Mapping[str, RecordedOrder]
     #: counter increments, only the non-zero ones
     counts: Mapping[str, int]
     #: inbox entries this batch answers
@@ -88,6 +90,11 @@ class IngestStore(Protocol):
     def claim(self, consumer: str, idle_ms: int, start: str, count: int) -> ClaimedPage:
         """Entries pending with any consumer for at least ``idle_ms``, from ``start``,
         handed over to ``consumer``."""
+        ...
+
+    def recorded_orders(self, order_ids: Sequence[str]) -> dict[str, RecordedOrder]:
+        """The first decisions of the orders among ``order_ids`` that were decided before
+        (accepted or not; unknown ones left out)."""
         ...
 
     def order_skus(self, order_ids: Sequence[str]) -> dict[str, list[str]]:
@@ -119,8 +126,35 @@ def message_text(message: RawMessage) -> bytes | str:
     return message if isinstance(message, bytes | str) else json.dumps(message, ensure_ascii=False)
 
 
-def index_value(skus: Sequence[str]) -> str:
-    return ",".join(skus)
+def encode_order(recorded: RecordedOrder) -> str:
+    """An order index value: JSON ``{"lines": [[sku, quantity, status, reason], ...],
+    "accepted": bool, "reason": str, "failed_sku": str}``."""
+    return json.dumps(
+        {
+            "lines": [list(line) for line in recorded.lines],
+            "accepted": recorded.accepted,
+            "reason": recorded.reason,
+            "failed_sku": recorded.failed_sku,
+        },
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
+
+
+def decode_order(value: str) -> RecordedOrder:
+    """An order index value; the older form (an accepted order's SKUs joined by commas,
+    no quantities) reads as an accepted order whose quantities are unknown (0)."""
+    if not value.startswith("{"):
+        return RecordedOrder(tuple((sku, 0, "", "") for sku in value.split(",")), True)
+    raw = json.loads(value)
+    lines = tuple((str(s), int(q), str(st), str(r)) for s, q, st, r in raw["lines"])
+    return RecordedOrder(lines, bool(raw["accepted"]), str(raw["reason"]), str(raw["failed_sku"]))
+
+
+def accepted_skus(recorded: Mapping[str, RecordedOrder]) -> dict[str, list[str]]:
+    """The SKUs of the accepted orders among ``recorded`` (what payments and cancels that
+    name only the order act on)."""
+    return {order_id: r.skus for order_id, r in recorded.items() if r.accepted}
 
 
 # ---- Redis ------------------------------------------------------------------------------
@@ -164,18 +198,23 @@ class RedisIngestStore:
             self.redis.xack(self.keys.inbox, GROUP, *deleted)
         return ClaimedPage(text(reply[0]), _inbox_entries(reply[1]), len(deleted))
 
-    def order_skus(self, order_ids: Sequence[str]) -> dict[str, list[str]]:
+    def recorded_orders(self, order_ids: Sequence[str]) -> dict[str, RecordedOrder]:
         if not order_ids:
             return {}
         found = self.redis.hmget(self.keys.orders, list(order_ids))
-        return {order_id: text(raw).split(",") for order_id, raw in zip(order_ids, found, strict=True) if raw}
+        return {
+            order_id: decode_order(text(raw)) for order_id, raw in zip(order_ids, found, strict=True) if raw
+        }
+
+    def order_skus(self, order_ids: Sequence[str]) -> dict[str, list[str]]:
+        """The SKUs of the accepted orders among ``order_ids``."""
+        return accepted_skus(self.recorded_orders(order_ids))
 
     def publish(self, publication: Publication) -> None:
         orders, notices, dead, order_index, counts, acknowledged = publication
         pipe = self.redis.pipeline(transaction=True)
-        if order_index:
-            index = {order_id: index_value(skus) for order_id, skus in order_index.items()}
-            pipe.hset(self.keys.orders, mapping=index)  # type: ignore[arg-type]  # dict is invariant; str values are encodable
+        for order_id, recorded in order_index.items():
+            pipe.hsetnx(self.keys.orders, order_id, encode_order(recorded))  # never overwritten
         if orders or notices:
             # One entry per batch, a line per decision: per-order entries cost more than
             # the decisions themselves at flash-sale rates.
