@@ -38,15 +38,17 @@ def start_system(
     *,
     secrets: Mapping[str, bytes] | None = None,
     shares: Mapping[str, float] | None = None,
+    modes: Mapping[str, str] | None = None,
 ) -> System:
     """Start (or find) every actor of the deployment ``config`` describes.
 
     ``channels`` maps channel name -> payload format; ``secrets`` their webhook secrets;
-    ``shares`` the channels' default shares of visible stock (equal when omitted).
+    ``shares`` the channels' default shares of visible stock (equal when omitted);
+    ``modes`` channel name -> ``platform-first`` / ``reserve-first`` (by format when omitted).
     """
     forecaster = start_forecaster(config)
     client = StockClient.start(config)
-    ingest = start_ingest(config, dict(channels), dict(secrets or {}))
+    ingest = start_ingest(config, dict(channels), dict(secrets or {}), dict(modes or {}))
     sync = start_channel_sync(config, dict(shares) if shares else dict.fromkeys(channels, 1.0))
     return System(config, forecaster, client, ingest, sync)
 

@@ -41,12 +41,45 @@ class OrderDecision(NamedTuple):
     duplicate: bool
 
 
-def reservations_for(order: PlatformOrder) -> list[Reserve]:
-    """One reservation per line, carrying the order's event time and paid flag."""
+def reservations_for(order: PlatformOrder, *, asked_first: bool = False) -> list[Reserve]:
+    """One reservation per line, carrying the order's event time and paid flag;
+    ``asked_first`` when the channel is reserve-first (a refusal is then a sold-out)."""
     return [
-        Reserve(order.channel, order.order_id, line.sku, line.quantity, order.placed_at, order.paid)
+        Reserve(
+            order.channel, order.order_id, line.sku, line.quantity, order.placed_at, order.paid, asked_first
+        )
         for line in order.lines
     ]
+
+
+class CancellationRequest(NamedTuple):
+    """Compensation of an oversell: a platform-first platform sold ``order_id`` and
+    flashstock refused it, so the platform must cancel it (and refund the buyer).
+    ``skus`` are the order's SKUs, ``reason`` / ``detail`` the refusal."""
+
+    channel: str
+    order_id: str
+    skus: tuple[str, ...]
+    reason: str
+    detail: str
+
+
+def cancellation_request(decision: OrderDecision, *, asked_first: bool) -> CancellationRequest | None:
+    """The cancellation a platform must make of an order it sold and flashstock refused:
+    only for platform-first channels, and not for an ``order_conflict`` (the order first
+    decided stands). The caller asks once per order, when it records the order's first
+    decision, in the same transaction (so a redelivery after a crash still asks once)."""
+    if asked_first or decision.accepted or decision.reason == ORDER_CONFLICT:
+        return None
+    failed = next((d for d in decision.lines if d.sku == decision.failed_sku and d.detail), None)
+    detail = failed.detail if failed else f"line {decision.failed_sku} was refused ({decision.reason})"
+    return CancellationRequest(
+        decision.channel,
+        decision.order_id,
+        tuple(d.sku for d in decision.lines),
+        decision.reason,
+        detail,
+    )
 
 
 def decide_order(

@@ -57,7 +57,8 @@ class BatchOutcome(NamedTuple):
     ``records`` every line record written, in order, as ``(sku, line field, record)``
     (a line changed twice appears twice); ``sales`` the units of accepted reservations
     (+) and releases (-) as ``(sku, placed_at, units, channel)``, event time in epoch
-    seconds; ``oversold`` one ``(sku, channel)`` per order line refused for want of stock."""
+    seconds; ``oversold`` one ``(sku, channel)`` per order line refused for want of stock
+    that a platform had already sold (not ``Reserve.asked_first``)."""
 
     decisions: list[Decision]
     ledgers: dict[str, Ledger]
@@ -175,7 +176,7 @@ def decide_batch(
             add(refuse(op))
             continue
         if type(op) is Reserve and state is not None and state.ready:
-            channel, order_id, _, quantity, placed_at, paid = op
+            channel, order_id, _, quantity, placed_at, paid, asked_first = op
             if (
                 type(quantity) is int
                 and 0 < quantity <= MAX_LINE_QUANTITY
@@ -198,7 +199,8 @@ def decide_batch(
                     reason, detail = OVER_LIMIT, f"{quantity} units asked, the purchase limit is {limit}"
                 elif quantity > available:
                     reason, detail = INSUFFICIENT, f"{quantity} units asked, {available} available"
-                    oversold.append((sku, channel))
+                    if not asked_first:  # a reserve-first channel's refusal is a sold-out
+                        oversold.append((sku, channel))
                 else:
                     if paid:
                         state.sold += quantity
@@ -293,7 +295,8 @@ def decide_batch(
         decision, ledger, record, changed_settings = decide(op, state.ledger(), state.settings, previous, now)
         add(decision)
         if decision.reason == INSUFFICIENT and not decision.duplicate:
-            oversold.append((sku, op.channel if isinstance(op, Reserve) else ""))
+            if not (isinstance(op, Reserve) and op.asked_first):
+                oversold.append((sku, op.channel if isinstance(op, Reserve) else ""))
         elif record is not None and decision.accepted and not decision.duplicate:
             if decision.op == "reserve":
                 sales.append((sku, record.placed_at, record.quantity, op.channel))  # type: ignore[union-attr]
@@ -369,7 +372,8 @@ def decide_lines(
         )
         outcome.decisions.append(decision)
         if decision.reason == INSUFFICIENT and not decision.duplicate:
-            outcome.oversold.append((sku, op.channel if isinstance(op, Reserve) else ""))
+            if not (isinstance(op, Reserve) and op.asked_first):
+                outcome.oversold.append((sku, op.channel if isinstance(op, Reserve) else ""))
         elif record is not None and decision.accepted and not decision.duplicate:
             if decision.op == "reserve":
                 outcome.sales.append((sku, record.placed_at, record.quantity, op.channel))  # type: ignore[union-attr]

@@ -14,7 +14,7 @@ from typing import Any
 
 import ray
 import redis
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from actors.infra import keys
 from actors.infra.codec import decode_record, text
@@ -25,6 +25,7 @@ from actors.ingest.store import RedisIngestStore
 from actors.owner.client import StockClient
 from actors.owner.store import LedgerStore
 from policies.alert_lifecycle import Silence, Subscription
+from policies.channel_modes import channel_modes
 from policies.channels import Cancellation, Payment, PlatformOrder
 from policies.channels.signing import DEFAULT_TOLERANCE_SECONDS, WebhookHeaders
 from policies.ledger import Decision, Ledger, SkuSettings
@@ -50,6 +51,9 @@ class AppArgs(BaseModel):
             "miniprogram": "generic",
         }
     )
+    #: channel name -> ``platform-first`` or ``reserve-first``; a channel not named takes
+    #: its format's default (``policies.channel_modes``: generic asks first)
+    channel_modes: dict[str, str] = Field(default_factory=dict)
     #: the most bytes of a request body
     max_body_bytes: int = 8 * 1024 * 1024
     #: how far (seconds) a signed webhook's ``webhook-timestamp`` may be from the clock
@@ -63,6 +67,16 @@ class AppArgs(BaseModel):
     @property
     def store(self) -> StoreConfig:
         return StoreConfig(self.redis_url, self.namespace, self.shard_count)
+
+    @model_validator(mode="after")
+    def _known_modes(self) -> AppArgs:
+        channel_modes(self.channels, self.channel_modes)  # ValueError names the problem
+        return self
+
+    @property
+    def modes(self) -> dict[str, str]:
+        """Every configured channel's mode."""
+        return channel_modes(self.channels, self.channel_modes)
 
 
 def channel_secret(channel: str) -> bytes | None:
@@ -92,6 +106,7 @@ class Backend:
                 secret=channel_secret(channel),
                 consumer=f"{channel}-http",
                 tolerance_seconds=args.webhook_tolerance_seconds,
+                mode=args.modes[channel],
             )
             for channel, fmt in args.channels.items()
         }

@@ -21,8 +21,10 @@ Channels (``actors.ingest``, ``actors.sync``):
 - ``ns:in:{channel}``              stream: the platform's order messages (the inbox)
 - ``ns:decisions:{channel}``       stream: published decisions, one entry per batch
 - ``ns:dead:{channel}``            stream: unreadable messages with their reason
-- ``ns:orders:{channel}``          hash: order id -> its lines (for payments and cancels
-                                   that name only the order)
+- ``ns:orders:{channel}``          hash: order id -> the order as first decided (lines and
+                                   outcome; written once: conflicts, payments and cancels)
+- ``ns:cancel-requests:{channel}`` stream: orders a platform-first platform sold that
+                                   flashstock refused: the platform must cancel them
 - ``ns:ingest-stats:{channel}``    hash: counters of the channel's ingest
 - ``ns:visible:{channel}``         hash: sku -> units the platform may show
 - ``ns:visible-changes``           stream: changes of the visible quantities
@@ -77,6 +79,7 @@ class ChannelKeys(NamedTuple):
     dead: str  # stream unreadable messages are parked in, with the reason
     orders: str  # hash: order id -> its lines (for payments and cancels by order)
     stats: str  # hash: counters
+    cancellations: str  # stream: cancellation requests to the platform (compensation)
 
     @classmethod
     def of(cls, ns: str, channel: str) -> ChannelKeys:
@@ -86,6 +89,7 @@ class ChannelKeys(NamedTuple):
             f"{ns}:dead:{channel}",
             f"{ns}:orders:{channel}",
             f"{ns}:ingest-stats:{channel}",
+            f"{ns}:cancel-requests:{channel}",
         )
 
 

@@ -39,6 +39,7 @@ from actors.ingest.store import (
     enqueue,
     read_decisions,
 )
+from policies.channel_modes import asks_first, default_mode, invalid_mode
 from policies.channels import (
     Cancellation,
     ChannelMessage,
@@ -56,9 +57,11 @@ from policies.channels.signing import (
 from policies.ledger import Decision
 from policies.operations import Operation
 from policies.orders import (
+    CancellationRequest,
     NoticeDecision,
     OrderDecision,
     RecordedOrder,
+    cancellation_request,
     compensations_for,
     confirmations_for,
     conflict_decision,
@@ -145,9 +148,16 @@ class ChannelIngest:
         batch_size: int = 1000,
         claim_idle_ms: int = 30_000,
         tolerance_seconds: float = DEFAULT_TOLERANCE_SECONDS,
+        mode: str | None = None,
     ) -> None:
+        problem = invalid_mode(mode) if mode is not None else None
+        if problem:
+            raise ValueError(f"{channel}: {problem}")
         self.channel = channel
         self.fmt = fmt
+        #: ``platform-first`` or ``reserve-first`` (``policies.channel_modes``)
+        self.mode = mode or default_mode(fmt)
+        self.asked_first = asks_first(self.mode)
         self.store = store
         self.submit = submit
         self.secret = secret
@@ -270,7 +280,7 @@ class ChannelIngest:
                 if ready is not None:
                     spans.append(_Span(message, len(ops), len(ops), ready))
                     continue
-                new_ops: Sequence[Operation] = reservations_for(message)
+                new_ops: Sequence[Operation] = reservations_for(message, asked_first=self.asked_first)
                 first_lines.setdefault(message.order_id, message)
                 known_skus[message.order_id] = [line.sku for line in message.lines]
             else:
@@ -295,6 +305,7 @@ class ChannelIngest:
         orders: list[OrderDecision] = []
         notices: list[NoticeDecision] = []
         index: dict[str, RecordedOrder] = {}
+        cancellations: list[CancellationRequest] = []
         for span, (begin, end) in zip(spans, given_back, strict=True):
             lines = decisions[span.start : span.end]
             if not isinstance(span.message, PlatformOrder):
@@ -305,9 +316,12 @@ class ChannelIngest:
                 continue
             decision = decide_order(span.message, lines, released[begin:end])
             orders.append(decision)
-            if span.message.order_id not in recorded:
-                index.setdefault(span.message.order_id, record_order(decision))
-        self._publish(orders, notices, dead, ignored, entry_ids, index)
+            if span.message.order_id not in recorded and span.message.order_id not in index:
+                index[span.message.order_id] = record_order(decision)
+                request = cancellation_request(decision, asked_first=self.asked_first)
+                if request is not None:
+                    cancellations.append(request)
+        self._publish(orders, notices, dead, ignored, entry_ids, index, cancellations)
         return IngestResult(orders, notices, dead, ignored)
 
     def _answer_from_record(
@@ -349,6 +363,7 @@ class ChannelIngest:
         ignored: int,
         entry_ids: Sequence[str],
         index: dict[str, RecordedOrder],
+        cancellations: list[CancellationRequest],
     ) -> None:
         counts = {
             "orders": len(orders),
@@ -356,11 +371,20 @@ class ChannelIngest:
             "notices": len(notices),
             "dead": len(dead),
             "ignored": ignored,
+            "cancel_requests": len(cancellations),
         }
         for letter in dead:
             self.log.warning("message_dead_lettered", order=letter.order_id, reason=letter.reason)
         self.store.publish(
-            Publication(orders, notices, dead, index, {k: v for k, v in counts.items() if v}, list(entry_ids))
+            Publication(
+                orders,
+                notices,
+                dead,
+                index,
+                {k: v for k, v in counts.items() if v},
+                list(entry_ids),
+                cancellations,
+            )
         )
 
     def stats(self) -> dict[str, int]:

@@ -21,7 +21,7 @@ from actors.ingest.store import (
     encode_order,
     message_text,
 )
-from policies.orders import RecordedOrder
+from policies.orders import CancellationRequest, RecordedOrder
 
 
 class _Delivery(NamedTuple):
@@ -42,6 +42,7 @@ class MemoryIngestStore:
         self._decisions: list[str] = []
         self._dead: list[DeadLetter] = []
         self._counters: dict[str, int] = {}
+        self._cancellations: list[CancellationRequest] = []
 
     def read(self, consumer: str, count: int, *, pending: bool, block_ms: int = 0) -> list[InboxEntry]:
         with self._lock:
@@ -80,8 +81,9 @@ class MemoryIngestStore:
         return accepted_skus(self.recorded_orders(order_ids))
 
     def publish(self, publication: Publication) -> None:
-        orders, notices, dead, order_index, counts, acknowledged = publication
+        orders, notices, dead, order_index, counts, acknowledged, cancellations = publication
         with self._lock:
+            self._cancellations.extend(cancellations)
             for order_id, recorded in order_index.items():
                 self._orders.setdefault(order_id, encode_order(recorded))  # never overwritten
             if orders or notices:
@@ -124,6 +126,10 @@ class MemoryIngestStore:
     def dead_letters(self) -> list[DeadLetter]:
         with self._lock:
             return list(self._dead)
+
+    def cancellation_requests(self) -> list[CancellationRequest]:
+        with self._lock:
+            return list(self._cancellations)
 
     def _holder(self, entry_id: str) -> str | None:
         delivery = self._pending.get(entry_id)

@@ -31,7 +31,8 @@ from actors.infra.codec import decision_fields, format_notice, format_order_deci
 from actors.infra.keys import ChannelKeys
 from actors.infra.settings import StoreConfig
 from policies.channels import Unreadable
-from policies.orders import NoticeDecision, OrderDecision, RecordedOrder
+from policies.operations import FIELD_SEPARATOR
+from policies.orders import CancellationRequest, NoticeDecision, OrderDecision, RecordedOrder
 
 #: the consumer group every ingest of a channel reads the inbox through
 GROUP = "ingest"
@@ -77,6 +78,8 @@ class Publication(NamedTuple):
     counts: Mapping[str, int]
     #: inbox entries this batch answers
     acknowledged: Sequence[str]
+    #: orders a platform-first platform must cancel (oversells flashstock refused)
+    cancellations: Sequence[CancellationRequest] = ()
 
 
 class IngestStore(Protocol):
@@ -121,6 +124,10 @@ class IngestStore(Protocol):
 
     def dead_letters(self) -> list[DeadLetter]: ...
 
+    def cancellation_requests(self) -> list[CancellationRequest]:
+        """Every cancellation request recorded so far, oldest first."""
+        ...
+
 
 def message_text(message: RawMessage) -> bytes | str:
     return message if isinstance(message, bytes | str) else json.dumps(message, ensure_ascii=False)
@@ -149,6 +156,25 @@ def decode_order(value: str) -> RecordedOrder:
     raw = json.loads(value)
     lines = tuple((str(s), int(q), str(st), str(r)) for s, q, st, r in raw["lines"])
     return RecordedOrder(lines, bool(raw["accepted"]), str(raw["reason"]), str(raw["failed_sku"]))
+
+
+def cancellation_fields(request: CancellationRequest) -> dict[str, str]:
+    """A cancellation request as stream fields (``skus`` joined by the line separator)."""
+    return {
+        "channel": request.channel,
+        "order_id": request.order_id,
+        "skus": FIELD_SEPARATOR.join(request.skus),
+        "reason": request.reason,
+        "detail": request.detail,
+    }
+
+
+def cancellation_of(fields: Mapping[str, str]) -> CancellationRequest:
+    """The cancellation request of stream fields written by ``cancellation_fields``."""
+    skus = tuple(fields["skus"].split(FIELD_SEPARATOR)) if fields["skus"] else ()
+    return CancellationRequest(
+        fields["channel"], fields["order_id"], skus, fields["reason"], fields["detail"]
+    )
 
 
 def accepted_skus(recorded: Mapping[str, RecordedOrder]) -> dict[str, list[str]]:
@@ -211,8 +237,11 @@ class RedisIngestStore:
         return accepted_skus(self.recorded_orders(order_ids))
 
     def publish(self, publication: Publication) -> None:
-        orders, notices, dead, order_index, counts, acknowledged = publication
+        orders, notices, dead, order_index, counts, acknowledged, cancellations = publication
         pipe = self.redis.pipeline(transaction=True)
+        for request in cancellations:
+            fields: dict[Any, Any] = cancellation_fields(request)  # redis-py's field types are invariant
+            pipe.xadd(self.keys.cancellations, fields, maxlen=self.stream_maxlen, approximate=True)
         for order_id, recorded in order_index.items():
             pipe.hsetnx(self.keys.orders, order_id, encode_order(recorded))  # never overwritten
         if orders or notices:
@@ -260,6 +289,10 @@ class RedisIngestStore:
     def dead_letters(self) -> list[DeadLetter]:
         entries: Any = self.redis.xrange(self.keys.dead)  # [(id, {field: value})]
         return [DeadLetter(text(f[b"reason"]), text(f[b"raw"]), text(f[b"order_id"])) for _, f in entries]
+
+    def cancellation_requests(self) -> list[CancellationRequest]:
+        entries: Any = self.redis.xrange(self.keys.cancellations)  # [(id, {field: value})]
+        return [cancellation_of({text(k): text(v) for k, v in f.items()}) for _, f in entries]
 
 
 def read_decisions(

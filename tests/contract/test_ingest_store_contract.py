@@ -15,7 +15,7 @@ from actors.ingest.memory_store import MemoryIngestStore
 from actors.ingest.store import SCAN_START, DeadLetter, IngestStore, Publication, RedisIngestStore
 from policies.channels import Unreadable
 from policies.ledger import Decision
-from policies.orders import NoticeDecision, OrderDecision, RecordedOrder
+from policies.orders import CancellationRequest, NoticeDecision, OrderDecision, RecordedOrder
 from tests.unit.test_ingest_core import PLACED, PureOwner, order
 
 
@@ -121,12 +121,23 @@ def test_an_order_record_is_written_once_and_never_overwritten(store: IngestStor
     assert store.order_skus(["o1", "o2"]) == {"o1": ["A"]}  # a rejected order has nothing to pay
 
 
+def test_cancellation_requests_are_recorded_in_order(store: IngestStore) -> None:
+    requests = [
+        CancellationRequest("mini", "o1", ("A", "B"), "insufficient", "5 units asked, 3 available"),
+        CancellationRequest("mini", "o2", ("X",), "unknown_sku", "sku 'X' is not in the catalogue"),
+    ]
+    store.publish(Publication([], [], [], {}, {}, [], requests[:1]))
+    store.publish(Publication([], [], [], {}, {}, [], requests[1:]))
+    assert store.cancellation_requests() == requests
+
+
 def test_an_empty_store_knows_no_orders_and_counts_nothing(store: IngestStore) -> None:
     assert store.order_skus([]) == {}
     assert store.order_skus(["o1"]) == {}
     assert store.counters() == {}
     assert store.published() == []
     assert store.dead_letters() == []
+    assert store.cancellation_requests() == []
     assert store.pending() == 0
     assert store.inbox_length() == 0
 

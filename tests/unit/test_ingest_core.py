@@ -14,7 +14,7 @@ from actors.ingest.memory_store import MemoryIngestStore
 from policies.channels import Cancellation, OrderLine, Payment, PlatformOrder, Unreadable
 from policies.channels.signing import WebhookHeaders
 from policies.ledger import Decision, Ledger, LineRecord, LineStatus, SkuSettings
-from policies.operations import DefineSku, Operation, decide
+from policies.operations import DefineSku, Operation, Reserve, decide
 from tests.support import IngestOptions, signed_headers
 
 PLACED = 1_764_000_000.0
@@ -322,3 +322,52 @@ def test_an_order_index_entry_of_the_older_form_is_read_as_an_accepted_order(
     (conflict,) = ingest.process([json.dumps(order("old", ("A", 1)))]).orders
     assert conflict.reason == "order_conflict"
     assert owner.held("A") == (0, 0)
+
+
+# ---- channel modes ----------------------------------------------------------------------
+
+
+def test_a_platform_first_refusal_asks_the_platform_to_cancel_once(
+    store: MemoryIngestStore, owner: PureOwner
+) -> None:
+    ingest = ChannelIngest("douyin", "generic", store, owner.submit, mode="platform-first")
+    message = json.dumps(order("big", ("A", 2), ("B", 5)))
+    ingest.process([message])
+    ingest.process([message])  # redelivered: its rejection is repeated, not cancelled again
+    assert [(c.channel, c.order_id, c.skus, c.reason) for c in store.cancellation_requests()] == [
+        ("douyin", "big", ("A", "B"), "insufficient")
+    ]
+    assert "5 units asked, 3 available" in store.cancellation_requests()[0].detail
+    assert [op.asked_first for batch in owner.batches for op in batch if isinstance(op, Reserve)] == [
+        False,
+        False,
+    ]
+    assert store.counters()["cancel_requests"] == 1
+
+
+def test_a_reserve_first_refusal_is_a_sold_out_with_nothing_to_cancel(
+    store: MemoryIngestStore, owner: PureOwner
+) -> None:
+    ingest = ingest_for(store, owner)  # the generic format asks first by default
+    assert ingest.mode == "reserve-first"
+    (decision,) = ingest.process([json.dumps(order("big", ("B", 5)))]).orders
+    assert (decision.accepted, decision.reason) == (False, "insufficient")
+    assert store.cancellation_requests() == []
+    assert [op.asked_first for batch in owner.batches for op in batch if isinstance(op, Reserve)] == [True]
+
+
+def test_an_order_conflict_on_a_platform_first_channel_cancels_nothing(
+    store: MemoryIngestStore, owner: PureOwner
+) -> None:
+    ingest = ChannelIngest("douyin", "generic", store, owner.submit, mode="platform-first")
+    ingest.process([json.dumps(order("o1", ("A", 1)))])
+    (conflict,) = ingest.process([json.dumps(order("o1", ("B", 1)))]).orders
+    assert conflict.reason == "order_conflict"
+    assert store.cancellation_requests() == []
+
+
+def test_an_unknown_channel_mode_is_refused_at_construction(
+    store: MemoryIngestStore, owner: PureOwner
+) -> None:
+    with pytest.raises(ValueError, match="channel mode must be one of"):
+        ChannelIngest("douyin", "douyin", store, owner.submit, mode="sell-first")
