@@ -31,7 +31,8 @@ def run_show(
     rng = random.Random(seed)
     available, sold, oversold, away, elsewhere = stock, 0, 0, 0, 0
     shelves.publish(0.0, {"S": available})
-    second, taken = 0.0, []
+    second = 0.0
+    taken: list[tuple[float, str]] = []
     names, weights = list(channels), list(channels.values())
     step_end = STEP_SECONDS
     while second < minutes * 60.0:
