@@ -20,6 +20,7 @@ from actors.infra.settings import StoreConfig
 from actors.ingest.actor import start_ingest
 from actors.owner.client import StockClient
 from actors.sync.actor import start_channel_sync
+from policies.channel_modes import PLATFORM_FIRST, channel_modes
 
 
 class System(NamedTuple):
@@ -49,7 +50,9 @@ def start_system(
     forecaster = start_forecaster(config)
     client = StockClient.start(config)
     ingest = start_ingest(config, dict(channels), dict(secrets or {}), dict(modes or {}))
-    sync = start_channel_sync(config, dict(shares) if shares else dict.fromkeys(channels, 1.0))
+    all_modes = channel_modes(channels, modes or {})
+    platforms = [channel for channel, mode in all_modes.items() if mode == PLATFORM_FIRST]
+    sync = start_channel_sync(config, dict(shares) if shares else dict.fromkeys(channels, 1.0), platforms)
     return System(config, forecaster, client, ingest, sync)
 
 

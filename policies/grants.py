@@ -39,7 +39,7 @@ updates and answers, and may lose, repeat or reorder them.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Final, NamedTuple
+from typing import Any, Final, NamedTuple
 
 from policies.allocation import allocate_by_share
 
@@ -135,6 +135,37 @@ class GrantBook:
         self._next_id = dict.fromkeys(self.platforms, 1)
         #: platform -> update id -> the update, sent and not answered
         self.unanswered: dict[str, dict[int, GrantUpdate]] = {p: {} for p in self.platforms}
+
+    # ---- keeping -----------------------------------------------------------------------
+
+    def state(self) -> dict[str, Any]:
+        """What must survive a restart, as plain JSON-able data: grants, take-backs in
+        flight, the next update id and the unanswered updates of each platform (what the
+        platforms' orders consumed is rebuilt from the ledger, not kept here)."""
+        return {
+            "platforms": list(self.platforms),
+            "granted": [[p, s, n] for (p, s), n in sorted(self.granted.items()) if n],
+            "taking": [[p, s, n] for (p, s), n in sorted(self.taking.items())],
+            "next_id": dict(self._next_id),
+            "unanswered": [list(u) for p in self.platforms for _, u in sorted(self.unanswered[p].items())],
+        }
+
+    @classmethod
+    def from_state(cls, state: Mapping[str, Any], platforms: Iterable[str]) -> GrantBook:
+        """The book ``state`` describes, for ``platforms`` (a platform new to the state
+        starts with nothing granted; one no longer configured keeps its grants counted)."""
+        known = [str(p) for p in state.get("platforms", [])]
+        book = cls({*known, *platforms})
+        for platform, sku, units in state.get("granted", []):
+            book.granted[(str(platform), str(sku))] = int(units)
+        for platform, sku, units in state.get("taking", []):
+            book.taking[(str(platform), str(sku))] = int(units)
+        for platform, next_id in dict(state.get("next_id", {})).items():
+            book._next_id[str(platform)] = int(next_id)
+        for platform, update_id, sku, kind, units in state.get("unanswered", []):
+            update = GrantUpdate(str(platform), int(update_id), str(sku), str(kind), int(units))
+            book.unanswered.setdefault(update.platform, {})[update.update_id] = update
+        return book
 
     # ---- reading ---------------------------------------------------------------------
 

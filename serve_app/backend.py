@@ -263,4 +263,11 @@ class Backend:
             "inbox_length": lag,
             "forecaster": ray.get(self.forecaster.stats.remote(), timeout=5),
             "alerts": ray.get(self.forecaster.alerts.remote(), timeout=5),
+            "grant_headroom": self.grant_headroom(),
         }
+
+    def grant_headroom(self) -> dict[str, int]:
+        """Per SKU, what the sync last saved of ``on_hand - reserved - sold - held by
+        platforms`` (the grant invariant: never negative; ``actors.sync.grants``)."""
+        raw = self.redis.hgetall(keys.grant_headroom(self.config.namespace)) or {}
+        return {text(sku): int(text(units)) for sku, units in raw.items()}

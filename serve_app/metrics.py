@@ -64,6 +64,19 @@ def prometheus_text(metrics: dict[str, Any], oversold: dict[str, dict[str, int]]
     for sku, counts in sorted(oversold.items()):
         for channel, value in sorted(counts.items()):
             out.append(_line("flashstock_oversold_total", value, sku=sku, channel=channel))
+    headroom = metrics.get("grant_headroom", {})
+    out += [
+        "# HELP flashstock_grant_headroom_units on_hand - reserved - sold - units granted to "
+        "platforms and not sold there; negative breaks the grant invariant.",
+        "# TYPE flashstock_grant_headroom_units gauge",
+    ]
+    for sku, units in sorted(headroom.items()):
+        out.append(_line("flashstock_grant_headroom_units", units, sku=sku))
+    out += [
+        "# HELP flashstock_grant_invariant_violations SKUs whose grants exceed what the pool covers.",
+        "# TYPE flashstock_grant_invariant_violations gauge",
+        _line("flashstock_grant_invariant_violations", sum(1 for units in headroom.values() if units < 0)),
+    ]
     out += ["# HELP flashstock_alerts_open Firing alerts by level.", "# TYPE flashstock_alerts_open gauge"]
     levels = Counter(alert["level"] for alert in metrics["alerts"])
     for level in ("TREND", "THRESHOLD", "EMERGENCY", "CHANNEL_STALLED"):

@@ -28,6 +28,10 @@ Channels (``actors.ingest``, ``actors.sync``):
 - ``ns:ingest-stats:{channel}``    hash: counters of the channel's ingest
 - ``ns:visible:{channel}``         hash: sku -> units the platform may show
 - ``ns:visible-changes``           stream: changes of the visible quantities
+- ``ns:grants:book``               string: the grant book (``actors.sync.grant_store``)
+- ``ns:grants:headroom``           hash: sku -> on_hand - reserved - sold - held by platforms
+- ``ns:grant-updates:{channel}``   stream: grant updates to the platform (add / take)
+- ``ns:grant-answers:{channel}``   stream: the platform's answers (units added / removed)
 
 Alerts (``actors.alerts``):
 
@@ -99,6 +103,22 @@ def visible(ns: str, channel: str) -> str:
 
 def visible_changes(ns: str) -> str:
     return f"{ns}:visible-changes"
+
+
+def grant_book(ns: str) -> str:
+    return f"{ns}:grants:book"
+
+
+def grant_headroom(ns: str) -> str:
+    return f"{ns}:grants:headroom"
+
+
+def grant_updates(ns: str, channel: str) -> str:
+    return f"{ns}:grant-updates:{channel}"
+
+
+def grant_answers(ns: str, channel: str) -> str:
+    return f"{ns}:grant-answers:{channel}"
 
 
 def alert_stream(ns: str) -> str:
