@@ -36,11 +36,13 @@ from actors.infra.settings import StoreConfig
 from actors.ingest.actor import start_ingest
 from actors.owner.client import StockClient
 from actors.owner.store import LedgerStore
+from actors.sync.actor import start_channel_sync
+from actors.sync.grant_store import RedisGrantStore
 from policies.alert_lifecycle import LifecycleSettings
 from policies.ledger import SkuSettings
 from policies.operations import DefineSku
 from policies.routing import owner_of
-from scripts.chaos.audit import AuditResult, PublishedDecision, SentOrder, audit_orders
+from scripts.chaos.audit import AuditResult, PublishedDecision, SentOrder, audit_grants, audit_orders
 from scripts.chaos.faults import KINDS, Deployment, FaultRecord, schedule
 from scripts.loadgen.cluster import simulated_cluster
 from scripts.loadgen.inbox import CHANNELS as INBOX_CHANNELS
@@ -99,6 +101,8 @@ def _deploy(config: StoreConfig, server: RedisServer, cluster: Any, skus: int) -
     # alerts fire as soon as their condition holds, so there are open alerts to lose
     forecaster = start_forecaster(config, lifecycle=LifecycleSettings(pending_seconds=0))
     ingest = start_ingest(config, INBOX_CHANNELS)
+    # the grant protocol for the platforms (all platform-first): its book is audited too
+    start_channel_sync(config, dict.fromkeys(INBOX_CHANNELS, 1.0), sorted(INBOX_CHANNELS))
     catalogue = [(SkuSettings(f"SKU-{n:03d}", critical_floor=2), initial_stock(n)) for n in range(skus)]
     probes = [
         next(f"PROBE-{k}" for k in itertools.count() if owner_of(f"PROBE-{k}", config.shard_count) == i)
@@ -215,6 +219,7 @@ def _chaos(deployment: Deployment, args: argparse.Namespace) -> dict[str, Any]:
         "duplicate_deductions": sum(abs(u) for u in audit.double_counted_units.values()),
         "oversold": sum(audit.oversold_units.values()),
         "on_hand_drift": sum(abs(u) for u in audit.on_hand_drift.values()),
+        "grant_overcommitted": sum(audit.grant_overcommitted.values()),
         "alerts_lost": len(deployment.alerts_lost),
         "faults": [f._asdict() for f in faults],
         "recovery_seconds_p50": quantile(recoveries, 0.5),
@@ -262,7 +267,10 @@ def _audit(deployment: Deployment, sent: list[SentOrder], published: list[Publis
         sku: initial_stock(int(sku.removeprefix("SKU-"))) for sku in ledgers if sku.startswith("SKU-")
     }  # not the probes'
     catalogue = {sku: ledgers[sku] for sku in expected}
-    return audit_orders(sent, published, records, catalogue, expected)
+    result = audit_orders(sent, published, records, catalogue, expected)
+    book = RedisGrantStore(deployment.config, deployment.redis).load_book()
+    result.grant_overcommitted = audit_grants(book, records, ledgers)
+    return result
 
 
 def _print(results: dict[str, Any]) -> None:
@@ -283,6 +291,7 @@ def _print(results: dict[str, Any]) -> None:
         ("duplicate deductions (units)", "duplicate_deductions"),
         ("oversold (units)", "oversold"),
         ("on_hand drift (units)", "on_hand_drift"),
+        ("granted beyond the pool (units)", "grant_overcommitted"),
         ("alerts lost across restarts", "alerts_lost"),
     ]:
         row(name, results[key], "(must be 0)")
