@@ -66,7 +66,9 @@ def test_platforms_that_sell_only_their_grants_sell_the_pool_exactly_across_a_sy
         if round_ == 30:
             sync = new_sync()  # restarted: the book and the answers' positions are in Redis
     assert owner.committed_oversold == {}
-    assert owner.ledger("HOT").available == 0
+    ledger = owner.ledger("HOT")
+    assert ledger is not None
+    assert ledger.available == 0
     assert sum(counters[p].sold.get("HOT", 0) for p in PLATFORMS) == 120
 
 
