@@ -64,7 +64,7 @@ class GrantSync:
         self.answered: dict[str, str] = {p: START for p in self.book.platforms}
         self.answered.update((saved or {}).get("answered", {}))
         self._cursor, self.available = store.snapshot()
-        self.demand: dict[tuple[str, str], RecentDemand] = {}
+        self.demand: dict[str, dict[str, RecentDemand]] = {}  # sku -> channel -> recent sales
         #: (sku, line field) of every accepted order line seen (counted once)
         self._seen: set[tuple[str, str]] = set()
         for sku, lines in grants.line_records().items():
@@ -84,8 +84,8 @@ class GrantSync:
         self._seen.add((sku, line_field))
         channel, _ = split_field(line_field)
         if demand:
-            key = (sku, channel)
-            self.demand[key] = self.demand.get(key, RecentDemand()).add(record.quantity, self.clock())
+            by_channel = self.demand.setdefault(sku, {})
+            by_channel[channel] = by_channel.get(channel, RecentDemand()).add(record.quantity, self.clock())
         self.book.record_sale(channel, sku, record.quantity)  # only platforms of the book count
 
     def _apply_entry(self, entry: LedgerEntry) -> None:
@@ -113,7 +113,7 @@ class GrantSync:
         self._next_push = now + self.interval
         updates = self._resend(now)
         for sku in sorted(self._dirty):
-            demand = {c: d.at(now) for (s, c), d in self.demand.items() if s == sku}
+            demand = {c: d.at(now) for c, d in self.demand.get(sku, {}).items()}
             updates += self.book.rebalance(sku, self.available.get(sku, 0), self.shares, demand)
         self._dirty.clear()
         headroom = self.headroom()

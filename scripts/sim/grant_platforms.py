@@ -85,7 +85,7 @@ class GrantedShelves:
         self._now = 0.0
         self._sent_at: dict[tuple[str, int], float] = {}
         self._available: dict[str, int] = {}
-        self._demand: dict[tuple[str, str], RecentDemand] = {}
+        self._demand: dict[str, dict[str, RecentDemand]] = {}  # sku -> channel -> recent sales
         self._started = False
         self.updates_sent = 0
         self.updates_resent = 0
@@ -110,8 +110,8 @@ class GrantedShelves:
         if channel in self.platforms:
             self.book.record_sale(channel, sku, quantity)
             self._available[sku] = self._available.get(sku, 0) - quantity
-        key = (sku, channel)
-        self._demand[key] = self._demand.get(key, RecentDemand()).add(quantity, at)
+        by_channel = self._demand.setdefault(sku, {})
+        by_channel[channel] = by_channel.get(channel, RecentDemand()).add(quantity, at)
 
     # ---- buyers ------------------------------------------------------------------------
 
@@ -163,7 +163,7 @@ class GrantedShelves:
                     self.updates_resent += 1
                     self._send(at, update)
         for sku, available in self._available.items():
-            demand = {c: d.at(at) for (s, c), d in self._demand.items() if s == sku}
+            demand = {c: d.at(at) for c, d in self._demand.get(sku, {}).items()}
             for update in self.book.rebalance(sku, available, self.shares, demand):
                 self.updates_sent += 1
                 self._send(at, update)
