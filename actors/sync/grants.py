@@ -107,6 +107,8 @@ class GrantSync:
                 self._changed = True
                 if self.book.answer(answer):
                     self._dirty.add(answer.sku)
+                    if not self.book.silent(platform):  # it answers again: every SKU may top it up
+                        self._dirty.update(self.available)
         now = self.clock()
         if now < self._next_push:
             return []
