@@ -12,8 +12,10 @@ import uuid
 from typing import Any
 
 import pytest
+import redis
 import requests
 
+from actors.infra.keys import ChannelKeys
 from policies.channels.signing import webhook_headers
 from tests.e2e.conftest import WEBHOOK_SECRET, Service
 
@@ -126,3 +128,28 @@ def test_a_platform_order_sent_again_with_another_sku_is_refused_through_the_ada
     assert (conflict["accepted"], conflict["reason"]) == (False, "order_conflict")
     assert stock(service, first) == (2, 0, 3)
     assert stock(service, second) == (0, 0, 5)
+
+
+def test_a_sold_out_is_an_oversell_only_on_a_platform_first_channel(service: Service) -> None:
+    sku = new_sku(service, 1)
+    asking = {**order(f"m-{uuid.uuid4().hex[:8]}", (sku, 1)), "channel": "miniprogram"}
+    first = service.post("/v1/orders", {"orders": [asking]}, role="admin").json()["decisions"][0]
+    assert first["accepted"]
+    sold_out = {**order(f"m-{uuid.uuid4().hex[:8]}", (sku, 1)), "channel": "miniprogram"}
+    refused = service.post("/v1/orders", {"orders": [sold_out]}, role="admin").json()["decisions"][0]
+    assert (refused["accepted"], refused["reason"]) == (False, "insufficient")
+    assert service.get(f"/v1/skus/{sku}").json()["oversold"] == {}  # reserve-first: a sold-out
+    taken = order(f"d-{uuid.uuid4().hex[:8]}", (sku, 1))  # Douyin sold it before asking
+    oversold = place(service, taken).json()["decisions"][0]
+    assert (oversold["accepted"], oversold["reason"]) == (False, "insufficient")
+    assert service.get(f"/v1/skus/{sku}").json()["oversold"] == {"douyin": 1}
+    metrics = service.get("/metrics", role=None).text
+    assert f'flashstock_oversold_total{{sku="{sku}",channel="douyin"}} 1' in metrics
+    client = redis.Redis.from_url(service.config.redis_url)
+    try:
+        cancels = client.xrange(ChannelKeys.of(service.config.namespace, "douyin").cancellations)
+    finally:
+        client.close()
+    asked = [fields for _, fields in cancels if fields[b"order_id"] == taken["order_id"].encode()]
+    assert len(asked) == 1
+    assert asked[0][b"reason"] == b"insufficient"
