@@ -12,10 +12,9 @@ import uuid
 from typing import Any
 
 import pytest
-import redis
 import requests
 
-from actors.infra.keys import ChannelKeys
+from actors.ingest.store import RedisIngestStore
 from policies.channels.signing import webhook_headers
 from tests.e2e.conftest import WEBHOOK_SECRET, Service
 
@@ -145,11 +144,9 @@ def test_a_sold_out_is_an_oversell_only_on_a_platform_first_channel(service: Ser
     assert service.get(f"/v1/skus/{sku}").json()["oversold"] == {"douyin": 1}
     metrics = service.get("/metrics", role=None).text
     assert f'flashstock_oversold_total{{sku="{sku}",channel="douyin"}} 1' in metrics
-    client = redis.Redis.from_url(service.config.redis_url)
+    store = RedisIngestStore.connect(service.config, "douyin")
     try:
-        cancels = client.xrange(ChannelKeys.of(service.config.namespace, "douyin").cancellations)
+        asked = [c for c in store.cancellation_requests() if c.order_id == taken["order_id"]]
     finally:
-        client.close()
-    asked = [fields for _, fields in cancels if fields[b"order_id"] == taken["order_id"].encode()]
-    assert len(asked) == 1
-    assert asked[0][b"reason"] == b"insufficient"
+        store.redis.close()
+    assert [(c.skus, c.reason) for c in asked] == [((sku,), "insufficient")]
