@@ -284,6 +284,12 @@ def decide_reservation(
         if problem:
             return _rejected(op, ledger, Reason.INVALID, problem)
     if previous is not None:
+        if previous.quantity != quantity:  # not a redelivery: the line stays as first decided
+            detail = (
+                f"line {channel}/{order_id} of {sku!r} was first decided with {previous.quantity} "
+                f"units; it came again with {quantity}"
+            )
+            return _rejected(op, ledger, Reason.ORDER_CONFLICT, detail)
         return Step(_repeat(op, ledger, previous))
     if ledger is None or settings is None:
         return _rejected(op, ledger, Reason.UNKNOWN_SKU, f"sku {op.sku!r} is not in the catalogue")

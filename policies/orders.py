@@ -19,13 +19,13 @@ from collections.abc import Sequence
 from typing import NamedTuple
 
 from policies.channels.model import Cancellation, Payment, PlatformOrder
-from policies.ledger import Decision, LineStatus
+from policies.ledger import Decision, LineStatus, Reason
 from policies.operations import Confirm, Release, Reserve
 
 #: release reason of lines given back because another line of the order was rejected
 INCOMPLETE_ORDER = "order_incomplete"
 #: an order id that came again with other lines than the ones first decided
-ORDER_CONFLICT = "order_conflict"
+ORDER_CONFLICT = Reason.ORDER_CONFLICT
 
 
 class OrderDecision(NamedTuple):
@@ -190,14 +190,18 @@ def repeat_rejection(order: PlatformOrder, recorded: RecordedOrder) -> OrderDeci
 
 
 def compensations_for(order: PlatformOrder, decisions: Sequence[Decision]) -> list[Release]:
-    """Releases of the reserved lines of an order that was not accepted in full."""
+    """Releases of the reserved lines of an order that was not accepted in full. When a
+    line conflicts with the order as first decided (``order_conflict``), the message is
+    not that order: only the lines it reserved itself are released, never the first
+    order's lines it merely repeated."""
     if all(d.accepted for d in decisions):
         return []
     failed = next(d.sku for d in decisions if not d.accepted)
+    conflict = any(d.reason == ORDER_CONFLICT for d in decisions)
     return [
         Release(order.channel, order.order_id, line.sku, f"{INCOMPLETE_ORDER}:{failed}")
         for line, decision in zip(order.lines, decisions, strict=True)
-        if decision.accepted
+        if decision.accepted and not (conflict and decision.duplicate)
     ]
 
 

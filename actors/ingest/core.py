@@ -57,6 +57,7 @@ from policies.channels.signing import (
 from policies.ledger import Decision
 from policies.operations import Operation
 from policies.orders import (
+    ORDER_CONFLICT,
     CancellationRequest,
     NoticeDecision,
     OrderDecision,
@@ -316,7 +317,9 @@ class ChannelIngest:
                 continue
             decision = decide_order(span.message, lines, released[begin:end])
             orders.append(decision)
-            if span.message.order_id not in recorded and span.message.order_id not in index:
+            first = span.message.order_id not in recorded and span.message.order_id not in index
+            conflict = any(d.reason == ORDER_CONFLICT for d in decision.lines)
+            if first and not conflict:  # a conflict is refused, not recorded (nor cancelled)
                 index[span.message.order_id] = record_order(decision)
                 request = cancellation_request(decision, asked_first=self.asked_first)
                 if request is not None:

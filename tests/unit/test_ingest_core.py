@@ -371,3 +371,16 @@ def test_an_unknown_channel_mode_is_refused_at_construction(
 ) -> None:
     with pytest.raises(ValueError, match="channel mode must be one of"):
         ChannelIngest("douyin", "douyin", store, owner.submit, mode="sell-first")
+
+
+def test_a_conflict_the_index_missed_is_refused_by_the_owner_and_keeps_the_first_order(
+    store: MemoryIngestStore, owner: PureOwner
+) -> None:
+    ingest = ingest_for(store, owner)
+    ingest.process([json.dumps(order("o1", ("A", 2), ("B", 1)))])
+    store._orders.clear()  # as if another ingest path decided o1 and had not recorded it yet
+    (again,) = ingest.process([json.dumps(order("o1", ("A", 2), ("B", 3)))]).orders
+    assert (again.accepted, again.reason, again.failed_sku) == (False, "order_conflict", "B")
+    assert owner.held("A") == (2, 0)  # the first order's line is not released
+    assert owner.held("B") == (1, 0)
+    assert store.recorded_orders(["o1"]) == {}  # the refusal is not recorded as the order

@@ -393,3 +393,12 @@ def test_a_recorded_rejection_is_repeated_as_first_decided() -> None:
     assert [(d.sku, d.status, d.reason) for d in again.lines] == [
         (d.sku, d.status, d.reason) for d in first.lines
     ]
+
+
+def test_a_conflicting_message_never_releases_the_first_orders_lines() -> None:
+    order = make_order(("LIP-01", 2), ("BLUSH-3", 5), ("MASK-10", 1))
+    conflict = Decision("reserve", "BLUSH-3", f"{CHANNEL}/{ORDER_ID}", False, "", 0, 0, ORDER_CONFLICT, "")
+    decisions = [accepted("LIP-01", 2, duplicate=True), conflict, accepted("MASK-10")]
+    assert compensations_for(order, decisions) == [
+        Release(CHANNEL, ORDER_ID, "MASK-10", f"{INCOMPLETE_ORDER}:BLUSH-3")
+    ]
