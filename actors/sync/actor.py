@@ -6,6 +6,7 @@ The composition root of the sync's process: it builds the Redis store from the
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -32,6 +33,8 @@ class ChannelSyncService:
         **options: Any,
     ) -> None:
         configure_logging()
+        #: when this incarnation started (wall clock): a restart is told by a later one
+        self.started_wall = time.time()
         self.store = RedisSyncStore(config)
         self.sync = ChannelSync(self.store, shares, **options)
         #: the grant protocol for the platform-first platforms (none: visible counts only)
@@ -57,6 +60,10 @@ class ChannelSyncService:
     def visible(self, sku: str) -> dict[str, int]:
         """What the policy gives each channel for ``sku`` right now."""
         return self.sync.visible_for(sku)
+
+    def stats(self) -> dict[str, Any]:
+        """When this incarnation started, and whether it runs the grant protocol."""
+        return {"started_wall": self.started_wall, "grants": self.grants is not None}
 
     def grant_headroom(self) -> dict[str, int]:
         """Per SKU, ``on_hand - reserved - sold - sum(granted - consumed)`` (>= 0 while the

@@ -57,7 +57,8 @@ DRAIN_DEADLINE_SECONDS = 180.0
 
 def add_parser(commands: Any) -> None:
     parser = commands.add_parser(
-        "chaos", help="kill owners, ingest, forecaster, a node and Redis under load, then audit every promise"
+        "chaos",
+        help="kill owners, ingest, forecaster, sync, a node and Redis under load, then audit every promise",
     )
     parser.add_argument("--minutes", type=float, default=2.0, help="how long the load runs")
     parser.add_argument("--seed", type=int, default=1, help="of the load and the fault schedule")
@@ -102,7 +103,7 @@ def _deploy(config: StoreConfig, server: RedisServer, cluster: Any, skus: int) -
     forecaster = start_forecaster(config, lifecycle=LifecycleSettings(pending_seconds=0))
     ingest = start_ingest(config, INBOX_CHANNELS)
     # the grant protocol for the platforms (all platform-first): its book is audited too
-    start_channel_sync(config, dict.fromkeys(INBOX_CHANNELS, 1.0), sorted(INBOX_CHANNELS))
+    sync = start_channel_sync(config, dict.fromkeys(INBOX_CHANNELS, 1.0), sorted(INBOX_CHANNELS))
     catalogue = [(SkuSettings(f"SKU-{n:03d}", critical_floor=2), initial_stock(n)) for n in range(skus)]
     probes = [
         next(f"PROBE-{k}" for k in itertools.count() if owner_of(f"PROBE-{k}", config.shard_count) == i)
@@ -112,7 +113,7 @@ def _deploy(config: StoreConfig, server: RedisServer, cluster: Any, skus: int) -
         [DefineSku(settings, units) for settings, units in catalogue]
         + [DefineSku(SkuSettings(sku), 10_000_000) for sku in probes]
     )
-    return Deployment(config, server, cluster, client, ingest, forecaster, probes)
+    return Deployment(config, server, cluster, client, ingest, forecaster, probes, sync)
 
 
 class Load:
