@@ -1,6 +1,7 @@
 """``flashstock chaos``, short: on a simulated 3-node Ray cluster with its own Redis, an
 owner, an ingest actor, the forecaster, the channel sync (grants), a node and the Redis
-server die under load, and every promise still holds. It runs in its own process: it needs a Ray of its own."""
+server die under load, and every promise still holds. It runs in its own process: it
+needs a Ray of its own."""
 
 from __future__ import annotations
 
