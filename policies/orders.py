@@ -236,3 +236,24 @@ def decide_notice(message: Payment | Cancellation, decisions: Sequence[Decision]
     rejected = next((d for d in decisions if not d.accepted), None)
     reason = rejected.reason if rejected else "" if decisions else "unknown_order"
     return NoticeDecision(kind, message.order_id, bool(decisions) and not rejected, reason, tuple(decisions))
+
+
+def answer_from_record(
+    order: PlatformOrder, recorded: RecordedOrder | None, earlier: PlatformOrder | None = None
+) -> OrderDecision | None:
+    """The answer of an order that must not be decided again, or None when it is to be
+    decided: a conflict with its ``recorded`` first decision (or, before that is
+    recorded, with the same id ``earlier`` in the batch), or its recorded rejection
+    repeated. An order recorded as accepted, sent again with the same lines, is decided
+    again: the owners' line records answer it."""
+    known = recorded
+    if known is None and earlier is not None:
+        known = RecordedOrder(tuple((line.sku, line.quantity, "", "") for line in earlier.lines), True)
+    if known is None:
+        return None
+    conflict = order_conflict(order, known)
+    if conflict is not None:
+        return conflict_decision(order, conflict)
+    if recorded is not None and not recorded.accepted:
+        return repeat_rejection(order, recorded)
+    return None

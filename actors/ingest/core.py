@@ -62,16 +62,14 @@ from policies.orders import (
     NoticeDecision,
     OrderDecision,
     RecordedOrder,
+    answer_from_record,
     cancellation_request,
     compensations_for,
     confirmations_for,
-    conflict_decision,
     decide_notice,
     decide_order,
-    order_conflict,
     record_order,
     releases_for,
-    repeat_rejection,
     reservations_for,
 )
 
@@ -277,8 +275,13 @@ class ChannelIngest:
                 ignored += 1
                 continue
             if isinstance(message, PlatformOrder):
-                ready = self._answer_from_record(message, recorded, first_lines)
+                ready = answer_from_record(
+                    message, recorded.get(message.order_id), first_lines.get(message.order_id)
+                )
                 if ready is not None:
+                    if ready.reason == ORDER_CONFLICT:
+                        detail = ready.lines[0].detail if ready.lines else ""
+                        self.log.warning("order_conflict_refused", order=message.order_id, detail=detail)
                     spans.append(_Span(message, len(ops), len(ops), ready))
                     continue
                 new_ops: Sequence[Operation] = reservations_for(message, asked_first=self.asked_first)
@@ -326,28 +329,6 @@ class ChannelIngest:
                     cancellations.append(request)
         self._publish(orders, notices, dead, ignored, entry_ids, index, cancellations)
         return IngestResult(orders, notices, dead, ignored)
-
-    def _answer_from_record(
-        self,
-        order: PlatformOrder,
-        recorded: dict[str, RecordedOrder],
-        first_lines: dict[str, PlatformOrder],
-    ) -> OrderDecision | None:
-        """The answer of an order that must not be decided again: a conflict with its
-        record (or with the same id earlier in the batch), or its recorded rejection."""
-        known = recorded.get(order.order_id)
-        earlier = first_lines.get(order.order_id)
-        if known is None and earlier is not None:
-            known = RecordedOrder(tuple((line.sku, line.quantity, "", "") for line in earlier.lines), True)
-        if known is None:
-            return None
-        conflict = order_conflict(order, known)
-        if conflict is not None:
-            self.log.warning("order_conflict_refused", order=order.order_id, detail=conflict)
-            return conflict_decision(order, conflict)
-        if not known.accepted and order.order_id in recorded:
-            return repeat_rejection(order, known)
-        return None
 
     def _recorded(self, messages: Sequence[object]) -> dict[str, RecordedOrder]:
         """The records of the orders (and of the orders that payments and cancels without

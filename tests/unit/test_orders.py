@@ -15,6 +15,7 @@ from policies.orders import (
     ORDER_CONFLICT,
     OrderDecision,
     RecordedOrder,
+    answer_from_record,
     compensations_for,
     confirmations_for,
     conflict_decision,
@@ -402,3 +403,19 @@ def test_a_conflicting_message_never_releases_the_first_orders_lines() -> None:
     assert compensations_for(order, decisions) == [
         Release(CHANNEL, ORDER_ID, "MASK-10", f"{INCOMPLETE_ORDER}:BLUSH-3")
     ]
+
+
+def test_only_conflicts_and_recorded_rejections_are_answered_from_the_record() -> None:
+    order = make_order(("LIP-01", 2))
+    accepted_record = RecordedOrder((("LIP-01", 2, LineStatus.RESERVED, ""),), True)
+    rejected_record = RecordedOrder(
+        (("LIP-01", 2, LineStatus.REJECTED, Reason.INSUFFICIENT),), False, "insufficient", "LIP-01"
+    )
+    assert answer_from_record(order, None) is None
+    assert answer_from_record(order, accepted_record) is None  # decided again: line records answer
+    repeated = answer_from_record(order, rejected_record)
+    assert repeated is not None
+    assert (repeated.reason, repeated.duplicate) == (Reason.INSUFFICIENT, True)
+    other = answer_from_record(make_order(("LIP-01", 3)), None, earlier=order)
+    assert other is not None
+    assert other.reason == ORDER_CONFLICT
