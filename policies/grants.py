@@ -38,7 +38,7 @@ updates and answers, and may lose, repeat or reorder them.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any, Final, NamedTuple
 
 from policies.allocation import allocate_by_share
@@ -255,6 +255,7 @@ class GrantBook:
         demand: Mapping[str, float] | None = None,
         *,
         slack: int = 1,
+        silent: Collection[str] | None = None,
     ) -> list[GrantUpdate]:
         """Move ``sku``'s grants toward their targets: ``allocate_by_share`` of the units
         platforms and the shared pool could hold (``free + held_for_platforms``) over
@@ -262,7 +263,8 @@ class GrantBook:
         weighed by recent ``demand``. A platform above its target by more than ``slack``
         units is asked to take back the excess (never lowered unasked); a platform below it
         is granted the difference out of the free pool, the most short first. A platform
-        with unanswered updates gets nothing more (it may be silent)."""
+        in ``silent`` (by default: every platform with an unanswered update) gets nothing
+        more; a caller that keeps time passes the platforms unanswered for too long."""
         free = self.free(sku, available)
         total = max(free, 0) + self.held_for_platforms(sku)
         targets = allocate_by_share(total, shares, demand)
@@ -276,7 +278,7 @@ class GrantBook:
         short = sorted(
             (self.outstanding(p, sku) - targets.get(p, 0), p)
             for p in self.platforms
-            if not self.silent(p) and (p, sku) not in self.taking
+            if not (self.silent(p) if silent is None else p in silent) and (p, sku) not in self.taking
         )
         for gap, platform in short:
             if gap >= 0:

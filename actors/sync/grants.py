@@ -107,16 +107,18 @@ class GrantSync:
                 self._changed = True
                 if self.book.answer(answer):
                     self._dirty.add(answer.sku)
-                    if not self.book.silent(platform):  # it answers again: every SKU may top it up
+                    if not self.book.silent(platform):  # all answered: every SKU may top it up
                         self._dirty.update(self.available)
         now = self.clock()
         if now < self._next_push:
             return []
         self._next_push = now + self.interval
         updates = self._resend(now)
+        silent = {u.platform for u in updates}  # unanswered for longer than resend_after
         for sku in sorted(self._dirty):
             demand = {c: d.at(now) for c, d in self.demand.get(sku, {}).items()}
-            updates += self.book.rebalance(sku, self.available.get(sku, 0), self.shares, demand)
+            available = self.available.get(sku, 0)
+            updates += self.book.rebalance(sku, available, self.shares, demand, silent=silent)
         self._dirty.clear()
         headroom = self.headroom()
         if updates or self._changed or headroom != self._saved_headroom:

@@ -162,12 +162,23 @@ class GrantedShelves:
                 if at - self._sent_at.get((platform, update.update_id), at) >= self.resend_after:
                     self.updates_resent += 1
                     self._send(at, update)
+        silent = self._silent(at)
         for sku, available in self._available.items():
             demand = {c: d.at(at) for c, d in self._demand.get(sku, {}).items()}
-            for update in self.book.rebalance(sku, available, self.shares, demand):
+            for update in self.book.rebalance(sku, available, self.shares, demand, silent=silent):
                 self.updates_sent += 1
                 self._send(at, update)
         self._schedule(at + TICK_SECONDS, None)
+
+    def _silent(self, at: float) -> set[str]:
+        """Platforms with an update unanswered for longer than ``resend_after``."""
+        return {
+            p
+            for p in self.platforms
+            if any(
+                at - self._sent_at.get((p, u.update_id), at) >= self.resend_after for u in self.book.resend(p)
+            )
+        }
 
     def _to_platform(self, at: float, update: GrantUpdate) -> None:
         since = self.silent.get(update.platform)

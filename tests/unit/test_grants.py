@@ -116,10 +116,15 @@ class GrantProtocol(RuleBasedStateMachine):
 
     # flashstock
 
-    @rule(sku=st.sampled_from(SKUS), demand=st.lists(st.floats(0, 100), min_size=3, max_size=3))
-    def rebalance(self, sku: str, demand: list[float]) -> None:
+    @rule(
+        sku=st.sampled_from(SKUS),
+        demand=st.lists(st.floats(0, 100), min_size=3, max_size=3),
+        silent=st.none() | st.sets(st.sampled_from(PLATFORMS)),
+    )
+    def rebalance(self, sku: str, demand: list[float], silent: set[str] | None) -> None:
         by_platform = dict(zip(PLATFORMS, demand, strict=True))
-        self.to_platforms += self.book.rebalance(sku, self.available(sku), SHARES, by_platform)
+        available = self.available(sku)
+        self.to_platforms += self.book.rebalance(sku, available, SHARES, by_platform, silent=silent)
 
     @rule(platform=st.sampled_from(PLATFORMS), sku=st.sampled_from(SKUS), units=st.integers(1, 20))
     def grant(self, platform: str, sku: str, units: int) -> None:
