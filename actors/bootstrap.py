@@ -28,6 +28,7 @@ from actors.infra.settings import StoreConfig
 from actors.ingest.actor import start_ingest
 from actors.owner.client import StockClient
 from actors.sync.actor import start_channel_sync
+from policies.channel_modes import PLATFORM_FIRST, channel_modes
 
 log = structlog.get_logger(__name__)
 
@@ -48,20 +49,24 @@ def start_system(
     *,
     secrets: Mapping[str, bytes] | None = None,
     shares: Mapping[str, float] | None = None,
+    modes: Mapping[str, str] | None = None,
     detached: bool = False,
 ) -> System:
     """Start (or find) every actor of the deployment ``config`` describes.
 
     ``channels`` maps channel name -> payload format; ``secrets`` their webhook secrets;
     ``shares`` the channels' default shares of visible stock (equal when omitted);
+    ``modes`` channel name -> ``platform-first`` / ``reserve-first`` (by format when omitted);
     ``detached``: the actors outlive this process (see the module's docstring).
     """
     log.info("bootstrap", namespace=config.namespace, shards=config.shard_count, detached=detached)
     forecaster = start_forecaster(config, detached=detached)
     client = StockClient.start(config, detached=detached)
-    ingest = start_ingest(config, dict(channels), dict(secrets or {}), detached=detached)
+    ingest = start_ingest(config, dict(channels), dict(secrets or {}), dict(modes or {}), detached=detached)
+    all_modes = channel_modes(channels, modes or {})
+    platforms = [channel for channel, mode in all_modes.items() if mode == PLATFORM_FIRST]
     sync = start_channel_sync(
-        config, dict(shares) if shares else dict.fromkeys(channels, 1.0), detached=detached
+        config, dict(shares) if shares else dict.fromkeys(channels, 1.0), platforms, detached=detached
     )
     return System(config, forecaster, client, ingest, sync)
 

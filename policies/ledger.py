@@ -112,6 +112,8 @@ class Reason:
     UNKNOWN_ORDER: Final = "unknown_order"
     ALREADY_RELEASED: Final = "already_released"
     WOULD_OVERSELL: Final = "would_oversell"
+    #: an order line (or order) sent again with other contents than first decided
+    ORDER_CONFLICT: Final = "order_conflict"
     #: the operation reached an owner that does not hold its SKU (a routing fault)
     NOT_OWNER: Final = "not_owner"
 

@@ -37,7 +37,9 @@ MAX_STOCK_CHANGE = 10_000_000
 
 class Reserve(NamedTuple):
     """Hold ``quantity`` units for one order line; ``paid`` lines are sold at once.
-    ``placed_at`` is the platform's event time (epoch seconds)."""
+    ``placed_at`` is the platform's event time (epoch seconds). ``asked_first`` says the
+    channel is ``reserve-first`` (it asks flashstock before selling): a refusal for want
+    of stock is then a plain sold-out, not an oversell (``policies.channel_modes``)."""
 
     channel: str
     order_id: str
@@ -45,6 +47,7 @@ class Reserve(NamedTuple):
     quantity: int
     placed_at: float = 0.0
     paid: bool = False
+    asked_first: bool = False
 
     @property
     def name(self) -> str:
@@ -260,7 +263,7 @@ def decide_reservation(
     ``reservation_ttl_seconds`` after ``now``."""
     # The common case is checked with cheap type tests; messages are built only on failure.
     # (``x - x == 0`` is the cheap finiteness test: it fails for inf and nan.)
-    channel, order_id, sku, quantity, placed_at, paid = op
+    channel, order_id, sku, quantity, placed_at, paid, _ = op
     if not (
         type(quantity) is int
         and 0 < quantity <= MAX_LINE_QUANTITY
@@ -281,6 +284,12 @@ def decide_reservation(
         if problem:
             return _rejected(op, ledger, Reason.INVALID, problem)
     if previous is not None:
+        if previous.quantity != quantity:  # not a redelivery: the line stays as first decided
+            detail = (
+                f"line {channel}/{order_id} of {sku!r} was first decided with {previous.quantity} "
+                f"units; it came again with {quantity}"
+            )
+            return _rejected(op, ledger, Reason.ORDER_CONFLICT, detail)
         return Step(_repeat(op, ledger, previous))
     if ledger is None or settings is None:
         return _rejected(op, ledger, Reason.UNKNOWN_SKU, f"sku {op.sku!r} is not in the catalogue")

@@ -57,7 +57,8 @@ class BatchOutcome(NamedTuple):
     ``records`` every line record written, in order, as ``(sku, line field, record)``
     (a line changed twice appears twice); ``sales`` the units of accepted reservations
     (+) and releases (-) as ``(sku, placed_at, units, channel)``, event time in epoch
-    seconds; ``oversold`` one ``(sku, channel)`` per order line refused for want of stock."""
+    seconds; ``oversold`` one ``(sku, channel)`` per order line refused for want of stock
+    that a platform had already sold (not ``Reserve.asked_first``)."""
 
     decisions: list[Decision]
     ledgers: dict[str, Ledger]
@@ -175,7 +176,7 @@ def decide_batch(
             add(refuse(op))
             continue
         if type(op) is Reserve and state is not None and state.ready:
-            channel, order_id, _, quantity, placed_at, paid = op
+            channel, order_id, _, quantity, placed_at, paid, asked_first = op
             if (
                 type(quantity) is int
                 and 0 < quantity <= MAX_LINE_QUANTITY
@@ -191,28 +192,53 @@ def decide_batch(
                 available = state.on_hand - state.reserved - state.sold
                 key = channel + "/" + order_id
                 if previous is not None:
-                    add(_repeat("reserve", sku, key, previous, available))
-                    continue
-                limit = state.limit
-                if limit is not None and quantity > limit:
-                    reason, detail = OVER_LIMIT, f"{quantity} units asked, the purchase limit is {limit}"
-                elif quantity > available:
-                    reason, detail = INSUFFICIENT, f"{quantity} units asked, {available} available"
-                    oversold.append((sku, channel))
+                    if previous[1] == quantity:
+                        add(_repeat("reserve", sku, key, previous, available))
+                        continue
+                    # another quantity under a decided line: ``decide`` answers it (a conflict)
                 else:
-                    if paid:
-                        state.sold += quantity
-                        record = _build(LineRecord, (SOLD, quantity, "", placed_at, 0.0))
+                    limit = state.limit
+                    if limit is not None and quantity > limit:
+                        reason, detail = OVER_LIMIT, f"{quantity} units asked, the purchase limit is {limit}"
+                    elif quantity > available:
+                        reason, detail = INSUFFICIENT, f"{quantity} units asked, {available} available"
+                        if not asked_first:  # a reserve-first channel's refusal is a sold-out
+                            oversold.append((sku, channel))
                     else:
-                        state.reserved += quantity
-                        record = _build(LineRecord, (RESERVED, quantity, "", placed_at, now + state.ttl))
-                    state.version += 1
-                    if not state.changed:
-                        state.changed = True
-                        changed.append((sku, state))
+                        if paid:
+                            state.sold += quantity
+                            record = _build(LineRecord, (SOLD, quantity, "", placed_at, 0.0))
+                        else:
+                            state.reserved += quantity
+                            record = _build(LineRecord, (RESERVED, quantity, "", placed_at, now + state.ttl))
+                        state.version += 1
+                        if not state.changed:
+                            state.changed = True
+                            changed.append((sku, state))
+                        state.lines[line_field] = record
+                        write((sku, line_field, record))
+                        sales.append((sku, placed_at, quantity, channel))
+                        add(
+                            _build(
+                                Decision,
+                                (
+                                    "reserve",
+                                    sku,
+                                    key,
+                                    True,
+                                    record[0],
+                                    quantity,
+                                    available - quantity,
+                                    "",
+                                    "",
+                                    False,
+                                ),
+                            )
+                        )
+                        continue
+                    record = _build(LineRecord, (REJECTED, quantity, reason, placed_at, 0.0))
                     state.lines[line_field] = record
                     write((sku, line_field, record))
-                    sales.append((sku, placed_at, quantity, channel))
                     add(
                         _build(
                             Decision,
@@ -220,27 +246,17 @@ def decide_batch(
                                 "reserve",
                                 sku,
                                 key,
-                                True,
-                                record[0],
+                                False,
+                                REJECTED,
                                 quantity,
-                                available - quantity,
-                                "",
-                                "",
+                                available,
+                                reason,
+                                detail,
                                 False,
                             ),
                         )
                     )
                     continue
-                record = _build(LineRecord, (REJECTED, quantity, reason, placed_at, 0.0))
-                state.lines[line_field] = record
-                write((sku, line_field, record))
-                add(
-                    _build(
-                        Decision,
-                        ("reserve", sku, key, False, REJECTED, quantity, available, reason, detail, False),
-                    )
-                )
-                continue
         elif (type(op) is Confirm or type(op) is Release) and state is not None and state.last is not None:
             channel, order_id = op[0], op[1]
             if type(channel) is str and type(order_id) is str:
@@ -293,7 +309,8 @@ def decide_batch(
         decision, ledger, record, changed_settings = decide(op, state.ledger(), state.settings, previous, now)
         add(decision)
         if decision.reason == INSUFFICIENT and not decision.duplicate:
-            oversold.append((sku, op.channel if isinstance(op, Reserve) else ""))
+            if not (isinstance(op, Reserve) and op.asked_first):
+                oversold.append((sku, op.channel if isinstance(op, Reserve) else ""))
         elif record is not None and decision.accepted and not decision.duplicate:
             if decision.op == "reserve":
                 sales.append((sku, record.placed_at, record.quantity, op.channel))  # type: ignore[union-attr]
@@ -369,7 +386,8 @@ def decide_lines(
         )
         outcome.decisions.append(decision)
         if decision.reason == INSUFFICIENT and not decision.duplicate:
-            outcome.oversold.append((sku, op.channel if isinstance(op, Reserve) else ""))
+            if not (isinstance(op, Reserve) and op.asked_first):
+                outcome.oversold.append((sku, op.channel if isinstance(op, Reserve) else ""))
         elif record is not None and decision.accepted and not decision.duplicate:
             if decision.op == "reserve":
                 outcome.sales.append((sku, record.placed_at, record.quantity, op.channel))  # type: ignore[union-attr]

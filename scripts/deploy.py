@@ -26,6 +26,7 @@ from actors.infra.durability import startup_line
 from actors.infra.runtime import guard_durability, ray_for
 from actors.infra.settings import DeploymentSettings
 from policies.operations import DefineSku
+from scripts.serve import declared_modes, load_catalog
 from serve_app.backend import AppArgs
 from serve_app.secrets import webhook_secret
 
@@ -36,6 +37,14 @@ def add_parser(commands: Any) -> None:
     )
     _common(up)
     up.add_argument("--catalog", type=Path, default=None, help="SKUs to load (YAML or JSON)")
+    up.add_argument(
+        "--channel-mode",
+        action="append",
+        default=[],
+        metavar="CHANNEL=MODE",
+        help="platform-first or reserve-first, as for flashstock serve; repeatable (default: "
+        "reserve-first for the generic format, platform-first for the platforms)",
+    )
     up.add_argument(
         "--allow-volatile-redis",
         action="store_true",
@@ -87,10 +96,7 @@ def _prepare(args: argparse.Namespace, command: str) -> tuple[DeploymentSettings
     try:
         settings = settings_of(args)
     except ValidationError as error:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'settings'}: {e['msg']}" for e in error.errors()
-        )
-        print(f"flashstock {command}: {problems} (set REDIS_URL or --redis-url)", file=sys.stderr)
+        print(f"flashstock {command}: {_one_line(error)} (set REDIS_URL or --redis-url)", file=sys.stderr)
         return 2
     return settings, address
 
@@ -101,24 +107,24 @@ def run_up(args: argparse.Namespace) -> int:
         return prepared
     settings, address = prepared
     catalog = []
-    if args.catalog:
-        from scripts.serve import load_catalog
-
-        try:
+    try:  # the modes and the catalogue are checked before anything starts
+        app_args = AppArgs(redis_url=settings.redis_url, channel_modes=declared_modes(args.channel_mode))
+        if args.catalog:
             catalog = load_catalog(args.catalog)
-        except (OSError, ValueError) as error:
-            print(f"flashstock up: {error}", file=sys.stderr)
-            return 2
+    except (OSError, ValueError) as error:  # pydantic's ValidationError is a ValueError
+        print(f"flashstock up: {_one_line(error)}", file=sys.stderr)
+        return 2
     durability = guard_durability(settings.redis_url, allow_volatile=args.allow_volatile_redis)
     line = startup_line(durability, allow_volatile=args.allow_volatile_redis)
     if line:
         print(f"flashstock up: {line}", file=sys.stderr, flush=True)
-    channels = AppArgs(redis_url=settings.redis_url).channels
+    channels = app_args.channels
     with ray_for(address, log_level=args.log_level):
         system = start_system(
             settings.store,
             channels,
             secrets={c: s for c in channels if (s := webhook_secret(c))},
+            modes=app_args.modes,
             detached=True,
         )
         rejected = 0
@@ -137,6 +143,15 @@ def run_up(args: argparse.Namespace) -> int:
         flush=True,
     )
     return 0
+
+
+def _one_line(error: Exception) -> str:
+    """A validation error's problems on one line."""
+    if isinstance(error, ValidationError):
+        return "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'settings'}: {e['msg']}" for e in error.errors()
+        )
+    return " ".join(str(error).split())
 
 
 def run_down(args: argparse.Namespace) -> int:

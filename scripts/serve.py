@@ -28,6 +28,7 @@ from actors.infra.durability import ALLOW_VOLATILE_OPTION, startup_line
 from actors.infra.redis_server import RedisServerError
 from actors.infra.runtime import DEFAULT_DATA_DIR, RedisRuntime, keep_redis_alive, ray_for, redis_runtime
 from actors.infra.settings import StoreConfig
+from policies.channel_modes import channel_modes
 from policies.ledger import SkuSettings
 from policies.operations import DefineSku
 from serve_app.app import application
@@ -70,12 +71,34 @@ def add_parser(commands: Any) -> None:
         "(repeatable; '*' accepts any, which gives up the DNS-rebinding check)",
     )
     parser.add_argument(
+        "--channel-mode",
+        action="append",
+        default=[],
+        metavar="CHANNEL=MODE",
+        help="platform-first: the platform sells, then tells flashstock, so a refusal is an "
+        "oversell, counted and cancelled; or reserve-first: it asks first, so a refusal is a "
+        "sold-out; repeatable (default: reserve-first for the generic format of the "
+        "miniprogram, platform-first for the platforms)",
+    )
+    parser.add_argument(
         ALLOW_VOLATILE_OPTION,
         action="store_true",
         help="run even on a Redis without the append-only file (appendonly no, appendfsync no, "
         "or CONFIG refused): acknowledged decisions can then be lost; said on every start",
     )
     parser.set_defaults(run=run)
+
+
+def declared_modes(values: list[str]) -> dict[str, str]:
+    """``--channel-mode CHANNEL=MODE`` options as channel -> mode (``ValueError`` names a
+    malformed one; the modes themselves are checked against the channels by ``AppArgs``)."""
+    modes = {}
+    for value in values:
+        channel, sep, mode = value.partition("=")
+        if not sep or not channel:
+            raise ValueError(f"--channel-mode expects CHANNEL=MODE, got {value!r}")
+        modes[channel] = mode
+    return modes
 
 
 def allowed_hosts(host: str, extra: list[str]) -> list[str]:
@@ -118,6 +141,11 @@ def run(args: argparse.Namespace) -> int:
             f"refusing to bind {args.host} without tokens: set FLASHSTOCK_TOKENS "
             "(role:name:token,...) or use --host 127.0.0.1"
         )
+        return 2
+    try:  # the channel modes are checked before anything starts
+        channel_modes(AppArgs(redis_url="redis://unused").channels, declared_modes(args.channel_mode))
+    except ValueError as error:
+        print(f"flashstock serve: {error}", file=sys.stderr)
         return 2
     catalog = load_catalog(args.catalog) if args.catalog else []
     stop = threading.Event()
@@ -170,6 +198,7 @@ def serve_until_stopped(
             redis_url=redis.url,
             namespace=args.namespace,
             shard_count=args.shards,
+            channel_modes=declared_modes(args.channel_mode),
             front_door=FrontDoorArgs(allowed_hosts=allowed_hosts(args.host, args.allowed_host)),
             redis_durability=(
                 startup_line(redis.durability, allow_volatile=args.allow_volatile_redis)
@@ -179,7 +208,10 @@ def serve_until_stopped(
         )
         config = StoreConfig(redis.url, args.namespace, args.shards)
         system = start_system(
-            config, app_args.channels, secrets={c: s for c in app_args.channels if (s := channel_secret(c))}
+            config,
+            app_args.channels,
+            secrets={c: s for c in app_args.channels if (s := channel_secret(c))},
+            modes=app_args.modes,
         )
         if catalog:
             decisions = system.client.submit([DefineSku(settings, units) for settings, units in catalog])

@@ -120,7 +120,7 @@ def bootstrap(args: AppArgs) -> None:
     (``VolatileRedisError``: the replica fails to start and Serve shows why)."""
     guard_durability(args.redis_url, allow_volatile=args.allow_volatile_redis)
     secrets = {c: s for c in args.channels if (s := webhook_secret(c))}
-    system = start_system(args.store, args.channels, secrets=secrets, detached=True)
+    system = start_system(args.store, args.channels, secrets=secrets, modes=args.modes, detached=True)
     system.client.close()
 
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import ray
 import redis
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from actors.infra import keys
 from actors.infra.codec import decode_record, decode_silence, decode_subscription, text
@@ -24,7 +24,8 @@ from actors.ingest.core import ChannelIngest, IngestResult
 from actors.ingest.store import RedisIngestStore
 from actors.owner.client import StockClient
 from actors.owner.store import LedgerStore, read_sku_states
-from policies.channels import Cancellation, Payment, PlatformOrder, Unreadable
+from policies.channel_modes import channel_modes
+from policies.channels import Cancellation, Payment, PlatformOrder
 from policies.channels.signing import DEFAULT_TOLERANCE_SECONDS, WebhookHeaders
 from policies.ledger import Decision, Ledger, SkuSettings
 from policies.operations import FIELD_SEPARATOR, Adjust, DefineSku, Operation, Restock
@@ -53,6 +54,9 @@ class AppArgs(BaseModel):
             "miniprogram": "generic",
         }
     )
+    #: channel name -> ``platform-first`` or ``reserve-first``; a channel not named takes
+    #: its format's default (``policies.channel_modes``: generic asks first)
+    channel_modes: dict[str, str] = Field(default_factory=dict)
     #: the most bytes of a request body
     max_body_bytes: int = 8 * 1024 * 1024
     #: how far (seconds) a signed webhook's ``webhook-timestamp`` may be from the clock
@@ -72,6 +76,16 @@ class AppArgs(BaseModel):
     @property
     def store(self) -> StoreConfig:
         return StoreConfig(self.redis_url, self.namespace, self.shard_count)
+
+    @model_validator(mode="after")
+    def _known_modes(self) -> AppArgs:
+        channel_modes(self.channels, self.channel_modes)  # ValueError names the problem
+        return self
+
+    @property
+    def modes(self) -> dict[str, str]:
+        """Every configured channel's mode."""
+        return channel_modes(self.channels, self.channel_modes)
 
 
 def channel_secret(channel: str) -> bytes | None:
@@ -102,6 +116,7 @@ class Backend:
                 secret=channel_secret(channel),
                 consumer=f"{channel}-http",
                 tolerance_seconds=args.webhook_tolerance_seconds,
+                mode=args.modes[channel],
             )
             for channel, fmt in args.channels.items()
         }
@@ -197,18 +212,16 @@ class Backend:
             raise ApiError(422, "unknown_channel", message, field)
         return ingest
 
-    def place_orders(self, orders: Sequence[PlatformOrder | Unreadable]) -> list[OrderDecision]:
+    def place_orders(self, orders: Sequence[PlatformOrder]) -> list[OrderDecision]:
         """Orders grouped by channel and decided by its ingest; decisions back in request
-        order. An unreadable one fails the request (after its channel's batch is decided)."""
+        order. The orders were validated whole before (``serve_app.orders``): nothing here
+        refuses a request after part of it was decided."""
         by_channel: dict[str, list[int]] = {}
         for position, order in enumerate(orders):
             by_channel.setdefault(order.channel, []).append(position)
         decided: list[OrderDecision | None] = [None] * len(orders)
         for channel, positions in by_channel.items():
             result = self.ingest_for(channel).decide([orders[p] for p in positions])
-            if result.dead:  # the request schema should have caught it: say what it was
-                letter = result.dead[0]
-                raise ApiError(422, "invalid_order", letter.reason, f"order {letter.order_id}")
             for position, decision in zip(positions, result.orders, strict=True):
                 decided[position] = decision
         return [d for d in decided if d is not None]
@@ -223,8 +236,7 @@ class Backend:
 
     def order_lines(self, channel: str, order_id: str) -> list[dict[str, Any]]:
         """The line records of an order, found through the channel's order index."""
-        raw = self.redis.hget(keys.ChannelKeys.of(self.config.namespace, channel).orders, order_id)
-        skus = text(raw).split(",") if raw else []
+        skus = self.ingest_for(channel).store.order_skus([order_id]).get(order_id, [])
         field = f"{channel}{FIELD_SEPARATOR}{order_id}"
         lines = []
         for sku in skus:
@@ -311,4 +323,11 @@ class Backend:
             "oversold": self.store.oversold(self.redis, self.all_skus()),
             "forecaster": ray.get(self.forecaster.stats.remote(), timeout=5),
             "alerts": ray.get(self.forecaster.alerts.remote(), timeout=5),
+            "grant_headroom": self.grant_headroom(),
         }
+
+    def grant_headroom(self) -> dict[str, int]:
+        """Per SKU, what the sync last saved of ``on_hand - reserved - sold - held by
+        platforms`` (the grant invariant: never negative; ``actors.sync.grants``)."""
+        raw = self.redis.hgetall(keys.grant_headroom(self.config.namespace)) or {}
+        return {text(sku): int(text(units)) for sku, units in raw.items()}

@@ -65,6 +65,20 @@ def prometheus_text(metrics: Mapping[str, Any]) -> str:
     )
     for channel, value in sorted(oversold_by_channel(metrics["oversold"]).items()):
         out.append(_line("flashstock_oversold_orders_total", value, channel=channel))
+    headroom = metrics.get("grant_headroom", {})
+    out += _family(
+        "flashstock_grant_headroom_units",
+        "gauge",
+        "on_hand - reserved - sold - units granted to platforms and not sold there; negative breaks the "
+        "grant invariant.",
+    )
+    for sku, units in sorted(headroom.items()):
+        out.append(_line("flashstock_grant_headroom_units", units, sku=sku))
+    out += _family(
+        "flashstock_grant_invariant_violations", "gauge", "SKUs whose grants exceed what the pool covers."
+    )
+    violations = sum(1 for units in headroom.values() if units < 0)
+    out.append(_line("flashstock_grant_invariant_violations", violations))
     out += _family("flashstock_alerts_open", "gauge", "Open alerts by level.")
     levels = Counter(alert["level"] for alert in metrics["alerts"])
     for level in sorted({*ALERT_LEVELS, *levels}):

@@ -8,9 +8,10 @@ over HTTP becomes exactly what the same order read from a channel's inbox become
 
 from __future__ import annotations
 
-import json
+from collections.abc import Sequence
+from typing import NamedTuple
 
-from policies.channels import Cancellation, OrderLine, Payment, PlatformOrder, Unreadable
+from policies.channels import Cancellation, OrderLine, Payment, PlatformOrder
 from policies.channels import fields as f
 from serve_app.schemas import OrderIn
 
@@ -18,20 +19,45 @@ from serve_app.schemas import OrderIn
 OPERATOR_CANCEL = "cancelled_by_operator"
 
 
-def platform_order(order: OrderIn) -> PlatformOrder | Unreadable:
-    """The internal order of a request's order, or ``Unreadable`` naming the field that
-    breaks a channel rule (the raw text is the order in the generic JSON format)."""
+class InvalidOrder(NamedTuple):
+    """Why a request's order breaks a channel rule: ``field`` is its path in the request
+    (``orders.1.buyer_id``), ``message`` says what is wrong."""
+
+    field: str
+    message: str
+
+
+def platform_orders(orders: Sequence[OrderIn]) -> list[PlatformOrder] | InvalidOrder:
+    """The internal orders of a whole request, or the first order field that breaks a
+    channel rule. All or nothing: the route refuses the request (422, the field named)
+    before any order is decided, so no request is refused after part of it deducted."""
+    converted = []
+    for position, order in enumerate(orders):
+        result = platform_order(order, f"orders.{position}.")
+        if isinstance(result, InvalidOrder):
+            return result
+        converted.append(result)
+    return converted
+
+
+def platform_order(order: OrderIn, prefix: str = "") -> PlatformOrder | InvalidOrder:
+    """The internal order of a request's order, or the field (named after ``prefix``)
+    that breaks a channel rule."""
+    field = f"{prefix}order_id"
     try:
-        order_id = f.ident(order.order_id, "order_id")
-        lines = f.merge_lines(
-            [(f.ident(line.sku, f"lines[{i}].sku"), line.quantity) for i, line in enumerate(order.lines)],
-            "lines",
-        )
-        buyer_id = f.ident(order.buyer_id or "unknown", "buyer_id")
-        placed_at = f.epoch_seconds(order.placed_at, "placed_at")
+        order_id = f.ident(order.order_id, field)
+        raw_lines = []
+        for i, line in enumerate(order.lines):
+            field = f"{prefix}lines.{i}.sku"
+            raw_lines.append((f.ident(line.sku, field), line.quantity))
+        field = f"{prefix}lines"
+        lines = f.merge_lines(raw_lines, field)
+        field = f"{prefix}buyer_id"
+        buyer_id = f.ident(order.buyer_id or "unknown", field)
+        field = f"{prefix}placed_at"
+        placed_at = f.epoch_seconds(order.placed_at, field)
     except f.FieldError as error:
-        raw = json.dumps({"type": "order", **order.model_dump()}, ensure_ascii=False, default=str)
-        return Unreadable(order.channel, str(error), raw, order.order_id)
+        return InvalidOrder(field, str(error))
     return PlatformOrder(
         order.channel,
         order_id,

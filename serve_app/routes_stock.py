@@ -21,7 +21,7 @@ from serve_app.auth import Principal
 from serve_app.backend import Backend
 from serve_app.deps import backend, require
 from serve_app.errors import ApiError
-from serve_app.orders import order_notice, platform_order
+from serve_app.orders import InvalidOrder, order_notice, platform_orders
 from serve_app.schemas import (
     ERROR_RESPONSES,
     AdjustRequest,
@@ -245,15 +245,21 @@ def adjust(
 def place_orders(
     body: OrdersRequest, b: BackendDep, who: Annotated[Principal, Depends(require("ingest"))]
 ) -> JSONResponse:
-    """A batch of up to 10,000 orders in the internal format; decisions in order. A
-    multi-line order is all-or-nothing."""
+    """A batch of up to 10,000 orders in the internal format; decisions in order. The
+    whole request is validated before any order is decided: one order that breaks a rule
+    refuses the request (422, its field named) and nothing is deducted. A multi-line
+    order is all-or-nothing; an order id sent again with other lines is refused
+    (``order_conflict``)."""
     for position, order in enumerate(body.orders):
         if not who.may_ingest(order.channel):
             raise ApiError(
                 403, "forbidden", f"this token may not send orders for {order.channel}", "orders.channel"
             )
         b.ingest_for(order.channel, f"orders.{position}.channel")  # 422 before anything is decided
-    decisions = b.place_orders([platform_order(o) for o in body.orders])
+    orders = platform_orders(body.orders)
+    if isinstance(orders, InvalidOrder):
+        raise ApiError(422, "invalid_order", orders.message, orders.field)
+    decisions = b.place_orders(orders)
     # Built as plain JSON: validating 10,000 response models would cost more than
     # deciding the orders (the schema above still documents the shape).
     return JSONResponse({"decisions": [order_json(d) for d in decisions]})

@@ -41,6 +41,7 @@ class IngestOptions(TypedDict, total=False):
     consumer: str | None
     batch_size: int
     claim_idle_ms: int
+    mode: str | None
 
 
 HANG = "hang"  # a scripted answer: read the request, then say nothing until teardown

@@ -21,11 +21,17 @@ Channels (``actors.ingest``, ``actors.sync``):
 - ``ns:in:{channel}``              stream: the platform's order messages (the inbox)
 - ``ns:decisions:{channel}``       stream: published decisions, one entry per batch
 - ``ns:dead:{channel}``            stream: unreadable messages with their reason
-- ``ns:orders:{channel}``          hash: order id -> its lines (for payments and cancels
-                                   that name only the order)
+- ``ns:orders:{channel}``          hash: order id -> the order as first decided (lines and
+                                   outcome; written once: conflicts, payments and cancels)
+- ``ns:cancel-requests:{channel}`` stream: orders a platform-first platform sold that
+                                   flashstock refused: the platform must cancel them
 - ``ns:ingest-stats:{channel}``    hash: counters of the channel's ingest
 - ``ns:visible:{channel}``         hash: sku -> units the platform may show
 - ``ns:visible-changes``           stream: changes of the visible quantities
+- ``ns:grants:book``               string: the grant book (``actors.sync.grant_store``)
+- ``ns:grants:headroom``           hash: sku -> on_hand - reserved - sold - held by platforms
+- ``ns:grant-updates:{channel}``   stream: grant updates to the platform (add / take)
+- ``ns:grant-answers:{channel}``   stream: the platform's answers (units added / removed)
 
 Alerts (``actors.alerts``):
 
@@ -77,6 +83,7 @@ class ChannelKeys(NamedTuple):
     dead: str  # stream unreadable messages are parked in, with the reason
     orders: str  # hash: order id -> its lines (for payments and cancels by order)
     stats: str  # hash: counters
+    cancellations: str  # stream: cancellation requests to the platform (compensation)
 
     @classmethod
     def of(cls, ns: str, channel: str) -> ChannelKeys:
@@ -86,6 +93,7 @@ class ChannelKeys(NamedTuple):
             f"{ns}:dead:{channel}",
             f"{ns}:orders:{channel}",
             f"{ns}:ingest-stats:{channel}",
+            f"{ns}:cancel-requests:{channel}",
         )
 
 
@@ -95,6 +103,22 @@ def visible(ns: str, channel: str) -> str:
 
 def visible_changes(ns: str) -> str:
     return f"{ns}:visible-changes"
+
+
+def grant_book(ns: str) -> str:
+    return f"{ns}:grants:book"
+
+
+def grant_headroom(ns: str) -> str:
+    return f"{ns}:grants:headroom"
+
+
+def grant_updates(ns: str, channel: str) -> str:
+    return f"{ns}:grant-updates:{channel}"
+
+
+def grant_answers(ns: str, channel: str) -> str:
+    return f"{ns}:grant-answers:{channel}"
 
 
 def alert_stream(ns: str) -> str:

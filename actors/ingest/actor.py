@@ -37,6 +37,7 @@ class ChannelIngestService:
         secret: bytes | None = None,
         claim_every_seconds: float = 5.0,
         batch_size: int = 1000,
+        mode: str | None = None,
     ) -> None:
         configure_logging()
         self.client = StockClient(config, owner_handles(config))
@@ -48,6 +49,7 @@ class ChannelIngestService:
             secret=secret,
             consumer=f"{channel}-ingest",
             batch_size=batch_size,
+            mode=mode,
         )
         self.claim_every_seconds = claim_every_seconds
         self._stop = threading.Event()
@@ -93,17 +95,22 @@ def start_ingest(
     config: StoreConfig,
     channels: dict[str, str],
     secrets: dict[str, bytes] | None = None,
+    modes: dict[str, str] | None = None,
     *,
     detached: bool = False,
     **options: Any,
 ) -> dict[str, Any]:
-    """Start (or find) one ingest actor per channel; ``channels`` maps name -> format."""
+    """Start (or find) one ingest actor per channel; ``channels`` maps name -> format,
+    ``modes`` name -> ``platform-first`` / ``reserve-first`` (the format's default when
+    not named: ``policies.channel_modes``)."""
     # one per node, starting after the owners' nodes, so load spreads over the cluster
     strategies = one_per_node(len(channels), offset=config.shard_count)
     actors = {
         channel: ChannelIngestActor.options(
             **actor_options(ingest_name(config, channel), detached=detached), scheduling_strategy=strategy
-        ).remote(config, channel, fmt, (secrets or {}).get(channel), **options)
+        ).remote(
+            config, channel, fmt, (secrets or {}).get(channel), mode=(modes or {}).get(channel), **options
+        )
         for (channel, fmt), strategy in zip(channels.items(), strategies, strict=True)
     }
     ray.get([actor.stats.remote() for actor in actors.values()])

@@ -39,6 +39,7 @@ from actors.ingest.store import (
     enqueue,
     read_decisions,
 )
+from policies.channel_modes import asks_first, default_mode, invalid_mode
 from policies.channels import (
     Cancellation,
     ChannelMessage,
@@ -56,12 +57,18 @@ from policies.channels.signing import (
 from policies.ledger import Decision
 from policies.operations import Operation
 from policies.orders import (
+    ORDER_CONFLICT,
+    CancellationRequest,
     NoticeDecision,
     OrderDecision,
+    RecordedOrder,
+    answer_from_record,
+    cancellation_request,
     compensations_for,
     confirmations_for,
     decide_notice,
     decide_order,
+    record_order,
     releases_for,
     reservations_for,
 )
@@ -115,6 +122,16 @@ class IngestResult(NamedTuple):
     ignored: int
 
 
+class _Span(NamedTuple):
+    """A message's operations ``ops[start:end]``; ``ready`` is the answer of an order
+    that is not decided again (a conflict, a recorded rejection)."""
+
+    message: PlatformOrder | Payment | Cancellation
+    start: int
+    end: int
+    ready: OrderDecision | None = None
+
+
 class ChannelIngest:
     """Parses, routes and acknowledges the order messages of one channel."""
 
@@ -130,9 +147,16 @@ class ChannelIngest:
         batch_size: int = 1000,
         claim_idle_ms: int = 30_000,
         tolerance_seconds: float = DEFAULT_TOLERANCE_SECONDS,
+        mode: str | None = None,
     ) -> None:
+        problem = invalid_mode(mode) if mode is not None else None
+        if problem:
+            raise ValueError(f"{channel}: {problem}")
         self.channel = channel
         self.fmt = fmt
+        #: ``platform-first`` or ``reserve-first`` (``policies.channel_modes``)
+        self.mode = mode or default_mode(fmt)
+        self.asked_first = asks_first(self.mode)
         self.store = store
         self.submit = submit
         self.secret = secret
@@ -238,10 +262,17 @@ class ChannelIngest:
         """Decide parsed messages (durably, through ``submit``) in message order and
         publish the answers; acknowledge ``entry_ids`` in the same transaction as the
         publication. The one way orders are decided, whether they came from the inbox, a
-        webhook or the HTTP API."""
-        known_skus = self._order_skus(messages)
+        webhook or the HTTP API.
+
+        Orders stay whole: an order id decided before (or earlier in the batch) that
+        comes with other lines is refused as ``order_conflict`` and changes nothing; one
+        whose first decision was a rejection gets that rejection again from its record;
+        every order decided for the first time is recorded, accepted or not."""
+        recorded = self._recorded(messages)
+        known_skus = {order_id: r.skus for order_id, r in recorded.items() if r.accepted}
+        first_lines: dict[str, PlatformOrder] = {}
         ops: list[Operation] = []
-        spans: list[tuple[PlatformOrder | Payment | Cancellation, int, int]] = []
+        spans: list[_Span] = []
         dead: list[Unreadable] = []
         ignored = 0
         for message in messages:
@@ -252,7 +283,17 @@ class ChannelIngest:
                 ignored += 1
                 continue
             if isinstance(message, PlatformOrder):
-                new_ops: Sequence[Operation] = reservations_for(message)
+                ready = answer_from_record(
+                    message, recorded.get(message.order_id), first_lines.get(message.order_id)
+                )
+                if ready is not None:
+                    if ready.reason == ORDER_CONFLICT:
+                        detail = ready.lines[0].detail if ready.lines else ""
+                        self.log.warning("order_conflict_refused", order=message.order_id, detail=detail)
+                    spans.append(_Span(message, len(ops), len(ops), ready))
+                    continue
+                new_ops: Sequence[Operation] = reservations_for(message, asked_first=self.asked_first)
+                first_lines.setdefault(message.order_id, message)
                 known_skus[message.order_id] = [line.sku for line in message.lines]
             else:
                 skus = known_skus.get(message.order_id, [])
@@ -261,31 +302,50 @@ class ChannelIngest:
                     if isinstance(message, Payment)
                     else releases_for(message, skus)
                 )
-            spans.append((message, len(ops), len(ops) + len(new_ops)))
+            spans.append(_Span(message, len(ops), len(ops) + len(new_ops)))
             ops.extend(new_ops)
 
         decisions = self.submit(ops) if ops else []
+        compensation: list[Operation] = []
+        given_back: list[tuple[int, int]] = []  # per span: its compensations' positions
+        for span in spans:
+            begin = len(compensation)
+            if isinstance(span.message, PlatformOrder) and span.ready is None:
+                compensation.extend(compensations_for(span.message, decisions[span.start : span.end]))
+            given_back.append((begin, len(compensation)))
+        released = self.submit(compensation) if compensation else []
         orders: list[OrderDecision] = []
         notices: list[NoticeDecision] = []
-        compensation: list[Operation] = []
-        for message, start, end in spans:
-            lines = decisions[start:end]
-            if isinstance(message, PlatformOrder):
-                orders.append(decide_order(message, lines))
-                compensation.extend(compensations_for(message, lines))
-            else:
-                notices.append(decide_notice(message, lines))
-        if compensation:
-            self.submit(compensation)
-        self._publish(orders, notices, dead, ignored, entry_ids)
+        index: dict[str, RecordedOrder] = {}
+        cancellations: list[CancellationRequest] = []
+        for span, (begin, end) in zip(spans, given_back, strict=True):
+            lines = decisions[span.start : span.end]
+            if not isinstance(span.message, PlatformOrder):
+                notices.append(decide_notice(span.message, lines))
+                continue
+            if span.ready is not None:
+                orders.append(span.ready)
+                continue
+            decision = decide_order(span.message, lines, released[begin:end])
+            orders.append(decision)
+            first = span.message.order_id not in recorded and span.message.order_id not in index
+            conflict = any(d.reason == ORDER_CONFLICT for d in decision.lines)
+            if first and not conflict:  # a conflict is refused, not recorded (nor cancelled)
+                index[span.message.order_id] = record_order(decision)
+                request = cancellation_request(decision, asked_first=self.asked_first)
+                if request is not None:
+                    cancellations.append(request)
+        self._publish(orders, notices, dead, ignored, entry_ids, index, cancellations)
         return IngestResult(orders, notices, dead, ignored)
 
-    def _order_skus(self, messages: Sequence[object]) -> dict[str, list[str]]:
-        """SKUs of earlier accepted orders named by payments / cancellations without SKUs."""
+    def _recorded(self, messages: Sequence[object]) -> dict[str, RecordedOrder]:
+        """The records of the orders (and of the orders that payments and cancels without
+        SKUs name) decided before."""
         wanted = sorted(
-            {m.order_id for m in messages if isinstance(m, Payment | Cancellation) and not m.skus}
+            {m.order_id for m in messages if isinstance(m, PlatformOrder)}
+            | {m.order_id for m in messages if isinstance(m, Payment | Cancellation) and not m.skus}
         )
-        return self.store.order_skus(wanted) if wanted else {}
+        return self.store.recorded_orders(wanted) if wanted else {}
 
     def _publish(
         self,
@@ -294,6 +354,8 @@ class ChannelIngest:
         dead: list[Unreadable],
         ignored: int,
         entry_ids: Sequence[str],
+        index: dict[str, RecordedOrder],
+        cancellations: list[CancellationRequest],
     ) -> None:
         counts = {
             "orders": len(orders),
@@ -301,12 +363,20 @@ class ChannelIngest:
             "notices": len(notices),
             "dead": len(dead),
             "ignored": ignored,
+            "cancel_requests": len(cancellations),
         }
-        index = {o.order_id: [d.sku for d in o.lines] for o in orders if o.accepted}
         for letter in dead:
             self.log.warning("message_dead_lettered", order=letter.order_id, reason=letter.reason)
         self.store.publish(
-            Publication(orders, notices, dead, index, {k: v for k, v in counts.items() if v}, list(entry_ids))
+            Publication(
+                orders,
+                notices,
+                dead,
+                index,
+                {k: v for k, v in counts.items() if v},
+                list(entry_ids),
+                cancellations,
+            )
         )
 
     def stats(self) -> dict[str, int]:

@@ -17,9 +17,12 @@ from actors.ingest.store import (
     InboxEntry,
     Publication,
     RawMessage,
-    index_value,
+    accepted_skus,
+    decode_order,
+    encode_order,
     message_text,
 )
+from policies.orders import CancellationRequest, RecordedOrder
 
 
 class _Delivery(NamedTuple):
@@ -41,6 +44,7 @@ class MemoryIngestStore:
         self._decisions: list[str] = []
         self._dead: list[DeadLetter] = []
         self._counters: dict[str, int] = {}
+        self._cancellations: list[CancellationRequest] = []
 
     def read(self, consumer: str, count: int, *, pending: bool, block_ms: int = 0) -> list[InboxEntry]:
         with self._lock:
@@ -70,15 +74,20 @@ class MemoryIngestStore:
                 self._pending[entry.entry_id] = _Delivery(consumer, now)
             return ClaimedPage(rest[0].entry_id if rest else SCAN_START, page, 0)
 
-    def order_skus(self, order_ids: Sequence[str]) -> dict[str, list[str]]:
+    def recorded_orders(self, order_ids: Sequence[str]) -> dict[str, RecordedOrder]:
         with self._lock:
-            return {o: self._orders[o].split(",") for o in order_ids if self._orders.get(o)}
+            return {o: decode_order(self._orders[o]) for o in order_ids if self._orders.get(o)}
+
+    def order_skus(self, order_ids: Sequence[str]) -> dict[str, list[str]]:
+        """The SKUs of the accepted orders among ``order_ids``."""
+        return accepted_skus(self.recorded_orders(order_ids))
 
     def publish(self, publication: Publication) -> None:
-        orders, notices, dead, order_index, counts, acknowledged = publication
+        orders, notices, dead, order_index, counts, acknowledged, cancellations = publication
         with self._lock:
-            for order_id, skus in order_index.items():
-                self._orders[order_id] = index_value(skus)
+            self._cancellations.extend(cancellations)
+            for order_id, recorded in order_index.items():
+                self._orders.setdefault(order_id, encode_order(recorded))  # never overwritten
             if orders or notices:
                 lines = [format_order_decision(o) for o in orders] + [format_notice(n) for n in notices]
                 self._decisions.append("\n".join(lines))
@@ -133,6 +142,10 @@ class MemoryIngestStore:
     def dead_letters(self) -> list[DeadLetter]:
         with self._lock:
             return list(self._dead)
+
+    def cancellation_requests(self) -> list[CancellationRequest]:
+        with self._lock:
+            return list(self._cancellations)
 
     def _holder(self, entry_id: str) -> str | None:
         delivery = self._pending.get(entry_id)

@@ -11,7 +11,8 @@ Redis keys of a channel (``actors.infra.keys.ChannelKeys``):
 - ``ns:decisions:{channel}``    published decisions, one entry per batch, a line per
                                 decision (``actors.infra.codec``)
 - ``ns:dead:{channel}``         unreadable messages: ``reason``, ``raw``, ``order_id``
-- ``ns:orders:{channel}``       accepted order id -> its SKUs, comma separated
+- ``ns:orders:{channel}``       order id -> the order as first decided (``encode_order``:
+                                its lines and outcome), written once, never overwritten
 - ``ns:ingest-stats:{channel}`` counters
 
 A batch's publication (decisions, order index, dead letters, counters and the
@@ -30,7 +31,8 @@ from actors.infra.codec import decision_fields, format_notice, format_order_deci
 from actors.infra.keys import ChannelKeys
 from actors.infra.settings import StoreConfig
 from policies.channels import Unreadable
-from policies.orders import NoticeDecision, OrderDecision
+from policies.operations import FIELD_SEPARATOR
+from policies.orders import CancellationRequest, NoticeDecision, OrderDecision, RecordedOrder
 
 #: the consumer group every ingest of a channel reads the inbox through
 GROUP = "ingest"
@@ -77,12 +79,15 @@ class Publication(NamedTuple):
     orders: Sequence[OrderDecision]
     notices: Sequence[NoticeDecision]
     dead: Sequence[Unreadable]
-    #: accepted order id -> its SKUs (payments and cancels that name only the order)
-    order_index: Mapping[str, Sequence[str]]
+    #: order id -> the order as first decided, for orders decided for the first time
+    #: (written only where the id has no record yet: an order stays whole)
+    order_index: Mapping[str, RecordedOrder]
     #: counter increments, only the non-zero ones
     counts: Mapping[str, int]
     #: inbox entries this batch answers
     acknowledged: Sequence[str]
+    #: orders a platform-first platform must cancel (oversells flashstock refused)
+    cancellations: Sequence[CancellationRequest] = ()
 
 
 class IngestStore(Protocol):
@@ -96,6 +101,11 @@ class IngestStore(Protocol):
     def claim(self, consumer: str, idle_ms: int, start: str, count: int) -> ClaimedPage:
         """Entries pending with any consumer for at least ``idle_ms``, from ``start``,
         handed over to ``consumer``."""
+        ...
+
+    def recorded_orders(self, order_ids: Sequence[str]) -> dict[str, RecordedOrder]:
+        """The first decisions of the orders among ``order_ids`` that were decided before
+        (accepted or not; unknown ones left out)."""
         ...
 
     def order_skus(self, order_ids: Sequence[str]) -> dict[str, list[str]]:
@@ -135,6 +145,10 @@ class IngestStore(Protocol):
 
     def dead_letters(self) -> list[DeadLetter]: ...
 
+    def cancellation_requests(self) -> list[CancellationRequest]:
+        """Every cancellation request recorded so far, oldest first."""
+        ...
+
 
 def next_entry_id(entry_id: str) -> str:
     """The smallest stream id after ``entry_id``."""
@@ -146,8 +160,54 @@ def message_text(message: RawMessage) -> bytes | str:
     return message if isinstance(message, bytes | str) else json.dumps(message, ensure_ascii=False)
 
 
-def index_value(skus: Sequence[str]) -> str:
-    return ",".join(skus)
+def encode_order(recorded: RecordedOrder) -> str:
+    """An order index value: JSON ``{"lines": [[sku, quantity, status, reason], ...],
+    "accepted": bool, "reason": str, "failed_sku": str}``."""
+    return json.dumps(
+        {
+            "lines": [list(line) for line in recorded.lines],
+            "accepted": recorded.accepted,
+            "reason": recorded.reason,
+            "failed_sku": recorded.failed_sku,
+        },
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
+
+
+def decode_order(value: str) -> RecordedOrder:
+    """An order index value; the older form (an accepted order's SKUs joined by commas,
+    no quantities) reads as an accepted order whose quantities are unknown (0)."""
+    if not value.startswith("{"):
+        return RecordedOrder(tuple((sku, 0, "", "") for sku in value.split(",")), True)
+    raw = json.loads(value)
+    lines = tuple((str(s), int(q), str(st), str(r)) for s, q, st, r in raw["lines"])
+    return RecordedOrder(lines, bool(raw["accepted"]), str(raw["reason"]), str(raw["failed_sku"]))
+
+
+def cancellation_fields(request: CancellationRequest) -> dict[str, str]:
+    """A cancellation request as stream fields (``skus`` joined by the line separator)."""
+    return {
+        "channel": request.channel,
+        "order_id": request.order_id,
+        "skus": FIELD_SEPARATOR.join(request.skus),
+        "reason": request.reason,
+        "detail": request.detail,
+    }
+
+
+def cancellation_of(fields: Mapping[str, str]) -> CancellationRequest:
+    """The cancellation request of stream fields written by ``cancellation_fields``."""
+    skus = tuple(fields["skus"].split(FIELD_SEPARATOR)) if fields["skus"] else ()
+    return CancellationRequest(
+        fields["channel"], fields["order_id"], skus, fields["reason"], fields["detail"]
+    )
+
+
+def accepted_skus(recorded: Mapping[str, RecordedOrder]) -> dict[str, list[str]]:
+    """The SKUs of the accepted orders among ``recorded`` (what payments and cancels that
+    name only the order act on)."""
+    return {order_id: r.skus for order_id, r in recorded.items() if r.accepted}
 
 
 # ---- Redis ------------------------------------------------------------------------------
@@ -191,18 +251,26 @@ class RedisIngestStore:
             self.redis.xack(self.keys.inbox, GROUP, *deleted)
         return ClaimedPage(text(reply[0]), _inbox_entries(reply[1]), len(deleted))
 
-    def order_skus(self, order_ids: Sequence[str]) -> dict[str, list[str]]:
+    def recorded_orders(self, order_ids: Sequence[str]) -> dict[str, RecordedOrder]:
         if not order_ids:
             return {}
         found = self.redis.hmget(self.keys.orders, list(order_ids))
-        return {order_id: text(raw).split(",") for order_id, raw in zip(order_ids, found, strict=True) if raw}
+        return {
+            order_id: decode_order(text(raw)) for order_id, raw in zip(order_ids, found, strict=True) if raw
+        }
+
+    def order_skus(self, order_ids: Sequence[str]) -> dict[str, list[str]]:
+        """The SKUs of the accepted orders among ``order_ids``."""
+        return accepted_skus(self.recorded_orders(order_ids))
 
     def publish(self, publication: Publication) -> None:
-        orders, notices, dead, order_index, counts, acknowledged = publication
+        orders, notices, dead, order_index, counts, acknowledged, cancellations = publication
         pipe = self.redis.pipeline(transaction=True)
-        if order_index:
-            index = {order_id: index_value(skus) for order_id, skus in order_index.items()}
-            pipe.hset(self.keys.orders, mapping=index)  # type: ignore[arg-type]  # dict is invariant; str values are encodable
+        for request in cancellations:
+            fields: dict[Any, Any] = cancellation_fields(request)  # redis-py's field types are invariant
+            pipe.xadd(self.keys.cancellations, fields, maxlen=self.stream_maxlen, approximate=True)
+        for order_id, recorded in order_index.items():
+            pipe.hsetnx(self.keys.orders, order_id, encode_order(recorded))  # never overwritten
         if orders or notices:
             # One entry per batch, a line per decision: per-order entries cost more than
             # the decisions themselves at flash-sale rates.
@@ -280,6 +348,10 @@ class RedisIngestStore:
     def dead_letters(self) -> list[DeadLetter]:
         entries: Any = self.redis.xrange(self.keys.dead)  # [(id, {field: value})]
         return [DeadLetter(text(f[b"reason"]), text(f[b"raw"]), text(f[b"order_id"])) for _, f in entries]
+
+    def cancellation_requests(self) -> list[CancellationRequest]:
+        entries: Any = self.redis.xrange(self.keys.cancellations)  # [(id, {field: value})]
+        return [cancellation_of({text(k): text(v) for k, v in f.items()}) for _, f in entries]
 
 
 def read_decisions(

@@ -10,8 +10,10 @@ computes it. Reading and publishing go through the store passed in
 
 Crash and retry: the state is rebuilt from the committed SKU state at start, so a
 restart republishes the current allocation; publishing the same numbers twice is harmless.
-Limitation: all channels are published in the same tick; a platform that applies its
-update late can still hold units that were moved to another channel meanwhile.
+Limitation: these are absolute counts, all channels published in the same tick; a
+platform that applies its update late can still hold units that were moved to another
+channel meanwhile. The platform-first platforms get the grant protocol instead
+(``actors.sync.grants``), which is safe whatever their lag.
 """
 
 from __future__ import annotations

@@ -4,8 +4,10 @@ Checks the promises of the README's promises table on the final state: every ord
 decision (none missing); an order's published decisions never disagree (a redelivery
 repeats the first decision); every accepted order line has its record and each SKU's
 ``reserved + sold`` is exactly the units of its reserved and sold line records (no line
-deducted twice); no SKU holds more promised than ``on_hand`` (no oversell); and
-``on_hand`` is what the catalogue plus restocks put there.
+deducted twice); no SKU holds more promised than ``on_hand`` (no oversell);
+``on_hand`` is what the catalogue plus restocks put there; and the grant invariant:
+``sum over platforms of (granted - consumed) + reserved + sold <= on_hand`` with the
+grant book ChannelSync saved (``grant_overcommitted``).
 """
 
 from __future__ import annotations
@@ -13,8 +15,9 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
+from policies.grants import GrantBook
 from policies.ledger import Ledger, LineRecord, LineStatus
 from policies.operations import FIELD_SEPARATOR
 
@@ -44,6 +47,8 @@ class AuditResult:
     double_counted_units: dict[str, int] = field(default_factory=dict)
     oversold_units: dict[str, int] = field(default_factory=dict)
     on_hand_drift: dict[str, int] = field(default_factory=dict)
+    #: sku -> units granted to platforms beyond what the pool covers (negative headroom)
+    grant_overcommitted: dict[str, int] = field(default_factory=dict)
 
     @property
     def violations(self) -> int:
@@ -54,6 +59,7 @@ class AuditResult:
             + len(self.double_counted_units)
             + len(self.oversold_units)
             + len(self.on_hand_drift)
+            + len(self.grant_overcommitted)
         )
 
 
@@ -103,3 +109,23 @@ def audit_orders(
         if expected is not None and expected != ledger.on_hand:
             result.on_hand_drift[sku] = ledger.on_hand - expected
     return result
+
+
+def audit_grants(
+    book_state: Mapping[str, Any] | None,
+    records: Mapping[str, Mapping[str, LineRecord]],
+    ledgers: Mapping[str, Ledger],
+) -> dict[str, int]:
+    """SKUs whose saved grants exceed what the pool covers, with the units over: the
+    book's grants less what each platform's accepted order lines consumed (each line
+    once), against the stored ledger. Empty without a book (no platform-first platform)."""
+    if not book_state:
+        return {}
+    book = GrantBook.from_state(book_state, ())
+    for sku, lines in records.items():
+        for line_field, record in lines.items():
+            if line_field.startswith("~") or record.status == LineStatus.REJECTED:
+                continue
+            book.record_sale(line_field.split(FIELD_SEPARATOR, 1)[0], sku, record.quantity)
+    over = {sku: -book.headroom(sku, ledger.available) for sku, ledger in ledgers.items()}
+    return {sku: units for sku, units in over.items() if units > 0}

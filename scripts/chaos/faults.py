@@ -31,7 +31,7 @@ from scripts.loadgen.streams import entries, hash_fields, last_entry_id, read_af
 
 #: how long a path may take to serve again before the fault counts as not recovered
 RECOVERY_DEADLINE_SECONDS = 120.0
-KINDS = ("owner", "ingest", "forecaster", "node", "redis")
+KINDS = ("owner", "ingest", "forecaster", "node", "redis", "sync")
 
 
 class FaultRecord(NamedTuple):
@@ -53,6 +53,8 @@ class Deployment:
     ingest: dict[str, Any]
     forecaster: Any
     probe_skus: list[str]
+    #: ChannelSync running the grant protocol (its book is audited at the end)
+    sync: Any = None
     redis: redis.Redis = field(init=False)
     alerts_lost: list[str] = field(default_factory=list)
     _probes: itertools.count[int] = field(default_factory=itertools.count)
@@ -159,6 +161,24 @@ class Deployment:
             seconds,
             f"{len(open_before)} open alerts kept" if not lost else f"lost {lost}",
         )
+
+    def _sync(self, rng: random.Random, at: float) -> FaultRecord:
+        """ChannelSync dies while it grants: the new incarnation loads the saved book."""
+        del rng
+        if self.sync is None:
+            return FaultRecord("sync", "-", at, None, "no ChannelSync started")
+        started, killed_wall = time.monotonic(), time.time()
+        ray.kill(self.sync, no_restart=False)
+        deadline = started + RECOVERY_DEADLINE_SECONDS
+        while time.monotonic() < deadline:
+            stats = _answers(lambda: self.sync.stats.remote(), deadline)
+            if stats is not None and stats["started_wall"] >= killed_wall:  # the new incarnation
+                headroom = _answers(lambda: self.sync.grant_headroom.remote(), deadline) or {}
+                below = sorted(sku for sku, units in headroom.items() if units < 0)
+                detail = f"headroom below 0 on {below}" if below else "book reloaded, headroom >= 0"
+                return FaultRecord("sync", "channel sync (grants)", at, _since(started), detail)
+            time.sleep(0.05)  # the old incarnation answered before the kill landed
+        return FaultRecord("sync", "channel sync (grants)", at, None)
 
     def _node(self, rng: random.Random, at: float) -> FaultRecord:
         if self.cluster is None:

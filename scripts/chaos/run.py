@@ -38,11 +38,13 @@ from actors.infra.settings import StoreConfig
 from actors.ingest.actor import start_ingest
 from actors.owner.client import StockClient
 from actors.owner.store import LedgerStore
+from actors.sync.actor import start_channel_sync
+from actors.sync.grant_store import RedisGrantStore
 from policies.alert_lifecycle import LifecycleSettings
 from policies.ledger import SkuSettings
 from policies.operations import DefineSku
 from policies.routing import owner_of
-from scripts.chaos.audit import AuditResult, PublishedDecision, SentOrder, audit_orders
+from scripts.chaos.audit import AuditResult, PublishedDecision, SentOrder, audit_grants, audit_orders
 from scripts.chaos.faults import KINDS, Deployment, FaultRecord, schedule
 from scripts.chaos.output import report_stream_with_logs_in
 from scripts.loadgen.cluster import simulated_cluster
@@ -58,7 +60,8 @@ DRAIN_DEADLINE_SECONDS = 180.0
 
 def add_parser(commands: Any) -> None:
     parser = commands.add_parser(
-        "chaos", help="kill owners, ingest, forecaster, a node and Redis under load, then audit every promise"
+        "chaos",
+        help="kill owners, ingest, forecaster, sync, a node and Redis under load, then audit every promise",
     )
     parser.add_argument("--minutes", type=float, default=2.0, help="how long the load runs")
     parser.add_argument("--seed", type=int, default=1, help="of the load and the fault schedule")
@@ -122,6 +125,8 @@ def _deploy(config: StoreConfig, server: RedisServer, cluster: Any, skus: int) -
     # alerts fire as soon as their condition holds, so there are open alerts to lose
     forecaster = start_forecaster(config, lifecycle=LifecycleSettings(pending_seconds=0))
     ingest = start_ingest(config, INBOX_CHANNELS)
+    # the grant protocol for the platforms (all platform-first): its book is audited too
+    sync = start_channel_sync(config, dict.fromkeys(INBOX_CHANNELS, 1.0), sorted(INBOX_CHANNELS))
     catalogue = [(SkuSettings(f"SKU-{n:03d}", critical_floor=2), initial_stock(n)) for n in range(skus)]
     probes = [
         next(f"PROBE-{k}" for k in itertools.count() if owner_of(f"PROBE-{k}", config.shard_count) == i)
@@ -131,7 +136,7 @@ def _deploy(config: StoreConfig, server: RedisServer, cluster: Any, skus: int) -
         [DefineSku(settings, units) for settings, units in catalogue]
         + [DefineSku(SkuSettings(sku), 10_000_000) for sku in probes]
     )
-    return Deployment(config, server, cluster, client, ingest, forecaster, probes)
+    return Deployment(config, server, cluster, client, ingest, forecaster, probes, sync)
 
 
 class Load:
@@ -238,6 +243,7 @@ def _chaos(deployment: Deployment, args: argparse.Namespace, out: TextIO) -> dic
         "duplicate_deductions": sum(abs(u) for u in audit.double_counted_units.values()),
         "oversold": sum(audit.oversold_units.values()),
         "on_hand_drift": sum(abs(u) for u in audit.on_hand_drift.values()),
+        "grant_overcommitted": sum(audit.grant_overcommitted.values()),
         "alerts_lost": len(deployment.alerts_lost),
         "faults": [f._asdict() for f in faults],
         "recovery_seconds_p50": _round(quantile(recoveries, 0.5)),
@@ -285,7 +291,10 @@ def _audit(deployment: Deployment, sent: list[SentOrder], published: list[Publis
         sku: initial_stock(int(sku.removeprefix("SKU-"))) for sku in ledgers if sku.startswith("SKU-")
     }  # not the probes'
     catalogue = {sku: ledgers[sku] for sku in expected}
-    return audit_orders(sent, published, records, catalogue, expected)
+    result = audit_orders(sent, published, records, catalogue, expected)
+    book = RedisGrantStore(deployment.config, deployment.redis).load_book()
+    result.grant_overcommitted = audit_grants(book, records, ledgers)
+    return result
 
 
 def _round(seconds: float | None) -> float | None:
@@ -317,6 +326,7 @@ def _print(results: dict[str, Any], out: TextIO) -> None:
         ("duplicate deductions (units)", "duplicate_deductions"),
         ("oversold (units)", "oversold"),
         ("on_hand drift (units)", "on_hand_drift"),
+        ("granted beyond the pool (units)", "grant_overcommitted"),
         ("alerts lost across restarts", "alerts_lost"),
     ]:
         row(name, results[key], "(must be 0)")

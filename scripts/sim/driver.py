@@ -33,7 +33,8 @@ from typing import Any
 
 from policies.ledger import SkuSettings
 from scripts.loadgen.messages import cancel_message, format_of, order_message, payment_message
-from scripts.sim.platforms import PlatformShelves
+from scripts.sim.grant_platforms import GrantedShelves, NetworkFaults
+from scripts.sim.platforms import GRANTS, PlatformShelves
 from scripts.sim.scenario import RESPONSE_LEVELS, RestockAt, Scenario
 from scripts.sim.show_events import BuyerCancel, BuyerOrder, BuyerPayment, generate
 from scripts.sim.target import Answer, Outbound, Target
@@ -51,6 +52,8 @@ class ShowLog:
     generated: int = 0
     taken: Counter[str] = field(default_factory=Counter)  # channel -> orders sent
     turned_away: Counter[str] = field(default_factory=Counter)  # channel -> platform sold out
+    #: channel -> buyers it turned away while another platform (or the free pool) had units
+    turned_away_with_units_elsewhere: Counter[str] = field(default_factory=Counter)
     accepted: Counter[str] = field(default_factory=Counter)  # channel -> accepted orders
     rejected: Counter[str] = field(default_factory=Counter)  # reason -> orders
     notices: Counter[str] = field(default_factory=Counter)  # "payment accepted", ...
@@ -113,6 +116,22 @@ def show_epoch(now: float | None = None) -> float:
     return (int(time.time() if now is None else now) // 60 + 1) * 60.0
 
 
+def shelves_for(scenario: Scenario) -> PlatformShelves | GrantedShelves:
+    """The scenario's platforms: the grant protocol (the default), or absolute counts
+    published by a visible-count policy (``quota``, ``shared``: kept for comparison)."""
+    lag = scenario.platform_lag_ms / 1000.0
+    if scenario.allocation == GRANTS:
+        drop, duplicate, reorder = scenario.platform_network
+        return GrantedShelves(
+            scenario.channels,
+            lag,
+            faults=NetworkFaults(drop, duplicate, reorder),
+            silent={c: minute * 60.0 for c, minute in scenario.silent_platforms.items()},
+            seed=scenario.seed,
+        )
+    return PlatformShelves(scenario.allocation, scenario.channels, lag)
+
+
 class ShowRun:
     def __init__(
         self,
@@ -135,14 +154,12 @@ class ShowRun:
         self.on_step = on_step
         self.log = ShowLog()
         self.skus = [prefix + s.sku for s in scenario.skus]
-        self.shelves = PlatformShelves(
-            scenario.allocation, scenario.channels, scenario.platform_lag_ms / 1000.0
-        )
+        self.shelves = shelves_for(scenario)
+        self._orders: dict[str, tuple[str, str, int, float]] = {}  # id -> channel, sku, units, second
         self.state: dict[str, str] = {}  # order id -> sent / accepted / rejected / away
         self.open_alerts: set[str] = set()
         self._responded: set[tuple[str, str]] = set()
         self._actions: list[tuple[float, int, str, str, int, float | None]] = []
-        self._lines: dict[str, tuple[str, int]] = {}  # order id -> (sku, units) sent
         self._units: Counter[str] = Counter()  # sku -> units accepted in this step
 
     def run(self) -> ShowLog:
@@ -204,12 +221,15 @@ class ShowRun:
         at = self.clock.event_time(event.minute)
         if isinstance(event, BuyerOrder):
             sku = self.prefix + event.sku
-            if not self.shelves.take(event.minute * 60.0, event.channel, sku, event.quantity):
+            second = event.minute * 60.0
+            if not self.shelves.take(second, event.channel, sku, event.quantity):
                 self.state[event.order_id] = "away"
                 self.log.turned_away[event.channel] += 1
+                if self.shelves.units_elsewhere(second, event.channel, sku):
+                    self.log.turned_away_with_units_elsewhere[event.channel] += 1
                 return
             self.state[event.order_id] = "sent"
-            self._lines[event.order_id] = (event.sku, event.quantity)
+            self._orders[event.order_id] = (event.channel, sku, event.quantity, second)
             self.log.taken[event.channel] += 1
             body = order_message(
                 fmt, self.prefix + event.order_id, sku, event.quantity, at, f"buyer-{event.order_id}"
@@ -242,8 +262,10 @@ class ShowRun:
                 self.state[order_id] = "accepted" if answer.accepted else "rejected"
                 if answer.accepted:
                     self.log.accepted[answer.channel] += 1
-                    sku, units = self._lines.get(order_id, ("", 0))
-                    self._units[sku] += units
+                    channel, sku, units, second = self._orders.pop(order_id, (answer.channel, "", 0, 0.0))
+                    if units:
+                        self.shelves.record(second, channel, sku, units)
+                        self._units[sku.removeprefix(self.prefix)] += units
                 else:
                     self.log.rejected[answer.reason] += 1
             else:

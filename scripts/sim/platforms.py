@@ -7,11 +7,13 @@ order. The counters are set from the visible quantities flashstock publishes
 between updates a platform counts down its own sales only. An order a platform took that
 the pool cannot cover is an oversell: what the allocation policy must prevent.
 
-Policies under test, both ``policies.allocation.visible_units``, the rule ChannelSync
-publishes with (one rule, so the simulation measures production): ``quota`` (its
-``SHARE`` policy: the pool split by channel share, moved toward the channels that sell,
-the last units handed out one per channel) and ``shared`` (its ``EVERYWHERE`` policy: every
-platform shows the whole pool).
+Policies under test here, both ``policies.allocation.visible_units`` published as
+absolute counts: ``quota`` (its ``SHARE`` policy: the pool split by channel share, moved
+toward the channels that sell, the last units handed out one per channel) and ``shared``
+(its ``EVERYWHERE`` policy: every platform shows the whole pool). Absolute counts are not
+safe with lag (a platform that applies an update late can sell units moved elsewhere);
+they are kept for comparison with the default, ``grants`` (``scripts.sim.grant_platforms``:
+the grant protocol of ``policies.grants``).
 """
 
 from __future__ import annotations
@@ -22,9 +24,11 @@ from collections.abc import Iterable, Mapping
 
 from policies.allocation import EVERYWHERE, SHARE, RecentDemand, visible_units
 
-#: the simulator's names of the allocation policies, and the production policy each runs
+#: the simulator's names of the visible-count policies, and the production policy each runs
 POLICY_OF_ALLOCATION = {"quota": SHARE, "shared": EVERYWHERE}
-ALLOCATIONS = tuple(POLICY_OF_ALLOCATION)
+#: the grant protocol (``scripts.sim.grant_platforms``): the default, safe whatever the lag
+GRANTS = "grants"
+ALLOCATIONS = (GRANTS, *POLICY_OF_ALLOCATION)
 
 
 def visible_stock(
@@ -38,7 +42,7 @@ def visible_stock(
     each channel's recent ``demand`` weighed as of show time ``at``."""
     policy = POLICY_OF_ALLOCATION.get(allocation)
     if policy is None:
-        raise ValueError(f"allocation must be one of {ALLOCATIONS}, got {allocation!r}")
+        raise ValueError(f"allocation must be one of {tuple(POLICY_OF_ALLOCATION)}, got {allocation!r}")
     return visible_units(policy, available, shares, demand, at)
 
 
@@ -49,8 +53,8 @@ class PlatformShelves:
     def __init__(self, allocation: str, shares: Mapping[str, float], lag_seconds: float = 0.0) -> None:
         if lag_seconds < 0 or not math.isfinite(lag_seconds):
             raise ValueError(f"lag_seconds must be a finite number >= 0, got {lag_seconds}")
-        if allocation not in ALLOCATIONS:
-            raise ValueError(f"allocation must be one of {ALLOCATIONS}, got {allocation!r}")
+        if allocation not in POLICY_OF_ALLOCATION:
+            raise ValueError(f"allocation must be one of {tuple(POLICY_OF_ALLOCATION)}, got {allocation!r}")
         self.allocation = allocation
         self.shares = dict(shares)
         self.lag_seconds = lag_seconds
@@ -78,6 +82,15 @@ class PlatformShelves:
         self.counters[(channel, sku)] = shown - quantity
         self._demand[(sku, channel)] = self._demand.get((sku, channel), RecentDemand()).add(quantity, at)
         return True
+
+    def record(self, at: float, channel: str, sku: str, quantity: int) -> None:
+        """flashstock accepted an order (these policies learn it from the next publish)."""
+        del at, channel, sku, quantity
+
+    def units_elsewhere(self, at: float, channel: str, sku: str) -> bool:
+        """True when another platform's counter still shows units of ``sku``."""
+        self._receive(at)
+        return any(units > 0 for (c, s), units in self.counters.items() if s == sku and c != channel)
 
     def demand(self, sku: str, channel: str, at: float) -> float:
         """Units of ``sku`` the channel took recently (``RecentDemand``: decayed with age)."""

@@ -56,6 +56,8 @@ def build_report(scenario: Scenario, log: ShowLog, meta: dict[str, Any]) -> dict
             "generated": log.generated,
             "taken_by_platforms": taken,
             "turned_away_by_platforms": dict(log.turned_away),
+            # a platform's grant ran out while another platform or the free pool had units
+            "turned_away_with_units_elsewhere": dict(log.turned_away_with_units_elsewhere),
             "accepted": sum(log.accepted.values()),
             "accepted_by_channel": dict(log.accepted),
             "rejected_by_reason": dict(log.rejected),
@@ -146,7 +148,8 @@ def summary(report: dict[str, Any]) -> str:
         f"{report['speed'] or 'max'}): {report['throughput']['wall_seconds']} s",
         f"  orders: {orders['generated']} generated, {orders['taken_by_platforms']} taken by "
         f"platforms, {orders['accepted']} accepted, rejected {orders['rejected_by_reason'] or 0}, "
-        f"turned away by platforms {sum(orders['turned_away_by_platforms'].values())}",
+        f"turned away by platforms {sum(orders['turned_away_by_platforms'].values())} "
+        f"({sum(orders.get('turned_away_with_units_elsewhere', {}).values())} while units were elsewhere)",
         f"  oversold: {report['oversold_total']}   throughput: "
         f"{_figure(throughput['orders_per_s'], ',.0f')} orders/s over the busy part "
         f"({throughput['busy_steps']} steps, {throughput['busy_seconds']:.2f} s)",

@@ -16,8 +16,10 @@ The format (JSON or YAML) is a public interface; keep it stable:
              | {at_minute, cancel_ratio: x}]
     responses: {trend: [{restock: {quantity, arrives_after_minutes?, sku?}}],
                 threshold: [...], emergency: [...]}   # optional, see ``Response``
-    platform_lag_ms: number           # optional
-    allocation: quota | shared        # optional
+    platform_lag_ms: number           # optional: how late a platform hears of a change
+    allocation: grants | quota | shared   # optional, default grants (``policies.grants``)
+    platform_network: {drop: p, duplicate: p, reorder: p}   # optional (grants), each 0..1
+    silent_platforms: {channel_name: from_minute}           # optional (grants)
     seed: integer
 
 A bad file is refused with a ``ScenarioError`` naming the field
@@ -28,7 +30,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from policies.operations import invalid_id
@@ -115,7 +117,11 @@ class Scenario:
     cancels: tuple[CancelAt, ...] = ()
     responses: tuple[Response, ...] = ()
     platform_lag_ms: float = 0.0
-    allocation: str = "quota"
+    allocation: str = "grants"
+    #: what the network does to grant updates and answers: drop, duplicate, reorder (0..1)
+    platform_network: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    #: channel -> show minute from which the platform stops answering
+    silent_platforms: Mapping[str, float] = field(default_factory=dict)
 
 
 def parse_scenario(data: object) -> Scenario:
@@ -134,6 +140,8 @@ def parse_scenario(data: object) -> Scenario:
         "responses",
         "platform_lag_ms",
         "allocation",
+        "platform_network",
+        "silent_platforms",
         "seed",
     }
     unknown = sorted(set(top) - allowed)
@@ -173,9 +181,23 @@ def parse_scenario(data: object) -> Scenario:
     seed = top.get("seed")
     if isinstance(seed, bool) or not isinstance(seed, int):
         raise ScenarioError("seed must be an integer")
-    allocation = top.get("allocation", "quota")
+    allocation = top.get("allocation", "grants")
     if allocation not in ALLOCATIONS:
         raise ScenarioError(f"allocation must be {' or '.join(ALLOCATIONS)}")
+    network = _mapping(top.get("platform_network", {}), "platform_network")
+    unknown_faults = sorted(set(network) - {"drop", "duplicate", "reorder"})
+    if unknown_faults:
+        raise ScenarioError(f"platform_network: unknown field(s): {', '.join(map(str, unknown_faults))}")
+    faults = tuple(
+        _number(network.get(name, 0.0), f"platform_network.{name}", low=0, high=1)
+        for name in ("drop", "duplicate", "reorder")
+    )
+    silent_raw = _mapping(top.get("silent_platforms", {}), "silent_platforms")
+    silent = {}
+    for channel, minute in silent_raw.items():
+        if channel not in channels:
+            raise ScenarioError(f"silent_platforms: {channel!r} is not one of the channels")
+        silent[str(channel)] = _number(minute, f"silent_platforms.{channel}", low=0)
     responses = _responses(top.get("responses", {}), known)
     return Scenario(
         name,
@@ -193,6 +215,8 @@ def parse_scenario(data: object) -> Scenario:
         responses=responses,
         platform_lag_ms=_number(top.get("platform_lag_ms", 0.0), "platform_lag_ms", low=0),
         allocation=allocation,
+        platform_network=(faults[0], faults[1], faults[2]),
+        silent_platforms=silent,
     )
 
 

@@ -12,6 +12,7 @@ import redis
 from actors.infra.settings import StoreConfig
 from actors.owner.memory_store import InMemoryOwnerStore, MemoryLedgers
 from actors.owner.store import RedisOwnerStore, read_skus
+from actors.sync.grant_store import InMemoryGrantStore, RedisGrantStore
 from actors.sync.store import InMemorySyncStore, RedisSyncStore
 from policies.ledger import Ledger, SkuSettings
 from tests.support import fresh_namespace
@@ -39,6 +40,13 @@ class Backend:
         if self.kind == "memory":
             return InMemorySyncStore(self.data)
         store = RedisSyncStore(self.config)
+        self._clients.append(store.client)
+        return store
+
+    def grant_store(self) -> RedisGrantStore | InMemoryGrantStore:
+        if self.kind == "memory":
+            return InMemoryGrantStore(self.data)
+        store = RedisGrantStore(self.config)
         self._clients.append(store.client)
         return store
 

@@ -15,7 +15,7 @@ from actors.ingest.memory_store import MemoryIngestStore
 from actors.ingest.store import SCAN_START, DeadLetter, IngestStore, Publication, RedisIngestStore
 from policies.channels import Unreadable
 from policies.ledger import Decision
-from policies.orders import NoticeDecision, OrderDecision
+from policies.orders import CancellationRequest, NoticeDecision, OrderDecision, RecordedOrder
 from tests.unit.test_ingest_core import PLACED, PureOwner, order
 
 
@@ -39,7 +39,7 @@ def publication(
     orders: Sequence[OrderDecision] = (),
     notices: Sequence[NoticeDecision] = (),
     dead: Sequence[Unreadable] = (),
-    order_index: Mapping[str, Sequence[str]] | None = None,
+    order_index: Mapping[str, RecordedOrder] | None = None,
     counts: Mapping[str, int] | None = None,
     acknowledged: Sequence[str] = (),
 ) -> Publication:
@@ -95,7 +95,7 @@ def test_publication_writes_decisions_index_dead_letters_and_counters(store: Ing
             orders=[accepted],
             notices=[notice],
             dead=[letter],
-            order_index={"o1": ["A", "B"]},
+            order_index={"o1": RecordedOrder((("A", 2, "reserved", ""), ("B", 1, "reserved", "")), True)},
             counts={"orders": 1, "accepted": 1, "notices": 1, "dead": 1},
             acknowledged=[entry_id],
         )
@@ -112,12 +112,32 @@ def test_publication_writes_decisions_index_dead_letters_and_counters(store: Ing
     assert store.pending() == 0
 
 
+def test_an_order_record_is_written_once_and_never_overwritten(store: IngestStore) -> None:
+    first = RecordedOrder((("A", 2, "reserved", ""),), True)
+    rejected = RecordedOrder((("X", 1, "", "unknown_sku"),), False, "unknown_sku", "X")
+    store.publish(publication(order_index={"o1": first, "o2": rejected}))
+    store.publish(publication(order_index={"o1": RecordedOrder((("B", 5, "reserved", ""),), True)}))
+    assert store.recorded_orders(["o1", "o2", "o3"]) == {"o1": first, "o2": rejected}
+    assert store.order_skus(["o1", "o2"]) == {"o1": ["A"]}  # a rejected order has nothing to pay
+
+
+def test_cancellation_requests_are_recorded_in_order(store: IngestStore) -> None:
+    requests = [
+        CancellationRequest("mini", "o1", ("A", "B"), "insufficient", "5 units asked, 3 available"),
+        CancellationRequest("mini", "o2", ("X",), "unknown_sku", "sku 'X' is not in the catalogue"),
+    ]
+    store.publish(Publication([], [], [], {}, {}, [], requests[:1]))
+    store.publish(Publication([], [], [], {}, {}, [], requests[1:]))
+    assert store.cancellation_requests() == requests
+
+
 def test_an_empty_store_knows_no_orders_and_counts_nothing(store: IngestStore) -> None:
     assert store.order_skus([]) == {}
     assert store.order_skus(["o1"]) == {}
     assert store.counters() == {}
     assert store.published() == []
     assert store.dead_letters() == []
+    assert store.cancellation_requests() == []
     assert store.pending() == 0
     assert store.inbox_length() == 0
 

@@ -80,8 +80,8 @@ def test_stream_orders_are_decided_published_and_acknowledged(config: StoreConfi
     ]
     assert owner.ledger("A") == Ledger("A", 10, 4, 0, (), 2)
     assert ingest.stats() == {"orders": 2, "accepted": 1, "pending": 0}
-    # the platform accepted o2 but the pool could not cover it: counted as oversold
-    assert owner.committed_oversold == {"A": {"mini": 1}}
+    # the generic channel asks first (reserve-first): o2 is a sold-out, not an oversell
+    assert owner.committed_oversold == {}
 
 
 def test_redelivered_order_is_decided_once(config: StoreConfig, owner: SkuOwner) -> None:
@@ -209,3 +209,22 @@ def test_tampered_or_unsigned_webhook_is_rejected_and_deducts_nothing(
             ingest.ingest_signed(sent_body, sent, NOW)
     assert owner.ledger("A") == Ledger("A", 10, 0, 0, (), 1)
     assert ingest.store.published() == []
+
+
+def test_a_sold_out_is_an_oversell_only_on_a_platform_first_channel(
+    config: StoreConfig, owner: SkuOwner
+) -> None:
+    platform = ingest_for(config, owner, "douyin", "douyin")  # the platform sold it already
+    asking = ingest_for(config, owner, "mini", "generic")  # the mini-program asked first
+    assert (platform.mode, asking.mode) == ("platform-first", "reserve-first")
+    asking.process([json.dumps(order("m1", ("B", 3))), json.dumps(order("m2", ("B", 1)))])
+    assert owner.committed_oversold.get("B", {}) == {}
+    assert asking.store.cancellation_requests() == []
+    platform.process([douyin_order(7001, "B", 1)])
+    platform.process([douyin_order(7001, "B", 1)])  # redelivered: counted and cancelled once
+    assert owner.committed_oversold["B"] == {"douyin": 1}
+    assert [(c.order_id, c.reason) for c in platform.store.cancellation_requests()] == [
+        ("7001", "insufficient")
+    ]
+    reloaded = SkuOwner(config, 0, RedisOwnerStore(config))
+    assert reloaded.committed_oversold["B"] == {"douyin": 1}

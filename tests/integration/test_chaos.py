@@ -1,6 +1,7 @@
 """``flashstock chaos``, short: on a simulated 3-node Ray cluster with its own Redis, an
-owner, an ingest actor, the forecaster, a node and the Redis server die under load, and
-every promise still holds. It runs in its own process: it needs a Ray of its own."""
+owner, an ingest actor, the forecaster, the channel sync (grants), a node and the Redis
+server die under load, and every promise still holds. It runs in its own process: it
+needs a Ray of its own."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from pathlib import Path
 ROOT = Path(__file__).parents[2]
 
 
-def test_every_promise_holds_while_owners_ingest_forecaster_a_node_and_redis_die(tmp_path: Path) -> None:
+def test_every_promise_holds_while_owners_ingest_forecaster_sync_a_node_and_redis_die(tmp_path: Path) -> None:
     out = tmp_path / "chaos.json"
     done = subprocess.run(
         [
@@ -54,9 +55,17 @@ def test_every_promise_holds_while_owners_ingest_forecaster_a_node_and_redis_die
         "oversold",
         "on_hand_drift",
         "alerts_lost",
+        "grant_overcommitted",
     ):
         assert result[check] == 0, check
-    assert sorted(f["kind"] for f in result["faults"]) == ["forecaster", "ingest", "node", "owner", "redis"]
+    assert sorted(f["kind"] for f in result["faults"]) == [
+        "forecaster",
+        "ingest",
+        "node",
+        "owner",
+        "redis",
+        "sync",
+    ]
     assert all(f["recovery_seconds"] is not None for f in result["faults"])
     assert len(set(result["owner_nodes"].values())) == 3  # one owner per node
     node = next(f for f in result["faults"] if f["kind"] == "node")

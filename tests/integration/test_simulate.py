@@ -162,3 +162,24 @@ def test_a_simulation_that_oversells_fails_with_exit_status_1(
     assert sum(report["oversold"]["MUG"].values()) == report["oversold_total"]
     assert report["ledger"]["MUG"]["sold"] + report["ledger"]["MUG"]["reserved"] <= 10
     assert "FAILED" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "name", ["spike-lag-0ms", "spike-lag-500ms", "spike-lag-2s", "spike-lossy-platforms", "link-is-up-spike"]
+)
+def test_spikes_over_lagging_and_lossy_platforms_oversell_nothing(
+    redis_server: RedisServer, name: str
+) -> None:
+    scenario = parse_scenario(yaml.safe_load((SCENARIOS / f"{name}.yaml").read_text()))
+    assert scenario.allocation == "grants"
+    report, log = simulate(scenario, redis_server, speed=0)
+    assert report["oversold_total"] == 0
+    assert report["dead_lettered"] == []
+    assert sum(log.taken.values()) == sum(log.accepted.values())  # every order a platform took was covered
+    # rebalancing keeps low the buyers a platform turned away while units were elsewhere
+    elsewhere = sum(report["orders"]["turned_away_with_units_elsewhere"].values())
+    assert elsewhere <= 0.15 * sum(report["orders"]["turned_away_by_platforms"].values())
+    silent = set(scenario.silent_platforms)
+    for sku in scenario.skus:
+        left = report["ledger"][sku.sku]["available"]
+        assert left == 0 or silent, f"{sku.sku}: {left} units unsold although demand was there"

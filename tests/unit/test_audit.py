@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from policies.ledger import Ledger, LineRecord
-from scripts.chaos.audit import AuditResult, PublishedDecision, SentOrder, audit_orders
+from scripts.chaos.audit import AuditResult, PublishedDecision, SentOrder, audit_grants, audit_orders
 
 SENT = [
     SentOrder("douyin", "o1", "A", 2),
@@ -67,3 +67,13 @@ def test_oversell_and_on_hand_drift_are_found() -> None:
     result = run(published, records, Ledger("A", 5, 6, 2))
     assert result.oversold_units == {"A": 3}
     assert result.on_hand_drift == {"A": 1}
+
+
+def test_grants_beyond_the_pool_are_found_and_sold_units_leave_the_grant() -> None:
+    _, records = healthy()  # douyin's lines consumed 3 units of its grant
+    ledger = Ledger("A", 4, 1, 2)  # 1 unit available
+    book = {"platforms": ["douyin", "taobao"], "granted": [["douyin", "A", 4], ["taobao", "A", 1]]}
+    assert audit_grants(book, records, {"A": ledger}) == {"A": 1}  # 1 + 1 held, 1 available
+    covered = {**book, "granted": [["douyin", "A", 4]]}
+    assert audit_grants(covered, records, {"A": ledger}) == {}
+    assert audit_grants(None, records, {"A": ledger}) == {}

@@ -14,7 +14,7 @@ from actors.ingest.memory_store import MemoryIngestStore
 from policies.channels import Cancellation, OrderLine, Payment, PlatformOrder, Unreadable
 from policies.channels.signing import WebhookHeaders
 from policies.ledger import Decision, Ledger, LineRecord, LineStatus, SkuSettings
-from policies.operations import DefineSku, Operation, decide
+from policies.operations import DefineSku, Operation, Reserve, decide
 from tests.support import IngestOptions, signed_headers
 
 PLACED = 1_764_000_000.0
@@ -221,3 +221,166 @@ def test_signed_webhook_is_decided_and_an_unsigned_one_deducts_nothing(
     signed = ingest.ingest_signed(body, signed_headers(SECRET, body, NOW), NOW)
     assert [o.accepted for o in signed.orders] == [True]
     assert owner.held("A") == (2, 0)
+
+
+# ---- orders stay whole ----------------------------------------------------------------
+
+
+def test_an_order_id_sent_again_with_another_sku_is_a_conflict_and_changes_nothing(
+    store: MemoryIngestStore, owner: PureOwner
+) -> None:
+    ingest = ingest_for(store, owner)
+    ingest.process([json.dumps(order("o1", ("A", 2)))])
+    ledgers = dict(owner.ledgers)
+    (again,) = ingest.process([json.dumps(order("o1", ("B", 1)))]).orders
+    assert (again.accepted, again.reason, again.duplicate) == (False, "order_conflict", False)
+    assert "A x2" in again.lines[0].detail
+    assert "B x1" in again.lines[0].detail
+    assert owner.ledgers == ledgers
+    assert store.order_skus(["o1"]) == {"o1": ["A"]}  # the index still names the first order
+    cancel = ingest.process([json.dumps({"type": "cancel", "order_id": "o1"})]).notices[0]
+    assert cancel.accepted
+    assert owner.held("A") == (0, 0)
+
+
+def test_an_order_id_sent_again_with_another_quantity_is_a_conflict(
+    store: MemoryIngestStore, owner: PureOwner
+) -> None:
+    ingest = ingest_for(store, owner)
+    ingest.process([json.dumps(order("o1", ("A", 2), ("B", 1)))])
+    (again,) = ingest.process([json.dumps(order("o1", ("A", 5), ("B", 1)))]).orders
+    assert (again.accepted, again.reason) == (False, "order_conflict")
+    assert "2 of 'A'" in again.lines[0].detail
+    assert owner.held("A") == (2, 0)
+    assert owner.held("B") == (1, 0)
+
+
+def test_a_conflicting_order_id_within_one_batch_is_refused_after_the_first(
+    store: MemoryIngestStore, owner: PureOwner
+) -> None:
+    ingest = ingest_for(store, owner)
+    first, second, third = ingest.process(
+        [
+            json.dumps(order("o1", ("A", 1))),
+            json.dumps(order("o1", ("B", 1))),
+            json.dumps(order("o1", ("A", 1))),
+        ]
+    ).orders
+    assert first.accepted
+    assert not first.duplicate
+    assert (second.accepted, second.reason) == (False, "order_conflict")
+    assert third.accepted
+    assert third.duplicate
+    assert owner.held("A") == (1, 0)
+    assert owner.held("B") == (0, 0)
+
+
+def test_an_unknown_sku_rejection_is_repeated_after_the_sku_is_created(
+    store: MemoryIngestStore, owner: PureOwner
+) -> None:
+    ingest = ingest_for(store, owner)
+    (first,) = ingest.process([json.dumps(order("o9", ("A", 1), ("NEW", 1)))]).orders
+    assert (first.accepted, first.reason, first.failed_sku) == (False, "unknown_sku", "NEW")
+    owner.submit([DefineSku(SkuSettings("NEW"), 5)])
+    (again,) = ingest.process([json.dumps(order("o9", ("A", 1), ("NEW", 1)))]).orders
+    assert (again.accepted, again.reason, again.failed_sku, again.duplicate) == (
+        False,
+        "unknown_sku",
+        "NEW",
+        True,
+    )
+    assert [(d.sku, d.status, d.reason) for d in again.lines] == [
+        ("A", "released", "order_incomplete"),
+        ("NEW", "", "unknown_sku"),
+    ]
+    assert owner.ledgers["NEW"].available == 5
+    assert owner.held("A") == (0, 0)
+
+
+def test_the_good_line_of_a_rejected_order_is_shown_as_released(
+    store: MemoryIngestStore, owner: PureOwner
+) -> None:
+    ingest = ingest_for(store, owner)
+    (decision,) = ingest.process([json.dumps(order("big", ("A", 2), ("B", 5)))]).orders
+    good, bad = decision.lines
+    assert (good.accepted, good.status, good.reason, good.available) == (
+        False,
+        "released",
+        "order_incomplete",
+        10,
+    )
+    assert "line B was rejected (insufficient)" in good.detail
+    assert (bad.accepted, bad.status, bad.reason) == (False, "rejected", "insufficient")
+
+
+def test_an_order_index_entry_of_the_older_form_is_read_as_an_accepted_order(
+    store: MemoryIngestStore, owner: PureOwner
+) -> None:
+    store._orders["old"] = "A,B"  # written before records kept quantities and outcomes
+    ingest = ingest_for(store, owner)
+    assert store.order_skus(["old"]) == {"old": ["A", "B"]}
+    (conflict,) = ingest.process([json.dumps(order("old", ("A", 1)))]).orders
+    assert conflict.reason == "order_conflict"
+    assert owner.held("A") == (0, 0)
+
+
+# ---- channel modes ----------------------------------------------------------------------
+
+
+def test_a_platform_first_refusal_asks_the_platform_to_cancel_once(
+    store: MemoryIngestStore, owner: PureOwner
+) -> None:
+    ingest = ChannelIngest("douyin", "generic", store, owner.submit, mode="platform-first")
+    message = json.dumps(order("big", ("A", 2), ("B", 5)))
+    ingest.process([message])
+    ingest.process([message])  # redelivered: its rejection is repeated, not cancelled again
+    assert [(c.channel, c.order_id, c.skus, c.reason) for c in store.cancellation_requests()] == [
+        ("douyin", "big", ("A", "B"), "insufficient")
+    ]
+    assert "5 units asked, 3 available" in store.cancellation_requests()[0].detail
+    assert [op.asked_first for batch in owner.batches for op in batch if isinstance(op, Reserve)] == [
+        False,
+        False,
+    ]
+    assert store.counters()["cancel_requests"] == 1
+
+
+def test_a_reserve_first_refusal_is_a_sold_out_with_nothing_to_cancel(
+    store: MemoryIngestStore, owner: PureOwner
+) -> None:
+    ingest = ingest_for(store, owner)  # the generic format asks first by default
+    assert ingest.mode == "reserve-first"
+    (decision,) = ingest.process([json.dumps(order("big", ("B", 5)))]).orders
+    assert (decision.accepted, decision.reason) == (False, "insufficient")
+    assert store.cancellation_requests() == []
+    assert [op.asked_first for batch in owner.batches for op in batch if isinstance(op, Reserve)] == [True]
+
+
+def test_an_order_conflict_on_a_platform_first_channel_cancels_nothing(
+    store: MemoryIngestStore, owner: PureOwner
+) -> None:
+    ingest = ChannelIngest("douyin", "generic", store, owner.submit, mode="platform-first")
+    ingest.process([json.dumps(order("o1", ("A", 1)))])
+    (conflict,) = ingest.process([json.dumps(order("o1", ("B", 1)))]).orders
+    assert conflict.reason == "order_conflict"
+    assert store.cancellation_requests() == []
+
+
+def test_an_unknown_channel_mode_is_refused_at_construction(
+    store: MemoryIngestStore, owner: PureOwner
+) -> None:
+    with pytest.raises(ValueError, match="channel mode must be one of"):
+        ChannelIngest("douyin", "douyin", store, owner.submit, mode="sell-first")
+
+
+def test_a_conflict_the_index_missed_is_refused_by_the_owner_and_keeps_the_first_order(
+    store: MemoryIngestStore, owner: PureOwner
+) -> None:
+    ingest = ingest_for(store, owner)
+    ingest.process([json.dumps(order("o1", ("A", 2), ("B", 1)))])
+    store._orders.clear()  # as if another ingest path decided o1 and had not recorded it yet
+    (again,) = ingest.process([json.dumps(order("o1", ("A", 2), ("B", 3)))]).orders
+    assert (again.accepted, again.reason, again.failed_sku) == (False, "order_conflict", "B")
+    assert owner.held("A") == (2, 0)  # the first order's line is not released
+    assert owner.held("B") == (1, 0)
+    assert store.recorded_orders(["o1"]) == {}  # the refusal is not recorded as the order

@@ -38,6 +38,8 @@ def test_the_page_parses_and_says_what_redis_and_the_forecaster_hold() -> None:
         "flashstock_ingest_messages": "counter",
         "flashstock_ingest_backlog": "gauge",
         "flashstock_oversold_orders": "counter",
+        "flashstock_grant_headroom_units": "gauge",
+        "flashstock_grant_invariant_violations": "gauge",
         "flashstock_alerts_open": "gauge",
         "flashstock_sale_events": "counter",
     }
@@ -63,3 +65,16 @@ def test_the_page_parses_and_says_what_redis_and_the_forecaster_hold() -> None:
 def test_a_level_the_page_does_not_know_still_shows() -> None:
     text = prometheus_text(facts(alerts=[{"level": "NEW_LEVEL"}]))
     assert samples(text)[("flashstock_alerts_open", (("level", "NEW_LEVEL"),))] == 1
+
+
+def test_the_grant_headroom_of_each_sku_and_the_violations_are_exported() -> None:
+    got = samples(prometheus_text(facts(grant_headroom={"A": 3, "B": -2, "C": 0})))
+    assert got[("flashstock_grant_headroom_units", (("sku", "A"),))] == 3
+    assert got[("flashstock_grant_headroom_units", (("sku", "B"),))] == -2
+    assert got[("flashstock_grant_invariant_violations", ())] == 1
+
+
+def test_no_grants_no_violations() -> None:
+    got = samples(prometheus_text(facts()))
+    assert got[("flashstock_grant_invariant_violations", ())] == 0
+    assert not [name for name, _ in got if name == "flashstock_grant_headroom_units"]

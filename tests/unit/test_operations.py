@@ -342,11 +342,23 @@ def test_repeated_line_answers_from_its_record_not_from_the_new_payload() -> Non
     first = run(reserve(3), make_ledger(on_hand=10))
     assert first.ledger is not None
 
-    again = run(reserve(7, paid=True), first.ledger, previous=first.record)
+    again = run(reserve(3, paid=True), first.ledger, previous=first.record)
 
     assert again.decision.duplicate
     assert again.decision.quantity == 3
     assert again.decision.status == LineStatus.RESERVED
+    assert_nothing_changed(again)
+
+
+def test_a_line_sent_again_with_another_quantity_is_a_conflict_and_keeps_its_record() -> None:
+    first = run(reserve(3), make_ledger(on_hand=10))
+    assert first.ledger is not None
+
+    again = run(reserve(7), first.ledger, previous=first.record)
+
+    assert (again.decision.accepted, again.decision.reason) == (False, Reason.ORDER_CONFLICT)
+    assert "first decided with 3 units" in again.decision.detail
+    assert not again.decision.duplicate
     assert_nothing_changed(again)
 
 

@@ -12,12 +12,19 @@ from policies.ledger import Decision, Ledger, LineRecord, LineStatus, Reason, Sk
 from policies.operations import Confirm, Operation, Release, Reserve, decide
 from policies.orders import (
     INCOMPLETE_ORDER,
+    ORDER_CONFLICT,
     OrderDecision,
+    RecordedOrder,
+    answer_from_record,
     compensations_for,
     confirmations_for,
+    conflict_decision,
     decide_notice,
     decide_order,
+    order_conflict,
+    record_order,
     releases_for,
+    repeat_rejection,
     reservations_for,
 )
 
@@ -55,7 +62,8 @@ def rejected(sku: str, reason: str = Reason.INSUFFICIENT, *, duplicate: bool = F
     )
 
 
-THREE_LINES = make_order(("LIP-01", 2), ("BLUSH-3", 1), ("MASK-10", 5))
+THREE_LINES_PAIRS = (("LIP-01", 2), ("BLUSH-3", 1), ("MASK-10", 5))
+THREE_LINES = make_order(*THREE_LINES_PAIRS)
 
 
 # ---- reservations_for ------------------------------------------------------------------------------
@@ -313,3 +321,101 @@ def test_cancellation_names_the_first_rejected_line() -> None:
 def test_notice_for_an_order_with_no_known_lines_is_an_unknown_order() -> None:
     notice = decide_notice(Payment(CHANNEL, ORDER_ID, PLACED), [])
     assert (notice.accepted, notice.reason, notice.lines) == (False, "unknown_order", ())
+
+
+# ---- orders stay whole -----------------------------------------------------------------------
+
+
+def released(sku: str, available: int) -> Decision:
+    return Decision("release", sku, f"{CHANNEL}/{ORDER_ID}", True, LineStatus.RELEASED, 2, available)
+
+
+def test_a_released_line_of_a_rejected_order_is_shown_released_not_reserved() -> None:
+    order = make_order(("LIP-01", 2), ("BLUSH-3", 1))
+    decision = decide_order(order, [accepted("LIP-01", 2), rejected("BLUSH-3")], [released("LIP-01", 12)])
+    good, bad = decision.lines
+    assert (good.accepted, good.status, good.reason, good.available) == (
+        False,
+        LineStatus.RELEASED,
+        INCOMPLETE_ORDER,
+        12,
+    )
+    assert "BLUSH-3" in good.detail
+    assert bad == rejected("BLUSH-3")
+
+
+def test_the_same_lines_again_are_no_conflict() -> None:
+    recorded = record_order(
+        decide_order(THREE_LINES, [accepted("LIP-01", 2), accepted("BLUSH-3"), accepted("MASK-10", 5)])
+    )
+    assert order_conflict(THREE_LINES, recorded) is None
+
+
+@pytest.mark.parametrize(
+    "lines",
+    [
+        (("LIP-01", 2), ("BLUSH-3", 1)),
+        (("LIP-01", 2), ("BLUSH-3", 1), ("MASK-10", 5), ("EXTRA", 1)),
+        (("LIP-01", 3), ("BLUSH-3", 1), ("MASK-10", 5)),
+        (("LIP-01", 2), ("BLUSH-3", 1), ("MASK-11", 5)),
+    ],
+)
+def test_other_skus_or_quantities_under_a_known_order_id_are_a_conflict(
+    lines: tuple[tuple[str, int], ...],
+) -> None:
+    recorded = RecordedOrder(tuple((s, q, LineStatus.RESERVED, "") for s, q in THREE_LINES_PAIRS), True)
+    detail = order_conflict(make_order(*lines), recorded)
+    assert detail is not None
+    assert ORDER_ID in detail
+
+
+def test_a_record_without_quantities_is_compared_by_skus_only() -> None:
+    recorded = RecordedOrder(tuple((s, 0, "", "") for s, _ in THREE_LINES_PAIRS), True)
+    assert order_conflict(make_order(("LIP-01", 9), ("BLUSH-3", 9), ("MASK-10", 9)), recorded) is None
+
+
+def test_a_conflict_rejects_every_line_and_is_not_a_duplicate() -> None:
+    decision = conflict_decision(THREE_LINES, "came again with other lines")
+    assert (decision.accepted, decision.reason, decision.duplicate) == (False, ORDER_CONFLICT, False)
+    assert all(not d.accepted and d.reason == ORDER_CONFLICT for d in decision.lines)
+
+
+def test_a_recorded_rejection_is_repeated_as_first_decided() -> None:
+    first = decide_order(
+        make_order(("LIP-01", 2), ("NEW", 1)), [accepted("LIP-01", 2), rejected("NEW", Reason.UNKNOWN_SKU)]
+    )
+    again = repeat_rejection(make_order(("LIP-01", 2), ("NEW", 1)), record_order(first))
+    assert (again.accepted, again.reason, again.failed_sku, again.duplicate) == (
+        False,
+        Reason.UNKNOWN_SKU,
+        "NEW",
+        True,
+    )
+    assert [(d.sku, d.status, d.reason) for d in again.lines] == [
+        (d.sku, d.status, d.reason) for d in first.lines
+    ]
+
+
+def test_a_conflicting_message_never_releases_the_first_orders_lines() -> None:
+    order = make_order(("LIP-01", 2), ("BLUSH-3", 5), ("MASK-10", 1))
+    conflict = Decision("reserve", "BLUSH-3", f"{CHANNEL}/{ORDER_ID}", False, "", 0, 0, ORDER_CONFLICT, "")
+    decisions = [accepted("LIP-01", 2, duplicate=True), conflict, accepted("MASK-10")]
+    assert compensations_for(order, decisions) == [
+        Release(CHANNEL, ORDER_ID, "MASK-10", f"{INCOMPLETE_ORDER}:BLUSH-3")
+    ]
+
+
+def test_only_conflicts_and_recorded_rejections_are_answered_from_the_record() -> None:
+    order = make_order(("LIP-01", 2))
+    accepted_record = RecordedOrder((("LIP-01", 2, LineStatus.RESERVED, ""),), True)
+    rejected_record = RecordedOrder(
+        (("LIP-01", 2, LineStatus.REJECTED, Reason.INSUFFICIENT),), False, "insufficient", "LIP-01"
+    )
+    assert answer_from_record(order, None) is None
+    assert answer_from_record(order, accepted_record) is None  # decided again: line records answer
+    repeated = answer_from_record(order, rejected_record)
+    assert repeated is not None
+    assert (repeated.reason, repeated.duplicate) == (Reason.INSUFFICIENT, True)
+    other = answer_from_record(make_order(("LIP-01", 3)), None, earlier=order)
+    assert other is not None
+    assert other.reason == ORDER_CONFLICT

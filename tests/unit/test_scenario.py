@@ -74,7 +74,7 @@ def test_reference_scenario_is_the_briefs_case() -> None:
         ("payment.pay_ratio", 1.5, "payment.pay_ratio must be <= 1"),
         ("payment.pay_delay_minutes", [3, 1], "min <= max"),
         ("seed", "x", "seed must be an integer"),
-        ("allocation", "magic", "allocation must be quota or shared"),
+        ("allocation", "magic", "allocation must be grants or quota or shared"),
         ("surprise", 1, "unknown field(s): surprise"),
         ("skus", [], "skus must be a non-empty list"),
     ],

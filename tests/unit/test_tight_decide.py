@@ -62,7 +62,8 @@ def operations(draw: st.DrawFn) -> Operation:
     if kind in ("reserve", "confirm", "release"):
         channel, order_id = draw(channels), draw(orders)
         if kind == "reserve":
-            return Reserve(channel, order_id, sku, draw(quantities), draw(event_times), draw(st.booleans()))
+            paid, asked_first = draw(st.booleans()), draw(st.booleans())
+            return Reserve(channel, order_id, sku, draw(quantities), draw(event_times), paid, asked_first)
         if kind == "confirm":
             return Confirm(channel, order_id, sku)
         return Release(channel, order_id, sku, draw(st.sampled_from(["cancelled", "expired"])))
@@ -191,6 +192,20 @@ def test_redelivery_and_payment_in_one_batch_take_the_fast_path_and_agree() -> N
         (False, True, Reason.INSUFFICIENT),
     ]
     assert got.ledgers == {"A": Ledger("A", 3, 0, 0, (), 4)}
+    assert got.oversold == [("A", "douyin")]
+
+
+def test_a_reserve_first_refusal_is_a_sold_out_not_an_oversell() -> None:
+    ledgers = {"A": Ledger("A", 1, 0, 0, (), 1)}
+    sku_settings = {"A": SkuSettings("A")}
+    ops: list[Operation] = [
+        Reserve("mini", "o1", "A", 1, NOW - 3, asked_first=True),
+        Reserve("mini", "o2", "A", 1, NOW - 2, asked_first=True),  # sold out: asked first
+        Reserve("douyin", "o3", "A", 1, NOW - 1),  # sold out: the platform had sold it
+    ]
+    got = decide_batch(ops, ledgers, sku_settings, {}, NOW)
+    assert_same(got, decide_lines(ops, ledgers, sku_settings, {}, NOW))
+    assert [d.reason for d in got.decisions] == ["", Reason.INSUFFICIENT, Reason.INSUFFICIENT]
     assert got.oversold == [("A", "douyin")]
 
 

@@ -1,0 +1,216 @@
+"""``policies.grants``: the grant protocol. Examples of each rule, then a Hypothesis state
+machine that runs random interleavings of platform sales, lagging, reordered, duplicated
+and lost updates and answers, take-backs, rebalancing, restocks, reserve-first
+reservations and releases, and checks after every step that the invariant holds and
+that no platform ever sold a unit the pool did not have."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
+
+from policies.grants import ADD, TAKE, GrantBook, GrantUpdate, PlatformCounters, UpdateAnswer
+
+PLATFORMS = ("douyin", "kuaishou", "taobao")
+SHARES = {"douyin": 2.0, "kuaishou": 1.0, "taobao": 1.0, "miniprogram": 1.0}
+
+
+def test_grants_come_only_out_of_the_free_pool() -> None:
+    book = GrantBook(PLATFORMS)
+    assert book.grant("douyin", "A", 6, available=10) == GrantUpdate("douyin", 1, "A", ADD, 6)
+    assert book.grant("taobao", "A", 6, available=10) == GrantUpdate("taobao", 1, "A", ADD, 4)
+    assert book.grant("kuaishou", "A", 1, available=10) is None
+    assert book.free("A", 10) == 0
+    assert book.headroom("A", 10) == 0
+
+
+def test_a_take_back_returns_only_what_the_platform_removed_and_only_when_it_answers() -> None:
+    book, platform = GrantBook(PLATFORMS), PlatformCounters("douyin")
+    platform.receive(book.grant("douyin", "A", 5, available=5) or pytest.fail("no grant"))
+    assert platform.sell("A", 4)
+    take = book.take_back("douyin", "A", 5) or pytest.fail("no take-back")
+    assert book.free("A", 5) == 0  # asked, not answered: still granted
+    assert book.take_back("douyin", "A", 1) is None  # one take-back at a time
+    (answer,) = platform.receive(take)
+    assert answer == UpdateAnswer("douyin", 2, "A", TAKE, 1)  # it had sold 4 of the 5
+    assert book.answer(answer)
+    assert not book.answer(answer)  # a repeated answer changes nothing
+    assert book.free("A", 5) == 1  # the order of 4 is not recorded yet: its units stay out
+    book.record_sale("douyin", "A", 4)
+    assert book.free("A", 1) == 1
+    assert book.headroom("A", 1) == 1
+
+
+def test_updates_apply_in_order_and_once() -> None:
+    book, platform = GrantBook(PLATFORMS), PlatformCounters("kuaishou")
+    first = book.grant("kuaishou", "A", 2, available=10) or pytest.fail("no grant")
+    second = book.grant("kuaishou", "A", 3, available=10) or pytest.fail("no grant")
+    assert platform.receive(second) == []  # early: waits for update 1
+    assert platform.counter("A") == 0
+    assert [a.update_id for a in platform.receive(first)] == [1, 2]
+    assert platform.receive(first) == [UpdateAnswer("kuaishou", 1, "A", ADD, 2)]  # answered again
+    assert platform.counter("A") == 5
+
+
+def test_a_silent_platform_keeps_its_grant_and_nobody_is_topped_up_from_it() -> None:
+    book = GrantBook(PLATFORMS)
+    updates = book.rebalance("A", 12, SHARES)
+    # douyin's share is 2 of 5, the mini-program's part (2 units) stays in the free pool
+    assert {u.platform: u.units for u in updates} == {"douyin": 5, "kuaishou": 3, "taobao": 2}
+    assert book.free("A", 12) == 2
+    assert book.rebalance("A", 12, SHARES) == []  # all silent: nothing more is sent
+    assert [u.update_id for u in book.resend("douyin")] == [1]
+    assert book.headroom("A", 12) >= 0
+
+
+def test_rebalancing_moves_units_by_confirmed_take_backs_toward_demand() -> None:
+    book = GrantBook(PLATFORMS)
+    platforms = {p: PlatformCounters(p) for p in PLATFORMS}
+
+    def deliver(updates: list[GrantUpdate]) -> None:
+        for update in updates:
+            for answer in platforms[update.platform].receive(update):
+                book.answer(answer)
+
+    deliver(book.rebalance("A", 30, {p: 1.0 for p in PLATFORMS}))
+    assert {p: c.counter("A") for p, c in platforms.items()} == {"douyin": 10, "kuaishou": 10, "taobao": 10}
+    demand = {"douyin": 50.0, "kuaishou": 0.0, "taobao": 0.0}
+    deliver(book.rebalance("A", 30, {p: 1.0 for p in PLATFORMS}, demand))  # take-backs answered
+    deliver(book.rebalance("A", 30, {p: 1.0 for p in PLATFORMS}, demand))  # freed units granted
+    counters = {p: c.counter("A") for p, c in platforms.items()}
+    assert counters["douyin"] > 10
+    assert sum(counters.values()) == 30
+    assert book.headroom("A", 30) == 0
+
+
+def test_an_update_for_another_platform_is_refused() -> None:
+    update = GrantBook(PLATFORMS).grant("douyin", "A", 1, available=1) or pytest.fail("no grant")
+    with pytest.raises(ValueError, match="reached 'taobao'"):
+        PlatformCounters("taobao").receive(update)
+
+
+# ---- the state machine -----------------------------------------------------------------
+
+SKUS = ("A", "B")
+
+
+class GrantProtocol(RuleBasedStateMachine):
+    """flashstock (a ``GrantBook`` and the ledger's counters) and three platforms, joined
+    by a network that delays, reorders, duplicates and loses updates and answers."""
+
+    @initialize(stock=st.lists(st.integers(0, 40), min_size=2, max_size=2))
+    def start(self, stock: list[int]) -> None:
+        self.book = GrantBook(PLATFORMS)
+        self.platforms = {p: PlatformCounters(p) for p in PLATFORMS}
+        self.on_hand = dict(zip(SKUS, stock, strict=True))
+        self.shared = dict.fromkeys(SKUS, 0)  # reserve-first reservations and sales
+        self.consumed = dict.fromkeys(SKUS, 0)  # platform orders flashstock recorded
+        self.to_platforms: list[GrantUpdate] = []
+        self.to_flashstock: list[UpdateAnswer] = []
+        self.orders: list[tuple[str, str, int]] = []  # sold on a platform, not yet heard
+
+    def available(self, sku: str) -> int:
+        return self.on_hand[sku] - self.shared[sku] - self.consumed[sku]
+
+    # flashstock
+
+    @rule(
+        sku=st.sampled_from(SKUS),
+        demand=st.lists(st.floats(0, 100), min_size=3, max_size=3),
+        silent=st.none() | st.sets(st.sampled_from(PLATFORMS)),
+    )
+    def rebalance(self, sku: str, demand: list[float], silent: set[str] | None) -> None:
+        by_platform = dict(zip(PLATFORMS, demand, strict=True))
+        available = self.available(sku)
+        self.to_platforms += self.book.rebalance(sku, available, SHARES, by_platform, silent=silent)
+
+    @rule(platform=st.sampled_from(PLATFORMS), sku=st.sampled_from(SKUS), units=st.integers(1, 20))
+    def grant(self, platform: str, sku: str, units: int) -> None:
+        update = self.book.grant(platform, sku, units, self.available(sku))
+        if update is not None:
+            self.to_platforms.append(update)
+
+    @rule(platform=st.sampled_from(PLATFORMS), sku=st.sampled_from(SKUS), units=st.integers(1, 20))
+    def take_back(self, platform: str, sku: str, units: int) -> None:
+        update = self.book.take_back(platform, sku, units)
+        if update is not None:
+            self.to_platforms.append(update)
+
+    @rule(platform=st.sampled_from(PLATFORMS))
+    def resend(self, platform: str) -> None:
+        self.to_platforms += self.book.resend(platform)
+
+    @rule(sku=st.sampled_from(SKUS), units=st.integers(1, 5))
+    def reserve_first_order(self, sku: str, units: int) -> None:
+        if self.book.free(sku, self.available(sku)) >= units:
+            self.shared[sku] += units
+
+    @rule(sku=st.sampled_from(SKUS), units=st.integers(1, 5))
+    def release(self, sku: str, units: int) -> None:
+        self.shared[sku] -= min(units, self.shared[sku])
+
+    @rule(sku=st.sampled_from(SKUS), units=st.integers(1, 30))
+    def restock(self, sku: str, units: int) -> None:
+        self.on_hand[sku] += units
+
+    # platforms
+
+    @rule(platform=st.sampled_from(PLATFORMS), sku=st.sampled_from(SKUS), units=st.integers(1, 3))
+    def platform_sells(self, platform: str, sku: str, units: int) -> None:
+        if self.platforms[platform].sell(sku, units):
+            self.orders.append((platform, sku, units))
+
+    @precondition(lambda self: self.orders)
+    @rule(data=st.data())
+    def order_reaches_flashstock(self, data: st.DataObject) -> None:
+        platform, sku, units = self.orders.pop(data.draw(st.integers(0, len(self.orders) - 1)))
+        assert self.available(sku) >= units, "a platform sold a unit the pool does not have"
+        self.consumed[sku] += units
+        self.book.record_sale(platform, sku, units)
+
+    # the network
+
+    @precondition(lambda self: self.to_platforms)
+    @rule(data=st.data(), fate=st.sampled_from(["deliver", "duplicate", "lose"]))
+    def update_travels(self, data: st.DataObject, fate: str) -> None:
+        index = data.draw(st.integers(0, len(self.to_platforms) - 1))  # any one: reordering
+        update = self.to_platforms[index] if fate == "duplicate" else self.to_platforms.pop(index)
+        if fate != "lose":
+            self.to_flashstock += self.platforms[update.platform].receive(update)
+
+    @precondition(lambda self: self.to_flashstock)
+    @rule(data=st.data(), fate=st.sampled_from(["deliver", "duplicate", "lose"]))
+    def answer_travels(self, data: st.DataObject, fate: str) -> None:
+        index = data.draw(st.integers(0, len(self.to_flashstock) - 1))
+        answer = self.to_flashstock[index] if fate == "duplicate" else self.to_flashstock.pop(index)
+        if fate != "lose":
+            self.book.answer(answer)
+
+    # after every step
+
+    @invariant()
+    def nothing_promised_twice(self) -> None:
+        for sku in SKUS:
+            outstanding = sum(self.book.outstanding(p, sku) for p in PLATFORMS)
+            reserved_and_sold = self.shared[sku] + self.consumed[sku]
+            assert outstanding + reserved_and_sold <= self.on_hand[sku]
+            assert self.book.headroom(sku, self.available(sku)) >= 0
+
+    @invariant()
+    def no_platform_holds_more_than_it_was_granted(self) -> None:
+        for platform, counters in self.platforms.items():
+            for sku in SKUS:
+                held_and_sold = counters.counter(sku) + counters.sold.get(sku, 0)
+                assert held_and_sold <= self.book.granted.get((platform, sku), 0)
+
+    @invariant()
+    def everything_sold_is_covered(self) -> None:
+        for sku in SKUS:
+            sold_on_platforms = sum(c.sold.get(sku, 0) for c in self.platforms.values())
+            assert sold_on_platforms + self.shared[sku] <= self.on_hand[sku]
+
+
+GrantProtocol.TestCase.settings = settings(max_examples=150, stateful_step_count=60, deadline=None)
+test_grant_protocol_never_oversells = GrantProtocol.TestCase
