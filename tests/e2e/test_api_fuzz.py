@@ -12,8 +12,11 @@ Two runs, bounded to fit in about a minute on 2 cores:
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
+import pytest
+import requests
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import CheckFunction
@@ -41,6 +44,20 @@ EXCLUDED: dict[str, list[CheckFunction]] = {
     "POST /v1/orders": [positive_data_acceptance],
 }
 QUICK = settings(max_examples=8, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+
+
+@pytest.fixture(autouse=True)
+def lift_fuzzed_silences(service: Service) -> Iterator[None]:
+    """The fuzzer creates silences (``sku`` defaults to ``*``: every SKU) that would mute
+    the alerts of the tests that share this service after it: lift them all."""
+    yield
+    listed = requests.get(f"{service.url}/v1/silences", headers=HEADERS, timeout=TIMEOUT)
+    assert listed.status_code == 200, listed.text
+    for silence in listed.json():
+        lifted = requests.delete(
+            f"{service.url}/v1/silences/{silence['id']}", headers=HEADERS, timeout=TIMEOUT
+        )
+        assert lifted.status_code in (204, 404), lifted.text
 
 
 def fuzzed_schema(service: Service) -> Any:
