@@ -29,6 +29,8 @@ class AlertBook:
         self.playbooks = dict(PLAYBOOK if playbooks is None else playbooks)
         self.open: dict[str, Alert] = {}
         self.silences: dict[str, Silence] = {}
+        #: recently resolved alerts (the re-fire guard), by key
+        self.resolved: dict[str, tuple[float, str]] = {}
 
     def step(
         self,
@@ -38,10 +40,12 @@ class AlertBook:
         *,
         hints: Mapping[str, str] | None = None,
         channel: str = "",
+        settle: bool = False,
     ) -> list[Notification]:
         """Advance the verdicts' alerts to event time ``now``; the notifications to send
-        (silenced ones are marked, not dropped: the caller decides who hears them)."""
-        self.open, notes = step_alerts(
+        (silenced ones are marked, not dropped: the caller decides who hears them).
+        ``settle``: fresh state after a restart, no hold time (``step_alerts``)."""
+        self.open, notes, self.resolved = step_alerts(
             self.open,
             verdicts,
             now,
@@ -50,6 +54,8 @@ class AlertBook:
             playbooks=self.playbooks,
             hints=hints,
             channel=channel,
+            resolved=self.resolved,
+            settle=settle,
         )
         return apply_silences(notes, self.silences.values(), now_wall)
 
@@ -70,7 +76,13 @@ class AlertBook:
         return expired
 
     def firing(self, sku: str | None = None) -> list[Alert]:
-        return [a for a in self.open.values() if a.status == Status.FIRING and (sku is None or a.sku == sku)]
+        """Open alerts (firing or recovering), of ``sku`` when given."""
+        return [a for a in self.open.values() if a.status in Status.OPEN and (sku is None or a.sku == sku)]
+
+    def current_level(self, sku: str) -> str | None:
+        """The level of ``sku``'s alert (pending, firing or recovering), None without one."""
+        alert = self.open.get(sku)
+        return None if alert is None else alert.level
 
     def highest_level(self, sku: str) -> str | None:
         return highest([a.level for a in self.firing(sku) if a.level != Level.CHANNEL_STALLED])

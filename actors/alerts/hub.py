@@ -2,7 +2,7 @@
 
 The lifecycle itself is the pure ``AlertBook``; the hub wraps it with its store
 (``actors.alerts.store.AlertStore``, Redis in the actor). Every notification (firing,
-escalated, worsened, resolved) is appended to the durable stream (``ns:alerts`` in
+escalated, deescalated, eta, surge, resolved: ``policies.alert_lifecycle.Kind``) is appended to the durable stream (``ns:alerts`` in
 Redis: replayable from any id, the SSE route resumes from it with ``Last-Event-ID``)
 together with the open alerts it changes, in one transaction per evaluation; silences,
 acknowledgements and subscriptions are stored as they are made. A restarted hub reloads
@@ -99,17 +99,19 @@ class AlertHub:
         *,
         hints: Mapping[str, str] | None = None,
         channel: str = "",
+        settle: bool = False,
     ) -> list[Notification]:
         """``AlertBook.step``, made durable before anyone is told."""
-        before = self.book.open  # ``step_alerts`` builds a new mapping; this one stays as it is
-        notes = self.book.step(verdicts, now, now_wall, hints=hints, channel=channel)
+        # ``step_alerts`` builds new mappings; these stay as they are
+        before, resolved_before = self.book.open, self.book.resolved
+        notes = self.book.step(verdicts, now, now_wall, hints=hints, channel=channel, settle=settle)
         if notes:
             try:
                 self._persist(notes)
             except Exception:
                 # Not durable, so not told: forget the step, and the next evaluation
                 # raises the same notifications again while the condition holds.
-                self.book.open = before
+                self.book.open, self.book.resolved = before, resolved_before
                 raise
             self._fan_out(notes)
         return notes
@@ -133,6 +135,9 @@ class AlertHub:
 
     def highest_level(self, sku: str) -> str | None:
         return self.book.highest_level(sku)
+
+    def current_level(self, sku: str) -> str | None:
+        return self.book.current_level(sku)
 
     def acknowledge(self, alert_id: str, who: str, now_wall: float | None = None) -> Alert | None:
         alert = self.book.acknowledge(alert_id, who, self.clock() if now_wall is None else now_wall)
@@ -216,5 +221,5 @@ class AlertHub:
         return [
             a._asdict()
             for a in sorted(self.open.values(), key=lambda a: a.since)
-            if a.status == Status.FIRING
+            if a.status in Status.OPEN
         ]

@@ -140,7 +140,7 @@ def test_long_lead_time_raises_the_safety_line_and_alerts_earlier() -> None:
     for sku in ("SHORT", "LONG"):
         velocity, _, stock = midway.forecaster.measure(sku)
         lines[sku] = safety_line(
-            velocity.projected_rate, stock.lead_time_minutes, midway.forecaster.forecast, AlertSettings()
+            velocity.projected_rate, stock.lead_time_minutes, AlertSettings()
         )
     assert lines["LONG"] > lines["SHORT"] > 0
     show = Show({"SHORT": (short, 600), "LONG": (long, 600)})

@@ -1,0 +1,316 @@
+"""The alert scenario suite: shows with their ground truth written down before the run.
+
+Each ``Case`` states what really happens (does the SKU sell out; does demand really
+change, and when; is it a short spike) together with the demand that produces it.
+Sales are Poisson arrivals drawn from a seed (thinning of the rate curve), run through
+``scripts.replay.engine.run_replay``, the same engine and policy code ``flashstock
+replay`` runs, and scored against the truth (``score``). ``monte_carlo`` repeats the
+detection and false-alarm cases over seeds. Figures are recorded in docs/alerts.md.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import statistics
+from collections.abc import Callable, Sequence
+from typing import NamedTuple
+
+from policies.alert_rules import Level
+from policies.ledger import SkuSettings
+from scripts.replay.engine import Event, Outcome, Restock, Sale, Tunables, run_replay
+
+T0 = 1_762_862_400.0  # 2025-11-11 20:00 China time
+Rate = Callable[[float], float]  # orders per minute at minute m of the show
+
+
+class Truth(NamedTuple):
+    """What really happens, written before the run."""
+
+    sells_out: bool
+    #: demand really rises from this minute (detection cases), None if it never does
+    change_at: float | None = None
+    #: nothing changes and the stock lasts >= 300 minutes: every notification is false
+    steady_ample: bool = False
+    #: a rise that fades within 5 minutes on ample stock: at most one notification, never THRESHOLD
+    spike: bool = False
+
+
+class Case(NamedTuple):
+    name: str
+    sku: SkuSettings
+    on_hand: int
+    minutes: float
+    rate: Rate
+    truth: Truth
+    #: (minute ordered, units, minutes until it arrives)
+    restocks: tuple[tuple[float, int, float], ...] = ()
+    #: the show's end is known (its remaining time bounds the horizon)
+    show_end_known: bool = False
+
+
+def step(base: float, factor: float, at: float, until: float = math.inf) -> Rate:
+    return lambda m: base * factor if at <= m < until else base
+
+
+def ramp(base: float, per_hour: float) -> Rate:
+    return lambda m: base * per_hour ** (m / 60.0)
+
+
+def draw_sales(case: Case, seed: int, sku: str | None = None) -> list[Sale]:
+    """Poisson arrivals of ``case.rate`` over the show (thinning; one unit per order)."""
+    rng = random.Random(f"{case.name}:{seed}")
+    peak = max(case.rate(m / 2) for m in range(int(case.minutes * 2) + 1))
+    sales: list[Sale] = []
+    if peak <= 0:
+        return sales
+    minute = 0.0
+    while True:
+        minute += rng.expovariate(peak)
+        if minute >= case.minutes:
+            return sales
+        if rng.random() * peak < case.rate(minute):
+            sales.append(Sale(T0 + minute * 60, sku or case.sku.sku, 1, "douyin"))
+
+
+def run_case(case: Case, seed: int, tunables: Tunables | None = None) -> Outcome:
+    restocks = [
+        Restock(T0 + minute * 60, case.sku.sku, units, T0 + (minute + after) * 60)
+        for minute, units, after in case.restocks
+    ]
+    return run_replay(
+        draw_sales(case, seed),
+        {case.sku.sku: case.on_hand},
+        [case.sku],
+        tunables,
+        restocks=restocks,
+        show_ends_at=T0 + case.minutes * 60 if case.show_end_known else None,
+        start=T0,
+    )
+
+
+class Score(NamedTuple):
+    """One case's figures (minutes are show minutes)."""
+
+    name: str
+    sold_out: float | None
+    missed: bool
+    #: notifications from 60 min before the stock-out to 10 after (feed; to webhooks)
+    around_stockout: int | None
+    delivered_around_stockout: int | None
+    total: int
+    flaps: int
+    emergency_before_threshold: bool
+    #: minutes from the first EMERGENCY to the stock-out
+    emergency_lead: float | None
+    emergency_in_time: bool | None
+    detected_after: float | None
+    false_alarms: int
+    spike_ok: bool | None
+
+
+def score(case: Case, outcome: Outcome) -> Score:
+    events = [e for e in outcome.events if e.sku == case.sku.sku]
+    minute: Callable[[float], float] = lambda at: (at - T0) / 60.0  # noqa: E731 - a local unit conversion
+    sold = outcome.sold_out_at.get(case.sku.sku)
+    told = [e for e in events if e.kind != "resolved"]
+    missed = sold is not None and not any(e.at <= sold for e in told)
+    around = delivered = None
+    if sold is not None:
+        window = [e for e in events if sold - 3600 <= e.at <= sold + 600]
+        around = len(window)
+        delivered = sum(not (e.silenced or e.inhibited) for e in window)
+    first = _first_at_level(events)
+    emergency, threshold = first.get(Level.EMERGENCY), first.get(Level.THRESHOLD)
+    lead = None if emergency is None or sold is None else (sold - emergency) / 60.0
+    in_time = None
+    if lead is not None:
+        limit = 1.25 * case.sku.lead_time_minutes if case.sku.lead_time_minutes <= 30 else 45.0
+        in_time = 0 <= lead <= limit
+    detected = None
+    if case.truth.change_at is not None:
+        after = [e for e in told if minute(e.at) >= case.truth.change_at]
+        detected = minute(after[0].at) - case.truth.change_at if after else None
+    return Score(
+        case.name,
+        None if sold is None else round(minute(sold), 2),
+        missed,
+        around,
+        delivered,
+        len(events),
+        _flaps(events),
+        emergency is not None and (threshold is None or threshold > emergency),
+        None if lead is None else round(lead, 2),
+        in_time,
+        None if detected is None else round(detected, 2),
+        len(events) if case.truth.steady_ample else 0,
+        None
+        if not case.truth.spike
+        else len(events) <= 1 and not any(e.level in (Level.THRESHOLD, Level.EMERGENCY) for e in events),
+    )
+
+
+def _first_at_level(events: Sequence[Event]) -> dict[str, float]:
+    first: dict[str, float] = {}
+    for e in events:
+        if e.kind in ("firing", "escalated", "deescalated"):
+            first.setdefault(e.level, e.at)
+    return first
+
+
+def _flaps(events: Sequence[Event], within: float = 900.0) -> int:
+    """Times the SKU fired again within ``within`` seconds of resolving."""
+    resolved_at = None
+    flaps = 0
+    for e in events:
+        if e.kind == "resolved":
+            resolved_at = e.at
+        elif e.kind == "firing" and resolved_at is not None and e.at - resolved_at < within:
+            flaps += 1
+    return flaps
+
+
+def cases() -> list[Case]:
+    """The suite. Defaults: lead time as given, 1 unit per order."""
+    out: list[Case] = []
+    for r in (1, 5, 20, 50, 200):  # steady, ample (>= 300 min of stock beyond the show)
+        out.append(
+            Case(f"steady-{r}/min", SkuSettings(f"STEADY{r}", lead_time_minutes=60), r * 540, 240, step(r, 1, 0), Truth(False, steady_ample=True))
+        )
+    for r, lead in ((0.1, 30), (0.2, 60), (0.5, 720), (0.3, 20)):  # slow sellers that run out
+        out.append(Case(f"slow-{r}/min-lead{lead}", SkuSettings(f"SLOW{r}", lead_time_minutes=lead), int(r * 100), 200, step(r, 1, 0), Truth(True)))
+    for base in (1, 2, 5, 20):
+        for factor in (2, 3, 5, 10):
+            stock = int(base * 230)  # 200 minutes left at the base rate when the surge starts
+            out.append(
+                Case(
+                    f"surge-x{factor}-at-{base}/min",
+                    SkuSettings(f"S{factor}X{base}", lead_time_minutes=60),
+                    stock,
+                    30 + 200 / factor + 40,
+                    step(base, factor, 30),
+                    Truth(True, change_at=30),
+                )
+            )
+    for base, stock in ((2, 500), (5, 1300)):
+        out.append(Case(f"ramp-10x/h-from-{base}/min", SkuSettings(f"RAMP{base}", lead_time_minutes=60), stock, 120, ramp(base, 10), Truth(True, change_at=0)))
+    out.append(Case("guest-at-minute-6", SkuSettings("GUEST", lead_time_minutes=60), 500, 120, step(2, 5, 6), Truth(True, change_at=6)))
+    for base, factor, length in ((2, 10, 3), (10, 5, 5), (50, 3, 4)):
+        out.append(
+            Case(
+                f"spike-x{factor}-{length}min-at-{base}/min",
+                SkuSettings(f"SPIKE{base}", lead_time_minutes=60),
+                base * 600,
+                240,
+                step(base, factor, 60, 60 + length),
+                Truth(False, spike=True),
+            )
+        )
+    cooling: Rate = lambda m: 2 + 8 * math.exp(-m / 30)  # noqa: E731
+    out.append(Case("cooling-ample", SkuSettings("COOL", lead_time_minutes=60), 3000, 240, cooling, Truth(False, steady_ample=True)))
+    out.append(Case("cooling-sells-out", SkuSettings("COOLOUT", lead_time_minutes=60), 500, 240, cooling, Truth(True)))
+    for lead in (10, 20, 30, 240, 1440):
+        out.append(Case(f"lead-{lead}min", SkuSettings(f"LEAD{lead}", lead_time_minutes=lead), 500, 300, step(5, 1, 0), Truth(True), show_end_known=True))
+    out.append(Case("restock-mid-show", SkuSettings("RESTOCK", lead_time_minutes=30), 300, 200, step(5, 1, 0), Truth(True), restocks=((45, 300, 0),)))
+    out.append(Case("transfer-in-time", SkuSettings("TRANSFER", lead_time_minutes=60), 400, 200, step(5, 1, 0), Truth(True), restocks=((30, 200, 20),)))
+    out.append(reference_case())
+    return out
+
+
+def reference_case() -> Case:
+    """The double-11 hoodie: 500 units, 1.2/min for two hours, a guest at minute 120
+    (4/min), 200 units transferred at 2h05 arriving 30 min later; sells out in hour 5."""
+    return Case(
+        "reference-double11",
+        SkuSettings("HOODIE", "联名卫衣", lead_time_minutes=60),
+        500,
+        360,
+        step(1.2, 4 / 1.2, 120),
+        Truth(True, change_at=120),
+        restocks=((125, 200, 30),),
+        show_end_known=True,
+    )
+
+
+def mixed_show(seed: int, skus: int = 50) -> tuple[list[Case], Outcome]:
+    """A 50-SKU show of the suite's kinds, run as one replay (one forecaster)."""
+    rng = random.Random(seed)
+    pool = cases()
+    chosen = [rng.choice(pool) for _ in range(skus)]
+    renamed: list[Case] = []
+    sales: list[Sale] = []
+    restocks: list[Restock] = []
+    for index, case in enumerate(chosen):
+        sku = f"M{index:02d}-{case.sku.sku}"
+        named = case._replace(sku=case.sku.__class__(sku, case.sku.name, case.sku.lead_time_minutes), minutes=180)
+        renamed.append(named)
+        sales += draw_sales(named, seed, sku)
+        restocks += [Restock(T0 + m * 60, sku, u, T0 + (m + a) * 60) for m, u, a in case.restocks]
+    sales.sort()
+    outcome = run_replay(sales, {c.sku.sku: c.on_hand for c in renamed}, [c.sku for c in renamed], restocks=restocks, start=T0)
+    return renamed, outcome
+
+
+class Summary(NamedTuple):
+    cases: int
+    sold_out: int
+    missed: int
+    median_around: float | None
+    median_delivered: float | None
+    flaps: int
+    emergency_before_threshold: int
+    emergency_over_60: int
+    emergency_in_time_share: float | None
+    false_alarms: int
+    spikes_ok: str
+
+
+def summarise(scores: Sequence[Score]) -> Summary:
+    sold = [s for s in scores if s.sold_out is not None]
+    around = [s.around_stockout for s in sold if s.around_stockout is not None]
+    delivered = [s.delivered_around_stockout for s in sold if s.delivered_around_stockout is not None]
+    timed = [s.emergency_in_time for s in sold if s.emergency_in_time is not None]
+    spikes = [s.spike_ok for s in scores if s.spike_ok is not None]
+    return Summary(
+        len(scores),
+        len(sold),
+        sum(s.missed for s in scores),
+        statistics.median(around) if around else None,
+        statistics.median(delivered) if delivered else None,
+        sum(s.flaps for s in scores),
+        sum(s.emergency_before_threshold for s in scores),
+        sum(1 for s in sold if s.emergency_lead is not None and s.emergency_lead > 60),
+        round(sum(timed) / len(sold), 3) if sold else None,
+        sum(s.false_alarms for s in scores),
+        f"{sum(spikes)}/{len(spikes)}",
+    )
+
+
+class Detection(NamedTuple):
+    name: str
+    seeds: int
+    detected: int
+    p50: float | None
+    p90: float | None
+
+
+def monte_carlo(names: Sequence[str], seeds: int, tunables: Tunables | None = None, within: float = math.inf) -> list[Detection]:
+    """Detection delay (minutes) of the named cases over ``seeds`` seeds; detected means
+    a notification within ``within`` minutes of the true change."""
+    out = []
+    for case in (c for c in cases() if c.name in names):
+        delays = []
+        for seed in range(seeds):
+            found = score(case, run_case(case, seed, tunables)).detected_after
+            delays.append(found if found is not None and found <= within else math.inf)
+        delays.sort()
+        detected = sum(not math.isinf(d) for d in delays)
+        out.append(Detection(case.name, seeds, detected, _quantile(delays, 0.5), _quantile(delays, 0.9)))
+    return out
+
+
+def _quantile(values: Sequence[float], q: float) -> float | None:
+    if not values:
+        return None
+    value = values[min(int(math.ceil(q * len(values))) - 1, len(values) - 1)]
+    return None if math.isinf(value) else round(value, 2)
