@@ -181,7 +181,9 @@ def _rank(level: str | None) -> int:
 
 def _held_back(last: tuple[float, str] | None, target: str, now: float, settings: LifecycleSettings) -> bool:
     """Within the hold time after resolving, only a worse level may fire again."""
-    return last is not None and now - last[0] < settings.refire_hold_seconds and _rank(target) <= _rank(last[1])
+    return (
+        last is not None and now - last[0] < settings.refire_hold_seconds and _rank(target) <= _rank(last[1])
+    )
 
 
 class _Step:
@@ -319,7 +321,10 @@ def _resolution(evidence: Mapping[str, Any]) -> str:
 def _inhibit(note: Notification, alerts: Mapping[str, Alert]) -> Notification:
     rank = _rank(note.alert.level)
     higher = any(
-        a.sku == note.alert.sku and a.status in Status.OPEN and _rank(a.level) > rank and a.id != note.alert.id
+        a.sku == note.alert.sku
+        and a.status in Status.OPEN
+        and _rank(a.level) > rank
+        and a.id != note.alert.id
         for a in alerts.values()
     )
     return note._replace(inhibited=higher)

@@ -182,7 +182,9 @@ def evaluate_sku(
     soon = stock.available > 0 and soon_eta <= horizon * trend_scale
     # a detected rise matters when the stock runs out inside the horizon at the new rate
     # (the rise's own rate: the projected rate is shrunk toward the old one at first)
-    rising = surge is not None and stock.available > 0 and _eta_at(position, surge.after) <= horizon * trend_scale
+    rising = (
+        surge is not None and stock.available > 0 and _eta_at(position, surge.after) <= horizon * trend_scale
+    )
     if critical or (threshold and too_late):
         level = Level.EMERGENCY
         reason = (
@@ -235,7 +237,11 @@ def stalled_channels(
         before = sum(previous[sku] for sku in skus)
         now = sum(n for sku, n in orders_last.get(channel, {}).items() if sku in skus)
         others = sum(
-            n for c, per_sku in orders_last.items() if c != channel for sku, n in per_sku.items() if sku in skus
+            n
+            for c, per_sku in orders_last.items()
+            if c != channel
+            for sku, n in per_sku.items()
+            if sku in skus
         )
         if before >= min_previous and now == 0 and others >= min_others:
             stalled.append(channel)

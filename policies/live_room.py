@@ -98,7 +98,9 @@ def live_hint(
     near = eta_minutes is not None and eta_minutes <= settings.substitute_eta_minutes
     if orders <= 0:
         chat = t["sold_out"]
-    elif level == Level.EMERGENCY and units <= max(settings.last_units_floor, settings.last_units_minutes * rate):
+    elif level == Level.EMERGENCY and units <= max(
+        settings.last_units_floor, settings.last_units_minutes * rate
+    ):
         chat = t[Level.EMERGENCY].format(units=units, orders=orders)
     elif level in (Level.EMERGENCY, Level.THRESHOLD):
         chat = t[Level.THRESHOLD].format(units=units, orders=orders)

@@ -162,7 +162,11 @@ def measure_velocity(history: SalesHistory, at: float, settings: ForecastSetting
         window = min(settings.rate_window_minutes, max(span, 0.0))
         units, orders = history.window(at, window) if window > 0 else (0, 0)
         while orders < settings.min_rate_orders and window < min(settings.max_rate_window_minutes, span):
-            window = min(window * 2 if window > 0 else settings.rate_window_minutes, settings.max_rate_window_minutes, span)
+            window = min(
+                window * 2 if window > 0 else settings.rate_window_minutes,
+                settings.max_rate_window_minutes,
+                span,
+            )
             units, orders = history.window(at, window)
         shape = orders + settings.prior_orders
         scale = window + settings.prior_minutes

@@ -137,7 +137,9 @@ class Forecaster:
             history.record(at, units, orders)
             per_channel = channels.get((channel, sku))
             if per_channel is None:
-                per_channel = channels[(channel, sku)] = SalesHistory(bucket, self.forecast.window_minutes * 2)
+                per_channel = channels[(channel, sku)] = SalesHistory(
+                    bucket, self.forecast.window_minutes * 2
+                )
             per_channel.record(at, units, orders)
             if at > latest:
                 latest = at
@@ -164,9 +166,14 @@ class Forecaster:
     def keep_minutes(self) -> float:
         """How much sales history the rate and the change test need (minutes)."""
         f = self.forecast
-        return max(f.max_rate_window_minutes, f.surge_scan_minutes + f.baseline_minutes, f.window_minutes * 2) + 1
+        return (
+            max(f.max_rate_window_minutes, f.surge_scan_minutes + f.baseline_minutes, f.window_minutes * 2)
+            + 1
+        )
 
-    def rebuild(self, sales: Sequence[SaleEvent], stock: Mapping[str, StockSnapshot], now: float) -> list[Notification]:
+    def rebuild(
+        self, sales: Sequence[SaleEvent], stock: Mapping[str, StockSnapshot], now: float
+    ) -> list[Notification]:
         """After a restart: refill the windows from the durable sales of the last
         ``keep_minutes`` (the ledger stream), take the current stock, and settle every
         open alert against them at once (a restart never shows an alert the current
@@ -177,7 +184,9 @@ class Forecaster:
         finally:
             self.evaluate_every_seconds = every
         self.watermark = max(self.watermark, now)
-        skus = set(self.histories) | {a.sku for a in self.book.open.values() if a.level != Level.CHANNEL_STALLED}
+        skus = set(self.histories) | {
+            a.sku for a in self.book.open.values() if a.level != Level.CHANNEL_STALLED
+        }
         self.dirty.clear()
         return self.evaluate(skus, settle=True)
 
@@ -267,9 +276,7 @@ class Forecaster:
 
     # ---- views ------------------------------------------------------------------------
 
-    def _hint(
-        self, sku: str, level: str | None, velocity: Velocity, stockout: StockoutForecast
-    ) -> LiveHint:
+    def _hint(self, sku: str, level: str | None, velocity: Velocity, stockout: StockoutForecast) -> LiveHint:
         snapshot = self.stock.get(sku, StockSnapshot(0, 0))
         settings = self.settings.get(sku, SkuSettings(sku))
         available_of = {s: self.stock[s].available for s in settings.substitutes if s in self.stock}

@@ -120,7 +120,9 @@ def score(case: Case, outcome: Outcome) -> Score:
         window = [e for e in events if sold - 3600 <= e.at <= sold + 600]
         around = len(window)
         delivered = sum(not (e.silenced or e.inhibited) for e in window)
-    first = _first_at_level(events)
+    # the episode that ends in the stock-out: after the last step down or resolution before it
+    calm = [e.at for e in events if e.kind in ("resolved", "deescalated") and (sold is None or e.at < sold)]
+    first = _first_at_level([e for e in events if not calm or e.at > calm[-1]])
     emergency, threshold = first.get(Level.EMERGENCY), first.get(Level.THRESHOLD)
     lead = None if emergency is None or sold is None else (sold - emergency) / 60.0
     in_time = None
@@ -175,10 +177,26 @@ def cases() -> list[Case]:
     out: list[Case] = []
     for r in (1, 5, 20, 50, 200):  # steady, ample (>= 300 min of stock beyond the show)
         out.append(
-            Case(f"steady-{r}/min", SkuSettings(f"STEADY{r}", lead_time_minutes=60), r * 540, 240, step(r, 1, 0), Truth(False, steady_ample=True))
+            Case(
+                f"steady-{r}/min",
+                SkuSettings(f"STEADY{r}", lead_time_minutes=60),
+                r * 540,
+                240,
+                step(r, 1, 0),
+                Truth(False, steady_ample=True),
+            )
         )
-    for r, lead in ((0.1, 30), (0.2, 60), (0.5, 720), (0.3, 20)):  # slow sellers that run out
-        out.append(Case(f"slow-{r}/min-lead{lead}", SkuSettings(f"SLOW{r}", lead_time_minutes=lead), int(r * 100), 200, step(r, 1, 0), Truth(True)))
+    for slow, lead in ((0.1, 30), (0.2, 60), (0.5, 720), (0.3, 20)):  # slow sellers that run out
+        out.append(
+            Case(
+                f"slow-{slow}/min-lead{lead}",
+                SkuSettings(f"SLOW{slow}", lead_time_minutes=lead),
+                int(slow * 100),
+                200,
+                step(slow, 1, 0),
+                Truth(True),
+            )
+        )
     for base in (1, 2, 5, 20):
         for factor in (2, 3, 5, 10):
             stock = int(base * 230)  # 200 minutes left at the base rate when the surge starts
@@ -193,8 +211,26 @@ def cases() -> list[Case]:
                 )
             )
     for base, stock in ((2, 500), (5, 1300)):
-        out.append(Case(f"ramp-10x/h-from-{base}/min", SkuSettings(f"RAMP{base}", lead_time_minutes=60), stock, 120, ramp(base, 10), Truth(True, change_at=0)))
-    out.append(Case("guest-at-minute-6", SkuSettings("GUEST", lead_time_minutes=60), 500, 120, step(2, 5, 6), Truth(True, change_at=6)))
+        out.append(
+            Case(
+                f"ramp-10x/h-from-{base}/min",
+                SkuSettings(f"RAMP{base}", lead_time_minutes=60),
+                stock,
+                120,
+                ramp(base, 10),
+                Truth(True, change_at=0),
+            )
+        )
+    out.append(
+        Case(
+            "guest-at-minute-6",
+            SkuSettings("GUEST", lead_time_minutes=60),
+            500,
+            120,
+            step(2, 5, 6),
+            Truth(True, change_at=6),
+        )
+    )
     for base, factor, length in ((2, 10, 3), (10, 5, 5), (50, 3, 4)):
         out.append(
             Case(
@@ -207,12 +243,55 @@ def cases() -> list[Case]:
             )
         )
     cooling: Rate = lambda m: 2 + 8 * math.exp(-m / 30)  # noqa: E731
-    out.append(Case("cooling-ample", SkuSettings("COOL", lead_time_minutes=60), 3000, 240, cooling, Truth(False, steady_ample=True)))
-    out.append(Case("cooling-sells-out", SkuSettings("COOLOUT", lead_time_minutes=60), 500, 240, cooling, Truth(True)))
+    out.append(
+        Case(
+            "cooling-ample",
+            SkuSettings("COOL", lead_time_minutes=60),
+            3000,
+            240,
+            cooling,
+            Truth(False, steady_ample=True),
+        )
+    )
+    out.append(
+        Case(
+            "cooling-sells-out", SkuSettings("COOLOUT", lead_time_minutes=60), 500, 240, cooling, Truth(True)
+        )
+    )
     for lead in (10, 20, 30, 240, 1440):
-        out.append(Case(f"lead-{lead}min", SkuSettings(f"LEAD{lead}", lead_time_minutes=lead), 500, 300, step(5, 1, 0), Truth(True), show_end_known=True))
-    out.append(Case("restock-mid-show", SkuSettings("RESTOCK", lead_time_minutes=30), 300, 200, step(5, 1, 0), Truth(True), restocks=((45, 300, 0),)))
-    out.append(Case("transfer-in-time", SkuSettings("TRANSFER", lead_time_minutes=60), 400, 200, step(5, 1, 0), Truth(True), restocks=((30, 200, 20),)))
+        out.append(
+            Case(
+                f"lead-{lead}min",
+                SkuSettings(f"LEAD{lead}", lead_time_minutes=lead),
+                500,
+                300,
+                step(5, 1, 0),
+                Truth(True),
+                show_end_known=True,
+            )
+        )
+    out.append(
+        Case(
+            "restock-mid-show",
+            SkuSettings("RESTOCK", lead_time_minutes=30),
+            300,
+            200,
+            step(5, 1, 0),
+            Truth(True),
+            restocks=((45, 300, 0),),
+        )
+    )
+    out.append(
+        Case(
+            "transfer-in-time",
+            SkuSettings("TRANSFER", lead_time_minutes=60),
+            400,
+            200,
+            step(5, 1, 0),
+            Truth(True),
+            restocks=((30, 200, 20),),
+        )
+    )
     out.append(reference_case())
     return out
 
@@ -242,12 +321,16 @@ def mixed_show(seed: int, skus: int = 50) -> tuple[list[Case], Outcome]:
     restocks: list[Restock] = []
     for index, case in enumerate(chosen):
         sku = f"M{index:02d}-{case.sku.sku}"
-        named = case._replace(sku=case.sku.__class__(sku, case.sku.name, case.sku.lead_time_minutes), minutes=180)
+        named = case._replace(
+            sku=case.sku.__class__(sku, case.sku.name, case.sku.lead_time_minutes), minutes=180
+        )
         renamed.append(named)
         sales += draw_sales(named, seed, sku)
         restocks += [Restock(T0 + m * 60, sku, u, T0 + (m + a) * 60) for m, u, a in case.restocks]
     sales.sort()
-    outcome = run_replay(sales, {c.sku.sku: c.on_hand for c in renamed}, [c.sku for c in renamed], restocks=restocks, start=T0)
+    outcome = run_replay(
+        sales, {c.sku.sku: c.on_hand for c in renamed}, [c.sku for c in renamed], restocks=restocks, start=T0
+    )
     return renamed, outcome
 
 
@@ -294,7 +377,9 @@ class Detection(NamedTuple):
     p90: float | None
 
 
-def monte_carlo(names: Sequence[str], seeds: int, tunables: Tunables | None = None, within: float = math.inf) -> list[Detection]:
+def monte_carlo(
+    names: Sequence[str], seeds: int, tunables: Tunables | None = None, within: float = math.inf
+) -> list[Detection]:
     """Detection delay (minutes) of the named cases over ``seeds`` seeds; detected means
     a notification within ``within`` minutes of the true change."""
     out = []
@@ -312,5 +397,5 @@ def monte_carlo(names: Sequence[str], seeds: int, tunables: Tunables | None = No
 def _quantile(values: Sequence[float], q: float) -> float | None:
     if not values:
         return None
-    value = values[min(int(math.ceil(q * len(values))) - 1, len(values) - 1)]
+    value = values[min(math.ceil(q * len(values)) - 1, len(values) - 1)]
     return None if math.isinf(value) else round(value, 2)
