@@ -1,49 +1,68 @@
 """``flashstock replay SALES.csv``: when would each alert have fired last show?
 
 Runs a recorded sales history through the same Forecaster and alert policy as the live
-system, offline (no Ray, no Redis), in event time: the output is the same at any speed.
-The CSV needs columns ``timestamp`` (epoch seconds or ISO-8601; naive times are China
-time), ``sku``, ``quantity`` and optionally ``channel``. Starting stock and per-SKU
-settings come from ``--catalog`` (JSON: ``{"SKU": {"on_hand": 500, "lead_time_minutes":
-60, "safety_floor": 0, "critical_floor": 0, "substitutes": [], "name": ""}}``) or
-``--stock SKU=UNITS``; a SKU with neither starts with exactly what it sold.
+system (``scripts/replay/engine.py``), offline (no Ray, no Redis), in event time: the
+output is the same at any speed. The CSV needs columns ``timestamp`` (epoch seconds or
+ISO-8601; naive times are China time), ``sku``, ``quantity`` (whole units >= 1) and
+optionally ``channel``. Starting stock and per-SKU settings come from ``--catalog`` (the
+same YAML or JSON file ``flashstock serve`` reads, ``scripts/catalog.py``) or ``--stock
+SKU=UNITS``; a SKU with neither starts with exactly what it sold and the default lead
+time. Every tunable of the policy is an option (``--help`` lists them with their
+defaults); ``--compare KEY=VALUE,...`` runs a second setting on the same data and prints
+both summaries side by side. ``--suite`` runs the alert scenario suite instead.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import math
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any
 
-from actors.alerts.forecaster import Forecaster
-from actors.infra.wire import SaleEvent, StockSnapshot
 from policies.channels.fields import CHINA_TIME
-from policies.ledger import SkuSettings
+from policies.ledger import DEFAULT_LEAD_TIME_MINUTES, SkuSettings
+from scripts.catalog import load_catalog
+from scripts.replay.engine import Outcome, Sale, Tunables, run_replay
+from scripts.replay.summary import SkuSummary, summarise_skus
 
 if TYPE_CHECKING:
     import pandas as pd
 
-STEP_SECONDS = 10.0
+#: the settings groups of ``Tunables`` whose fields become options
+GROUPS = ("forecast", "alerts", "lifecycle")
+#: per-SKU fields the catalogue sets, not options
+PER_SKU = {"safety_floor", "critical_floor"}
 
 
-class Fired(NamedTuple):
-    at: float
-    kind: str
-    sku: str
-    level: str
-    reason: str
-    available: int
+def tunable_fields() -> dict[str, tuple[str, dataclasses.Field[Any], Any]]:
+    """Option name (dashes) -> (group, field, default) of every tunable."""
+    defaults = Tunables()
+    fields: dict[str, tuple[str, dataclasses.Field[Any], Any]] = {}
+    for group in GROUPS:
+        settings = getattr(defaults, group)
+        for field in dataclasses.fields(settings):
+            if field.name not in PER_SKU:
+                fields[field.name.replace("_", "-")] = (group, field, getattr(settings, field.name))
+    return fields
 
 
 def add_parser(commands: Any) -> None:
-    parser = commands.add_parser("replay", help="replay a sales CSV through the alert policy")
-    parser.add_argument("sales", type=Path, help="CSV with timestamp, sku, quantity[, channel]")
-    parser.add_argument("--catalog", type=Path, default=None, help="JSON of SKU settings")
+    parser = commands.add_parser(
+        "replay",
+        help="replay a sales CSV through the alert policy",
+        description=(
+            "Defaults: a SKU missing from --catalog/--stock starts with what it sold and a "
+            f"{DEFAULT_LEAD_TIME_MINUTES:.0f} min lead time; naive timestamps are China time (UTC+8)."
+        ),
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument("sales", type=Path, nargs="?", help="CSV with timestamp, sku, quantity[, channel]")
+    parser.add_argument("--catalog", type=Path, default=None, help="YAML or JSON catalogue (as for serve)")
     parser.add_argument(
         "--stock",
         action="append",
@@ -51,15 +70,80 @@ def add_parser(commands: Any) -> None:
         metavar="SKU=UNITS",
         help="starting stock of a SKU (repeatable)",
     )
-    parser.add_argument("--json", action="store_true", help="print the alerts as JSON lines")
+    parser.add_argument(
+        "--show-minutes",
+        type=float,
+        default=None,
+        help="the show's length from the first sale (bounds horizons)",
+    )
+    parser.add_argument(
+        "--compare", default=None, metavar="KEY=VALUE,...", help="a second setting to run side by side"
+    )
+    parser.add_argument(
+        "--events", action="store_true", help="print every notification, not only the summary"
+    )
+    parser.add_argument("--json", action="store_true", help="print notifications and summary as JSON lines")
+    parser.add_argument("--suite", action="store_true", help="run the alert scenario suite instead of a CSV")
+    parser.add_argument(
+        "--seeds", type=int, default=1, help="--suite: seeds of the Monte Carlo detection run"
+    )
+    policy = parser.add_argument_group("alert policy (docs/alerts.md)")
+    for option, (group, field, default) in tunable_fields().items():
+        if isinstance(default, tuple):
+            policy.add_argument(
+                f"--{option}", type=_floats, default=default, metavar="A,B", help=f"{group}: {field.name}"
+            )
+        else:
+            policy.add_argument(
+                f"--{option}", type=type(default), default=default, help=f"{group}: {field.name}"
+            )
     parser.set_defaults(run=run)
 
 
+def _floats(text: str) -> tuple[float, ...]:
+    try:
+        return tuple(float(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of numbers") from None
+
+
+def tunables_from(values: dict[str, Any]) -> Tunables:
+    """``Tunables`` from option values keyed by field name; ValueError on a bad value."""
+    defaults = Tunables()
+    groups: dict[str, Any] = {}
+    for group in GROUPS:
+        settings = getattr(defaults, group)
+        names = {f.name for f in dataclasses.fields(settings)}
+        groups[group] = dataclasses.replace(settings, **{k: v for k, v in values.items() if k in names})
+    return Tunables(**groups)
+
+
+def parse_overrides(text: str, base: dict[str, Any]) -> dict[str, Any]:
+    """``KEY=VALUE,...`` (keys as options, with dashes or underscores) over ``base``."""
+    known = {option.replace("-", "_"): default for option, (_, _, default) in tunable_fields().items()}
+    result = dict(base)
+    for part in filter(None, (p.strip() for p in text.split(";" if ";" in text else ","))):
+        key, sep, value = part.partition("=")
+        name = key.strip().lstrip("-").replace("-", "_")
+        if not sep or name not in known:
+            raise ValueError(f"--compare: {part!r} is not KEY=VALUE with a known key (see --help)")
+        default = known[name]
+        try:
+            result[name] = _floats(value) if isinstance(default, tuple) else type(default)(value)
+        except (ValueError, argparse.ArgumentTypeError):
+            raise ValueError(f"--compare: {name}={value!r} is not a {type(default).__name__}") from None
+    return result
+
+
 def load_sales(path: Path) -> pd.DataFrame:
-    """The sales, sorted by event time, with ``at`` in epoch seconds."""
+    """The sales, sorted by event time, with ``at`` in epoch seconds; ValueError naming
+    the row and the problem."""
     import pandas as pd  # the sim extra, checked by the CLI before a run: ``--help`` works without it
 
-    frame = pd.read_csv(path)
+    try:
+        frame = pd.read_csv(path)
+    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
+        raise ValueError(f"{path}: not a readable CSV: {error}") from error
     missing = {"timestamp", "sku", "quantity"} - set(frame.columns)
     if missing:
         raise ValueError(f"{path}: missing column(s) {', '.join(sorted(missing))}")
@@ -76,6 +160,12 @@ def load_sales(path: Path) -> pd.DataFrame:
         at = parsed.map(lambda t: t.timestamp())
     if not pd.api.types.is_integer_dtype(frame["quantity"]):
         raise ValueError(f"{path}: quantity must be whole numbers")
+    small = (frame["quantity"] < 1).to_numpy().nonzero()[0]
+    if len(small):
+        row = int(small[0])
+        raise ValueError(
+            f"{path}: row {row + 2}: quantity {frame['quantity'].iloc[row]} is not a sale (>= 1)"
+        )
     result = pd.DataFrame(
         {
             "at": at,
@@ -87,102 +177,139 @@ def load_sales(path: Path) -> pd.DataFrame:
     return result.sort_values("at", kind="stable").reset_index(drop=True)
 
 
-def replay(
-    sales: pd.DataFrame, stock: dict[str, int], settings: Sequence[SkuSettings]
-) -> tuple[list[Fired], Forecaster]:
-    """Feed the sales in 10-second event-time steps with a tick after each; stock goes
-    down with every sale. Returns every notification and the forecaster at the end."""
-    clock = [0.0]
-    forecaster = Forecaster(clock=lambda: clock[0])
-    forecaster.update_skus(settings)
-    available = dict(stock)
-    fired: list[Fired] = []
-    if sales.empty:
-        return fired, forecaster
-    start = float(sales["at"].iloc[0])
-    end = float(sales["at"].iloc[-1]) + 15 * 60  # let alerts resolve after the last sale
-    rows = iter(_sales_in_order(sales))
-    pending = next(rows, None)
-    now = start
-    while now <= end:
-        now += STEP_SECONDS
-        clock[0] = now
-        batch: list[SaleEvent] = []
-        while pending is not None and pending.at <= now:
-            available[pending.sku] = available.get(pending.sku, 0) - pending.quantity
-            batch.append(SaleEvent(pending.sku, pending.at, pending.quantity, pending.channel))
-            pending = next(rows, None)
-        snapshot = {sku: StockSnapshot(units, 0) for sku, units in available.items()}
-        notes = forecaster.record(batch, snapshot) + forecaster.advance(now)
-        for note in notes:
-            fired.append(
-                Fired(
-                    now,
-                    note.kind,
-                    note.alert.sku,
-                    note.alert.level,
-                    note.alert.reason,
-                    int(note.alert.evidence.get("available", 0)),
-                )
-            )
-    return fired, forecaster
-
-
-class _Sale(NamedTuple):
-    at: float
-    sku: str
-    quantity: int
-    channel: str
-
-
-def _sales_in_order(sales: pd.DataFrame) -> list[_Sale]:
+def sales_of(frame: pd.DataFrame) -> list[Sale]:
     """The rows of ``load_sales``' frame as typed values, in event time."""
-    columns = (sales[name].tolist() for name in ("at", "sku", "quantity", "channel"))
+    columns = (frame[name].tolist() for name in ("at", "sku", "quantity", "channel"))
     return [
-        _Sale(float(at), str(sku), int(quantity), str(channel))
+        Sale(float(at), str(sku), int(quantity), str(channel))
         for at, sku, quantity, channel in zip(*columns, strict=True)
     ]
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.suite:
+        from scripts.replay.suite_report import print_suite
+
+        return print_suite(args.seeds, tunables_from(_values(args)))
+    if args.sales is None:
+        print("flashstock replay: a SALES.csv is needed (or --suite)", file=sys.stderr)
+        return 2
     try:
-        sales = load_sales(args.sales)
-        catalog = json.loads(args.catalog.read_text()) if args.catalog else {}
-    except (OSError, ValueError) as error:
+        values = _values(args)
+        compare = parse_overrides(args.compare, values) if args.compare else None
+        tunables = [tunables_from(values)] + ([tunables_from(compare)] if compare is not None else [])
+        frame = load_sales(args.sales)
+        catalog = load_catalog(args.catalog) if args.catalog else []
+        stock = {settings.sku: units for settings, units in catalog}
+        stock.update(_stock_options(args.stock))
+    except ValueError as error:
         print(f"flashstock replay: {error}", file=sys.stderr)
         return 2
-    stock = {sku: int(spec.get("on_hand", 0)) for sku, spec in catalog.items()}
-    for item in args.stock:
-        sku, _, units = item.partition("=")
-        if not units.isdigit():
-            print(f"flashstock replay: --stock {item!r} is not SKU=UNITS", file=sys.stderr)
-            return 2
-        stock[sku] = int(units)
-    for sku, sold in sales.groupby("sku")["quantity"].sum().items():
-        stock.setdefault(str(sku), int(sold))
-    settings = [SkuSettings(sku, **_settings_fields(spec)) for sku, spec in catalog.items()]
-    fired, _ = replay(sales, stock, settings)
-    start = float(sales["at"].iloc[0]) if not sales.empty else 0.0
+    sales = sales_of(frame)
+    sold = _sold_per_sku(sales)
+    assumed = sorted(sku for sku in sold if sku not in stock)
+    for sku in assumed:
+        stock[sku] = sold[sku]
+    settings = [settings for settings, _ in catalog]
+    known = {s.sku for s in settings}
+    settings += [SkuSettings(sku) for sku in sorted(sold) if sku not in known]
+    start = sales[0].at if sales else 0.0
+    show_end = start + args.show_minutes * 60 if args.show_minutes is not None else None
+    outcomes = [run_replay(sales, stock, settings, t, show_ends_at=show_end, start=start) for t in tunables]
+    _print_assumptions(assumed, [s.sku for s in settings if s.sku not in known], args.json)
+    _print_beyond_stock(outcomes[0], args.json)
+    summaries = [summarise_skus(o, start) for o in outcomes]
     if args.json:
-        for f in fired:
-            print(json.dumps({**f._asdict(), "minute": round((f.at - start) / 60, 2)}, ensure_ascii=False))
+        for label, outcome, summary in zip(("a", "b"), outcomes, summaries, strict=False):
+            if args.events or not args.compare:
+                for e in outcome.events:
+                    print(
+                        json.dumps(
+                            {"run": label, **e._asdict(), "minute": round((e.at - start) / 60, 2)},
+                            ensure_ascii=False,
+                        )
+                    )
+            for row in summary:
+                print(json.dumps({"run": label, "summary": row._asdict()}, ensure_ascii=False))
         return 0
-    print(
-        f"{len(sales)} sales of {sales['sku'].nunique()} SKUs from "
-        f"{_clock(start)}; {len(fired)} alert notifications"
-    )
-    print(f"{'time':<20}{'minute':>8}  {'kind':<10}{'level':<11}{'sku':<16}{'left':>6}  reason")
-    for f in fired:
-        print(
-            f"{_clock(f.at):<20}{(f.at - start) / 60:>8.1f}  {f.kind:<10}{f.level:<11}"
-            f"{f.sku:<16}{f.available:>6}  {f.reason}"
-        )
+    print(f"{len(sales)} sales of {len(sold)} SKUs from {_clock(start)}")
+    if args.events or not args.compare:
+        _print_events(outcomes[0], start)
+    _print_summaries(summaries, args.compare)
     return 0
 
 
-def _settings_fields(spec: dict[str, Any]) -> dict[str, Any]:
-    """A catalog entry's ``SkuSettings`` fields (JSON lists become tuples)."""
-    return {k: tuple(v) if k == "substitutes" else v for k, v in spec.items() if k != "on_hand"}
+def _values(args: argparse.Namespace) -> dict[str, Any]:
+    return {option.replace("-", "_"): getattr(args, option.replace("-", "_")) for option in tunable_fields()}
+
+
+def _stock_options(items: Sequence[str]) -> dict[str, int]:
+    stock = {}
+    for item in items:
+        sku, _, units = item.partition("=")
+        if not sku or not units.isdigit():
+            raise ValueError(f"--stock {item!r} is not SKU=UNITS (units a whole number >= 0)")
+        stock[sku] = int(units)
+    return stock
+
+
+def _sold_per_sku(sales: Sequence[Sale]) -> dict[str, int]:
+    sold: dict[str, int] = {}
+    for sale in sales:
+        sold[sale.sku] = sold.get(sale.sku, 0) + sale.quantity
+    return sold
+
+
+def _print_assumptions(assumed: Sequence[str], default_lead: Sequence[str], as_json: bool) -> None:
+    lines = []
+    if assumed:
+        lines.append(
+            f"assumed: {', '.join(assumed)} start with exactly what they sold (no --stock/--catalog entry)"
+        )
+    if default_lead:
+        lines.append(
+            f"assumed: {', '.join(default_lead)} have the default "
+            f"{DEFAULT_LEAD_TIME_MINUTES:.0f} min lead time"
+        )
+    lines.append("assumed: timestamps without a zone are China time (UTC+8)")
+    for line in lines:
+        print(json.dumps({"note": line}, ensure_ascii=False) if as_json else line)
+
+
+def _print_beyond_stock(outcome: Outcome, as_json: bool) -> None:
+    for sku, units in sorted(outcome.beyond_stock.items()):
+        line = f"warning: {sku}: {units} units sold beyond the stock were not counted (stock stays at 0)"
+        print(json.dumps({"warning": line}, ensure_ascii=False) if as_json else line, file=sys.stderr)
+
+
+def _print_events(outcome: Outcome, start: float) -> None:
+    print(f"{'time':<20}{'minute':>8}  {'kind':<12}{'level':<11}{'sku':<16}{'left':>6}  reason")
+    for e in outcome.events:
+        print(
+            f"{_clock(e.at):<20}{(e.at - start) / 60:>8.1f}  {e.kind:<12}{e.level:<11}"
+            f"{e.sku:<16}{e.available:>6}  {e.reason}"
+        )
+
+
+def _print_summaries(summaries: Sequence[Sequence[SkuSummary]], compare: str | None) -> None:
+    heads = ("sku", "TREND", "THRESH", "EMERG", "soldout", "lead", "notes", "flaps")
+    print()
+    if compare:
+        print(f"a: the options as given | b: with {compare}")
+    label = "".join(f"{h:>8}" for h in heads[1:])
+    print(f"{heads[0]:<16}{label}" + (f"  |{label}" if len(summaries) > 1 else ""))
+    rows = [{r.sku: r for r in summary} for summary in summaries]
+    for sku in sorted(rows[0]):
+        cells = [_cells(row.get(sku)) for row in rows]
+        print(f"{sku:<16}" + "  |".join(cells))
+
+
+def _cells(row: SkuSummary | None) -> str:
+    if row is None:
+        return ""
+    values = (row.first_trend, row.first_threshold, row.first_emergency, row.sold_out, row.lead_minutes)
+    shown = [f"{v:>8.1f}" if v is not None else f"{'-':>8}" for v in values]
+    return "".join(shown) + f"{row.notifications:>8}{row.flaps:>8}"
 
 
 def _clock(at: float) -> str:

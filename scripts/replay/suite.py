@@ -18,7 +18,8 @@ from typing import NamedTuple
 
 from policies.alert_rules import Level
 from policies.ledger import SkuSettings
-from scripts.replay.engine import Event, Outcome, Restock, Sale, Tunables, run_replay
+from scripts.replay.engine import Outcome, Restock, Sale, Tunables, run_replay
+from scripts.replay.summary import count_flaps, first_at_level
 
 T0 = 1_762_862_400.0  # 2025-11-11 20:00 China time
 Rate = Callable[[float], float]  # orders per minute at minute m of the show
@@ -122,7 +123,7 @@ def score(case: Case, outcome: Outcome) -> Score:
         delivered = sum(not (e.silenced or e.inhibited) for e in window)
     # the episode that ends in the stock-out: after the last step down or resolution before it
     calm = [e.at for e in events if e.kind in ("resolved", "deescalated") and (sold is None or e.at < sold)]
-    first = _first_at_level([e for e in events if not calm or e.at > calm[-1]])
+    first = first_at_level([e for e in events if not calm or e.at > calm[-1]])
     emergency, threshold = first.get(Level.EMERGENCY), first.get(Level.THRESHOLD)
     lead = None if emergency is None or sold is None else (sold - emergency) / 60.0
     in_time = None
@@ -140,7 +141,7 @@ def score(case: Case, outcome: Outcome) -> Score:
         around,
         delivered,
         len(events),
-        _flaps(events),
+        count_flaps(events),
         emergency is not None and (threshold is None or threshold > emergency),
         None if lead is None else round(lead, 2),
         in_time,
@@ -150,26 +151,6 @@ def score(case: Case, outcome: Outcome) -> Score:
         if not case.truth.spike
         else len(events) <= 1 and not any(e.level in (Level.THRESHOLD, Level.EMERGENCY) for e in events),
     )
-
-
-def _first_at_level(events: Sequence[Event]) -> dict[str, float]:
-    first: dict[str, float] = {}
-    for e in events:
-        if e.kind in ("firing", "escalated", "deescalated"):
-            first.setdefault(e.level, e.at)
-    return first
-
-
-def _flaps(events: Sequence[Event], within: float = 900.0) -> int:
-    """Times the SKU fired again within ``within`` seconds of resolving."""
-    resolved_at = None
-    flaps = 0
-    for e in events:
-        if e.kind == "resolved":
-            resolved_at = e.at
-        elif e.kind == "firing" and resolved_at is not None and e.at - resolved_at < within:
-            flaps += 1
-    return flaps
 
 
 def cases() -> list[Case]:
@@ -311,7 +292,7 @@ def reference_case() -> Case:
     )
 
 
-def mixed_show(seed: int, skus: int = 50) -> tuple[list[Case], Outcome]:
+def mixed_show(seed: int, skus: int = 50, tunables: Tunables | None = None) -> tuple[list[Case], Outcome]:
     """A 50-SKU show of the suite's kinds, run as one replay (one forecaster)."""
     rng = random.Random(seed)
     pool = cases()
@@ -329,7 +310,12 @@ def mixed_show(seed: int, skus: int = 50) -> tuple[list[Case], Outcome]:
         restocks += [Restock(T0 + m * 60, sku, u, T0 + (m + a) * 60) for m, u, a in case.restocks]
     sales.sort()
     outcome = run_replay(
-        sales, {c.sku.sku: c.on_hand for c in renamed}, [c.sku for c in renamed], restocks=restocks, start=T0
+        sales,
+        {c.sku.sku: c.on_hand for c in renamed},
+        [c.sku for c in renamed],
+        tunables,
+        restocks=restocks,
+        start=T0,
     )
     return renamed, outcome
 
