@@ -38,6 +38,9 @@ class LifecycleSettings:
     eta_marks_minutes: tuple[float, ...] = (30.0, 10.0)
     #: ``eta`` and ``surge`` notifications at most this often per alert (seconds)
     renotify_interval_seconds: float = 600.0
+    #: a surge on a firing alert is news when its rate is this many times the rate the
+    #: alert last told (when it opened, or its last surge)
+    surge_renotify_ratio: float = 1.5
 
 
 class Status:
@@ -87,6 +90,9 @@ class Alert(NamedTuple):
     last_notified_at: float | None = None
     #: the start of the last surge told (or the one the alert opened with)
     surge_since: float | None = None
+    #: the sales rate (units/minute) when the alert opened or last told a surge: a new
+    #: surge must beat it by the change test's ratio
+    surge_rate: float | None = None
 
     @property
     def key(self) -> str:
@@ -210,6 +216,9 @@ class _Step:
         self.eta: float | None = eta if isinstance(eta, int | float) else None
         surge = verdict.evidence.get("surge")
         self.surge_since: float | None = surge.get("since") if isinstance(surge, dict) else None
+        self.surge_after: float | None = surge.get("after") if isinstance(surge, dict) else None
+        rate = verdict.evidence.get("projected_rate")
+        self.rate: float | None = rate if isinstance(rate, int | float) else None
 
     def new_alert(self, level: str) -> Alert:
         v = self.verdict
@@ -243,7 +252,12 @@ class _Step:
             alert = self._at_level(alert, target)
             if now - alert.since < self.settings.pending_seconds:
                 return alert, None
-            fired = alert._replace(opened_at=now, opened_wall=self.now_wall, surge_since=self.surge_since)
+            fired = alert._replace(
+                opened_at=now,
+                opened_wall=self.now_wall,
+                surge_since=self.surge_since,
+                surge_rate=max(self.surge_after or 0.0, self.rate or 0.0),
+            )
             return self._told(fired, Kind.FIRING)
         if target is not None and _rank(target) > _rank(alert.level):
             return self._told(self._at_level(alert, target), Kind.ESCALATED)
@@ -286,10 +300,17 @@ class _Step:
         last = alert.last_notified_at
         if last is not None and self.now - last < self.settings.renotify_interval_seconds:
             return alert, None
-        told_surge = alert.surge_since if alert.surge_since is not None else (alert.opened_at or alert.since)
-        if self.surge_since is not None and self.surge_since > told_surge + 120.0:
-            surged = alert._replace(surge_since=self.surge_since)
-            return self._told(surged, Kind.SURGE)
+        if self.surge_after is not None and self.surge_since is not None:
+            told_rate = alert.surge_rate if alert.surge_rate is not None else (self.rate or 0.0)
+            told_since = (
+                alert.surge_since if alert.surge_since is not None else alert.opened_at or alert.since
+            )
+            if (
+                self.surge_after >= told_rate * self.settings.surge_renotify_ratio
+                and self.surge_since > told_since
+            ):
+                surged = alert._replace(surge_since=self.surge_since, surge_rate=self.surge_after)
+                return self._told(surged, Kind.SURGE)
         mark = _crossed_mark(self.eta, _marks(alert, self.settings))
         if mark is not None and (alert.notified_eta is None or mark < alert.notified_eta):
             return self._told(alert, Kind.ETA)

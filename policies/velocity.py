@@ -38,11 +38,11 @@ class ForecastSettings:
     prior_orders: float = 0.5
     prior_minutes: float = 1.0
     #: change detection: a generalised likelihood ratio (log) at least this large...
-    surge_threshold: float = 5.0
+    surge_threshold: float = 6.0
     #: ...for a rate at least this many times the baseline before the change...
     surge_min_ratio: float = 1.5
     #: ...with at least this many orders after the change
-    surge_min_orders: int = 6
+    surge_min_orders: int = 8
     #: change points are searched this far back (minutes), every ``surge_step_seconds``
     surge_scan_minutes: float = 20.0
     surge_step_seconds: float = 30.0

@@ -33,6 +33,9 @@ class Truth(NamedTuple):
     change_at: float | None = None
     #: nothing changes and the stock lasts >= 300 minutes: every notification is false
     steady_ample: bool = False
+    #: nothing changes and the stock outlasts the show (but would not outlast a 2.5x
+    #: rise): every notification is a false alarm of the change test
+    steady: bool = False
     #: a rise that fades within 5 minutes on ample stock: at most one notification, never THRESHOLD
     spike: bool = False
 
@@ -146,7 +149,7 @@ def score(case: Case, outcome: Outcome) -> Score:
         None if lead is None else round(lead, 2),
         in_time,
         None if detected is None else round(detected, 2),
-        len(events) if case.truth.steady_ample else 0,
+        len(events) if case.truth.steady_ample or case.truth.steady else 0,
         None
         if not case.truth.spike
         else len(events) <= 1 and not any(e.level in (Level.THRESHOLD, Level.EMERGENCY) for e in events),
@@ -165,6 +168,18 @@ def cases() -> list[Case]:
                 240,
                 step(r, 1, 0),
                 Truth(False, steady_ample=True),
+            )
+        )
+    for r in (1.2, 3, 10):  # steady, the stock outlasts the (known) show by 40%
+        out.append(
+            Case(
+                f"steady-{r}/min-known-end",
+                SkuSettings(f"QUIET{r}", lead_time_minutes=60),
+                int(r * 240 * 1.4),
+                240,
+                step(r, 1, 0),
+                Truth(False, steady=True),
+                show_end_known=True,
             )
         )
     for slow, lead in ((0.1, 30), (0.2, 60), (0.5, 720), (0.3, 20)):  # slow sellers that run out
@@ -378,6 +393,16 @@ def monte_carlo(
         detected = sum(not math.isinf(d) for d in delays)
         out.append(Detection(case.name, seeds, detected, _quantile(delays, 0.5), _quantile(delays, 0.9)))
     return out
+
+
+def false_alarms(seeds: int, tunables: Tunables | None = None) -> tuple[int, int]:
+    """(notifications, SKU-hours) over ``seeds`` runs of the suite's steady cases."""
+    told = hours = 0
+    for case in (c for c in cases() if c.truth.steady or c.truth.steady_ample):
+        for seed in range(seeds):
+            told += score(case, run_case(case, seed, tunables)).false_alarms
+            hours += round(case.minutes / 60)
+    return told, hours
 
 
 def _quantile(values: Sequence[float], q: float) -> float | None:

@@ -5,7 +5,16 @@ from __future__ import annotations
 import math
 
 from scripts.replay.engine import Tunables
-from scripts.replay.suite import Detection, cases, mixed_show, monte_carlo, run_case, score, summarise
+from scripts.replay.suite import (
+    Detection,
+    cases,
+    false_alarms,
+    mixed_show,
+    monte_carlo,
+    run_case,
+    score,
+    summarise,
+)
 
 #: (case names, detected within minutes, what the target asks)
 DETECTION_TARGETS = (
@@ -36,6 +45,8 @@ def print_suite(seeds: int, tunables: Tunables) -> int:
     show, outcome = mixed_show(0, tunables=tunables)
     mixed = [score(case, outcome) for case in show]
     print(f"50-SKU show: {summarise(mixed)}; notifications {len(outcome.events)}")
+    told, hours = false_alarms(seeds, tunables)
+    print(f"monte carlo steady SKUs: {told} notifications in {hours} SKU-hours  (target: 0 on ample stock)")
     for names, within, target in DETECTION_TARGETS:
         for d in monte_carlo(names, seeds, tunables, within):
             print(f"monte carlo {_detection(d)}  (target: {target})")
