@@ -180,10 +180,12 @@ def evaluate_sku(
     trend_scale = loose if held >= Level.RANK[Level.TREND] else 1.0
     soon_eta = stockout.minutes if held else stockout.latest
     soon = stock.available > 0 and soon_eta <= horizon * trend_scale
-    # a detected rise matters when the stock runs out inside the horizon at the new rate
-    # (the rise's own rate: the projected rate is shrunk toward the old one at first)
+    # a detected rise matters when the stock runs out inside the horizon at the new rate:
+    # the rise's own rate or the last 5 minutes' (the projected rate is shrunk toward the
+    # old one at first; a ramp keeps rising after the change point)
+    surge_rate = 0.0 if surge is None else max(surge.after, velocity.last_rate)
     rising = (
-        surge is not None and stock.available > 0 and _eta_at(position, surge.after) <= horizon * trend_scale
+        surge is not None and stock.available > 0 and _eta_at(position, surge_rate) <= horizon * trend_scale
     )
     if critical or (threshold and too_late):
         level = Level.EMERGENCY
@@ -201,8 +203,8 @@ def evaluate_sku(
     elif rising and surge is not None:
         level = Level.TREND
         reason = (
-            f"sales surged since {surge.before:.1f}/min to {surge.after:.1f}/min "
-            f"(x{surge.ratio:.1f}); at this rate sells out in {_eta_at(position, surge.after):.0f} min"
+            f"sales surged from {surge.before:.1f}/min to {surge.after:.1f}/min (x{surge.ratio:.1f}); "
+            f"at {surge_rate:.1f}/min sells out in {_eta_at(position, surge_rate):.0f} min"
         )
     elif soon:
         level = Level.TREND

@@ -151,7 +151,10 @@ def measure_velocity(history: SalesHistory, at: float, settings: ForecastSetting
     previous_rate = max(previous_units, 0) / minutes
     ratio = last_rate / previous_rate if previous_rate > 0 else None
     surge = _surge(history, at, settings)
-    span = max((at - history.earliest) / 60.0, 0.0) if history.buckets else 0.0
+    # how far back the history reaches, counting the whole bucket of its first sale
+    span = (
+        max((at - history.earliest) / 60.0, 0.0) + history.bucket_seconds / 60.0 if history.buckets else 0.0
+    )
     if surge is not None:
         window = (at - surge.since) / 60.0
         units, orders = history.window(at, window)
