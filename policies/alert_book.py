@@ -80,9 +80,10 @@ class AlertBook:
         return [a for a in self.open.values() if a.status in Status.OPEN and (sku is None or a.sku == sku)]
 
     def current_level(self, sku: str) -> str | None:
-        """The level of ``sku``'s alert (pending, firing or recovering), None without one."""
+        """The level ``sku``'s alert holds (firing or recovering: a pending alert holds
+        nothing yet, so its condition must hold unloosened), None without one."""
         alert = self.open.get(sku)
-        return None if alert is None else alert.level
+        return alert.level if alert is not None and alert.status in Status.OPEN else None
 
     def highest_level(self, sku: str) -> str | None:
         return highest([a.level for a in self.firing(sku) if a.level != Level.CHANNEL_STALLED])
