@@ -195,6 +195,12 @@ class ForecasterService:
         with self._lock:
             self.forecaster.update_skus(settings)
 
+    def set_show_end(self, ends_at: float | None) -> None:
+        """The show's end in event time (epoch seconds; None: unknown): it bounds the
+        lead-time demand and the TREND horizon to the show's remaining time."""
+        with self._lock:
+            self.forecaster.show_ends_at = ends_at
+
     # ---- operators ----------------------------------------------------------------------
 
     def alerts(self) -> list[dict[str, Any]]:
