@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import math
 
+from scripts.replay.cases import cases
 from scripts.replay.engine import Tunables
 from scripts.replay.suite import (
     Detection,
-    cases,
     false_alarms,
     mixed_show,
     monte_carlo,

@@ -1,24 +1,15 @@
-"""The alert scenario suite (scripts/replay/suite.py) against the issue's targets. The
-ground truth of each case is written in the suite before any run; the default test run
-plays a representative part of it on one seed, ``-m slow`` plays all of it and the Monte
-Carlo over seeds (figures in docs/alerts.md)."""
+"""The alert scenario suite (scripts/replay/cases.py, scored by scripts/replay/suite.py)
+against the issue's targets. The ground truth of each case is written in the suite
+before any run; the default test run plays a representative part of it on one seed,
+``-m slow`` plays all of it and the Monte Carlo over seeds (figures in docs/alerts.md)."""
 
 from __future__ import annotations
 
 import pytest
 
 from policies.alert_rules import Level
-from scripts.replay.suite import (
-    Case,
-    cases,
-    false_alarms,
-    mixed_show,
-    monte_carlo,
-    reference_case,
-    run_case,
-    score,
-    summarise,
-)
+from scripts.replay.cases import Case, cases, reference_case
+from scripts.replay.suite import false_alarms, mixed_show, monte_carlo, run_case, score, summarise
 
 QUICK = (
     "steady-20/min",
