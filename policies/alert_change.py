@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from itertools import accumulate
 from typing import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:
@@ -68,9 +69,7 @@ def detect_surge(
     """The strongest significant rise in ``orders`` (orders per bucket, the first bucket
     starting at event time ``start``; the last bucket is now), or None."""
     total = len(orders)
-    prefix = [0]
-    for count in orders:
-        prefix.append(prefix[-1] + count)
+    prefix = list(accumulate(orders, initial=0))
     step = max(round(settings.surge_step_seconds / bucket_seconds), 1)
     scan = round(settings.surge_scan_minutes * 60 / bucket_seconds)
     base = round(settings.baseline_minutes * 60 / bucket_seconds)

@@ -65,7 +65,7 @@ class SalesHistory:
     time; buckets older than ``keep_minutes`` before the newest event are dropped.
     """
 
-    __slots__ = ("bucket_seconds", "buckets", "earliest", "keep_seconds", "latest")
+    __slots__ = ("bucket_seconds", "buckets", "earliest", "keep_seconds", "latest", "surge_cache", "version")
 
     def __init__(self, bucket_seconds: int = 10, keep_minutes: float = 60.0) -> None:
         self.bucket_seconds = bucket_seconds
@@ -75,8 +75,12 @@ class SalesHistory:
         self.latest = -math.inf
         #: the oldest event time ever recorded (how far back the history reaches)
         self.earliest = math.inf
+        #: bumped by every ``record``: what the change test last saw, and its answer
+        self.version = 0
+        self.surge_cache: tuple[tuple[int, int, ForecastSettings], Surge | None] | None = None
 
     def record(self, at: float, units: int, orders: int = 1) -> None:
+        self.version += 1
         index = int(at // self.bucket_seconds)
         bucket = self.buckets.get(index)
         if bucket is not None:
@@ -104,7 +108,15 @@ class SalesHistory:
         last = int(end // self.bucket_seconds)
         first = last - round(minutes * 60.0 / self.bucket_seconds) + 1
         units = orders = 0
-        for index, (bucket_units, bucket_orders) in self.buckets.items():
+        buckets = self.buckets
+        if last - first + 1 < len(buckets):  # fewer lookups than buckets kept
+            for index in range(first, last + 1):
+                bucket = buckets.get(index)
+                if bucket is not None:
+                    units += bucket[0]
+                    orders += bucket[1]
+            return units, orders
+        for index, (bucket_units, bucket_orders) in buckets.items():
             if first <= index <= last:
                 units += bucket_units
                 orders += bucket_orders
@@ -204,7 +216,13 @@ def _surge(history: SalesHistory, at: float, settings: ForecastSettings) -> Surg
     first = max(first, started)
     if first > last:
         return None
-    return detect_surge(history.series(first, last), first * size, size, settings)
+    # the answer changes only with new sales or a new newest bucket (ticks between do not)
+    key = (history.version, last, settings)
+    if history.surge_cache is not None and history.surge_cache[0] == key:
+        return history.surge_cache[1]
+    surge = detect_surge(history.series(first, last), first * size, size, settings)
+    history.surge_cache = (key, surge)
+    return surge
 
 
 def gamma_quantile(shape: float, rate: float, probability: float) -> float:
