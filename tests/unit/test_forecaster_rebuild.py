@@ -1,6 +1,7 @@
 """A restarted forecaster (actors/alerts/rebuild.py, Forecaster.rebuild): its windows come
 back from the ledger stream's line records, and open alerts are settled against the
-current stock before anything else is evaluated."""
+current stock before anything else is evaluated. And CHANNEL_STALLED, which needs the
+forecaster's per-channel view: a silent platform is stalled only while its SKUs have stock."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from actors.alerts.rebuild import sales_of
 from actors.alerts.store import MemoryAlertStore
 from actors.infra.codec import LedgerEntry
 from actors.infra.wire import SaleEvent, StockSnapshot
+from policies.alert_book import AlertBook
 from policies.alert_lifecycle import Alert, Kind, LifecycleSettings, Status
 from policies.alert_rules import Level
 from policies.ledger import LineRecord, LineStatus, SkuSettings
@@ -65,3 +67,29 @@ def test_a_restart_settles_an_alert_the_current_stock_contradicts_at_once() -> N
     view = forecaster.view("A")
     assert 1.5 <= view["velocity_per_min"] <= 2.5  # the windows are back, not empty
     assert "最后" not in view["chat_hint"]
+
+
+def channel_show(douyin_skus: tuple[str, ...], x_left: int) -> list[str]:
+    """Ten minutes: douyin sells ``douyin_skus`` for five, then goes quiet; taobao sells Y
+    throughout. Returns the channels CHANNEL_STALLED fired for."""
+    forecaster = Forecaster(book=AlertBook(LifecycleSettings(pending_seconds=0)), clock=lambda: T0)
+    forecaster.update_skus([SkuSettings("X"), SkuSettings("Y")])
+    fired = []
+    for second in range(0, 600, 10):
+        at = T0 + second
+        sales = [SaleEvent("Y", at, 1, "taobao"), SaleEvent("Y", at + 5, 1, "taobao")]
+        if second < 300:
+            sales += [SaleEvent(sku, at, 1, "douyin") for sku in douyin_skus]
+        stock = {"X": StockSnapshot(x_left if second >= 300 else 50, 0), "Y": StockSnapshot(500, 0)}
+        forecaster.record(sales, stock)
+        fired += [n.alert.channel for n in forecaster.advance(at) if n.alert.level == Level.CHANNEL_STALLED]
+    return fired
+
+
+def test_a_platform_whose_skus_sold_out_is_not_stalled() -> None:
+    assert channel_show(("X",), x_left=0) == []
+
+
+def test_a_platform_silent_while_its_skus_have_stock_is_stalled() -> None:
+    assert channel_show(("X",), x_left=40) == []  # nobody else sells X: no evidence of a broken feed
+    assert channel_show(("Y",), x_left=40) == ["douyin"]
