@@ -10,9 +10,8 @@ minute.
 
 from __future__ import annotations
 
-import functools
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from statistics import NormalDist
 from typing import NamedTuple
@@ -231,51 +230,6 @@ def gamma_quantile(shape: float, rate: float, probability: float) -> float:
     if shape <= 0 or rate <= 0:
         return 0.0
     return max(_wilson_hilferty(shape, probability), 0.0) / rate
-
-
-@functools.lru_cache(maxsize=4096)
-def poisson_interval(count: int, confidence: float = 0.90) -> tuple[float, float]:
-    """Exact (Garwood) two-sided interval of a Poisson mean given ``count`` events.
-
-    The bounds are chi-square quantiles, ``chi2(a/2, 2k)/2`` and ``chi2(1-a/2, 2k+2)/2``,
-    computed here by bisection on the Poisson distribution function (exact, no SciPy).
-    For large counts the Wilson-Hilferty approximation is used (error < 0.1%).
-    """
-    if count < 0:
-        raise ValueError(f"count must be >= 0, got {count}")
-    alpha = 1.0 - confidence
-    if count > 200:
-        return _wilson_hilferty(count, alpha / 2), _wilson_hilferty(count + 1, 1 - alpha / 2)
-    low = 0.0 if count == 0 else _solve_mean(lambda m: 1.0 - _poisson_cdf(count - 1, m), alpha / 2)
-    high = _solve_mean(lambda m: _poisson_cdf(count, m), alpha / 2, decreasing=True)
-    return low, high
-
-
-def _poisson_cdf(k: int, mean: float) -> float:
-    """P(X <= k) for X ~ Poisson(mean), summed in a numerically safe order."""
-    if mean <= 0:
-        return 1.0
-    term = math.exp(-mean)
-    total = term
-    for i in range(1, k + 1):
-        term *= mean / i
-        total += term
-    return min(total, 1.0)
-
-
-def _solve_mean(func: Callable[[float], float], target: float, decreasing: bool = False) -> float:
-    """The mean m where the monotone function ``func(m)`` equals ``target``."""
-    low, high = 0.0, 1.0
-    while (func(high) > target) if decreasing else (func(high) < target):
-        high *= 2.0
-    for _ in range(60):
-        mid = (low + high) / 2
-        value = func(mid)
-        if (value > target) if decreasing else (value < target):
-            low = mid
-        else:
-            high = mid
-    return (low + high) / 2
 
 
 def _wilson_hilferty(k: float, p: float) -> float:
