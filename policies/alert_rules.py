@@ -199,7 +199,9 @@ def evaluate_sku(
         )
     elif threshold:
         level = Level.THRESHOLD
-        reason = f"{position} available and inbound, safety line {line} ({lead:.0f} min lead time)"
+        reason = f"{position} available and inbound, safety line {line} ({lead:.0f} min lead time)" + (
+            "" if math.isinf(stockout.minutes) else f"; sells out in {stockout.minutes:.0f} min"
+        )
     elif rising and surge is not None:
         level = Level.TREND
         reason = (
