@@ -3,7 +3,11 @@ pending, firing, recovering, resolved; what is told, and what is not."""
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from policies.alert_book import AlertBook
 from policies.alert_lifecycle import Kind, LifecycleSettings, Status
@@ -134,3 +138,35 @@ def test_settling_after_a_restart_resolves_a_contradicted_alert_at_once() -> Non
     assert note.kind == Kind.RESOLVED
     assert note.alert.evidence["available"] == 1500
     assert book.open == {}
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from([None, Level.TREND, Level.THRESHOLD, Level.EMERGENCY]),
+            st.integers(1, 40),  # how many 10-second evaluations it lasts
+            st.floats(1, 200),  # the ETA meanwhile (minutes)
+        ),
+        min_size=1,
+        max_size=30,
+    )
+)
+def test_whatever_the_conditions_updates_are_rate_limited_and_nothing_refires_soon_unless_worse(
+    conditions: list[tuple[str | None, int, float]],
+) -> None:
+    book = AlertBook(SETTINGS)
+    t = T0
+    told: list[tuple[float, str, str]] = []
+    for level, steps, eta in conditions:
+        for _ in range(steps):
+            for note in book.step([verdict(level, eta=eta)], t, t):
+                told.append((t, note.kind, note.alert.level))
+            t += 10
+    updates = [at for at, kind, _ in told if kind in (Kind.ETA, Kind.SURGE)]
+    for at in updates:
+        before = [a for a, _, _ in told if a < at]
+        assert not before or at - before[-1] >= SETTINGS.renotify_interval_seconds
+    for (at, kind, level), (later, next_kind, next_level) in itertools.pairwise(told):
+        if kind == Kind.RESOLVED and next_kind == Kind.FIRING and later - at < SETTINGS.refire_hold_seconds:
+            assert Level.RANK[next_level] > Level.RANK[level]
