@@ -88,7 +88,15 @@ class AlertBook:
     def highest_level(self, sku: str) -> str | None:
         return highest([a.level for a in self.firing(sku) if a.level != Level.CHANNEL_STALLED])
 
-    def restore(self, alerts: Iterable[Alert], silences: Iterable[Silence]) -> None:
-        """Load persisted state (after a restart)."""
+    def restore(
+        self, alerts: Iterable[Alert], silences: Iterable[Silence], resolved: Iterable[Alert] = ()
+    ) -> None:
+        """Load persisted state (after a restart); ``resolved``: the alerts of recent
+        ``resolved`` notifications, oldest first, so the re-fire hold survives too."""
         self.open = {a.key: a for a in alerts}
         self.silences = {s.id: s for s in silences}
+        self.resolved = {
+            a.key: (a.resolved_at, a.level)
+            for a in resolved
+            if a.resolved_at is not None and a.key not in self.open
+        }

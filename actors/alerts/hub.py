@@ -33,14 +33,25 @@ import structlog
 
 from actors.alerts.store import AlertStore, HistoryEntry
 from actors.alerts.webhooks import WebhookSender, url_problem
-from actors.infra.codec import notification_record
+from actors.infra.codec import alert_of, notification_record
 from policies.alert_book import AlertBook
-from policies.alert_lifecycle import Alert, LifecycleSettings, Notification, Silence, Status, Subscription
+from policies.alert_lifecycle import (
+    Alert,
+    Kind,
+    LifecycleSettings,
+    Notification,
+    Silence,
+    Status,
+    Subscription,
+)
 from policies.alert_rules import Verdict
 
 log = structlog.get_logger(__name__)
 
 Listener = Callable[[dict[str, Any]], None]
+
+#: stream entries a restarted hub reads back for recent resolutions (the re-fire hold)
+RECENT_ENTRIES = 2000
 
 
 class Sender(Protocol):
@@ -82,7 +93,12 @@ class AlertHub:
         return self.book.silences
 
     def _restore(self) -> None:
-        self.book.restore(self.store.open_alerts(), self.store.silences())
+        recent = [
+            alert_of(record["alert"])
+            for _, record in self.store.latest(RECENT_ENTRIES)
+            if record.get("kind") == Kind.RESOLVED
+        ]
+        self.book.restore(self.store.open_alerts(), self.store.silences(), recent)
         self.subscriptions = {sub.id: sub for sub in self.store.subscriptions()}
         log.info(
             "alert_hub_restored",

@@ -135,3 +135,14 @@ def test_dead_letters_are_kept_per_subscription_oldest_first(store: AlertStore) 
     assert [letter["event_id"] for letter in store.dead_letters("ops")] == ["e1", "e2"]
     assert store.dead_letters("ops")[0]["payload"] == {"room": "直播间"}
     assert store.dead_letters("nobody") == []
+
+
+def test_latest_gives_the_newest_entries_oldest_first(store: AlertStore) -> None:
+    book = AlertBook(NOW)
+    ids = store.append([firing(book, sku) for sku in ("A", "B", "C")])
+
+    latest = store.latest(2)
+
+    assert [entry_id for entry_id, _ in latest] == ids[1:]
+    assert [record["alert"]["sku"] for _, record in latest] == ["B", "C"]
+    assert store.latest(0) == []

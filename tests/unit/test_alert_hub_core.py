@@ -192,3 +192,20 @@ def test_the_forecaster_on_the_hub_stores_an_emergency_with_its_hint() -> None:
     assert forecaster.hint("HOODIE").host_line == "这款还能卖5单"
     assert Level.EMERGENCY in {a["level"] for a in forecaster.view("HOODIE")["alerts"]}
     assert hub.highest_level("HOODIE") == Level.EMERGENCY
+
+
+def test_a_restarted_hub_remembers_recent_resolutions_so_nothing_refires_soon() -> None:
+    store = MemoryAlertStore()
+    hub = AlertHub(
+        store, settings=LifecycleSettings(pending_seconds=0, keep_firing_seconds=60), clock=lambda: T0
+    )
+    hub.step([verdict("HOODIE", Level.THRESHOLD)], T0, T0)
+    hub.step([verdict("HOODIE", Level.THRESHOLD, active=False)], T0 + 10, T0 + 10)
+    (resolved,) = hub.step([verdict("HOODIE", Level.THRESHOLD, active=False)], T0 + 100, T0 + 100)
+    assert resolved.kind == "resolved"
+
+    restarted = AlertHub(store, settings=LifecycleSettings(pending_seconds=0), clock=lambda: T0)
+
+    assert restarted.step([verdict("HOODIE", Level.THRESHOLD)], T0 + 200, T0 + 200) == []  # held back
+    (worse,) = restarted.step([verdict("HOODIE", Level.EMERGENCY)], T0 + 210, T0 + 210)
+    assert (worse.kind, worse.alert.level) == ("firing", Level.EMERGENCY)
