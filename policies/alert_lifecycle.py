@@ -23,6 +23,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, NamedTuple
 
+from policies.alert_checks import check_settings
 from policies.alert_rules import Level, Verdict
 
 
@@ -41,6 +42,9 @@ class LifecycleSettings:
     #: a surge on a firing alert is news when its rate is this many times the rate the
     #: alert last told (when it opened, or its last surge)
     surge_renotify_ratio: float = 1.5
+
+    def __post_init__(self) -> None:
+        check_settings(self, positive=("surge_renotify_ratio",))
 
 
 class Status:

@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from statistics import NormalDist
 from typing import Any, Final, NamedTuple
 
+from policies.alert_checks import check_settings
 from policies.velocity import ForecastSettings, StockoutForecast, Velocity
 
 
@@ -73,6 +74,9 @@ class AlertSettings:
     #: a level already held clears only when its measure is this much better than the line
     #: that raised it (25%: a line of 100 units clears above 125)
     clear_margin: float = 0.25
+
+    def __post_init__(self) -> None:
+        check_settings(self, probability=("service_level",))
 
 
 class Verdict(NamedTuple):

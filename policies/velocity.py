@@ -17,6 +17,7 @@ from statistics import NormalDist
 from typing import NamedTuple
 
 from policies.alert_change import Surge, detect_surge
+from policies.alert_checks import check_settings
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +56,24 @@ class ForecastSettings:
     planning_horizon_minutes: float = 120.0
     #: two-sided credibility of the rate and ETA bounds
     confidence: float = 0.90
+
+    def __post_init__(self) -> None:
+        check_settings(
+            self,
+            positive=(
+                "bucket_seconds",
+                "window_minutes",
+                "rate_window_minutes",
+                "max_rate_window_minutes",
+                "prior_orders",
+                "prior_minutes",
+                "surge_min_ratio",
+                "surge_scan_minutes",
+                "surge_step_seconds",
+                "baseline_minutes",
+            ),
+            probability=("confidence",),
+        )
 
 
 class SalesHistory:

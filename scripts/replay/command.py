@@ -190,14 +190,19 @@ def run(args: argparse.Namespace) -> int:
     if args.suite:
         from scripts.replay.suite_report import print_suite
 
-        return print_suite(args.seeds, tunables_from(_values(args)))
+        try:
+            tunables = tunables_from(_values(args))
+        except ValueError as error:
+            print(f"flashstock replay: {error}", file=sys.stderr)
+            return 2
+        return print_suite(args.seeds, tunables)
     if args.sales is None:
         print("flashstock replay: a SALES.csv is needed (or --suite)", file=sys.stderr)
         return 2
     try:
         values = _values(args)
         compare = parse_overrides(args.compare, values) if args.compare else None
-        tunables = [tunables_from(values)] + ([tunables_from(compare)] if compare is not None else [])
+        runs = [tunables_from(values)] + ([tunables_from(compare)] if compare is not None else [])
         frame = load_sales(args.sales)
         catalog = load_catalog(args.catalog) if args.catalog else []
         stock = {settings.sku: units for settings, units in catalog}
@@ -215,7 +220,7 @@ def run(args: argparse.Namespace) -> int:
     settings += [SkuSettings(sku) for sku in sorted(sold) if sku not in known]
     start = sales[0].at if sales else 0.0
     show_end = start + args.show_minutes * 60 if args.show_minutes is not None else None
-    outcomes = [run_replay(sales, stock, settings, t, show_ends_at=show_end, start=start) for t in tunables]
+    outcomes = [run_replay(sales, stock, settings, t, show_ends_at=show_end, start=start) for t in runs]
     _print_assumptions(assumed, [s.sku for s in settings if s.sku not in known], args.json)
     _print_beyond_stock(outcomes[0], args.json)
     summaries = [summarise_skus(o, start) for o in outcomes]

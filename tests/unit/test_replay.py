@@ -191,3 +191,22 @@ def test_the_assumed_defaults_are_printed(tmp_path: Path, capsys: pytest.Capture
     out = capsys.readouterr().out
     assert "A start with exactly what they sold" in out
     assert "A have the default 720 min lead time" in out
+
+
+@pytest.mark.parametrize(
+    ("option", "message"),
+    [
+        (["--confidence", "1.5"], "confidence must be between 0 and 1"),
+        (["--surge-threshold", "-2"], "surge_threshold must be >= 0"),
+        (["--compare", "rate-window-minutes=0"], "rate_window_minutes must be > 0"),
+        (["--compare", "no-such-knob=3"], "'no-such-knob=3' is not KEY=VALUE with a known key"),
+    ],
+)
+def test_a_nonsense_setting_is_refused_with_exit_2_and_the_field(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], option: list[str], message: str
+) -> None:
+    sales = write(tmp_path, "sales.csv", "timestamp,sku,quantity\n1762862400,A,1\n")
+
+    assert main(["replay", str(sales), *option]) == 2
+
+    assert message in capsys.readouterr().err
