@@ -24,6 +24,7 @@ from policies.alert_checks import check_settings
 class ForecastSettings:
     """How velocity is measured (per SKU, or the defaults for all); docs/alerts.md."""
 
+    #: sales are counted in buckets of this many seconds of event time
     bucket_seconds: int = 10
     #: the last and previous windows shown to operators (evidence, not a trigger)
     window_minutes: float = 5.0
@@ -32,10 +33,12 @@ class ForecastSettings:
     #: ...and further, up to ``max_rate_window_minutes``, until it holds this many orders
     #: (a slow seller's rate from 2 orders in 5 minutes is noise)
     min_rate_orders: int = 12
+    #: the longest rate window (minutes), for the slowest sellers
     max_rate_window_minutes: float = 60.0
     #: Gamma prior of the order rate: ``prior_orders`` pseudo-orders seen over
     #: ``prior_minutes`` pseudo-minutes (a weak prior of 0.5 orders/minute)
     prior_orders: float = 0.5
+    #: the pseudo-minutes of the Gamma prior
     prior_minutes: float = 1.0
     #: change detection: a generalised likelihood ratio (log) at least this large...
     surge_threshold: float = 6.0
@@ -45,10 +48,12 @@ class ForecastSettings:
     surge_min_orders: int = 8
     #: change points are searched this far back (minutes), every ``surge_step_seconds``
     surge_scan_minutes: float = 20.0
+    #: the spacing of candidate change points (seconds)
     surge_step_seconds: float = 30.0
     #: the baseline before a change point: this long, and at least ``min_baseline_minutes``
     #: of history (the first sales of a show are a start, not a surge)
     baseline_minutes: float = 20.0
+    #: the least history (minutes) before a change point
     min_baseline_minutes: float = 2.0
     #: after a change, the new rate is shrunk toward the old with this many minutes of weight
     surge_shrink_minutes: float = 2.0

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import inspect
 import json
 import math
 import sys
@@ -49,6 +50,23 @@ def tunable_fields() -> dict[str, tuple[str, dataclasses.Field[Any], Any]]:
             if field.name not in PER_SKU:
                 fields[field.name.replace("_", "-")] = (group, field, getattr(settings, field.name))
     return fields
+
+
+def field_help(settings_type: type) -> dict[str, str]:
+    """Each field's ``#:`` comment in the settings class's source (the one place the
+    knobs are described), by field name."""
+    helps: dict[str, str] = {}
+    comment: list[str] = []
+    for line in inspect.getsource(settings_type).splitlines():
+        text = line.strip()
+        if text.startswith("#:"):
+            comment.append(text[2:].strip())
+        elif ":" in text and comment and not text.startswith(("def ", "class ", '"""')):
+            helps[text.split(":", 1)[0].strip()] = " ".join(comment)
+            comment = []
+        else:
+            comment = []
+    return helps
 
 
 def add_parser(commands: Any) -> None:
@@ -88,15 +106,14 @@ def add_parser(commands: Any) -> None:
         "--seeds", type=int, default=1, help="--suite: seeds of the Monte Carlo detection run"
     )
     policy = parser.add_argument_group("alert policy (docs/alerts.md)")
+    defaults = Tunables()
+    helps = {group: field_help(type(getattr(defaults, group))) for group in GROUPS}
     for option, (group, field, default) in tunable_fields().items():
+        text = (helps[group].get(field.name) or field.name.replace("_", " ")).replace("%", "%%")
         if isinstance(default, tuple):
-            policy.add_argument(
-                f"--{option}", type=_floats, default=default, metavar="A,B", help=f"{group}: {field.name}"
-            )
+            policy.add_argument(f"--{option}", type=_floats, default=default, metavar="A,B", help=text)
         else:
-            policy.add_argument(
-                f"--{option}", type=type(default), default=default, help=f"{group}: {field.name}"
-            )
+            policy.add_argument(f"--{option}", type=type(default), default=default, help=text)
     parser.set_defaults(run=run)
 
 
