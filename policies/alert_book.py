@@ -28,6 +28,8 @@ class AlertBook:
         self.playbooks = dict(PLAYBOOK if playbooks is None else playbooks)
         self.open: dict[str, Alert] = {}
         self.silences: dict[str, Silence] = {}
+        #: recently resolved alerts (the re-fire guard), by key
+        self.resolved: dict[str, tuple[float, str]] = {}
 
     def step(
         self,
@@ -37,10 +39,12 @@ class AlertBook:
         *,
         hints: Mapping[str, str] | None = None,
         channel: str = "",
+        settle: bool = False,
     ) -> list[Notification]:
         """Advance the verdicts' alerts to event time ``now``; the notifications to send
-        (silenced ones are marked, not dropped: the caller decides who hears them)."""
-        self.open, notes = step_alerts(
+        (silenced ones are marked, not dropped: the caller decides who hears them).
+        ``settle``: fresh state after a restart, no hold time (``step_alerts``)."""
+        self.open, notes, self.resolved = step_alerts(
             self.open,
             verdicts,
             now,
@@ -49,6 +53,8 @@ class AlertBook:
             playbooks=self.playbooks,
             hints=hints,
             channel=channel,
+            resolved=self.resolved,
+            settle=settle,
         )
         return apply_silences(notes, self.silences.values(), now_wall)
 
@@ -73,12 +79,27 @@ class AlertBook:
         return expired
 
     def firing(self, sku: str | None = None) -> list[Alert]:
-        return [a for a in self.open.values() if a.status == Status.FIRING and (sku is None or a.sku == sku)]
+        """Open alerts (firing or recovering), of ``sku`` when given."""
+        return [a for a in self.open.values() if a.status in Status.OPEN and (sku is None or a.sku == sku)]
+
+    def current_level(self, sku: str) -> str | None:
+        """The level ``sku``'s alert holds (firing or recovering: a pending alert holds
+        nothing yet, so its condition must hold unloosened), None without one."""
+        alert = self.open.get(sku)
+        return alert.level if alert is not None and alert.status in Status.OPEN else None
 
     def highest_level(self, sku: str) -> str | None:
         return highest([a.level for a in self.firing(sku) if a.level != Level.CHANNEL_STALLED])
 
-    def restore(self, alerts: Iterable[Alert], silences: Iterable[Silence]) -> None:
-        """Load persisted state (after a restart)."""
+    def restore(
+        self, alerts: Iterable[Alert], silences: Iterable[Silence], resolved: Iterable[Alert] = ()
+    ) -> None:
+        """Load persisted state (after a restart); ``resolved``: the alerts of recent
+        ``resolved`` notifications, oldest first, so the re-fire hold survives too."""
         self.open = {a.key: a for a in alerts}
         self.silences = {s.id: s for s in silences}
+        self.resolved = {
+            a.key: (a.resolved_at, a.level)
+            for a in resolved
+            if a.resolved_at is not None and a.key not in self.open
+        }

@@ -1,43 +1,42 @@
 """When a SKU deserves an alert, at which level, and the evidence for it.
 
-Three levels, mildest first (the README's alert policy; docs/alerts.md):
+One rate estimate (``Velocity.projected_rate``, docs/alerts.md) feeds every level, and the
+levels form a ladder, so EMERGENCY implies THRESHOLD by construction:
 
-- TREND (趋势预警): sales are accelerating (the last window sold ``acceleration_factor``
-  times the previous one, with enough orders in both, and significantly more than the
-  longer baseline before it: a one-sided binomial test), or the projected stock-out
-  falls inside the planning horizon even at the slow end of the rate's Poisson interval.
-  Response: prepare replenishment.
-- THRESHOLD (阈值预警): ``available <= safety line``. The safety line is the reorder point
-  of inventory theory, recomputed from the live rate:
+- TREND (趋势预警): the sequential test found a rise of the order rate
+  (``policies.alert_change``) that matters (at the new rate the stock runs out inside the
+  horizon), or the stock runs out inside the horizon even at the slow end of the rate's
+  credible interval. The horizon is the show's remaining time when known, else the
+  planning horizon. Response: prepare replenishment.
+- THRESHOLD (阈值预警): ``available + inbound <= safety line``, the reorder point of
+  inventory theory at the projected rate:
 
-      line = d * L + z * sigma * sqrt(L)
+      line = d * L + z * sqrt(d * L)     (Poisson quantile of d * L for slow sellers)
 
-  with d the projected demand (units/minute), L the replenishment lead time in minutes
-  (capped at the planning horizon: demand after the show's horizon is not this show's),
-  z the normal quantile of the service level, sigma = sqrt(d) the per-minute standard
-  deviation of Poisson demand. When the lead-time demand d * L is small (a slow seller)
-  the normal approximation is poor, and the line is the service-level quantile of a
-  Poisson(d * L) lead-time demand instead. The line is never below the SKU's
-  ``safety_floor``. Worked example: d = 2 units/min, L = 30 min, 95% service (z = 1.645):
-  60 + 1.645 * sqrt(2) * sqrt(30) = 60 + 12.7 -> 73 units.
-  Response: replenish now or change the selling strategy.
-- EMERGENCY (紧急预警): stock will run out before a replenishment ordered now can arrive
-  (lead time; inbound transfers count from their arrival) and that is within the
-  emergency window, or ``available <= critical_floor``. Response: the host steers viewers
-  to a substitute or announces the next show.
+  with d the projected rate (units/minute), L the lead time in minutes (not capped; only
+  the show's remaining time bounds it, when known), z the normal quantile of the service
+  level. Never below ``safety_floor``. Response: replenish now or change the selling
+  strategy.
+- EMERGENCY (紧急预警): THRESHOLD holds and the stock (inbound counted from its arrival)
+  runs out at the projected rate before a replenishment ordered now arrives and within
+  ``emergency_window_minutes``; or ``available <= critical_floor``. Response: the host
+  steers viewers to a substitute or announces the next show.
+
+Hysteresis: a level the SKU is already at is kept on a looser condition than the one that
+raised it (``clear_margin``), so noise around a line cannot flap it.
 
 Every verdict carries its evidence so an operator sees what was seen and why.
 """
 
 from __future__ import annotations
 
-import functools
 import math
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from statistics import NormalDist
 from typing import Any, Final, NamedTuple
 
+from policies.alert_checks import check_settings
 from policies.velocity import ForecastSettings, StockoutForecast, Velocity
 
 
@@ -68,12 +67,16 @@ class AlertSettings:
     safety_floor: int = 0
     #: EMERGENCY at or below this many available units
     critical_floor: int = 0
-    #: lead-time demand (units) under which the Poisson quantile replaces d*L + z*s*sqrt(L)
+    #: lead-time demand (units) under which the Poisson quantile replaces d*L + z*sqrt(d*L)
     slow_seller_units: float = 20.0
-    #: one-sided significance an acceleration must reach (binomial test of the windows)
-    acceleration_significance: float = 0.0005
     #: EMERGENCY only when the stock-out is at most this many minutes away
-    emergency_window_minutes: float = 30.0
+    emergency_window_minutes: float = 45.0
+    #: a level already held clears only when its measure is this much better than the line
+    #: that raised it (25%: a line of 100 units clears above 125)
+    clear_margin: float = 0.25
+
+    def __post_init__(self) -> None:
+        check_settings(self, probability=("service_level",))
 
 
 class Verdict(NamedTuple):
@@ -87,21 +90,20 @@ class Verdict(NamedTuple):
 
 
 class StockView(NamedTuple):
-    """What the rules need of a SKU's ledger: units, and inbound (arrives_at, units)."""
+    """What the rules need of a SKU's ledger: units, and inbound (arrives_at, units).
+    ``show_remaining_minutes``: the show's remaining time, None when unknown."""
 
     sku: str
     available: int
     inbound: tuple[tuple[float, int], ...]
     lead_time_minutes: float
+    show_remaining_minutes: float | None = None
 
 
-def safety_line(
-    rate: float, lead_time_minutes: float, forecast: ForecastSettings, settings: AlertSettings
-) -> int:
-    """The reorder point in units for demand ``rate`` (units/minute) over the lead time
-    (capped at the planning horizon), at ``settings.service_level``; see the module doc."""
-    lead = max(min(lead_time_minutes, forecast.planning_horizon_minutes), 0.0)
-    mean = max(rate, 0.0) * lead
+def safety_line(rate: float, lead_time_minutes: float, settings: AlertSettings) -> int:
+    """The reorder point in units for demand ``rate`` (units/minute) over
+    ``lead_time_minutes`` at ``settings.service_level``; see the module doc."""
+    mean = max(rate, 0.0) * max(lead_time_minutes, 0.0)
     if mean <= 0:
         return settings.safety_floor
     if mean < settings.slow_seller_units:
@@ -123,40 +125,30 @@ def poisson_quantile(mean: float, probability: float) -> int:
     return n
 
 
-@functools.lru_cache(maxsize=65536)
-def acceleration_p_value(last_orders: int, baseline_orders: int, baseline_windows: int = 1) -> float:
-    """One-sided p-value that the last window is this much busier than the baseline (the
-    ``baseline_windows`` windows before it) by chance: if the rate had not changed, of the
-    n orders in all of them, the last window's count is Binomial(n, 1 / (windows + 1))."""
-    n = last_orders + baseline_orders
-    share = 1.0 / (baseline_windows + 1)
-    if n == 0 or last_orders <= n * share:
-        return 1.0
-    if n > 400:  # normal approximation with continuity correction
-        z = (last_orders - 0.5 - n * share) / math.sqrt(n * share * (1 - share))
-        return 1.0 - NormalDist().cdf(z)
-    log_p, log_q = math.log(share), math.log(1 - share)
-    total = 0.0
-    for k in range(last_orders, n + 1):
-        total += math.exp(
-            math.lgamma(n + 1) - math.lgamma(k + 1) - math.lgamma(n - k + 1) + k * log_p + (n - k) * log_q
-        )
-    return min(total, 1.0)
-
-
 def evaluate_sku(
     stock: StockView,
     velocity: Velocity,
     stockout: StockoutForecast,
     forecast: ForecastSettings,
     settings: AlertSettings,
-) -> list[Verdict]:
-    """The TREND, THRESHOLD and EMERGENCY verdicts of one SKU at ``velocity.at``."""
-    line = safety_line(velocity.projected_rate, stock.lead_time_minutes, forecast, settings)
+    current: str | None = None,
+) -> Verdict:
+    """The level ``stock.sku`` deserves at ``velocity.at`` (``active`` False: none), given
+    the level it is at now (``current``: kept on the looser, clearing condition)."""
+    held = Level.RANK.get(current or "", 0)
+    loose = 1.0 + settings.clear_margin
+    lead = stock.lead_time_minutes
+    remaining = stock.show_remaining_minutes
+    demand_minutes = lead if remaining is None else min(lead, max(remaining, 0.0))
+    horizon = forecast.planning_horizon_minutes if remaining is None else max(remaining, 0.0)
+    line = safety_line(velocity.projected_rate, demand_minutes, settings)
     inbound_units = sum(units for _, units in stock.inbound)
+    position = stock.available + inbound_units
+    surge = velocity.surge
     evidence: dict[str, Any] = {
         "available": stock.available,
         "inbound": inbound_units,
+        "position": position,
         "last_rate": round(velocity.last_rate, 3),
         "previous_rate": round(velocity.previous_rate, 3),
         "ratio": None if velocity.ratio is None else round(velocity.ratio, 3),
@@ -164,94 +156,102 @@ def evaluate_sku(
         "previous_orders": velocity.previous_orders,
         "projected_rate": round(velocity.projected_rate, 3),
         "rate_bounds": [round(velocity.rate_low, 3), round(velocity.rate_high, 3)],
+        "rate_window_minutes": velocity.rate_minutes,
+        "rate_orders": velocity.rate_orders,
         "eta_minutes": _rounded(stockout.minutes),
         "eta_bounds_minutes": [_rounded(stockout.earliest), _rounded(stockout.latest)],
-        "lead_time_minutes": stock.lead_time_minutes,
+        "lead_time_minutes": lead,
+        "horizon_minutes": round(horizon, 2),
         "safety_line": line,
         "critical_floor": settings.critical_floor,
+        "surge": None
+        if surge is None
+        else {
+            "since": surge.since,
+            "before": round(surge.before, 3),
+            "after": round(surge.after, 3),
+            "llr": surge.llr,
+        },
     }
-    return [
-        _trend(stock, velocity, stockout, forecast, settings, evidence),
-        _threshold(stock, line, evidence),
-        _emergency(stock, stockout, settings, evidence),
-    ]
-
-
-def _trend(
-    stock: StockView,
-    velocity: Velocity,
-    stockout: StockoutForecast,
-    forecast: ForecastSettings,
-    settings: AlertSettings,
-    evidence: dict[str, Any],
-) -> Verdict:
-    p_value = acceleration_p_value(velocity.last_orders, velocity.baseline_orders, forecast.baseline_windows)
-    ratio = velocity.ratio if velocity.ratio is not None else (math.inf if velocity.last_orders else 0.0)
-    accelerating = (
-        velocity.baseline_complete
-        and ratio >= forecast.acceleration_factor
-        and velocity.last_orders >= forecast.min_window_orders
-        and velocity.previous_orders >= forecast.min_previous_orders
-        and p_value <= settings.acceleration_significance
+    # each level: the condition that raises it, loosened by ``clear_margin`` once held
+    threshold_line = line * (loose if held >= Level.RANK[Level.THRESHOLD] else 1.0)
+    threshold = line > 0 and position <= threshold_line
+    em_scale = loose if held >= Level.RANK[Level.EMERGENCY] else 1.0
+    critical = stock.available <= settings.critical_floor
+    # raised only when even the slow end of the rate runs out in time; held on the mean
+    em_eta = stockout.minutes if held >= Level.RANK[Level.EMERGENCY] else stockout.latest
+    too_late = em_eta < lead * em_scale and em_eta <= settings.emergency_window_minutes * em_scale
+    trend_scale = loose if held >= Level.RANK[Level.TREND] else 1.0
+    soon_eta = stockout.minutes if held else stockout.latest
+    soon = stock.available > 0 and soon_eta <= horizon * trend_scale
+    # a detected rise matters when the stock runs out inside the horizon at the new rate:
+    # the rise's own rate or the last 5 minutes' (the projected rate is shrunk toward the
+    # old one at first; a ramp keeps rising after the change point)
+    surge_rate = 0.0 if surge is None else max(surge.after, velocity.last_rate)
+    rising = (
+        surge is not None and stock.available > 0 and _eta_at(position, surge_rate) <= horizon * trend_scale
     )
-    # "soon" uses the slow end of the rate interval: a noisy minute must not make it true
-    soon = stock.available > 0 and stockout.latest <= forecast.planning_horizon_minutes
-    details = {**evidence, "p_value": round(p_value, 5)}
-    if accelerating:
+    if critical or (threshold and too_late):
+        level = Level.EMERGENCY
         reason = (
-            f"sales accelerating: {velocity.last_rate:.1f}/min vs "
-            f"{velocity.previous_rate:.1f}/min in the window before (x{ratio:.1f})"
+            f"{stock.available} available, at or under the critical floor {settings.critical_floor}"
+            if critical
+            else (
+                f"sells out in {stockout.minutes:.0f} min at {velocity.projected_rate:.1f}/min; "
+                f"replenishment takes {lead:.0f} min"
+            )
+        )
+    elif threshold:
+        level = Level.THRESHOLD
+        reason = f"{position} available and inbound, safety line {line} ({lead:.0f} min lead time)" + (
+            "" if math.isinf(stockout.minutes) else f"; sells out in {stockout.minutes:.0f} min"
+        )
+    elif rising and surge is not None:
+        level = Level.TREND
+        reason = (
+            f"sales surged from {surge.before:.1f}/min to {surge.after:.1f}/min (x{surge.ratio:.1f}); "
+            f"at {surge_rate:.1f}/min sells out in {_eta_at(position, surge_rate):.0f} min"
         )
     elif soon:
-        reason = (
-            f"projected to sell out in {stockout.minutes:.0f} min (at the latest "
-            f"{stockout.latest:.0f} min), inside the "
-            f"{forecast.planning_horizon_minutes:.0f} min planning horizon"
-        )
+        level = Level.TREND
+        reason = f"projected to sell out in {stockout.minutes:.0f} min, inside the {horizon:.0f} min horizon"
     else:
-        reason = ""
-    return Verdict(stock.sku, Level.TREND, accelerating or soon, reason, details)
+        return Verdict(stock.sku, current or Level.TREND, False, "", evidence)
+    return Verdict(stock.sku, level, True, reason, evidence)
 
 
-def _threshold(stock: StockView, line: int, evidence: dict[str, Any]) -> Verdict:
-    active = stock.available <= line and line > 0
-    reason = f"{stock.available} available, safety line {line}" if active else ""
-    return Verdict(stock.sku, Level.THRESHOLD, active, reason, evidence)
-
-
-def _emergency(
-    stock: StockView, stockout: StockoutForecast, settings: AlertSettings, evidence: dict[str, Any]
-) -> Verdict:
-    critical = stock.available <= settings.critical_floor
-    too_late = (
-        stockout.earliest < stock.lead_time_minutes and stockout.earliest <= settings.emergency_window_minutes
-    )
-    if critical:
-        reason = f"{stock.available} available, at or under the critical floor {settings.critical_floor}"
-    elif too_late:
-        reason = (
-            f"sells out in {stockout.earliest:.0f} min at the earliest; replenishment "
-            f"takes {stock.lead_time_minutes:.0f} min"
-        )
-    else:
-        reason = ""
-    return Verdict(stock.sku, Level.EMERGENCY, critical or too_late, reason, evidence)
+def _eta_at(units: int, rate: float) -> float:
+    """Minutes until ``units`` run out at ``rate`` units/minute (orders x 1 unit)."""
+    return math.inf if rate <= 0 else max(units, 0) / rate
 
 
 def stalled_channels(
-    orders_last: dict[str, int],
-    orders_previous: dict[str, int],
+    orders_last: Mapping[str, Mapping[str, int]],
+    orders_previous: Mapping[str, Mapping[str, int]],
+    in_stock: Collection[str],
     *,
     min_previous: int = 10,
     min_others: int = 10,
 ) -> list[str]:
-    """Channels that delivered at least ``min_previous`` orders in the previous window
-    and none in the last one, while the other channels together delivered at least
-    ``min_others``: silence from a broken feed must not look like a calm show."""
+    """Channels that stopped sending while their SKUs still have stock: of the SKUs in
+    ``in_stock``, a channel delivered at least ``min_previous`` orders in the previous
+    window and none in the last, while the other channels delivered at least
+    ``min_others`` orders of those same SKUs in the last window. Silence from a broken
+    feed must not look like a calm show; a platform whose SKUs sold out is not stalled.
+    ``orders_*``: channel -> sku -> orders."""
     stalled = []
-    for channel, before in sorted(orders_previous.items()):
-        others = sum(n for c, n in orders_last.items() if c != channel)
-        if before >= min_previous and orders_last.get(channel, 0) == 0 and others >= min_others:
+    for channel, previous in sorted(orders_previous.items()):
+        skus = {sku for sku, n in previous.items() if n > 0 and sku in in_stock}
+        before = sum(previous[sku] for sku in skus)
+        now = sum(n for sku, n in orders_last.get(channel, {}).items() if sku in skus)
+        others = sum(
+            n
+            for c, per_sku in orders_last.items()
+            if c != channel
+            for sku, n in per_sku.items()
+            if sku in skus
+        )
+        if before >= min_previous and now == 0 and others >= min_others:
             stalled.append(channel)
     return stalled
 

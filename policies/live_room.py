@@ -4,6 +4,13 @@ The host needs one number: how many more orders can still be taken (锁单), cou
 units of unpaid orders that will come back because not everyone pays. The chat (弹幕)
 reply templates get a hint per alert level, and, when a SKU is nearly gone or gone, the
 substitute that still has stock. Templates are Chinese by default and configurable.
+
+Host line and chat come from one count (sellable units, reserved units expected back
+included), so they never contradict: both say sold out, or neither does. "最后N件" is
+said only when N is small in absolute terms and in minutes of sales
+(``N <= max(last_units_floor, last_units_minutes * rate)``); otherwise the chat says
+"few left". The substitute is offered when the stock-out is at most
+``substitute_eta_minutes`` away, or the SKU is sold out.
 """
 
 from __future__ import annotations
@@ -32,6 +39,11 @@ class LiveRoomSettings:
     pay_ratio: float = 0.9
     #: units an order takes on average (1 for most live-room items)
     units_per_order: float = 1.0
+    #: "最后N件" only when N <= max(last_units_floor, last_units_minutes x units/minute)
+    last_units_floor: int = 20
+    last_units_minutes: float = 5.0
+    #: offer the substitute when the projected stock-out is this close (minutes)
+    substitute_eta_minutes: float = 10.0
     templates: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_TEMPLATES))
 
 
@@ -45,12 +57,17 @@ class LiveHint(NamedTuple):
     substitute: str | None
 
 
-def sellable_orders(available: int, reserved: int, settings: LiveRoomSettings) -> int:
-    """Orders that can still be taken: available units plus the unpaid units expected to
-    be released (``reserved * (1 - pay_ratio)``), divided by units per order, rounded
-    down. Never negative."""
+def sellable_units(available: int, reserved: int, settings: LiveRoomSettings) -> int:
+    """Units that can still be sold: available plus the unpaid units expected to be
+    released (``reserved * (1 - pay_ratio)``), rounded down. Never negative."""
     coming_back = max(reserved, 0) * (1.0 - min(max(settings.pay_ratio, 0.0), 1.0))
-    units = max(available, 0) + coming_back
+    return max(math.floor(max(available, 0) + coming_back + 1e-9), 0)
+
+
+def sellable_orders(available: int, reserved: int, settings: LiveRoomSettings) -> int:
+    """Orders that can still be taken: ``sellable_units`` divided by units per order,
+    rounded down. Never negative."""
+    units = sellable_units(available, reserved, settings)
     return max(math.floor(units / max(settings.units_per_order, 1e-9) + 1e-9), 0)
 
 
@@ -68,26 +85,32 @@ def live_hint(
     available_of: Mapping[str, int],
     settings: LiveRoomSettings,
     names: Mapping[str, str] | None = None,
+    *,
+    rate: float = 0.0,
+    eta_minutes: float | None = None,
 ) -> LiveHint:
-    """The host's line and the chat hint for ``sku`` at its highest open alert ``level``."""
+    """The host's line and the chat hint for ``sku`` at its alert ``level``, selling
+    ``rate`` units/minute with the stock-out ``eta_minutes`` away (None: not selling out)."""
     t = settings.templates
+    units = sellable_units(available, reserved, settings)
     orders = sellable_orders(available, reserved, settings)
     host = t["host"].format(orders=orders) if orders > 0 else t["host_sold_out"]
-    substitute = None
-    if available <= 0:
+    near = eta_minutes is not None and eta_minutes <= settings.substitute_eta_minutes
+    if orders <= 0:
         chat = t["sold_out"]
-        substitute = pick_substitute(substitutes, available_of)
+    elif level == Level.EMERGENCY and units <= max(
+        settings.last_units_floor, settings.last_units_minutes * rate
+    ):
+        chat = t[Level.EMERGENCY].format(units=units, orders=orders)
+    elif level in (Level.EMERGENCY, Level.THRESHOLD):
+        chat = t[Level.THRESHOLD].format(units=units, orders=orders)
     elif level is not None:
-        chat = t.get(level, "").format(units=available, orders=orders)
-        if level == Level.EMERGENCY:
-            substitute = pick_substitute(substitutes, available_of)
+        chat = t.get(level, "").format(units=units, orders=orders)
     else:
         chat = ""
+    substitute = pick_substitute(substitutes, available_of) if orders <= 0 or near else None
     if substitute is not None:
         name = (names or {}).get(substitute, substitute)
-        chat = (
-            f"{chat}，{t['substitute'].format(substitute=name)}"
-            if chat
-            else t["substitute"].format(substitute=name)
-        )
+        offer = t["substitute"].format(substitute=name)
+        chat = f"{chat}，{offer}" if chat else offer
     return LiveHint(sku, orders, host, chat, substitute)

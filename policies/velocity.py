@@ -10,36 +10,75 @@ minute.
 
 from __future__ import annotations
 
-import functools
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from statistics import NormalDist
 from typing import NamedTuple
 
+from policies.alert_change import Surge, detect_surge
+from policies.alert_checks import check_settings
+
 
 @dataclass(frozen=True, slots=True)
 class ForecastSettings:
-    """How velocity is measured (per SKU, or the defaults for all)."""
+    """How velocity is measured (per SKU, or the defaults for all); docs/alerts.md."""
 
+    #: sales are counted in buckets of this many seconds of event time
     bucket_seconds: int = 10
+    #: the last and previous windows shown to operators (evidence, not a trigger)
     window_minutes: float = 5.0
-    #: TREND when the last window sells this many times the previous one...
-    acceleration_factor: float = 2.0
-    #: ...with at least this many orders in the last window (3 orders is not a trend)
-    min_window_orders: int = 8
-    #: ...and at least this many in the previous one: a show going from nothing to
-    #: something (the link just went up) is a start, not an acceleration
-    min_previous_orders: int = 3
-    #: windows before the last one that the significance test compares against (a
-    #: longer baseline is steadier than the single previous window)
-    baseline_windows: int = 3
-    #: the stretch of the show that forecasts look at, in minutes
+    #: the rate posterior looks back this far...
+    rate_window_minutes: float = 15.0
+    #: ...and further, up to ``max_rate_window_minutes``, until it holds this many orders
+    #: (a slow seller's rate from 2 orders in 5 minutes is noise)
+    min_rate_orders: int = 12
+    #: the longest rate window (minutes), for the slowest sellers
+    max_rate_window_minutes: float = 60.0
+    #: Gamma prior of the order rate: ``prior_orders`` pseudo-orders seen over
+    #: ``prior_minutes`` pseudo-minutes (a weak prior of 0.5 orders/minute)
+    prior_orders: float = 0.5
+    #: the pseudo-minutes of the Gamma prior
+    prior_minutes: float = 1.0
+    #: change detection: a generalised likelihood ratio (log) at least this large...
+    surge_threshold: float = 6.0
+    #: ...for a rate at least this many times the baseline before the change...
+    surge_min_ratio: float = 1.5
+    #: ...with at least this many orders after the change
+    surge_min_orders: int = 8
+    #: change points are searched this far back (minutes), every ``surge_step_seconds``
+    surge_scan_minutes: float = 20.0
+    #: the spacing of candidate change points (seconds)
+    surge_step_seconds: float = 30.0
+    #: the baseline before a change point: this long, and at least ``min_baseline_minutes``
+    #: of history (the first sales of a show are a start, not a surge)
+    baseline_minutes: float = 20.0
+    #: the least history (minutes) before a change point
+    min_baseline_minutes: float = 2.0
+    #: after a change, the new rate is shrunk toward the old with this many minutes of weight
+    surge_shrink_minutes: float = 2.0
+    #: how far ahead "sells out soon" (TREND) looks when the show's end is unknown
     planning_horizon_minutes: float = 120.0
-    #: half-life of the smoothed rate, in minutes of event time
-    ewma_half_life_minutes: float = 5.0
-    #: two-sided confidence of the rate and ETA bounds
+    #: two-sided credibility of the rate and ETA bounds
     confidence: float = 0.90
+
+    def __post_init__(self) -> None:
+        check_settings(
+            self,
+            positive=(
+                "bucket_seconds",
+                "window_minutes",
+                "rate_window_minutes",
+                "max_rate_window_minutes",
+                "prior_orders",
+                "prior_minutes",
+                "surge_min_ratio",
+                "surge_scan_minutes",
+                "surge_step_seconds",
+                "baseline_minutes",
+            ),
+            probability=("confidence",),
+        )
 
 
 class SalesHistory:
@@ -49,7 +88,7 @@ class SalesHistory:
     time; buckets older than ``keep_minutes`` before the newest event are dropped.
     """
 
-    __slots__ = ("bucket_seconds", "buckets", "earliest", "keep_seconds", "latest")
+    __slots__ = ("bucket_seconds", "buckets", "earliest", "keep_seconds", "latest", "surge_cache", "version")
 
     def __init__(self, bucket_seconds: int = 10, keep_minutes: float = 60.0) -> None:
         self.bucket_seconds = bucket_seconds
@@ -59,8 +98,12 @@ class SalesHistory:
         self.latest = -math.inf
         #: the oldest event time ever recorded (how far back the history reaches)
         self.earliest = math.inf
+        #: bumped by every ``record``: what the change test last saw, and its answer
+        self.version = 0
+        self.surge_cache: tuple[tuple[int, int, ForecastSettings], Surge | None] | None = None
 
     def record(self, at: float, units: int, orders: int = 1) -> None:
+        self.version += 1
         index = int(at // self.bucket_seconds)
         bucket = self.buckets.get(index)
         if bucket is not None:
@@ -88,44 +131,33 @@ class SalesHistory:
         last = int(end // self.bucket_seconds)
         first = last - round(minutes * 60.0 / self.bucket_seconds) + 1
         units = orders = 0
-        for index, (bucket_units, bucket_orders) in self.buckets.items():
+        buckets = self.buckets
+        if last - first + 1 < len(buckets):  # fewer lookups than buckets kept
+            for index in range(first, last + 1):
+                bucket = buckets.get(index)
+                if bucket is not None:
+                    units += bucket[0]
+                    orders += bucket[1]
+            return units, orders
+        for index, (bucket_units, bucket_orders) in buckets.items():
             if first <= index <= last:
                 units += bucket_units
                 orders += bucket_orders
         return units, orders
 
-    def smoothed_rate(self, end: float, half_life_minutes: float) -> float:
-        """Exponentially weighted units per minute up to ``end``: each bucket weighs
-        half as much per ``half_life_minutes`` of age (six half-lives are looked at)."""
-        last = int(end // self.bucket_seconds)
-        weights = _decay_weights(self.bucket_seconds, half_life_minutes)
+    def series(self, first: int, last: int) -> list[int]:
+        """Orders per bucket for bucket indexes ``first..last`` (inclusive)."""
         buckets = self.buckets
-        weighted = 0.0
-        for index, (units, _) in buckets.items():
-            age = last - index
-            if 0 <= age < len(weights):
-                weighted += weights[age] * units
-        return (
-            max(weighted / _weight_total(self.bucket_seconds, half_life_minutes), 0.0)
-            * 60.0
-            / self.bucket_seconds
-        )
-
-
-@functools.lru_cache(maxsize=64)
-def _decay_weights(bucket_seconds: int, half_life_minutes: float) -> tuple[float, ...]:
-    decay = math.log(2) / (half_life_minutes * 60.0)
-    horizon = int(6 * half_life_minutes * 60.0 / bucket_seconds)
-    return tuple(math.exp(-decay * age * bucket_seconds) for age in range(horizon))
-
-
-@functools.lru_cache(maxsize=64)
-def _weight_total(bucket_seconds: int, half_life_minutes: float) -> float:
-    return sum(_decay_weights(bucket_seconds, half_life_minutes))
+        return [buckets[i][1] if i in buckets else 0 for i in range(first, last + 1)]
 
 
 class Velocity(NamedTuple):
-    """Sales speed of one SKU at event time ``at``, in units per minute."""
+    """Sales speed of one SKU at event time ``at``, in units per minute.
+
+    ``projected_rate`` is the one rate every level uses: the mean of a Gamma-Poisson
+    posterior over the orders since the last detected change (or over the rate window,
+    widened for slow sellers), times units per order. ``rate_low``/``rate_high`` are its
+    credible bounds."""
 
     at: float
     last_rate: float
@@ -134,31 +166,53 @@ class Velocity(NamedTuple):
     previous_orders: int
     #: last / previous window; None when the previous window sold nothing
     ratio: float | None
-    #: orders in the ``baseline_windows`` windows before the last one
-    baseline_orders: int
-    #: the history reaches back over the whole baseline (otherwise "acceleration" is
-    #: only the start of the show)
-    baseline_complete: bool
-    smoothed_rate: float
-    #: the rate the forecast uses: the larger of the last window and the smoothed rate
     projected_rate: float
-    #: Poisson confidence bounds of the last window's rate
     rate_low: float
     rate_high: float
+    #: orders and minutes the posterior saw
+    rate_orders: int
+    rate_minutes: float
+    #: a rate change the sequential test found in the last minutes, or None
+    surge: Surge | None
 
 
 def measure_velocity(history: SalesHistory, at: float, settings: ForecastSettings) -> Velocity:
-    """Velocity over the last and the previous window ending at event time ``at``."""
+    """Velocity of one SKU at event time ``at``: the operator's windows, the posterior
+    rate and the change the sequential test finds (``policies.alert_change``)."""
     minutes = settings.window_minutes
     last_units, last_orders = history.window(at, minutes)
     previous_units, previous_orders = history.window(at - minutes * 60.0, minutes)
     last_rate = max(last_units, 0) / minutes
     previous_rate = max(previous_units, 0) / minutes
     ratio = last_rate / previous_rate if previous_rate > 0 else None
-    baseline_orders = history.window(at - minutes * 60.0, minutes * settings.baseline_windows)[1]
-    smoothed = history.smoothed_rate(at, settings.ewma_half_life_minutes)
-    units_per_order = last_units / last_orders if last_orders > 0 and last_units > 0 else 1.0
-    low, high = poisson_interval(max(last_orders, 0), settings.confidence)
+    surge = _surge(history, at, settings)
+    # how far back the history reaches, counting the whole bucket of its first sale
+    span = (
+        max((at - history.earliest) / 60.0, 0.0) + history.bucket_seconds / 60.0 if history.buckets else 0.0
+    )
+    if surge is not None:
+        window = (at - surge.since) / 60.0
+        units, orders = history.window(at, window)
+        # the new rate, shrunk toward the old one while it has little evidence of its own
+        shape = orders + surge.before * settings.surge_shrink_minutes
+        scale = window + settings.surge_shrink_minutes
+    else:
+        window = min(settings.rate_window_minutes, max(span, 0.0))
+        units, orders = history.window(at, window) if window > 0 else (0, 0)
+        while orders < settings.min_rate_orders and window < min(settings.max_rate_window_minutes, span):
+            window = min(
+                window * 2 if window > 0 else settings.rate_window_minutes,
+                settings.max_rate_window_minutes,
+                span,
+            )
+            units, orders = history.window(at, window)
+        shape = orders + settings.prior_orders
+        scale = window + settings.prior_minutes
+    units_per_order = units / orders if orders > 0 and units > 0 else 1.0
+    tail = (1.0 - settings.confidence) / 2
+    rate = shape / scale * units_per_order if orders > 0 else 0.0
+    low = gamma_quantile(shape, scale, tail) * units_per_order if orders > 0 else 0.0
+    high = gamma_quantile(shape, scale, 1 - tail) * units_per_order
     return Velocity(
         at,
         last_rate,
@@ -166,61 +220,43 @@ def measure_velocity(history: SalesHistory, at: float, settings: ForecastSetting
         last_orders,
         previous_orders,
         ratio,
-        baseline_orders,
-        at - history.earliest >= minutes * 60.0 * (settings.baseline_windows + 1),
-        smoothed,
-        max(last_rate, smoothed),
-        low * units_per_order / minutes,
-        high * units_per_order / minutes,
+        rate,
+        low,
+        high,
+        orders,
+        round(window, 3),
+        surge,
     )
 
 
-@functools.lru_cache(maxsize=4096)
-def poisson_interval(count: int, confidence: float = 0.90) -> tuple[float, float]:
-    """Exact (Garwood) two-sided interval of a Poisson mean given ``count`` events.
-
-    The bounds are chi-square quantiles, ``chi2(a/2, 2k)/2`` and ``chi2(1-a/2, 2k+2)/2``,
-    computed here by bisection on the Poisson distribution function (exact, no SciPy).
-    For large counts the Wilson-Hilferty approximation is used (error < 0.1%).
-    """
-    if count < 0:
-        raise ValueError(f"count must be >= 0, got {count}")
-    alpha = 1.0 - confidence
-    if count > 200:
-        return _wilson_hilferty(count, alpha / 2), _wilson_hilferty(count + 1, 1 - alpha / 2)
-    low = 0.0 if count == 0 else _solve_mean(lambda m: 1.0 - _poisson_cdf(count - 1, m), alpha / 2)
-    high = _solve_mean(lambda m: _poisson_cdf(count, m), alpha / 2, decreasing=True)
-    return low, high
-
-
-def _poisson_cdf(k: int, mean: float) -> float:
-    """P(X <= k) for X ~ Poisson(mean), summed in a numerically safe order."""
-    if mean <= 0:
-        return 1.0
-    term = math.exp(-mean)
-    total = term
-    for i in range(1, k + 1):
-        term *= mean / i
-        total += term
-    return min(total, 1.0)
+def _surge(history: SalesHistory, at: float, settings: ForecastSettings) -> Surge | None:
+    if not history.buckets:
+        return None
+    size = history.bucket_seconds
+    last = int(at // size)
+    first = last - round((settings.surge_scan_minutes + settings.baseline_minutes) * 60 / size) + 1
+    started = int(history.earliest // size)
+    first = max(first, started)
+    if first > last:
+        return None
+    # the answer changes only with new sales or a new newest bucket (ticks between do not)
+    key = (history.version, last, settings)
+    if history.surge_cache is not None and history.surge_cache[0] == key:
+        return history.surge_cache[1]
+    surge = detect_surge(history.series(first, last), first * size, size, settings)
+    history.surge_cache = (key, surge)
+    return surge
 
 
-def _solve_mean(func: Callable[[float], float], target: float, decreasing: bool = False) -> float:
-    """The mean m where the monotone function ``func(m)`` equals ``target``."""
-    low, high = 0.0, 1.0
-    while (func(high) > target) if decreasing else (func(high) < target):
-        high *= 2.0
-    for _ in range(60):
-        mid = (low + high) / 2
-        value = func(mid)
-        if (value > target) if decreasing else (value < target):
-            low = mid
-        else:
-            high = mid
-    return (low + high) / 2
+def gamma_quantile(shape: float, rate: float, probability: float) -> float:
+    """The ``probability`` quantile of Gamma(shape, rate) (Wilson-Hilferty on chi-square:
+    Gamma(a, b) = chi2(2a) / 2b); accurate to about 1% from shape 0.5 up."""
+    if shape <= 0 or rate <= 0:
+        return 0.0
+    return max(_wilson_hilferty(shape, probability), 0.0) / rate
 
 
-def _wilson_hilferty(k: int, p: float) -> float:
+def _wilson_hilferty(k: float, p: float) -> float:
     """The p-quantile of chi2(2k) / 2, by the Wilson-Hilferty cube-root approximation."""
     z = NormalDist().inv_cdf(p)
     return k * (1 - 1 / (9 * k) + z / (3 * math.sqrt(k))) ** 3
@@ -248,7 +284,7 @@ def forecast_stockout(
     # of selling: a SKU nobody buys does not run out.
     high = (
         max(velocity.rate_high, velocity.projected_rate)
-        if velocity.last_orders > 0
+        if velocity.rate_orders > 0
         else velocity.projected_rate
     )
     return StockoutForecast(

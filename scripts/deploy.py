@@ -26,7 +26,8 @@ from actors.infra.durability import startup_line
 from actors.infra.runtime import guard_durability, ray_for
 from actors.infra.settings import DeploymentSettings
 from policies.operations import DefineSku
-from scripts.serve import declared_modes, load_catalog
+from scripts.catalog import load_catalog
+from scripts.serve import declared_modes
 from serve_app.backend import AppArgs
 from serve_app.secrets import webhook_secret
 

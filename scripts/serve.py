@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import os
 import signal
 import sys
@@ -20,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 import ray
-import yaml
 from ray import serve
 
 from actors.bootstrap import start_system, stop_system
@@ -31,21 +29,12 @@ from actors.infra.settings import StoreConfig
 from policies.channel_modes import channel_modes
 from policies.ledger import SkuSettings
 from policies.operations import DefineSku
+from scripts.catalog import load_catalog
 from serve_app.app import application
 from serve_app.auth import TokenBook, is_loopback
 from serve_app.backend import AppArgs, channel_secret
 from serve_app.guards.checks import LOOPBACK_HOSTS, FrontDoorArgs
 from serve_app.secrets import SECRETS_FILE_ENV, Secrets
-
-CATALOG_FIELDS = (
-    "name",
-    "lead_time_minutes",
-    "purchase_limit",
-    "reservation_ttl_seconds",
-    "substitutes",
-    "safety_floor",
-    "critical_floor",
-)
 
 
 def add_parser(commands: Any) -> None:
@@ -109,30 +98,6 @@ def allowed_hosts(host: str, extra: list[str]) -> list[str]:
         return ["*"]
     named = [] if wildcard else [f"[{host}]" if ":" in host else host]
     return [*LOOPBACK_HOSTS, *named, *extra]
-
-
-def load_catalog(path: Path) -> list[tuple[SkuSettings, int]]:
-    """``{skus: [{sku, on_hand, ...}]}``, ``[{sku, ...}]`` or ``{SKU: {on_hand, ...}}``."""
-    data = (
-        yaml.safe_load(path.read_text()) if path.suffix in (".yaml", ".yml") else json.loads(path.read_text())
-    )
-    if isinstance(data, dict) and "skus" in data:
-        data = data["skus"]
-    items = [{"sku": sku, **spec} for sku, spec in data.items()] if isinstance(data, dict) else data
-    if not isinstance(items, list):
-        raise ValueError(f"{path}: expected a list of SKUs or a mapping of SKU to settings")
-    catalog = []
-    for position, item in enumerate(items):
-        if not isinstance(item, dict) or "sku" not in item:
-            raise ValueError(f"{path}: entry {position} needs a 'sku'")
-        unknown = set(item) - {"sku", "on_hand", *CATALOG_FIELDS}
-        if unknown:
-            raise ValueError(f"{path}: entry {position} ({item['sku']}): unknown {sorted(unknown)}")
-        settings: dict[str, Any] = {
-            k: tuple(v) if k == "substitutes" else v for k, v in item.items() if k in CATALOG_FIELDS
-        }
-        catalog.append((SkuSettings(str(item["sku"]), **settings), int(item.get("on_hand", 0))))
-    return catalog
 
 
 def run(args: argparse.Namespace) -> int:

@@ -12,8 +12,9 @@ This is the process's composition root: it opens the Redis connection, builds th
 store on it, the webhook sender and the hub on the store, and the forecaster on the hub.
 
 Restart: the hub reloads open alerts, silences and subscriptions from Redis; the
-forecaster reloads SKU settings and stock from the ledger and refills its windows from
-new sales (one window, 5 minutes by default).
+forecaster reloads SKU settings and stock from the ledger, refills its windows from the
+ledger stream's recent entries (``actors/alerts/rebuild.py``) and settles every open
+alert against the current stock at once, before the tick thread evaluates anything.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ import structlog
 from actors.alerts.delivery.worker import Delivery
 from actors.alerts.forecaster import Forecaster
 from actors.alerts.hub import AlertHub
+from actors.alerts.rebuild import read_ledger_since, sales_of
 from actors.alerts.store import HistoryEntry, RedisAlertStore
 from actors.alerts.webhooks import WebhookSender
 from actors.infra.codec import notification_record
@@ -115,10 +117,32 @@ class ForecasterService:
         self._ticker.start()
 
     def _load(self, config: StoreConfig) -> None:
-        """SKU settings and committed stock of every SKU, from the ledgers."""
+        """SKU settings and committed stock of every SKU, from the ledgers; the sales
+        windows from the ledger stream; then the open alerts settled against them."""
         committed = read_skus(self.redis, config)
         self.forecaster.update_skus(settings for _, settings in committed.values())
-        self.forecaster.stock.update({sku: stock_of(ledger) for sku, (ledger, _) in committed.items()})
+        stock = {sku: stock_of(ledger) for sku, (ledger, _) in committed.items()}
+        now = time.time()
+        entries = read_ledger_since(self.redis, config.namespace, now - self.forecaster.keep_minutes * 60)
+        sales = sales_of(entries)
+        if self.driven:
+            # a simulation's event time is the show clock: settle at the newest sale
+            at = max((sale.at for sale in sales), default=-math.inf)
+        else:
+            at = now - self.forecaster.lateness_seconds
+        if math.isinf(at):
+            self.forecaster.record([], stock)
+            notes = []
+        else:
+            notes = self.forecaster.rebuild(sales, stock, at)
+        log.info(
+            "forecaster_rebuilt",
+            skus=len(stock),
+            ledger_entries=len(entries),
+            sales=len(sales),
+            open_alerts=len(self.hub.open),
+            settled=len(notes),
+        )
 
     def _run(self) -> None:
         """Every tick: evaluate SKUs with postponed sales. Every ``advance_every_seconds``:
@@ -169,6 +193,12 @@ class ForecasterService:
     def update_skus(self, settings: Sequence[SkuSettings]) -> None:
         with self._lock:
             self.forecaster.update_skus(settings)
+
+    def set_show_end(self, ends_at: float | None) -> None:
+        """The show's end in event time (epoch seconds; None: unknown): it bounds the
+        lead-time demand and the TREND horizon to the show's remaining time."""
+        with self._lock:
+            self.forecaster.show_ends_at = ends_at
 
     # ---- operators ----------------------------------------------------------------------
 

@@ -9,13 +9,19 @@ Only event time is used: the watermark is the newest ``placed_at`` seen, or, on 
 alerts resolve). A replay passes the watermark explicitly and gets the same alerts at
 any speed.
 
-Crash and retry: the windows live in memory; a restarted forecaster starts empty and
-fills again within one window (5 minutes by default) of sales. Alerts already open are
-the AlertHub's, which persists them.
+One verdict per SKU (its level, with hysteresis against the level its alert holds) and
+one per channel (CHANNEL_STALLED: a channel silent while its SKUs still have stock).
+``show_ends_at`` (event time), when known, bounds the lead-time demand and the TREND
+horizon to the show's remaining time.
+
+Crash and retry: the windows live in memory; a restarted forecaster is rebuilt from the
+durable ledger stream (``rebuild``) and settles the open alerts against the current stock
+at once (``settle``), before anything else is evaluated (``actors/alerts/actor.py``).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -60,6 +66,7 @@ class Book(Protocol):
         *,
         hints: Mapping[str, str] | None = None,
         channel: str = "",
+        settle: bool = False,
     ) -> list[Notification]:
         """Advance the verdicts' alerts to event time ``now``; the notifications."""
         ...
@@ -68,6 +75,8 @@ class Book(Protocol):
 
     def highest_level(self, sku: str) -> str | None: ...
 
+    def current_level(self, sku: str) -> str | None: ...
+
 
 class Forecaster:
     def __init__(
@@ -75,7 +84,7 @@ class Forecaster:
         *,
         forecast: ForecastSettings | None = None,
         live: LiveRoomSettings | None = None,
-        service_level: float = 0.95,
+        alerts: AlertSettings | None = None,
         lateness_seconds: float = 10.0,
         clock: Callable[[], float] = time.time,
         book: Book | None = None,
@@ -83,12 +92,16 @@ class Forecaster:
     ) -> None:
         self.forecast = forecast or ForecastSettings()
         self.live = live or LiveRoomSettings()
-        self.service_level = service_level
+        #: the alert rules; a SKU's own floors replace ``safety_floor``/``critical_floor``
+        self.alerts = alerts or AlertSettings()
         self.lateness_seconds = lateness_seconds
         self.clock = clock
         self.book: Book = book or AlertBook()
         self.histories: dict[str, SalesHistory] = {}
-        self.channels: dict[str, SalesHistory] = {}
+        #: (channel, sku) -> orders, for CHANNEL_STALLED
+        self.channels: dict[tuple[str, str], SalesHistory] = {}
+        #: the show's end in event time (epoch seconds), None when unknown
+        self.show_ends_at: float | None = None
         self.stock: dict[str, StockSnapshot] = {}
         self.settings: dict[str, SkuSettings] = {}
         self.watermark = -math.inf
@@ -112,7 +125,7 @@ class Forecaster:
         self, sales: Sequence[SaleEvent], stock: Mapping[str, StockSnapshot] | None = None
     ) -> list[Notification]:
         """Take a batch of sale events and fresh stock; evaluate the touched SKUs."""
-        keep = self.forecast.window_minutes * 2 + self.forecast.ewma_half_life_minutes * 6
+        keep = self.keep_minutes
         histories, channels = self.histories, self.channels
         bucket = self.forecast.bucket_seconds
         latest = self.watermark
@@ -122,9 +135,11 @@ class Forecaster:
                 history = histories[sku] = SalesHistory(bucket, keep)
             orders = 1 if units > 0 else 0
             history.record(at, units, orders)
-            per_channel = channels.get(channel)
+            per_channel = channels.get((channel, sku))
             if per_channel is None:
-                per_channel = channels[channel] = SalesHistory(bucket, keep)
+                per_channel = channels[(channel, sku)] = SalesHistory(
+                    bucket, self.forecast.window_minutes * 2
+                )
             per_channel.record(at, units, orders)
             if at > latest:
                 latest = at
@@ -146,6 +161,34 @@ class Forecaster:
         self._evaluated_at = now
         touched, self.dirty = self.dirty, set()
         return self.evaluate(touched)
+
+    @property
+    def keep_minutes(self) -> float:
+        """How much sales history the rate and the change test need (minutes)."""
+        f = self.forecast
+        return (
+            max(f.max_rate_window_minutes, f.surge_scan_minutes + f.baseline_minutes, f.window_minutes * 2)
+            + 1
+        )
+
+    def rebuild(
+        self, sales: Sequence[SaleEvent], stock: Mapping[str, StockSnapshot], now: float
+    ) -> list[Notification]:
+        """After a restart: refill the windows from the durable sales of the last
+        ``keep_minutes`` (the ledger stream), take the current stock, and settle every
+        open alert against them at once (a restart never shows an alert the current
+        stock contradicts). Returns the notifications of that settling."""
+        every, self.evaluate_every_seconds = self.evaluate_every_seconds, math.inf
+        try:
+            self.record(sales, stock)
+        finally:
+            self.evaluate_every_seconds = every
+        self.watermark = max(self.watermark, now)
+        skus = set(self.histories) | {
+            a.sku for a in self.book.open.values() if a.level != Level.CHANNEL_STALLED
+        }
+        self.dirty.clear()
+        return self.evaluate(skus, settle=True)
 
     def flush(self) -> list[Notification]:
         """Evaluate the SKUs whose evaluation ``record`` postponed."""
@@ -171,11 +214,12 @@ class Forecaster:
         velocity = measure_velocity(history, self.watermark, self.forecast)
         snapshot = self.stock.get(sku, StockSnapshot(0, 0))
         settings = self.settings.get(sku, SkuSettings(sku))
-        view = StockView(sku, snapshot.available, snapshot.inbound, settings.lead_time_minutes)
+        remaining = None if self.show_ends_at is None else (self.show_ends_at - self.watermark) / 60.0
+        view = StockView(sku, snapshot.available, snapshot.inbound, settings.lead_time_minutes, remaining)
         stockout = forecast_stockout(snapshot.available, snapshot.inbound, velocity, self.watermark)
         return velocity, stockout, view
 
-    def evaluate(self, skus: Iterable[str]) -> list[Notification]:
+    def evaluate(self, skus: Iterable[str], *, settle: bool = False) -> list[Notification]:
         if self.watermark == -math.inf:
             return []
         notes: list[Notification] = []
@@ -185,31 +229,37 @@ class Forecaster:
                 continue  # no committed stock seen yet: nothing to judge against
             velocity, stockout, view = self.measure(sku)
             settings = self.settings.get(sku, SkuSettings(sku))
-            alert_settings = AlertSettings(
-                service_level=self.service_level,
-                safety_floor=settings.safety_floor,
-                critical_floor=settings.critical_floor,
+            alert_settings = dataclasses.replace(
+                self.alerts, safety_floor=settings.safety_floor, critical_floor=settings.critical_floor
             )
-            verdicts = evaluate_sku(view, velocity, stockout, self.forecast, alert_settings)
-            hints = {v.level: self._hint(sku, v.level).chat_hint for v in verdicts if v.active}
-            notes += self.book.step(verdicts, self.watermark, wall, hints=hints)
+            current = self.book.current_level(sku)
+            verdict = evaluate_sku(view, velocity, stockout, self.forecast, alert_settings, current)
+            hints = {}
+            if verdict.active:
+                hints[verdict.level] = self._hint(sku, verdict.level, velocity, stockout).chat_hint
+            notes += self.book.step([verdict], self.watermark, wall, hints=hints, settle=settle)
         return notes
 
     def _evaluate_channels(self) -> list[Notification]:
-        if len(self.channels) < 2:
+        names = {channel for channel, _ in self.channels}
+        if len(names) < 2:
             return []
         minutes = self.forecast.window_minutes
-        last = {c: h.window(self.watermark, minutes)[1] for c, h in self.channels.items()}
-        previous = {c: h.window(self.watermark - minutes * 60, minutes)[1] for c, h in self.channels.items()}
-        stalled = set(stalled_channels(last, previous))
+        last: dict[str, dict[str, int]] = {c: {} for c in names}
+        previous: dict[str, dict[str, int]] = {c: {} for c in names}
+        for (channel, sku), history in self.channels.items():
+            last[channel][sku] = history.window(self.watermark, minutes)[1]
+            previous[channel][sku] = history.window(self.watermark - minutes * 60, minutes)[1]
+        in_stock = {sku for sku, snapshot in self.stock.items() if snapshot.available > 0}
+        stalled = set(stalled_channels(last, previous, in_stock))
         notes: list[Notification] = []
-        for channel in sorted(self.channels):
+        for channel in sorted(names):
             active = channel in stalled
+            before, now = sum(previous[channel].values()), sum(last[channel].values())
             reason = (
                 (
-                    f"{channel} delivered {previous[channel]} orders in the window before and "
-                    f"none in the last {minutes:.0f} min while the others sold "
-                    f"{sum(last.values())}"
+                    f"{channel} delivered {before} orders in the window before and none in the "
+                    f"last {minutes:.0f} min while its SKUs still have stock and sell elsewhere"
                 )
                 if active
                 else ""
@@ -219,14 +269,14 @@ class Forecaster:
                 Level.CHANNEL_STALLED,
                 active,
                 reason,
-                {"channel": channel, "last_orders": last[channel], "previous_orders": previous[channel]},
+                {"channel": channel, "last_orders": now, "previous_orders": before},
             )
             notes += self.book.step([verdict], self.watermark, self.clock(), channel=channel)
         return notes
 
     # ---- views ------------------------------------------------------------------------
 
-    def _hint(self, sku: str, level: str | None) -> LiveHint:
+    def _hint(self, sku: str, level: str | None, velocity: Velocity, stockout: StockoutForecast) -> LiveHint:
         snapshot = self.stock.get(sku, StockSnapshot(0, 0))
         settings = self.settings.get(sku, SkuSettings(sku))
         available_of = {s: self.stock[s].available for s in settings.substitutes if s in self.stock}
@@ -240,16 +290,19 @@ class Forecaster:
             available_of,
             self.live,
             names,
+            rate=velocity.projected_rate,
+            eta_minutes=None if math.isinf(stockout.minutes) else stockout.minutes,
         )
 
     def hint(self, sku: str) -> LiveHint:
-        """The live room's view of ``sku`` at its highest firing alert."""
-        return self._hint(sku, self.book.highest_level(sku))
+        """The live room's view of ``sku`` at its open alert's level."""
+        velocity, stockout, _ = self.measure(sku)
+        return self._hint(sku, self.book.highest_level(sku), velocity, stockout)
 
     def view(self, sku: str) -> dict[str, Any]:
         """Velocity, acceleration, ETA and sellable count of ``sku`` (for operators)."""
         velocity, stockout, stock = self.measure(sku)
-        hint = self.hint(sku)
+        hint = self._hint(sku, self.book.highest_level(sku), velocity, stockout)
         return {
             "sku": sku,
             "at": self.watermark,

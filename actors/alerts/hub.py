@@ -2,12 +2,12 @@
 
 The lifecycle itself is the pure ``AlertBook``; the hub wraps it with its store
 (``actors.alerts.store.AlertStore``, Redis in the actor). Every notification (firing,
-escalated, worsened, resolved) is appended to the durable stream (``ns:alerts`` in
-Redis: replayable from any id, the SSE route resumes from it with ``Last-Event-ID``)
-together with the open alerts it changes, in one transaction per evaluation; silences,
-acknowledgements and subscriptions are stored as they are made. A restarted hub reloads
-them, so open alerts, acknowledgements and silences survive. The hub is the ``Book`` the
-``Forecaster`` steps.
+escalated, deescalated, eta, surge, resolved: ``policies.alert_lifecycle.Kind``) is
+appended to the durable stream (``ns:alerts`` in Redis: replayable from any id, the SSE
+route resumes from it with ``Last-Event-ID``) together with the open alerts it changes,
+in one transaction per evaluation; silences, acknowledgements and subscriptions are
+stored as they are made. A restarted hub reloads them, so open alerts, acknowledgements
+and silences survive. The hub is the ``Book`` the ``Forecaster`` steps.
 
 Fan-out: in-process listeners (the HTTP app's SSE streams) get every notification;
 subscriptions get the ones of their levels that are neither silenced nor inhibited,
@@ -34,9 +34,9 @@ import structlog
 from actors.alerts.delivery.worker import Delivery, Sender
 from actors.alerts.store import AlertStore, HistoryEntry
 from actors.alerts.webhooks import WebhookSender, url_problem
-from actors.infra.codec import notification_record
+from actors.infra.codec import alert_of, notification_record
 from policies.alert_book import AlertBook
-from policies.alert_lifecycle import Alert, LifecycleSettings, Notification, Status
+from policies.alert_lifecycle import Alert, Kind, LifecycleSettings, Notification, Status
 from policies.alert_rules import Verdict
 from policies.silences import Silence
 from policies.subscriptions import Subscription, subscription_problem
@@ -44,6 +44,9 @@ from policies.subscriptions import Subscription, subscription_problem
 log = structlog.get_logger(__name__)
 
 Listener = Callable[[dict[str, Any]], None]
+
+#: stream entries a restarted hub reads back for recent resolutions (the re-fire hold)
+RECENT_ENTRIES = 2000
 
 
 class AlertHub:
@@ -78,7 +81,12 @@ class AlertHub:
         return self.book.silences
 
     def _restore(self) -> None:
-        self.book.restore(self.store.open_alerts(), self.store.silences())
+        recent = [
+            alert_of(record["alert"])
+            for _, record in self.store.latest(RECENT_ENTRIES)
+            if record.get("kind") == Kind.RESOLVED
+        ]
+        self.book.restore(self.store.open_alerts(), self.store.silences(), recent)
         self.subscriptions = {sub.id: sub for sub in self.store.subscriptions()}
         for sub in self.subscriptions.values():
             self.delivery.subscribe(sub)
@@ -97,17 +105,19 @@ class AlertHub:
         *,
         hints: Mapping[str, str] | None = None,
         channel: str = "",
+        settle: bool = False,
     ) -> list[Notification]:
         """``AlertBook.step``, made durable before anyone is told."""
-        before = self.book.open  # ``step_alerts`` builds a new mapping; this one stays as it is
-        notes = self.book.step(verdicts, now, now_wall, hints=hints, channel=channel)
+        # ``step_alerts`` builds new mappings; these stay as they are
+        before, resolved_before = self.book.open, self.book.resolved
+        notes = self.book.step(verdicts, now, now_wall, hints=hints, channel=channel, settle=settle)
         if notes:
             try:
                 self._persist(notes)
             except Exception:
                 # Not durable, so not told: forget the step, and the next evaluation
                 # raises the same notifications again while the condition holds.
-                self.book.open = before
+                self.book.open, self.book.resolved = before, resolved_before
                 raise
             self._fan_out(notes)
         return notes
@@ -131,6 +141,9 @@ class AlertHub:
 
     def highest_level(self, sku: str) -> str | None:
         return self.book.highest_level(sku)
+
+    def current_level(self, sku: str) -> str | None:
+        return self.book.current_level(sku)
 
     def acknowledge(self, alert_id: str, who: str, now_wall: float | None = None) -> Alert | None:
         alert = self.book.acknowledge(alert_id, who, self.clock() if now_wall is None else now_wall)
@@ -219,7 +232,5 @@ class AlertHub:
 
     def open_alerts(self) -> list[dict[str, Any]]:
         return [
-            a._asdict()
-            for a in sorted(self.open.values(), key=lambda a: a.since)
-            if a.status == Status.FIRING
+            a._asdict() for a in sorted(self.open.values(), key=lambda a: a.since) if a.status in Status.OPEN
         ]

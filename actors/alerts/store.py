@@ -59,6 +59,11 @@ class AlertStore(DeadLetters, Protocol):
         start), oldest first, at most ``count``."""
         ...
 
+    def latest(self, count: int = 1000) -> list[HistoryEntry]:
+        """The newest ``count`` stream entries, oldest first (what a restarted hub needs
+        to remember recent resolutions)."""
+        ...
+
     def open_alerts(self) -> list[Alert]: ...
 
     def save_alert(self, alert: Alert) -> None: ...
@@ -118,6 +123,17 @@ class RedisAlertStore:
         entries: Any = self.client.xrange(self.stream_key, _start_of(after), "+", count=count)
         result: list[HistoryEntry] = []
         for entry_id, fields in entries:
+            record = {text(k): v for k, v in fields.items()}["alert"]
+            result.append((text(entry_id), json.loads(record)))
+        return result
+
+    def latest(self, count: int = 1000) -> list[HistoryEntry]:
+        if count <= 0:
+            return []
+        # redis-py types stream replies loosely; each is (id, {field: value})
+        entries: Any = self.client.xrevrange(self.stream_key, count=count)
+        result: list[HistoryEntry] = []
+        for entry_id, fields in reversed(entries):
             record = {text(k): v for k, v in fields.items()}["alert"]
             result.append((text(entry_id), json.loads(record)))
         return result
@@ -209,6 +225,9 @@ class MemoryAlertStore:
             floor = _entry_key(after)
             entries = [e for e in entries if _entry_key(e[0]) > floor]
         return [(entry_id, json.loads(text)) for entry_id, text in entries[:count]]
+
+    def latest(self, count: int = 1000) -> list[HistoryEntry]:
+        return [(entry_id, json.loads(text)) for entry_id, text in self.stream[-count:]] if count > 0 else []
 
     def open_alerts(self) -> list[Alert]:
         return [decode_alert(raw) for raw in self.open.values()]

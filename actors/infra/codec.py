@@ -167,7 +167,12 @@ def encode_alert(alert: Alert) -> str:
 
 
 def decode_alert(raw: str | bytes) -> Alert:
-    return Alert(**json.loads(raw))
+    return alert_of(json.loads(raw))
+
+
+def alert_of(fields: Mapping[str, Any]) -> Alert:
+    """An alert from its JSON fields (a stored alert, or a notification record's ``alert``)."""
+    return Alert(**fields)
 
 
 def encode_silence(silence: Silence) -> str:

@@ -159,3 +159,14 @@ def test_subscriptions_keep_their_receiver_kind_and_timing(store: AlertStore) ->
     )
     store.save_subscription(robot)
     assert store.subscriptions() == [robot]
+
+
+def test_latest_gives_the_newest_entries_oldest_first(store: AlertStore) -> None:
+    book = AlertBook(NOW)
+    ids = store.append([firing(book, sku) for sku in ("A", "B", "C")])
+
+    latest = store.latest(2)
+
+    assert [entry_id for entry_id, _ in latest] == ids[1:]
+    assert [record["alert"]["sku"] for _, record in latest] == ["B", "C"]
+    assert store.latest(0) == []

@@ -147,23 +147,23 @@ def test_each_subscription_gets_one_digest_of_its_levels_per_flush() -> None:
     assert len(sender.sent) == 2
 
 
-def test_an_inhibited_level_and_an_unsubscribed_digest_are_not_sent() -> None:
+def test_one_alert_per_sku_moves_its_level_and_an_unsubscribed_digest_is_not_sent() -> None:
     sender = FakeSender()
     hub = hub_on(MemoryAlertStore(), sender)
     hub.subscribe(Subscription("all", "https://hooks.example/a", SECRET, group_wait=0))
     hub.subscribe(Subscription("gone", "https://hooks.example/g", SECRET, group_wait=0))
 
-    notes = hub.step([verdict("HOODIE", Level.EMERGENCY), verdict("HOODIE", Level.THRESHOLD)], T0, T0)
+    (first,) = hub.step([verdict("HOODIE", Level.THRESHOLD)], T0, T0)
+    (moved,) = hub.step([verdict("HOODIE", Level.EMERGENCY)], T0 + 10, T0 + 10)
     hub.unsubscribe("gone")
 
-    assert sorted((n.alert.level, n.inhibited) for n in notes) == [
-        (Level.EMERGENCY, False),
-        (Level.THRESHOLD, True),
-    ]
+    assert (first.kind, moved.kind) == ("firing", "escalated")
+    assert moved.alert.id == first.alert.id
+    assert [a["level"] for a in hub.open_alerts()] == [Level.EMERGENCY]
     assert hub.flush_digests() == 1
     ((sub, _, payload),) = sender.sent
     assert sub == "all"
-    assert [n["alert"]["level"] for n in payload["notifications"]] == [Level.EMERGENCY]
+    assert [n["alert"]["level"] for n in payload["notifications"]] == [Level.THRESHOLD, Level.EMERGENCY]
 
 
 def test_a_failed_delivery_is_not_counted() -> None:
@@ -188,6 +188,26 @@ def test_the_forecaster_on_the_hub_stores_an_emergency_with_its_hint() -> None:
     assert Level.EMERGENCY in {n.alert.level for n in notes}
     stored = [r["alert"] for _, r in store.history() if r["alert"]["level"] == Level.EMERGENCY]
     assert [a["sku"] for a in stored] == ["HOODIE"]
-    assert "最后4件" in stored[0]["hint"]
+    # 4 available and 16 reserved, of which 10% are expected back: the host and the chat
+    # both count 5 (one state, never contradicting)
+    assert "最后5件" in stored[0]["hint"]
+    assert forecaster.hint("HOODIE").host_line == "这款还能卖5单"
     assert Level.EMERGENCY in {a["level"] for a in forecaster.view("HOODIE")["alerts"]}
     assert hub.highest_level("HOODIE") == Level.EMERGENCY
+
+
+def test_a_restarted_hub_remembers_recent_resolutions_so_nothing_refires_soon() -> None:
+    store = MemoryAlertStore()
+    hub = AlertHub(
+        store, settings=LifecycleSettings(pending_seconds=0, keep_firing_seconds=60), clock=lambda: T0
+    )
+    hub.step([verdict("HOODIE", Level.THRESHOLD)], T0, T0)
+    hub.step([verdict("HOODIE", Level.THRESHOLD, active=False)], T0 + 10, T0 + 10)
+    (resolved,) = hub.step([verdict("HOODIE", Level.THRESHOLD, active=False)], T0 + 100, T0 + 100)
+    assert resolved.kind == "resolved"
+
+    restarted = AlertHub(store, settings=LifecycleSettings(pending_seconds=0), clock=lambda: T0)
+
+    assert restarted.step([verdict("HOODIE", Level.THRESHOLD)], T0 + 200, T0 + 200) == []  # held back
+    (worse,) = restarted.step([verdict("HOODIE", Level.EMERGENCY)], T0 + 210, T0 + 210)
+    assert (worse.kind, worse.alert.level) == ("firing", Level.EMERGENCY)

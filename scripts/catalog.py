@@ -1,0 +1,79 @@
+"""The SKU catalogue file that ``flashstock serve`` and ``flashstock replay`` both read.
+
+YAML (``.yaml``/``.yml``) or JSON, in one of three shapes: ``{skus: [{sku, on_hand,
+...}]}``, ``[{sku, ...}]`` or ``{SKU: {on_hand, ...}}``. Every entry is validated by one
+model (``CatalogEntry``): unknown keys, wrong types and negative quantities are refused
+with the entry and the field named, never half loaded.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from policies.ledger import DEFAULT_LEAD_TIME_MINUTES, DEFAULT_RESERVATION_TTL_SECONDS, SkuSettings
+
+
+class CatalogEntry(BaseModel):
+    """One SKU of a catalogue file: its starting stock and its settings."""
+
+    model_config = ConfigDict(extra="forbid", strict=False)
+
+    sku: str = Field(min_length=1)
+    on_hand: int = Field(default=0, ge=0)
+    name: str = ""
+    lead_time_minutes: float = Field(default=DEFAULT_LEAD_TIME_MINUTES, gt=0)
+    purchase_limit: int | None = Field(default=None, gt=0)
+    reservation_ttl_seconds: float = Field(default=DEFAULT_RESERVATION_TTL_SECONDS, gt=0)
+    substitutes: tuple[str, ...] = ()
+    safety_floor: int = Field(default=0, ge=0)
+    critical_floor: int = Field(default=0, ge=0)
+
+    def settings(self) -> SkuSettings:
+        fields = self.model_dump(exclude={"on_hand"})
+        return SkuSettings(**fields)
+
+
+def load_catalog(path: Path) -> list[tuple[SkuSettings, int]]:
+    """The catalogue's (settings, on_hand) per SKU; ValueError naming the file, the entry
+    and the problem when anything is wrong."""
+    try:
+        raw = path.read_text()
+    except OSError as error:
+        raise ValueError(f"{path}: cannot read: {error.strerror or error}") from error
+    try:
+        data: Any = yaml.safe_load(raw) if path.suffix in (".yaml", ".yml") else json.loads(raw)
+    except (yaml.YAMLError, json.JSONDecodeError) as error:
+        kind = "YAML" if path.suffix in (".yaml", ".yml") else "JSON (use .yaml or .yml for YAML)"
+        raise ValueError(f"{path}: not valid {kind}: {error}") from error
+    if isinstance(data, dict) and "skus" in data:
+        data = data["skus"]
+    if isinstance(data, dict):
+        items = [{"sku": sku, **spec} if isinstance(spec, dict) else spec for sku, spec in data.items()]
+    else:
+        items = data
+    if not isinstance(items, list):
+        raise ValueError(f"{path}: expected a list of SKUs or a mapping of SKU to settings")
+    catalog: list[tuple[SkuSettings, int]] = []
+    seen: set[str] = set()
+    for position, item in enumerate(items):
+        named = isinstance(item, dict) and "sku" in item
+        label = f"entry {position}" + (f" ({item['sku']})" if named else "")
+        if not isinstance(item, dict):
+            raise ValueError(f"{path}: {label}: expected a mapping of settings, got {item!r}")
+        try:
+            entry = CatalogEntry.model_validate(item)
+        except ValidationError as error:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in e['loc']) or 'entry'}: {e['msg']}" for e in error.errors()
+            )
+            raise ValueError(f"{path}: {label}: {problems}") from None
+        if entry.sku in seen:
+            raise ValueError(f"{path}: {label}: SKU {entry.sku} is listed twice")
+        seen.add(entry.sku)
+        catalog.append((entry.settings(), entry.on_hand))
+    return catalog
