@@ -130,9 +130,11 @@ class IngestStore(Protocol):
 
     def trim_decided(self) -> int:
         """Remove the inbox entries every reader has decided and acknowledged: those older
-        than the oldest pending entry (or, with none pending, every delivered one). Never
-        an entry that is undelivered or pending, so a crash at any point loses nothing: a
-        trim repeated or skipped only changes when the space comes back. How many went."""
+        than the oldest pending entry (or, with none pending, every delivered one), the
+        lowest over every consumer group. Never an entry that is undelivered or pending, so
+        a crash at any point loses nothing: a trim repeated or skipped only changes when
+        the space comes back. Skipped where that cannot be vouched for (see the Redis
+        store). How many went."""
         ...
 
     def enqueue(self, messages: Sequence[RawMessage]) -> list[str]:
@@ -148,6 +150,11 @@ class IngestStore(Protocol):
     def cancellation_requests(self) -> list[CancellationRequest]:
         """Every cancellation request recorded so far, oldest first."""
         ...
+
+
+def _entry_order(entry_id: str) -> tuple[int, int]:
+    milliseconds, _, sequence = entry_id.partition("-")
+    return int(milliseconds), int(sequence or 0)
 
 
 def next_entry_id(entry_id: str) -> str:
@@ -323,21 +330,35 @@ class RedisIngestStore:
         return next((g for g in groups if text(g["name"]) == GROUP), None)
 
     def trim_decided(self) -> int:
-        # Entries below the oldest pending one were delivered (delivery is in id order)
-        # and are no longer pending: acknowledged. Read in this order, a delivery or an
-        # acknowledgement in between only makes the cutoff conservative.
-        group = self._group()
-        if group is None:
+        # For each consumer group on the inbox: entries below its oldest pending one were
+        # delivered (a group delivers in id order) and are no longer pending, so they are
+        # acknowledged; with none pending, every entry up to its last delivered one. The
+        # cutoff is the lowest over all groups. Read in this order, a delivery or an
+        # acknowledgement in between only makes it conservative. Nothing is trimmed when
+        # a group cannot vouch for having read in order: Redis without consumer-group lag
+        # (before 7.0) or with its lag unknown, or a group whose position was set beyond
+        # the stream's last entry (XGROUP SETID, as a benchmark holding a backlog back).
+        try:
+            groups: Any = self.redis.xinfo_groups(self.keys.inbox)
+            stream: Any = self.redis.xinfo_stream(self.keys.inbox)
+        except redis.exceptions.ResponseError:  # no inbox yet
             return 0
-        summary: Any = self.redis.xpending(self.keys.inbox, GROUP)
-        if summary["pending"]:
-            cutoff = text(summary["min"])
-        else:
+        if not groups:
+            return 0
+        last_generated = _entry_order(text(stream["last-generated-id"]))
+        cutoffs = []
+        for group in groups:
             last = text(group["last-delivered-id"])
-            if last == SCAN_START:
+            if group.get("lag") is None or _entry_order(last) > last_generated:
                 return 0
-            cutoff = next_entry_id(last)
-        return int(self.redis.xtrim(self.keys.inbox, minid=cutoff, approximate=False))
+            summary: Any = self.redis.xpending(self.keys.inbox, text(group["name"]))
+            if summary["pending"]:
+                cutoffs.append(text(summary["min"]))
+            elif last == SCAN_START:
+                return 0
+            else:
+                cutoffs.append(next_entry_id(last))
+        return int(self.redis.xtrim(self.keys.inbox, minid=min(cutoffs, key=_entry_order), approximate=False))
 
     def enqueue(self, messages: Sequence[RawMessage]) -> list[str]:
         return enqueue(self.redis, self.keys, messages)
