@@ -24,7 +24,7 @@ import structlog
 
 from actors.alerts.actor import start_forecaster
 from actors.infra.directory import find, forecaster_name, ingest_name, owner_name, sync_name
-from actors.infra.settings import StoreConfig
+from actors.infra.settings import RAY_NAMESPACE, StoreConfig
 from actors.ingest.actor import start_ingest
 from actors.owner.client import StockClient
 from actors.sync.actor import start_channel_sync
@@ -79,21 +79,32 @@ def stop_system(system: System) -> None:
     system.client.close()
 
 
-def kill_system(config: StoreConfig, channels: Iterable[str]) -> list[str]:
+def kill_system(config: StoreConfig, channels: Iterable[str], *, stop_timeout: float = 30.0) -> list[str]:
     """Stop and remove every actor of the deployment ``config`` describes, detached or
-    not, in the order ``stop_system`` uses (ingest first); answer the names removed.
-    Durable state stays in Redis: ``start_system`` again resumes from it."""
-    ingest = [ingest_name(config, channel) for channel in channels]
-    names = [
-        *ingest,
-        forecaster_name(config),
-        sync_name(config),
-        *(owner_name(config, i) for i in range(config.shard_count)),
-    ]
-    found = {name: handle for name in names if (handle := find(name)) is not None}
-    stoppable = [found[n] for n in [*ingest, forecaster_name(config), sync_name(config)] if n in found]
-    ray.get([handle.stop.remote() for handle in stoppable])
+    not (the ingest actors of ``channels`` and of any other channel running in its
+    namespace): the ingest actors' loops first (nothing new is routed), then the forecaster's and
+    the sync's, each given ``stop_timeout`` seconds; an actor that does not stop in time
+    or is dead is removed all the same. Answers the names removed. Durable state stays in
+    Redis: ``start_system`` again resumes from it."""
+    # the given channels' ingest actors and any other channel's running in the namespace
+    prefix = ingest_name(config, "")
+    running = {
+        entry["name"]
+        for entry in ray.util.list_named_actors(all_namespaces=True)
+        if entry["namespace"] == RAY_NAMESPACE and entry["name"].startswith(prefix)
+    }
+    ingest = sorted({ingest_name(config, channel) for channel in channels} | running)
+    others = [forecaster_name(config), sync_name(config)]
+    owners = [owner_name(config, i) for i in range(config.shard_count)]
+    found = {name: handle for name in [*ingest, *others, *owners] if (handle := find(name)) is not None}
+    for group in (ingest, others):
+        stopping = {name: found[name].stop.remote() for name in group if name in found}
+        for name, ref in stopping.items():
+            try:
+                ray.get(ref, timeout=stop_timeout)
+            except (ray.exceptions.RayError, TimeoutError) as error:
+                log.warning("actor_stop_failed", actor=name, error=type(error).__name__)
     for name, handle in found.items():
         ray.kill(handle, no_restart=True)
-        log.info("actor removed", actor=name)
+        log.info("actor_removed", actor=name)
     return list(found)

@@ -149,7 +149,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {package_version()}")
     parser.add_argument("--log-level", default=None, type=_level, help=LOG_LEVEL_HELP)
-    parser.add_argument("--log-format", default=None, choices=FORMATS, help=LOG_FORMAT_HELP)
+    parser.add_argument("--log-format", default=None, type=str.lower, choices=FORMATS, help=LOG_FORMAT_HELP)
     commands = parser.add_subparsers(dest="command", required=True)
 
     from scripts.bench.cluster import add_parser as add_bench_cluster
@@ -205,7 +205,9 @@ def _finish(parsers: Iterable[argparse.ArgumentParser]) -> None:
     for sub in parsers:
         sub.formatter_class = DefaultsHelpFormatter
         sub.add_argument("--log-level", default=argparse.SUPPRESS, type=_level, help=LOG_LEVEL_HELP)
-        sub.add_argument("--log-format", default=argparse.SUPPRESS, choices=FORMATS, help=LOG_FORMAT_HELP)
+        sub.add_argument(
+            "--log-format", default=argparse.SUPPRESS, type=str.lower, choices=FORMATS, help=LOG_FORMAT_HELP
+        )
 
 
 def _level(value: str) -> str:

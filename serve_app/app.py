@@ -25,6 +25,7 @@ from ray import serve
 from ray.serve import Application, Deployment
 
 from actors.bootstrap import start_system
+from actors.infra.durability import startup_line
 from actors.infra.logging import configure_logging
 from actors.infra.runtime import guard_durability
 from serve_app.api_docs import install_api_docs
@@ -92,7 +93,8 @@ class FlashstockApi:
     def __init__(self, args: AppArgs) -> None:
         self.args = args
         if args.bootstrap:
-            bootstrap(args)
+            # what /readyz says about persistence, as flashstock serve says it at start
+            self.args = args.model_copy(update={"redis_durability": bootstrap(args)})
 
     def __serve_build_asgi_app__(self) -> FastAPI:
         return create_api(self.args)
@@ -113,15 +115,17 @@ API_DEPLOYMENT: Deployment = serve.deployment(
 )(serve.ingress()(FlashstockApi))
 
 
-def bootstrap(args: AppArgs) -> None:
+def bootstrap(args: AppArgs) -> str | None:
     """Start (or find) the deployment's actors, detached, with the channels' webhook
     secrets from this replica's secrets file. Idempotent: concurrent replicas find each
     other's actors. A Redis that would lose acknowledged decisions is refused first
-    (``VolatileRedisError``: the replica fails to start and Serve shows why)."""
-    guard_durability(args.redis_url, allow_volatile=args.allow_volatile_redis)
+    (``VolatileRedisError``: the replica fails to start and Serve shows why); what was
+    found about persistence is answered (None: every decision is fsynced)."""
+    durability = guard_durability(args.redis_url, allow_volatile=args.allow_volatile_redis)
     secrets = {c: s for c in args.channels if (s := webhook_secret(c))}
     system = start_system(args.store, args.channels, secrets=secrets, modes=args.modes, detached=True)
     system.client.close()
+    return startup_line(durability, allow_volatile=args.allow_volatile_redis)
 
 
 #: environment variables a replica needs from the process that deploys it (a replica on

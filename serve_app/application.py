@@ -1,7 +1,10 @@
 """The Serve application as a module-level object, for ``serve run
 serve_app.application:app`` and an import path in a Serve config or a KubeRay
-RayService, with its settings from the environment (``DeploymentSettings``:
-``REDIS_URL``, ``FLASHSTOCK_NAMESPACE``, ``FLASHSTOCK_SHARDS``, or a ``.env`` file).
+RayService, with its settings from the environment of the process that builds it
+(``DeploymentSettings``: ``REDIS_URL``, ``FLASHSTOCK_NAMESPACE``, ``FLASHSTOCK_SHARDS``,
+or a ``.env`` file in that process's working directory: for ``serve deploy`` and KubeRay
+that is a task on the cluster, so set them on the nodes). It is built on first access,
+not at import.
 
 Its replicas bootstrap the whole system (owners, ingest, forecaster, sync) as detached
 actors before they answer. ``serve_app.app:build_app`` is the same application from a
@@ -28,5 +31,10 @@ def from_settings(settings: DeploymentSettings) -> Application:
     )
 
 
-# pydantic-settings fills the required field from the environment, which mypy cannot see
-app: Application = from_settings(DeploymentSettings())  # type: ignore[call-arg]
+def __getattr__(name: str) -> Application:
+    """``app``, built when Serve (or anyone) asks for it, not when the module is imported:
+    importing reads no environment (PEP 562 module attribute)."""
+    if name != "app":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    # pydantic-settings fills the required field from the environment, which mypy cannot see
+    return from_settings(DeploymentSettings())  # type: ignore[call-arg]

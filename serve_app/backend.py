@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import time
 import uuid
 from collections.abc import Sequence
@@ -42,7 +43,9 @@ from serve_app.view_cache import ViewCache
 class AppArgs(BaseModel):
     """How the HTTP app finds its deployment (the Serve config's ``args``)."""
 
-    redis_url: str
+    #: the Redis every node reaches; default ``REDIS_URL`` of the process that builds the
+    #: app, so a password need not be written in a Serve config (Ray shows its args)
+    redis_url: str = Field(default_factory=lambda: os.environ.get("REDIS_URL", ""))
     namespace: str = DEFAULT_NAMESPACE
     shard_count: int = DEFAULT_SHARD_COUNT
     #: channel name -> payload format (douyin, taobao, kuaishou, generic)
@@ -76,6 +79,12 @@ class AppArgs(BaseModel):
     @property
     def store(self) -> StoreConfig:
         return StoreConfig(self.redis_url, self.namespace, self.shard_count)
+
+    @model_validator(mode="after")
+    def _redis_named(self) -> AppArgs:
+        if not self.redis_url:
+            raise ValueError("redis_url is not set: give it in the Serve config's args or set REDIS_URL")
+        return self
 
     @model_validator(mode="after")
     def _known_modes(self) -> AppArgs:
@@ -185,7 +194,10 @@ class Backend:
         states, view = await asyncio.gather(
             asyncio.to_thread(read_sku_states, self.redis, self.config, [sku]), self.views_cache.get(sku)
         )
-        return states.get(sku), view
+        state = states.get(sku)
+        if state is None:  # not in the catalogue: not worth keeping fresh
+            self.views_cache.forget(sku)
+        return state, view
 
     async def _fetch_views(self, skus: Sequence[str]) -> list[dict[str, Any]]:
         views: list[dict[str, Any]] = await self.forecaster.views.remote(list(skus))
@@ -315,8 +327,8 @@ class Backend:
         return checks
 
     def metrics(self) -> dict[str, Any]:
-        """What ``/metrics`` shows, from Redis and the forecaster: a fixed number of round
-        trips whatever the number of owners (no owner is asked)."""
+        """What ``/metrics`` shows, from Redis and the forecaster (no owner is asked: the
+        cost does not grow with the number of owners, only with the catalogue)."""
         return {
             "ingest": {channel: ingest.store.counters() for channel, ingest in self.ingest.items()},
             "backlog": {channel: ingest.store.backlog() for channel, ingest in self.ingest.items()},

@@ -1,5 +1,6 @@
-"""The /metrics page in Prometheus text format: what lives in Redis and the forecaster,
-read in a fixed number of round trips whatever the number of owners (``Backend.metrics``).
+"""The /metrics page in Prometheus text format: what lives in Redis and the forecaster
+(``Backend.metrics``); no owner is asked, so its cost does not grow with the number of
+owners (it grows with the catalogue: the oversold counts are one pipelined read per SKU).
 
 The processes' own timings (group commit seconds, decisions by outcome) are recorded with
 Ray's metrics API where they happen and exported by each node's Ray metrics agent
@@ -59,12 +60,13 @@ def prometheus_text(metrics: Mapping[str, Any]) -> str:
                 _line("flashstock_ingest_backlog", backlog.undelivered, channel=channel, state="undelivered")
             )
     out += _family(
-        "flashstock_oversold_orders_total",
-        "counter",
-        "Orders a platform took that the pool could not cover, over every SKU.",
+        "flashstock_oversold_orders",
+        "gauge",
+        "Orders a platform took that the pool could not cover, over the SKUs in the catalogue "
+        "(a gauge: removing a SKU removes its count).",
     )
     for channel, value in sorted(oversold_by_channel(metrics["oversold"]).items()):
-        out.append(_line("flashstock_oversold_orders_total", value, channel=channel))
+        out.append(_line("flashstock_oversold_orders", value, channel=channel))
     headroom = metrics.get("grant_headroom", {})
     out += _family(
         "flashstock_grant_headroom_units",

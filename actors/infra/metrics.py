@@ -41,7 +41,8 @@ class OwnerMetrics:
         self.commit_seconds.set_default_tags(tags)
         self.decisions = Counter(
             "flashstock_decisions",
-            description="Decisions made durable by SKU owners, by outcome (accepted, rejected).",
+            description="Decisions made durable by SKU owners, by outcome (accepted, rejected): every "
+            "operation (reservations, confirmations, releases, restocks), not orders.",
             tag_keys=("owner", "outcome"),
         )
         self.decisions.set_default_tags(tags)

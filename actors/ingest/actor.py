@@ -20,7 +20,7 @@ from actors.infra.directory import actor_options, ingest_name, owner_handles
 from actors.infra.logging import configure_logging
 from actors.infra.placement import one_per_node
 from actors.infra.settings import StoreConfig
-from actors.ingest.core import ChannelIngest, IngestResult
+from actors.ingest.core import DEFAULT_BATCH_SIZE, ChannelIngest, IngestResult
 from actors.ingest.store import RedisIngestStore
 from actors.owner.client import StockClient
 from policies.channels.signing import WebhookHeaders
@@ -36,7 +36,7 @@ class ChannelIngestService:
         fmt: str,
         secret: bytes | None = None,
         claim_every_seconds: float = 5.0,
-        batch_size: int = 1000,
+        batch_size: int = DEFAULT_BATCH_SIZE,
         mode: str | None = None,
     ) -> None:
         configure_logging()

@@ -132,6 +132,10 @@ class _Span(NamedTuple):
     ready: OrderDecision | None = None
 
 
+#: inbox entries read and decided per batch
+DEFAULT_BATCH_SIZE = 1000
+
+
 class ChannelIngest:
     """Parses, routes and acknowledges the order messages of one channel."""
 
@@ -144,7 +148,7 @@ class ChannelIngest:
         *,
         secret: bytes | None = None,
         consumer: str | None = None,
-        batch_size: int = 1000,
+        batch_size: int = DEFAULT_BATCH_SIZE,
         claim_idle_ms: int = 30_000,
         tolerance_seconds: float = DEFAULT_TOLERANCE_SECONDS,
         mode: str | None = None,

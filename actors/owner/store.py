@@ -183,7 +183,7 @@ def read_sku_states(
     found: dict[str, tuple[Ledger, SkuSettings, dict[str, int]]] = {}
     for start in range(0, len(skus), _CHUNK):
         chunk = skus[start : start + _CHUNK]
-        pipe = client.pipeline(transaction=False)
+        pipe = client.pipeline(transaction=True)  # state and oversold of one commit
         for sku in chunk:
             pipe.hgetall(keys.sku_state(config.namespace, sku))
             pipe.hgetall(keys.sku_oversold(config.namespace, sku))

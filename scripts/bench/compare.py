@@ -24,7 +24,8 @@ keeps a durable record of each decision, durably committed before it counts:
 
 CPU per order is the whole machine's busy CPU time during the run (``/proc/stat``:
 every process, Redis included) divided by the orders, with Redis' own share beside it
-(``INFO cpu``); a quiet machine is assumed.
+(``INFO cpu``); a quiet machine is assumed (with ``REDIS_URL`` or a joined cluster, other
+processes' CPU counts too).
 
 Latency is what each pattern's caller waits for its decision once its order is taken
 up: per ingest batch for flashstock (one read -> decide -> durable -> published cycle

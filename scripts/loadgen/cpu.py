@@ -16,16 +16,19 @@ def machine_busy_seconds() -> float | None:
     idle and iowait); None where there is no ``/proc/stat``."""
     if not _PROC_STAT.exists():
         return None
+    # user nice system idle iowait irq softirq steal: busy is user..softirq without idle and
+    # iowait; steal (time a hypervisor gave to another guest) is not this machine's work
     fields = [int(v) for v in _PROC_STAT.read_text().splitlines()[0].split()[1:]]
     idle = fields[3] + (fields[4] if len(fields) > 4 else 0)
-    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+    return (sum(fields[:7]) - idle) / os.sysconf("SC_CLK_TCK")
 
 
 def redis_cpu_seconds(client: redis.Redis) -> float:
-    """CPU seconds the Redis server has used (``INFO cpu``: user + system, main thread
-    and children)."""
+    """CPU seconds the Redis server has used (``INFO cpu``: user + system, its own and
+    its children's, such as an append-only file rewrite)."""
     info = client.info("cpu")
-    return float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
+    parts = ("used_cpu_user", "used_cpu_sys", "used_cpu_user_children", "used_cpu_sys_children")
+    return sum(float(info.get(part, 0.0)) for part in parts)
 
 
 class CpuMeter:

@@ -131,13 +131,13 @@ def test_a_platform_order_sent_again_with_another_sku_is_refused_through_the_ada
 
 
 def oversold_orders(service: Service) -> dict[str, float]:
-    """``flashstock_oversold_orders_total`` per channel, from /metrics."""
+    """``flashstock_oversold_orders`` per channel, from /metrics."""
     text = service.get("/metrics", role=None).text
     return {
         sample.labels["channel"]: sample.value
         for family in text_string_to_metric_families(text)
         for sample in family.samples
-        if sample.name == "flashstock_oversold_orders_total"
+        if sample.name == "flashstock_oversold_orders"
     }
 
 

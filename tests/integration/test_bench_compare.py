@@ -115,8 +115,9 @@ def test_the_same_work_consumer_answers_a_redelivered_order_with_its_first_decis
     assert order("o2", ("A", 2), ("B", 1)) == 1
     assert order("o2", ("A", 2), ("B", 1)) == 2  # redelivered: decided once
     assert order("o1", ("A", 1)) == 2  # a rejected order stays rejected
+    assert order("o3", ("A", 1), ("A", 1)) == 0  # two lines of one SKU are checked together
     assert remaining_stock(client, prefix, ["A", "B"]) == {"A": 1, "B": 0}
-    assert client.xlen(f"{prefix}:ledger") == 2
+    assert client.xlen(f"{prefix}:ledger") == 3
     client.close()
 
 

@@ -35,7 +35,10 @@ def serve_configs() -> dict[str, dict[str, Any]]:
 
 
 @pytest.mark.parametrize("name", sorted(serve_configs()))
-def test_config_validates_against_rays_schema_and_names_our_builder(name: str) -> None:
+def test_config_validates_against_rays_schema_and_names_our_builder(
+    name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("REDIS_URL", "redis://:from-the-secret@redis.example:6379/0")
     schema = ServeDeploySchema.model_validate(serve_configs()[name])
     (application,) = schema.applications
     module, _, attribute = application.import_path.partition(":")
@@ -45,6 +48,7 @@ def test_config_validates_against_rays_schema_and_names_our_builder(name: str) -
     assert isinstance(built, Application)
     (args,) = built._bound_deployment.init_args
     assert args == AppArgs.model_validate(application.args)
+    assert "@" not in str(application.args.get("redis_url", "")), "no Redis password in a Serve config"
     assert args.bootstrap, "a Serve config must bring up the whole system"
     assert not args.allow_volatile_redis
 
@@ -56,8 +60,8 @@ def test_ray_service_matches_ray_version_and_keeps_secrets_out_of_runtime_env() 
     assert service["spec"]["rayClusterConfig"]["rayVersion"] == ray.__version__
     config = yaml.safe_load(service["spec"]["serveConfigV2"])
     text = service["spec"]["serveConfigV2"]
-    for secret_place in ("runtime_env", "SECRET", "TOKENS"):
-        assert secret_place not in text
+    for secret_place in ("runtime_env", "SECRET", "TOKENS", "redis_url:"):
+        assert secret_place not in text  # the Redis URL and its password come from the pods' env
     # the Serve proxy listens beyond loopback in a pod: the Host check must name the service
     assert config["http_options"]["host"] == "0.0.0.0"
     assert config["applications"][0]["args"]["front_door"]["allowed_hosts"]
@@ -95,10 +99,11 @@ def test_settings_refuse_what_a_deployment_cannot_run_on(
 
 
 def test_module_level_application_is_built_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    sys.modules.pop("serve_app.application", None)
+    module = importlib.import_module("serve_app.application")  # importing reads no environment
     monkeypatch.setenv("REDIS_URL", "redis://10.0.0.5:6379/0")
     monkeypatch.setenv("FLASHSTOCK_SHARDS", "3")
-    sys.modules.pop("serve_app.application", None)
-    module = importlib.import_module("serve_app.application")
     try:
         assert isinstance(module.app, Application)
         (args,) = module.app._bound_deployment.init_args  # what each replica is built with

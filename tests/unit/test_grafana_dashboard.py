@@ -17,14 +17,12 @@ DASHBOARD = Path(__file__).resolve().parents[2] / "docs" / "grafana" / "flashsto
 def exported_names() -> set[str]:
     """Every series name flashstock's code can produce, as Prometheus stores it."""
     page = set(re.findall(r'"(flashstock_[a-z_]+)"', Path(page_metrics.__file__).read_text()))
-    ray_side = set(re.findall(r'"(flashstock_[a-z_]+)"', Path(process_metrics.__file__).read_text()))
     names = set(page)
-    for name in ray_side:  # a Ray Counter is exported with _total, a Histogram with its parts
-        names |= {
-            f"ray_{name}",
-            f"ray_{name}_total",
-            *(f"ray_{name}_{part}" for part in ("bucket", "sum", "count")),
-        }
+    ray_side = Path(process_metrics.__file__).read_text()
+    # Ray's agent adds ray_; a Counter is exported with _total, a Histogram with its parts
+    suffixes = {"Counter": ("_total",), "Gauge": ("",), "Histogram": ("_bucket", "_sum", "_count")}
+    for kind, name in re.findall(r'(Counter|Gauge|Histogram)\(\s*"(flashstock_[a-z_]+)"', ray_side):
+        names |= {f"ray_{name}{suffix}" for suffix in suffixes[kind]}
     return names
 
 

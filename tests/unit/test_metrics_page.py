@@ -37,7 +37,7 @@ def test_the_page_parses_and_says_what_redis_and_the_forecaster_hold() -> None:
     assert types == {
         "flashstock_ingest_messages": "counter",
         "flashstock_ingest_backlog": "gauge",
-        "flashstock_oversold_orders": "counter",
+        "flashstock_oversold_orders": "gauge",
         "flashstock_grant_headroom_units": "gauge",
         "flashstock_grant_invariant_violations": "gauge",
         "flashstock_alerts_open": "gauge",
@@ -50,8 +50,8 @@ def test_the_page_parses_and_says_what_redis_and_the_forecaster_hold() -> None:
     assert got[("flashstock_ingest_backlog", (("channel", "douyin"), ("state", "undelivered")))] == 40
     # Redis could not tell taobao's lag: no made-up number
     assert ("flashstock_ingest_backlog", (("channel", "taobao"), ("state", "undelivered"))) not in got
-    assert got[("flashstock_oversold_orders_total", (("channel", "douyin"),))] == 6
-    assert got[("flashstock_oversold_orders_total", (("channel", "taobao"),))] == 1
+    assert got[("flashstock_oversold_orders", (("channel", "douyin"),))] == 6
+    assert got[("flashstock_oversold_orders", (("channel", "taobao"),))] == 1
     assert not any("sku" in dict(labels) for _, labels in got)
     levels = {
         dict(labels)["level"]: value

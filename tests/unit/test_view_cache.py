@@ -80,3 +80,78 @@ def test_unknown_skus_answer_none_and_unasked_skus_are_dropped() -> None:
         assert len(forecaster.calls) == calls
 
     asyncio.run(scenario())
+
+
+def test_waiting_queries_share_one_fetch() -> None:
+    async def scenario() -> None:
+        release = asyncio.Event()
+        forecaster = Forecaster({"A"})
+
+        async def slow(skus: Sequence[str]) -> list[dict[str, Any]]:
+            await release.wait()
+            return await forecaster.views(skus)
+
+        cache = ViewCache(slow, max_age=10.0, fetch_timeout=5.0)
+        waiting = [asyncio.ensure_future(cache.get("A")) for _ in range(50)]
+        await asyncio.sleep(0.01)
+        release.set()
+        views = await asyncio.gather(*waiting)
+        assert len(forecaster.calls) == 1
+        assert all(view == {"sku": "A", "version": 1} for view in views)
+        cache.close()
+
+    asyncio.run(scenario())
+
+
+def test_a_silent_forecaster_gets_the_last_view_not_a_hang_or_an_error() -> None:
+    async def scenario() -> None:
+        forecaster = Forecaster({"A"})
+        answering = True
+        never = asyncio.Event()
+
+        async def flaky(skus: Sequence[str]) -> list[dict[str, Any]]:
+            if not answering:
+                await never.wait()  # restarting: no answer
+            return await forecaster.views(skus)
+
+        cache = ViewCache(flaky, max_age=0.02, fetch_timeout=0.05, keep_seconds=60)
+        first = await cache.get("A")
+        answering = False
+        await asyncio.sleep(0.05)
+        started = time.monotonic()
+        assert await cache.get("A") == first  # stale, but an answer
+        assert time.monotonic() - started < 1.0
+        assert await cache.get("NEVER-SEEN") is None
+        cache.close()
+
+        async def broken(skus: Sequence[str]) -> list[dict[str, Any]]:
+            raise RuntimeError("forecaster died")
+
+        failing = ViewCache(broken, max_age=0.02, fetch_timeout=1.0)
+        assert await failing.get("A") is None
+        failing.close()
+
+    asyncio.run(scenario())
+
+
+def test_a_slow_old_fetch_never_replaces_a_newer_view() -> None:
+    async def scenario() -> None:
+        gate = asyncio.Event()
+        versions = iter([1, 2])
+
+        async def fetch(skus: Sequence[str]) -> list[dict[str, Any]]:
+            version = next(versions)
+            if version == 1:
+                await gate.wait()  # the first fetch answers last
+            return [{"sku": "A", "version": version}]
+
+        cache = ViewCache(fetch, max_age=10.0, fetch_timeout=5.0)
+        old = asyncio.ensure_future(cache._refresh(["A"]))
+        await asyncio.sleep(0.01)
+        await cache._refresh(["A"])  # started later, answered first
+        gate.set()
+        await old
+        assert await cache.get("A") == {"sku": "A", "version": 2}
+        cache.close()
+
+    asyncio.run(scenario())
