@@ -150,8 +150,13 @@ class Backend:
         return self.apply(Adjust(sku, delta, adjustment_id, reason, actor))
 
     def remove_sku(self, sku: str) -> Decision:
-        """Take ``sku`` out of the live catalogue (refused while anything is promised on it)."""
-        return self.client.remove_sku(sku)
+        """Take ``sku`` out of the live catalogue (refused while anything is promised on it);
+        once it is gone, its open alerts resolve and the forecaster forgets it."""
+        decision = self.client.remove_sku(sku)
+        if decision.accepted:
+            ray.get(self.forecaster.forget_skus.remote([sku]), timeout=10)
+            self.views_cache.forget(sku)
+        return decision
 
     def all_skus(self) -> list[str]:
         return sorted(text(s) for s in self.redis.smembers(self.store.skus_key))

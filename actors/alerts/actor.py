@@ -194,6 +194,12 @@ class ForecasterService:
         with self._lock:
             self.forecaster.update_skus(settings)
 
+    def forget_skus(self, skus: Sequence[str]) -> int:
+        """SKUs removed from the catalogue: their open alerts resolve now (the resolved
+        notifications go out as any other); how many notifications that made."""
+        with self._lock:
+            return len(self.forecaster.forget(skus))
+
     def set_show_end(self, ends_at: float | None) -> None:
         """The show's end in event time (epoch seconds; None: unknown): it bounds the
         lead-time demand and the TREND horizon to the show's remaining time."""

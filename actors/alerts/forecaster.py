@@ -219,6 +219,23 @@ class Forecaster:
         stockout = forecast_stockout(snapshot.available, snapshot.inbound, velocity, self.watermark)
         return velocity, stockout, view
 
+    def forget(self, skus: Iterable[str]) -> list[Notification]:
+        """SKUs taken out of the catalogue: their open alerts resolve at once (no hold
+        time: there is nothing left to sell), and their sales and stock are dropped."""
+        notes: list[Notification] = []
+        wall = self.clock()
+        now = self.watermark if self.watermark != -math.inf else wall
+        for sku in sorted(set(skus)):
+            for alert in [a for a in self.book.open.values() if a.sku == sku]:  # pending ones too
+                removed = Verdict(sku, alert.level, False, "the SKU was removed from the catalogue", {})
+                notes += self.book.step([removed], now, wall, channel=alert.channel, settle=True)
+            for table in (self.histories, self.stock, self.settings):
+                table.pop(sku, None)
+            self.dirty.discard(sku)
+            for key in [key for key in self.channels if key[1] == sku]:
+                del self.channels[key]
+        return notes
+
     def evaluate(self, skus: Iterable[str], *, settle: bool = False) -> list[Notification]:
         if self.watermark == -math.inf:
             return []

@@ -93,3 +93,22 @@ def test_a_platform_whose_skus_sold_out_is_not_stalled() -> None:
 def test_a_platform_silent_while_its_skus_have_stock_is_stalled() -> None:
     assert channel_show(("X",), x_left=40) == []  # nobody else sells X: no evidence of a broken feed
     assert channel_show(("Y",), x_left=40) == ["douyin"]
+
+
+def test_a_removed_sku_resolves_its_alerts_at_once_and_is_forgotten() -> None:
+    store = MemoryAlertStore()
+    store.save_alert(stale_emergency())
+    hub = AlertHub(store, settings=LifecycleSettings(), clock=lambda: T0)
+    forecaster = Forecaster(book=hub, clock=lambda: T0)
+    forecaster.update_skus([SkuSettings("A"), SkuSettings("B")])
+    forecaster.record([SaleEvent("A", T0, 1, "douyin")], {"A": StockSnapshot(0, 0), "B": StockSnapshot(9, 0)})
+    assert [a.sku for a in hub.open.values()] == ["A"]
+
+    notes = forecaster.forget(["A"])
+
+    assert [(n.kind, n.alert.sku) for n in notes] == [(Kind.RESOLVED, "A")]
+    assert hub.open_alerts() == []
+    for table in (forecaster.stock, forecaster.histories, forecaster.settings):
+        assert "A" not in table
+    assert "B" in forecaster.stock  # the others stay
+    assert forecaster.forget(["A"]) == []  # nothing left to resolve
