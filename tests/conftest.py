@@ -16,10 +16,22 @@ from pathlib import Path
 import pytest
 import ray
 import redis
+import structlog
 
+from actors.infra.logging import configure_logging
 from actors.infra.redis_server import RedisServer
 from actors.infra.settings import RAY_NAMESPACE, StoreConfig
 from tests.support import Receiver, fresh_namespace
+
+
+@pytest.fixture(scope="session", autouse=True)
+def logging_for_tests() -> None:
+    """structlog as a process of flashstock configures it, at INFO, but without caching
+    loggers on first use: ``structlog.testing.capture_logs`` sees every logger then, and a
+    command a test runs in this process (``main(...)``, which configures logging once for
+    the process) cannot silence the logs of the tests after it."""
+    configure_logging("info")
+    structlog.configure(cache_logger_on_first_use=False)
 
 
 @pytest.fixture(scope="session")
