@@ -217,7 +217,7 @@ class GrantSync:
         }
         if not refused:
             return fresh
-        log.info("grant_hold_refused", skus=sorted(refused))
+        log.debug("grant_hold_refused", skus=sorted(refused))  # the sync read the ledger late
         self.book.withdraw(u for u in fresh if u.kind == ADD and u.sku in refused)
         self._dirty.update(refused)
         return self.book.issued_since(mark)
