@@ -11,6 +11,7 @@ import pytest
 from policies.ledger import Ledger, LineRecord, LineStatus, Reason, SkuSettings
 from policies.operations import Hold, Operation, Reserve, decide
 from policies.reservations import BatchOutcome, decide_batch, decide_lines
+from serve_app.routes_stock import sku_view
 
 NOW = 1_764_000_000.0
 SETTINGS = SkuSettings("A")
@@ -148,3 +149,9 @@ def test_a_hold_taken_in_a_batch_is_seen_by_the_orders_after_it() -> None:
     accepted = [d.accepted for d in outcome.decisions]
     assert accepted == [True, False, True, True]
     assert outcome.ledgers["A"] == Ledger("A", 10, 3, 0, (), 4, held=0)
+
+
+def test_the_stock_view_shows_held_and_free_units() -> None:
+    view = sku_view(Ledger("A", 10, 2, 1, (), 3, held=4), SETTINGS, None, {})
+
+    assert (view.available, view.held, view.free) == (7, 4, 3)
