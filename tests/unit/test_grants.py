@@ -89,6 +89,23 @@ def test_rebalancing_moves_units_by_confirmed_take_backs_toward_demand() -> None
     assert book.headroom("A", 30) == 0
 
 
+def test_a_withdrawn_grant_frees_its_units_and_the_later_unsent_updates_take_its_id() -> None:
+    book = GrantBook(PLATFORMS)
+    mark = book.next_ids()
+    first = book.grant("douyin", "A", 3, 10)
+    second = book.grant("douyin", "B", 4, 10)
+    assert first is not None
+    assert second is not None
+
+    book.withdraw([first])
+
+    assert book.outstanding("douyin", "A") == 0
+    assert book.free("A", 10) == 10
+    assert book.issued_since(mark) == [second._replace(update_id=1)]
+    assert book.next_ids()["douyin"] == 2
+    assert book.resend("douyin") == [second._replace(update_id=1)]
+
+
 def test_an_update_for_another_platform_is_refused() -> None:
     update = GrantBook(PLATFORMS).grant("douyin", "A", 1, available=1) or pytest.fail("no grant")
     with pytest.raises(ValueError, match="reached 'taobao'"):
