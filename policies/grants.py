@@ -219,6 +219,43 @@ class GrantBook:
         self.unanswered[platform][update.update_id] = update
         return update
 
+    def next_ids(self) -> dict[str, int]:
+        """Each platform's next update id: what ``issued_since`` takes as its mark."""
+        return dict(self._next_id)
+
+    def issued_since(self, mark: Mapping[str, int]) -> list[GrantUpdate]:
+        """The unanswered updates made since ``mark`` (a ``next_ids()``), per platform in
+        id order."""
+        return [
+            update
+            for platform in self.platforms
+            for update_id, update in sorted(self.unanswered[platform].items())
+            if update_id >= mark.get(platform, self._next_id[platform])
+        ]
+
+    def withdraw(self, updates: Iterable[GrantUpdate]) -> None:
+        """Undo ``updates`` made by ``grant`` / ``take_back`` that were never sent (nor
+        any later update of their platforms): a grant's units are no longer granted, a
+        take-back is no longer in flight, and the platform's later unsent updates take
+        the ids freed, so its ids stay 1, 2, 3... without a gap (a platform waits for a
+        gap to fill)."""
+        withdrawn = list(updates)
+        for update in withdrawn:
+            if self.unanswered[update.platform].pop(update.update_id, None) is None:
+                continue
+            key = (update.platform, update.sku)
+            if update.kind == ADD:
+                self.granted[key] = self.granted.get(key, 0) - update.units
+            else:
+                self.taking.pop(key, None)
+        for platform in {u.platform for u in withdrawn}:
+            lowest = min(u.update_id for u in withdrawn if u.platform == platform)
+            pending = self.unanswered[platform]
+            later = [pending.pop(i) for i in sorted(i for i in pending if i > lowest)]
+            for offset, update in enumerate(later):
+                pending[lowest + offset] = update._replace(update_id=lowest + offset)
+            self._next_id[platform] = lowest + len(later)
+
     def answer(self, answer: UpdateAnswer) -> bool:
         """Take a platform's answer; False for a repeat (or an answer to nothing sent).
         A take-back's answer returns the units actually removed to the free pool."""

@@ -6,6 +6,12 @@ orders that are not paid yet and ``sold`` are paid. ``available = on_hand - rese
 - sold`` is what can still be promised. Transfers that are on their way are
 ``inbound``: they are counted apart and join ``on_hand`` when they arrive.
 
+``held`` counts available units kept for platform-first platforms' grants (the grant
+protocol, ``policies.grants``: the sum over platforms of granted - consumed). They are
+still ``available`` (a platform sells them within its grant), but not ``free``:
+``free = available - held`` (never negative) is what a reserve-first order or a new
+grant may take. Only the SKU's owner changes ``held`` (``policies.operations.Hold``).
+
 The invariant every operation keeps: ``0 <= reserved``, ``0 <= sold`` and
 ``reserved + sold <= on_hand``; in words, no unit is promised twice (no oversell).
 
@@ -72,11 +78,19 @@ class Ledger(NamedTuple):
     sold: int = 0
     inbound: tuple[InboundTransfer, ...] = ()
     version: int = 0
+    #: available units held for platform-first platforms' grants
+    held: int = 0
 
     @property
     def available(self) -> int:
         """Units that can still be promised to a new order."""
         return self.on_hand - self.reserved - self.sold
+
+    @property
+    def free(self) -> int:
+        """Units neither reserved, sold nor held for a platform's grant (never negative):
+        what a reserve-first order or a new grant may take."""
+        return max(0, self.on_hand - self.reserved - self.sold - self.held)
 
     @property
     def inbound_units(self) -> int:

@@ -148,6 +148,24 @@ class Adjust(NamedTuple):
         return f"~adjust{FIELD_SEPARATOR}{self.adjustment_id}"
 
 
+class Hold(NamedTuple):
+    """Change the units of ``sku`` held for platform-first platforms' grants by ``delta``
+    (the grant sync asks before an "add N" reaches a platform, and gives back what a
+    platform confirmed removed). ``hold_id`` makes a retried hold count once."""
+
+    sku: str
+    delta: int
+    hold_id: str
+
+    @property
+    def name(self) -> str:
+        return "hold"
+
+    @property
+    def field(self) -> str:
+        return f"~hold{FIELD_SEPARATOR}{self.hold_id}"
+
+
 class DefineSku(NamedTuple):
     """Create a SKU with ``on_hand`` units, or update the settings of an existing one
     (its stock then changes only through restock and adjust)."""
@@ -168,7 +186,7 @@ class DefineSku(NamedTuple):
         return self.settings.sku
 
 
-Operation = Reserve | Confirm | Release | Restock | ReceiveArrivals | Adjust | DefineSku
+Operation = Reserve | Confirm | Release | Restock | ReceiveArrivals | Adjust | Hold | DefineSku
 
 
 class Step(NamedTuple):
@@ -248,6 +266,8 @@ def decide(
         return decide_arrivals(op, ledger, now)
     if isinstance(op, Adjust):
         return decide_adjustment(op, ledger, previous)
+    if isinstance(op, Hold):
+        return decide_hold(op, ledger, previous)
     return decide_definition(op, ledger, settings)
 
 
@@ -297,10 +317,18 @@ def decide_reservation(
     if limit is not None and quantity > limit:
         detail = f"{quantity} units asked, the purchase limit is {limit}"
         return _rejected_line(op, ledger, Reason.OVER_LIMIT, detail)
-    if quantity > ledger.available:
-        detail = f"{quantity} units asked, {ledger.available} available"
+    on_hand, reserved, sold, held = ledger.on_hand, ledger.reserved, ledger.sold, ledger.held
+    available = on_hand - reserved - sold
+    if op.asked_first:  # a reserve-first order takes only free units, never a platform's grant
+        free = max(0, available - held)
+        if quantity > free:
+            detail = f"{quantity} units asked, {free} free"
+            return _rejected_line(op, ledger, Reason.INSUFFICIENT, detail)
+    elif quantity > available:
+        detail = f"{quantity} units asked, {available} available"
         return _rejected_line(op, ledger, Reason.INSUFFICIENT, detail)
-    on_hand, reserved, sold = ledger.on_hand, ledger.reserved, ledger.sold
+    else:  # a platform sells within its grant, which is held
+        held -= min(held, quantity)
     if paid:
         sold += quantity
         record = LineRecord(LineStatus.SOLD, quantity, "", placed_at, 0.0)
@@ -309,7 +337,7 @@ def decide_reservation(
         record = LineRecord(
             LineStatus.RESERVED, quantity, "", placed_at, now + settings.reservation_ttl_seconds
         )
-    new = Ledger(sku, on_hand, reserved, sold, ledger.inbound, ledger.version + 1)
+    new = Ledger(sku, on_hand, reserved, sold, ledger.inbound, ledger.version + 1, held)
     decision = Decision(
         "reserve", sku, f"{channel}/{order_id}", True, record.status, quantity, on_hand - reserved - sold
     )
@@ -335,6 +363,7 @@ def decide_confirmation(op: Confirm, ledger: Ledger | None, previous: LineRecord
         ledger.sold + quantity,
         ledger.inbound,
         ledger.version + 1,
+        ledger.held,
     )
     record = LineRecord(LineStatus.SOLD, quantity, "", previous.placed_at, 0.0)
     decision = Decision(op.name, op.sku, _line_key(op), True, record.status, quantity, new.available)
@@ -357,6 +386,7 @@ def decide_release(op: Release, ledger: Ledger | None, previous: LineRecord | No
             ledger.sold - quantity,
             ledger.inbound,
             ledger.version + 1,
+            ledger.held,
         )
     else:
         new = Ledger(
@@ -366,6 +396,7 @@ def decide_release(op: Release, ledger: Ledger | None, previous: LineRecord | No
             ledger.sold,
             ledger.inbound,
             ledger.version + 1,
+            ledger.held,
         )
     record = LineRecord(LineStatus.RELEASED, quantity, op.reason, previous.placed_at, 0.0)
     decision = Decision(op.name, op.sku, _line_key(op), True, record.status, quantity, new.available)
@@ -395,6 +426,7 @@ def decide_restock(op: Restock, ledger: Ledger | None, previous: LineRecord | No
             ledger.sold,
             (*ledger.inbound, transfer),
             ledger.version + 1,
+            ledger.held,
         )
     else:
         new = Ledger(
@@ -404,6 +436,7 @@ def decide_restock(op: Restock, ledger: Ledger | None, previous: LineRecord | No
             ledger.sold,
             ledger.inbound,
             ledger.version + 1,
+            ledger.held,
         )
     record = LineRecord(LineStatus.APPLIED, op.quantity)
     decision = Decision(op.name, op.sku, op.transfer_id, True, record.status, op.quantity, new.available)
@@ -424,7 +457,15 @@ def decide_arrivals(op: ReceiveArrivals, ledger: Ledger | None, now: float) -> S
     if not arrived:
         return Step(Decision(op.name, op.sku, "", True, "", 0, ledger.available))
     still = tuple(t for t in ledger.inbound if t.arrives_at > now)
-    new = Ledger(ledger.sku, ledger.on_hand + units, ledger.reserved, ledger.sold, still, ledger.version + 1)
+    new = Ledger(
+        ledger.sku,
+        ledger.on_hand + units,
+        ledger.reserved,
+        ledger.sold,
+        still,
+        ledger.version + 1,
+        ledger.held,
+    )
     key = ",".join(t.transfer_id for t in arrived)
     return Step(Decision(op.name, op.sku, key, True, "", units, new.available), new)
 
@@ -452,9 +493,36 @@ def decide_adjustment(op: Adjust, ledger: Ledger | None, previous: LineRecord | 
             "reserved or sold; release orders first"
         )
         return _rejected(op, ledger, Reason.WOULD_OVERSELL, detail)
-    new = Ledger(ledger.sku, on_hand, ledger.reserved, ledger.sold, ledger.inbound, ledger.version + 1)
+    new = Ledger(
+        ledger.sku, on_hand, ledger.reserved, ledger.sold, ledger.inbound, ledger.version + 1, ledger.held
+    )
     record = LineRecord(LineStatus.APPLIED, op.delta, f"{op.actor}: {op.reason}")
     decision = Decision(op.name, op.sku, op.adjustment_id, True, record.status, op.delta, new.available)
+    return Step(decision, new, record)
+
+
+def decide_hold(op: Hold, ledger: Ledger | None, previous: LineRecord | None) -> Step:
+    """Hold ``delta`` more units for platforms' grants, if that many are free (else
+    ``insufficient``, not recorded: the caller asks again with a new id); a negative
+    ``delta`` gives held units back (never below 0, always accepted). A hold id counts
+    once."""
+    problem = invalid_id(op.hold_id, "hold_id") or invalid_quantity(
+        op.delta, "delta", -MAX_STOCK_CHANGE, MAX_STOCK_CHANGE
+    )
+    problem = problem or ("delta must not be 0" if op.delta == 0 else None)
+    if problem:
+        return _rejected(op, ledger, Reason.INVALID, problem)
+    if ledger is None:
+        return _rejected(op, ledger, Reason.UNKNOWN_SKU, f"sku {op.sku!r} is not in the catalogue")
+    if previous is not None:
+        return Step(_repeat(op, ledger, previous))
+    if op.delta > ledger.free:
+        detail = f"{op.delta} units asked to hold, {ledger.free} free"
+        return _rejected(op, ledger, Reason.INSUFFICIENT, detail)
+    held = max(0, ledger.held + op.delta)
+    new = ledger._replace(version=ledger.version + 1, held=held)
+    record = LineRecord(LineStatus.APPLIED, op.delta)
+    decision = Decision(op.name, op.sku, op.hold_id, True, record.status, op.delta, new.available)
     return Step(decision, new, record)
 
 
@@ -487,6 +555,8 @@ def _key_of(op: Operation) -> str:
         return op.transfer_id
     if isinstance(op, Adjust):
         return op.adjustment_id
+    if isinstance(op, Hold):
+        return op.hold_id
     return op.sku
 
 

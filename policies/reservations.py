@@ -81,6 +81,7 @@ class _Sku:
         "limit",
         "lines",
         "on_hand",
+        "owned",
         "ready",
         "reserved",
         "settings",
@@ -96,10 +97,10 @@ class _Sku:
         ledger: Ledger | None,
         settings: SkuSettings | None,
         base: Mapping[str, LineRecord] | None,
-        held: bool,
+        owned: bool,
         usable: bool,
     ) -> None:
-        self.held = held
+        self.owned = owned
         self.base = base
         #: line records written by this batch (looked up before ``base``)
         self.lines: dict[str, LineRecord] = {}
@@ -111,9 +112,9 @@ class _Sku:
         and the SKU is a usable id."""
         self.last = ledger
         if ledger is None:
-            self.on_hand = self.reserved = self.sold = self.version = 0
+            self.on_hand = self.reserved = self.sold = self.version = self.held = 0
         else:
-            _, self.on_hand, self.reserved, self.sold, _, self.version = ledger
+            _, self.on_hand, self.reserved, self.sold, _, self.version, self.held = ledger
         self.settings = settings
         if settings is not None:
             self.limit = settings.purchase_limit
@@ -124,7 +125,7 @@ class _Sku:
         last = self.last
         if last is None:
             return None
-        return Ledger(last.sku, self.on_hand, self.reserved, self.sold, last.inbound, self.version)
+        return Ledger(last.sku, self.on_hand, self.reserved, self.sold, last.inbound, self.version, self.held)
 
     def previous(self, line_field: str) -> LineRecord | None:
         record = self.lines.get(line_field)
@@ -165,11 +166,11 @@ def decide_batch(
         if type(sku) is str or (refuse is None and isinstance(sku, str)):
             state = states.get(sku)
             if state is None:
-                held = True if holds is None or type(sku) is not str else holds(sku)
+                owned = True if holds is None or type(sku) is not str else holds(sku)
                 state = states[sku] = _Sku(
-                    ledgers.get(sku), settings.get(sku), records.get(sku), held, usable_id(sku)
+                    ledgers.get(sku), settings.get(sku), records.get(sku), owned, usable_id(sku)
                 )
-            if not state.held and refuse is not None:
+            if not state.owned and refuse is not None:
                 add(refuse(op))
                 continue
         elif refuse is not None:
@@ -200,11 +201,17 @@ def decide_batch(
                     limit = state.limit
                     if limit is not None and quantity > limit:
                         reason, detail = OVER_LIMIT, f"{quantity} units asked, the purchase limit is {limit}"
+                    elif asked_first and quantity > available - state.held:
+                        # a reserve-first order takes only free units, never a platform's grant
+                        free = max(0, available - state.held)
+                        reason, detail = INSUFFICIENT, f"{quantity} units asked, {free} free"
                     elif quantity > available:
                         reason, detail = INSUFFICIENT, f"{quantity} units asked, {available} available"
                         if not asked_first:  # a reserve-first channel's refusal is a sold-out
                             oversold.append((sku, channel))
                     else:
+                        if not asked_first:  # a platform sells within its grant, which is held
+                            state.held -= min(state.held, quantity)
                         if paid:
                             state.sold += quantity
                             record = _build(LineRecord, (SOLD, quantity, "", placed_at, 0.0))
@@ -334,7 +341,7 @@ def decide_batch(
     for sku, state in changed:
         last = state.last
         if last is not None:  # always: a SKU changes only once it has a ledger
-            counts = (state.on_hand, state.reserved, state.sold, last.inbound, state.version)
+            counts = (state.on_hand, state.reserved, state.sold, last.inbound, state.version, state.held)
             final[sku] = _build(Ledger, (last.sku, *counts))
     return BatchOutcome(decisions, final, new_settings, written, sales, oversold)
 

@@ -70,6 +70,8 @@ def sku_view(
         reserved=ledger.reserved,
         sold=ledger.sold,
         available=ledger.available,
+        held=ledger.held,
+        free=ledger.free,
         inbound=[Inbound(**asdict(t)) for t in ledger.inbound],
         inbound_units=ledger.inbound_units,
         velocity_per_min=view.get("velocity_per_min"),

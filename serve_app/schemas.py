@@ -105,6 +105,8 @@ class SkuView(BaseModel):
     reserved: int
     sold: int
     available: int
+    held: int = Field(0, description="available units held for platform-first platforms' grants")
+    free: int = Field(0, description="available - held: what a reserve-first order may take")
     inbound: list[Inbound]
     inbound_units: int
     velocity_per_min: float | None = None

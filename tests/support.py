@@ -5,13 +5,16 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, NamedTuple, TypedDict
 
 import pytest
 
+from actors.owner.core import SkuOwner
 from policies.channels.signing import WebhookHeaders, webhook_headers
+from policies.ledger import Decision, Ledger
+from policies.operations import Operation
 
 
 def wait_for(
@@ -116,3 +119,18 @@ def signed_headers(secret: bytes, body: bytes, now: float) -> WebhookHeaders:
     """The Standard Webhooks headers a platform sends with ``body``, signed at ``now``."""
     sent = webhook_headers(secret, "msg-1", int(now), body)
     return WebhookHeaders(sent["webhook-id"], sent["webhook-timestamp"], sent["webhook-signature"])
+
+
+class OwnerDesk:
+    """The grant sync's ``HoldDesk`` over one ``SkuOwner`` in this process (a deployment
+    of one shard): what a ``StockClient`` is to the owner actors."""
+
+    def __init__(self, owner: SkuOwner) -> None:
+        self.owner = owner
+
+    def submit(self, ops: Sequence[Operation]) -> list[Decision]:
+        return self.owner.apply(ops)
+
+    def ledgers(self, skus: Sequence[str]) -> dict[str, Ledger]:
+        found = {sku: self.owner.ledger(sku) for sku in skus}
+        return {sku: ledger for sku, ledger in found.items() if ledger is not None}

@@ -58,7 +58,13 @@ def encode_inbound(inbound: Iterable[InboundTransfer]) -> str:
 def decode_ledger(sku: str, state: Mapping[str, str]) -> Ledger:
     inbound = tuple(InboundTransfer(**t) for t in json.loads(state.get("inbound", "[]")))
     return Ledger(
-        sku, int(state["on_hand"]), int(state["reserved"]), int(state["sold"]), inbound, int(state["version"])
+        sku,
+        int(state["on_hand"]),
+        int(state["reserved"]),
+        int(state["sold"]),
+        inbound,
+        int(state["version"]),
+        int(state.get("held", "0")),  # a state saved before holds existed holds nothing
     )
 
 

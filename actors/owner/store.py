@@ -6,7 +6,8 @@ tests, is ``actors.owner.memory_store``; ``tests/contract`` holds both to one su
 Redis keys (names in ``actors.infra.keys``; ``ns`` is ``StoreConfig.namespace``):
 
 - ``ns:skus``                      set of every SKU in the catalogue
-- ``ns:sku:{sku}:state``           hash: on_hand, reserved, sold, version, inbound, settings
+- ``ns:sku:{sku}:state``           hash: on_hand, reserved, sold, version, held, inbound,
+                                   settings
 - ``ns:sku:{sku}:lines``           hash: one field per order line / restock / adjustment,
                                    the decision record that makes retries idempotent
 - ``ns:sku:{sku}:oversold``        hash: channel -> orders the platform accepted that the
@@ -344,6 +345,8 @@ class LedgerStore:
                 str(ledger.sold),
                 "version",
                 str(ledger.version),
+                "held",
+                str(ledger.held),
                 "inbound",
                 encode_inbound(ledger.inbound) if ledger.inbound else "[]",
             ]

@@ -13,9 +13,10 @@ from typing import Any
 import ray
 import structlog
 
-from actors.infra.directory import actor_options, sync_name
+from actors.infra.directory import actor_options, owner_handles, sync_name
 from actors.infra.logging import configure_logging
 from actors.infra.settings import StoreConfig
+from actors.owner.client import StockClient
 from actors.sync.core import ChannelSync
 from actors.sync.grant_store import RedisGrantStore
 from actors.sync.grants import GrantSync
@@ -37,10 +38,12 @@ class ChannelSyncService:
         self.started_wall = time.time()
         self.store = RedisSyncStore(config)
         self.sync = ChannelSync(self.store, shares, **options)
-        #: the grant protocol for the platform-first platforms (none: visible counts only)
+        #: the grant protocol for the platform-first platforms (none: visible counts only);
+        #: its grants are held at the SKUs' owners, through a client of its own
+        self.owners = StockClient(config, owner_handles(config)) if platforms else None
         self.grants = (
-            GrantSync(RedisSyncStore(config), RedisGrantStore(config), shares, platforms)
-            if platforms
+            GrantSync(RedisSyncStore(config), RedisGrantStore(config), self.owners, shares, platforms)
+            if self.owners is not None
             else None
         )
         self._stop = threading.Event()
@@ -73,6 +76,8 @@ class ChannelSyncService:
     def stop(self) -> None:
         self._stop.set()
         self._loop.join(timeout=10)
+        if self.owners is not None:
+            self.owners.close()
 
 
 # ray's stubs for ray.remote omit the actor options (max_concurrency)

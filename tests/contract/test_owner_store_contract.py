@@ -72,6 +72,21 @@ def test_two_commits_in_flight_are_applied_in_order(backend: Backend) -> None:
     assert store.load(0).ledgers["A"] == Ledger("A", 10, 4, 0, (), 2)
 
 
+def test_units_held_for_platforms_are_committed_and_loaded_back(backend: Backend) -> None:
+    store = backend.owner_store()
+    epoch = store.take_epoch(0)
+    commit(store, epoch, define("A", 10))
+    commit(store, epoch, CommitBatch(ledgers={"A": Ledger("A", 10, 1, 0, (), 2, held=6)}))
+
+    state = backend.owner_store().load(0)
+
+    assert state.ledgers["A"] == Ledger("A", 10, 1, 0, (), 2, held=6)
+    assert state.ledgers["A"].free == 3
+    assert backend.read_skus()["A"][0].held == 6
+    commit(store, epoch, CommitBatch(ledgers={"A": Ledger("A", 10, 1, 0, (), 3, held=0)}))
+    assert backend.owner_store().load(0).ledgers["A"].held == 0
+
+
 def test_an_owner_loads_only_the_skus_of_its_shard(backend: Backend) -> None:
     skus = [f"S{n}" for n in range(12)]
     store = backend.owner_store(shard_count=2)

@@ -5,6 +5,7 @@ restarted sync that resends instead of granting again."""
 
 from __future__ import annotations
 
+from actors.infra.codec import LedgerEntry
 from actors.infra.settings import StoreConfig
 from actors.owner.core import SkuOwner
 from actors.owner.memory_store import InMemoryOwnerStore, MemoryLedgers
@@ -12,8 +13,9 @@ from actors.sync.grant_store import InMemoryGrantStore
 from actors.sync.grants import GrantSync
 from actors.sync.store import START, InMemorySyncStore
 from policies.grants import PlatformCounters
-from policies.ledger import SkuSettings
-from policies.operations import DefineSku, Reserve, Restock
+from policies.ledger import Reason, SkuSettings
+from policies.operations import DefineSku, Hold, Reserve, Restock
+from tests.support import OwnerDesk
 
 CONFIG = StoreConfig("redis://unused", namespace="unit", shard_count=1)
 PLATFORMS = ("douyin", "kuaishou", "taobao")
@@ -52,9 +54,15 @@ def setup(stock: int = 100) -> tuple[SkuOwner, MemoryLedgers, InMemoryGrantStore
     return owner, data, InMemoryGrantStore(data), FakeClock()
 
 
-def new_sync(data: MemoryLedgers, grants: InMemoryGrantStore, clock: FakeClock) -> GrantSync:
+def new_sync(owner: SkuOwner, data: MemoryLedgers, grants: InMemoryGrantStore, clock: FakeClock) -> GrantSync:
     return GrantSync(
-        InMemorySyncStore(data), grants, SHARES, PLATFORMS, max_pushes_per_second=1000, clock=clock
+        InMemorySyncStore(data),
+        grants,
+        OwnerDesk(owner),
+        SHARES,
+        PLATFORMS,
+        max_pushes_per_second=1000,
+        clock=clock,
     )
 
 
@@ -68,7 +76,7 @@ def tick(sync: GrantSync, clock: FakeClock, connectors: Connectors, **kw: frozen
 
 def test_the_pool_is_granted_by_share_and_platform_sales_consume_their_grants() -> None:
     owner, data, grants, clock = setup()
-    sync, connectors = new_sync(data, grants, clock), Connectors(grants)
+    sync, connectors = new_sync(owner, data, grants, clock), Connectors(grants)
     tick(sync, clock, connectors)
     counters = connectors.platforms
     assert {p: c.counter("HOT") for p, c in counters.items()} == {"douyin": 50, "taobao": 30, "kuaishou": 20}
@@ -86,7 +94,7 @@ def test_the_pool_is_granted_by_share_and_platform_sales_consume_their_grants() 
 
 def test_a_restock_is_granted_and_a_silent_platform_keeps_what_it_holds() -> None:
     owner, data, grants, clock = setup()
-    sync, connectors = new_sync(data, grants, clock), Connectors(grants)
+    sync, connectors = new_sync(owner, data, grants, clock), Connectors(grants)
     tick(sync, clock, connectors)
     owner.apply([Restock("HOT", 50, "t1")])
     tick(sync, clock, connectors, silent=frozenset({"taobao"}))
@@ -98,12 +106,12 @@ def test_a_restock_is_granted_and_a_silent_platform_keeps_what_it_holds() -> Non
 
 
 def test_a_restarted_sync_resends_what_was_not_answered_and_grants_nothing_twice() -> None:
-    _, data, grants, clock = setup()
-    sync, connectors = new_sync(data, grants, clock), Connectors(grants)
+    owner, data, grants, clock = setup()
+    sync, connectors = new_sync(owner, data, grants, clock), Connectors(grants)
     clock.now += 1.0
     sent = sync.step(block_ms=0)
     assert sum(u.units for u in sent) == 100
-    restarted = new_sync(data, grants, clock)  # the answers never came
+    restarted = new_sync(owner, data, grants, clock)  # the answers never came
     clock.now += 1.0
     assert restarted.step(block_ms=0) == []  # nothing new: all 100 units are granted
     clock.now += 10.0
@@ -116,3 +124,77 @@ def test_a_restarted_sync_resends_what_was_not_answered_and_grants_nothing_twice
         "taobao": 30,
         "kuaishou": 20,
     }
+
+
+def held_at_owner(owner: SkuOwner) -> int:
+    ledger = owner.ledger("HOT")
+    assert ledger is not None
+    return ledger.held
+
+
+def test_granted_units_are_held_at_the_owner_and_a_reserve_first_order_cannot_take_them() -> None:
+    owner, data, grants, clock = setup()
+    owner.apply([Reserve("mini", "m1", "HOT", 10, 1.0, asked_first=True)])
+    sync, connectors = new_sync(owner, data, grants, clock), Connectors(grants)
+    tick(sync, clock, connectors)
+    assert held_at_owner(owner) == sync.book.held_for_platforms("HOT") == 90
+
+    refused = owner.apply([Reserve("mini", "m2", "HOT", 1, 2.0, asked_first=True)])[0]
+
+    assert not refused.accepted
+    assert refused.reason == Reason.INSUFFICIENT
+    grant = connectors.platforms["kuaishou"].counter("HOT")
+    for n in range(grant):  # kuaishou sells its whole grant: the hold shrinks with its orders
+        assert connectors.platforms["kuaishou"].sell("HOT", 1)
+        owner.apply([Reserve("kuaishou", f"k{n}", "HOT", 1, 1.0)])
+    assert held_at_owner(owner) == 90 - grant
+    tick(sync, clock, connectors)
+    tick(sync, clock, connectors)  # take-backs answered (given back), the freed units granted
+    assert held_at_owner(owner) == sync.book.held_for_platforms("HOT")
+    assert sum(c.counter("HOT") for c in connectors.platforms.values()) == held_at_owner(owner)
+
+
+class LaggingStore(InMemorySyncStore):
+    """A ledger stream the sync reads late: nothing arrives while ``lagging``."""
+
+    lagging = True
+
+    def read_ledger(self, after: str, block_ms: int = 0) -> list[LedgerEntry]:
+        return [] if self.lagging else super().read_ledger(after, block_ms)
+
+
+def test_the_sync_never_grants_units_a_reserve_first_order_took_before_it_heard() -> None:
+    owner, data, grants, clock = setup()
+    store = LaggingStore(data)
+    sync = GrantSync(
+        store, grants, OwnerDesk(owner), SHARES, PLATFORMS, max_pushes_per_second=1000, clock=clock
+    )
+    connectors = Connectors(grants)
+    assert owner.apply([Reserve("mini", "m1", "HOT", 40, 1.0, asked_first=True)])[0].accepted
+    clock.now += 1.0
+
+    sent = sync.step(block_ms=0)  # it still believes 100 are available: the owner refuses
+
+    assert sent == []
+    assert held_at_owner(owner) == 0
+    assert sync.book.held_for_platforms("HOT") == 0
+    store.lagging = False
+    tick(sync, clock, connectors)
+    counters = {p: c.counter("HOT") for p, c in connectors.platforms.items()}
+    assert sum(counters.values()) == 60  # ids 1, 2, 3... again: every platform applied its grant
+    assert held_at_owner(owner) == 60
+    assert sync.headroom() == {"HOT": 0}
+
+
+def test_a_hold_left_by_a_crash_before_the_save_is_reconciled_at_start() -> None:
+    owner, data, grants, clock = setup()
+    sync, connectors = new_sync(owner, data, grants, clock), Connectors(grants)
+    tick(sync, clock, connectors)
+    owner.apply([Hold("HOT", -30, "lost-give-back"), Restock("HOT", 20, "t1"), Hold("HOT", 15, "lost-grant")])
+    assert held_at_owner(owner) == 85
+
+    restarted = new_sync(owner, data, grants, clock)
+    clock.now += 1.0
+    restarted.step(block_ms=0)
+
+    assert held_at_owner(owner) == restarted.book.held_for_platforms("HOT")

@@ -12,6 +12,10 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
 from policies.grants import ADD, TAKE, GrantBook, GrantUpdate, PlatformCounters, UpdateAnswer
+from policies.ledger import Decision, Ledger, LineRecord, SkuSettings
+from policies.operations import Hold, Operation, Release, Reserve, Restock, decide
+
+NOW = 1_764_000_000.0
 
 PLATFORMS = ("douyin", "kuaishou", "taobao")
 SHARES = {"douyin": 2.0, "kuaishou": 1.0, "taobao": 1.0, "miniprogram": 1.0}
@@ -85,6 +89,23 @@ def test_rebalancing_moves_units_by_confirmed_take_backs_toward_demand() -> None
     assert book.headroom("A", 30) == 0
 
 
+def test_a_withdrawn_grant_frees_its_units_and_the_later_unsent_updates_take_its_id() -> None:
+    book = GrantBook(PLATFORMS)
+    mark = book.next_ids()
+    first = book.grant("douyin", "A", 3, 10)
+    second = book.grant("douyin", "B", 4, 10)
+    assert first is not None
+    assert second is not None
+
+    book.withdraw([first])
+
+    assert book.outstanding("douyin", "A") == 0
+    assert book.free("A", 10) == 10
+    assert book.issued_since(mark) == [second._replace(update_id=1)]
+    assert book.next_ids()["douyin"] == 2
+    assert book.resend("douyin") == [second._replace(update_id=1)]
+
+
 def test_an_update_for_another_platform_is_refused() -> None:
     update = GrantBook(PLATFORMS).grant("douyin", "A", 1, available=1) or pytest.fail("no grant")
     with pytest.raises(ValueError, match="reached 'taobao'"):
@@ -97,24 +118,58 @@ SKUS = ("A", "B")
 
 
 class GrantProtocol(RuleBasedStateMachine):
-    """flashstock (a ``GrantBook`` and the ledger's counters) and three platforms, joined
-    by a network that delays, reorders, duplicates and loses updates and answers."""
+    """flashstock (a ``GrantBook`` and each SKU's owner, whose ledger ``decide`` changes)
+    and three platforms, joined by a network that delays, reorders, duplicates and loses
+    updates and answers. The book sees the ledger late (its ``seen`` available), as the
+    sync follows the ledger stream; the owner decides holds and orders against its own
+    ledger: a grant is sent only once the owner held its units, a reserve-first order
+    takes only free units, a confirmed take-back gives its hold back."""
 
     @initialize(stock=st.lists(st.integers(0, 40), min_size=2, max_size=2))
     def start(self, stock: list[int]) -> None:
         self.book = GrantBook(PLATFORMS)
         self.platforms = {p: PlatformCounters(p) for p in PLATFORMS}
-        self.on_hand = dict(zip(SKUS, stock, strict=True))
-        self.shared = dict.fromkeys(SKUS, 0)  # reserve-first reservations and sales
-        self.consumed = dict.fromkeys(SKUS, 0)  # platform orders flashstock recorded
+        self.ledgers = {sku: Ledger(sku, units, version=1) for sku, units in zip(SKUS, stock, strict=True)}
+        self.records: dict[str, dict[str, LineRecord]] = {sku: {} for sku in SKUS}
+        self.seen = {sku: ledger.available for sku, ledger in self.ledgers.items()}
+        self.mini_orders: list[tuple[str, str]] = []  # reserve-first lines not released
+        self.mini_taken = dict.fromkeys(SKUS, 0)  # units of them, reserved or sold
+        self.ids = 0
         self.to_platforms: list[GrantUpdate] = []
         self.to_flashstock: list[UpdateAnswer] = []
         self.orders: list[tuple[str, str, int]] = []  # sold on a platform, not yet heard
 
-    def available(self, sku: str) -> int:
-        return self.on_hand[sku] - self.shared[sku] - self.consumed[sku]
+    def owner(self, op: Operation) -> Decision:
+        """The SKU's owner decides ``op`` against its ledger (and the line's record)."""
+        previous = self.records[op.sku].get(op.field)
+        step = decide(op, self.ledgers[op.sku], SkuSettings(op.sku), previous, NOW)
+        if step.ledger is not None:
+            self.ledgers[op.sku] = step.ledger
+        if step.record is not None:
+            self.records[op.sku][op.field] = step.record
+        return step.decision
+
+    def new_id(self) -> str:
+        self.ids += 1
+        return str(self.ids)
+
+    def send(self, mark: dict[str, int]) -> None:
+        """The updates made since ``mark``, once the owner held each SKU's grants (a
+        refused hold withdraws them)."""
+        adds: dict[str, int] = {}
+        for update in self.book.issued_since(mark):
+            if update.kind == ADD:
+                adds[update.sku] = adds.get(update.sku, 0) + update.units
+        for sku, units in adds.items():
+            if not self.owner(Hold(sku, units, f"grant-{self.new_id()}")).accepted:
+                self.book.withdraw(u for u in self.book.issued_since(mark) if u.kind == ADD and u.sku == sku)
+        self.to_platforms += self.book.issued_since(mark)
 
     # flashstock
+
+    @rule(sku=st.sampled_from(SKUS))
+    def ledger_stream_arrives(self, sku: str) -> None:
+        self.seen[sku] = self.ledgers[sku].available
 
     @rule(
         sku=st.sampled_from(SKUS),
@@ -123,14 +178,15 @@ class GrantProtocol(RuleBasedStateMachine):
     )
     def rebalance(self, sku: str, demand: list[float], silent: set[str] | None) -> None:
         by_platform = dict(zip(PLATFORMS, demand, strict=True))
-        available = self.available(sku)
-        self.to_platforms += self.book.rebalance(sku, available, SHARES, by_platform, silent=silent)
+        mark = self.book.next_ids()
+        self.book.rebalance(sku, self.seen[sku], SHARES, by_platform, silent=silent)
+        self.send(mark)
 
     @rule(platform=st.sampled_from(PLATFORMS), sku=st.sampled_from(SKUS), units=st.integers(1, 20))
     def grant(self, platform: str, sku: str, units: int) -> None:
-        update = self.book.grant(platform, sku, units, self.available(sku))
-        if update is not None:
-            self.to_platforms.append(update)
+        mark = self.book.next_ids()
+        self.book.grant(platform, sku, units, self.seen[sku])
+        self.send(mark)
 
     @rule(platform=st.sampled_from(PLATFORMS), sku=st.sampled_from(SKUS), units=st.integers(1, 20))
     def take_back(self, platform: str, sku: str, units: int) -> None:
@@ -144,16 +200,24 @@ class GrantProtocol(RuleBasedStateMachine):
 
     @rule(sku=st.sampled_from(SKUS), units=st.integers(1, 5))
     def reserve_first_order(self, sku: str, units: int) -> None:
-        if self.book.free(sku, self.available(sku)) >= units:
-            self.shared[sku] += units
+        order_id = self.new_id()
+        free = self.ledgers[sku].free
+        decision = self.owner(Reserve("miniprogram", order_id, sku, units, NOW, asked_first=True))
+        assert decision.accepted == (units <= free)
+        if decision.accepted:
+            self.mini_orders.append((sku, order_id))
+            self.mini_taken[sku] += units
 
-    @rule(sku=st.sampled_from(SKUS), units=st.integers(1, 5))
-    def release(self, sku: str, units: int) -> None:
-        self.shared[sku] -= min(units, self.shared[sku])
+    @precondition(lambda self: self.mini_orders)
+    @rule(data=st.data())
+    def release(self, data: st.DataObject) -> None:
+        sku, order_id = self.mini_orders.pop(data.draw(st.integers(0, len(self.mini_orders) - 1)))
+        decision = self.owner(Release("miniprogram", order_id, sku))
+        self.mini_taken[sku] -= decision.quantity
 
     @rule(sku=st.sampled_from(SKUS), units=st.integers(1, 30))
     def restock(self, sku: str, units: int) -> None:
-        self.on_hand[sku] += units
+        assert self.owner(Restock(sku, units, self.new_id())).accepted
 
     # platforms
 
@@ -166,8 +230,8 @@ class GrantProtocol(RuleBasedStateMachine):
     @rule(data=st.data())
     def order_reaches_flashstock(self, data: st.DataObject) -> None:
         platform, sku, units = self.orders.pop(data.draw(st.integers(0, len(self.orders) - 1)))
-        assert self.available(sku) >= units, "a platform sold a unit the pool does not have"
-        self.consumed[sku] += units
+        decision = self.owner(Reserve(platform, self.new_id(), sku, units, NOW))
+        assert decision.accepted, "a platform sold a unit the pool does not have"
         self.book.record_sale(platform, sku, units)
 
     # the network
@@ -185,18 +249,28 @@ class GrantProtocol(RuleBasedStateMachine):
     def answer_travels(self, data: st.DataObject, fate: str) -> None:
         index = data.draw(st.integers(0, len(self.to_flashstock) - 1))
         answer = self.to_flashstock[index] if fate == "duplicate" else self.to_flashstock.pop(index)
-        if fate != "lose":
-            self.book.answer(answer)
+        if fate == "lose":
+            return
+        sent = self.book.unanswered.get(answer.platform, {}).get(answer.update_id)
+        if self.book.answer(answer) and sent is not None and sent.kind == TAKE:
+            removed = min(max(answer.units, 0), sent.units)
+            if removed:  # the units the platform confirmed removed are no longer held
+                hold_id = f"take-{sent.platform}-{sent.update_id}"
+                assert self.owner(Hold(sent.sku, -removed, hold_id)).accepted
 
     # after every step
 
     @invariant()
     def nothing_promised_twice(self) -> None:
-        for sku in SKUS:
+        for sku, ledger in self.ledgers.items():
             outstanding = sum(self.book.outstanding(p, sku) for p in PLATFORMS)
-            reserved_and_sold = self.shared[sku] + self.consumed[sku]
-            assert outstanding + reserved_and_sold <= self.on_hand[sku]
-            assert self.book.headroom(sku, self.available(sku)) >= 0
+            assert outstanding + ledger.reserved + ledger.sold <= ledger.on_hand
+            assert self.book.headroom(sku, ledger.available) >= 0
+
+    @invariant()
+    def every_unit_a_platform_may_sell_is_held_at_the_owner(self) -> None:
+        for sku, ledger in self.ledgers.items():
+            assert ledger.held >= self.book.held_for_platforms(sku)
 
     @invariant()
     def no_platform_holds_more_than_it_was_granted(self) -> None:
@@ -207,9 +281,9 @@ class GrantProtocol(RuleBasedStateMachine):
 
     @invariant()
     def everything_sold_is_covered(self) -> None:
-        for sku in SKUS:
+        for sku, ledger in self.ledgers.items():
             sold_on_platforms = sum(c.sold.get(sku, 0) for c in self.platforms.values())
-            assert sold_on_platforms + self.shared[sku] <= self.on_hand[sku]
+            assert sold_on_platforms + self.mini_taken[sku] <= ledger.on_hand
 
 
 GrantProtocol.TestCase.settings = settings(max_examples=150, stateful_step_count=60, deadline=None)

@@ -21,6 +21,7 @@ from policies.operations import (
     Adjust,
     Confirm,
     DefineSku,
+    Hold,
     Operation,
     ReceiveArrivals,
     Release,
@@ -50,7 +51,7 @@ event_times = mostly((NOW - 60,), (1.0, 0, float("nan"), float("inf"), "x"), wei
 limits = st.sampled_from([None, None, 1, 2, 5, 0])
 ttls = st.sampled_from([900.0, 1.0, 0.5, -1.0, 900.0])
 #: how often each kind comes, in a sale's proportions
-KINDS = ("reserve",) * 6 + ("confirm", "release") * 2 + ("restock", "adjust", "arrive", "define")
+KINDS = ("reserve",) * 6 + ("confirm", "release", "hold") * 2 + ("restock", "adjust", "arrive", "define")
 
 
 @st.composite
@@ -75,6 +76,9 @@ def operations(draw: st.DrawFn) -> Operation:
         return Adjust(
             sku, delta, draw(st.sampled_from(["a1", "a2"])), draw(st.sampled_from(["recount", ""])), "ops"
         )
+    if kind == "hold":  # grants held for platforms, and given back
+        delta = draw(st.sampled_from([4, 1, -2, 30, -30, 0]))
+        return Hold(sku, delta, draw(st.sampled_from(["h1", "h2", "h3", ""])))
     if kind == "arrive":
         return ReceiveArrivals(sku, draw(st.sampled_from([None, NOW + 7200, float("inf")])))
     settings_ = SkuSettings(sku, purchase_limit=draw(limits), reservation_ttl_seconds=draw(ttls))
@@ -100,12 +104,16 @@ def states(
         if draw(st.integers(0, 7)) != 5:
             reserved, sold = draw(st.integers(0, 8)), draw(st.integers(0, 8))
             on_hand = reserved + sold + draw(st.integers(0, 15))
-            ledgers[sku] = Ledger(sku, on_hand, reserved, sold, (), draw(st.integers(1, 50)))
+            held = draw(st.integers(0, on_hand - reserved - sold + 2))  # at times more than available
+            ledgers[sku] = Ledger(sku, on_hand, reserved, sold, (), draw(st.integers(1, 50)), held)
         if draw(st.integers(0, 7)) != 5:
             sku_settings[sku] = SkuSettings(
                 sku, purchase_limit=draw(limits), reservation_ttl_seconds=draw(ttls)
             )
-        fields = [f"{c}{FIELD_SEPARATOR}{o}" for c in CHANNELS for o in ORDERS] + ["~restock\x1ft1"]
+        fields = [f"{c}{FIELD_SEPARATOR}{o}" for c in CHANNELS for o in ORDERS] + [
+            "~restock\x1ft1",
+            "~hold\x1fh1",
+        ]
         chosen = draw(st.lists(st.sampled_from(fields), unique=True, max_size=4))
         if chosen:
             records[sku] = {line_field: draw(line_records) for line_field in chosen}
