@@ -165,7 +165,6 @@ class ShowRun:
     def run(self) -> ShowLog:
         started = time.monotonic()
         self.target.define(catalogue_of(self.scenario, self.prefix))
-        self.target.show_ends_at(self.clock.event_time(self.scenario.duration_minutes))
         self.shelves.publish(0.0, {self.prefix + s.sku: s.on_hand for s in self.scenario.skus})
         events = generate(self.scenario)
         self.log.generated = sum(1 for e in events if isinstance(e, BuyerOrder))

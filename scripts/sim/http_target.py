@@ -76,10 +76,6 @@ class HttpTarget:
             )
         return response.json()
 
-    def show_ends_at(self, at: float) -> None:
-        """Not told over HTTP: the service's forecaster runs on its own clock and no route
-        sets a show's end, so its horizons are the policy's default (docs/alerts.md)."""
-
     def define(self, catalogue: Sequence[tuple[SkuSettings, int]]) -> None:
         for settings, on_hand in catalogue:
             self.skus.add(settings.sku)

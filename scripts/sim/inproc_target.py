@@ -46,9 +46,6 @@ class InProcessTarget:
     def define(self, catalogue: Sequence[tuple[SkuSettings, int]]) -> None:
         self._apply([DefineSku(settings, units) for settings, units in catalogue])
 
-    def show_ends_at(self, at: float) -> None:
-        ray.get(self.forecaster.set_show_end.remote(at))
-
     def restock(self, sku: str, quantity: int, transfer_id: str, arrives_at: float | None) -> None:
         self._apply([Restock(sku, quantity, transfer_id, "simulation", arrives_at)])
 

@@ -154,6 +154,9 @@ def _panel(
     state = f"sold out at {show_time(stockout, short)}" if stockout is not None else "never sold out"
     alerts = sum(1 for m in found if m["kind"] == "alert")
     axis.set_title(f"{sku['sku']}: {state}, {alerts} alert(s)", loc="left", fontsize=10)
+    # a marker outside the show (an HTTP run's wall-clock alert after the last step) is
+    # not drawn: far off the axes, its label would be placed thousands of pixels away
+    found = [m for m in found if m["minute"] is not None and 0 <= m["minute"] <= duration]
     spans = []
     for marker in found:
         width = len(marker["label"]) * CHAR_SHARE * duration

@@ -47,9 +47,6 @@ class Target(Protocol):
     def define(self, catalogue: Sequence[tuple[SkuSettings, int]]) -> None:
         """Create the show's SKUs with their stock."""
 
-    def show_ends_at(self, at: float) -> None:
-        """The show ends at event time ``at``: the alerts bound their horizons by it."""
-
     def send(self, messages: Sequence[Outbound]) -> list[Answer]:
         """Deliver the messages through the ingest path; every answer, durable."""
 
