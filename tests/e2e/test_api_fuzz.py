@@ -98,7 +98,11 @@ def test_no_input_makes_an_operation_misbehave(service: Service) -> None:
 
 
 def test_no_sequence_of_calls_makes_the_api_misbehave(service: Service) -> None:
-    base = fuzzed_schema(service).as_state_machine()
+    # Lifting a silence is left to the per-operation run: the link schemathesis infers
+    # for it takes the id from GET /v1/silences, a list that other calls in the sequence
+    # change, so a replayed sequence draws different data and Hypothesis rejects the run
+    # as flaky (FlakyStrategyDefinition) rather than finding anything.
+    base = fuzzed_schema(service).exclude(path_regex=r"^/v1/silences/").as_state_machine()
 
     class Calls(base):  # type: ignore[valid-type, misc]
         def get_call_kwargs(self, case: schemathesis.Case[Any]) -> dict[str, Any]:
