@@ -3,6 +3,8 @@ app on a free port, with tokens for each role, shared by the e2e tests."""
 
 from __future__ import annotations
 
+import time
+import uuid
 from collections.abc import Iterator
 from typing import Any, NamedTuple
 
@@ -50,6 +52,31 @@ class Service(NamedTuple):
 
     def put(self, path: str, body: Any, role: str | None = "admin") -> requests.Response:
         return requests.put(self.url + path, json=body, headers=self.headers(role), timeout=30)
+
+    def delete(self, path: str, role: str | None = "operator") -> requests.Response:
+        return requests.delete(self.url + path, headers=self.headers(role), timeout=30)
+
+    def new_sku(self, on_hand: int = 10, *, prefix: str = "SKU", **spec: Any) -> str:
+        """A SKU of the calling test's own (a fresh id under ``prefix``) with ``on_hand``
+        units and the given settings."""
+        sku = f"{prefix}-{uuid.uuid4().hex[:8]}"
+        response = self.put(f"/v1/skus/{sku}", {"on_hand": on_hand, **spec})
+        assert response.status_code == 200, response.text
+        return sku
+
+    def sell(self, sku: str, count: int) -> None:
+        """``count`` Douyin orders of one unit of ``sku`` (order ids ``{sku}-0``, ...)."""
+        orders = [
+            {
+                "channel": "douyin",
+                "order_id": f"{sku}-{n}",
+                "placed_at": time.time(),
+                "lines": [{"sku": sku, "quantity": 1}],
+            }
+            for n in range(count)
+        ]
+        response = self.post("/v1/orders", {"orders": orders}, role="ingest")
+        assert response.status_code == 200, response.text
 
 
 @pytest.fixture(scope="session")

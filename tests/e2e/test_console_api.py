@@ -18,29 +18,6 @@ from tests.e2e.conftest import Service
 from tests.support import wait_for
 
 
-def delete(service: Service, path: str, role: str = "operator") -> requests.Response:
-    return requests.delete(service.url + path, headers=service.headers(role), timeout=30)
-
-
-def sell(service: Service, sku: str, count: int) -> None:
-    orders = [
-        {
-            "channel": "douyin",
-            "order_id": f"{sku}-{n}",
-            "placed_at": time.time(),
-            "lines": [{"sku": sku, "quantity": 1}],
-        }
-        for n in range(count)
-    ]
-    assert service.post("/v1/orders", {"orders": orders}, role="ingest").status_code == 200
-
-
-def new_sku(service: Service, prefix: str, on_hand: int = 10) -> str:
-    sku = f"{prefix}-{uuid.uuid4().hex[:6]}"
-    assert service.put(f"/v1/skus/{sku}", {"on_hand": on_hand, "critical_floor": 3}).status_code == 200
-    return sku
-
-
 def test_silences_are_listed_matched_by_pattern_and_lifted_early(service: Service) -> None:
     prefix = f"SIL{uuid.uuid4().hex[:4]}"
     body = {"sku": f"{prefix}-*", "level": "*", "channel": "*", "minutes": 20, "comment": "restock booked"}
@@ -51,9 +28,12 @@ def test_silences_are_listed_matched_by_pattern_and_lifted_early(service: Servic
     assert silence["until_wall"] - silence["created_wall"] == 20 * 60
     assert silence["id"] in {s["id"] for s in service.get("/v1/silences", role="operator").json()}
 
-    muted, other = new_sku(service, prefix), new_sku(service, f"X{prefix}")
-    sell(service, muted, 8)
-    sell(service, other, 8)
+    muted, other = (
+        service.new_sku(10, prefix=prefix, critical_floor=3),
+        service.new_sku(10, prefix=f"X{prefix}", critical_floor=3),
+    )
+    service.sell(muted, 8)
+    service.sell(other, 8)
 
     def notes(sku: str) -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = service.get(
@@ -65,9 +45,9 @@ def test_silences_are_listed_matched_by_pattern_and_lifted_early(service: Servic
     assert all(n["silenced"] for n in notes(muted))
     assert not any(n["silenced"] for n in notes(other))  # the pattern is anchored
 
-    assert delete(service, f"/v1/silences/{silence['id']}").status_code == 204
+    assert service.delete(f"/v1/silences/{silence['id']}").status_code == 204
     assert silence["id"] not in {s["id"] for s in service.get("/v1/silences", role="operator").json()}
-    again = delete(service, f"/v1/silences/{silence['id']}")
+    again = service.delete(f"/v1/silences/{silence['id']}")
     assert (again.status_code, again.json()["code"]) == (404, "unknown_silence")
 
 
@@ -80,12 +60,12 @@ def test_silence_requests_are_checked(service: Service) -> None:
     )
     assert service.post("/v1/silences", {"level": "LOUD", "minutes": 5}).status_code == 422
     assert service.get("/v1/silences", role="viewer").status_code == 403
-    assert delete(service, "/v1/silences/anything", role="viewer").status_code == 403
+    assert service.delete("/v1/silences/anything", role="viewer").status_code == 403
 
 
 def test_history_has_the_minutes_and_markers_of_a_sale(service: Service) -> None:
-    sku = new_sku(service, "HIST", on_hand=20)
-    sell(service, sku, 18)
+    sku = service.new_sku(20, prefix="HIST", critical_floor=3)
+    service.sell(sku, 18)
 
     def history() -> dict[str, Any]:
         answer: dict[str, Any] = service.get(f"/v1/skus/{sku}/history", params={"minutes": 30}).json()
@@ -145,20 +125,20 @@ def test_an_sse_client_leaving_leaves_no_traceback(service: Service) -> None:
 
 
 def test_a_sku_is_removed_only_once_its_orders_are_settled(service: Service) -> None:
-    sku = new_sku(service, "GONE", on_hand=5)
-    sell(service, sku, 2)
+    sku = service.new_sku(5, prefix="GONE", critical_floor=3)
+    service.sell(sku, 2)
 
-    held = delete(service, f"/v1/skus/{sku}", role="admin")
+    held = service.delete(f"/v1/skus/{sku}", role="admin")
     assert (held.status_code, held.json()["code"]) == (409, "sku_in_use")
     assert "2 units reserved by 2 open order line(s)" in held.json()["message"]
-    assert delete(service, f"/v1/skus/{sku}", role="operator").status_code == 403
+    assert service.delete(f"/v1/skus/{sku}", role="operator").status_code == 403
     for n in range(2):
         assert service.post(f"/v1/orders/douyin/{sku}-{n}/cancel", role="ingest").status_code == 200
 
-    assert delete(service, f"/v1/skus/{sku}", role="admin").status_code == 204
+    assert service.delete(f"/v1/skus/{sku}", role="admin").status_code == 204
     assert service.get(f"/v1/skus/{sku}").status_code == 404
     assert sku not in {s["sku"] for s in service.get("/v1/skus", params={"limit": 500}).json()["items"]}
-    again = delete(service, f"/v1/skus/{sku}", role="admin")
+    again = service.delete(f"/v1/skus/{sku}", role="admin")
     assert (again.status_code, again.json()["code"]) == (404, "unknown_sku")
     late = service.post(
         "/v1/orders",
@@ -178,7 +158,7 @@ def test_a_sku_is_removed_only_once_its_orders_are_settled(service: Service) -> 
 
 
 def test_a_sku_shows_what_each_channel_may_sell(service: Service) -> None:
-    sku = new_sku(service, "VIS", on_hand=9)
+    sku = service.new_sku(9, prefix="VIS", critical_floor=3)
     assert service.get(f"/v1/skus/{sku}").json()["visible"] == {}
     sync = RedisSyncStore(service.config)  # what the channel sync publishes
     try:

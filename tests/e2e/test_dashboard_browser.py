@@ -6,7 +6,6 @@ internet. Screenshots go to ``artifacts/`` (git-ignored)."""
 from __future__ import annotations
 
 import shutil
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -51,6 +50,10 @@ def browser() -> Iterator[Browser]:
         launched.close()
 
 
+#: a SKU name in Chinese, long enough to show whether the name column wraps
+HOODIE = "联名卫衣限量款"
+
+
 def open_page(browser: Browser, service: Service, token: str | None = TOKENS["operator"]) -> Page:
     """A page of its own (fresh storage) on a high-DPI screen, signed in with ``token``."""
     context = browser.new_context(viewport={"width": 1280, "height": 900}, device_scale_factor=2)
@@ -69,26 +72,6 @@ def screenshot(page: Page, name: str, *, full_page: bool = True) -> Path:
     return path
 
 
-def new_sku(service: Service, prefix: str, on_hand: int = 12, name: str = "联名卫衣限量款") -> str:
-    sku = f"{prefix}-{uuid.uuid4().hex[:6]}"
-    spec = {"on_hand": on_hand, "name": name, "critical_floor": 3}
-    assert service.put(f"/v1/skus/{sku}", spec).status_code == 200
-    return sku
-
-
-def sell(service: Service, sku: str, count: int, tag: str) -> None:
-    orders = [
-        {
-            "channel": "douyin",
-            "order_id": f"{tag}{n}",
-            "placed_at": time.time(),
-            "lines": [{"sku": sku, "quantity": 1}],
-        }
-        for n in range(count)
-    ]
-    assert service.post("/v1/orders", {"orders": orders}, role="ingest").status_code == 200
-
-
 def open_alerts(service: Service, sku: str) -> list[dict[str, Any]]:
     return [a for a in service.get("/v1/alerts").json()["items"] if a["sku"] == sku]
 
@@ -96,13 +79,13 @@ def open_alerts(service: Service, sku: str) -> list[dict[str, Any]]:
 def test_a_flash_sale_shows_one_row_per_sku_and_one_ack_clears_it(browser: Browser, service: Service) -> None:
     from playwright.sync_api import expect
 
-    sku = new_sku(service, "LIVE")
+    sku = service.new_sku(12, prefix="LIVE", name=HOODIE, critical_floor=3)
     page = open_page(browser, service)
     row = page.locator(f"#skus tr[data-sku='{sku}']")
     expect(row).to_be_visible(timeout=20_000)
     expect(page.locator("#connection")).to_have_text("live", timeout=20_000)
 
-    sell(service, sku, 10, "b")
+    service.sell(sku, 10)
 
     expect(row.locator("td").nth(2)).to_have_text("2", timeout=20_000)  # available
     card = page.locator(f"#alerts li.row[data-sku='{sku}']")
@@ -157,8 +140,8 @@ def test_a_silence_made_in_the_panel_mutes_its_sku_and_can_be_expired(
     expect(listed).to_have_count(1, timeout=10_000)
     expect(listed).to_contain_text("restock booked")
 
-    sku = new_sku(service, prefix)
-    sell(service, sku, 10, "m")
+    sku = service.new_sku(12, prefix=prefix, name=HOODIE, critical_floor=3)
+    service.sell(sku, 10)
     card = page.locator(f"#alerts li.row[data-sku='{sku}']")
     expect(card.locator(".row-head .tag.silenced")).to_be_visible(timeout=20_000)
 
@@ -183,8 +166,8 @@ def test_a_silence_made_in_the_panel_mutes_its_sku_and_can_be_expired(
 def test_the_chart_has_history_and_markers_after_a_reload(browser: Browser, service: Service) -> None:
     from playwright.sync_api import expect
 
-    sku = new_sku(service, "CHART", on_hand=40, name="围巾")
-    sell(service, sku, 37, "c")
+    sku = service.new_sku(40, prefix="CHART", name="围巾", critical_floor=3)
+    service.sell(sku, 37)
     sync = RedisSyncStore(service.config)  # what the channel sync publishes
     try:
         sync.publish([("douyin", sku, 2), ("taobao", sku, 1)])

@@ -19,12 +19,6 @@ from tests.e2e.conftest import TOKENS, Service
 DEADLINE = 3.0  # seconds a health check or a GET may take while others hold connections
 
 
-def new_sku(service: Service) -> str:
-    sku = f"DOOR-{uuid.uuid4().hex[:8]}"
-    assert service.put(f"/v1/skus/{sku}", {"on_hand": 10, "name": "门"}).status_code == 200
-    return sku
-
-
 def connect(service: Service) -> socket.socket:
     address = urlsplit(service.url)
     return socket.create_connection((address.hostname or "127.0.0.1", address.port or 80), timeout=15)
@@ -76,7 +70,7 @@ def bearer(role: str) -> dict[str, str]:
 
 
 def test_held_connections_never_stall_health_or_another_clients_get(service: Service) -> None:
-    sku = new_sku(service)
+    sku = service.new_sku(prefix="DOOR", name="门")
     with held(64) as sockets:
         for _ in range(32):  # a chunked order body that never ends
             sock = connect(service)
@@ -138,7 +132,7 @@ def test_a_chunked_body_over_the_limit_is_refused_with_413(service: Service) -> 
 
 
 def test_a_state_change_from_another_site_is_refused(service: Service) -> None:
-    sku = new_sku(service)
+    sku = service.new_sku(prefix="DOOR", name="门")
     path = service.url + f"/v1/skus/{sku}/restock"
     cross_site = requests.post(
         path, json=restock(), headers={**bearer("operator"), "Origin": "https://evil.example"}, timeout=30

@@ -6,7 +6,6 @@ from __future__ import annotations
 import itertools
 import json
 import time
-import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -17,13 +16,6 @@ from actors.infra.codec import text
 from policies.channels.signing import webhook_headers
 from tests.e2e.conftest import WEBHOOK_SECRET, Service
 from tests.support import wait_for
-
-
-def new_sku(service: Service, on_hand: int, **spec: Any) -> str:
-    sku = f"SKU-{uuid.uuid4().hex[:8]}"
-    response = service.put(f"/v1/skus/{sku}", {"on_hand": on_hand, "name": "测试款", **spec})
-    assert response.status_code == 200, response.text
-    return sku
 
 
 def order(sku: str, order_id: str, quantity: int = 1, channel: str = "douyin") -> dict[str, Any]:
@@ -66,7 +58,7 @@ def test_a_wrong_token_and_a_malformed_header_are_unauthorized(service: Service)
 
 
 def test_sku_lifecycle_over_http(service: Service) -> None:
-    sku = new_sku(service, 100, lead_time_minutes=60, purchase_limit=5)
+    sku = service.new_sku(100, name="测试款", lead_time_minutes=60, purchase_limit=5)
     view = service.get(f"/v1/skus/{sku}").json()
     assert (view["on_hand"], view["available"], view["settings"]["purchase_limit"]) == (100, 100, 5)
     restock = service.post(f"/v1/skus/{sku}/restock", {"quantity": 20, "transfer_id": "t1"}).json()
@@ -115,7 +107,7 @@ def test_errors_name_the_problem(service: Service) -> None:
 
 
 def test_orders_batch_confirm_cancel_and_lookup(service: Service) -> None:
-    sku = new_sku(service, 3)
+    sku = service.new_sku(3, name="测试款")
     body = {"orders": [order(sku, "o1", 2), order(sku, "o2", 2), order(sku, "o3", 1)]}
     decisions = service.post("/v1/orders", body, role="ingest").json()["decisions"]
     assert [(d["order_id"], d["accepted"], d["reason"]) for d in decisions] == [
@@ -136,7 +128,7 @@ def test_orders_batch_confirm_cancel_and_lookup(service: Service) -> None:
 
 
 def test_platform_webhook_needs_a_valid_signature(service: Service) -> None:
-    sku = new_sku(service, 10)
+    sku = service.new_sku(10, name="测试款")
     data = {
         "p_id": 777001,
         "create_time": int(time.time()),
@@ -187,7 +179,10 @@ def read_until(response: requests.Response, sku: str) -> tuple[str, dict[str, An
 
 
 def test_alerts_ack_silence_subscriptions_and_sse_resume(service: Service) -> None:
-    first, second = new_sku(service, 10, critical_floor=3), new_sku(service, 10, critical_floor=3)
+    first, second = (
+        service.new_sku(10, name="测试款", critical_floor=3),
+        service.new_sku(10, name="测试款", critical_floor=3),
+    )
     stream = requests.get(
         service.url + "/v1/alerts/stream", headers=service.headers("viewer"), stream=True, timeout=60
     )

@@ -31,12 +31,6 @@ from tests.support import fresh_namespace, wait_for
 JSON = {"Content-Type": "application/json"}
 
 
-def new_sku(service: Service, on_hand: int = 10) -> str:
-    sku = f"SKU-{uuid.uuid4().hex[:8]}"
-    assert service.put(f"/v1/skus/{sku}", {"on_hand": on_hand}).status_code == 200
-    return sku
-
-
 def order(sku: str, **changes: Any) -> dict[str, Any]:
     return {
         "channel": "douyin",
@@ -73,7 +67,7 @@ def assert_error(response: requests.Response, status: int, code: str, field: str
 def test_orders_with_coercible_strings_or_booleans_are_refused_and_decide_nothing(
     service: Service, changes: dict[str, Any], field: str
 ) -> None:
-    sku = new_sku(service)
+    sku = service.new_sku()
     body = order(sku, **changes)
     if "lines" in changes:
         body["lines"] = [{**line, "sku": sku} for line in changes["lines"]]
@@ -84,7 +78,7 @@ def test_orders_with_coercible_strings_or_booleans_are_refused_and_decide_nothin
 
 
 def test_a_restock_quantity_of_true_or_a_string_restocks_nothing(service: Service) -> None:
-    sku = new_sku(service, 5)
+    sku = service.new_sku(5)
     for quantity in (True, "2"):
         response = service.post(f"/v1/skus/{sku}/restock", {"quantity": quantity, "transfer_id": "t1"})
         assert_error(response, 422, "validation_error", "quantity")
@@ -125,7 +119,7 @@ def test_made_up_channels_are_refused_and_touch_nothing_in_redis(service: Servic
     client = redis.Redis.from_url(service.config.redis_url)
     prefix = f"madeup{uuid.uuid4().hex[:6]}"
     connections = int(client.info("clients")["connected_clients"])
-    sku = new_sku(service)
+    sku = service.new_sku()
     session = requests.Session()
     session.headers.update({"Authorization": f"Bearer {TOKENS['admin']}"})
     for n in range(300):
@@ -208,7 +202,7 @@ def test_malformed_json_without_a_valid_token_is_401_before_anything_else(
 
 
 def test_a_replayed_webhook_outside_the_window_is_stale_and_applies_nothing(service: Service) -> None:
-    sku = new_sku(service)
+    sku = service.new_sku()
     data = {
         "p_id": 880001,
         "create_time": int(time.time()),

@@ -20,12 +20,6 @@ from policies.channels.signing import webhook_headers
 from tests.e2e.conftest import WEBHOOK_SECRET, Service
 
 
-def new_sku(service: Service, on_hand: int) -> str:
-    sku = f"SKU-{uuid.uuid4().hex[:8]}"
-    assert service.put(f"/v1/skus/{sku}", {"on_hand": on_hand}).status_code == 200
-    return sku
-
-
 def order(order_id: str, *lines: tuple[str, int], **changes: Any) -> dict[str, Any]:
     return {
         "channel": "douyin",
@@ -56,7 +50,7 @@ def place(service: Service, *orders: dict[str, Any]) -> requests.Response:
 def test_a_batch_with_one_bad_order_is_refused_whole_and_deducts_nothing(
     service: Service, bad: dict[str, Any], field: str
 ) -> None:
-    sku = new_sku(service, 5)
+    sku = service.new_sku(5)
     good = order(f"g-{uuid.uuid4().hex[:8]}", (sku, 2))
     response = place(service, good, {**order(f"b-{uuid.uuid4().hex[:8]}", (sku, 1)), **bad})
     assert response.status_code == 422, response.text
@@ -66,7 +60,7 @@ def test_a_batch_with_one_bad_order_is_refused_whole_and_deducts_nothing(
 
 
 def test_an_order_id_sent_again_with_other_lines_is_refused_over_http(service: Service) -> None:
-    first, second = new_sku(service, 5), new_sku(service, 5)
+    first, second = service.new_sku(5), service.new_sku(5)
     order_id = f"o-{uuid.uuid4().hex[:8]}"
     assert place(service, order(order_id, (first, 2))).json()["decisions"][0]["accepted"]
     for lines in [((second, 1),), ((first, 3),), ((first, 2), (second, 1))]:
@@ -79,7 +73,7 @@ def test_an_order_id_sent_again_with_other_lines_is_refused_over_http(service: S
 
 
 def test_a_rejected_order_shows_its_good_line_released_and_repeats_its_rejection(service: Service) -> None:
-    sku = new_sku(service, 5)
+    sku = service.new_sku(5)
     order_id = f"o-{uuid.uuid4().hex[:8]}"
     missing = f"LATER-{uuid.uuid4().hex[:8]}"
     decision = place(service, order(order_id, (sku, 2), (missing, 1))).json()["decisions"][0]
@@ -101,7 +95,7 @@ def test_a_rejected_order_shows_its_good_line_released_and_repeats_its_rejection
 def test_a_platform_order_sent_again_with_another_sku_is_refused_through_the_adapter(
     service: Service,
 ) -> None:
-    first, second = new_sku(service, 5), new_sku(service, 5)
+    first, second = service.new_sku(5), service.new_sku(5)
     p_id = int(time.time() * 1000) % 10**12
 
     def webhook(sku: str, message_id: str) -> dict[str, Any]:
@@ -142,7 +136,7 @@ def oversold_orders(service: Service) -> dict[str, float]:
 
 
 def test_a_sold_out_is_an_oversell_only_on_a_platform_first_channel(service: Service) -> None:
-    sku = new_sku(service, 1)
+    sku = service.new_sku(1)
     asking = {**order(f"m-{uuid.uuid4().hex[:8]}", (sku, 1)), "channel": "miniprogram"}
     first = service.post("/v1/orders", {"orders": [asking]}, role="admin").json()["decisions"][0]
     assert first["accepted"]
