@@ -19,10 +19,12 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict
 from typing import Any, NamedTuple
 
+import msgspec
+
 from policies.alert_lifecycle import Alert, Notification
 from policies.ledger import InboundTransfer, Ledger, LineRecord, LineStatus, SkuSettings
 from policies.operations import FIELD_SEPARATOR
-from policies.orders import NoticeDecision, OrderDecision
+from policies.orders import NoticeDecision, OrderDecision, RecordedOrder
 from policies.silences import Silence
 from policies.subscriptions import Subscription
 
@@ -202,3 +204,27 @@ def decode_subscription(raw: str | bytes) -> Subscription:
 
 def encode_notification(note: Notification) -> str:
     return json.dumps(notification_record(note), ensure_ascii=False)
+
+
+def encode_order(recorded: RecordedOrder) -> str:
+    """An order index value: JSON ``{"lines": [[sku, quantity, status, reason], ...],
+    "accepted": bool, "reason": str, "failed_sku": str}`` (written once per decided order,
+    on the ingest hot path: msgspec, the same text ``json.dumps`` would give, compact)."""
+    return msgspec.json.encode(
+        {
+            "lines": recorded.lines,
+            "accepted": recorded.accepted,
+            "reason": recorded.reason,
+            "failed_sku": recorded.failed_sku,
+        }
+    ).decode()
+
+
+def decode_order(value: str) -> RecordedOrder:
+    """An order index value; the older form (an accepted order's SKUs joined by commas,
+    no quantities) reads as an accepted order whose quantities are unknown (0)."""
+    if not value.startswith("{"):
+        return RecordedOrder(tuple((sku, 0, "", "") for sku in value.split(",")), True)
+    raw = msgspec.json.decode(value)
+    lines = tuple((str(s), int(q), str(st), str(r)) for s, q, st, r in raw["lines"])
+    return RecordedOrder(lines, bool(raw["accepted"]), str(raw["reason"]), str(raw["failed_sku"]))

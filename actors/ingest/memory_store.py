@@ -8,7 +8,13 @@ import time
 from collections.abc import Sequence
 from typing import NamedTuple
 
-from actors.infra.codec import decision_fields, format_notice, format_order_decision
+from actors.infra.codec import (
+    decision_fields,
+    decode_order,
+    encode_order,
+    format_notice,
+    format_order_decision,
+)
 from actors.ingest.store import (
     SCAN_START,
     Backlog,
@@ -18,8 +24,6 @@ from actors.ingest.store import (
     Publication,
     RawMessage,
     accepted_skus,
-    decode_order,
-    encode_order,
     message_text,
 )
 from policies.orders import CancellationRequest, RecordedOrder

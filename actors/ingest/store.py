@@ -27,7 +27,14 @@ from typing import Any, NamedTuple, Protocol
 
 import redis
 
-from actors.infra.codec import decision_fields, format_notice, format_order_decision, text
+from actors.infra.codec import (
+    decision_fields,
+    decode_order,
+    encode_order,
+    format_notice,
+    format_order_decision,
+    text,
+)
 from actors.infra.keys import ChannelKeys
 from actors.infra.settings import StoreConfig
 from policies.channels import Unreadable
@@ -165,31 +172,6 @@ def next_entry_id(entry_id: str) -> str:
 
 def message_text(message: RawMessage) -> bytes | str:
     return message if isinstance(message, bytes | str) else json.dumps(message, ensure_ascii=False)
-
-
-def encode_order(recorded: RecordedOrder) -> str:
-    """An order index value: JSON ``{"lines": [[sku, quantity, status, reason], ...],
-    "accepted": bool, "reason": str, "failed_sku": str}``."""
-    return json.dumps(
-        {
-            "lines": [list(line) for line in recorded.lines],
-            "accepted": recorded.accepted,
-            "reason": recorded.reason,
-            "failed_sku": recorded.failed_sku,
-        },
-        ensure_ascii=False,
-        separators=(",", ":"),
-    )
-
-
-def decode_order(value: str) -> RecordedOrder:
-    """An order index value; the older form (an accepted order's SKUs joined by commas,
-    no quantities) reads as an accepted order whose quantities are unknown (0)."""
-    if not value.startswith("{"):
-        return RecordedOrder(tuple((sku, 0, "", "") for sku in value.split(",")), True)
-    raw = json.loads(value)
-    lines = tuple((str(s), int(q), str(st), str(r)) for s, q, st, r in raw["lines"])
-    return RecordedOrder(lines, bool(raw["accepted"]), str(raw["reason"]), str(raw["failed_sku"]))
 
 
 def cancellation_fields(request: CancellationRequest) -> dict[str, str]:
