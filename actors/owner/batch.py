@@ -14,6 +14,23 @@ class OwnerFencedError(RuntimeError):
     """A newer incarnation of this owner exists; this one must not write again."""
 
 
+def fence_lua(epoch_key: int, epoch: int, layout_key: int, shards: int) -> str:
+    """The start of every owner script that writes: refuse (``FENCED ...``, which
+    ``raise_if_fenced`` turns into ``OwnerFencedError``) unless ``ARGV[epoch]`` is still
+    the owner's epoch at ``ARGV[epoch_key]`` and the deployment still runs ``ARGV[shards]``
+    shards (``ARGV[layout_key]``). The numbers are the arguments' positions."""
+    return f"""
+local current = redis.call('GET', ARGV[{epoch_key}])
+if current ~= ARGV[{epoch}] then
+  return redis.error_reply('FENCED epoch ' .. ARGV[{epoch}] .. ' is stale; current is ' .. tostring(current))
+end
+local layout = redis.call('GET', ARGV[{layout_key}])
+if layout and layout ~= ARGV[{shards}] then
+  return redis.error_reply('FENCED the deployment now runs ' .. layout .. ' shards, not ' .. ARGV[{shards}])
+end
+"""
+
+
 def raise_if_fenced(error: Exception) -> None:
     """Raise ``OwnerFencedError`` if the store's script refused the caller as fenced."""
     if str(error).startswith("FENCED"):

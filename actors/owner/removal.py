@@ -11,26 +11,21 @@ from typing import TYPE_CHECKING
 
 import redis
 
-from actors.owner.batch import raise_if_fenced
+from actors.owner.batch import fence_lua, raise_if_fenced
 
 if TYPE_CHECKING:
     from actors.owner.store import LedgerStore
 
-_REMOVE_LUA = r"""
-local current = redis.call('GET', ARGV[1])
-if current ~= ARGV[2] then
-  return redis.error_reply('FENCED epoch ' .. ARGV[2] .. ' is stale; current is ' .. tostring(current))
-end
-local layout = redis.call('GET', ARGV[3])
-if layout and layout ~= ARGV[4] then
-  return redis.error_reply('FENCED the deployment now runs ' .. layout .. ' shards, not ' .. ARGV[4])
-end
+_REMOVE_LUA = (
+    fence_lua(epoch_key=1, epoch=2, layout_key=3, shards=4)
+    + r"""
 redis.call('DEL', ARGV[8], ARGV[9], ARGV[10])
 redis.call('SREM', ARGV[5], ARGV[11])
 redis.call('XADD', ARGV[6], 'MAXLEN', '~', ARGV[7], '*', 'epoch', ARGV[2],
            'lines', '', 'ledgers', '', 'removed', ARGV[11])
 return 1
 """
+)
 
 
 def remove_sku(client: redis.Redis, layout: LedgerStore, epoch: int, index: int, sku: str) -> None:

@@ -58,6 +58,7 @@ from actors.owner.batch import (
     OwnedState,
     OwnerFencedError,
     SentCommit,
+    fence_lua,
     layout_mismatch,
     raise_if_fenced,
 )
@@ -79,15 +80,9 @@ __all__ = [
 ]
 
 # Lua's unpack() is limited to a few thousand values; HSET arguments go in chunks.
-_COMMIT_LUA = r"""
-local current = redis.call('GET', ARGV[1])
-if current ~= ARGV[2] then
-  return redis.error_reply('FENCED epoch ' .. ARGV[2] .. ' is stale; current is ' .. tostring(current))
-end
-local layout = redis.call('GET', ARGV[6])
-if layout and layout ~= ARGV[7] then
-  return redis.error_reply('FENCED the deployment now runs ' .. layout .. ' shards, not ' .. ARGV[7])
-end
+_COMMIT_LUA = (
+    fence_lua(epoch_key=1, epoch=2, layout_key=6, shards=7)
+    + r"""
 local changes = {}
 local i = 8
 local n = #ARGV
@@ -113,6 +108,7 @@ redis.call('XADD', ARGV[3], 'MAXLEN', '~', ARGV[4], '*', 'epoch', ARGV[2],
            'lines', table.concat(changes, '\n'), 'ledgers', ARGV[5])
 return 1
 """
+)
 
 
 class OwnerStore(Protocol):
