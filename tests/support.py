@@ -7,6 +7,7 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any, NamedTuple, TypedDict
 
 import pytest
@@ -134,3 +135,12 @@ class OwnerDesk:
     def ledgers(self, skus: Sequence[str]) -> dict[str, Ledger]:
         found = {sku: self.owner.ledger(sku) for sku in skus}
         return {sku: ledger for sku, ledger in found.items() if ledger is not None}
+
+
+def running(pid: int) -> bool:
+    """Whether ``pid`` is a live process (a zombie waiting for its reaper is not)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"

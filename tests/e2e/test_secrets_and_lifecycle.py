@@ -24,7 +24,7 @@ import requests
 
 from actors.infra.redis_server import free_port
 from policies.channels.signing import webhook_headers
-from tests.support import wait_for
+from tests.support import running, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 ADMIN_TOKEN = f"admin-{uuid.uuid4().hex}"
@@ -40,14 +40,6 @@ class Served(NamedTuple):
     data_dir: Path
     ray_dir: Path
     output: Path
-
-
-def running(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
 
 
 def redis_pid(data_dir: Path) -> int | None:

@@ -16,7 +16,7 @@ import redis
 import structlog
 
 from actors.infra.redis_server import RedisBinary, RedisServer, RedisServerError, choose_binary
-from tests.support import wait_for
+from tests.support import running, wait_for
 
 OWNER = textwrap.dedent(
     """
@@ -33,15 +33,6 @@ OWNER = textwrap.dedent(
         time.sleep(60)
     """
 )
-
-
-def running(pid: int) -> bool:
-    """Whether ``pid`` is a live process (a zombie waiting for its reaper is not)."""
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
 
 
 def start_owner(data_dir: Path) -> tuple[subprocess.Popen[str], int, str]:
