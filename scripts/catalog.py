@@ -38,6 +38,12 @@ class CatalogEntry(BaseModel):
         return SkuSettings(**fields)
 
 
+def validation_problems(error: ValidationError, whole: str) -> str:
+    """A pydantic error's problems on one line, each named by its field (``whole`` when
+    the problem is the object's own)."""
+    return "; ".join(f"{'.'.join(str(p) for p in e['loc']) or whole}: {e['msg']}" for e in error.errors())
+
+
 def load_catalog(path: Path) -> list[tuple[SkuSettings, int]]:
     """The catalogue's (settings, on_hand) per SKU; ValueError naming the file, the entry
     and the problem when anything is wrong."""
@@ -68,10 +74,7 @@ def load_catalog(path: Path) -> list[tuple[SkuSettings, int]]:
         try:
             entry = CatalogEntry.model_validate(item)
         except ValidationError as error:
-            problems = "; ".join(
-                f"{'.'.join(str(p) for p in e['loc']) or 'entry'}: {e['msg']}" for e in error.errors()
-            )
-            raise ValueError(f"{path}: {label}: {problems}") from None
+            raise ValueError(f"{path}: {label}: {validation_problems(error, 'entry')}") from None
         if entry.sku in seen:
             raise ValueError(f"{path}: {label}: SKU {entry.sku} is listed twice")
         seen.add(entry.sku)

@@ -26,7 +26,7 @@ from actors.infra.durability import startup_line
 from actors.infra.runtime import guard_durability, ray_for
 from actors.infra.settings import DeploymentSettings
 from policies.operations import DefineSku
-from scripts.catalog import load_catalog
+from scripts.catalog import load_catalog, validation_problems
 from scripts.serve import declared_modes
 from serve_app.backend import AppArgs
 from serve_app.secrets import webhook_secret
@@ -149,9 +149,7 @@ def run_up(args: argparse.Namespace) -> int:
 def _one_line(error: Exception) -> str:
     """A validation error's problems on one line."""
     if isinstance(error, ValidationError):
-        return "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'settings'}: {e['msg']}" for e in error.errors()
-        )
+        return validation_problems(error, "settings")
     return " ".join(str(error).split())
 
 
