@@ -43,11 +43,13 @@ class ViewCache:
         self.keep_seconds = keep_seconds
         self.fetch_timeout = fetch_timeout
         self.max_skus = max_skus
-        self._views: dict[str, tuple[float, View | None]] = {}  # sku -> (fetch started, view)
+        #: sku -> (when its fetch started, the fetch's number, the view)
+        self._views: dict[str, tuple[float, int, View | None]] = {}
         self._asked: dict[str, float] = {}  # sku -> last asked at, oldest first
         self._inflight: dict[str, asyncio.Future[None]] = {}
         self._refresher: asyncio.Task[None] | None = None
-        self.fetches = 0
+        self.fetches = 0  # fetches answered
+        self._started = 0  # fetches started, numbered in the order they started
 
     async def get(self, sku: str) -> View | None:
         """The forecaster's view of ``sku`` (None when it does not know the SKU or has not
@@ -63,13 +65,13 @@ class ViewCache:
         self._ensure_refresher()
         cached = self._views.get(sku)
         if cached is not None and now - cached[0] <= self.max_age:
-            return cached[1]
+            return cached[2]
         try:
             await asyncio.wait_for(asyncio.shield(self._fetch_once(sku)), self.fetch_timeout)
         except Exception as error:  # TimeoutError, or the forecaster's own failure
             log.warning("view_fetch_failed", sku=sku, error=type(error).__name__, stale=cached is not None)
         found = self._views.get(sku)
-        return found[1] if found is not None else None
+        return found[2] if found is not None else None
 
     def forget(self, sku: str) -> None:
         """Stop keeping ``sku`` fresh (it is not in the catalogue)."""
@@ -86,14 +88,15 @@ class ViewCache:
         return inflight
 
     async def _refresh(self, skus: Sequence[str]) -> None:
-        started = time.monotonic()
+        started, self._started = time.monotonic(), self._started + 1
+        number = self._started
         views = await self.fetch(list(skus))
         self.fetches += 1
         by_sku = {view["sku"]: view for view in views}
         for sku in skus:
             current = self._views.get(sku)
-            if current is None or current[0] <= started:  # never replace a newer view
-                self._views[sku] = (started, by_sku.get(sku))
+            if current is None or current[1] < number:  # never replace a view fetched later
+                self._views[sku] = (started, number, by_sku.get(sku))
 
     def _ensure_refresher(self) -> None:
         if self._refresher is None or self._refresher.done():

@@ -84,16 +84,18 @@ def test_unknown_skus_answer_none_and_unasked_skus_are_dropped() -> None:
 
 def test_waiting_queries_share_one_fetch() -> None:
     async def scenario() -> None:
-        release = asyncio.Event()
+        entered, release = asyncio.Event(), asyncio.Event()
         forecaster = Forecaster({"A"})
 
         async def slow(skus: Sequence[str]) -> list[dict[str, Any]]:
+            entered.set()
             await release.wait()
             return await forecaster.views(skus)
 
         cache = ViewCache(slow, max_age=10.0, fetch_timeout=5.0)
         waiting = [asyncio.ensure_future(cache.get("A")) for _ in range(50)]
-        await asyncio.sleep(0.01)
+        # the fetch is scheduled after the 50 queries: by the time it runs, all are waiting
+        await entered.wait()
         release.set()
         views = await asyncio.gather(*waiting)
         assert len(forecaster.calls) == 1
@@ -136,18 +138,19 @@ def test_a_silent_forecaster_gets_the_last_view_not_a_hang_or_an_error() -> None
 
 def test_a_slow_old_fetch_never_replaces_a_newer_view() -> None:
     async def scenario() -> None:
-        gate = asyncio.Event()
+        entered, gate = asyncio.Event(), asyncio.Event()
         versions = iter([1, 2])
 
         async def fetch(skus: Sequence[str]) -> list[dict[str, Any]]:
             version = next(versions)
             if version == 1:
+                entered.set()
                 await gate.wait()  # the first fetch answers last
             return [{"sku": "A", "version": version}]
 
         cache = ViewCache(fetch, max_age=10.0, fetch_timeout=5.0)
         old = asyncio.ensure_future(cache._refresh(["A"]))
-        await asyncio.sleep(0.01)
+        await entered.wait()
         await cache._refresh(["A"])  # started later, answered first
         gate.set()
         await old
