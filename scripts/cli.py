@@ -17,8 +17,11 @@ from collections.abc import Iterable, Sequence
 from importlib import metadata
 from typing import TYPE_CHECKING, Any
 
+from pydantic import ValidationError
+
 from actors.infra.logging import FORMAT_ENV, FORMATS, LEVEL_ENV, LEVELS, configure_logging, setting_problem
 from actors.infra.redis_server import RedisServerError
+from actors.infra.settings import current_settings
 from scripts.extras import missing_extra
 
 LOG_LEVEL_HELP = (
@@ -224,17 +227,31 @@ def parse_arguments(argv: Sequence[str] | None = None) -> argparse.Namespace:
     return args
 
 
+def setting_errors(error: ValidationError) -> str:
+    """A settings error on one line, each problem named by its environment variable."""
+    names = (str(e["loc"][0]) if e["loc"] else "settings" for e in error.errors())
+    return "; ".join(
+        f"{name if name.isupper() else 'FLASHSTOCK_' + name.upper()}: {e['msg']}"
+        for name, e in zip(names, error.errors(), strict=True)
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        settings = current_settings()  # before the parser: it takes defaults from them
+    except ValidationError as error:
+        print(f"flashstock: {setting_errors(error)}", file=sys.stderr)
+        return 2
     args = parse_arguments(argv)
-    for option, name, allowed in (
-        (args.log_level, LEVEL_ENV, LEVELS),
-        (args.log_format, FORMAT_ENV, FORMATS),
+    for option, name, value, allowed in (
+        (args.log_level, LEVEL_ENV, settings.log_level, LEVELS),
+        (args.log_format, FORMAT_ENV, settings.log_format, FORMATS),
     ):
-        problem = None if option else setting_problem(name, os.environ.get(name) or allowed[0], allowed)
+        problem = None if option else setting_problem(name, value or allowed[0], allowed)
         if problem:
             print(f"flashstock: {problem}", file=sys.stderr)
             return 2
-    args.log_level = args.log_level or os.environ.get(LEVEL_ENV, "").lower() or "warning"
+    args.log_level = args.log_level or (settings.log_level or "").lower() or "warning"
     if args.log_format:  # this process, and the Ray workers and replicas it starts
         os.environ[FORMAT_ENV] = args.log_format
     problem = missing_extra(args.command)

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from actors.infra.runtime import DEFAULT_DATA_DIR, ray_for, redis_for
-from actors.infra.settings import StoreConfig, redis_url_from_env
+from actors.infra.settings import StoreConfig, current_settings
 from actors.owner.client import StockClient
 from policies.ledger import Decision, SkuSettings, keeps_invariant
 from policies.operations import Confirm, DefineSku, Release, Reserve
@@ -46,7 +46,9 @@ def add_parser(commands: Any) -> None:
     parser = commands.add_parser("demo", help="run a short flash sale and print the ledger")
     parser.add_argument("--buyers", type=int, default=20, help="concurrent buyer threads")
     parser.add_argument("--orders", type=int, default=6000, help="orders in total")
-    parser.add_argument("--shards", type=int, default=2, help="SKU owner actors")
+    parser.add_argument(
+        "--shards", type=int, default=current_settings().shards, help="SKU owner actors (FLASHSTOCK_SHARDS)"
+    )
     parser.add_argument(
         "--data-dir",
         type=Path,
@@ -70,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
             outcomes, seconds = _flash_sale(client, args.buyers, args.orders)
             paid, cancelled = _payments_and_cancellations(client, outcomes)
             repeats = _redeliver(client, outcomes[:200])
-            where = redis_url if redis_url_from_env() else f"{args.data_dir / 'redis'} (AOF)"
+            where = redis_url if current_settings().redis_url else f"{args.data_dir / 'redis'} (AOF)"
             _report(client, outcomes, seconds, paid, cancelled, repeats, where)
         finally:
             client.close()

@@ -24,7 +24,7 @@ from pydantic import ValidationError
 from actors.bootstrap import kill_system, start_system
 from actors.infra.durability import startup_line
 from actors.infra.runtime import guard_durability, ray_for
-from actors.infra.settings import DeploymentSettings
+from actors.infra.settings import DeploymentSettings, deployment_settings
 from policies.operations import DefineSku
 from scripts.catalog import load_catalog, validation_problems
 from scripts.serve import declared_modes
@@ -82,7 +82,7 @@ def settings_of(args: argparse.Namespace) -> DeploymentSettings:
         }.items()
         if value is not None
     }
-    return DeploymentSettings(**given)
+    return deployment_settings(**given)
 
 
 def _prepare(args: argparse.Namespace, command: str) -> tuple[DeploymentSettings, str] | int:

@@ -25,7 +25,7 @@ from actors.bootstrap import start_system, stop_system
 from actors.infra.durability import ALLOW_VOLATILE_OPTION, startup_line
 from actors.infra.redis_server import RedisServerError
 from actors.infra.runtime import DEFAULT_DATA_DIR, RedisRuntime, keep_redis_alive, ray_for, redis_runtime
-from actors.infra.settings import StoreConfig
+from actors.infra.settings import StoreConfig, current_settings
 from policies.channel_modes import channel_modes
 from policies.ledger import SkuSettings
 from policies.operations import DefineSku
@@ -42,8 +42,12 @@ def add_parser(commands: Any) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="address the HTTP server binds")
     parser.add_argument("--port", type=int, default=8000, help="HTTP port")
     parser.add_argument("--address", default=None, help="join this Ray cluster (or RAY_ADDRESS)")
-    parser.add_argument("--shards", type=int, default=2, help="SKU owner actors")
-    parser.add_argument("--namespace", default="fs", help="Redis key namespace")
+    parser.add_argument(
+        "--shards", type=int, default=current_settings().shards, help="SKU owner actors (FLASHSTOCK_SHARDS)"
+    )
+    parser.add_argument(
+        "--namespace", default=current_settings().namespace, help="Redis key namespace (FLASHSTOCK_NAMESPACE)"
+    )
     parser.add_argument("--catalog", type=Path, default=None, help="SKUs to load (YAML or JSON)")
     parser.add_argument(
         "--data-dir",

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from ray.serve import Application
 
-from actors.infra.settings import DeploymentSettings
+from actors.infra.settings import DeploymentSettings, deployment_settings
 from serve_app.app import application
 from serve_app.backend import AppArgs
 
@@ -37,4 +37,4 @@ def __getattr__(name: str) -> Application:
     if name != "app":
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     # pydantic-settings fills the required field from the environment, which mypy cannot see
-    return from_settings(DeploymentSettings())  # type: ignore[call-arg]
+    return from_settings(deployment_settings())

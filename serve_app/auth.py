@@ -14,10 +14,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 import ipaddress
-import os
 from collections.abc import Iterable, Mapping
-from pathlib import Path
 from typing import NamedTuple
+
+from actors.infra.settings import current_settings
 
 ROLES = ("viewer", "operator", "admin", "ingest")
 #: the one route that also takes its token as ``?access_token=`` (the browser's
@@ -67,10 +67,10 @@ class TokenBook:
         entry may give its token as ``sha256:<hex>``, its digest."""
         from serve_app.secrets import file_secrets, parse_digest_entry
 
-        entries = [e for e in os.environ.get("FLASHSTOCK_TOKENS", "").split(",") if e.strip()]
-        path = os.environ.get("FLASHSTOCK_TOKENS_FILE")
-        if path:
-            entries += Path(path).read_text().splitlines()
+        settings = current_settings()
+        entries = [e for e in settings.tokens.split(",") if e.strip()]
+        if settings.tokens_file:
+            entries += settings.tokens_file.read_text().splitlines()
         entries += file_secrets().tokens
         digested = [(e, parse_digest_entry(e)) for e in entries]
         book = cls(e for e, parsed in digested if parsed is None)

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import time
 import uuid
 from collections.abc import Sequence
@@ -20,7 +19,7 @@ from pydantic import BaseModel, Field, model_validator
 from actors.infra import keys
 from actors.infra.codec import decode_record, decode_silence, decode_subscription, text
 from actors.infra.directory import forecaster_handle, forecaster_name, owner_handles
-from actors.infra.settings import DEFAULT_NAMESPACE, DEFAULT_SHARD_COUNT, StoreConfig
+from actors.infra.settings import DEFAULT_NAMESPACE, DEFAULT_SHARD_COUNT, StoreConfig, current_settings
 from actors.ingest.core import ChannelIngest, IngestResult
 from actors.ingest.store import RedisIngestStore
 from actors.owner.client import StockClient
@@ -45,7 +44,7 @@ class AppArgs(BaseModel):
 
     #: the Redis every node reaches; default ``REDIS_URL`` of the process that builds the
     #: app, so a password need not be written in a Serve config (Ray shows its args)
-    redis_url: str = Field(default_factory=lambda: os.environ.get("REDIS_URL", ""))
+    redis_url: str = Field(default_factory=lambda: current_settings().redis_url or "")
     namespace: str = DEFAULT_NAMESPACE
     shard_count: int = DEFAULT_SHARD_COUNT
     #: channel name -> payload format (douyin, taobao, kuaishou, generic)

@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
 
+from actors.infra.settings import current_settings
+
 SECRETS_FILE_ENV = "FLASHSTOCK_SECRETS_FILE"
 TOKENS_ENV = "FLASHSTOCK_TOKENS"
 WEBHOOK_SECRET_PREFIX = "FLASHSTOCK_WEBHOOK_SECRET_"
@@ -118,10 +120,10 @@ class Secrets:
         return bool(self.tokens or self.webhook_secrets)
 
 
-def file_secrets(environ: Mapping[str, str] | None = None) -> Secrets:
+def file_secrets() -> Secrets:
     """The secrets file named by ``FLASHSTOCK_SECRETS_FILE`` (none when it is unset)."""
-    path = (os.environ if environ is None else environ).get(SECRETS_FILE_ENV)
-    return Secrets.read(Path(path)) if path else Secrets()
+    path = current_settings().secrets_file
+    return Secrets.read(path) if path else Secrets()
 
 
 def webhook_secret(channel: str) -> bytes | None:

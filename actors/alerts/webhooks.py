@@ -51,7 +51,6 @@ from __future__ import annotations
 
 import email.utils
 import http.client
-import os
 import random
 import socket
 import ssl
@@ -64,6 +63,7 @@ import structlog
 
 from actors.alerts.delivery.formats import MAX_ANSWER_BYTES, Outgoing, build_request, response_problem
 from actors.alerts.store import DeadLetters
+from actors.infra.settings import current_settings
 from policies.subscriptions import ReceiverKind, Subscription
 from policies.webhook_targets import Allowance, IPAddress, literal_address, parse_allowance, target_problem
 
@@ -105,12 +105,12 @@ def retry_after_seconds(value: str | None, now: float) -> float | None:
     return max(0.0, when.timestamp() - now)
 
 
-def allowed_targets(environ: Mapping[str, str] | None = None) -> Allowance:
+def allowed_targets() -> Allowance:
     """The non-public webhook targets the operator allows, from ``FLASHSTOCK_WEBHOOK_ALLOW_PRIVATE``
     in the environment of this process: ``1`` allows every target; a comma-separated list
     allows those networks, addresses and host names (``127.0.0.1,10.0.0.0/8,hooks.internal``);
     unset or empty allows none. An unreadable value allows none (and says so in the log)."""
-    value = (os.environ if environ is None else environ).get(ALLOW_PRIVATE_ENV, "")
+    value = current_settings().webhook_allow_private
     try:
         return parse_allowance(value)
     except ValueError as exc:

@@ -10,10 +10,11 @@ as sku, order and channel is bound with ``structlog.contextvars`` or ``logger.bi
 from __future__ import annotations
 
 import logging
-import os
 import sys
 
 import structlog
+
+from actors.infra.settings import current_settings
 
 _configured = False
 #: the level names flashstock accepts (any case)
@@ -53,9 +54,10 @@ def configure_logging(level: str | None = None, *, json: bool | None = None) -> 
     global _configured
     if _configured:
         return
-    level_name = (level or os.environ.get(LEVEL_ENV) or "INFO").upper()
+    settings = current_settings()
+    level_name = (level or settings.log_level or "INFO").upper()
     numeric = logging.getLevelNamesMapping().get(level_name)
-    chosen = os.environ.get(FORMAT_ENV, "").lower()
+    chosen = (settings.log_format or "").lower()
     use_json = (
         json if json is not None else chosen == "json" if chosen in FORMATS else not sys.stderr.isatty()
     )

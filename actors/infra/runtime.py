@@ -28,7 +28,7 @@ from ray._private import ray_constants
 from actors.infra.durability import Durability, judge_durability
 from actors.infra.logging import FORMAT_ENV
 from actors.infra.redis_server import RedisServer, RedisServerError
-from actors.infra.settings import RAY_NAMESPACE, redis_url_from_env
+from actors.infra.settings import RAY_NAMESPACE, current_settings
 
 log = structlog.get_logger(__name__)
 
@@ -60,7 +60,7 @@ def redis_runtime(
     ``data_dir`` that lives as long as the context. Its persistence is checked first
     (``guard_durability``): ``VolatileRedisError`` unless it keeps an append-only file
     or ``allow_volatile``."""
-    url = redis_url or redis_url_from_env()
+    url = redis_url or current_settings().redis_url
     if url:
         log.info("redis_external", url=_without_password(url))
         yield RedisRuntime(url, None, guard_durability(url, allow_volatile=allow_volatile))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from pathlib import Path
 
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -36,30 +37,73 @@ class StoreConfig:
             raise ValueError(f"namespace must be non-empty without ':' or '{{', got {self.namespace!r}")
 
 
-class DeploymentSettings(BaseSettings):
-    """A cluster deployment's settings, from the environment or a ``.env`` file in the
-    working directory (environment first): what a Serve replica started by ``serve run`` /
-    ``serve deploy`` / a KubeRay RayService, and ``flashstock up``/``down``, read.
-    Secrets are never settings: they come from ``FLASHSTOCK_SECRETS_FILE``
-    (``serve_app.secrets``)."""
+#: a directory of secret files, one per setting (``redis_url``, ``flashstock_tokens``, ...),
+#: as Docker and Kubernetes mount them; read after the environment and ``.env``
+SECRETS_DIR_ENV = "FLASHSTOCK_SECRETS_DIR"
+
+
+class Settings(BaseSettings):
+    """Every setting a flashstock process reads, in one typed place: the environment
+    first, then a ``.env`` file in the working directory, then a secrets directory
+    (``FLASHSTOCK_SECRETS_DIR``, one file per setting). Every command and every Ray worker
+    and Serve replica reads them through ``current_settings()``; a command-line option,
+    where one exists, wins over all of them. Unknown ``FLASHSTOCK_*`` names are ignored."""
 
     model_config = SettingsConfigDict(env_prefix="FLASHSTOCK_", env_file=".env", extra="ignore")
 
-    #: the Redis every node reaches (``REDIS_URL``); a deployment has no embedded Redis
-    redis_url: str = Field(validation_alias=AliasChoices("REDIS_URL", "FLASHSTOCK_REDIS_URL"), min_length=1)
+    #: ``REDIS_URL``: a real Redis to use instead of the embedded one
+    redis_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("REDIS_URL", "FLASHSTOCK_REDIS_URL")
+    )
     #: ``FLASHSTOCK_NAMESPACE``: the key namespace and the actors' name prefix
     namespace: str = DEFAULT_NAMESPACE
     #: ``FLASHSTOCK_SHARDS``: the number of SKU owners (the same for every process)
     shards: int = Field(default=DEFAULT_SHARD_COUNT, ge=1)
+    #: ``FLASHSTOCK_LOG_LEVEL`` and ``FLASHSTOCK_LOG_FORMAT`` (checked by
+    #: ``actors.infra.logging``: the CLI refuses a wrong one, a worker warns and keeps INFO)
+    log_level: str | None = None
+    log_format: str | None = None
+    #: ``FLASHSTOCK_TOKENS`` (``role:name:token,...``) and ``FLASHSTOCK_TOKENS_FILE`` (one per line)
+    tokens: str = ""
+    tokens_file: Path | None = None
+    #: ``FLASHSTOCK_SECRETS_FILE``: the 0600 file ``serve`` writes for its replicas
+    secrets_file: Path | None = None
+    #: ``FLASHSTOCK_WEBHOOK_ALLOW_PRIVATE``: non-public webhook targets allowed
+    #: (``actors.alerts.webhooks.allowed_targets``)
+    webhook_allow_private: str = ""
 
     @property
     def store(self) -> StoreConfig:
+        """The deployment's store; ``ValueError`` without a ``redis_url``."""
+        if not self.redis_url:
+            raise ValueError("REDIS_URL is not set")
         return StoreConfig(self.redis_url, self.namespace, self.shards)
 
 
-def redis_url_from_env() -> str | None:
-    """``REDIS_URL`` when set: a real server to use instead of the embedded one."""
-    return os.environ.get("REDIS_URL") or None
+class DeploymentSettings(Settings):
+    """A cluster deployment's settings: the same sources, with ``REDIS_URL`` required (a
+    deployment has no embedded Redis). What a Serve replica started by ``serve run`` /
+    ``serve deploy`` / a KubeRay RayService, and ``flashstock up``/``down``, read.
+    Secrets such as tokens are never passed as settings through Ray: they come from
+    ``FLASHSTOCK_SECRETS_FILE`` (``serve_app.secrets``) or the secrets directory."""
+
+    redis_url: str = Field(validation_alias=AliasChoices("REDIS_URL", "FLASHSTOCK_REDIS_URL"), min_length=1)
+
+
+def current_settings() -> Settings:
+    """This process's settings, read now (the environment can change between calls)."""
+    return Settings(_secrets_dir=_secrets_dir())  # type: ignore[call-arg]  # pydantic-settings init option
+
+
+def deployment_settings(**given: object) -> DeploymentSettings:
+    """A deployment's settings; ``given`` (options from a command line) win.
+    ``pydantic.ValidationError`` names what is missing or wrong."""
+    return DeploymentSettings(_secrets_dir=_secrets_dir(), **given)  # type: ignore[call-arg, arg-type]
+
+
+def _secrets_dir() -> Path | None:
+    value = os.environ.get(SECRETS_DIR_ENV)
+    return Path(value) if value else None
 
 
 def tune_gc_for_throughput() -> None:

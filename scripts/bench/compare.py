@@ -53,7 +53,7 @@ import redis
 from actors.infra.codec import entry_time_ms
 from actors.infra.directory import ingest_name
 from actors.infra.runtime import ray_for
-from actors.infra.settings import RAY_NAMESPACE, StoreConfig, redis_url_from_env
+from actors.infra.settings import RAY_NAMESPACE, StoreConfig, current_settings
 from actors.owner.client import StockClient
 from policies.ledger import SkuSettings
 from policies.operations import DefineSku
@@ -366,7 +366,7 @@ class Comparison:
             },
             "durability": {
                 "redis": "REDIS_URL as configured"
-                if redis_url_from_env()
+                if current_settings().redis_url
                 else "embedded redis-server, AOF appendfsync always",
                 "database": self.database.durability,
             },

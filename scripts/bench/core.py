@@ -28,7 +28,7 @@ import redis
 
 from actors.infra.redis_server import RedisServer
 from actors.infra.runtime import ray_for, redis_for
-from actors.infra.settings import StoreConfig, redis_url_from_env, tune_gc_for_throughput
+from actors.infra.settings import StoreConfig, current_settings, tune_gc_for_throughput
 from actors.infra.wire import unpack_decisions
 from actors.owner.client import apply_on, start_owners
 from actors.owner.commit import GroupCommitter
@@ -85,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory(prefix="flashstock-bench-") as tmp:
         with redis_for(Path(tmp)) as redis_url:
             results = _run_cases(args, redis_url)
-        if not redis_url_from_env() and not args.skip_fsync_comparison:
+        if not current_settings().redis_url and not args.skip_fsync_comparison:
             # What fsync on every commit costs: the main case again with fsync once a second.
             with (
                 RedisServer(Path(tmp) / "everysec", appendfsync="everysec") as relaxed,
@@ -110,7 +110,7 @@ def _run_cases(args: argparse.Namespace, redis_url: str) -> dict[str, Any]:
     best = max(c["decisions_per_s"] for c in cases if c["batch"] == 1000)
     return {
         "machine": machine(),
-        "durability": "Redis AOF appendfsync always" if not redis_url_from_env() else "REDIS_URL",
+        "durability": "Redis AOF appendfsync always" if not current_settings().redis_url else "REDIS_URL",
         "cases": cases,
         "classic_lua_per_order": classic,
         "in_process_1sku_batch1000": in_process,

@@ -171,26 +171,32 @@ def test_the_operator_can_allow_some_networks_and_hosts_only() -> None:
     assert url_problem("http://other.internal/", allow=allow, resolve=resolve) is not None
 
 
-@pytest.mark.parametrize("value", ["", "0", "false", "no", "none"])
-def test_no_allowance_by_default(value: str) -> None:
-    assert allowed_targets({}) == Allowance()
-    assert allowed_targets({ALLOW_PRIVATE_ENV: value}) == Allowance()
+@pytest.mark.parametrize("value", [None, "", "0", "false", "no", "none"])
+def test_no_allowance_by_default(value: str | None, monkeypatch: pytest.MonkeyPatch) -> None:
+    if value is None:
+        monkeypatch.delenv(ALLOW_PRIVATE_ENV, raising=False)
+    else:
+        monkeypatch.setenv(ALLOW_PRIVATE_ENV, value)
+    assert allowed_targets() == Allowance()
 
 
 @pytest.mark.parametrize("value", ["1", "true", "YES", "all", "*"])
-def test_the_environment_can_allow_everything(value: str) -> None:
-    assert allowed_targets({ALLOW_PRIVATE_ENV: value}).everything
+def test_the_environment_can_allow_everything(value: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(ALLOW_PRIVATE_ENV, value)
+    assert allowed_targets().everything
 
 
-def test_the_environment_lists_networks_and_hosts() -> None:
-    allow = allowed_targets({ALLOW_PRIVATE_ENV: "127.0.0.1,10.0.0.0/8,hooks.internal"})
+def test_the_environment_lists_networks_and_hosts(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(ALLOW_PRIVATE_ENV, "127.0.0.1,10.0.0.0/8,hooks.internal")
+    allow = allowed_targets()
     assert [str(n) for n in allow.networks] == ["127.0.0.1/32", "10.0.0.0/8"]
     assert allow.hosts == frozenset({"hooks.internal"})
 
 
-def test_an_unreadable_environment_value_allows_nothing_and_says_so() -> None:
+def test_an_unreadable_environment_value_allows_nothing_and_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(ALLOW_PRIVATE_ENV, "127.0.0.1, not a host!")
     with capture_logs() as logs:
-        allow = allowed_targets({ALLOW_PRIVATE_ENV: "127.0.0.1, not a host!"})
+        allow = allowed_targets()
     assert allow == Allowance()
     assert [e["event"] for e in logs] == ["webhook_allowance_unreadable"]
 

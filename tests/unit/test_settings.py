@@ -1,0 +1,111 @@
+"""One typed place for settings (``actors.infra.settings``): the environment, then ``.env``,
+then a secrets directory; read by the CLI, the logging set-up, the API's tokens and the
+deployment commands."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from actors.infra.settings import SECRETS_DIR_ENV, current_settings, deployment_settings
+from scripts.cli import build_parser, main
+from serve_app.auth import TokenBook
+
+NAMES = (
+    "REDIS_URL",
+    "FLASHSTOCK_REDIS_URL",
+    "FLASHSTOCK_NAMESPACE",
+    "FLASHSTOCK_SHARDS",
+    "FLASHSTOCK_LOG_LEVEL",
+    "FLASHSTOCK_LOG_FORMAT",
+    "FLASHSTOCK_TOKENS",
+    "FLASHSTOCK_TOKENS_FILE",
+    "FLASHSTOCK_SECRETS_FILE",
+    SECRETS_DIR_ENV,
+)
+
+
+@pytest.fixture
+def clean(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """A working directory of its own (for ``.env``) and none of the settings set."""
+    for name in NAMES:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def test_defaults_without_any_source(clean: Path) -> None:
+    settings = current_settings()
+    assert (settings.redis_url, settings.namespace, settings.shards) == (None, "fs", 2)
+    assert settings.log_level is None and settings.tokens == ""
+
+
+def test_the_environment_wins_over_dotenv_and_dotenv_over_the_secrets_directory(
+    clean: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    secrets = clean / "secrets"
+    secrets.mkdir()
+    (secrets / "flashstock_namespace").write_text("from-secrets")
+    (secrets / "flashstock_shards").write_text("7")
+    (secrets / "redis_url").write_text("redis://secret-host:6379/0")
+    (clean / ".env").write_text("FLASHSTOCK_NAMESPACE=from-dotenv\nFLASHSTOCK_LOG_LEVEL=debug\n")
+    monkeypatch.setenv(SECRETS_DIR_ENV, str(secrets))
+    monkeypatch.setenv("FLASHSTOCK_LOG_LEVEL", "error")
+
+    settings = current_settings()
+
+    assert settings.log_level == "error"  # environment over .env
+    assert settings.namespace == "from-dotenv"  # .env over the secrets directory
+    assert settings.shards == 7  # the secrets directory when nothing else says
+    assert settings.redis_url == "redis://secret-host:6379/0"
+    assert settings.store.redis_url == "redis://secret-host:6379/0"
+
+
+def test_a_deployment_needs_a_redis_url_and_options_win(clean: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="REDIS_URL"):
+        deployment_settings()
+    monkeypatch.setenv("FLASHSTOCK_SHARDS", "3")
+    settings = deployment_settings(REDIS_URL="redis://given:6379", shards=5)
+    assert (settings.redis_url, settings.shards) == ("redis://given:6379", 5)
+    assert deployment_settings(REDIS_URL="redis://given:6379").shards == 3
+
+
+def test_api_tokens_come_from_the_secrets_directory(clean: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    secrets = clean / "secrets"
+    secrets.mkdir()
+    (secrets / "flashstock_tokens").write_text("admin:ops:s3cret-token")
+    monkeypatch.setenv(SECRETS_DIR_ENV, str(secrets))
+
+    book = TokenBook.from_env()
+
+    principal = book.principal("s3cret-token")
+    assert book.enabled and principal is not None and principal.role == "admin"
+    assert book.principal("another") is None
+
+
+def test_command_defaults_follow_the_settings(clean: Path) -> None:
+    (clean / ".env").write_text("FLASHSTOCK_SHARDS=4\nFLASHSTOCK_NAMESPACE=show1\n")
+    args = build_parser().parse_args(["serve"])
+    assert (args.shards, args.namespace) == (4, "show1")
+    assert build_parser().parse_args(["serve", "--shards", "1"]).shards == 1
+
+
+def test_a_wrong_setting_stops_the_cli_naming_its_variable(
+    clean: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("FLASHSTOCK_SHARDS", "many")
+    assert main(["demo"]) == 2
+    err = capsys.readouterr().err
+    assert "FLASHSTOCK_SHARDS" in err and "integer" in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_the_log_level_from_dotenv_reaches_the_cli(
+    clean: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (clean / ".env").write_text("FLASHSTOCK_LOG_LEVEL=verbose\n")
+    assert main(["demo"]) == 2
+    assert "FLASHSTOCK_LOG_LEVEL must be one of" in capsys.readouterr().err
