@@ -150,9 +150,13 @@ def step_alerts(
         target = verdict.level if verdict.active else None
         step = _Step(verdict, now, now_wall, settings, playbooks or {}, hints or {}, channel)
         previous = alerts.get(key)
+        # nobody was told yet: within the hold time only a worse level may start (or go on
+        # pending: one that started worse and fell back is dropped)
+        untold = previous is None or previous.status == Status.PENDING
+        if untold and (target is None or _held_back(memory.get(key), target, now, settings)):
+            alerts.pop(key, None)
+            continue
         if previous is None:
-            if target is None or _held_back(memory.get(key), target, now, settings):
-                continue
             previous = step.new_alert(target)
         current, note = step.advance(previous, target, settle)
         if current.status == Status.RESOLVED or (current.status == Status.PENDING and target is None):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from policies.alert_book import AlertBook
@@ -141,6 +141,8 @@ def test_settling_after_a_restart_resolves_a_contradicted_alert_at_once() -> Non
 
 
 @settings(max_examples=60, deadline=None)
+# a worse level starts pending within the hold time, falls back to the resolved one, fires
+@example([(Level.TREND, 4, 1.0), (None, 31, 1.0), (Level.THRESHOLD, 1, 1.0), (Level.TREND, 3, 1.0)])
 @given(
     st.lists(
         st.tuples(
