@@ -157,6 +157,7 @@ def step_alerts(
             alerts.pop(key, None)
             continue
         if previous is None:
+            assert target is not None  # an untold alert without a target went on above
             previous = step.new_alert(target)
         current, note = step.advance(previous, target, settle)
         if current.status == Status.RESOLVED or (current.status == Status.PENDING and target is None):
