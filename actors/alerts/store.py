@@ -19,8 +19,6 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
-import redis
-
 from actors.infra import keys
 from actors.infra.codec import (
     decode_alert,
@@ -32,6 +30,7 @@ from actors.infra.codec import (
     encode_subscription,
     text,
 )
+from actors.infra.redis_client import RedisClient
 from policies.alert_lifecycle import Alert, Notification, Status
 from policies.silences import Silence
 from policies.subscriptions import Subscription
@@ -94,7 +93,7 @@ def _start_of(after: str) -> str:
 class RedisAlertStore:
     """The alert store in Redis. ``client`` may decode responses or not."""
 
-    def __init__(self, client: redis.Redis, namespace: str, *, stream_maxlen: int = 100_000) -> None:
+    def __init__(self, client: RedisClient, namespace: str, *, stream_maxlen: int = 100_000) -> None:
         self.client = client
         self.namespace = namespace
         self.stream_maxlen = stream_maxlen

@@ -27,6 +27,7 @@ from ray._private import ray_constants
 
 from actors.infra.durability import Durability, judge_durability
 from actors.infra.logging import FORMAT_ENV
+from actors.infra.redis_client import connect
 from actors.infra.redis_server import RedisServer, RedisServerError
 from actors.infra.settings import RAY_NAMESPACE, redis_url_from_env
 
@@ -73,7 +74,7 @@ def guard_durability(url: str, *, allow_volatile: bool = False) -> Durability:
     """Read the ``appendonly`` and ``appendfsync`` settings of the Redis at ``url`` and
     judge them (``actors.infra.durability``). Raises ``VolatileRedisError`` (one line: what
     was found, what to do) when refused, ``RedisServerError`` when Redis cannot be reached."""
-    client = redis.Redis.from_url(url, socket_timeout=5.0, socket_connect_timeout=5.0)
+    client = connect(url, socket_timeout=5.0, socket_connect_timeout=5.0)
     try:
         settings = {**client.config_get("appendonly"), **client.config_get("appendfsync")}
         appendonly, appendfsync = settings.get("appendonly"), settings.get("appendfsync")

@@ -36,6 +36,7 @@ from actors.infra.codec import (
     text,
 )
 from actors.infra.keys import ChannelKeys
+from actors.infra.redis_client import RedisClient, connect
 from actors.infra.settings import StoreConfig
 from policies.channels import Unreadable
 from policies.operations import FIELD_SEPARATOR
@@ -205,7 +206,7 @@ def accepted_skus(recorded: Mapping[str, RecordedOrder]) -> dict[str, list[str]]
 class RedisIngestStore:
     """A channel's ingest on Redis; creates the inbox and its consumer group if missing."""
 
-    def __init__(self, client: redis.Redis, keys: ChannelKeys, *, stream_maxlen: int = 1_000_000) -> None:
+    def __init__(self, client: RedisClient, keys: ChannelKeys, *, stream_maxlen: int = 1_000_000) -> None:
         self.redis = client
         self.keys = keys
         self.stream_maxlen = stream_maxlen
@@ -219,7 +220,7 @@ class RedisIngestStore:
     def connect(
         cls, config: StoreConfig, channel: str, *, stream_maxlen: int = 1_000_000
     ) -> RedisIngestStore:
-        client = redis.Redis.from_url(config.redis_url, socket_timeout=30.0)
+        client = connect(config.redis_url, socket_timeout=30.0)
         return cls(client, ChannelKeys.of(config.namespace, channel), stream_maxlen=stream_maxlen)
 
     def read(self, consumer: str, count: int, *, pending: bool, block_ms: int = 0) -> list[InboxEntry]:
@@ -358,7 +359,7 @@ class RedisIngestStore:
 
 
 def read_decisions(
-    client: redis.Redis, keys: ChannelKeys, start: str = "-", end: str = "+"
+    client: RedisClient, keys: ChannelKeys, start: str = "-", end: str = "+"
 ) -> list[tuple[str, list[str]]]:
     """Published decisions as ``(entry id, fields)``, one per decision, in order; fields
     as in ``format_order_decision`` / ``format_notice``."""
@@ -366,7 +367,7 @@ def read_decisions(
     return [(text(entry_id), fields) for entry_id, entry in entries for fields in decision_fields(entry)]
 
 
-def enqueue(client: redis.Redis, keys: ChannelKeys, messages: Sequence[RawMessage]) -> list[str]:
+def enqueue(client: RedisClient, keys: ChannelKeys, messages: Sequence[RawMessage]) -> list[str]:
     """Append platform messages to a channel's inbox stream (what a platform connector or
     the simulator does); returns the entry ids."""
     pipe = client.pipeline(transaction=False)

@@ -23,10 +23,9 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol, TypeVar
 
-import redis
-
 from actors.infra import keys
 from actors.infra.codec import decode_record, text
+from actors.infra.redis_client import RedisClient, connect
 from actors.infra.settings import StoreConfig
 from actors.owner.memory_store import MemoryLedgers
 from actors.owner.store import LedgerStore
@@ -73,9 +72,9 @@ def _read(fields: Mapping[Any, Any]) -> tuple[int, str, str, int]:
 
 
 class RedisGrantStore:
-    def __init__(self, config: StoreConfig, client: redis.Redis | None = None) -> None:
+    def __init__(self, config: StoreConfig, client: RedisClient | None = None) -> None:
         self.config = config
-        self.client = client or redis.Redis.from_url(config.redis_url, socket_timeout=30.0)
+        self.client = client or connect(config.redis_url, socket_timeout=30.0)
 
     def load_book(self) -> BookState | None:
         raw = self.client.get(keys.grant_book(self.config.namespace))

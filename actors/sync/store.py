@@ -13,10 +13,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
-import redis
-
 from actors.infra import keys
 from actors.infra.codec import LedgerEntry, decode_ledger_entry, text
+from actors.infra.redis_client import RedisClient, connect
 from actors.infra.settings import StoreConfig
 from actors.owner.memory_store import MemoryLedgers
 from actors.owner.store import read_skus
@@ -47,9 +46,9 @@ class SyncStore(Protocol):
 
 
 class RedisSyncStore:
-    def __init__(self, config: StoreConfig, client: redis.Redis | None = None) -> None:
+    def __init__(self, config: StoreConfig, client: RedisClient | None = None) -> None:
         self.config = config
-        self.client = client or redis.Redis.from_url(config.redis_url, socket_timeout=30.0)
+        self.client = client or connect(config.redis_url, socket_timeout=30.0)
         self.stream = keys.ledger_stream(config.namespace)
 
     def snapshot(self) -> tuple[str, dict[str, int]]:
