@@ -69,3 +69,16 @@ def backend(request: pytest.FixtureRequest) -> Iterator[Backend]:
     backend = Backend(request.param, url)
     yield backend
     backend.close()
+
+
+@pytest.fixture(params=["memory", "redis", pytest.param("cluster", marks=pytest.mark.cluster)])
+def ownerless_backend(request: pytest.FixtureRequest) -> Iterator[Backend]:
+    """``backend``, and on a Redis Cluster too, for tests that commit nothing as an owner
+    (the owners' commit does not run on a cluster yet: ``RedisOwnerStore``)."""
+    servers = {"redis": "redis_server", "cluster": "redis_cluster"}
+    url = (
+        request.getfixturevalue(servers[request.param]).url if request.param in servers else "redis://unused"
+    )
+    backend = Backend("memory" if request.param == "memory" else "redis", url)
+    yield backend
+    backend.close()
