@@ -32,6 +32,7 @@ import redis
 import structlog
 from redis.client import Pipeline
 from redis.cluster import RedisCluster
+from redis.exceptions import CrossSlotTransactionError
 
 from actors.infra.redis_client import CLUSTER_BACKOFF, CLUSTER_RETRIES, RedisClient
 
@@ -55,7 +56,8 @@ _RETRIED = (
 def atomic_write(client: RedisClient, tag_key: str, queue: Callable[[Any], None]) -> list[Any]:
     """Apply the commands ``queue`` adds to the pipeline it is given, all or none, and
     return their replies (raw on a cluster: ``text()`` them). Every key must share
-    ``tag_key``'s hash tag. Raises ``redis.exceptions.ResponseError`` for a command Redis
+    ``tag_key``'s hash tag: on a cluster, ``CrossSlotTransactionError`` before anything is
+    sent if one does not. Raises ``redis.exceptions.ResponseError`` for a command Redis
     refused (nothing applied), a connection error once the retries are spent."""
     if not isinstance(client, RedisCluster):
         pipe = client.pipeline(transaction=True)
@@ -88,6 +90,13 @@ def _write_on_primary(client: RedisCluster, tag_key: str, queue: Callable[[Any],
     pipe: Any = Pipeline(node_client.connection_pool, {}, transaction=False, shard_hint=None)
     pipe.execute_command("MULTI")
     queue(pipe)
+    for args, _ in pipe.command_stack[1:]:
+        if client.determine_slot(*args) != slot:
+            pipe.reset()
+            raise CrossSlotTransactionError(
+                f"{args[0]} {args[1]!r} is not in the hash slot of {tag_key!r}: keys written "
+                "together must share its hash tag"
+            )
     pipe.execute_command("EXEC")
     if has_replica:
         pipe.execute_command("WAIT", 1, WAIT_TIMEOUT_MS)
