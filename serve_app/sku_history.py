@@ -1,6 +1,6 @@
 """A SKU's history for the dashboard's chart, read from Redis: counters per minute from
 the ledger stream (``ns:ledger``) and alert markers from the notification stream
-(``ns:alerts``). Both reads are bounded; ``complete`` says whether the window was read
+(``{ns:alerts}``). Both reads are bounded; ``complete`` says whether the window was read
 to its start."""
 
 from __future__ import annotations
