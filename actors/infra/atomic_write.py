@@ -19,11 +19,14 @@ callers' writes are safe to repeat (``HSETNX``, ``XACK``, whole hashes) or toler
 repeated entry (a decision batch, a notification, a counter increment).
 When the replica does not confirm within ``WAIT_TIMEOUT_MS`` (it is down or far behind),
 the write stands on the primary alone, is logged (``redis_write_not_replicated``) and
-returned: refusing would stop the channel while its replica is away.
+returned: refusing would stop the channel while its replica is away. The slot map is then
+reloaded: Redis lists only live replicas in it, so a replica gone for good stops costing
+the wait.
 """
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable
 from typing import Any
@@ -113,4 +116,8 @@ def _write_on_primary(client: RedisCluster, tag_key: str, queue: Callable[[Any],
         raise failed[0]
     if has_replica and not isinstance(replies[-1], Exception) and int(replies[-1]) < 1:
         log.warning("redis_write_not_replicated", key=tag_key, primary=primary.name, wait_ms=WAIT_TIMEOUT_MS)
+        # the replica may be gone for good: reload the slot map (which lists live replicas
+        # only), so the next writes do not each wait for it
+        with contextlib.suppress(redis.exceptions.RedisError, redis.exceptions.RedisClusterException):
+            client.nodes_manager.initialize()
     return list(executed)

@@ -162,18 +162,20 @@ class LocalCluster:
         raise RedisServerError(f"no node serves slot {slot}")
 
     def wait_until_ready(self, timeout: float) -> None:
-        """Until every live node says ``cluster_state:ok`` with every slot served, and
-        every live replica's link to its primary is up."""
+        """Until every live node says ``cluster_state:ok`` with every slot served, every
+        live replica's link to its primary is up and every node lists every replica."""
         deadline = time.monotonic() + timeout
         problem = "not checked yet"
         while time.monotonic() < deadline:
-            problem = self._not_ready()
+            problem = self._not_ready(every_replica=True)
             if not problem:
                 return
             time.sleep(0.05)
         raise RedisServerError(f"the Redis Cluster was not ready in {timeout:.0f} s: {problem}")
 
-    def _not_ready(self) -> str:
+    def _not_ready(self, *, every_replica: bool = False) -> str:
+        """What is not ready yet ("" when all is); ``every_replica``: also every node must
+        list each primary's replicas in ``CLUSTER SLOTS`` (what clients learn them from)."""
         for node in self.live_nodes():
             client = redis.Redis(port=node.port, socket_timeout=2.0, decode_responses=True)
             try:
@@ -185,6 +187,11 @@ class LocalCluster:
                     return (
                         f"replica {node.port}: link to its primary is {replication.get('master_link_status')}"
                     )
+                if every_replica:
+                    # each entry: start, end, the primary, then the replicas
+                    short = [r for r in client.cluster("SLOTS") if len(r) - 3 < self.replicas]
+                    if short:
+                        return f"node {node.port} does not list every replica yet"
             except redis.exceptions.RedisError as error:
                 return f"node {node.port}: {error}"
             finally:

@@ -13,6 +13,7 @@ import pytest
 import redis
 from redis.cluster import RedisCluster
 from redis.exceptions import CrossSlotTransactionError
+from structlog.testing import capture_logs
 
 from actors.alerts.store import RedisAlertStore
 from actors.infra import keys
@@ -57,11 +58,22 @@ def read_on(node: RedisServer, *command: str) -> object:
         client.close()
 
 
+def waits_on(node: RedisServer) -> int:
+    """How many WAIT commands ``node`` has run."""
+    client = redis.Redis(port=node.port, socket_timeout=5.0)
+    try:
+        return int(client.info("commandstats").get("cmdstat_wait", {}).get("calls", 0))
+    finally:
+        client.close()
+
+
 def test_an_acknowledged_write_is_already_on_the_replica(redis_cluster: LocalCluster) -> None:
     client = cluster_client(redis_cluster)
     tag = keys.alerts_tag(fresh_namespace())
     try:
-        replica = replica_of(redis_cluster, redis_cluster.primary_of(tag))
+        primary = redis_cluster.primary_of(tag)
+        replica = replica_of(redis_cluster, primary)
+        waits_before = waits_on(primary)
         for n in range(20):
 
             def write(pipe: Any, n: int = n) -> None:
@@ -70,6 +82,7 @@ def test_an_acknowledged_write_is_already_on_the_replica(redis_cluster: LocalClu
             atomic_write(client, tag, write)
             # read at once on the replica, without waiting: WAIT 1 came back before
             assert read_on(replica, "HGET", f"{tag}:h", "n") == str(n)
+        assert waits_on(primary) - waits_before == 20
     finally:
         client.close()
 
@@ -168,3 +181,21 @@ def test_a_killed_primary_loses_nothing_acknowledged_and_the_stores_keep_working
     finally:
         ingest.redis.close()
         alerts_client.close()
+
+
+def test_writes_go_on_when_a_replica_dies_and_say_they_were_not_replicated(
+    own_cluster: LocalCluster,
+) -> None:
+    config = StoreConfig(own_cluster.url, namespace=fresh_namespace(), shard_count=1)
+    ingest = RedisIngestStore.connect(config, "douyin")
+    try:
+        replica_of(own_cluster, own_cluster.primary_of(ingest.keys.inbox)).kill()
+        with capture_logs() as logs:
+            sent = ingest.enqueue([json.dumps({"order": n}) for n in range(5)])
+            answered = decide_all(ingest, "c1")
+
+        assert answered == sent
+        assert ingest.counters() == {"decided": 5}
+        assert "redis_write_not_replicated" in [entry["event"] for entry in logs]
+    finally:
+        ingest.redis.close()
