@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import contextlib
 import time
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -43,6 +44,10 @@ log = structlog.get_logger(__name__)
 
 #: how long a cluster write waits for its replica's confirmation
 WAIT_TIMEOUT_MS = 1000
+#: seconds after which a write reloads the slot map first (replicas come and go)
+SLOT_MAP_MAX_AGE = 30.0
+#: when each cluster client's slot map was last reloaded here (monotonic seconds)
+_slot_map_loaded: weakref.WeakKeyDictionary[RedisCluster, float] = weakref.WeakKeyDictionary()
 #: cluster replies that mean the slot is served elsewhere now, or soon (a failover under
 #: way): nothing was applied; reload the slot map and send again
 _RETRIED = (
@@ -66,6 +71,7 @@ def atomic_write(client: RedisClient, tag_key: str, queue: Callable[[Any], None]
         pipe = client.pipeline(transaction=True)
         queue(pipe)
         return list(pipe.execute())
+    _refresh_slot_map(client)
     attempt = 0
     while True:
         try:
@@ -80,6 +86,20 @@ def atomic_write(client: RedisClient, tag_key: str, queue: Callable[[Any], None]
                 client.nodes_manager.initialize()
             except (redis.exceptions.RedisError, redis.exceptions.RedisClusterException) as reload_error:
                 log.info("redis_cluster_slots_unknown", key=tag_key, error=str(reload_error))
+
+
+def _refresh_slot_map(client: RedisCluster) -> None:
+    """Reload the client's slot map once it is ``SLOT_MAP_MAX_AGE`` old: redis-py reloads
+    it only after an error, and a replica that joined (or was not listed yet: Redis lists
+    a replica only once it has replicated something) would otherwise never be waited for."""
+    now = time.monotonic()
+    loaded = _slot_map_loaded.get(client)
+    if loaded is None:
+        _slot_map_loaded[client] = now  # loaded as the client was made
+    elif now - loaded > SLOT_MAP_MAX_AGE:
+        _slot_map_loaded[client] = now
+        with contextlib.suppress(redis.exceptions.RedisError, redis.exceptions.RedisClusterException):
+            client.nodes_manager.initialize()
 
 
 def _write_on_primary(client: RedisCluster, tag_key: str, queue: Callable[[Any], None]) -> list[Any]:

@@ -98,6 +98,15 @@ class LocalCluster:
                         # a replica whose primary died takes over whatever its lag
                         "--cluster-replica-validity-factor",
                         "0",
+                        # a replica's first sync starts at once (Redis waits 5 s by
+                        # default for more replicas to share one transfer)
+                        "--repl-diskless-sync-delay",
+                        "0",
+                        # CLUSTER SLOTS lists a replica only once its offset is above 0:
+                        # the primary's pings (every 10 s by default) move it on an idle
+                        # cluster
+                        "--repl-ping-replica-period",
+                        "1",
                     ),
                 )
             )
