@@ -1,12 +1,14 @@
 """A real Redis Cluster on this machine: N primaries (and R replicas each) from the
-redis-server binary ``RedisServer`` picks, for the tests and ``flashstock bench``.
+redis-server binary ``RedisServer`` picks, for the tests and for benchmarks (a
+``flashstock bench`` suite can start one the same way: no fixture involved).
 
 Every node is a ``RedisServer`` (127.0.0.1, a free port, its own data directory with an
 append-only file, ``appendfsync always``, dies with its owner) started with
 ``cluster-enabled yes``; ``redis-cli --cluster create`` then assigns the slots and pairs
 replicas with primaries. ``start`` returns once every live node reports
-``cluster_state:ok`` with all 16384 slots covered and every replica's link to its primary
-is up (a deadline, never a fixed sleep). ``url`` is the ``redis+cluster://`` URL that
+``cluster_state:ok`` with all 16384 slots covered, every replica's link to its primary
+is up and every node lists every replica (what clients learn replicas from), polled
+against a deadline, never a fixed sleep; about 3 s for 3 primaries with a replica each. ``url`` is the ``redis+cluster://`` URL that
 ``actors.infra.redis_client.connect`` takes.
 
 ``cluster-node-timeout`` is short by default (1 s): a killed primary is marked failed and
