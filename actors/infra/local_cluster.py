@@ -8,8 +8,8 @@ append-only file, ``appendfsync always``, dies with its owner) started with
 replicas with primaries. ``start`` returns once every live node reports
 ``cluster_state:ok`` with all 16384 slots covered, every replica's link to its primary
 is up and every node lists every replica (what clients learn replicas from), polled
-against a deadline, never a fixed sleep; about 3 s for 3 primaries with a replica each. ``url`` is the ``redis+cluster://`` URL that
-``actors.infra.redis_client.connect`` takes.
+against a deadline, never a fixed sleep; about 3 s for 3 primaries with a replica each.
+``url`` is the ``redis+cluster://`` URL that ``actors.infra.redis_client.connect`` takes.
 
 ``cluster-node-timeout`` is short by default (1 s): a killed primary is marked failed and
 its replica promoted within a few seconds, which the failover tests wait for
