@@ -28,7 +28,7 @@ from ray._private import ray_constants
 
 from actors.infra.durability import Durability, Level, judge_durability
 from actors.infra.logging import FORMAT_ENV
-from actors.infra.redis_client import connect, primaries, without_password
+from actors.infra.redis_client import RedisUrlError, connect, primaries, without_password
 from actors.infra.redis_server import RedisServer, RedisServerError
 from actors.infra.settings import RAY_NAMESPACE, redis_url_from_env
 
@@ -76,9 +76,11 @@ def guard_durability(url: str, *, allow_volatile: bool = False) -> Durability:
     every primary, for a Redis Cluster) and judge them (``actors.infra.durability``); on a
     cluster the least durable primary decides, and the verdict names it. Raises
     ``VolatileRedisError`` (one line: what was found, what to do) when refused,
-    ``RedisServerError`` when Redis cannot be reached."""
+    ``RedisServerError`` when Redis cannot be reached or the URL is malformed."""
     try:
         client = connect(url, socket_timeout=5.0, socket_connect_timeout=5.0)
+    except RedisUrlError as error:  # one line for the command to print, not a traceback
+        raise RedisServerError(f"the Redis URL cannot be used: {error}") from None
     except (redis.exceptions.RedisError, redis.exceptions.RedisClusterException) as error:
         raise RedisServerError(f"cannot reach Redis at {without_password(url)}: {error}") from None
     try:

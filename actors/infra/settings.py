@@ -45,7 +45,9 @@ class DeploymentSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="FLASHSTOCK_", env_file=".env", extra="ignore")
 
-    #: the Redis every node reaches (``REDIS_URL``); a deployment has no embedded Redis
+    #: the Redis every node reaches (``REDIS_URL``: a server, or a Redis Cluster as
+    #: ``redis+cluster://host:port[,host:port]``, ``actors.infra.redis_client``); a
+    #: deployment has no embedded Redis
     redis_url: str = Field(validation_alias=AliasChoices("REDIS_URL", "FLASHSTOCK_REDIS_URL"), min_length=1)
     #: ``FLASHSTOCK_NAMESPACE``: the key namespace and the actors' name prefix
     namespace: str = DEFAULT_NAMESPACE
@@ -58,7 +60,8 @@ class DeploymentSettings(BaseSettings):
 
 
 def redis_url_from_env() -> str | None:
-    """``REDIS_URL`` when set: a real server to use instead of the embedded one."""
+    """``REDIS_URL`` when set: a real server (or Redis Cluster) to use instead of the
+    embedded one."""
     return os.environ.get("REDIS_URL") or None
 
 

@@ -17,6 +17,8 @@ from actors.infra.redis_client import (
     single_server,
     without_password,
 )
+from actors.infra.redis_server import RedisServerError
+from actors.infra.runtime import guard_durability
 
 
 def test_a_cluster_url_lists_its_seed_nodes_and_credentials() -> None:
@@ -52,6 +54,11 @@ def test_plain_redis_urls_are_not_cluster_urls() -> None:
 def test_a_malformed_url_is_refused_naming_the_problem(url: str, problem: str) -> None:
     with pytest.raises(RedisUrlError, match=problem):
         connect(url)
+
+
+def test_the_start_gate_turns_a_malformed_url_into_one_line() -> None:
+    with pytest.raises(RedisServerError, match=r"the Redis URL cannot be used: .*is not host:port"):
+        guard_durability("redis+cluster://redis-1")  # what every command checks first
 
 
 def test_a_refusal_does_not_show_the_password() -> None:
