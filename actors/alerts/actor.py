@@ -26,7 +26,6 @@ from collections.abc import Sequence
 from typing import Any
 
 import ray
-import redis
 import structlog
 
 from actors.alerts.delivery.worker import Delivery
@@ -38,6 +37,7 @@ from actors.alerts.webhooks import WebhookSender
 from actors.infra.codec import notification_record
 from actors.infra.directory import actor_options, forecaster_name
 from actors.infra.logging import configure_logging
+from actors.infra.redis_client import connect
 from actors.infra.settings import StoreConfig
 from actors.infra.wire import Origin, SaleEvent, stock_of, unpack_commit
 from actors.owner.store import read_skus
@@ -98,7 +98,7 @@ class ForecasterService:
         #: when this incarnation started (wall clock), so a restart can be told apart
         self.started_wall = time.time()
         self.driven = driven
-        self.redis = redis.Redis.from_url(config.redis_url, socket_timeout=30.0)
+        self.redis = connect(config.redis_url, socket_timeout=30.0)
         store = RedisAlertStore(self.redis, config.namespace)
         self.delivery = Delivery(WebhookSender(store), store, show=config.namespace)
         self.delivery.start()

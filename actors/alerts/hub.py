@@ -3,7 +3,7 @@
 The lifecycle itself is the pure ``AlertBook``; the hub wraps it with its store
 (``actors.alerts.store.AlertStore``, Redis in the actor). Every notification (firing,
 escalated, deescalated, eta, surge, resolved: ``policies.alert_lifecycle.Kind``) is
-appended to the durable stream (``ns:alerts`` in Redis: replayable from any id, the SSE
+appended to the durable stream (``{ns:alerts}`` in Redis: replayable from any id, the SSE
 route resumes from it with ``Last-Event-ID``) together with the open alerts it changes,
 in one transaction per evaluation; silences, acknowledgements and subscriptions are
 stored as they are made. A restarted hub reloads them, so open alerts, acknowledgements

@@ -13,10 +13,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-import redis
-
 from actors.infra import keys
 from actors.infra.codec import LedgerEntry, decode_ledger_entry, split_field, text
+from actors.infra.redis_client import RedisClient
 from actors.infra.wire import SaleEvent
 from policies.ledger import LineStatus
 
@@ -43,7 +42,7 @@ def sales_of(entries: Iterable[LedgerEntry]) -> list[SaleEvent]:
 
 
 def read_ledger_since(
-    client: redis.Redis, namespace: str, since_wall: float, batch: int = 10_000
+    client: RedisClient, namespace: str, since_wall: float, batch: int = 10_000
 ) -> list[LedgerEntry]:
     """The ledger stream's entries committed at or after ``since_wall`` (epoch seconds,
     the Redis clock of the commit), oldest first, read ``batch`` entries at a time."""

@@ -5,9 +5,11 @@ to in one transaction with the open alerts it changes, read back after an entry 
 open alerts, silences, webhook subscriptions and webhook dead letters. ``DeadLetters`` is
 the part the webhook sender needs alone.
 
-``RedisAlertStore`` is the system of record (keys from ``actors.infra.keys``:
-``ns:alerts``, ``ns:alerts:open``, ``ns:alerts:silences``, ``ns:alerts:subscriptions``,
-``ns:webhook-dead:{id}``). ``MemoryAlertStore`` keeps the same JSON texts in dictionaries,
+``RedisAlertStore`` is the system of record (keys from ``actors.infra.keys``, all under
+the hash tag ``{ns:alerts}``: the stream ``{ns:alerts}``, ``{ns:alerts}:open``,
+``:silences``, ``:subscriptions``, ``:webhook-dead:<id>``); every write goes through
+``actors.infra.atomic_write`` (on a Redis Cluster: one slot, on a replica before it
+returns). ``MemoryAlertStore`` keeps the same JSON texts in dictionaries,
 for fast unit tests; ``tests/contract/test_alert_store_contract.py`` runs one suite
 against both so they cannot drift.
 """
@@ -19,9 +21,8 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
-import redis
-
 from actors.infra import keys
+from actors.infra.atomic_write import atomic_write
 from actors.infra.codec import (
     decode_alert,
     decode_silence,
@@ -32,6 +33,7 @@ from actors.infra.codec import (
     encode_subscription,
     text,
 )
+from actors.infra.redis_client import RedisClient
 from policies.alert_lifecycle import Alert, Notification, Status
 from policies.silences import Silence
 from policies.subscriptions import Subscription
@@ -94,7 +96,7 @@ def _start_of(after: str) -> str:
 class RedisAlertStore:
     """The alert store in Redis. ``client`` may decode responses or not."""
 
-    def __init__(self, client: redis.Redis, namespace: str, *, stream_maxlen: int = 100_000) -> None:
+    def __init__(self, client: RedisClient, namespace: str, *, stream_maxlen: int = 100_000) -> None:
         self.client = client
         self.namespace = namespace
         self.stream_maxlen = stream_maxlen
@@ -104,19 +106,27 @@ class RedisAlertStore:
         self.subscriptions_key = keys.subscriptions(namespace)
 
     def append(self, notes: Sequence[Notification]) -> list[str]:
-        pipe = self.client.pipeline(transaction=True)
-        for note in notes:
-            if note.alert.status == Status.RESOLVED:
-                pipe.hdel(self.open_key, note.alert.id)
-            else:
-                pipe.hset(self.open_key, note.alert.id, encode_alert(note.alert))
-            pipe.xadd(
-                self.stream_key,
-                {"alert": encode_notification(note)},
-                maxlen=self.stream_maxlen,
-                approximate=True,
-            )
-        return [text(entry_id) for entry_id in pipe.execute()[1::2]]
+        if not notes:
+            return []
+
+        def queue(pipe: Any) -> None:
+            for note in notes:
+                if note.alert.status == Status.RESOLVED:
+                    pipe.hdel(self.open_key, note.alert.id)
+                else:
+                    pipe.hset(self.open_key, note.alert.id, encode_alert(note.alert))
+                pipe.xadd(
+                    self.stream_key,
+                    {"alert": encode_notification(note)},
+                    maxlen=self.stream_maxlen,
+                    approximate=True,
+                )
+
+        return [text(entry_id) for entry_id in atomic_write(self.client, self.stream_key, queue)[1::2]]
+
+    def _write(self, queue: Callable[[Any], None]) -> None:
+        """One write of the hub's keys, acknowledged once safe (``atomic_write``)."""
+        atomic_write(self.client, self.stream_key, queue)
 
     def history(self, after: str = "-", count: int = 1000) -> list[HistoryEntry]:
         # redis-py types stream replies loosely; each is (id, {field: value})
@@ -146,31 +156,32 @@ class RedisAlertStore:
         return [decode_alert(raw) for raw in self._values(self.open_key)]
 
     def save_alert(self, alert: Alert) -> None:
-        self.client.hset(self.open_key, alert.id, encode_alert(alert))
+        self._write(lambda pipe: pipe.hset(self.open_key, alert.id, encode_alert(alert)))
 
     def silences(self) -> list[Silence]:
         return [decode_silence(raw) for raw in self._values(self.silences_key)]
 
     def save_silence(self, silence: Silence) -> None:
-        self.client.hset(self.silences_key, silence.id, encode_silence(silence))
+        self._write(lambda pipe: pipe.hset(self.silences_key, silence.id, encode_silence(silence)))
 
     def delete_silences(self, silence_ids: Sequence[str]) -> None:
         if silence_ids:
-            self.client.hdel(self.silences_key, *silence_ids)
+            self._write(lambda pipe: pipe.hdel(self.silences_key, *silence_ids))
 
     def subscriptions(self) -> list[Subscription]:
         return [decode_subscription(raw) for raw in self._values(self.subscriptions_key)]
 
     def save_subscription(self, subscription: Subscription) -> None:
-        self.client.hset(self.subscriptions_key, subscription.id, encode_subscription(subscription))
+        self._write(
+            lambda pipe: pipe.hset(self.subscriptions_key, subscription.id, encode_subscription(subscription))
+        )
 
     def delete_subscription(self, subscription_id: str) -> None:
-        self.client.hdel(self.subscriptions_key, subscription_id)
+        self._write(lambda pipe: pipe.hdel(self.subscriptions_key, subscription_id))
 
     def add_dead_letter(self, subscription_id: str, letter: Mapping[str, Any]) -> None:
-        self.client.rpush(
-            keys.webhook_dead(self.namespace, subscription_id), json.dumps(letter, ensure_ascii=False)
-        )
+        key = keys.webhook_dead(self.namespace, subscription_id)
+        self._write(lambda pipe: pipe.rpush(key, json.dumps(letter, ensure_ascii=False)))
 
     def dead_letters(self, subscription_id: str) -> list[dict[str, Any]]:
         raw: Any = self.client.lrange(keys.webhook_dead(self.namespace, subscription_id), 0, -1)

@@ -2,10 +2,10 @@
 
 - line records (``ns:sku:{sku}:lines`` values): ``encode_record`` / ``decode_record``
 - SKU settings and ledgers (``ns:sku:{sku}:state`` fields)
-- published decisions (``ns:decisions:{channel}`` entries): ``format_order_decision``,
+- published decisions (``{ns:ch:<channel>}:decisions`` entries): ``format_order_decision``,
   ``format_notice``, ``decision_fields``
-- notifications (``ns:alerts`` entries, webhook bodies): ``notification_record``
-- open alerts, silences, subscriptions (``ns:alerts:*`` hashes)
+- notifications (``{ns:alerts}`` entries, webhook bodies): ``notification_record``
+- open alerts, silences, subscriptions (``{ns:alerts}:*`` hashes)
 - ledger stream entries (``ns:ledger``, written by the commit script): ``decode_ledger_entry``
 - stream entry ids: ``entry_time_ms``; any Redis reply value as text: ``text``
 
@@ -92,7 +92,7 @@ def format_notice(notice: NoticeDecision) -> str:
 
 
 def decision_fields(entry: Mapping[bytes, bytes]) -> list[list[str]]:
-    """The decisions of one entry of ``ns:decisions:{channel}``, as fields (a decision's
+    """The decisions of one entry of ``{ns:ch:<channel>}:decisions``, as fields (a decision's
     line split at tabs: ``format_order_decision`` / ``format_notice``)."""
     return [line.split("\t") for line in entry[b"decisions"].decode().split("\n")]
 

@@ -16,30 +16,51 @@ Ledgers (written only by the SKU owners' commit script, ``actors.owner.store``):
 - ``ns:epoch:{shards}:{index}``    the fencing epoch of owner ``index``
 - ``ns:layout``                    the shard count the deployment runs with now
 
-Channels (``actors.ingest``, ``actors.sync``):
+Keys a script or a transaction uses together carry one hash tag (the part in ``{}``,
+which alone decides a key's Redis Cluster slot), so every multi-key write stays in one
+slot: per SKU (``{sku}``, above), per channel (``{ns:ch:<channel>}``), for the channel
+sync and grant protocol (``{ns:sync}``) and for the alert hub (``{ns:alerts}``). Names in
+``{}`` below are hash tags; ``<x>`` is a value. A channel name may hold ``}``: its keys
+still share one tag (the text up to the first ``}``), so still one slot.
 
-- ``ns:in:{channel}``              stream: the platform's order messages (the inbox)
-- ``ns:decisions:{channel}``       stream: published decisions, one entry per batch
-- ``ns:dead:{channel}``            stream: unreadable messages with their reason
-- ``ns:orders:{channel}``          hash: order id -> the order as first decided (lines and
-                                   outcome; written once: conflicts, payments and cancels)
-- ``ns:cancel-requests:{channel}`` stream: orders a platform-first platform sold that
-                                   flashstock refused: the platform must cancel them
-- ``ns:ingest-stats:{channel}``    hash: counters of the channel's ingest
-- ``ns:visible:{channel}``         hash: sku -> units the platform may show
-- ``ns:visible-changes``           stream: changes of the visible quantities
-- ``ns:grants:book``               string: the grant book (``actors.sync.grant_store``)
-- ``ns:grants:headroom``           hash: sku -> on_hand - reserved - sold - held by platforms
-- ``ns:grant-updates:{channel}``   stream: grant updates to the platform (add / take)
-- ``ns:grant-answers:{channel}``   stream: the platform's answers (units added / removed)
+Channels (``actors.ingest``), tag ``{ns:ch:<channel>}``, written together by the ingest's
+publish transaction (``actors.ingest.store``):
 
-Alerts (``actors.alerts``):
+- ``{ns:ch:<channel>}:in``               stream: the platform's order messages (the inbox)
+- ``{ns:ch:<channel>}:decisions``        stream: published decisions, one entry per batch
+- ``{ns:ch:<channel>}:dead``             stream: unreadable messages with their reason
+- ``{ns:ch:<channel>}:orders``           hash: order id -> the order as first decided
+                                         (lines and outcome; written once: conflicts,
+                                         payments and cancels)
+- ``{ns:ch:<channel>}:cancel-requests``  stream: orders a platform-first platform sold
+                                         that flashstock refused: the platform must
+                                         cancel them
+- ``{ns:ch:<channel>}:ingest-stats``     hash: counters of the channel's ingest
 
-- ``ns:alerts``                    stream: every notification (durable history)
-- ``ns:alerts:open``               hash: open alerts
-- ``ns:alerts:silences``           hash: silences
-- ``ns:alerts:subscriptions``      hash: webhook subscriptions
-- ``ns:webhook-dead:{id}``         list: webhook deliveries that failed for good
+Channel sync and grants (``actors.sync``), tag ``{ns:sync}``: a visibility publish writes
+several channels' hashes with the change stream, a grant step the book, the headroom and
+several platforms' update streams, in one transaction each:
+
+- ``{ns:sync}:visible:<channel>``        hash: sku -> units the platform may show
+- ``{ns:sync}:visible-changes``          stream: changes of the visible quantities
+- ``{ns:sync}:grants:book``              string: the grant book (``actors.sync.grant_store``)
+- ``{ns:sync}:grants:headroom``          hash: sku -> on_hand - reserved - sold - held by
+                                         platforms
+- ``{ns:sync}:grant-updates:<channel>``  stream: grant updates to the platform (add / take)
+- ``{ns:sync}:grant-answers:<channel>``  stream: the platform's answers (units added /
+                                         removed)
+
+Alerts (``actors.alerts``), tag ``{ns:alerts}``: a notification is appended to the stream
+with the open alert it changes in one transaction:
+
+- ``{ns:alerts}``                        stream: every notification (durable history)
+- ``{ns:alerts}:open``                   hash: open alerts
+- ``{ns:alerts}:silences``               hash: silences
+- ``{ns:alerts}:subscriptions``          hash: webhook subscriptions
+- ``{ns:alerts}:webhook-dead:<id>``      list: webhook deliveries that failed for good
+
+Readers that span tags (``/metrics``, a SKU's history: the ledger and the alert stream)
+read key by key or in non-transactional pipelines, which a cluster client splits by node.
 """
 
 from __future__ import annotations
@@ -87,55 +108,71 @@ class ChannelKeys(NamedTuple):
 
     @classmethod
     def of(cls, ns: str, channel: str) -> ChannelKeys:
+        tag = channel_tag(ns, channel)
         return cls(
-            f"{ns}:in:{channel}",
-            f"{ns}:decisions:{channel}",
-            f"{ns}:dead:{channel}",
-            f"{ns}:orders:{channel}",
-            f"{ns}:ingest-stats:{channel}",
-            f"{ns}:cancel-requests:{channel}",
+            f"{tag}:in",
+            f"{tag}:decisions",
+            f"{tag}:dead",
+            f"{tag}:orders",
+            f"{tag}:ingest-stats",
+            f"{tag}:cancel-requests",
         )
 
 
+def channel_tag(ns: str, channel: str) -> str:
+    """The hash tag of every key of ``channel``'s ingest."""
+    return f"{{{ns}:ch:{channel}}}"
+
+
+def sync_tag(ns: str) -> str:
+    """The hash tag of the channel sync's and the grant protocol's keys."""
+    return f"{{{ns}:sync}}"
+
+
+def alerts_tag(ns: str) -> str:
+    """The hash tag of the alert hub's keys."""
+    return f"{{{ns}:alerts}}"
+
+
 def visible(ns: str, channel: str) -> str:
-    return f"{ns}:visible:{channel}"
+    return f"{sync_tag(ns)}:visible:{channel}"
 
 
 def visible_changes(ns: str) -> str:
-    return f"{ns}:visible-changes"
+    return f"{sync_tag(ns)}:visible-changes"
 
 
 def grant_book(ns: str) -> str:
-    return f"{ns}:grants:book"
+    return f"{sync_tag(ns)}:grants:book"
 
 
 def grant_headroom(ns: str) -> str:
-    return f"{ns}:grants:headroom"
+    return f"{sync_tag(ns)}:grants:headroom"
 
 
 def grant_updates(ns: str, channel: str) -> str:
-    return f"{ns}:grant-updates:{channel}"
+    return f"{sync_tag(ns)}:grant-updates:{channel}"
 
 
 def grant_answers(ns: str, channel: str) -> str:
-    return f"{ns}:grant-answers:{channel}"
+    return f"{sync_tag(ns)}:grant-answers:{channel}"
 
 
 def alert_stream(ns: str) -> str:
-    return f"{ns}:alerts"
+    return alerts_tag(ns)
 
 
 def open_alerts(ns: str) -> str:
-    return f"{ns}:alerts:open"
+    return f"{alerts_tag(ns)}:open"
 
 
 def silences(ns: str) -> str:
-    return f"{ns}:alerts:silences"
+    return f"{alerts_tag(ns)}:silences"
 
 
 def subscriptions(ns: str) -> str:
-    return f"{ns}:alerts:subscriptions"
+    return f"{alerts_tag(ns)}:subscriptions"
 
 
 def webhook_dead(ns: str, subscription_id: str) -> str:
-    return f"{ns}:webhook-dead:{subscription_id}"
+    return f"{alerts_tag(ns)}:webhook-dead:{subscription_id}"

@@ -27,7 +27,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import NamedTuple
@@ -145,12 +145,15 @@ class RedisServer:
         appendfsync: str = "always",
         start_timeout: float = 10.0,
         binary: RedisBinary | None = None,
+        extra_args: Sequence[str] = (),
     ) -> None:
         self.data_dir = Path(data_dir)
         self.port = port or free_port()
         self.appendfsync = appendfsync
         self.start_timeout = start_timeout
         self.binary = binary
+        #: more ``--option value`` arguments (``LocalCluster`` adds its cluster settings)
+        self.extra_args = tuple(extra_args)
         self._process: subprocess.Popen[bytes] | None = None
         self._lock_fd: int | None = None
 
@@ -222,6 +225,7 @@ class RedisServer:
             "no",
             "--logfile",
             "redis.log",
+            *self.extra_args,
         ]
 
     def _lock(self) -> None:

@@ -12,6 +12,7 @@ listens on 127.0.0.1 only.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import os
 import threading
@@ -25,8 +26,9 @@ import redis
 import structlog
 from ray._private import ray_constants
 
-from actors.infra.durability import Durability, judge_durability
+from actors.infra.durability import Durability, Level, judge_durability
 from actors.infra.logging import FORMAT_ENV
+from actors.infra.redis_client import RedisUrlError, connect, primaries, without_password
 from actors.infra.redis_server import RedisServer, RedisServerError
 from actors.infra.settings import RAY_NAMESPACE, current_settings
 
@@ -62,7 +64,7 @@ def redis_runtime(
     or ``allow_volatile``."""
     url = redis_url or current_settings().redis_url
     if url:
-        log.info("redis_external", url=_without_password(url))
+        log.info("redis_external", url=without_password(url))
         yield RedisRuntime(url, None, guard_durability(url, allow_volatile=allow_volatile))
         return
     with RedisServer(data_dir / "redis") as server:
@@ -70,24 +72,34 @@ def redis_runtime(
 
 
 def guard_durability(url: str, *, allow_volatile: bool = False) -> Durability:
-    """Read the ``appendonly`` and ``appendfsync`` settings of the Redis at ``url`` and
-    judge them (``actors.infra.durability``). Raises ``VolatileRedisError`` (one line: what
-    was found, what to do) when refused, ``RedisServerError`` when Redis cannot be reached."""
-    client = redis.Redis.from_url(url, socket_timeout=5.0, socket_connect_timeout=5.0)
+    """Read the ``appendonly`` and ``appendfsync`` settings of the Redis at ``url`` (of
+    every primary, for a Redis Cluster) and judge them (``actors.infra.durability``); on a
+    cluster the least durable primary decides, and the verdict names it. Raises
+    ``VolatileRedisError`` (one line: what was found, what to do) when refused,
+    ``RedisServerError`` when Redis cannot be reached or the URL is malformed."""
     try:
-        settings = {**client.config_get("appendonly"), **client.config_get("appendfsync")}
-        appendonly, appendfsync = settings.get("appendonly"), settings.get("appendfsync")
-    except redis.exceptions.ResponseError as error:  # CONFIG renamed, or not allowed (NOPERM)
-        log.warning("redis_config_unreadable", url=_without_password(url), error=str(error))
-        appendonly = appendfsync = None
-    except redis.exceptions.RedisError as error:
-        raise RedisServerError(f"cannot reach Redis at {_without_password(url)}: {error}") from None
+        client = connect(url, socket_timeout=5.0, socket_connect_timeout=5.0)
+    except RedisUrlError as error:  # one line for the command to print, not a traceback
+        raise RedisServerError(f"the Redis URL cannot be used: {error}") from None
+    except (redis.exceptions.RedisError, redis.exceptions.RedisClusterException) as error:
+        raise RedisServerError(f"cannot reach Redis at {without_password(url)}: {error}") from None
+    try:
+        nodes = primaries(client)
+        verdicts = [
+            _judge_node(
+                node, url, allow_volatile=allow_volatile, name=_node_name(node) if len(nodes) > 1 else ""
+            )
+            for node in nodes
+        ]
+    except (redis.exceptions.RedisError, redis.exceptions.RedisClusterException) as error:
+        raise RedisServerError(f"cannot reach Redis at {without_password(url)}: {error}") from None
     finally:
         client.close()
-    durability = judge_durability(_text(appendonly), _text(appendfsync), allow_volatile=allow_volatile)
+    durability = max(verdicts, key=lambda verdict: _SEVERITY[verdict.level])
     log.info(
         "redis_durability",
-        url=_without_password(url),
+        url=without_password(url),
+        primaries=len(verdicts),
         level=durability.level.value,
         appendonly=durability.appendonly,
         appendfsync=durability.appendfsync,
@@ -95,6 +107,30 @@ def guard_durability(url: str, *, allow_volatile: bool = False) -> Durability:
     if durability.refused:
         raise VolatileRedisError(durability.message)
     return durability
+
+
+#: which verdict decides for a cluster: the least durable primary's
+_SEVERITY = {Level.DURABLE: 0, Level.WARNING: 1, Level.VOLATILE: 2, Level.REFUSED: 3}
+
+
+def _judge_node(node: redis.Redis, url: str, *, allow_volatile: bool, name: str) -> Durability:
+    """The verdict on one server; ``name`` (a cluster primary's host:port) prefixes its
+    message when given."""
+    try:
+        settings = {**node.config_get("appendonly"), **node.config_get("appendfsync")}
+        appendonly, appendfsync = settings.get("appendonly"), settings.get("appendfsync")
+    except redis.exceptions.ResponseError as error:  # CONFIG renamed, or not allowed (NOPERM)
+        log.warning("redis_config_unreadable", url=without_password(url), node=name, error=str(error))
+        appendonly = appendfsync = None
+    durability = judge_durability(_text(appendonly), _text(appendfsync), allow_volatile=allow_volatile)
+    if not name:
+        return durability
+    return dataclasses.replace(durability, message=f"Redis Cluster primary {name}: {durability.message}")
+
+
+def _node_name(node: redis.Redis) -> str:
+    kwargs = node.connection_pool.connection_kwargs
+    return f"{kwargs.get('host')}:{kwargs.get('port')}"
 
 
 def _text(value: object) -> str | None:
@@ -194,10 +230,3 @@ def loopback_only_ray() -> Iterator[None]:
             os.environ.pop(RAY_CLUSTER_SWITCH, None)
         else:
             os.environ[RAY_CLUSTER_SWITCH] = previous_env
-
-
-def _without_password(url: str) -> str:
-    if "@" not in url:
-        return url
-    scheme, _, rest = url.partition("://")
-    return f"{scheme}://***@{rest.split('@', 1)[1]}"

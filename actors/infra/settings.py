@@ -51,7 +51,8 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="FLASHSTOCK_", env_file=".env", extra="ignore")
 
-    #: ``REDIS_URL``: a real Redis to use instead of the embedded one
+    #: ``REDIS_URL``: a real Redis to use instead of the embedded one: a server, or a Redis
+    #: Cluster as ``redis+cluster://host:port[,host:port]`` (``actors.infra.redis_client``)
     redis_url: str | None = Field(
         default=None, validation_alias=AliasChoices("REDIS_URL", "FLASHSTOCK_REDIS_URL")
     )

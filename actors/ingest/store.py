@@ -4,19 +4,24 @@ tests; ``tests/contract/test_ingest_store_contract.py`` holds both to one behavi
 
 The in-memory store is in ``actors.ingest.memory_store``.
 
-Redis keys of a channel (``actors.infra.keys.ChannelKeys``):
+Redis keys of a channel (``actors.infra.keys.ChannelKeys``; ``{ns:ch:<channel>}`` is the
+channel's hash tag):
 
-- ``ns:in:{channel}``           the inbox stream, read through the consumer group
-                                ``ingest``; field ``m`` holds the platform's message
-- ``ns:decisions:{channel}``    published decisions, one entry per batch, a line per
-                                decision (``actors.infra.codec``)
-- ``ns:dead:{channel}``         unreadable messages: ``reason``, ``raw``, ``order_id``
-- ``ns:orders:{channel}``       order id -> the order as first decided (``encode_order``:
-                                its lines and outcome), written once, never overwritten
-- ``ns:ingest-stats:{channel}`` counters
+- ``{ns:ch:<channel>}:in``           the inbox stream, read through the consumer group
+                                     ``ingest``; field ``m`` holds the platform's message
+- ``{ns:ch:<channel>}:decisions``    published decisions, one entry per batch, a line per
+                                     decision (``actors.infra.codec``)
+- ``{ns:ch:<channel>}:dead``         unreadable messages: ``reason``, ``raw``, ``order_id``
+- ``{ns:ch:<channel>}:orders``       order id -> the order as first decided
+                                     (``encode_order``: its lines and outcome), written
+                                     once, never overwritten
+- ``{ns:ch:<channel>}:cancel-requests``  orders the platform must cancel
+- ``{ns:ch:<channel>}:ingest-stats`` counters
 
 A batch's publication (decisions, order index, dead letters, counters and the
-acknowledgement of its inbox entries) is one MULTI/EXEC transaction: all or nothing.
+acknowledgement of its inbox entries) is one MULTI/EXEC transaction: all or nothing. The
+keys share the channel's hash tag, so on a Redis Cluster it is one slot's transaction,
+also on a replica before it returns (``actors.infra.atomic_write``).
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from typing import Any, NamedTuple, Protocol
 
 import redis
 
+from actors.infra.atomic_write import atomic_write
 from actors.infra.codec import (
     decision_fields,
     decode_order,
@@ -36,6 +42,7 @@ from actors.infra.codec import (
     text,
 )
 from actors.infra.keys import ChannelKeys
+from actors.infra.redis_client import RedisClient, connect
 from actors.infra.settings import StoreConfig
 from policies.channels import Unreadable
 from policies.operations import FIELD_SEPARATOR
@@ -205,7 +212,7 @@ def accepted_skus(recorded: Mapping[str, RecordedOrder]) -> dict[str, list[str]]
 class RedisIngestStore:
     """A channel's ingest on Redis; creates the inbox and its consumer group if missing."""
 
-    def __init__(self, client: redis.Redis, keys: ChannelKeys, *, stream_maxlen: int = 1_000_000) -> None:
+    def __init__(self, client: RedisClient, keys: ChannelKeys, *, stream_maxlen: int = 1_000_000) -> None:
         self.redis = client
         self.keys = keys
         self.stream_maxlen = stream_maxlen
@@ -219,7 +226,7 @@ class RedisIngestStore:
     def connect(
         cls, config: StoreConfig, channel: str, *, stream_maxlen: int = 1_000_000
     ) -> RedisIngestStore:
-        client = redis.Redis.from_url(config.redis_url, socket_timeout=30.0)
+        client = connect(config.redis_url, socket_timeout=30.0)
         return cls(client, ChannelKeys.of(config.namespace, channel), stream_maxlen=stream_maxlen)
 
     def read(self, consumer: str, count: int, *, pending: bool, block_ms: int = 0) -> list[InboxEntry]:
@@ -254,36 +261,39 @@ class RedisIngestStore:
 
     def publish(self, publication: Publication) -> None:
         orders, notices, dead, order_index, counts, acknowledged, cancellations = publication
-        pipe = self.redis.pipeline(transaction=True)
-        for request in cancellations:
-            fields: dict[Any, Any] = cancellation_fields(request)  # redis-py's field types are invariant
-            pipe.xadd(self.keys.cancellations, fields, maxlen=self.stream_maxlen, approximate=True)
-        for order_id, recorded in order_index.items():
-            pipe.hsetnx(self.keys.orders, order_id, encode_order(recorded))  # never overwritten
-        if orders or notices:
-            # One entry per batch, a line per decision: per-order entries cost more than
-            # the decisions themselves at flash-sale rates.
-            lines = [format_order_decision(order) for order in orders] + [
-                format_notice(notice) for notice in notices
-            ]
-            pipe.xadd(
-                self.keys.decisions,
-                {"decisions": "\n".join(lines)},
-                maxlen=self.stream_maxlen,
-                approximate=True,
-            )
-        for letter in dead:
-            pipe.xadd(
-                self.keys.dead,
-                {"reason": letter.reason, "raw": letter.raw, "order_id": letter.order_id},
-                maxlen=self.stream_maxlen,
-                approximate=True,
-            )
-        for name, value in counts.items():
-            pipe.hincrby(self.keys.stats, name, value)
-        if acknowledged:
-            pipe.xack(self.keys.inbox, GROUP, *acknowledged)
-        pipe.execute()
+        keys = self.keys
+
+        def queue(pipe: Any) -> None:
+            for request in cancellations:
+                fields: dict[Any, Any] = cancellation_fields(request)  # redis-py's field types are invariant
+                pipe.xadd(keys.cancellations, fields, maxlen=self.stream_maxlen, approximate=True)
+            for order_id, recorded in order_index.items():
+                pipe.hsetnx(keys.orders, order_id, encode_order(recorded))  # never overwritten
+            if orders or notices:
+                # One entry per batch, a line per decision: per-order entries cost more than
+                # the decisions themselves at flash-sale rates.
+                lines = [format_order_decision(order) for order in orders] + [
+                    format_notice(notice) for notice in notices
+                ]
+                pipe.xadd(
+                    keys.decisions,
+                    {"decisions": "\n".join(lines)},
+                    maxlen=self.stream_maxlen,
+                    approximate=True,
+                )
+            for letter in dead:
+                pipe.xadd(
+                    keys.dead,
+                    {"reason": letter.reason, "raw": letter.raw, "order_id": letter.order_id},
+                    maxlen=self.stream_maxlen,
+                    approximate=True,
+                )
+            for name, value in counts.items():
+                pipe.hincrby(keys.stats, name, value)
+            if acknowledged:
+                pipe.xack(keys.inbox, GROUP, *acknowledged)
+
+        atomic_write(self.redis, keys.inbox, queue)
 
     def counters(self) -> dict[str, int]:
         raw = self.redis.hgetall(self.keys.stats)
@@ -358,7 +368,7 @@ class RedisIngestStore:
 
 
 def read_decisions(
-    client: redis.Redis, keys: ChannelKeys, start: str = "-", end: str = "+"
+    client: RedisClient, keys: ChannelKeys, start: str = "-", end: str = "+"
 ) -> list[tuple[str, list[str]]]:
     """Published decisions as ``(entry id, fields)``, one per decision, in order; fields
     as in ``format_order_decision`` / ``format_notice``."""
@@ -366,13 +376,17 @@ def read_decisions(
     return [(text(entry_id), fields) for entry_id, entry in entries for fields in decision_fields(entry)]
 
 
-def enqueue(client: redis.Redis, keys: ChannelKeys, messages: Sequence[RawMessage]) -> list[str]:
+def enqueue(client: RedisClient, keys: ChannelKeys, messages: Sequence[RawMessage]) -> list[str]:
     """Append platform messages to a channel's inbox stream (what a platform connector or
-    the simulator does); returns the entry ids."""
-    pipe = client.pipeline(transaction=False)
-    for message in messages:
-        pipe.xadd(keys.inbox, {"m": message_text(message)})
-    return [text(entry_id) for entry_id in pipe.execute()]
+    the simulator does), all or none; returns the entry ids."""
+    if not messages:
+        return []
+
+    def queue(pipe: Any) -> None:
+        for message in messages:
+            pipe.xadd(keys.inbox, {"m": message_text(message)})
+
+    return [text(entry_id) for entry_id in atomic_write(client, keys.inbox, queue)]
 
 
 def _inbox_entries(raw: Iterable[tuple[bytes, Mapping[bytes, bytes] | None]]) -> list[InboxEntry]:

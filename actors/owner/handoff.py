@@ -23,10 +23,10 @@ from collections.abc import Callable
 from dataclasses import replace
 
 import ray
-import redis
 import structlog
 
 from actors.infra import directory
+from actors.infra.redis_client import connect
 from actors.infra.settings import StoreConfig
 from actors.owner.store import LedgerStore
 
@@ -37,7 +37,7 @@ def prepare_layout(config: StoreConfig, owner_name: Callable[[StoreConfig, int],
     """Retire the running owners of another layout, if the deployment had one, and make
     ``config``'s shard count the layout. ``owner_name`` names an owner actor (it lives in
     ``actors.owner.client``, which calls this)."""
-    client = redis.Redis.from_url(config.redis_url, socket_timeout=30.0)
+    client = connect(config.redis_url, socket_timeout=30.0)
     try:
         store = LedgerStore(config)
         old = store.layout(client)

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 import redis
 
+from actors.infra.redis_client import RedisClient
 from actors.owner.batch import fence_lua, raise_if_fenced
 
 if TYPE_CHECKING:
@@ -28,7 +29,7 @@ return 1
 )
 
 
-def remove_sku(client: redis.Redis, layout: LedgerStore, epoch: int, index: int, sku: str) -> None:
+def remove_sku(client: RedisClient, layout: LedgerStore, epoch: int, index: int, sku: str) -> None:
     """Remove ``sku`` unless owner ``index`` at ``epoch`` is fenced (``OwnerFencedError``)."""
     args = [
         layout.epoch_key(index),

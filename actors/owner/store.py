@@ -51,6 +51,7 @@ from actors.infra.codec import (
     encode_settings,
     text,
 )
+from actors.infra.redis_client import RedisClient, connect, single_server
 from actors.infra.settings import StoreConfig
 from actors.owner.batch import (
     CommitBatch,
@@ -148,13 +149,13 @@ class OwnerStore(Protocol):
 # ---- reading committed state, the one way --------------------------------------------------
 
 
-def sku_names(client: redis.Redis, config: StoreConfig) -> list[str]:
+def sku_names(client: RedisClient, config: StoreConfig) -> list[str]:
     """Every SKU of the catalogue of ``config``'s namespace, sorted."""
     return sorted(text(sku) for sku in _members(client.smembers(keys.skus(config.namespace))))
 
 
 def read_skus(
-    client: redis.Redis, config: StoreConfig, skus: Sequence[str] | None = None
+    client: RedisClient, config: StoreConfig, skus: Sequence[str] | None = None
 ) -> dict[str, tuple[Ledger, SkuSettings]]:
     """The committed ledger and settings of ``skus`` (every SKU of the catalogue when None);
     unknown SKUs are absent. Pipelined, 200 SKUs per round trip."""
@@ -173,7 +174,7 @@ def read_skus(
 
 
 def read_sku_states(
-    client: redis.Redis, config: StoreConfig, skus: Sequence[str]
+    client: RedisClient, config: StoreConfig, skus: Sequence[str]
 ) -> dict[str, tuple[Ledger, SkuSettings, dict[str, int]]]:
     """``read_skus`` with each SKU's oversold counts (channel -> orders), in the same
     pipelined round trips: what a stock query shows, read without asking an owner."""
@@ -254,12 +255,12 @@ class LedgerStore:
     def layout_key(self) -> str:
         return keys.layout(self.config.namespace)
 
-    def layout(self, client: redis.Redis) -> int | None:
+    def layout(self, client: RedisClient) -> int | None:
         """The shard count the deployment runs with (None before its first owner)."""
         current = client.get(self.layout_key)
         return None if current is None else int(text(current))
 
-    def claim_layout(self, client: redis.Redis) -> None:
+    def claim_layout(self, client: RedisClient) -> None:
         """Record this config's shard count as the deployment's if none is recorded;
         ``LayoutMismatchError`` if another is (reshard first: ``actors.owner.handoff``)."""
         client.set(self.layout_key, self.config.shard_count, nx=True)
@@ -267,16 +268,16 @@ class LedgerStore:
         if current != self.config.shard_count:
             raise layout_mismatch(self.config, current)
 
-    def set_layout(self, client: redis.Redis) -> None:
+    def set_layout(self, client: RedisClient) -> None:
         """Make this config's shard count the deployment's: from now on owners of any
         other shard count are fenced at their next commit."""
         client.set(self.layout_key, self.config.shard_count)
 
-    def take_epoch(self, client: redis.Redis, index: int) -> int:
+    def take_epoch(self, client: RedisClient, index: int) -> int:
         """A new, higher epoch for owner ``index``: from now on older incarnations are fenced."""
         return int(text(client.incr(self.epoch_key(index))))
 
-    def load(self, client: redis.Redis, index: int) -> OwnedState:
+    def load(self, client: RedisClient, index: int) -> OwnedState:
         """The committed state of every SKU that owner ``index`` holds."""
         shards = self.config.shard_count
         owned = [sku for sku in sku_names(client, self.config) if owner_of(sku, shards) == index]
@@ -304,7 +305,7 @@ class LedgerStore:
                     oversold[sku] = {text(k): int(text(v)) for k, v in _items(oversold_raw)}
         return OwnedState(ledgers, settings, records, oversold)
 
-    def oversold(self, client: redis.Redis, skus: Sequence[str]) -> dict[str, dict[str, int]]:
+    def oversold(self, client: RedisClient, skus: Sequence[str]) -> dict[str, dict[str, int]]:
         """The committed oversold counts (sku -> channel -> orders) of ``skus`` that have
         any, read from Redis in one pipelined round trip per chunk (no owner is asked)."""
         oversold: dict[str, dict[str, int]] = {}
@@ -388,7 +389,7 @@ class LedgerStore:
             raise_if_fenced(error)
             raise
 
-    def ledger_entries(self, client: redis.Redis, count: int = 1000) -> list[LedgerEntry]:
+    def ledger_entries(self, client: RedisClient, count: int = 1000) -> list[LedgerEntry]:
         """The newest ``count`` entries of the ledger stream, oldest first (for audits)."""
         entries = client.xrevrange(self.ledger_stream, count=count) or []
         return [decode_ledger_entry(text(entry_id), fields or {}) for entry_id, fields in reversed(entries)]
@@ -401,11 +402,11 @@ class RedisOwnerStore:
     def __init__(self, config: StoreConfig, client: redis.Redis | None = None) -> None:
         self.config = config
         self.layout = LedgerStore(config)
-        self.client = client or redis.Redis.from_url(
-            config.redis_url,
-            socket_timeout=10.0,
-            socket_connect_timeout=5.0,
-            health_check_interval=30,
+        self.client = client or single_server(
+            connect(
+                config.redis_url, socket_timeout=10.0, socket_connect_timeout=5.0, health_check_interval=30
+            ),
+            "the SKU owners' commit",
         )
         #: the connection commits go over, held so a commit can be sent before its reply
         self._conn: redis.Connection = self.client.connection_pool.get_connection()

@@ -1,17 +1,20 @@
 """Where the grant protocol's state lives: the grant book, the updates sent to each
 platform and the platforms' answers.
 
-Redis keys (``actors.infra.keys``):
+Redis keys (``actors.infra.keys``, all under the hash tag ``{ns:sync}``):
 
-- ``ns:grants:book``             the book (``GrantBook.state()`` as JSON, with the position
-                                 of the last answer taken from each platform)
-- ``ns:grants:headroom``         sku -> headroom units, as of the last commit (``/metrics``)
-- ``ns:grant-updates:{channel}`` updates for the platform's connector: ``id``, ``sku``,
-                                 ``kind`` (add / take), ``units``
-- ``ns:grant-answers:{channel}`` the connector's answers: ``id``, ``sku``, ``kind``, ``units``
-                                 (added, or actually removed)
+- ``{ns:sync}:grants:book``             the book (``GrantBook.state()`` as JSON, with the
+                                        position of the last answer taken from each
+                                        platform)
+- ``{ns:sync}:grants:headroom``         sku -> headroom units, as of the last commit
+                                        (``/metrics``)
+- ``{ns:sync}:grant-updates:<channel>`` updates for the platform's connector: ``id``,
+                                        ``sku``, ``kind`` (add / take), ``units``
+- ``{ns:sync}:grant-answers:<channel>`` the connector's answers: ``id``, ``sku``,
+                                        ``kind``, ``units`` (added, or actually removed)
 
-A step's new book, headroom and updates are written in one MULTI/EXEC: an update is never
+A step's new book, headroom and updates are written in one MULTI/EXEC (one slot on a
+Redis Cluster, on a replica before it returns: ``actors.infra.atomic_write``): an update is never
 sent without the book that counts it, so a restart resends what was not answered and never
 grants the same units twice. ``InMemoryGrantStore`` keeps the same in one process, for unit
 tests; ``tests/contract/test_grant_store_contract.py`` holds both to one behaviour.
@@ -23,10 +26,10 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol, TypeVar
 
-import redis
-
 from actors.infra import keys
+from actors.infra.atomic_write import atomic_write
 from actors.infra.codec import decode_record, text
+from actors.infra.redis_client import RedisClient, connect
 from actors.infra.settings import StoreConfig
 from actors.owner.memory_store import MemoryLedgers
 from actors.owner.store import LedgerStore
@@ -73,9 +76,9 @@ def _read(fields: Mapping[Any, Any]) -> tuple[int, str, str, int]:
 
 
 class RedisGrantStore:
-    def __init__(self, config: StoreConfig, client: redis.Redis | None = None) -> None:
+    def __init__(self, config: StoreConfig, client: RedisClient | None = None) -> None:
         self.config = config
-        self.client = client or redis.Redis.from_url(config.redis_url, socket_timeout=30.0)
+        self.client = client or connect(config.redis_url, socket_timeout=30.0)
 
     def load_book(self) -> BookState | None:
         raw = self.client.get(keys.grant_book(self.config.namespace))
@@ -90,14 +93,16 @@ class RedisGrantStore:
 
     def save(self, book: BookState, headroom: Mapping[str, int], updates: Sequence[GrantUpdate]) -> None:
         ns = self.config.namespace
-        pipe = self.client.pipeline(transaction=True)
-        pipe.set(keys.grant_book(ns), json.dumps(book, separators=(",", ":")))
-        if headroom:
-            pipe.hset(keys.grant_headroom(ns), mapping=dict(headroom))  # type: ignore[arg-type]  # dict is invariant; int values are encodable
-        for update in updates:
-            fields: dict[Any, Any] = _update_fields(update)  # redis-py's field types are invariant
-            pipe.xadd(keys.grant_updates(ns, update.platform), fields, maxlen=100_000, approximate=True)
-        pipe.execute()
+
+        def queue(pipe: Any) -> None:
+            pipe.set(keys.grant_book(ns), json.dumps(book, separators=(",", ":")))
+            if headroom:
+                pipe.hset(keys.grant_headroom(ns), mapping=dict(headroom))
+            for update in updates:
+                fields: dict[Any, Any] = _update_fields(update)  # redis-py's field types are invariant
+                pipe.xadd(keys.grant_updates(ns, update.platform), fields, maxlen=100_000, approximate=True)
+
+        atomic_write(self.client, keys.grant_book(ns), queue)
 
     def answers(self, platform: str, after: str) -> list[tuple[str, UpdateAnswer]]:
         stream = keys.grant_answers(self.config.namespace, platform)
@@ -110,11 +115,16 @@ class RedisGrantStore:
         return [(entry_id, GrantUpdate(platform, *_read(f))) for entry_id, f in found]
 
     def answer(self, answers: Sequence[UpdateAnswer]) -> None:
-        pipe = self.client.pipeline(transaction=True)
-        for answer in answers:
-            fields: dict[Any, Any] = _update_fields(answer)  # redis-py's field types are invariant
-            pipe.xadd(keys.grant_answers(self.config.namespace, answer.platform), fields, maxlen=100_000)
-        pipe.execute()
+        if not answers:
+            return
+        ns = self.config.namespace
+
+        def queue(pipe: Any) -> None:
+            for answer in answers:
+                fields: dict[Any, Any] = _update_fields(answer)  # redis-py's field types are invariant
+                pipe.xadd(keys.grant_answers(ns, answer.platform), fields, maxlen=100_000)
+
+        atomic_write(self.client, keys.grant_book(ns), queue)
 
     def headroom(self) -> dict[str, int]:
         raw = self.client.hgetall(keys.grant_headroom(self.config.namespace)) or {}

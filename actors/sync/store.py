@@ -1,9 +1,10 @@
 """ChannelSync's store: it reads the committed stock and follows the ledger stream (both
 written by the SKU owners), and publishes the quantities each platform may show.
 
-``RedisSyncStore`` publishes into a hash per channel (``ns:visible:{channel}``: sku ->
-units) and appends every change to ``ns:visible-changes`` for platform connectors to
-follow. ``InMemorySyncStore`` reads an in-memory owner store's data
+``RedisSyncStore`` publishes into a hash per channel (``{ns:sync}:visible:<channel>``: sku
+-> units) and appends every change to ``{ns:sync}:visible-changes`` for platform
+connectors to follow, in one transaction (one hash tag: one Redis Cluster slot).
+``InMemorySyncStore`` reads an in-memory owner store's data
 (``actors.owner.memory_store.MemoryLedgers``), for unit tests;
 ``tests/contract/test_sync_store_contract.py`` holds both to one suite.
 """
@@ -11,12 +12,12 @@ follow. ``InMemorySyncStore`` reads an in-memory owner store's data
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol
-
-import redis
+from typing import Any, Protocol
 
 from actors.infra import keys
+from actors.infra.atomic_write import atomic_write
 from actors.infra.codec import LedgerEntry, decode_ledger_entry, text
+from actors.infra.redis_client import RedisClient, connect
 from actors.infra.settings import StoreConfig
 from actors.owner.memory_store import MemoryLedgers
 from actors.owner.store import read_skus
@@ -47,9 +48,9 @@ class SyncStore(Protocol):
 
 
 class RedisSyncStore:
-    def __init__(self, config: StoreConfig, client: redis.Redis | None = None) -> None:
+    def __init__(self, config: StoreConfig, client: RedisClient | None = None) -> None:
         self.config = config
-        self.client = client or redis.Redis.from_url(config.redis_url, socket_timeout=30.0)
+        self.client = client or connect(config.redis_url, socket_timeout=30.0)
         self.stream = keys.ledger_stream(config.namespace)
 
     def snapshot(self) -> tuple[str, dict[str, int]]:
@@ -64,17 +65,21 @@ class RedisSyncStore:
         return [decode_ledger_entry(entry_id, fields) for entry_id, fields in _xread_entries(replies)]
 
     def publish(self, changes: Sequence[tuple[str, str, int]]) -> None:
+        if not changes:
+            return
         ns = self.config.namespace
-        pipe = self.client.pipeline(transaction=True)
-        for channel, sku, units in changes:
-            pipe.hset(keys.visible(ns, channel), sku, units)
-            pipe.xadd(
-                keys.visible_changes(ns),
-                {"channel": channel, "sku": sku, "visible": units},
-                maxlen=100_000,
-                approximate=True,
-            )
-        pipe.execute()
+
+        def queue(pipe: Any) -> None:
+            for channel, sku, units in changes:
+                pipe.hset(keys.visible(ns, channel), sku, units)
+                pipe.xadd(
+                    keys.visible_changes(ns),
+                    {"channel": channel, "sku": sku, "visible": units},
+                    maxlen=100_000,
+                    approximate=True,
+                )
+
+        atomic_write(self.client, keys.visible_changes(ns), queue)
 
     def visible(self, channel: str) -> dict[str, int]:
         raw = self.client.hgetall(keys.visible(self.config.namespace, channel)) or {}

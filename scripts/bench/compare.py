@@ -48,10 +48,10 @@ from pathlib import Path
 from typing import Any
 
 import ray
-import redis
 
 from actors.infra.codec import entry_time_ms
 from actors.infra.directory import ingest_name
+from actors.infra.redis_client import connect
 from actors.infra.runtime import ray_for
 from actors.infra.settings import RAY_NAMESPACE, StoreConfig, current_settings
 from actors.owner.client import StockClient
@@ -154,7 +154,7 @@ def run_flashstock(redis_url: str, workload: Workload, shards: int) -> Outcome:
     """Contender 1 (needs a running Ray): pre-filled inboxes, drained by the ingest actors."""
     config = StoreConfig(redis_url, namespace=f"cmp{random.randrange(1 << 30):x}", shard_count=shards)
     client = StockClient.start(config)
-    raw = redis.Redis.from_url(redis_url)
+    raw = connect(redis_url)
     try:
         client.submit([DefineSku(SkuSettings(sku), workload.stock) for sku in workload.skus])
         keys = inbox_keys(config)
@@ -232,7 +232,7 @@ def _entry_key(entry_id: str) -> tuple[int, int]:
 
 def run_classic(redis_url: str, workload: Workload) -> Outcome:
     """Contender 2: one Lua call per order (with its ledger append), pipelined."""
-    client = redis.Redis.from_url(redis_url)
+    client = connect(redis_url)
     prefix = f"classic{random.randrange(1 << 30):x}"
     stock_key = {sku: f"{prefix}:stock:{sku}" for sku in workload.skus}
     pipe = client.pipeline(transaction=False)
@@ -272,7 +272,7 @@ def run_same_work(redis_url: str, workload: Workload) -> Outcome:
     """Contender 3: the same platform messages in the same kind of inbox streams, one
     consumer process per channel (``scripts.bench.lua_consumer``)."""
     prefix = f"samework{random.randrange(1 << 30):x}"
-    client = redis.Redis.from_url(redis_url)
+    client = connect(redis_url)
     keys = inbox_keys(StoreConfig(redis_url, namespace=prefix))
     pipe = client.pipeline(transaction=False)
     for sku in workload.skus:

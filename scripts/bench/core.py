@@ -24,8 +24,8 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import ray
-import redis
 
+from actors.infra.redis_client import RedisClient, connect
 from actors.infra.redis_server import RedisServer
 from actors.infra.runtime import ray_for, redis_for
 from actors.infra.settings import StoreConfig, current_settings, tune_gc_for_throughput
@@ -214,7 +214,7 @@ def _in_process_case(redis_url: str, orders: int) -> dict[str, Any]:
 
 def _classic_case(redis_url: str, orders: int) -> dict[str, Any]:
     """One Lua check-and-decrement per order, pipelined 500 at a time."""
-    client = redis.Redis.from_url(redis_url)
+    client = connect(redis_url)
     prefix = f"classic-{random.randrange(1 << 30):x}"
     stock_key = f"{prefix}:stock"
     client.hset(stock_key, "available", orders)
@@ -229,7 +229,7 @@ def _classic_case(redis_url: str, orders: int) -> dict[str, Any]:
 
 
 def classic_lua_orders(
-    client: redis.Redis,
+    client: RedisClient,
     stock_keys: Sequence[str],
     order_key_prefix: str,
     ledger: str | None = None,

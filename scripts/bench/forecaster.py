@@ -20,12 +20,12 @@ from pathlib import Path
 from typing import Any
 
 import ray
-import redis
 
 from actors.alerts.actor import start_forecaster
 from actors.alerts.forecaster import Forecaster
 from actors.infra import keys
 from actors.infra.codec import entry_time_ms
+from actors.infra.redis_client import connect
 from actors.infra.settings import StoreConfig
 from actors.infra.wire import SaleEvent, StockSnapshot
 from actors.owner.client import StockClient
@@ -108,7 +108,7 @@ def _latency(redis_url: str, args: argparse.Namespace) -> dict[str, Any]:
         [DefineSku(SkuSettings(s), 10_000_000) for s in load_skus]
         + [DefineSku(SkuSettings(s, critical_floor=5), 10) for s in probes]
     )
-    raw = redis.Redis.from_url(redis_url)
+    raw = connect(redis_url)
     stop = threading.Event()
     decided = [0]
 

@@ -22,10 +22,10 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import ray
-import redis
 
 from actors.infra.codec import entry_time_ms
 from actors.infra.keys import ChannelKeys
+from actors.infra.redis_client import RedisClient, connect
 from actors.infra.settings import StoreConfig
 from actors.ingest.actor import start_ingest
 from actors.ingest.core import GROUP
@@ -64,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
 def _bench(args: argparse.Namespace, redis_url: str) -> dict[str, Any]:
     config = StoreConfig(redis_url, namespace=f"bi{random.randrange(1 << 30):x}", shard_count=args.shards)
     client = StockClient.start(config)
-    raw = redis.Redis.from_url(redis_url)
+    raw = connect(redis_url)
     skus = [f"SKU-{i:04d}" for i in range(args.skus)]
     client.submit([DefineSku(SkuSettings(sku), 10_000_000) for sku in skus])
     rng = random.Random(11)
@@ -91,7 +91,7 @@ def _bench(args: argparse.Namespace, redis_url: str) -> dict[str, Any]:
 
 
 def fill_inboxes(
-    raw: redis.Redis, keys: Mapping[str, ChannelKeys], sku_draws: Sequence[str], now: float
+    raw: RedisClient, keys: Mapping[str, ChannelKeys], sku_draws: Sequence[str], now: float
 ) -> list[int]:
     """Append order ``n`` (one unit of ``sku_draws[n]``, in its platform's payload) to the
     inbox of channel ``n % 3``, 5,000 per pipeline, held back from the ingest consumer
@@ -126,7 +126,7 @@ class Drain(NamedTuple):
 
 def drain(
     config: StoreConfig,
-    raw: redis.Redis,
+    raw: RedisClient,
     total: int,
     stall_seconds: float = 60.0,
     on_release: Callable[[], None] | None = None,
@@ -158,7 +158,7 @@ def drain(
     return Drain(ingest, released_ms, max(0.001, (last_ms - released_ms) / 1000), total - done_at_start)
 
 
-def release_backlog(raw: redis.Redis, keys: Mapping[str, ChannelKeys]) -> int:
+def release_backlog(raw: RedisClient, keys: Mapping[str, ChannelKeys]) -> int:
     """Let the consumer group deliver the backlog ``fill_inboxes`` held back; the Redis
     clock (ms) just before."""
     seconds, microseconds = raw.time()
@@ -167,7 +167,7 @@ def release_backlog(raw: redis.Redis, keys: Mapping[str, ChannelKeys]) -> int:
     return int(seconds * 1000 + microseconds // 1000)
 
 
-def decided(raw: redis.Redis, keys: Mapping[str, ChannelKeys]) -> int:
+def decided(raw: RedisClient, keys: Mapping[str, ChannelKeys]) -> int:
     """Order decisions published so far, from the ingest actors' counters."""
     return sum(int(raw.hget(k.stats, "orders") or 0) for k in keys.values())
 
@@ -184,7 +184,7 @@ def inbox_to_decision_ms(published: Iterable[Published], sent_ms: Mapping[tuple[
 
 
 def _steady(
-    raw: redis.Redis,
+    raw: RedisClient,
     keys: dict[str, ChannelKeys],
     args: argparse.Namespace,
     skus: list[str],

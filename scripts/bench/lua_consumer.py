@@ -25,10 +25,9 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
-import redis
-
 from actors.infra.codec import entry_time_ms, text
 from actors.infra.keys import ChannelKeys
+from actors.infra.redis_client import RedisClient, connect
 from actors.ingest.core import DEFAULT_BATCH_SIZE, GROUP
 from policies.channels import PlatformOrder, parse_message
 from scripts.loadgen.streams import last_entry_id
@@ -84,7 +83,7 @@ def consume(
     results: Any,
 ) -> None:
     """One channel's consumer: decide ``expected`` inbox entries, then report."""
-    client = redis.Redis.from_url(redis_url)
+    client = connect(redis_url)
     sha = client.script_load(SAME_WORK_LUA)
     ledger = f"{prefix}:ledger"
     accepted: Counter[str] = Counter()
@@ -162,7 +161,7 @@ def run_consumers(
     done = [results.get(timeout=600) for _ in processes]
     for process in processes:
         process.join(timeout=30)
-    client = redis.Redis.from_url(redis_url)
+    client = connect(redis_url)
     try:
         last_ms = max(
             entry_time_ms(entry_id) for k in keys.values() if (entry_id := last_entry_id(client, k.decisions))
@@ -173,7 +172,7 @@ def run_consumers(
 
 
 def published_latencies_ms(
-    client: redis.Redis, keys: Mapping[str, ChannelKeys], sent_ms: Mapping[tuple[str, str], int]
+    client: RedisClient, keys: Mapping[str, ChannelKeys], sent_ms: Mapping[tuple[str, str], int]
 ) -> list[int]:
     """Sorted Redis-clock ms from each order's inbox entry to its published decision."""
     latencies = []
@@ -188,7 +187,7 @@ def published_latencies_ms(
     return sorted(latencies)
 
 
-def remaining_stock(client: redis.Redis, prefix: str, skus: Sequence[str]) -> dict[str, int]:
+def remaining_stock(client: RedisClient, prefix: str, skus: Sequence[str]) -> dict[str, int]:
     pipe = client.pipeline(transaction=False)
     for sku in skus:
         pipe.hget(stock_key(prefix, sku), "available")

@@ -22,6 +22,7 @@ from ray.cluster_utils import Cluster
 from actors.infra import keys
 from actors.infra.codec import decision_fields
 from actors.infra.keys import ChannelKeys
+from actors.infra.redis_client import RedisClient, connect
 from actors.infra.redis_server import RedisServer
 from actors.infra.settings import StoreConfig
 from actors.owner.client import StockClient
@@ -55,12 +56,12 @@ class Deployment:
     probe_skus: list[str]
     #: ChannelSync running the grant protocol (its book is audited at the end)
     sync: Any = None
-    redis: redis.Redis = field(init=False)
+    redis: RedisClient = field(init=False)
     alerts_lost: list[str] = field(default_factory=list)
     _probes: itertools.count[int] = field(default_factory=itertools.count)
 
     def __post_init__(self) -> None:
-        self.redis = redis.Redis.from_url(self.config.redis_url, socket_timeout=5.0, retry_on_timeout=True)
+        self.redis = connect(self.config.redis_url, socket_timeout=5.0, retry_on_timeout=True)
 
     # ---- probes ---------------------------------------------------------------------
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import redis
+from actors.infra.redis_client import RedisClient
 
 _PROC_STAT = Path("/proc/stat")
 
@@ -23,7 +23,7 @@ def machine_busy_seconds() -> float | None:
     return (sum(fields[:7]) - idle) / os.sysconf("SC_CLK_TCK")
 
 
-def redis_cpu_seconds(client: redis.Redis) -> float:
+def redis_cpu_seconds(client: RedisClient) -> float:
     """CPU seconds the Redis server has used (``INFO cpu``: user + system, its own and
     its children's, such as an append-only file rewrite)."""
     info = client.info("cpu")
@@ -34,7 +34,7 @@ def redis_cpu_seconds(client: redis.Redis) -> float:
 class CpuMeter:
     """Machine and Redis CPU seconds between ``start()`` and ``stop()``."""
 
-    def __init__(self, client: redis.Redis) -> None:
+    def __init__(self, client: RedisClient) -> None:
         self.client = client
         self.machine: float | None = None
         self.redis = 0.0

@@ -6,9 +6,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import NamedTuple
 
-import redis
-
 from actors.infra.keys import ChannelKeys
+from actors.infra.redis_client import RedisClient
 from actors.infra.settings import StoreConfig
 from actors.ingest.core import read_decisions
 
@@ -31,7 +30,7 @@ class Published(NamedTuple):
 
 
 def published_orders(
-    raw: redis.Redis,
+    raw: RedisClient,
     keys: Mapping[str, ChannelKeys],
     start: str = "-",
 ) -> list[Published]:

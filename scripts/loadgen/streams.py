@@ -7,19 +7,19 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-import redis
+from actors.infra.redis_client import RedisClient
 
 #: one stream entry: its id and its fields
 StreamEntry = tuple[bytes, dict[bytes, bytes]]
 
 
-def entries(client: redis.Redis, key: str, start: str = "-", end: str = "+") -> list[StreamEntry]:
+def entries(client: RedisClient, key: str, start: str = "-", end: str = "+") -> list[StreamEntry]:
     """The entries of stream ``key`` from ``start`` to ``end`` (ids or ``-`` / ``+``), oldest first."""
     raw: Any = client.xrange(key, start, end)
     return _entries(raw)
 
 
-def last_entry_id(client: redis.Redis, key: str) -> bytes | None:
+def last_entry_id(client: RedisClient, key: str) -> bytes | None:
     """The id of the newest entry of stream ``key``; None when it is empty or absent."""
     raw: Any = client.xrevrange(key, count=1)
     newest = _entries(raw)
@@ -27,14 +27,14 @@ def last_entry_id(client: redis.Redis, key: str) -> bytes | None:
 
 
 def read_after(
-    client: redis.Redis, key: str, cursor: bytes, block_ms: int | None = None
+    client: RedisClient, key: str, cursor: bytes, block_ms: int | None = None
 ) -> list[StreamEntry]:
     """The entries of stream ``key`` after id ``cursor``, waiting up to ``block_ms`` for one."""
     raw: Any = client.xread({key: cursor}, block=block_ms)
     return [entry for _, stream_entries in raw or [] for entry in _entries(stream_entries)]
 
 
-def hash_fields(client: redis.Redis, key: str) -> list[str]:
+def hash_fields(client: RedisClient, key: str) -> list[str]:
     """The field names of hash ``key``."""
     raw: Any = client.hkeys(key)
     return [_bytes(name).decode() for name in raw]

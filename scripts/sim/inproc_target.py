@@ -16,11 +16,11 @@ from collections.abc import Sequence
 from typing import Any
 
 import ray
-import redis
 
 from actors.alerts.actor import start_forecaster
 from actors.infra.codec import decision_fields, entry_time_ms
 from actors.infra.keys import ChannelKeys
+from actors.infra.redis_client import connect
 from actors.infra.settings import StoreConfig
 from actors.ingest.actor import start_ingest
 from actors.owner.client import StockClient
@@ -36,7 +36,7 @@ class InProcessTarget:
         self.forecaster = start_forecaster(config, driven=True)
         self.client = StockClient.start(config)
         self.ingest = start_ingest(config, {channel: format_of(channel) for channel in channels})
-        self.redis = redis.Redis.from_url(config.redis_url)
+        self.redis = connect(config.redis_url)
         self.keys = {channel: ChannelKeys.of(config.namespace, channel) for channel in channels}
         #: the last entry read of each channel's decision and dead-letter streams
         self.cursors: dict[str, str] = {}

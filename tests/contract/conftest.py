@@ -7,8 +7,8 @@ from collections.abc import Iterator
 from dataclasses import replace
 
 import pytest
-import redis
 
+from actors.infra.redis_client import RedisClient, connect
 from actors.infra.settings import StoreConfig
 from actors.owner.memory_store import InMemoryOwnerStore, MemoryLedgers
 from actors.owner.store import RedisOwnerStore, read_skus
@@ -26,7 +26,7 @@ class Backend:
         self.kind = kind
         self.config = StoreConfig(redis_url, namespace=fresh_namespace(), shard_count=1)
         self.data = MemoryLedgers()
-        self._clients: list[redis.Redis] = []
+        self._clients: list[RedisClient] = []
 
     def owner_store(self, shard_count: int = 1) -> RedisOwnerStore | InMemoryOwnerStore:
         config = replace(self.config, shard_count=shard_count)
@@ -54,7 +54,7 @@ class Backend:
         """Committed SKU state as other components read it (``read_skus``)."""
         if self.kind == "memory":
             return self.data.read_skus()
-        client = redis.Redis.from_url(self.config.redis_url)
+        client = connect(self.config.redis_url)
         self._clients.append(client)
         return read_skus(client, self.config)
 
@@ -67,5 +67,18 @@ class Backend:
 def backend(request: pytest.FixtureRequest) -> Iterator[Backend]:
     url = request.getfixturevalue("redis_server").url if request.param == "redis" else "redis://unused"
     backend = Backend(request.param, url)
+    yield backend
+    backend.close()
+
+
+@pytest.fixture(params=["memory", "redis", pytest.param("cluster", marks=pytest.mark.cluster)])
+def ownerless_backend(request: pytest.FixtureRequest) -> Iterator[Backend]:
+    """``backend``, and on a Redis Cluster too, for tests that commit nothing as an owner
+    (the owners' commit does not run on a cluster yet: ``RedisOwnerStore``)."""
+    servers = {"redis": "redis_server", "cluster": "redis_cluster"}
+    url = (
+        request.getfixturevalue(servers[request.param]).url if request.param in servers else "redis://unused"
+    )
+    backend = Backend("memory" if request.param == "memory" else "redis", url)
     yield backend
     backend.close()

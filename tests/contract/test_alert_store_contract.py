@@ -1,6 +1,6 @@
 """One suite, two alert stores: ``MemoryAlertStore`` must behave as ``RedisAlertStore``
-does on a real redis-server (a fresh namespace per test), so the hub's unit tests on the
-in-memory store tell the truth about the actor's Redis one."""
+does on a real redis-server and on a real Redis Cluster (a fresh namespace per test), so
+the hub's unit tests on the in-memory store tell the truth about the actor's Redis one."""
 
 from __future__ import annotations
 
@@ -8,10 +8,11 @@ import json
 from collections.abc import Iterator
 
 import pytest
-import redis
 
 from actors.alerts.store import AlertStore, MemoryAlertStore, RedisAlertStore
 from actors.infra.codec import notification_record
+from actors.infra.local_cluster import LocalCluster
+from actors.infra.redis_client import connect
 from actors.infra.redis_server import RedisServer
 from policies.alert_book import AlertBook
 from policies.alert_lifecycle import Alert, LifecycleSettings, Notification, Status
@@ -24,13 +25,15 @@ T0 = 1_762_862_400.0
 NOW = LifecycleSettings(pending_seconds=0, keep_firing_seconds=0)
 
 
-@pytest.fixture(params=["memory", "redis"])
+@pytest.fixture(params=["memory", "redis", pytest.param("cluster", marks=pytest.mark.cluster)])
 def store(request: pytest.FixtureRequest) -> Iterator[AlertStore]:
     if request.param == "memory":
         yield MemoryAlertStore()
         return
-    server: RedisServer = request.getfixturevalue("redis_server")
-    client = redis.Redis.from_url(server.url, socket_timeout=30.0)
+    server: RedisServer | LocalCluster = request.getfixturevalue(
+        "redis_cluster" if request.param == "cluster" else "redis_server"
+    )
+    client = connect(server.url, socket_timeout=30.0)
     yield RedisAlertStore(client, fresh_namespace())
     client.close()
 

@@ -1,6 +1,7 @@
 """One behaviour for both ingest stores: every test runs against ``MemoryIngestStore`` and
-against ``RedisIngestStore`` on a real redis-server, so the in-memory store the unit
-tests use cannot drift from the real one."""
+against ``RedisIngestStore`` on a real redis-server and on a real Redis Cluster (where
+the publish transaction must stay in the channel's slot), so the in-memory store the
+unit tests use cannot drift from the real one."""
 
 from __future__ import annotations
 
@@ -19,12 +20,14 @@ from policies.orders import CancellationRequest, NoticeDecision, OrderDecision, 
 from tests.unit.test_ingest_core import PLACED, PureOwner, order
 
 
-@pytest.fixture(params=["memory", "redis"])
+@pytest.fixture(params=["memory", "redis", pytest.param("cluster", marks=pytest.mark.cluster)])
 def store(request: pytest.FixtureRequest) -> Iterator[IngestStore]:
     if request.param == "memory":
         yield MemoryIngestStore()
         return
-    config: StoreConfig = request.getfixturevalue("config")
+    config: StoreConfig = request.getfixturevalue(
+        "cluster_config" if request.param == "cluster" else "config"
+    )
     redis_store = RedisIngestStore.connect(config, "mini")
     yield redis_store
     redis_store.redis.close()

@@ -1,14 +1,19 @@
 """ChannelIngest against a real redis-server, deciding through a real SkuOwner (no Ray):
-streams, consumer groups, redelivery, dead letters, compensation, webhooks."""
+streams, consumer groups, redelivery, dead letters, compensation, webhooks. Each test runs
+with the channel's keys on the redis-server and again on a real Redis Cluster (the owner
+stays on the redis-server: its commit does not run on a cluster yet)."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Unpack
 
 import pytest
 
+from actors.infra.local_cluster import LocalCluster
+from actors.infra.redis_server import RedisServer
 from actors.infra.settings import StoreConfig
 from actors.ingest.core import ChannelIngest, WebhookRejected
 from actors.ingest.store import RedisIngestStore
@@ -16,7 +21,7 @@ from actors.owner.core import SkuOwner
 from actors.owner.store import RedisOwnerStore
 from policies.ledger import Decision, Ledger, SkuSettings
 from policies.operations import DefineSku, Operation
-from tests.support import IngestOptions, signed_headers
+from tests.support import IngestOptions, fresh_namespace, signed_headers
 
 PLACED = 1_764_000_000.0
 NOW = 1_731_326_400.0  # when the test's webhooks are received (unix seconds)
@@ -45,8 +50,23 @@ def douyin_order(order_id: int, sku: str, units: int) -> dict[str, object]:
 
 
 @pytest.fixture
-def owner(config: StoreConfig) -> SkuOwner:
-    stock = SkuOwner(config, 0, RedisOwnerStore(config))
+def owner_config(redis_server: RedisServer) -> StoreConfig:
+    """Where the owner keeps its ledgers: the redis-server."""
+    return StoreConfig(redis_server.url, namespace=fresh_namespace(), shard_count=1)
+
+
+@pytest.fixture(params=["redis", pytest.param("cluster", marks=pytest.mark.cluster)])
+def config(request: pytest.FixtureRequest, owner_config: StoreConfig) -> StoreConfig:
+    """Where the channel's ingest keeps its keys: beside the owner's, or on the Redis Cluster."""
+    if request.param == "redis":
+        return owner_config
+    cluster: LocalCluster = request.getfixturevalue("redis_cluster")
+    return replace(owner_config, redis_url=cluster.url)
+
+
+@pytest.fixture
+def owner(owner_config: StoreConfig) -> SkuOwner:
+    stock = SkuOwner(owner_config, 0, RedisOwnerStore(owner_config))
     stock.apply([DefineSku(SkuSettings("A"), 10), DefineSku(SkuSettings("B"), 3)])
     return stock
 
@@ -212,7 +232,7 @@ def test_tampered_or_unsigned_webhook_is_rejected_and_deducts_nothing(
 
 
 def test_a_sold_out_is_an_oversell_only_on_a_platform_first_channel(
-    config: StoreConfig, owner: SkuOwner
+    config: StoreConfig, owner_config: StoreConfig, owner: SkuOwner
 ) -> None:
     platform = ingest_for(config, owner, "douyin", "douyin")  # the platform sold it already
     asking = ingest_for(config, owner, "mini", "generic")  # the mini-program asked first
@@ -226,5 +246,5 @@ def test_a_sold_out_is_an_oversell_only_on_a_platform_first_channel(
     assert [(c.order_id, c.reason) for c in platform.store.cancellation_requests()] == [
         ("7001", "insufficient")
     ]
-    reloaded = SkuOwner(config, 0, RedisOwnerStore(config))
+    reloaded = SkuOwner(owner_config, 0, RedisOwnerStore(owner_config))
     assert reloaded.committed_oversold["B"] == {"douyin": 1}

@@ -38,7 +38,8 @@ def clean(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
 def test_defaults_without_any_source(clean: Path) -> None:
     settings = current_settings()
     assert (settings.redis_url, settings.namespace, settings.shards) == (None, "fs", 2)
-    assert settings.log_level is None and settings.tokens == ""
+    assert settings.log_level is None
+    assert settings.tokens == ""
 
 
 def test_the_environment_wins_over_dotenv_and_dotenv_over_the_secrets_directory(
@@ -82,7 +83,9 @@ def test_api_tokens_come_from_the_secrets_directory(clean: Path, monkeypatch: py
     book = TokenBook.from_env()
 
     principal = book.principal("s3cret-token")
-    assert book.enabled and principal is not None and principal.role == "admin"
+    assert book.enabled
+    assert principal is not None
+    assert principal.role == "admin"
     assert book.principal("another") is None
 
 
@@ -99,7 +102,8 @@ def test_a_wrong_setting_stops_the_cli_naming_its_variable(
     monkeypatch.setenv("FLASHSTOCK_SHARDS", "many")
     assert main(["demo"]) == 2
     err = capsys.readouterr().err
-    assert "FLASHSTOCK_SHARDS" in err and "integer" in err
+    assert "FLASHSTOCK_SHARDS" in err
+    assert "integer" in err
     assert len(err.strip().splitlines()) == 1
 
 
