@@ -241,6 +241,18 @@ def false_alarms(seeds: int, tunables: Tunables | None = None) -> FalseAlarms:
     return FalseAlarms(ample, ample_hours, tight, tight_hours)
 
 
+def spikes(seeds: int, tunables: Tunables | None = None) -> list[tuple[str, int, int, int]]:
+    """Per spike case over ``seeds`` runs: (name, runs with at most one notification sent
+    and never THRESHOLD, the most notifications sent in one run, the most on the feed)."""
+    out = []
+    for case in (c for c in cases() if c.truth.spike):
+        runs = [run_case(case, seed, tunables) for seed in range(seeds)]
+        scored = [score(case, outcome) for outcome in runs]
+        sent = max(sum(e.told for e in outcome.events if e.sku == case.sku.sku) for outcome in runs)
+        out.append((case.name, sum(bool(s.spike_ok) for s in scored), sent, max(s.total for s in scored)))
+    return out
+
+
 def _quantile(values: Sequence[float], q: float) -> float | None:
     if not values:
         return None
