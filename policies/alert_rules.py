@@ -136,8 +136,9 @@ def depletion_rate(stock: StockView, forecast: ForecastSettings) -> float:
     """The sales rate (units/minute) at which the stock, inbound counted, runs out inside
     the horizon, and at most the planning horizon: a rise beyond it is urgent enough for
     the change test to accept it on less evidence (a stock-out hours away can wait for
-    the full evidence)."""
-    horizon = min(horizon_minutes(stock, forecast), forecast.planning_horizon_minutes)
+    the full evidence). The horizon is taken in whole minutes: the change test's answer is
+    kept until new sales, new stock or the next minute (not recomputed on every tick)."""
+    horizon = math.ceil(min(horizon_minutes(stock, forecast), forecast.planning_horizon_minutes))
     position = max(stock.available, 0) + sum(units for _, units in stock.inbound)
     return position / horizon if horizon > 0 else math.inf
 
