@@ -18,6 +18,15 @@ least ``surge_min_ratio`` and ``surge_min_orders`` after it. Scanning change poi
 it a GLR/CUSUM-style test: a step is found within minutes of its size, a ramp as soon as
 its accumulated rise is significant, and a second surge as a new change point.
 
+The threshold weighs the consequence. A rise only matters when the new rate empties the
+stock inside the horizon, that is exceeds the depletion rate ``stock / horizon``. A change
+point whose ratio is only ``surge_consequence_threshold`` is accepted too when the rise
+changes the outcome: the rate before it would not empty the stock inside the horizon, and
+the posterior of the rate after it (Gamma(n1, t1), no prior) puts at least
+``surge_consequence_probability`` on rates that do. On ample stock this path is closed
+(noise never measures that fast with that confidence); on stock that a modest rise would
+empty it halves the evidence a surge needs before it is told.
+
 Units: times in epoch seconds, rates in orders per minute.
 """
 
@@ -27,6 +36,8 @@ import math
 from collections.abc import Sequence
 from itertools import accumulate
 from typing import TYPE_CHECKING, NamedTuple
+
+from policies.gamma_rate import gamma_quantile
 
 if TYPE_CHECKING:
     from policies.velocity import ForecastSettings
@@ -64,10 +75,16 @@ def rate_change_llr(n0: float, t0: float, n1: float, t1: float) -> float:
 
 
 def detect_surge(
-    orders: Sequence[int], start: float, bucket_seconds: int, settings: ForecastSettings
+    orders: Sequence[int],
+    start: float,
+    bucket_seconds: int,
+    settings: ForecastSettings,
+    depletion_rate: float = math.inf,
 ) -> Surge | None:
     """The strongest significant rise in ``orders`` (orders per bucket, the first bucket
-    starting at event time ``start``; the last bucket is now), or None."""
+    starting at event time ``start``; the last bucket is now), or None.
+    ``depletion_rate``: the order rate (orders/minute) at which the stock runs out inside
+    the horizon; a rise credibly beyond it needs only ``surge_consequence_threshold``."""
     total = len(orders)
     prefix = list(accumulate(orders, initial=0))
     step = max(round(settings.surge_step_seconds / bucket_seconds), 1)
@@ -86,7 +103,24 @@ def detect_surge(
         t0 = (c - lo) / per_minute + settings.prior_minutes
         if n1 >= settings.surge_min_orders and (n1 / t1) >= settings.surge_min_ratio * (n0 / t0):
             llr = rate_change_llr(n0, t0, n1, t1)
-            if llr >= settings.surge_threshold and (best is None or llr > best.llr):
+            if _significant(llr, n0 / t0, n1, t1, depletion_rate, settings) and (
+                best is None or llr > best.llr
+            ):
                 best = Surge(start + c * bucket_seconds, n0 / t0, n1 / t1, round(llr, 2))
         c -= step
     return best
+
+
+def _significant(
+    llr: float, before: float, n1: float, t1: float, depletion_rate: float, settings: ForecastSettings
+) -> bool:
+    """Evidence enough for a rise: the full threshold, or the lower one when the rise
+    changes the outcome: the rate ``before`` would not empty the stock inside the
+    horizon, the rate after the change credibly does."""
+    if llr >= settings.surge_threshold:
+        return True
+    return (
+        llr >= settings.surge_consequence_threshold
+        and before < depletion_rate
+        and gamma_quantile(n1, t1, 1.0 - settings.surge_consequence_probability) >= depletion_rate
+    )

@@ -125,6 +125,24 @@ def poisson_quantile(mean: float, probability: float) -> int:
     return n
 
 
+def horizon_minutes(stock: StockView, forecast: ForecastSettings) -> float:
+    """How far ahead "sells out soon" looks (minutes): the show's remaining time when
+    known, else the planning horizon."""
+    remaining = stock.show_remaining_minutes
+    return forecast.planning_horizon_minutes if remaining is None else max(remaining, 0.0)
+
+
+def depletion_rate(stock: StockView, forecast: ForecastSettings) -> float:
+    """The sales rate (units/minute) at which the stock, inbound counted, runs out inside
+    the horizon, and at most the planning horizon: a rise beyond it is urgent enough for
+    the change test to accept it on less evidence (a stock-out hours away can wait for
+    the full evidence). The horizon is taken in whole minutes: the change test's answer is
+    kept until new sales, new stock or the next minute (not recomputed on every tick)."""
+    horizon = math.ceil(min(horizon_minutes(stock, forecast), forecast.planning_horizon_minutes))
+    position = max(stock.available, 0) + sum(units for _, units in stock.inbound)
+    return position / horizon if horizon > 0 else math.inf
+
+
 def evaluate_sku(
     stock: StockView,
     velocity: Velocity,
@@ -140,7 +158,7 @@ def evaluate_sku(
     lead = stock.lead_time_minutes
     remaining = stock.show_remaining_minutes
     demand_minutes = lead if remaining is None else min(lead, max(remaining, 0.0))
-    horizon = forecast.planning_horizon_minutes if remaining is None else max(remaining, 0.0)
+    horizon = horizon_minutes(stock, forecast)
     line = safety_line(velocity.projected_rate, demand_minutes, settings)
     inbound_units = sum(units for _, units in stock.inbound)
     position = stock.available + inbound_units

@@ -13,11 +13,11 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from statistics import NormalDist
 from typing import NamedTuple
 
 from policies.alert_change import Surge, detect_surge
 from policies.alert_checks import check_settings
+from policies.gamma_rate import gamma_quantile
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +46,11 @@ class ForecastSettings:
     surge_min_ratio: float = 1.5
     #: ...with at least this many orders after the change
     surge_min_orders: int = 8
+    #: a lower ratio (log) suffices when the rate after the change empties the stock inside
+    #: the horizon with at least ``surge_consequence_probability`` (docs/alerts.md)
+    surge_consequence_threshold: float = 3.0
+    #: the posterior probability that the new rate empties the stock inside the horizon
+    surge_consequence_probability: float = 0.9
     #: change points are searched this far back (minutes), every ``surge_step_seconds``
     surge_scan_minutes: float = 20.0
     #: the spacing of candidate change points (seconds)
@@ -77,7 +82,7 @@ class ForecastSettings:
                 "surge_step_seconds",
                 "baseline_minutes",
             ),
-            probability=("confidence",),
+            probability=("confidence", "surge_consequence_probability"),
         )
 
 
@@ -100,7 +105,7 @@ class SalesHistory:
         self.earliest = math.inf
         #: bumped by every ``record``: what the change test last saw, and its answer
         self.version = 0
-        self.surge_cache: tuple[tuple[int, int, ForecastSettings], Surge | None] | None = None
+        self.surge_cache: tuple[tuple[int, int, float, ForecastSettings], Surge | None] | None = None
 
     def record(self, at: float, units: int, orders: int = 1) -> None:
         self.version += 1
@@ -176,16 +181,20 @@ class Velocity(NamedTuple):
     surge: Surge | None
 
 
-def measure_velocity(history: SalesHistory, at: float, settings: ForecastSettings) -> Velocity:
+def measure_velocity(
+    history: SalesHistory, at: float, settings: ForecastSettings, depletion_rate: float = math.inf
+) -> Velocity:
     """Velocity of one SKU at event time ``at``: the operator's windows, the posterior
-    rate and the change the sequential test finds (``policies.alert_change``)."""
+    rate and the change the sequential test finds (``policies.alert_change``).
+    ``depletion_rate``: the rate (units/minute) that empties the stock inside the horizon
+    (the change test weighs that consequence); infinite when unknown."""
     minutes = settings.window_minutes
     last_units, last_orders = history.window(at, minutes)
     previous_units, previous_orders = history.window(at - minutes * 60.0, minutes)
     last_rate = max(last_units, 0) / minutes
     previous_rate = max(previous_units, 0) / minutes
     ratio = last_rate / previous_rate if previous_rate > 0 else None
-    surge = _surge(history, at, settings)
+    surge = _surge(history, at, settings, depletion_rate)
     # how far back the history reaches, counting the whole bucket of its first sale
     span = (
         max((at - history.earliest) / 60.0, 0.0) + history.bucket_seconds / 60.0 if history.buckets else 0.0
@@ -229,7 +238,9 @@ def measure_velocity(history: SalesHistory, at: float, settings: ForecastSetting
     )
 
 
-def _surge(history: SalesHistory, at: float, settings: ForecastSettings) -> Surge | None:
+def _surge(
+    history: SalesHistory, at: float, settings: ForecastSettings, depletion_rate: float
+) -> Surge | None:
     if not history.buckets:
         return None
     size = history.bucket_seconds
@@ -240,26 +251,16 @@ def _surge(history: SalesHistory, at: float, settings: ForecastSettings) -> Surg
     if first > last:
         return None
     # the answer changes only with new sales or a new newest bucket (ticks between do not)
-    key = (history.version, last, settings)
+    key = (history.version, last, depletion_rate, settings)
     if history.surge_cache is not None and history.surge_cache[0] == key:
         return history.surge_cache[1]
-    surge = detect_surge(history.series(first, last), first * size, size, settings)
+    units, orders = history.window(at, settings.rate_window_minutes)
+    units_per_order = units / orders if orders > 0 and units > 0 else 1.0
+    surge = detect_surge(
+        history.series(first, last), first * size, size, settings, depletion_rate / units_per_order
+    )
     history.surge_cache = (key, surge)
     return surge
-
-
-def gamma_quantile(shape: float, rate: float, probability: float) -> float:
-    """The ``probability`` quantile of Gamma(shape, rate) (Wilson-Hilferty on chi-square:
-    Gamma(a, b) = chi2(2a) / 2b); accurate to about 1% from shape 0.5 up."""
-    if shape <= 0 or rate <= 0:
-        return 0.0
-    return max(_wilson_hilferty(shape, probability), 0.0) / rate
-
-
-def _wilson_hilferty(k: float, p: float) -> float:
-    """The p-quantile of chi2(2k) / 2, by the Wilson-Hilferty cube-root approximation."""
-    z = NormalDist().inv_cdf(p)
-    return k * (1 - 1 / (9 * k) + z / (3 * math.sqrt(k))) ** 3
 
 
 class StockoutForecast(NamedTuple):

@@ -35,6 +35,7 @@ from policies.alert_rules import (
     Level,
     StockView,
     Verdict,
+    depletion_rate,
     evaluate_sku,
     stalled_channels,
 )
@@ -211,11 +212,13 @@ class Forecaster:
 
     def measure(self, sku: str) -> tuple[Velocity, StockoutForecast, StockView]:
         history = self.histories.get(sku) or SalesHistory(self.forecast.bucket_seconds)
-        velocity = measure_velocity(history, self.watermark, self.forecast)
         snapshot = self.stock.get(sku, StockSnapshot(0, 0))
         settings = self.settings.get(sku, SkuSettings(sku))
         remaining = None if self.show_ends_at is None else (self.show_ends_at - self.watermark) / 60.0
         view = StockView(sku, snapshot.available, snapshot.inbound, settings.lead_time_minutes, remaining)
+        velocity = measure_velocity(
+            history, self.watermark, self.forecast, depletion_rate(view, self.forecast)
+        )
         stockout = forecast_stockout(snapshot.available, snapshot.inbound, velocity, self.watermark)
         return velocity, stockout, view
 

@@ -10,7 +10,8 @@ stored as they are made. A restarted hub reloads them, so open alerts, acknowled
 and silences survive. The hub is the ``Book`` the ``Forecaster`` steps.
 
 Fan-out: in-process listeners (the HTTP app's SSE streams) get every notification;
-subscriptions get the ones of their levels that are neither silenced nor inhibited,
+subscriptions get the ones of their levels that are told (not silenced, inhibited or
+quiet: ``Notification.told``),
 handed to ``actors.alerts.delivery.worker.Delivery``: grouped per subscription and show
 (group_wait, group_interval, repeat_interval; so 200 SKUs crossing a line at once are one
 message, not 200) and sent by each receiver's own thread in its format, with retries, a
@@ -134,6 +135,7 @@ class AlertHub:
                 entry=entry_id,
                 inhibited=note.inhibited,
                 silenced=note.silenced,
+                quiet=note.quiet,
             )
 
     def firing(self, sku: str | None = None) -> list[Alert]:
@@ -217,7 +219,7 @@ class AlertHub:
                     listener(record)
                 except Exception:
                     log.exception("alert_listener_failed")
-        told = [(n, r) for n, r in zip(notes, records, strict=True) if not (n.silenced or n.inhibited)]
+        told = [(n, r) for n, r in zip(notes, records, strict=True) if n.told]
         now = self.clock()
         for sub in list(self.subscriptions.values()):
             wanted = [r for n, r in told if not sub.levels or n.alert.level in sub.levels]

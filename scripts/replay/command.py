@@ -310,6 +310,7 @@ def _print_events(outcome: Outcome, start: float) -> None:
         print(
             f"{_clock(e.at):<20}{(e.at - start) / 60:>8.1f}  {e.kind:<12}{e.level:<11}"
             f"{e.sku:<16}{e.available:>6}  {e.reason}"
+            + ("  (quiet: not sent to receivers)" if e.quiet else "")
         )
 
 

@@ -54,6 +54,13 @@ class Event(NamedTuple):
     eta_minutes: float | None
     inhibited: bool
     silenced: bool
+    #: stored and shown, not sent to receivers (``Notification.quiet``)
+    quiet: bool = False
+
+    @property
+    def told(self) -> bool:
+        """Whether receivers (webhooks) are sent it."""
+        return not (self.inhibited or self.silenced or self.quiet)
 
 
 @dataclass(frozen=True)
@@ -151,6 +158,7 @@ def run_replay(
                     eta if isinstance(eta, int | float) else None,
                     note.inhibited,
                     note.silenced,
+                    note.quiet,
                 )
             )
     return outcome

@@ -13,6 +13,7 @@ from scripts.replay.suite import (
     monte_carlo,
     run_case,
     score,
+    spikes,
     summarise,
 )
 
@@ -45,8 +46,16 @@ def print_suite(seeds: int, tunables: Tunables) -> int:
     show, outcome = mixed_show(0, tunables=tunables)
     mixed = [score(case, outcome) for case in show]
     print(f"50-SKU show: {summarise(mixed)}; notifications {len(outcome.events)}")
-    told, hours = false_alarms(seeds, tunables)
-    print(f"monte carlo steady SKUs: {told} notifications in {hours} SKU-hours  (target: 0 on ample stock)")
+    fa = false_alarms(seeds, tunables)
+    print(
+        f"monte carlo steady SKUs: {fa.ample} notifications in {fa.ample_hours} SKU-hours with >= 300 min "
+        f"of stock (target: 0); {fa.tight} in {fa.tight_hours} SKU-hours whose stock outlasts the show by 40%"
+    )
+    for name, ok, sent, feed in spikes(seeds, tunables):
+        print(
+            f"monte carlo {name:<24} {ok}/{seeds} with <= 1 sent, never THRESHOLD; at most {sent} sent, "
+            f"{feed} on the feed  (target: at most one notification, never THRESHOLD)"
+        )
     for names, within, target in DETECTION_TARGETS:
         for d in monte_carlo(names, seeds, tunables, within):
             print(f"monte carlo {_detection(d)}  (target: {target})")

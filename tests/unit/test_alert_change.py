@@ -7,7 +7,8 @@ from __future__ import annotations
 import math
 
 from policies.alert_change import detect_surge, rate_change_llr
-from policies.velocity import ForecastSettings, SalesHistory, gamma_quantile, measure_velocity
+from policies.gamma_rate import gamma_quantile
+from policies.velocity import ForecastSettings, SalesHistory, measure_velocity
 
 T0 = 1_762_862_400.0
 SETTINGS = ForecastSettings()
@@ -100,3 +101,34 @@ def test_gamma_quantiles_match_known_chi_square_values() -> None:
     assert math.isclose(gamma_quantile(5, 1, 0.05), 3.940 / 2, rel_tol=0.01)
     assert math.isclose(gamma_quantile(5, 1, 0.95), 18.307 / 2, rel_tol=0.01)
     assert math.isclose(gamma_quantile(5, 2, 0.95), 18.307 / 4, rel_tol=0.01)
+
+
+# A tripling at 2/min for 2 minutes: 12 orders against 4 expected, a ratio of ~4.8, under
+# the full threshold (6) and over the consequence threshold (3).
+TRIPLING = [1, 0, 0] * 60 + [1] * 12
+
+
+def test_a_weak_rise_is_no_surge_when_the_stock_does_not_depend_on_it() -> None:
+    assert detect_surge(TRIPLING, T0, 10, SETTINGS) is None  # no depletion rate: ample
+    assert detect_surge(TRIPLING, T0, 10, SETTINGS, depletion_rate=10.0) is None
+
+
+def test_a_weak_rise_that_would_empty_the_stock_in_the_horizon_is_a_surge() -> None:
+    surge = detect_surge(TRIPLING, T0, 10, SETTINGS, depletion_rate=3.0)
+
+    assert surge is not None
+    assert SETTINGS.surge_consequence_threshold <= surge.llr < SETTINGS.surge_threshold
+    assert surge.since == T0 + 180 * 10
+    assert surge.after == 6.0
+
+
+def test_a_weak_rise_is_no_surge_when_the_old_rate_already_empties_the_stock() -> None:
+    # the stock runs out inside the horizon at 1.5/min: the old 2/min already does that,
+    # so the rise changes nothing that the stock-out forecast does not already say
+    assert detect_surge(TRIPLING, T0, 10, SETTINGS, depletion_rate=1.5) is None
+
+
+def test_the_consequence_path_needs_confidence_in_the_new_rate() -> None:
+    # 12 orders in 2 minutes: the 10% quantile of the new rate is ~3.9/min
+    assert detect_surge(TRIPLING, T0, 10, SETTINGS, depletion_rate=3.8) is not None
+    assert detect_surge(TRIPLING, T0, 10, SETTINGS, depletion_rate=4.2) is None

@@ -94,9 +94,9 @@ def test_a_silence_mutes_until_it_expires_and_then_is_forgotten() -> None:
     sender = FakeSender()
     hub = hub_on(store, sender)
     hub.subscribe(Subscription("ops", "https://hooks.example/ops", SECRET, group_wait=0))
-    hub.silence(Silence("quiet", "SNACK", Level.TREND, T0 + 60, "ops"))
+    hub.silence(Silence("quiet", "SNACK", Level.THRESHOLD, T0 + 60, "ops"))
 
-    (muted,) = hub.step([verdict("SNACK", Level.TREND)], T0, T0)
+    (muted,) = hub.step([verdict("SNACK", Level.THRESHOLD)], T0, T0)
     assert muted.silenced
     assert hub.flush_digests() == 0  # a silenced notification is stored, not sent
     assert [r["silenced"] for _, r in hub.history()] == [True]
@@ -104,8 +104,8 @@ def test_a_silence_mutes_until_it_expires_and_then_is_forgotten() -> None:
     assert hub.expire_silences(T0 + 59) == []
     assert [s.id for s in hub.expire_silences(T0 + 60)] == ["quiet"]
     assert store.silences() == []
-    hub.step([verdict("SNACK", Level.TREND, active=False)], T0 + 100, T0 + 100)
-    (resolved,) = hub.step([verdict("SNACK", Level.TREND, active=False)], T0 + 200, T0 + 200)
+    hub.step([verdict("SNACK", Level.THRESHOLD, active=False)], T0 + 100, T0 + 100)
+    (resolved,) = hub.step([verdict("SNACK", Level.THRESHOLD, active=False)], T0 + 200, T0 + 200)
     assert not resolved.silenced
     assert hub.flush_digests() == 1
 
@@ -211,3 +211,24 @@ def test_a_restarted_hub_remembers_recent_resolutions_so_nothing_refires_soon() 
     assert restarted.step([verdict("HOODIE", Level.THRESHOLD)], T0 + 200, T0 + 200) == []  # held back
     (worse,) = restarted.step([verdict("HOODIE", Level.EMERGENCY)], T0 + 210, T0 + 210)
     assert (worse.kind, worse.alert.level) == ("firing", Level.EMERGENCY)
+
+
+def test_a_quiet_resolution_is_stored_and_streamed_but_not_sent() -> None:
+    store = MemoryAlertStore()
+    sender = FakeSender()
+    hub = hub_on(store, sender)
+    hub.subscribe(Subscription("ops", "https://hooks.example/ops", SECRET, group_wait=0))
+    heard: list[dict[str, Any]] = []
+    hub.listeners.append(heard.append)
+
+    (fired,) = hub.step([verdict("SPIKE", Level.TREND)], T0, T0)
+    assert hub.flush_digests() == 1
+    hub.step([verdict("SPIKE", Level.TREND, active=False)], T0 + 100, T0 + 100)
+    (faded,) = hub.step([verdict("SPIKE", Level.TREND, active=False)], T0 + 200, T0 + 200)
+
+    assert (fired.kind, faded.kind, faded.quiet, faded.told) == ("firing", "resolved", True, False)
+    assert hub.flush_digests() == 0  # receivers heard one notification: the firing
+    assert [r["kind"] for r in heard] == ["firing", "resolved"]  # dashboards see the state
+    assert [r["kind"] for _, r in hub.history()] == ["firing", "resolved"]
+    assert hub.open_alerts() == []
+    assert len(sender.sent) == 1

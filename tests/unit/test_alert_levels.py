@@ -7,7 +7,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from policies.alert_change import Surge
-from policies.alert_rules import AlertSettings, Level, StockView, evaluate_sku, safety_line, stalled_channels
+from policies.alert_rules import (
+    AlertSettings,
+    Level,
+    StockView,
+    depletion_rate,
+    evaluate_sku,
+    safety_line,
+    stalled_channels,
+)
 from policies.velocity import ForecastSettings, Velocity, forecast_stockout
 
 NOW = 1_762_862_400.0
@@ -92,3 +100,12 @@ def test_a_silent_channel_is_stalled_only_while_its_skus_still_have_stock() -> N
     last = {"douyin": {}, "taobao": {"A": 14}}
     assert stalled_channels(last, previous, in_stock={"A"}) == ["douyin"]
     assert stalled_channels(last, previous, in_stock=set()) == []
+
+
+def test_the_depletion_rate_empties_the_stock_and_inbound_inside_the_horizon() -> None:
+    # 300 available and 300 inbound; the planning horizon (120 min) or the show's end,
+    # whichever comes first
+    assert depletion_rate(StockView("A", 300, ((NOW + 600, 300),), 60), FORECAST) == 5.0
+    assert depletion_rate(StockView("A", 300, (), 60, show_remaining_minutes=30), FORECAST) == 10.0
+    assert depletion_rate(StockView("A", 300, (), 60, show_remaining_minutes=300), FORECAST) == 2.5
+    assert depletion_rate(StockView("A", 300, (), 60, show_remaining_minutes=0), FORECAST) == float("inf")

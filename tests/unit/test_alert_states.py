@@ -172,3 +172,39 @@ def test_whatever_the_conditions_updates_are_rate_limited_and_nothing_refires_so
     for (at, kind, level), (later, next_kind, next_level) in itertools.pairwise(told):
         if kind == Kind.RESOLVED and next_kind == Kind.FIRING and later - at < SETTINGS.refire_hold_seconds:
             assert Level.RANK[next_level] > Level.RANK[level]
+
+
+def test_a_trend_that_fades_soon_after_firing_resolves_quietly() -> None:
+    clock = Clock()
+    clock.hold(Level.TREND, 3)
+    clock.hold(None, 6, available=900, eta=None)
+
+    assert clock.kinds() == [(Kind.FIRING, Level.TREND), (Kind.RESOLVED, Level.TREND)]
+    assert clock.told[-1][3] == Status.RESOLVED
+    assert clock.book.open == {}  # the open alerts show the current state
+
+
+def quiet_flags(settings: LifecycleSettings, *steps: tuple[str | None, float]) -> list[tuple[str, bool]]:
+    book = AlertBook(settings)
+    t = T0
+    flags = []
+    for level, minutes in steps:
+        end = t + minutes * 60
+        while t < end:
+            evidence = {"available": 50, "eta_minutes": 40.0, "lead_time_minutes": 60.0}
+            verdict = Verdict("A", level or Level.TREND, level is not None, "", evidence)
+            flags += [(n.kind, n.quiet) for n in book.step([verdict], t, t)]
+            t += 10
+    return flags
+
+
+def test_only_a_short_trend_that_told_nothing_else_resolves_quietly() -> None:
+    short = quiet_flags(SETTINGS, (Level.TREND, 3), (None, 6))
+    long = quiet_flags(SETTINGS, (Level.TREND, 30), (None, 6))
+    escalated = quiet_flags(SETTINGS, (Level.TREND, 1), (Level.THRESHOLD, 1), (None, 6))
+
+    assert short == [(Kind.FIRING, False), (Kind.RESOLVED, True)]
+    assert long == [(Kind.FIRING, False), (Kind.RESOLVED, False)]
+    assert escalated == [(Kind.FIRING, False), (Kind.ESCALATED, False), (Kind.RESOLVED, False)]
+    never = LifecycleSettings(pending_seconds=30, keep_firing_seconds=300, quiet_resolve_seconds=0)
+    assert quiet_flags(never, (Level.TREND, 3), (None, 6))[-1] == (Kind.RESOLVED, False)

@@ -83,5 +83,6 @@ def test_monte_carlo_detection_and_false_alarms() -> None:
     assert by_name["surge-x5-at-2/min"].p90 <= 2.5
     assert by_name["surge-x3-at-5/min"].p90 is not None
     assert by_name["surge-x3-at-5/min"].p90 <= 3.0
-    told, hours = false_alarms(5)
-    assert told <= hours / 20  # at most one false notification per 20 steady SKU-hours
+    fa = false_alarms(5)
+    assert fa.ample == 0
+    assert fa.tight <= fa.tight_hours / 5  # at most one false notification per 5 tight SKU-hours
