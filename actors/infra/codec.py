@@ -1,15 +1,18 @@
 """Every stored format flashstock writes and reads, encoded and decoded in one place.
 
-- line records (``ns:sku:{sku}:lines`` values): ``encode_record`` / ``decode_record``
-- SKU settings and ledgers (``ns:sku:{sku}:state`` fields)
+- line records (``{ns:pN}:open`` and ``{ns:pN}:lines:{bucket}`` values, keyed by
+  ``line_key``): ``encode_record`` / ``decode_record``
+- SKU ledgers and settings (``{ns:pN}:state`` / ``{ns:pN}:settings`` values):
+  ``encode_ledger`` / ``decode_ledger``, ``encode_settings`` / ``decode_settings``
 - published decisions (``ns:decisions:{channel}`` entries): ``format_order_decision``,
   ``format_notice``, ``decision_fields``
 - notifications (``ns:alerts`` entries, webhook bodies): ``notification_record``
 - open alerts, silences, subscriptions (``ns:alerts:*`` hashes)
-- ledger stream entries (``ns:ledger``, written by the commit script): ``decode_ledger_entry``
+- ledger log entries (``{ns:pN}:log``): ``encode_log_lines`` / ``decode_ledger_entry``
 - stream entry ids: ``entry_time_ms``; any Redis reply value as text: ``text``
 
-The ledger stream's entries are written by the commit script (``actors.owner.store``).
+The ledger log's entries are written by the commit script (``actors.owner.store``) from
+the text built here.
 """
 
 from __future__ import annotations
@@ -57,16 +60,43 @@ def encode_inbound(inbound: Iterable[InboundTransfer]) -> str:
     return json.dumps([asdict(t) for t in inbound], ensure_ascii=False)
 
 
-def decode_ledger(sku: str, state: Mapping[str, str]) -> Ledger:
-    inbound = tuple(InboundTransfer(**t) for t in json.loads(state.get("inbound", "[]")))
-    return Ledger(
-        sku,
-        int(state["on_hand"]),
-        int(state["reserved"]),
-        int(state["sold"]),
-        inbound,
-        int(state["version"]),
-        int(state.get("held", "0")),  # a state saved before holds existed holds nothing
+def encode_ledger(ledger: Ledger) -> str:
+    """``on_hand|reserved|sold|version|held|inbound`` (inbound: JSON list, ``[]`` if none)."""
+    inbound = encode_inbound(ledger.inbound) if ledger.inbound else "[]"
+    return f"{ledger.on_hand}|{ledger.reserved}|{ledger.sold}|{ledger.version}|{ledger.held}|{inbound}"
+
+
+def decode_ledger(sku: str, raw: str) -> Ledger:
+    on_hand, reserved, sold, version, held, inbound = raw.split("|", 5)
+    transfers = tuple(InboundTransfer(**t) for t in json.loads(inbound))
+    return Ledger(sku, int(on_hand), int(reserved), int(sold), transfers, int(version), int(held))
+
+
+def line_key(sku: str, line_field: str) -> str:
+    """A line's field in a partition's ``open`` and ``lines`` hashes: ``sku<US>line field``
+    (ids may not hold the unit separator, ``policies.ids``)."""
+    return f"{sku}{FIELD_SEPARATOR}{line_field}"
+
+
+def split_line_key(key: str) -> tuple[str, str]:
+    """``(sku, line field)`` of a ``line_key``."""
+    sku, _, line_field = key.partition(FIELD_SEPARATOR)
+    return sku, line_field
+
+
+def encode_log_ledgers(ledgers: Iterable[Ledger]) -> str:
+    """The ``ledgers`` field of a log entry: ``sku<TAB>on_hand<TAB>reserved<TAB>sold
+    <TAB>version`` per line."""
+    return "\n".join(f"{x.sku}\t{x.on_hand}\t{x.reserved}\t{x.sold}\t{x.version}" for x in ledgers)
+
+
+def encode_log_lines(records: Mapping[str, list[str]]) -> str:
+    """The ``lines`` field of a log entry: ``sku<TAB>line field<TAB>record`` per changed
+    record, from a batch's ``sku -> [field, record, ...]``."""
+    return "\n".join(
+        f"{sku}\t{pairs[i]}\t{pairs[i + 1]}"
+        for sku, pairs in records.items()
+        for i in range(0, len(pairs), 2)
     )
 
 
@@ -137,7 +167,8 @@ class LedgerEntry(NamedTuple):
 
 
 def decode_ledger_entry(entry_id: bytes | str, fields: Mapping[Any, Any]) -> LedgerEntry:
-    """One entry of the ledger stream (written by the commit script) as a ``LedgerEntry``."""
+    """One entry of a partition's ledger log (written by the commit script) as a
+    ``LedgerEntry``."""
     entry = {text(k): text(v) for k, v in fields.items()}
     counters = []
     for line in entry.get("ledgers", "").splitlines():
@@ -145,8 +176,7 @@ def decode_ledger_entry(entry_id: bytes | str, fields: Mapping[Any, Any]) -> Led
         counters.append(LedgerCounters(sku, int(on_hand), int(reserved), int(sold), int(version)))
     lines = []
     for line in entry.get("lines", "").splitlines():
-        lines_key, line_field, record = line.split("\t", 2)
-        sku = lines_key.split("{", 1)[1].rsplit("}", 1)[0]
+        sku, line_field, record = line.split("\t", 2)
         lines.append((sku, line_field, decode_record(record)))
     return LedgerEntry(text(entry_id), int(entry.get("epoch", "0")), tuple(counters), tuple(lines))
 

@@ -3,15 +3,18 @@ across restarts, fencing, expiry, bad input, and Redis crashes."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
 import redis
 
-from actors.infra.codec import text
+from actors.infra.codec import encode_record
 from actors.infra.redis_server import RedisServer
 from actors.infra.settings import StoreConfig
 from actors.owner.core import SkuOwner
-from actors.owner.store import LedgerStore, OwnerFencedError, RedisOwnerStore
-from policies.ledger import Ledger, LineStatus, Reason, SkuSettings
+from actors.owner.reads import find_retained_lines, read_skus
+from actors.owner.store import OwnerFencedError, RedisOwnerStore
+from policies.ledger import Ledger, Reason, SkuSettings
 from policies.operations import (
     Adjust,
     Confirm,
@@ -34,15 +37,18 @@ class FakeClock:
 
 
 def stored_ledger(client: redis.Redis, config: StoreConfig, sku: str) -> dict[str, str]:
-    raw = client.hgetall(LedgerStore(config).state_key(sku))
-    return {text(name): text(value) for name, value in raw.items()}
+    """The SKU's committed counters in Redis, as text."""
+    ledger, _ = read_skus(client, config, [sku])[sku]
+    return {"on_hand": str(ledger.on_hand), "reserved": str(ledger.reserved), "sold": str(ledger.sold)}
 
 
 def stored_line(
     client: redis.Redis, config: StoreConfig, sku: str, channel: str, order_id: str
 ) -> str | None:
-    raw = client.hget(LedgerStore(config).lines_key(sku), f"{channel}\x1f{order_id}")
-    return None if raw is None else text(raw)
+    """The line's newest retained record in Redis, encoded (None if it has none)."""
+    line = (sku, f"{channel}\x1f{order_id}")
+    record = find_retained_lines(client, config, [line], time.time()).get(line)
+    return None if record is None else encode_record(record)
 
 
 def test_decisions_are_in_redis_when_apply_returns(config: StoreConfig, redis_client: redis.Redis) -> None:
@@ -117,7 +123,7 @@ def test_unpaid_reservations_expire_durably(config: StoreConfig) -> None:
 
     reloaded = SkuOwner(config, 0, RedisOwnerStore(config), clock=clock)
     assert reloaded.ledger("A") == Ledger("A", 10, 0, 3, (), 5)
-    assert reloaded.records["A"]["douyin\x1funpaid"].status == LineStatus.RELEASED
+    assert "douyin\x1funpaid" not in reloaded.records["A"]  # settled: history, not loaded
     late_payment = reloaded.apply([Confirm("douyin", "unpaid", "A")])[0]
     assert not late_payment.accepted
     assert late_payment.reason == Reason.ALREADY_RELEASED
