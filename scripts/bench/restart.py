@@ -174,10 +174,20 @@ def _owner_process(config: StoreConfig, n: int, queue: Any) -> None:
             "load_seconds": round(owner.load_seconds, 3),
             "open_lines_loaded": sum(map(len, owner.records.values())),
             "rss_before_mb": rss_before,
-            "rss_peak_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+            "rss_peak_mb": _peak_rss_mb(),
         }
     )
     store.close()
+
+
+def _peak_rss_mb() -> float:
+    """This process image's peak resident memory (``VmHWM``: unlike ``ru_maxrss``, not
+    inherited from the parent across fork and exec)."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    raise RuntimeError("no VmHWM in /proc/self/status")
 
 
 def _rss_mb() -> float:
