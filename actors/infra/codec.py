@@ -8,7 +8,8 @@
   ``format_notice``, ``decision_fields``
 - notifications (``ns:alerts`` entries, webhook bodies): ``notification_record``
 - open alerts, silences, subscriptions (``ns:alerts:*`` hashes)
-- ledger log entries (``{ns:pN}:log``): ``encode_log_lines`` / ``decode_ledger_entry``
+- ledger log entries (``{ns:pN}:log``): ``encode_log_ledgers`` / ``encode_log_lines`` /
+  ``decode_ledger_entry``
 - stream entry ids: ``entry_time_ms``; any Redis reply value as text: ``text``
 
 The ledger log's entries are written by the commit script (``actors.owner.store``) from
@@ -20,6 +21,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict
+from itertools import chain
 from typing import Any, NamedTuple
 
 import msgspec
@@ -84,20 +86,16 @@ def split_line_key(key: str) -> tuple[str, str]:
     return sku, line_field
 
 
-def encode_log_ledgers(ledgers: Iterable[Ledger]) -> str:
-    """The ``ledgers`` field of a log entry: ``sku<TAB>on_hand<TAB>reserved<TAB>sold
-    <TAB>version`` per line."""
-    return "\n".join(f"{x.sku}\t{x.on_hand}\t{x.reserved}\t{x.sold}\t{x.version}" for x in ledgers)
+def encode_log_ledgers(state: list[str]) -> str:
+    """The ``ledgers`` field of a log entry: ``sku<TAB>ledger`` for each changed SKU, from
+    the ``[sku, encode_ledger(ledger), ...]`` values the commit writes to ``state``."""
+    return "\t".join(state)
 
 
-def encode_log_lines(records: Mapping[str, list[str]]) -> str:
-    """The ``lines`` field of a log entry: ``sku<TAB>line field<TAB>record`` per changed
-    record, from a batch's ``sku -> [field, record, ...]``."""
-    return "\n".join(
-        f"{sku}\t{pairs[i]}\t{pairs[i + 1]}"
-        for sku, pairs in records.items()
-        for i in range(0, len(pairs), 2)
-    )
+def encode_log_lines(*pairs: list[str]) -> str:
+    """The ``lines`` field of a log entry: ``line key<TAB>record`` for each changed line
+    record, from ``[line_key, encode_record(record), ...]`` lists (in commit order)."""
+    return "\t".join(chain.from_iterable(pairs))
 
 
 def split_field(line_field: str) -> tuple[str, str]:
@@ -171,27 +169,29 @@ def decode_ledger_entry(entry_id: bytes | str, fields: Mapping[Any, Any]) -> Led
     ``LedgerEntry``."""
     entry = {text(k): text(v) for k, v in fields.items()}
     counters = []
-    for line in entry.get("ledgers", "").splitlines():
-        sku, on_hand, reserved, sold, version = line.split("\t")
-        counters.append(LedgerCounters(sku, int(on_hand), int(reserved), int(sold), int(version)))
+    ledgers = entry.get("ledgers", "").split("\t") if entry.get("ledgers") else []
+    for sku, raw in zip(ledgers[::2], ledgers[1::2], strict=True):
+        ledger = decode_ledger(sku, raw)
+        counters.append(LedgerCounters(sku, ledger.on_hand, ledger.reserved, ledger.sold, ledger.version))
     lines = []
-    for line in entry.get("lines", "").splitlines():
-        sku, line_field, record = line.split("\t", 2)
+    values = entry.get("lines", "").split("\t") if entry.get("lines") else []
+    for key, record in zip(values[::2], values[1::2], strict=True):
+        sku, line_field = split_line_key(key)
         lines.append((sku, line_field, decode_record(record)))
     return LedgerEntry(text(entry_id), int(entry.get("epoch", "0")), tuple(counters), tuple(lines))
 
 
 def ledger_counters_of(fields: Mapping[Any, Any], sku: str) -> LedgerCounters | None:
-    """``sku``'s counters in one ledger stream entry, or None when the batch did not
-    change it (reads only the entry's ``ledgers`` field, not its line records)."""
+    """``sku``'s counters in one ledger log entry, or None when the batch did not change
+    it (reads only the entry's ``ledgers`` field, not its line records)."""
     raw = fields.get(b"ledgers", fields.get("ledgers"))
     if not raw:
         return None
-    prefix = f"{sku}\t"
-    for line in text(raw).splitlines():
-        if line.startswith(prefix):
-            _, on_hand, reserved, sold, version = line.split("\t")
-            return LedgerCounters(sku, int(on_hand), int(reserved), int(sold), int(version))
+    values = text(raw).split("\t")
+    for position in range(0, len(values) - 1, 2):
+        if values[position] == sku:
+            ledger = decode_ledger(sku, values[position + 1])
+            return LedgerCounters(sku, ledger.on_hand, ledger.reserved, ledger.sold, ledger.version)
     return None
 
 

@@ -27,12 +27,13 @@ class StoreConfig:
     Redis on the first start); the shard count may change (a reshard moves partitions
     between owners, never keys), up to ``partitions``.
 
-    History (``docs/storage.md``): an owner keeps in memory its open reservations and the
-    ``recent_lines`` newest line records; older records stay in Redis, in hashes per
-    ``bucket_seconds`` of commit time, for ``retention_seconds`` (default 7 days: longer
-    than the platforms' redelivery horizons), and are looked up when a line id is not in
-    memory. A reservation's first record is looked for from ``placed_at -
-    clock_skew_seconds`` on (how far an order's event time may trail the owner's clock).
+    History (``docs/storage.md``): an owner keeps in memory its open reservations, the
+    ``recent_lines`` newest line records and every record decided in the last
+    ``recent_seconds``; older records stay in Redis, in hashes per ``bucket_seconds`` of
+    commit time, for ``retention_seconds`` (default 7 days: longer than the platforms'
+    redelivery horizons), and are looked up when a line id is not in memory. A
+    reservation's first record is looked for from ``placed_at - clock_skew_seconds`` on
+    (how far a platform's clock may run ahead of the owner's).
     """
 
     redis_url: str
@@ -42,7 +43,8 @@ class StoreConfig:
     retention_seconds: float = 7 * 24 * 3600.0
     bucket_seconds: int = 3600
     recent_lines: int = 200_000
-    clock_skew_seconds: float = 300.0
+    recent_seconds: float = 20.0
+    clock_skew_seconds: float = 5.0
 
     def __post_init__(self) -> None:
         if self.shard_count < 1:
@@ -59,8 +61,8 @@ class StoreConfig:
                 f"bucket_seconds ({self.bucket_seconds}) must be >= 1 and at most "
                 f"retention_seconds ({self.retention_seconds})"
             )
-        if self.recent_lines < 0 or self.clock_skew_seconds < 0:
-            raise ValueError("recent_lines and clock_skew_seconds must be >= 0")
+        if min(self.recent_lines, self.recent_seconds, self.clock_skew_seconds) < 0:
+            raise ValueError("recent_lines, recent_seconds and clock_skew_seconds must be >= 0")
         if not self.namespace or ":" in self.namespace or "{" in self.namespace:
             raise ValueError(f"namespace must be non-empty without ':' or '{{', got {self.namespace!r}")
 

@@ -243,12 +243,15 @@ class SkuOwner:
         self.log.debug("lines_looked_up", wanted=len(wanted), found=len(found))
 
     def _forget_old_lines(self) -> None:
-        """Drop the oldest durable line records beyond ``recent_lines`` (open reservations
-        stay), moving ``_covered_since`` past them."""
+        """Drop the oldest durable line records beyond ``recent_lines`` that were decided
+        more than ``recent_seconds`` ago (open reservations stay), moving
+        ``_covered_since`` past them. Keeping the last seconds whatever the rate means a
+        new order arriving late by less than that needs no lookup."""
         recent, records, limit = self._recent, self.records, self.config.recent_lines
         durable = self._durable_sequence
         covered = self._covered_since
-        while len(recent) > limit and recent[0][0] <= durable:
+        old_enough = self.store.now() - self.config.recent_seconds
+        while len(recent) > limit and recent[0][0] <= durable and recent[0][1] <= old_enough:
             _, decided_at, sku, line_field, record = recent.popleft()
             lines = records.get(sku)
             if lines is not None and lines.get(line_field) is record and record.status != RESERVED:

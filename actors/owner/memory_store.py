@@ -253,9 +253,10 @@ class InMemoryOwnerStore:
                     data.settings[sku] = batch.settings[sku]
                 pairs = batch.records.get(sku, [])
                 for line_field, record in zip(pairs[::2], pairs[1::2], strict=True):
-                    data.buckets.setdefault((partition, bucket), {})[(sku, line_field)] = record
                     if record.startswith(_RESERVED_PREFIX):
                         data.open[(sku, line_field)] = record
+                    else:
+                        data.buckets.setdefault((partition, bucket), {})[(sku, line_field)] = record
                     changed.append((sku, line_field, decode_record(record)))
                 for line_field in batch.closed.get(sku, []):
                     data.open.pop((sku, line_field), None)

@@ -8,7 +8,7 @@ across slots), pipelined.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import redis
@@ -184,22 +184,24 @@ def find_lines(
     client: redis.Redis,
     config: StoreConfig,
     wanted: Mapping[tuple[str, str], Sequence[int]],
+    partition: Callable[[str], int] | None = None,
 ) -> dict[tuple[str, str], LineRecord]:
     """The newest record of each wanted line ``(sku, line field) -> buckets to look in``:
     its open reservation if it is one, else the newest of the given buckets that holds it.
-    One pipelined round trip (HMGET per partition and bucket)."""
+    One pipelined round trip (HMGET per partition and bucket). ``partition`` maps a SKU
+    to its partition (a caller's cache; ``partition_of`` when None)."""
     plan: dict[tuple[int, int], list[tuple[str, str]]] = {}  # (partition, bucket or -1 open)
     for (sku, line_field), buckets in wanted.items():
-        partition = partition_of(sku, config.partitions)
-        plan.setdefault((partition, -1), []).append((sku, line_field))
+        partition_number = partition(sku) if partition else partition_of(sku, config.partitions)
+        plan.setdefault((partition_number, -1), []).append((sku, line_field))
         for bucket in buckets:
-            plan.setdefault((partition, bucket), []).append((sku, line_field))
+            plan.setdefault((partition_number, bucket), []).append((sku, line_field))
     if not plan:
         return {}
     pipe = client.pipeline(transaction=False)
     steps = list(plan.items())
-    for (partition, bucket), lines in steps:
-        k = partition_keys(config, partition)
+    for (partition_number, bucket), lines in steps:
+        k = partition_keys(config, partition_number)
         pipe.hmget(k.open if bucket < 0 else k.lines(bucket), [line_key(s, f) for s, f in lines])
     found: dict[tuple[str, str], tuple[int, LineRecord]] = {}
     for ((_, bucket), lines), values in zip(steps, pipe.execute(), strict=True):

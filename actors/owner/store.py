@@ -15,10 +15,11 @@ partition's Redis (pipelined) before any reply is read; each declares its keys. 
 checks the partition's fence (the caller's epoch and shard count) and refuses
 (``FENCED``) if a newer owner incarnation took the partition or the deployment was
 resharded; otherwise it writes the ledgers (one HSET), the changed settings and oversold
-counts, the line records (one HSET into the current bucket, which expires after the
-retention window), the open reservations (HSET of new ones, HDEL of closed ones), and
-appends one log entry carrying the ledgers and the changed line records once, trimming
-log entries older than the retention window (``MINID``, never ``MAXLEN``). Lua runs
+counts, each changed line record once (an open reservation into ``open``, a settled
+line: sold, released, rejected, applied, into the current bucket, which expires after
+the retention window; HDEL from ``open`` of the lines the batch closed), and appends one
+log entry carrying the ledgers and the changed line records, trimming log entries older
+than the retention window (``MINID``, never ``MAXLEN``). Lua runs
 atomically, so a crash leaves each partition's part of a batch whole or absent; with AOF
 ``appendfsync always`` it is on disk before the reply.
 
@@ -79,7 +80,8 @@ from actors.owner.reads import (
     sku_names,
 )
 from actors.owner.removal import remove_sku
-from policies.ledger import Ledger, LineRecord, LineStatus
+from policies.ledger import LineRecord, LineStatus
+from policies.operations import FIELD_SEPARATOR
 from policies.routing import partition_of, partitions_of
 
 __all__ = [
@@ -263,11 +265,12 @@ class LedgerStore:
         other shard count are fenced at their next commit (every partition's fence names
         the new count and no epoch until a new owner takes it; a partition whose fence
         already names it keeps its owner)."""
-        client.set(self.layout_key, self.config.shard_count)
         pipe = client.pipeline(transaction=False)
         for k in self.partitions:
             pipe.eval(_RESHARD_LUA, 1, k.fence, self.config.shard_count)
         pipe.execute()
+        # the layout key last: after a crash in between, the handoff runs again whole
+        client.set(self.layout_key, self.config.shard_count)
 
     def take_epoch(self, client: redis.Redis, index: int) -> int:
         """A new, higher epoch for owner ``index``, written into the fence of each of its
@@ -305,28 +308,31 @@ class LedgerStore:
     def lookup_lines(
         self, client: redis.Redis, wanted: Mapping[tuple[str, str], Sequence[int]]
     ) -> dict[tuple[str, str], LineRecord]:
-        return find_lines(client, self.config, wanted)
+        return find_lines(client, self.config, wanted, self.partition)
 
     def commit_calls(self, epoch: int, batch: CommitBatch) -> dict[int, tuple[list[str], list[str]]]:
-        """Per touched partition, the commit script's keys and arguments for ``batch``."""
+        """Per touched partition, the commit script's keys and arguments for ``batch``.
+        The hot path of a commit: every line costs one key built and one list append."""
         config = self.config
         at = batch.committed_at or self.clock()
         bucket = bucket_of(config, at)
         expire_at = int((bucket + 1) * config.bucket_seconds + config.retention_seconds)
         min_id = max(0, int((min(at, time.time()) - config.retention_seconds) * 1000))
         parts: dict[int, _Part] = {}
+        partition_of_sku = self._partition_of
+        reserved, separator = _RESERVED_PREFIX, FIELD_SEPARATOR
 
         def part(sku: str) -> _Part:
-            partition = self.partition(sku)
+            partition = partition_of_sku.get(sku)
+            if partition is None:
+                partition = self.partition(sku)
             found = parts.get(partition)
             if found is None:
                 found = parts[partition] = _Part()
             return found
 
         for sku, ledger in batch.ledgers.items():
-            p = part(sku)
-            p.ledgers.append(ledger)
-            p.state += (sku, encode_ledger(ledger))
+            part(sku).state += (sku, encode_ledger(ledger))
         for sku, settings in batch.settings.items():
             part(sku).settings += (sku, encode_settings(settings))
         for sku, counts in batch.oversold.items():
@@ -335,37 +341,35 @@ class LedgerStore:
                 p.oversold += (line_key(sku, channel), str(count))
         for sku, pairs in batch.records.items():
             p = part(sku)
-            p.records[sku] = pairs
             lines, opened = p.lines, p.opened
+            prefix = f"{sku}{separator}"
             for i in range(0, len(pairs), 2):
-                key = line_key(sku, pairs[i])
-                lines += (key, pairs[i + 1])
-                if pairs[i + 1].startswith(_RESERVED_PREFIX):
-                    opened += (key, pairs[i + 1])
+                record = pairs[i + 1]
+                # an open reservation lives in ``open`` only, a settled line in its bucket
+                if record.startswith(reserved):
+                    opened += (prefix + pairs[i], record)
+                else:
+                    lines += (prefix + pairs[i], record)
         for sku, fields in batch.closed.items():
             part(sku).closed.extend(line_key(sku, f) for f in fields)
         calls: dict[int, tuple[list[str], list[str]]] = {}
+        head = [str(epoch), str(config.shard_count), str(expire_at), str(min_id)]
         for partition, p in parts.items():
             k = self.partitions[partition]
             call_keys = [k.fence, k.state, k.settings, k.oversold, k.open, k.lines(bucket), k.log]
             args = [
-                str(epoch),
-                str(config.shard_count),
-                str(expire_at),
-                str(min_id),
-                encode_log_ledgers(p.ledgers),
-                encode_log_lines(p.records),
-                *(
-                    str(len(values))
-                    for values in (p.state, p.settings, p.oversold, p.opened, p.closed, p.lines)
-                ),
-                *p.state,
-                *p.settings,
-                *p.oversold,
-                *p.opened,
-                *p.closed,
-                *p.lines,
+                *head,
+                encode_log_ledgers(p.state),
+                encode_log_lines(p.opened, p.lines),
+                str(len(p.state)),
+                str(len(p.settings)),
+                str(len(p.oversold)),
+                str(len(p.opened)),
+                str(len(p.closed)),
+                str(len(p.lines)),
             ]
+            for values in (p.state, p.settings, p.oversold, p.opened, p.closed, p.lines):
+                args += values
             calls[partition] = (call_keys, args)
         return calls
 
@@ -415,14 +419,12 @@ class LedgerStore:
 class _Part:
     """One partition's share of a batch, as the commit script's values."""
 
-    __slots__ = ("closed", "ledgers", "lines", "opened", "oversold", "records", "settings", "state")
+    __slots__ = ("closed", "lines", "opened", "oversold", "settings", "state")
 
     def __init__(self) -> None:
-        self.ledgers: list[Ledger] = []
         self.state: list[str] = []
         self.settings: list[str] = []
         self.oversold: list[str] = []
-        self.records: dict[str, list[str]] = {}
         self.lines: list[str] = []
         self.opened: list[str] = []
         self.closed: list[str] = []

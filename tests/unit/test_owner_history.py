@@ -14,7 +14,7 @@ from actors.owner.memory_store import InMemoryOwnerStore, MemoryLedgers
 from policies.ledger import LineRecord, Reason, SkuSettings
 from policies.operations import Confirm, DefineSku, Reserve, Restock
 
-CONFIG = StoreConfig("redis://unused", namespace="unit", shard_count=1, recent_lines=20)
+CONFIG = StoreConfig("redis://unused", namespace="unit", shard_count=1, recent_lines=20, recent_seconds=0.0)
 START = 1_764_000_000.0
 
 
@@ -65,6 +65,22 @@ def test_an_owner_keeps_only_its_newest_settled_lines_in_memory() -> None:
     assert "douyin\x1fopen" in held  # an open reservation is never forgotten
     assert "douyin\x1fo99" in held
     assert "douyin\x1fo0" not in held
+
+
+def test_lines_of_the_last_recent_seconds_stay_whatever_their_number() -> None:
+    clock = Clock()
+    data = MemoryLedgers(clock=clock)
+    owner, _ = owner_on(data, clock, replace(CONFIG, recent_seconds=10.0))
+    owner.apply([DefineSku(SkuSettings("A"), 1000)])
+    for n in range(10):
+        owner.apply([paid(10 * n + i, START) for i in range(10)])
+    assert "douyin\x1fo0" in owner.records["A"]  # 100 lines, all decided within 10 s
+
+    clock.now += 11
+    owner.apply([paid(100, clock.now)])
+
+    assert "douyin\x1fo0" not in owner.records["A"]
+    assert len(owner.records["A"]) <= CONFIG.recent_lines + 1
 
 
 def test_a_forgotten_line_redelivered_is_looked_up_and_keeps_its_decision() -> None:
