@@ -1,10 +1,11 @@
-"""What crosses the owner's store boundary: the batch to commit, the state loaded, the
-ledger log's entries as read back, and the store's refusals (no I/O here)."""
+"""What crosses the owner's store boundary: the store's interface (``OwnerStore``), the
+batch to commit, the state loaded, and the store's refusals (no I/O here)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import NamedTuple, Protocol
 
 from actors.infra.settings import StoreConfig
 from policies.ledger import Ledger, LineRecord, SkuSettings
@@ -104,3 +105,49 @@ class SentCommit(NamedTuple):
     calls: list[tuple[list[str], list[str]]]
     #: the partition of each call
     partitions: list[int]
+
+
+class OwnerStore(Protocol):
+    """What a ``SkuOwner`` needs of its store. Every commit is fenced: refused with
+    ``OwnerFencedError`` once a newer epoch of the owner was taken, or once the deployment
+    runs another shard count than the store's config."""
+
+    def now(self) -> float:
+        """The store's clock (epoch seconds): it dates commits, whose line records expire
+        ``StoreConfig.retention_seconds`` after their bucket."""
+
+    def claim_layout(self) -> None:
+        """Record the config's shard and partition counts as the deployment's if none is
+        recorded; ``LayoutMismatchError`` if another shard count is,
+        ``PartitionCountError`` if another partition count is."""
+
+    def take_epoch(self, index: int) -> int:
+        """A new, higher epoch for owner ``index``: older incarnations are fenced from now."""
+
+    def load(self, index: int) -> OwnedState:
+        """What owner ``index`` needs to decide: ledgers, settings, oversold counts and
+        open reservations of its partitions, and which line buckets exist."""
+
+    def lookup_lines(
+        self, wanted: Mapping[tuple[str, str], Sequence[int]]
+    ) -> dict[tuple[str, str], LineRecord]:
+        """The newest record of each ``(sku, line field)`` among its open reservation and
+        the given buckets; lines with none are absent. One round trip."""
+
+    def send_commit(self, epoch: int, index: int, batch: CommitBatch) -> SentCommit:
+        """Start committing ``batch``; at most one commit in flight per caller."""
+
+    def finish_commit(self, sent: SentCommit) -> None:
+        """Return once the sent batch is durable (every partition's part of it):
+        ``OwnerFencedError`` when fenced, another error when the outcome is unknown."""
+
+    def remove_sku(self, epoch: int, index: int, sku: str) -> None:
+        """Take ``sku`` out of the catalogue with its state, open reservations and oversold
+        counts, fenced like a commit, and note it in its partition's log (``removed``). The
+        owner decides first (``policies.catalogue``) and calls it with no commit in flight."""
+
+    def drop_connection(self) -> None:
+        """Forget the connection after a failed commit (its replies are out of step)."""
+
+    def ping(self) -> bool:
+        """Whether the store answers (health checks)."""

@@ -1,5 +1,6 @@
-"""The owner's store: the narrow interface its core needs (``OwnerStore``) and the Redis
-implementation with the group commit (``RedisOwnerStore``). The in-memory
+"""The owner's store: the Redis implementation of the narrow interface its core needs
+(``OwnerStore``, defined with what crosses it in ``actors.owner.batch``) with the group
+commit (``RedisOwnerStore``); its scripts are in ``actors.owner.scripts``. The in-memory
 implementation, for unit tests, is ``actors.owner.memory_store``; ``tests/contract``
 holds both to one suite. Readers that are not owners use ``actors.owner.reads``.
 
@@ -38,7 +39,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import Protocol
 
 import redis
 
@@ -58,11 +58,11 @@ from actors.infra.codec import (
 from actors.infra.keys import PartitionKeys
 from actors.infra.settings import StoreConfig
 from actors.owner.batch import (
-    FENCE_LUA,
     CommitBatch,
     LayoutMismatchError,
     OwnedState,
     OwnerFencedError,
+    OwnerStore,
     PartitionCountError,
     SentCommit,
     layout_mismatch,
@@ -80,6 +80,7 @@ from actors.owner.reads import (
     sku_names,
 )
 from actors.owner.removal import remove_sku
+from actors.owner.scripts import COMMIT_LUA, RESHARD_LUA, TAKE_LUA
 from policies.ledger import LineRecord, LineStatus
 from policies.operations import FIELD_SEPARATOR
 from policies.routing import partition_of, partitions_of
@@ -100,111 +101,6 @@ __all__ = [
 ]
 
 _RESERVED_PREFIX = f"{LineStatus.RESERVED}|"
-
-# KEYS: fence, state, settings, oversold, open, lines bucket, log. ARGV: epoch, shards,
-# bucket EXPIREAT, log MINID, the log's ledgers and lines, then six counts of values
-# (state, settings, oversold, open HSET, open HDEL, lines) and the values.
-# Lua's unpack() is limited to a few thousand values; commands go in chunks.
-_COMMIT_LUA = (
-    FENCE_LUA
-    + r"""
-local function apply(command, key, first, count)
-  local last = first + count - 1
-  local s = first
-  while s <= last do
-    local e = math.min(s + 3999, last)
-    redis.call(command, key, unpack(ARGV, s, e))
-    s = e + 1
-  end
-end
-local targets = {{'HSET', 2}, {'HSET', 3}, {'HSET', 4}, {'HSET', 5}, {'HDEL', 5}, {'HSET', 6}}
-local i = 13
-for t = 1, 6 do
-  local count = tonumber(ARGV[6 + t])
-  if count > 0 then
-    apply(targets[t][1], KEYS[targets[t][2]], i, count)
-  end
-  i = i + count
-end
-if tonumber(ARGV[12]) > 0 then
-  redis.call('EXPIREAT', KEYS[6], ARGV[3])
-end
-redis.call('XADD', KEYS[7], 'MINID', '~', ARGV[4], '*', 'epoch', ARGV[1],
-           'ledgers', ARGV[5], 'lines', ARGV[6])
-return 1
-"""
-)
-
-# KEYS: fence. ARGV: epoch, shards. Take the partition for the epoch unless the
-# deployment was resharded or a newer epoch holds it.
-_TAKE_LUA = r"""
-local fence = redis.call('HMGET', KEYS[1], 'epoch', 'shards')
-if fence[2] and fence[2] ~= ARGV[2] then
-  return 0
-end
-if fence[1] and tonumber(fence[1]) >= tonumber(ARGV[1]) then
-  return 0
-end
-redis.call('HSET', KEYS[1], 'epoch', ARGV[1])
-return 1
-"""
-
-
-# KEYS: fence. ARGV: shards. Hand the partition to the layout of ARGV[1] shards, unless
-# it is in it already.
-_RESHARD_LUA = r"""
-if redis.call('HGET', KEYS[1], 'shards') ~= ARGV[1] then
-  redis.call('HSET', KEYS[1], 'shards', ARGV[1])
-  redis.call('HDEL', KEYS[1], 'epoch')
-end
-return 1
-"""
-
-
-class OwnerStore(Protocol):
-    """What a ``SkuOwner`` needs of its store. Every commit is fenced: refused with
-    ``OwnerFencedError`` once a newer epoch of the owner was taken, or once the deployment
-    runs another shard count than the store's config."""
-
-    def now(self) -> float:
-        """The store's clock (epoch seconds): it dates commits, whose line records expire
-        ``StoreConfig.retention_seconds`` after their bucket."""
-
-    def claim_layout(self) -> None:
-        """Record the config's shard and partition counts as the deployment's if none is
-        recorded; ``LayoutMismatchError`` if another shard count is,
-        ``PartitionCountError`` if another partition count is."""
-
-    def take_epoch(self, index: int) -> int:
-        """A new, higher epoch for owner ``index``: older incarnations are fenced from now."""
-
-    def load(self, index: int) -> OwnedState:
-        """What owner ``index`` needs to decide: ledgers, settings, oversold counts and
-        open reservations of its partitions, and which line buckets exist."""
-
-    def lookup_lines(
-        self, wanted: Mapping[tuple[str, str], Sequence[int]]
-    ) -> dict[tuple[str, str], LineRecord]:
-        """The newest record of each ``(sku, line field)`` among its open reservation and
-        the given buckets; lines with none are absent. One round trip."""
-
-    def send_commit(self, epoch: int, index: int, batch: CommitBatch) -> SentCommit:
-        """Start committing ``batch``; at most one commit in flight per caller."""
-
-    def finish_commit(self, sent: SentCommit) -> None:
-        """Return once the sent batch is durable (every partition's part of it):
-        ``OwnerFencedError`` when fenced, another error when the outcome is unknown."""
-
-    def remove_sku(self, epoch: int, index: int, sku: str) -> None:
-        """Take ``sku`` out of the catalogue with its state, open reservations and oversold
-        counts, fenced like a commit, and note it in its partition's log (``removed``). The
-        owner decides first (``policies.catalogue``) and calls it with no commit in flight."""
-
-    def drop_connection(self) -> None:
-        """Forget the connection after a failed commit (its replies are out of step)."""
-
-    def ping(self) -> bool:
-        """Whether the store answers (health checks)."""
 
 
 class LedgerStore:
@@ -267,7 +163,7 @@ class LedgerStore:
         already names it keeps its owner)."""
         pipe = client.pipeline(transaction=False)
         for k in self.partitions:
-            pipe.eval(_RESHARD_LUA, 1, k.fence, self.config.shard_count)
+            pipe.eval(RESHARD_LUA, 1, k.fence, self.config.shard_count)
         pipe.execute()
         # the layout key last: after a crash in between, the handoff runs again whole
         client.set(self.layout_key, self.config.shard_count)
@@ -278,7 +174,7 @@ class LedgerStore:
         epoch = int(text(client.incr(self.epoch_key(index))))
         pipe = client.pipeline(transaction=False)
         for partition in partitions_of(index, self.config.shard_count, self.config.partitions):
-            pipe.eval(_TAKE_LUA, 1, self.partitions[partition].fence, epoch, self.config.shard_count)
+            pipe.eval(TAKE_LUA, 1, self.partitions[partition].fence, epoch, self.config.shard_count)
         pipe.execute()
         return epoch
 
@@ -383,7 +279,7 @@ class LedgerStore:
         for partition, (call_keys, args) in self.commit_calls(epoch, batch).items():
             conn = connection_for(partition)
             if self._commit_sha is None:
-                _send(conn, "SCRIPT", "LOAD", _COMMIT_LUA)
+                _send(conn, "SCRIPT", "LOAD", COMMIT_LUA)
                 self._commit_sha = text(conn.read_response())
             _send(conn, "EVALSHA", self._commit_sha, len(call_keys), *call_keys, *args)
             sent.append((partition, call_keys, args))
@@ -401,7 +297,7 @@ class LedgerStore:
                     conn.read_response()
                 except redis.exceptions.NoScriptError:
                     # Redis restarted and lost its script cache; this part was not applied.
-                    _send(conn, "EVAL", _COMMIT_LUA, len(call_keys), *call_keys, *args)
+                    _send(conn, "EVAL", COMMIT_LUA, len(call_keys), *call_keys, *args)
                     conn.read_response()
                     self._commit_sha = None
             except redis.exceptions.ResponseError as error:
