@@ -292,6 +292,10 @@ class SkuOwner:
             self.committed_oversold,
         ):
             table.pop(sku, None)
+        # its line records stay in the store for the retention window: a line of it named
+        # again (the id defined anew) is looked up, and keeps its first decision
+        self._forgot_lines = True
+        self._covered_since = max(self._covered_since, self.store.now())
         self.log.info("sku_removed", sku=sku, on_hand=decision.quantity)
         return decision
 

@@ -157,3 +157,19 @@ def test_after_the_retention_window_a_line_is_forgotten_for_good() -> None:
     assert (late.accepted, late.reason) == (False, Reason.UNKNOWN_ORDER)
     assert data.line_records() == {}  # the record expired with its bucket
     assert restarted.committed["A"].sold == 1  # the ledger stays
+
+
+def test_a_removed_sku_defined_again_keeps_the_first_decisions_of_its_old_lines() -> None:
+    clock = Clock()
+    data = MemoryLedgers(clock=clock)
+    owner, store = owner_on(data, clock)
+    owner.apply([DefineSku(SkuSettings("A"), 10)])
+    (first,) = owner.apply([paid(1, START)])
+    assert owner.remove("A").accepted
+    owner.apply([DefineSku(SkuSettings("A"), 3)])
+
+    (again,) = owner.apply([paid(1, START)])
+
+    assert (again.accepted, again.duplicate) == (first.accepted, True)
+    assert owner.committed["A"].sold == 0  # the new stock is untouched
+    assert store.lookups == [1]
