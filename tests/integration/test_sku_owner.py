@@ -4,6 +4,7 @@ across restarts, fencing, expiry, bad input, and Redis crashes."""
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
 import pytest
 import redis
@@ -80,13 +81,33 @@ def test_redelivered_order_keeps_its_first_decision_after_restart(config: StoreC
     original = first.apply([Reserve("douyin", "o1", "A", 3), Reserve("douyin", "o2", "A", 3)])
     assert [d.accepted for d in original] == [True, False]
 
-    restarted = SkuOwner(config, 0, RedisOwnerStore(config))  # a new incarnation loads everything from Redis
+    # a new incarnation loads ledgers and open reservations; o2's rejection is looked up
+    restarted = SkuOwner(config, 0, RedisOwnerStore(config))
     restarted.apply([Restock("A", 100, "t1")])  # now o2 would fit, but it was decided
     again = restarted.apply([Reserve("douyin", "o1", "A", 3), Reserve("douyin", "o2", "A", 3)])
     assert [d.accepted for d in again] == [True, False]
     assert all(d.duplicate for d in again)
     assert again[1].reason == Reason.INSUFFICIENT
     assert restarted.ledger("A") == Ledger("A", 105, 3, 0, (), 3)
+
+
+def test_lines_forgotten_by_a_busy_owner_are_looked_up_in_redis(config: StoreConfig) -> None:
+    small = replace(config, recent_lines=50, recent_seconds=0.0)
+    owner = SkuOwner(small, 0, RedisOwnerStore(small))
+    owner.apply([DefineSku(SkuSettings("A"), 300), DefineSku(SkuSettings("B"), 300)])
+    now = time.time()
+    orders = [Reserve("douyin", f"o{n}", "AB"[n % 2], 1, now, paid=True) for n in range(400)]
+    first = [d for start in range(0, 400, 40) for d in owner.apply(orders[start : start + 40])]
+    assert sum(len(lines) for lines in owner.records.values()) <= 50 + 40
+
+    again = owner.apply(orders)
+
+    assert all(d.duplicate for d in again)
+    assert [d.accepted for d in again] == [d.accepted for d in first]
+    assert (owner.ledger("A"), owner.ledger("B")) == (
+        Ledger("A", 300, 0, 200, (), 201),
+        Ledger("B", 300, 0, 200, (), 201),
+    )
 
 
 def test_a_stale_owner_cannot_commit(config: StoreConfig, redis_client: redis.Redis) -> None:
