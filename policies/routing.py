@@ -1,9 +1,13 @@
-"""Which SKU owner holds a SKU: a pure, stable function of (sku, shard count).
+"""Which partition holds a SKU's ledger, and which owner holds a partition: pure,
+stable functions of (sku, partition count, shard count).
 
-Every process on every node must compute the same owner, so the key is a stable
+Every process on every node must compute the same answer, so the key is a stable
 digest of the SKU id (BLAKE2b, 64 bits), never Python's per-process salted ``hash()``.
-Jump consistent hash (Lamping & Veach, 2014) maps it to a shard: when the shard count
-grows from n to n+1, only about 1/(n+1) of the SKUs move.
+Jump consistent hash (Lamping & Veach, 2014) maps it to one of a fixed number of
+partitions (``StoreConfig.partitions``, chosen once per deployment): a partition is the
+unit of storage (its Redis keys share one hash tag, ``actors.infra.keys``). Partition
+``p`` belongs to owner ``p % shard_count``, so changing the shard count moves whole
+partitions between owners and never moves a key.
 """
 
 from __future__ import annotations
@@ -32,6 +36,30 @@ def jump_hash(digest: int, buckets: int) -> int:
     return bucket
 
 
-def owner_of(sku: str, shard_count: int) -> int:
-    """The index of the SKU owner (0-based, below ``shard_count``) that holds ``sku``."""
-    return jump_hash(stable_digest(sku), shard_count)
+#: partitions of a deployment that does not choose its own (``StoreConfig.partitions``)
+DEFAULT_PARTITIONS = 16
+
+
+def partition_of(sku: str, partitions: int = DEFAULT_PARTITIONS) -> int:
+    """The partition (0-based, below ``partitions``) that stores ``sku``."""
+    return jump_hash(stable_digest(sku), partitions)
+
+
+def owner_of_partition(partition: int, shard_count: int) -> int:
+    """The owner (0-based, below ``shard_count``) that holds ``partition``."""
+    if shard_count < 1:
+        raise ValueError(f"shard_count must be >= 1, got {shard_count}")
+    return partition % shard_count
+
+
+def owner_of(sku: str, shard_count: int, partitions: int = DEFAULT_PARTITIONS) -> int:
+    """The index of the SKU owner (0-based, below ``shard_count``) that holds ``sku``:
+    the owner of its partition. Owners beyond ``partitions`` would hold nothing."""
+    if shard_count > partitions:
+        raise ValueError(f"shard_count {shard_count} exceeds the {partitions} partitions")
+    return owner_of_partition(partition_of(sku, partitions), shard_count)
+
+
+def partitions_of(index: int, shard_count: int, partitions: int = DEFAULT_PARTITIONS) -> list[int]:
+    """The partitions owner ``index`` holds, ascending."""
+    return list(range(index, partitions, shard_count))

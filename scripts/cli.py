@@ -163,6 +163,7 @@ def build_parser() -> argparse.ArgumentParser:
     from scripts.bench.http_api import add_parser as add_bench_http
     from scripts.bench.ingest import add_parser as add_bench_ingest
     from scripts.bench.parse import add_parser as add_bench_parse
+    from scripts.bench.restart import add_parser as add_bench_restart
     from scripts.chaos.run import add_parser as add_chaos
     from scripts.demo import add_parser as add_demo
     from scripts.deploy import add_parser as add_deploy
@@ -196,6 +197,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_bench_forecaster(suites)
     add_bench_http(suites)
     add_bench_parse(suites)
+    add_bench_restart(suites)
     parser.formatter_class = DefaultsHelpFormatter
     _finish(commands.choices.values())
     _finish(suites.choices.values())

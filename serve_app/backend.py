@@ -16,14 +16,14 @@ import ray
 from pydantic import BaseModel, Field, model_validator
 
 from actors.infra import keys
-from actors.infra.codec import decode_record, decode_silence, decode_subscription, text
+from actors.infra.codec import decode_silence, decode_subscription, text
 from actors.infra.directory import forecaster_handle, forecaster_name, owner_handles
 from actors.infra.redis_client import connect
 from actors.infra.settings import DEFAULT_NAMESPACE, DEFAULT_SHARD_COUNT, StoreConfig, current_settings
 from actors.ingest.core import ChannelIngest, IngestResult
 from actors.ingest.store import RedisIngestStore
 from actors.owner.client import StockClient
-from actors.owner.store import LedgerStore, read_sku_states
+from actors.owner.reads import find_retained_lines, read_oversold, read_sku_states, sku_exists, sku_names
 from policies.channel_modes import channel_modes
 from policies.channels import Cancellation, Payment, PlatformOrder
 from policies.channels.signing import DEFAULT_TOLERANCE_SECONDS, WebhookHeaders
@@ -112,7 +112,6 @@ class Backend:
             raise ValueError(f"the forecaster {forecaster_name(self.config)!r} is not running")
         self.forecaster: Any = forecaster
         self.redis = connect(args.redis_url, socket_timeout=10.0)
-        self.store = LedgerStore(self.config)
         self.views_cache = ViewCache(self._fetch_views)
         # the configured channels: their webhooks, and their orders sent to POST /v1/orders
         self.ingest = {
@@ -158,7 +157,7 @@ class Backend:
         return decision
 
     def all_skus(self) -> list[str]:
-        return sorted(text(s) for s in self.redis.smembers(self.store.skus_key))
+        return sku_names(self.redis, self.config)
 
     def ledgers(self, skus: Sequence[str]) -> dict[str, Ledger]:
         return self.client.ledgers(skus)
@@ -208,11 +207,11 @@ class Backend:
         return views
 
     def known(self, sku: str) -> bool:
-        return bool(self.redis.sismember(self.store.skus_key, sku))
+        return sku_exists(self.redis, self.config, sku)
 
     def sku_history(self, sku: str, start: float, end: float) -> SkuHistory:
         """``sku``'s minutes and alert markers from ``start`` to ``end`` (epoch seconds)."""
-        return read_sku_history(self.redis, self.config.namespace, sku, start, end)
+        return read_sku_history(self.redis, self.config, sku, start, end)
 
     # ---- orders -------------------------------------------------------------------------
 
@@ -254,13 +253,8 @@ class Backend:
         """The line records of an order, found through the channel's order index."""
         skus = self.ingest_for(channel).store.order_skus([order_id]).get(order_id, [])
         field = f"{channel}{FIELD_SEPARATOR}{order_id}"
-        lines = []
-        for sku in skus:
-            record = self.redis.hget(self.store.lines_key(sku), field)
-            if record is not None:
-                decoded = decode_record(text(record))
-                lines.append({"sku": sku, **decoded._asdict()})
-        return lines
+        found = find_retained_lines(self.redis, self.config, [(sku, field) for sku in skus], time.time())
+        return [{"sku": sku, **found[(sku, field)]._asdict()} for sku in skus if (sku, field) in found]
 
     # ---- alerts -------------------------------------------------------------------------
 
@@ -336,7 +330,7 @@ class Backend:
         return {
             "ingest": {channel: ingest.store.counters() for channel, ingest in self.ingest.items()},
             "backlog": {channel: ingest.store.backlog() for channel, ingest in self.ingest.items()},
-            "oversold": self.store.oversold(self.redis, self.all_skus()),
+            "oversold": read_oversold(self.redis, self.config),
             "forecaster": ray.get(self.forecaster.stats.remote(), timeout=5),
             "alerts": ray.get(self.forecaster.alerts.remote(), timeout=5),
             "grant_headroom": self.grant_headroom(),

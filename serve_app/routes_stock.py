@@ -137,8 +137,9 @@ def put_sku(
 
 @router.delete("/skus/{sku}", status_code=204, tags=["skus"])
 def delete_sku(sku: Ident, b: BackendDep, _: Annotated[Principal, Depends(require("admin"))]) -> None:
-    """Take a SKU out of the live catalogue (its state, order line records and oversold
-    counts; the ledger stream keeps its history and notes the removal). Refused with 409
+    """Take a SKU out of the live catalogue (its state, settings and oversold counts; its
+    ledger log keeps its history and notes the removal; its order line records stay for
+    the retention window). Refused with 409
     ``sku_in_use`` while units are reserved for open orders or an inbound transfer has
     not arrived: confirm or cancel the orders (or let them expire) first."""
     decision = b.remove_sku(sku)

@@ -1,6 +1,6 @@
 """A SKU's history for the dashboard's chart, read from Redis: counters per minute from
-the ledger stream (``ns:ledger``) and alert markers from the notification stream
-(``{ns:alerts}``). Both reads are bounded; ``complete`` says whether the window was read
+the ledger log of the SKU's partition (``{ns:pN}:log``) and alert markers from the
+notification stream (``{ns:alerts}``). Both reads are bounded; ``complete`` says whether the window was read
 to its start."""
 
 from __future__ import annotations
@@ -11,9 +11,12 @@ from typing import Any, NamedTuple
 from actors.infra import keys
 from actors.infra.codec import entry_time_ms, ledger_counters_of, text
 from actors.infra.redis_client import RedisClient
+from actors.infra.settings import StoreConfig
+from actors.owner.reads import partition_keys
+from policies.routing import partition_of
 from policies.stock_history import CounterSnapshot, MinutePoint, minute_series
 
-#: the most ledger stream entries one history request reads (newest first)
+#: the most ledger log entries one history request reads (newest first)
 MAX_LEDGER_ENTRIES = 50_000
 #: the most notifications one history request reads
 MAX_ALERT_ENTRIES = 10_000
@@ -26,10 +29,13 @@ class SkuHistory(NamedTuple):
     complete: bool
 
 
-def read_sku_history(client: RedisClient, namespace: str, sku: str, start: float, end: float) -> SkuHistory:
+def read_sku_history(
+    client: RedisClient, config: StoreConfig, sku: str, start: float, end: float
+) -> SkuHistory:
     """``sku``'s minutes from ``start`` to ``end`` (epoch seconds) and its notifications."""
-    snapshots, baseline, ledger_complete = _snapshots(client, keys.ledger_stream(namespace), sku, start, end)
-    markers, alerts_complete = _markers(client, keys.alert_stream(namespace), sku, start, end)
+    log = partition_keys(config, partition_of(sku, config.partitions)).log
+    snapshots, baseline, ledger_complete = _snapshots(client, log, sku, start, end)
+    markers, alerts_complete = _markers(client, keys.alert_stream(config.namespace), sku, start, end)
     points = minute_series(snapshots, start, end, baseline)
     return SkuHistory(points, markers, ledger_complete and alerts_complete)
 

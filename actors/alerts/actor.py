@@ -31,7 +31,7 @@ import structlog
 from actors.alerts.delivery.worker import Delivery
 from actors.alerts.forecaster import Forecaster
 from actors.alerts.hub import AlertHub
-from actors.alerts.rebuild import read_ledger_since, sales_of
+from actors.alerts.rebuild import sales_of
 from actors.alerts.store import HistoryEntry, RedisAlertStore
 from actors.alerts.webhooks import WebhookSender
 from actors.infra.codec import notification_record
@@ -40,7 +40,7 @@ from actors.infra.logging import configure_logging
 from actors.infra.redis_client import connect
 from actors.infra.settings import StoreConfig
 from actors.infra.wire import Origin, SaleEvent, stock_of, unpack_commit
-from actors.owner.store import read_skus
+from actors.owner.reads import read_log_since, read_skus
 from policies.alert_lifecycle import LifecycleSettings
 from policies.ledger import SkuSettings
 from policies.silences import Silence
@@ -123,7 +123,7 @@ class ForecasterService:
         self.forecaster.update_skus(settings for _, settings in committed.values())
         stock = {sku: stock_of(ledger) for sku, (ledger, _) in committed.items()}
         now = time.time()
-        entries = read_ledger_since(self.redis, config.namespace, now - self.forecaster.keep_minutes * 60)
+        entries = read_log_since(self.redis, config, now - self.forecaster.keep_minutes * 60)
         sales = sales_of(entries)
         if self.driven:
             # a simulation's event time is the show clock: settle at the newest sale

@@ -1,15 +1,19 @@
 """Every stored format flashstock writes and reads, encoded and decoded in one place.
 
-- line records (``ns:sku:{sku}:lines`` values): ``encode_record`` / ``decode_record``
-- SKU settings and ledgers (``ns:sku:{sku}:state`` fields)
+- line records (``{ns:pN}:open`` and ``{ns:pN}:lines:{bucket}`` values, keyed by
+  ``line_key``): ``encode_record`` / ``decode_record``
+- SKU ledgers and settings (``{ns:pN}:state`` / ``{ns:pN}:settings`` values):
+  ``encode_ledger`` / ``decode_ledger``, ``encode_settings`` / ``decode_settings``
 - published decisions (``{ns:ch:<channel>}:decisions`` entries): ``format_order_decision``,
   ``format_notice``, ``decision_fields``
 - notifications (``{ns:alerts}`` entries, webhook bodies): ``notification_record``
 - open alerts, silences, subscriptions (``{ns:alerts}:*`` hashes)
-- ledger stream entries (``ns:ledger``, written by the commit script): ``decode_ledger_entry``
+- ledger log entries (``{ns:pN}:log``): ``encode_log_ledgers`` / ``encode_log_lines`` /
+  ``decode_ledger_entry``
 - stream entry ids: ``entry_time_ms``; any Redis reply value as text: ``text``
 
-The ledger stream's entries are written by the commit script (``actors.owner.store``).
+The ledger log's entries are written by the commit script (``actors.owner.store``) from
+the text built here.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict
+from itertools import chain
 from typing import Any, NamedTuple
 
 import msgspec
@@ -57,17 +62,40 @@ def encode_inbound(inbound: Iterable[InboundTransfer]) -> str:
     return json.dumps([asdict(t) for t in inbound], ensure_ascii=False)
 
 
-def decode_ledger(sku: str, state: Mapping[str, str]) -> Ledger:
-    inbound = tuple(InboundTransfer(**t) for t in json.loads(state.get("inbound", "[]")))
-    return Ledger(
-        sku,
-        int(state["on_hand"]),
-        int(state["reserved"]),
-        int(state["sold"]),
-        inbound,
-        int(state["version"]),
-        int(state.get("held", "0")),  # a state saved before holds existed holds nothing
-    )
+def encode_ledger(ledger: Ledger) -> str:
+    """``on_hand|reserved|sold|version|held|inbound`` (inbound: JSON list, ``[]`` if none)."""
+    inbound = encode_inbound(ledger.inbound) if ledger.inbound else "[]"
+    return f"{ledger.on_hand}|{ledger.reserved}|{ledger.sold}|{ledger.version}|{ledger.held}|{inbound}"
+
+
+def decode_ledger(sku: str, raw: str) -> Ledger:
+    on_hand, reserved, sold, version, held, inbound = raw.split("|", 5)
+    transfers = tuple(InboundTransfer(**t) for t in json.loads(inbound))
+    return Ledger(sku, int(on_hand), int(reserved), int(sold), transfers, int(version), int(held))
+
+
+def line_key(sku: str, line_field: str) -> str:
+    """A line's field in a partition's ``open`` and ``lines`` hashes: ``sku<US>line field``
+    (ids may not hold the unit separator, ``policies.ids``)."""
+    return f"{sku}{FIELD_SEPARATOR}{line_field}"
+
+
+def split_line_key(key: str) -> tuple[str, str]:
+    """``(sku, line field)`` of a ``line_key``."""
+    sku, _, line_field = key.partition(FIELD_SEPARATOR)
+    return sku, line_field
+
+
+def encode_log_ledgers(state: list[str]) -> str:
+    """The ``ledgers`` field of a log entry: ``sku<TAB>ledger`` for each changed SKU, from
+    the ``[sku, encode_ledger(ledger), ...]`` values the commit writes to ``state``."""
+    return "\t".join(state)
+
+
+def encode_log_lines(*pairs: list[str]) -> str:
+    """The ``lines`` field of a log entry: ``line key<TAB>record`` for each changed line
+    record, from ``[line_key, encode_record(record), ...]`` lists (in commit order)."""
+    return "\t".join(chain.from_iterable(pairs))
 
 
 def split_field(line_field: str) -> tuple[str, str]:
@@ -137,31 +165,33 @@ class LedgerEntry(NamedTuple):
 
 
 def decode_ledger_entry(entry_id: bytes | str, fields: Mapping[Any, Any]) -> LedgerEntry:
-    """One entry of the ledger stream (written by the commit script) as a ``LedgerEntry``."""
+    """One entry of a partition's ledger log (written by the commit script) as a
+    ``LedgerEntry``."""
     entry = {text(k): text(v) for k, v in fields.items()}
     counters = []
-    for line in entry.get("ledgers", "").splitlines():
-        sku, on_hand, reserved, sold, version = line.split("\t")
-        counters.append(LedgerCounters(sku, int(on_hand), int(reserved), int(sold), int(version)))
+    ledgers = entry.get("ledgers", "").split("\t") if entry.get("ledgers") else []
+    for sku, raw in zip(ledgers[::2], ledgers[1::2], strict=True):
+        ledger = decode_ledger(sku, raw)
+        counters.append(LedgerCounters(sku, ledger.on_hand, ledger.reserved, ledger.sold, ledger.version))
     lines = []
-    for line in entry.get("lines", "").splitlines():
-        lines_key, line_field, record = line.split("\t", 2)
-        sku = lines_key.split("{", 1)[1].rsplit("}", 1)[0]
+    values = entry.get("lines", "").split("\t") if entry.get("lines") else []
+    for key, record in zip(values[::2], values[1::2], strict=True):
+        sku, line_field = split_line_key(key)
         lines.append((sku, line_field, decode_record(record)))
     return LedgerEntry(text(entry_id), int(entry.get("epoch", "0")), tuple(counters), tuple(lines))
 
 
 def ledger_counters_of(fields: Mapping[Any, Any], sku: str) -> LedgerCounters | None:
-    """``sku``'s counters in one ledger stream entry, or None when the batch did not
-    change it (reads only the entry's ``ledgers`` field, not its line records)."""
+    """``sku``'s counters in one ledger log entry, or None when the batch did not change
+    it (reads only the entry's ``ledgers`` field, not its line records)."""
     raw = fields.get(b"ledgers", fields.get("ledgers"))
     if not raw:
         return None
-    prefix = f"{sku}\t"
-    for line in text(raw).splitlines():
-        if line.startswith(prefix):
-            _, on_hand, reserved, sold, version = line.split("\t")
-            return LedgerCounters(sku, int(on_hand), int(reserved), int(sold), int(version))
+    values = text(raw).split("\t")
+    for position in range(0, len(values) - 1, 2):
+        if values[position] == sku:
+            ledger = decode_ledger(sku, values[position + 1])
+            return LedgerCounters(sku, ledger.on_hand, ledger.reserved, ledger.sold, ledger.version)
     return None
 
 

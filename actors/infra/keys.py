@@ -1,20 +1,28 @@
 """Every Redis key flashstock uses, named in one place.
 
-``ns`` is the deployment's namespace (``StoreConfig.namespace``). Per-SKU keys carry the
-SKU in a hash tag (``{sku}``) so that a SKU's keys live in one Redis Cluster slot.
+``ns`` is the deployment's namespace (``StoreConfig.namespace``).
 
-Ledgers (written only by the SKU owners' commit script, ``actors.owner.store``):
+Ledgers (written only by the SKU owners' commit script, ``actors.owner.store``; the
+layout and its reasons are in ``docs/storage.md``). SKUs are grouped into a fixed number
+of partitions (``policies.routing.partition_of``); every key of partition ``N`` carries
+the hash tag ``{ns:pN}``, so one commit touches one Redis Cluster slot:
 
-- ``ns:skus``                      set of every SKU in the catalogue
-- ``ns:sku:{sku}:state``           hash: on_hand, reserved, sold, version, inbound, settings
-- ``ns:sku:{sku}:lines``           hash: one field per order line / restock / adjustment,
-                                   the decision record that makes retries idempotent
-- ``ns:sku:{sku}:oversold``        hash: channel -> orders a platform accepted that the
-                                   pool could not cover
-- ``ns:ledger``                    stream: one entry per committed batch (audit trail,
-                                   format in ``actors.infra.codec``)
-- ``ns:epoch:{shards}:{index}``    the fencing epoch of owner ``index``
 - ``ns:layout``                    the shard count the deployment runs with now
+- ``ns:partitions``                the partition count, fixed on the first start
+- ``ns:epoch:{shards}:{index}``    the counter owner ``index``'s epochs are taken from
+- ``{ns:pN}:fence``                hash: ``epoch`` of the owner that may write the
+                                   partition, ``shards`` of the layout it belongs to
+- ``{ns:pN}:state``                hash: sku -> its ledger (``codec.encode_ledger``)
+- ``{ns:pN}:settings``             hash: sku -> its settings (JSON)
+- ``{ns:pN}:oversold``             hash: sku and channel -> orders a platform accepted
+                                   that the pool could not cover
+- ``{ns:pN}:open``                 hash: line key -> record of every open reservation
+- ``{ns:pN}:lines:{bucket}``       hash: line key -> the latest record of each line
+                                   written in that bucket of commit time; expires after
+                                   the retention window
+- ``{ns:pN}:log``                  stream: one entry per committed batch (ledgers and
+                                   changed line records, ``codec.decode_ledger_entry``),
+                                   trimmed by age (``MINID``), never by length
 
 Keys a script or a transaction uses together carry one hash tag (the part in ``{}``,
 which alone decides a key's Redis Cluster slot), so every multi-key write stays in one
@@ -68,32 +76,46 @@ from __future__ import annotations
 from typing import NamedTuple
 
 
-def skus(ns: str) -> str:
-    return f"{ns}:skus"
-
-
-def sku_state(ns: str, sku: str) -> str:
-    return f"{ns}:sku:{{{sku}}}:state"
-
-
-def sku_lines(ns: str, sku: str) -> str:
-    return f"{ns}:sku:{{{sku}}}:lines"
-
-
-def sku_oversold(ns: str, sku: str) -> str:
-    return f"{ns}:sku:{{{sku}}}:oversold"
-
-
-def ledger_stream(ns: str) -> str:
-    return f"{ns}:ledger"
-
-
 def owner_epoch(ns: str, shard_count: int, index: int) -> str:
     return f"{ns}:epoch:{shard_count}:{index}"
 
 
 def layout(ns: str) -> str:
     return f"{ns}:layout"
+
+
+def partition_count(ns: str) -> str:
+    return f"{ns}:partitions"
+
+
+class PartitionKeys(NamedTuple):
+    """The Redis keys of one partition of the ledgers; all share one hash tag."""
+
+    fence: str
+    state: str
+    settings: str
+    oversold: str
+    open: str
+    log: str
+    #: the prefix of the line bucket hashes (``lines``)
+    lines_prefix: str
+
+    def lines(self, bucket: int) -> str:
+        """The hash of the line records written in ``bucket`` of commit time."""
+        return f"{self.lines_prefix}{bucket}"
+
+    @classmethod
+    def of(cls, ns: str, partition: int) -> PartitionKeys:
+        tag = f"{{{ns}:p{partition}}}"
+        return cls(
+            f"{tag}:fence",
+            f"{tag}:state",
+            f"{tag}:settings",
+            f"{tag}:oversold",
+            f"{tag}:open",
+            f"{tag}:log",
+            f"{tag}:lines:",
+        )
 
 
 class ChannelKeys(NamedTuple):

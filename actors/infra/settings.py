@@ -9,6 +9,8 @@ from pathlib import Path
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from policies.routing import DEFAULT_PARTITIONS
+
 DEFAULT_NAMESPACE = "fs"
 #: the Ray namespace of every named flashstock actor, so any process (a Serve replica,
 #: another driver) finds them by name
@@ -21,18 +23,47 @@ class StoreConfig:
     """The Redis server and key namespace of one flashstock deployment.
 
     ``shard_count`` is the number of SKU owners; ownership is ``owner_of(sku,
-    shard_count)``, so every process of a deployment must use the same value.
-    ``ledger_stream_maxlen`` bounds the audit stream (approximate trimming).
+    shard_count, partitions)``, so every process of a deployment must use the same
+    values. ``partitions`` is fixed for the life of the deployment's data (recorded in
+    Redis on the first start); the shard count may change (a reshard moves partitions
+    between owners, never keys), up to ``partitions``.
+
+    History (``docs/storage.md``): an owner keeps in memory its open reservations, the
+    ``recent_lines`` newest line records and every record decided in the last
+    ``recent_seconds``; older records stay in Redis, in hashes per ``bucket_seconds`` of
+    commit time, for ``retention_seconds`` (default 7 days: longer than the platforms'
+    redelivery horizons), and are looked up when a line id is not in memory. A
+    reservation's first record is looked for from ``placed_at - clock_skew_seconds`` on
+    (how far a platform's clock may run ahead of the owner's).
     """
 
     redis_url: str
     namespace: str = DEFAULT_NAMESPACE
     shard_count: int = DEFAULT_SHARD_COUNT
-    ledger_stream_maxlen: int = 1_000_000
+    partitions: int = DEFAULT_PARTITIONS
+    retention_seconds: float = 7 * 24 * 3600.0
+    bucket_seconds: int = 3600
+    recent_lines: int = 200_000
+    recent_seconds: float = 20.0
+    clock_skew_seconds: float = 5.0
 
     def __post_init__(self) -> None:
         if self.shard_count < 1:
             raise ValueError(f"shard_count must be >= 1, got {self.shard_count}")
+        if not 1 <= self.partitions <= 4096:
+            raise ValueError(f"partitions must be within 1..4096, got {self.partitions}")
+        if self.shard_count > self.partitions:
+            raise ValueError(
+                f"shard_count {self.shard_count} exceeds the {self.partitions} partitions "
+                "(an owner holds whole partitions)"
+            )
+        if self.bucket_seconds < 1 or self.retention_seconds < self.bucket_seconds:
+            raise ValueError(
+                f"bucket_seconds ({self.bucket_seconds}) must be >= 1 and at most "
+                f"retention_seconds ({self.retention_seconds})"
+            )
+        if min(self.recent_lines, self.recent_seconds, self.clock_skew_seconds) < 0:
+            raise ValueError("recent_lines, recent_seconds and clock_skew_seconds must be >= 0")
         if not self.namespace or ":" in self.namespace or "{" in self.namespace:
             raise ValueError(f"namespace must be non-empty without ':' or '{{', got {self.namespace!r}")
 

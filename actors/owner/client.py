@@ -88,7 +88,7 @@ class StockClient:
         return cls(config, start_owners(config, detached=detached), **kwargs)
 
     def owner_index(self, sku: str) -> int:
-        return owner_of(sku, self.config.shard_count) if isinstance(sku, str) else 0
+        return owner_of(sku, self.config.shard_count, self.config.partitions) if isinstance(sku, str) else 0
 
     # ---- bulk ------------------------------------------------------------------------
 

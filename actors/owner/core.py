@@ -1,7 +1,10 @@
 """SkuOwner: the single writer of a set of SKUs (plain class; the Ray actor wraps it).
 
-An owner holds the ledgers, settings and line records of the SKUs that
-``owner_of(sku, shard_count)`` assigns to its index. It decides a batch of operations
+An owner holds the ledgers, settings, open reservations and recent line records of the
+SKUs of the partitions that ``owner_of`` assigns to its index. Its memory is bounded by
+the present, not the past: older line records stay in the store (for the retention
+window) and are looked up, one round trip per batch, when an operation names a line id
+the owner does not hold (``_find_missing_lines``). It decides a batch of operations
 in memory, in arrival order, with the pure rules of ``policies.operations`` (a batch
 at a time: ``policies.reservations``); then it makes the whole batch durable with one
 round trip to its store (group commit: Redis in production, ``actors.owner.store``; in
@@ -12,8 +15,11 @@ readers. The owner does no I/O of its own: its store is passed in
 Crash and retry:
 - The owner dies before the commit: nothing of the batch is in Redis, nobody heard a
   decision; a retry is decided afresh by the restarted owner.
-- It dies after the commit, before answering: the retry finds the line records and
-  returns the original decisions (``duplicate=True``); nothing is deducted twice.
+- It dies after the commit, before answering: the retry finds the line records (in
+  memory, or looked up in the store) and returns the original decisions
+  (``duplicate=True``); nothing is deducted twice. A batch spans partitions, each
+  committed by its own script: a crash between them leaves some partitions' lines
+  committed and some not, and the retry is idempotent per line either way.
 - The commit fails (Redis down, timeout): the outcome is unknown, so the in-memory
   state is thrown away and reloaded from Redis before the next batch.
 - A newer incarnation took the epoch: the commit is refused (``OwnerFencedError``) and
@@ -22,7 +28,9 @@ Crash and retry:
 
 from __future__ import annotations
 
+import bisect
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from typing import NamedTuple
 
@@ -30,10 +38,11 @@ import structlog
 
 from actors.infra.codec import encode_record, split_field
 from actors.infra.settings import StoreConfig
+from actors.owner.reads import bucket_of, oldest_retained_bucket
 from actors.owner.store import CommitBatch, OwnerFencedError, OwnerStore, SentCommit
 from policies.catalogue import decide_removal
 from policies.ledger import Decision, Ledger, LineRecord, LineStatus, Reason, SkuSettings
-from policies.operations import Operation, ReceiveArrivals, Release
+from policies.operations import Operation, ReceiveArrivals, Release, Reserve
 from policies.reservations import decide_batch
 from policies.routing import owner_of
 
@@ -47,6 +56,12 @@ class PendingCommit(NamedTuple):
 
     batch: CommitBatch
     sent: SentCommit | None
+    #: the batch's number in this owner's window of recent lines
+    sequence: int = 0
+
+
+#: (batch number, decided at, sku, line field, record) of a line record in memory
+_Recent = tuple[int, float, str, str, LineRecord]
 
 
 class SkuOwner:
@@ -78,11 +93,24 @@ class SkuOwner:
 
     def _load(self) -> None:
         started = time.perf_counter()
+        loaded_at = self.store.now()
         state = self.store.load(self.index)
         self.ledgers: dict[str, Ledger] = state.ledgers
         self.settings: dict[str, SkuSettings] = state.settings
-        #: sku -> line field -> the decision record of that line
+        #: sku -> line field -> the decision record of that line: every open reservation,
+        #: the ``recent_lines`` newest records, and records looked up on a miss
         self.records: dict[str, dict[str, LineRecord]] = state.records
+        #: the records in memory that may be dropped, oldest first
+        self._recent: deque[_Recent] = deque()
+        #: every line whose newest record was decided after this time is in memory
+        self._covered_since = loaded_at
+        #: line buckets that exist in the store, ascending: those found at load may hold
+        #: records older than the load; later ones matter once records were dropped
+        self._buckets: list[int] = list(state.buckets)
+        self._loaded_buckets: list[int] = list(state.buckets)
+        self._forgot_lines = False
+        self._sequence = 0
+        self._durable_sequence = 0
         #: sku -> channel -> orders accepted by the platform that the pool could not cover
         self.oversold: dict[str, dict[str, int]] = state.oversold
         self.committed_oversold: dict[str, dict[str, int]] = {
@@ -102,7 +130,8 @@ class SkuOwner:
         self.log.info(
             "owner_loaded",
             skus=len(self.ledgers),
-            lines=sum(map(len, self.records.values())),
+            open_lines=sum(map(len, self.records.values())),
+            buckets=len(self._buckets),
             seconds=round(self.load_seconds, 3),
         )
 
@@ -112,7 +141,9 @@ class SkuOwner:
             return False
         owned = self._owned.get(sku)
         if owned is None:
-            owned = self._owned[sku] = owner_of(sku, self.config.shard_count) == self.index
+            owned = self._owned[sku] = (
+                owner_of(sku, self.config.shard_count, self.config.partitions) == self.index
+            )
         return owned
 
     def ledger(self, sku: str) -> Ledger | None:
@@ -127,21 +158,31 @@ class SkuOwner:
             raise OwnerFencedError(f"owner {self.index} epoch {self.epoch} was fenced")
         if self._stale:
             self._load()
+        stored_at = self.store.now()
+        self._find_missing_lines(ops, stored_at)
         ledgers, records, expiries = self.ledgers, self.records, self._expiries
         # the rules, batch at a time (policies.reservations); here only the bookkeeping
         outcome = decide_batch(
             ops, ledgers, self.settings, records, self.clock(), holds=self.owns, refuse=self._refusal
         )
-        batch = CommitBatch(ledgers=outcome.ledgers, settings=outcome.settings, sales=outcome.sales)
+        batch = CommitBatch(
+            ledgers=outcome.ledgers, settings=outcome.settings, sales=outcome.sales, committed_at=stored_at
+        )
         batch.new_skus.extend(sku for sku in outcome.ledgers if sku not in ledgers)
         ledgers.update(outcome.ledgers)
         self.settings.update(outcome.settings)
         batch_records = batch.records
+        self._sequence += 1
+        sequence, recent = self._sequence, self._recent
         for sku, line_field, record in outcome.records:
             lines = records.get(sku)
             if lines is None:
                 lines = records[sku] = {}
+            previous = lines.get(line_field)
+            if previous is not None and previous.status == RESERVED and record.status != RESERVED:
+                batch.closed.setdefault(sku, []).append(line_field)
             lines[line_field] = record
+            recent.append((sequence, stored_at, sku, line_field, record))
             pairs = batch_records.get(sku)
             if pairs is None:
                 pairs = batch_records[sku] = []
@@ -156,6 +197,69 @@ class SkuOwner:
         for sku, channel in outcome.oversold:
             self._count_oversold(batch, sku, channel)
         return outcome.decisions, batch
+
+    def _find_missing_lines(self, ops: Sequence[Operation], now: float) -> None:
+        """Bring into memory the stored records of the lines ``ops`` name that the owner
+        does not hold but the store may (one round trip for the whole batch). ``now`` is
+        the store's clock (``OwnerStore.now``), which dates commits.
+
+        A line whose newest record was decided after ``_covered_since`` is in memory. A
+        reservation's first record cannot predate its order's ``placed_at`` by more than
+        ``clock_skew_seconds``, so a new order (the common case) needs no lookup; other
+        misses look in every retained bucket up to ``_covered_since``."""
+        config = self.config
+        covered = self._covered_since
+        retained = oldest_retained_bucket(config, now)
+        last = bucket_of(config, covered)
+        known = self._buckets if self._forgot_lines else self._loaded_buckets
+        candidates = [b for b in known if retained <= b <= last]
+        if not candidates:
+            return
+        records, ledgers, skew = self.records, self.ledgers, config.clock_skew_seconds
+        wanted: dict[tuple[str, str], list[int]] = {}
+        for op in ops:
+            sku = op.sku
+            line_field = op.field
+            if not line_field or not isinstance(sku, str) or sku not in ledgers:
+                continue
+            lines = records.get(sku)
+            if lines is not None and line_field in lines:
+                continue
+            buckets = candidates
+            if type(op) is Reserve and 0 < op.placed_at <= now:
+                since = op.placed_at - skew
+                if since > covered:
+                    continue
+                first = bucket_of(config, since)
+                buckets = [b for b in candidates if b >= first]
+            if buckets:
+                wanted[(sku, line_field)] = buckets
+        if not wanted:
+            return
+        found = self.store.lookup_lines(wanted)
+        for (sku, line_field), record in found.items():
+            self.records.setdefault(sku, {})[line_field] = record
+            self._recent.append((self._durable_sequence, 0.0, sku, line_field, record))
+        self.log.debug("lines_looked_up", wanted=len(wanted), found=len(found))
+
+    def _forget_old_lines(self) -> None:
+        """Drop the oldest durable line records beyond ``recent_lines`` that were decided
+        more than ``recent_seconds`` ago (open reservations stay), moving
+        ``_covered_since`` past them. Keeping the last seconds whatever the rate means a
+        new order arriving late by less than that needs no lookup."""
+        recent, records, limit = self._recent, self.records, self.config.recent_lines
+        durable = self._durable_sequence
+        covered = self._covered_since
+        old_enough = self.store.now() - self.config.recent_seconds
+        while len(recent) > limit and recent[0][0] <= durable and recent[0][1] <= old_enough:
+            _, decided_at, sku, line_field, record = recent.popleft()
+            lines = records.get(sku)
+            if lines is not None and lines.get(line_field) is record and record.status != RESERVED:
+                del lines[line_field]
+                self._forgot_lines = True
+            if decided_at > covered:
+                covered = decided_at
+        self._covered_since = covered
 
     def remove(self, sku: str) -> Decision:
         """Take ``sku`` out of the catalogue if nothing is promised on it
@@ -188,6 +292,10 @@ class SkuOwner:
             self.committed_oversold,
         ):
             table.pop(sku, None)
+        # its line records stay in the store for the retention window: a line of it named
+        # again (the id defined anew) is looked up, and keeps its first decision
+        self._forgot_lines = True
+        self._covered_since = max(self._covered_since, self.store.now())
         self.log.info("sku_removed", sku=sku, on_hand=decision.quantity)
         return decision
 
@@ -208,19 +316,20 @@ class SkuOwner:
         """Start committing ``batch``; the store works on it while the caller decides the next.
         At most one commit is in flight: call ``finish`` before the next ``send``."""
         if batch.is_empty():
-            return PendingCommit(batch, None)
+            return PendingCommit(batch, None, self._sequence)
         try:
             sent = self.store.send_commit(self.epoch, self.index, batch)
         except Exception:
             self._commit_failed(batch)
             raise
-        return PendingCommit(batch, sent)
+        return PendingCommit(batch, sent, self._sequence)
 
     def finish(self, pending: PendingCommit) -> None:
         """Wait until a sent batch is durable, then make it visible to readers. On an
         unknown outcome the working state is marked stale and reloaded from the store
         before the next batch is decided."""
         if pending.sent is None:
+            self._durable_sequence = max(self._durable_sequence, pending.sequence)
             return
         try:
             self.store.finish_commit(pending.sent)
@@ -234,6 +343,12 @@ class SkuOwner:
         self.committed.update(pending.batch.ledgers)
         for sku, counts in pending.batch.oversold.items():
             self.committed_oversold.setdefault(sku, {}).update(counts)
+        if pending.batch.records:
+            bucket = bucket_of(self.config, pending.batch.committed_at)
+            if bucket not in self._buckets:
+                bisect.insort(self._buckets, bucket)
+        self._durable_sequence = max(self._durable_sequence, pending.sequence)
+        self._forget_old_lines()
 
     def _commit_failed(self, batch: CommitBatch) -> None:
         self._stale = True

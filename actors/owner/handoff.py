@@ -1,13 +1,15 @@
 """Moving SKU ownership to another shard count (a node joined: restart with more shards).
 
-Ownership is ``owner_of(sku, shard_count)``, so a new shard count moves SKUs between
-owners. The handoff keeps one writer per SKU throughout:
+Ownership is ``owner_of(sku, shard_count)``: owner ``i`` holds the partitions ``p`` with
+``p % shard_count == i``, so a new shard count moves whole partitions between owners
+(never a key: ``docs/storage.md``). The handoff keeps one writer per SKU throughout:
 
 1. every owner of the old layout that is still running is retired: it stops taking
    calls and commits everything it has queued (flush), then leaves;
-2. the layout key (``ns:layout``) is set to the new shard count: from then on the commit
-   script refuses any owner of another shard count (fenced), including one that could
-   not be reached in step 1 (a partitioned node) and comes back later;
+2. the layout key (``ns:layout``) and every partition's fence are set to the new shard
+   count: from then on the commit script refuses any owner of another shard count
+   (fenced), including one that could not be reached in step 1 (a partitioned node) and
+   comes back later;
 3. only then do the new owners start, each loading its SKUs from Redis.
 
 Crash and retry: a crash between the steps leaves either the old layout (step 2 not

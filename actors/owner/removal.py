@@ -1,51 +1,65 @@
-"""Removing a SKU from Redis: one script, fenced like a commit (``OwnerStore.remove_sku``).
+"""Removing a SKU from Redis: one script on the SKU's partition, fenced like a commit
+(``OwnerStore.remove_sku``).
 
-It deletes the SKU's state, line records and oversold counts, takes it out of the
-catalogue set and appends an entry naming the removal to the ledger stream (``epoch``,
-empty ``lines`` and ``ledgers``, ``removed``: the SKU), all at once.
+It deletes the SKU's ledger, settings and oversold counts and appends an entry naming
+the removal to the partition's log (``epoch``, empty ``lines`` and ``ledgers``,
+``removed``: the SKU), all at once. The owner removes a SKU only when it has no open
+reservation; the SKU's line records stay in their buckets until the retention window
+expires them (a redelivered order of the removed SKU still gets its first decision).
 """
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING
 
 import redis
 
 from actors.infra.redis_client import RedisClient
-from actors.owner.batch import fence_lua, raise_if_fenced
+from actors.owner.batch import FENCE_LUA, raise_if_fenced
+from policies.operations import FIELD_SEPARATOR
 
 if TYPE_CHECKING:
     from actors.owner.store import LedgerStore
 
+# KEYS: fence, state, settings, oversold, log. ARGV: epoch, shards, sku, log MINID.
 _REMOVE_LUA = (
-    fence_lua(epoch_key=1, epoch=2, layout_key=3, shards=4)
+    FENCE_LUA
     + r"""
-redis.call('DEL', ARGV[8], ARGV[9], ARGV[10])
-redis.call('SREM', ARGV[5], ARGV[11])
-redis.call('XADD', ARGV[6], 'MAXLEN', '~', ARGV[7], '*', 'epoch', ARGV[2],
-           'lines', '', 'ledgers', '', 'removed', ARGV[11])
+redis.call('HDEL', KEYS[2], ARGV[3])
+redis.call('HDEL', KEYS[3], ARGV[3])
+local prefix = ARGV[3] .. ARGV[5]
+for _, field in ipairs(redis.call('HKEYS', KEYS[4])) do
+  if string.sub(field, 1, #prefix) == prefix then
+    redis.call('HDEL', KEYS[4], field)
+  end
+end
+redis.call('XADD', KEYS[5], 'MINID', '~', ARGV[4], '*', 'epoch', ARGV[1],
+           'lines', '', 'ledgers', '', 'removed', ARGV[3])
 return 1
 """
 )
 
 
-def remove_sku(client: RedisClient, layout: LedgerStore, epoch: int, index: int, sku: str) -> None:
-    """Remove ``sku`` unless owner ``index`` at ``epoch`` is fenced (``OwnerFencedError``)."""
-    args = [
-        layout.epoch_key(index),
-        str(epoch),
-        layout.layout_key,
-        str(layout.config.shard_count),
-        layout.skus_key,
-        layout.ledger_stream,
-        str(layout.config.ledger_stream_maxlen),
-        layout.state_key(sku),
-        layout.lines_key(sku),
-        layout.oversold_key(sku),
-        sku,
-    ]
+def remove_sku(client: RedisClient, layout: LedgerStore, epoch: int, sku: str) -> None:
+    """Remove ``sku`` unless its partition's fence refuses ``epoch`` (``OwnerFencedError``)."""
+    k = layout.keys_of(sku)
+    min_id = max(0, int((time.time() - layout.config.retention_seconds) * 1000))
     try:
-        client.eval(_REMOVE_LUA, 0, *args)
+        client.eval(
+            _REMOVE_LUA,
+            5,
+            k.fence,
+            k.state,
+            k.settings,
+            k.oversold,
+            k.log,
+            str(epoch),
+            str(layout.config.shard_count),
+            sku,
+            str(min_id),
+            FIELD_SEPARATOR,
+        )
     except redis.exceptions.ResponseError as error:
         raise_if_fenced(error)
         raise

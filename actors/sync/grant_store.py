@@ -23,16 +23,17 @@ tests; ``tests/contract/test_grant_store_contract.py`` holds both to one behavio
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol, TypeVar
 
 from actors.infra import keys
 from actors.infra.atomic_write import atomic_write
-from actors.infra.codec import decode_record, text
+from actors.infra.codec import text
 from actors.infra.redis_client import RedisClient, connect
 from actors.infra.settings import StoreConfig
 from actors.owner.memory_store import MemoryLedgers
-from actors.owner.store import LedgerStore
+from actors.owner.reads import read_line_records
 from actors.sync.store import READ_COUNT, START, _xread_entries
 from policies.grants import GrantUpdate, UpdateAnswer
 from policies.ledger import LineRecord
@@ -48,7 +49,8 @@ class GrantStore(Protocol):
         """The saved book, or None before the first save."""
 
     def line_records(self) -> dict[str, dict[str, LineRecord]]:
-        """Every SKU's committed line records (sku -> line field -> record)."""
+        """Every SKU's committed line records within the retention window (sku -> line
+        field -> newest record)."""
 
     def save(self, book: BookState, headroom: Mapping[str, int], updates: Sequence[GrantUpdate]) -> None:
         """Save the book and the headroom, and send ``updates``: all or none."""
@@ -85,11 +87,7 @@ class RedisGrantStore:
         return None if raw is None else dict(json.loads(text(raw)))
 
     def line_records(self) -> dict[str, dict[str, LineRecord]]:
-        layout = LedgerStore(self.config)
-        records: dict[str, dict[str, LineRecord]] = {}
-        for index in range(self.config.shard_count):
-            records.update(layout.load(self.client, index).records)
-        return records
+        return read_line_records(self.client, self.config, time.time())
 
     def save(self, book: BookState, headroom: Mapping[str, int], updates: Sequence[GrantUpdate]) -> None:
         ns = self.config.namespace
@@ -148,10 +146,7 @@ class InMemoryGrantStore:
         return None if self.book is None else json.loads(json.dumps(self.book))
 
     def line_records(self) -> dict[str, dict[str, LineRecord]]:
-        with self.data.lock:
-            return {
-                sku: {f: decode_record(r) for f, r in lines.items()} for sku, lines in self.data.lines.items()
-            }
+        return self.data.line_records()
 
     def save(self, book: BookState, headroom: Mapping[str, int], updates: Sequence[GrantUpdate]) -> None:
         self.book = json.loads(json.dumps(book))

@@ -1,5 +1,10 @@
-"""ChannelSync's store: it reads the committed stock and follows the ledger stream (both
-written by the SKU owners), and publishes the quantities each platform may show.
+"""ChannelSync's store: it reads the committed stock and follows the ledger logs (both
+written by the SKU owners, one log per partition: ``actors.owner.store``), and publishes
+the quantities each platform may show.
+
+A position in the logs is one entry id per partition's log, joined by commas (``START``
+for none); ``RedisSyncStore.read_ledger`` returns entries whose ``entry_id`` is the
+position after them, so a caller resumes from the last entry it took.
 
 ``RedisSyncStore`` publishes into a hash per channel (``{ns:sync}:visible:<channel>``: sku
 -> units) and appends every change to ``{ns:sync}:visible-changes`` for platform
@@ -20,7 +25,7 @@ from actors.infra.codec import LedgerEntry, decode_ledger_entry, text
 from actors.infra.redis_client import RedisClient, connect
 from actors.infra.settings import StoreConfig
 from actors.owner.memory_store import MemoryLedgers
-from actors.owner.store import read_skus
+from actors.owner.reads import log_keys, read_skus
 
 #: the stream position before any entry
 START = "0-0"
@@ -51,18 +56,37 @@ class RedisSyncStore:
     def __init__(self, config: StoreConfig, client: RedisClient | None = None) -> None:
         self.config = config
         self.client = client or connect(config.redis_url, socket_timeout=30.0)
-        self.stream = keys.ledger_stream(config.namespace)
+        self.streams = log_keys(config)
 
     def snapshot(self) -> tuple[str, dict[str, int]]:
-        last = self.client.xrevrange(self.stream, count=1) or []
-        cursor = text(last[0][0]) if last else START
+        pipe = self.client.pipeline(transaction=False)
+        for stream in self.streams:
+            pipe.xrevrange(stream, count=1)
+        positions = [text(last[0][0]) if last else START for last in pipe.execute()]
+        cursor = START if all(p == START for p in positions) else ",".join(positions)
         skus = read_skus(self.client, self.config)
         return cursor, {sku: ledger.available for sku, (ledger, _) in skus.items()}
 
     def read_ledger(self, after: str, block_ms: int = 0) -> list[LedgerEntry]:
+        positions = after.split(",") if after != START else [START] * len(self.streams)
+        if len(positions) != len(self.streams):
+            raise ValueError(
+                f"a ledger position of {len(self.streams)} partitions was expected, got {after!r}"
+            )
         # BLOCK 0 would wait forever in Redis: 0 here means "do not wait"
-        replies = self.client.xread({self.stream: after}, count=READ_COUNT, block=block_ms or None)
-        return [decode_ledger_entry(entry_id, fields) for entry_id, fields in _xread_entries(replies)]
+        replies = self.client.xread(
+            dict(zip(self.streams, positions, strict=True)), count=READ_COUNT, block=block_ms or None
+        )
+        index = {stream: n for n, stream in enumerate(self.streams)}
+        found = [
+            (_id_order(entry_id), index[stream], entry_id, fields)
+            for stream, entry_id, fields in _xread_streams(replies)
+        ]
+        entries = []
+        for _, partition, entry_id, fields in sorted(found, key=lambda item: item[:2]):
+            positions[partition] = entry_id
+            entries.append(decode_ledger_entry(",".join(positions), fields))
+        return entries
 
     def publish(self, changes: Sequence[tuple[str, str, int]]) -> None:
         if not changes:
@@ -90,6 +114,26 @@ class RedisSyncStore:
 
     def close(self) -> None:
         self.client.close()
+
+
+def _id_order(entry_id: str) -> tuple[int, int]:
+    millis, _, seq = entry_id.partition("-")
+    return int(millis), int(seq or 0)
+
+
+def _xread_streams(replies: object) -> list[tuple[str, str, dict[object, object]]]:
+    """The (stream, entry id, fields) of an XREAD reply on several streams."""
+    if isinstance(replies, dict):
+        streams = list(replies.items())
+    elif isinstance(replies, list):
+        streams = [(pair[0], pair[1]) for pair in replies]
+    else:  # None: nothing arrived before the block timed out
+        return []
+    return [
+        (text(stream), text(entry_id), dict(fields or {}))
+        for stream, entries in streams
+        for entry_id, fields in entries
+    ]
 
 
 def _xread_entries(replies: object) -> list[tuple[str, dict[object, object]]]:

@@ -37,7 +37,7 @@ from actors.infra.redis_server import RedisServer
 from actors.infra.settings import StoreConfig
 from actors.ingest.actor import start_ingest
 from actors.owner.client import StockClient
-from actors.owner.store import LedgerStore
+from actors.owner.reads import read_line_records, read_skus
 from actors.sync.actor import start_channel_sync
 from actors.sync.grant_store import RedisGrantStore
 from policies.alert_lifecycle import LifecycleSettings
@@ -129,7 +129,11 @@ def _deploy(config: StoreConfig, server: RedisServer, cluster: Any, skus: int) -
     sync = start_channel_sync(config, dict.fromkeys(INBOX_CHANNELS, 1.0), sorted(INBOX_CHANNELS))
     catalogue = [(SkuSettings(f"SKU-{n:03d}", critical_floor=2), initial_stock(n)) for n in range(skus)]
     probes = [
-        next(f"PROBE-{k}" for k in itertools.count() if owner_of(f"PROBE-{k}", config.shard_count) == i)
+        next(
+            f"PROBE-{k}"
+            for k in itertools.count()
+            if owner_of(f"PROBE-{k}", config.shard_count, config.partitions) == i
+        )
         for i in range(config.shard_count)
     ]
     client.submit(
@@ -280,13 +284,10 @@ def _published(deployment: Deployment) -> list[PublishedDecision]:
 
 
 def _audit(deployment: Deployment, sent: list[SentOrder], published: list[PublishedDecision]) -> AuditResult:
-    """Read the system of record (Redis), as the owners load it, against what was sent."""
-    store = LedgerStore(deployment.config)
-    ledgers, records = {}, {}
-    for index in range(deployment.config.shard_count):
-        state = store.load(deployment.redis, index)
-        ledgers.update(state.ledgers)
-        records.update(state.records)
+    """Read the system of record (Redis): every committed ledger and every retained line
+    record (open reservations and line buckets), against what was sent."""
+    ledgers = {sku: ledger for sku, (ledger, _) in read_skus(deployment.redis, deployment.config).items()}
+    records = read_line_records(deployment.redis, deployment.config, time.time())
     expected = {
         sku: initial_stock(int(sku.removeprefix("SKU-"))) for sku in ledgers if sku.startswith("SKU-")
     }  # not the probes'

@@ -29,7 +29,9 @@ class Backend:
         self._clients: list[RedisClient] = []
 
     def owner_store(self, shard_count: int = 1) -> RedisOwnerStore | InMemoryOwnerStore:
-        config = replace(self.config, shard_count=shard_count)
+        return self.owner_store_of(replace(self.config, shard_count=shard_count))
+
+    def owner_store_of(self, config: StoreConfig) -> RedisOwnerStore | InMemoryOwnerStore:
         if self.kind == "memory":
             return InMemoryOwnerStore(config, self.data)
         store = RedisOwnerStore(config)
@@ -57,6 +59,22 @@ class Backend:
         client = connect(self.config.redis_url)
         self._clients.append(client)
         return read_skus(client, self.config)
+
+    def stored_keys(self) -> dict[str, object]:
+        """Every key the deployment's data is under, with its content (line records by
+        partition and bucket, ledgers by SKU in memory), fences aside."""
+        if self.kind == "memory":
+            return {
+                **{f"bucket:{p}:{b}": dict(lines) for (p, b), lines in self.data.buckets.items()},
+                **{f"ledger:{sku}": ledger.sku for sku, ledger in self.data.ledgers.items()},
+            }
+        client = connect(self.config.redis_url)
+        self._clients.append(client)
+        found: dict[str, object] = {}
+        for key in client.scan_iter(match=f"*{{{self.config.namespace}:p*"):
+            if client.type(key) == b"hash" and not key.endswith(b":fence"):
+                found[key.decode()] = client.hgetall(key)
+        return found
 
     def close(self) -> None:
         for client in self._clients:

@@ -4,18 +4,19 @@ Redis crashes, and reads that do not wait for writes."""
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 
 import pytest
 import ray
 import redis
 
-from actors.infra.codec import decode_record, text
+from actors.infra.codec import decode_record, encode_record
 from actors.infra.directory import owner_name
 from actors.infra.redis_server import RedisServer
 from actors.infra.settings import RAY_NAMESPACE, StoreConfig
 from actors.owner.client import StockClient, apply_on
-from actors.owner.store import LedgerStore
+from actors.owner.reads import read_line_records, read_skus
 from policies.ledger import Decision, LineStatus, Reason, SkuSettings
 from policies.operations import DefineSku, Reserve
 from tests.support import fresh_namespace, wait_for
@@ -34,19 +35,21 @@ def client(redis_server: RedisServer) -> Iterator[StockClient]:
 
 
 def stored_lines(client: StockClient, sku: str) -> dict[str, str]:
-    store = LedgerStore(client.config)
-    raw = redis.Redis.from_url(client.config.redis_url, decode_responses=True)
+    """The SKU's retained line records in Redis, encoded, by line field."""
+    raw = redis.Redis.from_url(client.config.redis_url)
     try:
-        return {text(name): text(value) for name, value in raw.hgetall(store.lines_key(sku)).items()}
+        records = read_line_records(raw, client.config, time.time()).get(sku, {})
+        return {line_field: encode_record(record) for line_field, record in records.items()}
     finally:
         raw.close()
 
 
 def stored_state(client: StockClient, sku: str) -> dict[str, str]:
-    raw = redis.Redis.from_url(client.config.redis_url, decode_responses=True)
+    """The SKU's committed counters in Redis, as text."""
+    raw = redis.Redis.from_url(client.config.redis_url)
     try:
-        state = raw.hgetall(LedgerStore(client.config).state_key(sku))
-        return {text(name): text(value) for name, value in state.items()}
+        ledger, _ = read_skus(raw, client.config, [sku])[sku]
+        return {"on_hand": str(ledger.on_hand), "reserved": str(ledger.reserved), "sold": str(ledger.sold)}
     finally:
         raw.close()
 

@@ -36,7 +36,7 @@ def test_minutes_and_markers_of_one_sku_among_others(config: StoreConfig, redis_
     hub.step([Verdict("HOODIE", Level.THRESHOLD, True, "under the line", {})], time.time(), time.time())
     hub.step([Verdict("CAP", Level.TREND, True, "faster", {})], time.time(), time.time())
 
-    history = read_sku_history(redis_client, config.namespace, "HOODIE", start, time.time() + 1)
+    history = read_sku_history(redis_client, config, "HOODIE", start, time.time() + 1)
 
     assert history.complete
     last = history.points[-1]
@@ -54,6 +54,6 @@ def test_a_long_stream_is_read_only_up_to_the_limit(
         owner.apply([Reserve("douyin", f"o{n}", "HOODIE", 1, time.time())])
     monkeypatch.setattr(sku_history, "PAGE", 10)  # a small page and limit, the same code path
     monkeypatch.setattr(sku_history, "MAX_LEDGER_ENTRIES", 20)
-    history = read_sku_history(redis_client, config.namespace, "HOODIE", 0.0, time.time() + 1)
+    history = read_sku_history(redis_client, config, "HOODIE", 0.0, time.time() + 1)
     assert not history.complete
     assert history.points[-1].reserved == 25

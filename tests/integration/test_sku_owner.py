@@ -3,15 +3,19 @@ across restarts, fencing, expiry, bad input, and Redis crashes."""
 
 from __future__ import annotations
 
+import time
+from dataclasses import replace
+
 import pytest
 import redis
 
-from actors.infra.codec import text
+from actors.infra.codec import encode_record
 from actors.infra.redis_server import RedisServer
 from actors.infra.settings import StoreConfig
 from actors.owner.core import SkuOwner
-from actors.owner.store import LedgerStore, OwnerFencedError, RedisOwnerStore
-from policies.ledger import Ledger, LineStatus, Reason, SkuSettings
+from actors.owner.reads import find_retained_lines, read_skus
+from actors.owner.store import OwnerFencedError, RedisOwnerStore
+from policies.ledger import Ledger, Reason, SkuSettings
 from policies.operations import (
     Adjust,
     Confirm,
@@ -34,15 +38,18 @@ class FakeClock:
 
 
 def stored_ledger(client: redis.Redis, config: StoreConfig, sku: str) -> dict[str, str]:
-    raw = client.hgetall(LedgerStore(config).state_key(sku))
-    return {text(name): text(value) for name, value in raw.items()}
+    """The SKU's committed counters in Redis, as text."""
+    ledger, _ = read_skus(client, config, [sku])[sku]
+    return {"on_hand": str(ledger.on_hand), "reserved": str(ledger.reserved), "sold": str(ledger.sold)}
 
 
 def stored_line(
     client: redis.Redis, config: StoreConfig, sku: str, channel: str, order_id: str
 ) -> str | None:
-    raw = client.hget(LedgerStore(config).lines_key(sku), f"{channel}\x1f{order_id}")
-    return None if raw is None else text(raw)
+    """The line's newest retained record in Redis, encoded (None if it has none)."""
+    line = (sku, f"{channel}\x1f{order_id}")
+    record = find_retained_lines(client, config, [line], time.time()).get(line)
+    return None if record is None else encode_record(record)
 
 
 def test_decisions_are_in_redis_when_apply_returns(config: StoreConfig, redis_client: redis.Redis) -> None:
@@ -74,13 +81,33 @@ def test_redelivered_order_keeps_its_first_decision_after_restart(config: StoreC
     original = first.apply([Reserve("douyin", "o1", "A", 3), Reserve("douyin", "o2", "A", 3)])
     assert [d.accepted for d in original] == [True, False]
 
-    restarted = SkuOwner(config, 0, RedisOwnerStore(config))  # a new incarnation loads everything from Redis
+    # a new incarnation loads ledgers and open reservations; o2's rejection is looked up
+    restarted = SkuOwner(config, 0, RedisOwnerStore(config))
     restarted.apply([Restock("A", 100, "t1")])  # now o2 would fit, but it was decided
     again = restarted.apply([Reserve("douyin", "o1", "A", 3), Reserve("douyin", "o2", "A", 3)])
     assert [d.accepted for d in again] == [True, False]
     assert all(d.duplicate for d in again)
     assert again[1].reason == Reason.INSUFFICIENT
     assert restarted.ledger("A") == Ledger("A", 105, 3, 0, (), 3)
+
+
+def test_lines_forgotten_by_a_busy_owner_are_looked_up_in_redis(config: StoreConfig) -> None:
+    small = replace(config, recent_lines=50, recent_seconds=0.0)
+    owner = SkuOwner(small, 0, RedisOwnerStore(small))
+    owner.apply([DefineSku(SkuSettings("A"), 300), DefineSku(SkuSettings("B"), 300)])
+    now = time.time()
+    orders = [Reserve("douyin", f"o{n}", "AB"[n % 2], 1, now, paid=True) for n in range(400)]
+    first = [d for start in range(0, 400, 40) for d in owner.apply(orders[start : start + 40])]
+    assert sum(len(lines) for lines in owner.records.values()) <= 50 + 40
+
+    again = owner.apply(orders)
+
+    assert all(d.duplicate for d in again)
+    assert [d.accepted for d in again] == [d.accepted for d in first]
+    assert (owner.ledger("A"), owner.ledger("B")) == (
+        Ledger("A", 300, 0, 200, (), 201),
+        Ledger("B", 300, 0, 200, (), 201),
+    )
 
 
 def test_a_stale_owner_cannot_commit(config: StoreConfig, redis_client: redis.Redis) -> None:
@@ -117,7 +144,7 @@ def test_unpaid_reservations_expire_durably(config: StoreConfig) -> None:
 
     reloaded = SkuOwner(config, 0, RedisOwnerStore(config), clock=clock)
     assert reloaded.ledger("A") == Ledger("A", 10, 0, 3, (), 5)
-    assert reloaded.records["A"]["douyin\x1funpaid"].status == LineStatus.RELEASED
+    assert "douyin\x1funpaid" not in reloaded.records["A"]  # settled: history, not loaded
     late_payment = reloaded.apply([Confirm("douyin", "unpaid", "A")])[0]
     assert not late_payment.accepted
     assert late_payment.reason == Reason.ALREADY_RELEASED

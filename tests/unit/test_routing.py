@@ -12,7 +12,14 @@ from pathlib import Path
 
 import pytest
 
-from policies.routing import jump_hash, owner_of, stable_digest
+from policies.routing import (
+    DEFAULT_PARTITIONS,
+    jump_hash,
+    owner_of,
+    partition_of,
+    partitions_of,
+    stable_digest,
+)
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 SKUS = [f"SKU-{i:05d}" for i in range(10_000)]
@@ -63,12 +70,30 @@ def test_stable_digest_is_blake2b_64_bits_of_the_utf8_sku() -> None:
     assert 0 <= stable_digest("") < 2**64
 
 
-@pytest.mark.parametrize("shard_count", [1, 2, 3, 7, 8, 64, 1000])
-def test_owner_is_always_within_the_shard_count(shard_count: int) -> None:
-    owners = {owner_of(sku, shard_count) for sku in SKUS[:2000]}
+@pytest.mark.parametrize(
+    ("shard_count", "partitions"), [(1, 16), (2, 16), (3, 16), (7, 16), (16, 16), (64, 1024)]
+)
+def test_owner_is_always_within_the_shard_count_and_every_owner_holds_skus(
+    shard_count: int, partitions: int
+) -> None:
+    owners = {owner_of(sku, shard_count, partitions) for sku in SKUS[:5000]}
 
-    assert min(owners) >= 0
-    assert max(owners) < shard_count
+    assert owners == set(range(shard_count))
+
+
+def test_more_owners_than_partitions_are_refused() -> None:
+    with pytest.raises(ValueError, match="shard_count 17 exceeds the 16 partitions"):
+        owner_of("SKU-1", 17, 16)
+
+
+def test_an_owner_holds_exactly_its_partitions() -> None:
+    for shard_count in (1, 3, 16):
+        for index in range(shard_count):
+            mine = partitions_of(index, shard_count)
+            assert all(p % shard_count == index for p in mine)
+            for sku in SKUS[:500]:
+                assert (owner_of(sku, shard_count) == index) == (partition_of(sku) in mine)
+    assert sorted(p for i in range(3) for p in partitions_of(i, 3)) == list(range(DEFAULT_PARTITIONS))
 
 
 def test_single_shard_owns_every_sku() -> None:
@@ -84,21 +109,25 @@ def test_owners_are_roughly_balanced_over_eight_shards() -> None:
         assert 0.8 * mean <= count <= 1.2 * mean, (shard, count)
 
 
-@pytest.mark.parametrize("n", [1, 2, 3, 5, 7, 8, 15, 31])
-def test_growing_from_n_to_n_plus_1_shards_moves_only_skus_to_the_new_shard(n: int) -> None:
-    moved = [sku for sku in SKUS if owner_of(sku, n) != owner_of(sku, n + 1)]
+@pytest.mark.parametrize(("old", "new"), [(1, 2), (2, 3), (3, 8), (8, 5), (16, 1)])
+def test_a_reshard_moves_whole_partitions_and_never_a_sku_between_partitions(old: int, new: int) -> None:
+    partitions = {sku: partition_of(sku) for sku in SKUS}
+    moved = {partitions[sku] for sku in SKUS if owner_of(sku, old) != owner_of(sku, new)}
 
-    assert {owner_of(sku, n + 1) for sku in moved} == {n}
-    expected = len(SKUS) / (n + 1)
-    assert 0.8 * expected <= len(moved) <= 1.2 * expected, (len(moved), expected)
+    # every SKU of a moved partition moves with it, to the partition's new owner
+    for sku in SKUS:
+        assert owner_of(sku, new) == partitions[sku] % new
+        assert (partitions[sku] in moved) == (owner_of(sku, old) != owner_of(sku, new))
+    assert partitions == {sku: partition_of(sku) for sku in SKUS}  # the storage key is fixed
 
 
-def test_growing_by_several_shards_at_once_moves_skus_only_to_the_new_shards() -> None:
-    moved = [sku for sku in SKUS if owner_of(sku, 5) != owner_of(sku, 9)]
+def test_partitions_are_roughly_balanced() -> None:
+    counts = Counter(partition_of(sku) for sku in SKUS)
+    mean = len(SKUS) / DEFAULT_PARTITIONS
 
-    assert all(5 <= owner_of(sku, 9) < 9 for sku in moved)
-    expected = len(SKUS) * 4 / 9
-    assert 0.8 * expected <= len(moved) <= 1.2 * expected, (len(moved), expected)
+    assert sorted(counts) == list(range(DEFAULT_PARTITIONS))
+    for partition, count in counts.items():
+        assert 0.8 * mean <= count <= 1.2 * mean, (partition, count)
 
 
 @pytest.mark.parametrize("buckets", [0, -1, -100])
