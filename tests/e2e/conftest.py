@@ -20,6 +20,7 @@ from actors.owner.client import StockClient
 from policies.alert_lifecycle import LifecycleSettings
 from serve_app.app import application
 from serve_app.backend import AppArgs
+from serve_app.ingress import default_ingress, start_http
 from tests.support import fresh_namespace, wait_for
 
 TOKENS = {
@@ -85,7 +86,7 @@ def service(ray_cluster: None, redis_server: RedisServer) -> Iterator[Service]:
     forecaster = start_forecaster(config, tick_seconds=0.1, lifecycle=LifecycleSettings(pending_seconds=0))
     client = StockClient.start(config)
     port = free_port()
-    serve.start(http_options={"host": "127.0.0.1", "port": port})
+    ray_serve_env = start_http("127.0.0.1", port, default_ingress())  # as flashstock serve does
     tokens = ",".join(
         [
             f"viewer:vera:{TOKENS['viewer']}",
@@ -94,7 +95,7 @@ def service(ray_cluster: None, redis_server: RedisServer) -> Iterator[Service]:
             f"ingest:douyin:{TOKENS['ingest']}",
         ]
     )
-    env = {"FLASHSTOCK_TOKENS": tokens, "FLASHSTOCK_WEBHOOK_SECRET_DOUYIN": WEBHOOK_SECRET}
+    env = {"FLASHSTOCK_TOKENS": tokens, "FLASHSTOCK_WEBHOOK_SECRET_DOUYIN": WEBHOOK_SECRET} | ray_serve_env
     args = AppArgs(
         redis_url=redis_server.url, namespace=config.namespace, shard_count=2, max_body_bytes=2 * 1024 * 1024
     )
