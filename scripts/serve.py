@@ -192,9 +192,9 @@ def serve_until_stopped(
             rejected = [d for d in decisions if not d.accepted]
             for decision in rejected:
                 print(f"catalog: {decision.sku}: {decision.reason}: {decision.detail}")
-        ray_serve_env = start_http(args.host, args.port, args.ingress)
+        http = start_http(args.host, args.port, args.ingress)
         serve.run(
-            application(app_args, env=passthrough_env() | ray_serve_env), name="flashstock", route_prefix="/"
+            application(app_args, env=passthrough_env() | http.env), name="flashstock", route_prefix="/"
         )
         tokens = "with tokens" if TokenBook.from_env().enabled else "no tokens: loopback only"
         print(

@@ -17,7 +17,7 @@ process that starts Serve keeps its own environment.
 
 from __future__ import annotations
 
-from typing import Literal, get_args
+from typing import Literal, NamedTuple, get_args
 
 import ray
 from ray import serve
@@ -30,6 +30,18 @@ INGRESS_CHOICES: tuple[str, ...] = get_args(Ingress)
 #: seconds a stopping replica keeps serving for a load balancer to notice (Ray's default
 #: is 30: Ctrl-C would take that long; nothing balances flashstock's single replica)
 DRAINING_SECONDS = 1
+#: the replica environment of another application on the same Serve (a test's second
+#: deployment): reached through the proxy, as the service's port is the first one's
+THROUGH_PROXY = {"RAY_SERVE_ENABLE_DIRECT_INGRESS": "0"}
+
+
+class ServeHttp(NamedTuple):
+    """Serve's HTTP side as started: the environment the app's replicas need (pass it to
+    ``application``), and the port of Serve's proxy (the service's port without direct
+    ingress)."""
+
+    env: dict[str, str]
+    proxy_port: int
 
 
 def direct_ingress_supported() -> bool:
@@ -65,18 +77,22 @@ def ingress_env(ingress: Ingress, port: int) -> dict[str, str]:
         "RAY_SERVE_DIRECT_INGRESS_MIN_HTTP_PORT": str(port),
         "RAY_SERVE_DIRECT_INGRESS_MAX_HTTP_PORT": str(port + 1),
         "RAY_SERVE_DIRECT_INGRESS_MIN_DRAINING_PERIOD_S": str(DRAINING_SECONDS),
+        # a port a dead replica held is kept from new replicas this long, for HAProxy's
+        # sake (not used here): the replica Serve starts instead must get it at once
+        "RAY_SERVE_PORT_QUARANTINE_S": "0",
     }
 
 
-def start_http(host: str, port: int, ingress: Ingress) -> dict[str, str]:
+def start_http(host: str, port: int, ingress: Ingress) -> ServeHttp:
     """Start Ray Serve so that the app deployed next answers on ``host:port`` by
-    ``ingress``; the environment its replicas need (pass it to ``application``)."""
+    ``ingress``. A replica that dies is replaced on the same port (in about 10 s here)."""
     env = ingress_env(ingress, port)
     if not env:
         serve.start(http_options={"host": host, "port": port})
-        return env
+        return ServeHttp(env, port)
+    proxy_port = free_port()
     serve.start(
-        http_options={"host": host, "port": free_port()},
+        http_options={"host": host, "port": proxy_port},
         controller_options={"runtime_env": {"env_vars": env}},
     )
-    return env
+    return ServeHttp(env, proxy_port)

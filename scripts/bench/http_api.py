@@ -65,10 +65,10 @@ def run(args: argparse.Namespace) -> int:
         skus = [f"SKU-{n:03d}" for n in range(200)]
         client.submit([DefineSku(SkuSettings(sku), 10_000_000) for sku in skus])
         port = free_port()
-        ray_serve_env = start_http("127.0.0.1", port, args.ingress)
+        http = start_http("127.0.0.1", port, args.ingress)
         serve.run(
             application(
-                AppArgs(redis_url=redis_url, namespace=config.namespace, shard_count=2), env=ray_serve_env
+                AppArgs(redis_url=redis_url, namespace=config.namespace, shard_count=2), env=http.env
             ),
             name="bench",
             route_prefix="/",
