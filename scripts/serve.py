@@ -46,8 +46,8 @@ def add_parser(commands: Any) -> None:
         "--ingress",
         choices=INGRESS_CHOICES,
         default=default_ingress(),
-        help="direct: the app's replica serves HTTP itself (Ray Serve's direct ingress, Ray >= 2.60; "
-        "the default where supported); proxy: through Ray Serve's HTTP proxy",
+        help="direct: the app's replica serves HTTP itself (Ray Serve's direct ingress, Ray >= 2.60, "
+        "chosen where this Ray has it); proxy: through Ray Serve's HTTP proxy",
     )
     parser.add_argument("--address", default=None, help="join this Ray cluster (or RAY_ADDRESS)")
     parser.add_argument("--shards", type=int, default=2, help="SKU owner actors")
