@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 from dataclasses import asdict
 from typing import Annotated, Any
@@ -131,12 +130,11 @@ def delete_sku(sku: Ident, b: BackendDep, _: Annotated[Principal, Depends(requir
 @router.get("/skus/{sku}", response_model=SkuView, tags=["skus"])
 async def get_sku(sku: Ident, b: BackendDep, _: Annotated[Principal, Depends(require("viewer"))]) -> SkuView:
     """The ledger, velocity, acceleration, ETA, sellable count and open alerts of a SKU."""
-    # the committed state, the forecaster's view and the channels' visible units at once
-    (state, view), visible = await asyncio.gather(b.sku_state(sku), run_in_threadpool(b.visible, [sku]))
+    state, visible, view = await b.sku_state(sku)
     if state is None:
         raise ApiError(404, "unknown_sku", f"sku {sku!r} is not in the catalogue")
     ledger, settings, oversold = state
-    return sku_view(ledger, settings, view, oversold, visible.get(sku))
+    return sku_view(ledger, settings, view, oversold, visible)
 
 
 @router.get("/skus/{sku}/history", response_model=SkuHistoryOut, tags=["skus"])
