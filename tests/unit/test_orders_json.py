@@ -24,6 +24,8 @@ from starlette.types import Message
 from policies.channels.fields import EARLIEST, LATEST
 from policies.ledger import MAX_ID_LENGTH, MAX_LINE_QUANTITY, Decision
 from policies.orders import OrderDecision
+from serve_app.app import create_api
+from serve_app.backend import AppArgs
 from serve_app.errors import ApiError, error_body, install_error_handlers
 from serve_app.orders import InvalidOrder, platform_orders
 from serve_app.orders_json import DecodedOrders, decode_fast, decode_orders, encode_decisions, order_json
@@ -292,3 +294,16 @@ def _order(order_id: str) -> dict[str, Any]:
         "placed_at": EARLIEST + 1,
         "lines": [{"sku": "A", "quantity": 1}],
     }
+
+
+def test_the_schema_still_documents_the_body() -> None:
+    app = create_api(AppArgs(redis_url="redis://unused"))
+    document = app.openapi()
+    body = document["paths"]["/v1/orders"]["post"]["requestBody"]
+    assert body["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/OrdersRequest"}
+    schemas = document["components"]["schemas"]
+    assert schemas["OrdersRequest"]["properties"]["orders"]["maxItems"] == MAX_ORDERS_PER_REQUEST
+    assert schemas["OrderIn"]["properties"]["channel"]["enum"] == sorted(
+        AppArgs(redis_url="redis://unused").channels
+    )
+    assert set(schemas["LineIn"]["required"]) == {"sku", "quantity"}
