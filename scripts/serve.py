@@ -30,10 +30,11 @@ from policies.channel_modes import channel_modes
 from policies.ledger import SkuSettings
 from policies.operations import DefineSku
 from scripts.catalog import load_catalog
-from serve_app.app import application
+from serve_app.app import application, passthrough_env
 from serve_app.auth import TokenBook, is_loopback
 from serve_app.backend import AppArgs, channel_secret
 from serve_app.guards.checks import LOOPBACK_HOSTS, FrontDoorArgs
+from serve_app.ingress import INGRESS_CHOICES, default_ingress, start_http
 from serve_app.secrets import SECRETS_FILE_ENV, Secrets
 
 
@@ -41,6 +42,13 @@ def add_parser(commands: Any) -> None:
     parser = commands.add_parser("serve", help="run the service: HTTP API, SSE and dashboard")
     parser.add_argument("--host", default="127.0.0.1", help="address the HTTP server binds")
     parser.add_argument("--port", type=int, default=8000, help="HTTP port")
+    parser.add_argument(
+        "--ingress",
+        choices=INGRESS_CHOICES,
+        default=default_ingress(),
+        help="direct: the app's replica serves HTTP itself (Ray Serve's direct ingress, Ray >= 2.60, "
+        "chosen where this Ray has it); proxy: through Ray Serve's HTTP proxy",
+    )
     parser.add_argument("--address", default=None, help="join this Ray cluster (or RAY_ADDRESS)")
     parser.add_argument(
         "--shards", type=int, default=current_settings().shards, help="SKU owner actors (FLASHSTOCK_SHARDS)"
@@ -188,8 +196,10 @@ def serve_until_stopped(
             rejected = [d for d in decisions if not d.accepted]
             for decision in rejected:
                 print(f"catalog: {decision.sku}: {decision.reason}: {decision.detail}")
-        serve.start(http_options={"host": args.host, "port": args.port})
-        serve.run(application(app_args), name="flashstock", route_prefix="/")
+        http = start_http(args.host, args.port, args.ingress)
+        serve.run(
+            application(app_args, env=passthrough_env() | http.env), name="flashstock", route_prefix="/"
+        )
         tokens = "with tokens" if TokenBook.from_env().enabled else "no tokens: loopback only"
         print(
             f"flashstock is serving on http://{args.host}:{args.port}/ ({tokens}); "

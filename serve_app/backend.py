@@ -190,17 +190,25 @@ class Backend:
 
     async def sku_state(
         self, sku: str
-    ) -> tuple[tuple[Ledger, SkuSettings | None, dict[str, int]] | None, dict[str, Any] | None]:
-        """(ledger, settings, oversold) of one SKU, read from Redis (the committed state,
-        no owner is asked), and the forecaster's view from this replica's cache (at most
-        0.5 s old: ``serve_app.view_cache``), concurrently."""
-        states, view = await asyncio.gather(
-            asyncio.to_thread(read_sku_states, self.redis, self.config, [sku]), self.views_cache.get(sku)
+    ) -> tuple[
+        tuple[Ledger, SkuSettings | None, dict[str, int]] | None, dict[str, int] | None, dict[str, Any] | None
+    ]:
+        """(ledger, settings, oversold) of one SKU and its channels' visible units, read
+        from Redis in one worker thread (the committed state, no owner is asked), and the
+        forecaster's view from this replica's cache (at most 0.5 s old:
+        ``serve_app.view_cache``), concurrently."""
+        (state, visible), view = await asyncio.gather(
+            asyncio.to_thread(self._read_sku, sku), self.views_cache.get(sku)
         )
-        state = states.get(sku)
         if state is None:  # not in the catalogue: not worth keeping fresh
             self.views_cache.forget(sku)
-        return state, view
+        return state, visible, view
+
+    def _read_sku(
+        self, sku: str
+    ) -> tuple[tuple[Ledger, SkuSettings | None, dict[str, int]] | None, dict[str, int] | None]:
+        # one thread for both reads: a hop to a worker thread costs about what a read does
+        return read_sku_states(self.redis, self.config, [sku]).get(sku), self.visible([sku]).get(sku)
 
     async def _fetch_views(self, skus: Sequence[str]) -> list[dict[str, Any]]:
         views: list[dict[str, Any]] = await self.forecaster.views.remote(list(skus))

@@ -1,8 +1,12 @@
-"""FastAPI dependencies: the Backend of this replica, and who is calling."""
+"""FastAPI dependencies: the Backend of this replica, and who is calling.
+
+Both are coroutines, though neither waits on anything: FastAPI runs a plain function
+dependency in a worker thread, a hop that costs more than the dependency itself (on
+every request, as every route has both)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Header, Request
@@ -12,17 +16,17 @@ from serve_app.backend import Backend
 from serve_app.errors import ApiError
 
 
-def backend(request: Request) -> Backend:
+async def backend(request: Request) -> Backend:
     found: Backend = request.app.state.backend
     return found
 
 
-def require(role: str) -> Callable[..., Principal]:
+def require(role: str) -> Callable[..., Awaitable[Principal]]:
     """A dependency that admits bearers of a token whose role includes ``role``. (The
     front door, ``serve_app.guards``, has already refused unknown tokens before the body
     was read; this checks the role.)"""
 
-    def check(request: Request, authorization: Annotated[str | None, Header()] = None) -> Principal:
+    async def check(request: Request, authorization: Annotated[str | None, Header()] = None) -> Principal:
         book: TokenBook = request.app.state.tokens
         access_token = request.query_params.get("access_token")
         try:

@@ -10,6 +10,7 @@ request id and its traceback, never showing the traceback to the caller.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 import ray.exceptions
@@ -80,6 +81,14 @@ def unreachable_cause(error: BaseException) -> BaseException | None:
     return None
 
 
+def first_problem(errors: Sequence[Any]) -> tuple[str, str | None]:
+    """The message and the field (``orders.1.buyer_id``; None for the whole body) of
+    the first of a validation's errors, as every 422 ``validation_error`` names them."""
+    first = errors[0] if errors else {"loc": (), "msg": "invalid request"}
+    field = ".".join(str(part) for part in first.get("loc", ()) if part not in ("body", "path", "query"))
+    return str(first.get("msg")), field or None
+
+
 def error_response(error: BaseException, request_id: str) -> JSONResponse:
     """The answer to an exception no route turned into an ``ApiError``."""
     cause = unreachable_cause(error)
@@ -131,9 +140,8 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(_: Request, error: RequestValidationError) -> JSONResponse:
-        first = error.errors()[0] if error.errors() else {"loc": (), "msg": "invalid request"}
-        field = ".".join(str(part) for part in first.get("loc", ()) if part not in ("body", "path", "query"))
-        return JSONResponse(error_body("validation_error", str(first.get("msg")), field or None), 422)
+        message, field = first_problem(error.errors())
+        return JSONResponse(error_body("validation_error", message, field), 422)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_: Request, error: StarletteHTTPException) -> JSONResponse:

@@ -10,6 +10,18 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
+from pydantic import BaseModel
+
+#: the models of the bodies routes read themselves (``json_body``), by name
+_BODY_MODELS: dict[str, type[BaseModel]] = {}
+
+
+def json_body(model: type[BaseModel]) -> dict[str, Any]:
+    """The ``openapi_extra`` of a route that reads its JSON body itself (to decode it
+    faster than FastAPI would): ``model`` documents the body as if FastAPI read it."""
+    _BODY_MODELS[model.__name__] = model
+    schema = {"$ref": f"{_REF_PREFIX}{model.__name__}"}
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
 
 
 def install_openapi(app: FastAPI, channels: Iterable[str]) -> None:
@@ -21,10 +33,23 @@ def install_openapi(app: FastAPI, channels: Iterable[str]) -> None:
             document = get_openapi(
                 title=app.title, version=app.version, description=app.description, routes=app.routes
             )
-            app.openapi_schema = with_channels(document, names)
+            app.openapi_schema = with_channels(with_body_models(document), names)
         return app.openapi_schema
 
     app.openapi = schema  # type: ignore[method-assign]  # FastAPI's documented way to customise
+
+
+def with_body_models(document: dict[str, Any]) -> dict[str, Any]:
+    """``document`` with the schemas of the bodies routes read themselves (``json_body``)
+    among its components, as FastAPI would have put them there."""
+    components = document.setdefault("components", {}).setdefault("schemas", {})
+    for name, model in _BODY_MODELS.items():
+        schema = model.model_json_schema(ref_template=_REF_PREFIX + "{model}")
+        for nested, nested_schema in schema.pop("$defs", {}).items():
+            components.setdefault(nested, nested_schema)
+        components.setdefault(name, schema)
+    document["components"]["schemas"] = dict(sorted(components.items()))
+    return document
 
 
 def with_channels(document: dict[str, Any], names: list[str]) -> dict[str, Any]:

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 from dataclasses import asdict
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from actors.ingest.core import WebhookRejected, WebhookUndecodable
@@ -21,7 +20,9 @@ from serve_app.auth import Principal
 from serve_app.backend import Backend
 from serve_app.deps import backend, require
 from serve_app.errors import ApiError
-from serve_app.orders import InvalidOrder, order_notice, platform_orders
+from serve_app.openapi import json_body
+from serve_app.orders import InvalidOrder, order_notice
+from serve_app.orders_json import decode_orders, encode_decisions, order_json
 from serve_app.schemas import (
     ERROR_RESPONSES,
     AdjustRequest,
@@ -88,28 +89,6 @@ def sku_view(
     )
 
 
-def order_json(decision: OrderDecision) -> dict[str, Any]:
-    return {
-        "channel": decision.channel,
-        "order_id": decision.order_id,
-        "accepted": decision.accepted,
-        "reason": decision.reason,
-        "failed_sku": decision.failed_sku,
-        "duplicate": decision.duplicate,
-        "lines": [
-            {
-                "sku": d.sku,
-                "quantity": d.quantity,
-                "accepted": d.accepted,
-                "status": d.status,
-                "reason": d.reason,
-                "available": d.available,
-            }
-            for d in decision.lines
-        ],
-    }
-
-
 def order_out(decision: OrderDecision) -> OrderOut:
     return OrderOut.model_validate(order_json(decision))
 
@@ -152,12 +131,11 @@ def delete_sku(sku: Ident, b: BackendDep, _: Annotated[Principal, Depends(requir
 @router.get("/skus/{sku}", response_model=SkuView, tags=["skus"])
 async def get_sku(sku: Ident, b: BackendDep, _: Annotated[Principal, Depends(require("viewer"))]) -> SkuView:
     """The ledger, velocity, acceleration, ETA, sellable count and open alerts of a SKU."""
-    # the committed state, the forecaster's view and the channels' visible units at once
-    (state, view), visible = await asyncio.gather(b.sku_state(sku), run_in_threadpool(b.visible, [sku]))
+    state, visible, view = await b.sku_state(sku)
     if state is None:
         raise ApiError(404, "unknown_sku", f"sku {sku!r} is not in the catalogue")
     ledger, settings, oversold = state
-    return sku_view(ledger, settings, view, oversold, visible.get(sku))
+    return sku_view(ledger, settings, view, oversold, visible)
 
 
 @router.get("/skus/{sku}/history", response_model=SkuHistoryOut, tags=["skus"])
@@ -244,28 +222,36 @@ def adjust(
     return operation_result(decision)
 
 
-@router.post("/orders", response_model=OrdersResponse, tags=["orders"])
-def place_orders(
-    body: OrdersRequest, b: BackendDep, who: Annotated[Principal, Depends(require("ingest"))]
-) -> JSONResponse:
+@router.post(
+    "/orders", response_model=OrdersResponse, tags=["orders"], openapi_extra=json_body(OrdersRequest)
+)
+async def place_orders(
+    request: Request, b: BackendDep, who: Annotated[Principal, Depends(require("ingest"))]
+) -> Response:
     """A batch of up to 10,000 orders in the internal format; decisions in order. The
     whole request is validated before any order is decided: one order that breaks a rule
     refuses the request (422, its field named) and nothing is deducted. A multi-line
     order is all-or-nothing; an order id sent again with other lines is refused
     (``order_conflict``)."""
-    for position, order in enumerate(body.orders):
-        if not who.may_ingest(order.channel):
+    # the body is read here, not by FastAPI: pydantic would cost more than deciding the
+    # orders; serve_app.orders_json decodes and answers it with msgspec, OrdersRequest
+    # (above) documents it and explains a refusal
+    body = await request.body()
+    answer = await run_in_threadpool(_place_orders, body, request.headers.get("content-type"), b, who)
+    return Response(answer, media_type="application/json")
+
+
+def _place_orders(body: bytes, content_type: str | None, b: Backend, who: Principal) -> bytes:
+    channels, orders = decode_orders(body, content_type)
+    for position, channel in enumerate(channels):
+        if not who.may_ingest(channel):
             raise ApiError(
-                403, "forbidden", f"this token may not send orders for {order.channel}", "orders.channel"
+                403, "forbidden", f"this token may not send orders for {channel}", "orders.channel"
             )
-        b.ingest_for(order.channel, f"orders.{position}.channel")  # 422 before anything is decided
-    orders = platform_orders(body.orders)
+        b.ingest_for(channel, f"orders.{position}.channel")  # 422 before anything is decided
     if isinstance(orders, InvalidOrder):
         raise ApiError(422, "invalid_order", orders.message, orders.field)
-    decisions = b.place_orders(orders)
-    # Built as plain JSON: validating 10,000 response models would cost more than
-    # deciding the orders (the schema above still documents the shape).
-    return JSONResponse({"decisions": [order_json(d) for d in decisions]})
+    return encode_decisions(b.place_orders(orders))
 
 
 @router.post("/channels/{channel}/orders", response_model=WebhookResponse, tags=["orders"])

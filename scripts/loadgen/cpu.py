@@ -54,3 +54,36 @@ class CpuMeter:
             "cpu_us_per_order": None if self.machine is None else round(self.machine / orders * 1e6, 1),
             "redis_cpu_us_per_order": round(self.redis / orders * 1e6, 1),
         }
+
+
+def process_tree_cpu(root: int) -> dict[int, float]:
+    """CPU seconds (user + system) of ``root`` and each of its live descendants, by pid
+    (Linux ``/proc``; empty where there is none). What a benchmark's own processes
+    spent, apart from whatever else runs on a shared machine."""
+    children: dict[int, list[int]] = {}
+    times: dict[int, float] = {}
+    tick = os.sysconf("SC_CLK_TCK")
+    for entry in Path("/proc").glob("[0-9]*"):
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:  # gone meanwhile
+            continue
+        # the command name may hold spaces and parentheses: the fields follow its last ")"
+        fields = stat[stat.rindex(")") + 2 :].split()
+        pid = int(entry.name)
+        children.setdefault(int(fields[1]), []).append(pid)
+        times[pid] = (int(fields[11]) + int(fields[12])) / tick
+    found: dict[int, float] = {}
+    pending = [root]
+    while pending:
+        pid = pending.pop()
+        if pid in times:
+            found[pid] = times[pid]
+            pending.extend(children.get(pid, []))
+    return found
+
+
+def cpu_spent(before: dict[int, float], after: dict[int, float]) -> float:
+    """CPU seconds spent between two ``process_tree_cpu`` readings, by the processes
+    alive at the second (one started meanwhile counts whole)."""
+    return sum(seconds - before.get(pid, 0.0) for pid, seconds in after.items())

@@ -20,6 +20,7 @@ from actors.owner.client import StockClient
 from policies.alert_lifecycle import LifecycleSettings
 from serve_app.app import application
 from serve_app.backend import AppArgs
+from serve_app.ingress import default_ingress, start_http
 from tests.support import fresh_namespace, wait_for
 
 TOKENS = {
@@ -35,6 +36,8 @@ class Service(NamedTuple):
     url: str
     config: StoreConfig
     client: StockClient
+    #: Serve's proxy: the way to another application on the same Serve
+    proxy_url: str
 
     def headers(self, role: str | None) -> dict[str, str]:
         return {"Authorization": f"Bearer {TOKENS[role]}"} if role else {}
@@ -85,7 +88,7 @@ def service(ray_cluster: None, redis_server: RedisServer) -> Iterator[Service]:
     forecaster = start_forecaster(config, tick_seconds=0.1, lifecycle=LifecycleSettings(pending_seconds=0))
     client = StockClient.start(config)
     port = free_port()
-    serve.start(http_options={"host": "127.0.0.1", "port": port})
+    http = start_http("127.0.0.1", port, default_ingress())  # as flashstock serve does
     tokens = ",".join(
         [
             f"viewer:vera:{TOKENS['viewer']}",
@@ -94,7 +97,7 @@ def service(ray_cluster: None, redis_server: RedisServer) -> Iterator[Service]:
             f"ingest:douyin:{TOKENS['ingest']}",
         ]
     )
-    env = {"FLASHSTOCK_TOKENS": tokens, "FLASHSTOCK_WEBHOOK_SECRET_DOUYIN": WEBHOOK_SECRET}
+    env = {"FLASHSTOCK_TOKENS": tokens, "FLASHSTOCK_WEBHOOK_SECRET_DOUYIN": WEBHOOK_SECRET} | http.env
     args = AppArgs(
         redis_url=redis_server.url, namespace=config.namespace, shard_count=2, max_body_bytes=2 * 1024 * 1024
     )
@@ -108,7 +111,7 @@ def service(ray_cluster: None, redis_server: RedisServer) -> Iterator[Service]:
             return False
 
     wait_for(up, timeout=60, message="the HTTP app")
-    yield Service(url, config, client)
+    yield Service(url, config, client, f"http://127.0.0.1:{http.proxy_port}")
     serve.shutdown()  # type: ignore[no-untyped-call]  # Ray Serve leaves it unannotated
     client.close()
     ray.get(forecaster.stop.remote())

@@ -25,6 +25,7 @@ from actors.owner.client import StockClient
 from policies.channels.signing import sign_body, webhook_headers
 from serve_app.app import application
 from serve_app.backend import AppArgs
+from serve_app.ingress import THROUGH_PROXY
 from tests.e2e.conftest import TOKENS, WEBHOOK_SECRET, Service
 from tests.support import fresh_namespace, wait_for
 
@@ -248,10 +249,11 @@ def redis_down_service(service: Service, own_redis_server: RedisServer) -> Itera
     env = {
         "FLASHSTOCK_TOKENS": f"admin:ada:{TOKENS['admin']},operator:oliver:{TOKENS['operator']}",
         "FLASHSTOCK_WEBHOOK_SECRET_DOUYIN": WEBHOOK_SECRET,
+        **THROUGH_PROXY,  # the service's port belongs to the first application
     }
     args = AppArgs(redis_url=own_redis_server.url, namespace=config.namespace, shard_count=1)
     serve.run(application(args, env=env), name="flashstock-redis-down", route_prefix="/down")
-    down = DownService(service.url + "/down", own_redis_server)
+    down = DownService(service.proxy_url + "/down", own_redis_server)
 
     def up() -> bool:
         try:
