@@ -28,6 +28,7 @@ from actors.infra.settings import RAY_NAMESPACE, StoreConfig
 from actors.ingest.actor import start_ingest
 from actors.owner.client import StockClient
 from actors.sync.actor import start_channel_sync
+from actors.upgrade.guard import guard_layout
 from policies.channel_modes import PLATFORM_FIRST, channel_modes
 
 log = structlog.get_logger(__name__)
@@ -60,6 +61,7 @@ def start_system(
     ``detached``: the actors outlive this process (see the module's docstring).
     """
     log.info("bootstrap", namespace=config.namespace, shards=config.shard_count, detached=detached)
+    guard_layout(config.redis_url, config.namespace)  # data of the previous layout: migrate first
     forecaster = start_forecaster(config, detached=detached)
     client = StockClient.start(config, detached=detached)
     ingest = start_ingest(config, dict(channels), dict(secrets or {}), dict(modes or {}), detached=detached)
