@@ -8,6 +8,9 @@ ledger). Every actor is named in ``actors.infra.directory``, so starting again f
 running ones instead of starting twice (idempotent): every Serve replica may run it as it
 starts, and concurrent runs find each other's actors.
 
+A namespace that still holds data of the previous storage layout is refused first
+(``actors.upgrade.guard``: ``LegacyLayoutError``, run ``flashstock migrate``).
+
 ``detached=True`` makes the actors outlive the process that starts them, which is what a
 cluster deployment needs (``serve run``/``serve deploy``/a KubeRay RayService start them
 from a replica, ``flashstock up`` from a short-lived driver); ``kill_system`` removes

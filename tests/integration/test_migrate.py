@@ -11,6 +11,7 @@ from collections.abc import Iterator
 import pytest
 import redis
 
+from actors.bootstrap import start_system
 from actors.infra import keys
 from actors.infra.codec import encode_record, encode_settings
 from actors.infra.redis_server import RedisServer
@@ -278,3 +279,8 @@ def test_command_lists_then_migrates(
         assert_migrated(client, config)
     finally:
         client.close()
+
+
+def test_start_system_refuses_an_old_namespace_before_starting_anything(old_config: StoreConfig) -> None:
+    with pytest.raises(LegacyLayoutError, match=f"{old_config.namespace}:skus"):
+        start_system(old_config, {"web": "generic"})  # no Ray here: it must stop first
