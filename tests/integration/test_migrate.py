@@ -5,8 +5,10 @@ refused at start, converted, and then loaded by a current owner store."""
 from __future__ import annotations
 
 import json
+import signal
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import redis
@@ -284,3 +286,23 @@ def test_command_lists_then_migrates(
 def test_start_system_refuses_an_old_namespace_before_starting_anything(old_config: StoreConfig) -> None:
     with pytest.raises(LegacyLayoutError, match=f"{old_config.namespace}:skus"):
         start_system(old_config, {"web": "generic"})  # no Ray here: it must stop first
+
+
+def test_serve_exits_2_with_one_line_before_starting_ray(
+    old_config: StoreConfig,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("REDIS_URL", old_config.redis_url)
+    handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        code = main(["serve", "--namespace", old_config.namespace, "--data-dir", str(tmp_path)])
+    finally:
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)
+    assert code == 2
+    err = [line for line in capsys.readouterr().err.splitlines() if not line.startswith("{")]
+    assert len(err) == 1
+    assert err[0].startswith("flashstock serve: ")
+    assert f"flashstock migrate --namespace {old_config.namespace}" in err[0]
