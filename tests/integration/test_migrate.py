@@ -306,3 +306,28 @@ def test_serve_exits_2_with_one_line_before_starting_ray(
     assert len(err) == 1
     assert err[0].startswith("flashstock serve: ")
     assert f"flashstock migrate --namespace {old_config.namespace}" in err[0]
+
+
+def test_command_migrates_the_embedded_redis_of_a_data_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    monkeypatch.delenv("FLASHSTOCK_REDIS_URL", raising=False)
+    ns = fresh_namespace()
+    with RedisServer(tmp_path / "redis") as server:  # the data an older version left behind
+        client = redis.Redis.from_url(server.url)
+        write_old_layout(client, ns)
+        client.close()
+    assert main(["migrate", "--data-dir", str(tmp_path), "--namespace", ns]) == 0
+    assert "4 SKUs moved" in capsys.readouterr().out
+    with RedisServer(tmp_path / "redis") as server:
+        client = redis.Redis.from_url(server.url)
+        try:
+            assert_migrated(client, StoreConfig(server.url, namespace=ns, shard_count=1))
+        finally:
+            client.close()
+
+
+def test_command_refuses_a_redis_cluster(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["migrate", "--redis-url", "redis+cluster://127.0.0.1:7000"]) == 2
+    assert "never held the previous layout" in capsys.readouterr().err
