@@ -8,6 +8,9 @@ ledger). Every actor is named in ``actors.infra.directory``, so starting again f
 running ones instead of starting twice (idempotent): every Serve replica may run it as it
 starts, and concurrent runs find each other's actors.
 
+A namespace that still holds data of the previous storage layout is refused first
+(``actors.upgrade.guard``: ``LegacyLayoutError``, run ``flashstock migrate``).
+
 ``detached=True`` makes the actors outlive the process that starts them, which is what a
 cluster deployment needs (``serve run``/``serve deploy``/a KubeRay RayService start them
 from a replica, ``flashstock up`` from a short-lived driver); ``kill_system`` removes
@@ -28,6 +31,7 @@ from actors.infra.settings import RAY_NAMESPACE, StoreConfig
 from actors.ingest.actor import start_ingest
 from actors.owner.client import StockClient
 from actors.sync.actor import start_channel_sync
+from actors.upgrade.guard import guard_layout
 from policies.channel_modes import PLATFORM_FIRST, channel_modes
 
 log = structlog.get_logger(__name__)
@@ -60,6 +64,7 @@ def start_system(
     ``detached``: the actors outlive this process (see the module's docstring).
     """
     log.info("bootstrap", namespace=config.namespace, shards=config.shard_count, detached=detached)
+    guard_layout(config.redis_url, config.namespace)  # data of the previous layout: migrate first
     forecaster = start_forecaster(config, detached=detached)
     client = StockClient.start(config, detached=detached)
     ingest = start_ingest(config, dict(channels), dict(secrets or {}), dict(modes or {}), detached=detached)

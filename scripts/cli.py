@@ -167,6 +167,7 @@ def build_parser() -> argparse.ArgumentParser:
     from scripts.chaos.run import add_parser as add_chaos
     from scripts.demo import add_parser as add_demo
     from scripts.deploy import add_parser as add_deploy
+    from scripts.migrate import add_parser as add_migrate
     from scripts.replay import add_parser as add_replay
     from scripts.serve import add_parser as add_serve
     from scripts.sim.command import add_parser as add_simulate
@@ -177,6 +178,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_simulate(commands)
     add_chaos(commands)
     add_deploy(commands)
+    add_migrate(commands)
     bench = commands.add_parser(
         "bench",
         help="measure throughput and latency",

@@ -26,6 +26,7 @@ from actors.infra.durability import ALLOW_VOLATILE_OPTION, startup_line
 from actors.infra.redis_server import RedisServerError
 from actors.infra.runtime import DEFAULT_DATA_DIR, RedisRuntime, keep_redis_alive, ray_for, redis_runtime
 from actors.infra.settings import StoreConfig, current_settings
+from actors.upgrade.guard import guard_layout
 from policies.channel_modes import channel_modes
 from policies.ledger import SkuSettings
 from policies.operations import DefineSku
@@ -137,6 +138,7 @@ def run(args: argparse.Namespace) -> int:
                 line = startup_line(redis.durability, allow_volatile=args.allow_volatile_redis)
                 if line:
                     print(f"flashstock serve: {line}", file=sys.stderr, flush=True)
+            guard_layout(redis.url, args.namespace)  # before Ray starts (start_system checks again)
             return serve_until_stopped(args, redis, catalog, stop)
     except RedisServerError as exc:
         print(f"flashstock serve: {exc}", file=sys.stderr)

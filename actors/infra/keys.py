@@ -67,6 +67,9 @@ with the open alert it changes in one transaction:
 - ``{ns:alerts}:subscriptions``          hash: webhook subscriptions
 - ``{ns:alerts}:webhook-dead:<id>``      list: webhook deliveries that failed for good
 
+The previous layout's keys (before partitions and these hash tags) are named in
+``actors.infra.legacy_keys``; ``flashstock migrate`` converts them.
+
 Readers that span tags (``/metrics``, a SKU's history: the ledger and the alert stream)
 read key by key or in non-transactional pipelines, which a cluster client splits by node.
 """
