@@ -64,8 +64,9 @@ class ForecastSettings:
     #: after a change, the new rate is shrunk toward the old with this many minutes of weight
     surge_shrink_minutes: float = 2.0
     #: the trend test (a log-linear rate against a constant one) over the last minutes,
-    #: each of these windows (minutes); empty: no trend test
-    ramp_windows_minutes: tuple[float, ...] = (10.0, 20.0, 30.0)
+    #: each of these windows (minutes, e.g. 10,20,30); empty (the default): no trend test
+    #: (measured and not kept: docs/alerts.md)
+    ramp_windows_minutes: tuple[float, ...] = ()
     #: the ratio (log) a steady rise needs when it changes the outcome (its start rate
     #: would not empty the stock inside the horizon, its projected growth does)
     ramp_consequence_threshold: float = 3.0

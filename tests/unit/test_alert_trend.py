@@ -102,7 +102,7 @@ def test_velocity_reports_a_ramp_the_step_test_misses_and_keeps_its_usual_rate_w
     # best change point has too little evidence; the trend over 30 minutes has a ratio
     # of 2.8, enough under a consequence threshold of 2.5 when the stock is tight
     history, now = history_of([3.0] * 20 + [3.0 + 0.2 * m for m in range(15)])
-    settings = ForecastSettings(ramp_consequence_threshold=2.5)
+    settings = ForecastSettings(ramp_windows_minutes=(10, 20, 30), ramp_consequence_threshold=2.5)
     assert measure_velocity(history, now, settings).surge is None  # stock unknown
 
     velocity = measure_velocity(history, now, settings, depletion_rate=5.0, horizon_minutes=120)
@@ -114,7 +114,7 @@ def test_velocity_reports_a_ramp_the_step_test_misses_and_keeps_its_usual_rate_w
     assert velocity.rate_minutes == settings.rate_window_minutes
     ample = measure_velocity(history, now, settings, depletion_rate=50.0, horizon_minutes=120)
     assert ample.surge is None
-    off = ForecastSettings(ramp_consequence_threshold=2.5, ramp_windows_minutes=())
+    off = ForecastSettings(ramp_consequence_threshold=2.5)  # the default: no trend test
     assert measure_velocity(history, now, off, depletion_rate=5.0, horizon_minutes=120).surge is None
 
 
