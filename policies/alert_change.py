@@ -45,12 +45,15 @@ if TYPE_CHECKING:
 
 class Surge(NamedTuple):
     """A detected rise of the order rate: since event time ``since``, from ``before`` to
-    ``after`` orders per minute, with log-likelihood ratio ``llr``."""
+    ``after`` orders per minute, with log-likelihood ratio ``llr``. ``kind``: ``step`` (a
+    change point, this module) or ``ramp`` (a steady rise, ``policies.alert_trend``:
+    ``before`` / ``after`` are the fitted rates at the window's start and now)."""
 
     since: float
     before: float
     after: float
     llr: float
+    kind: str = "step"
 
     @property
     def ratio(self) -> float:

@@ -138,9 +138,15 @@ def depletion_rate(stock: StockView, forecast: ForecastSettings) -> float:
     the change test to accept it on less evidence (a stock-out hours away can wait for
     the full evidence). The horizon is taken in whole minutes: the change test's answer is
     kept until new sales, new stock or the next minute (not recomputed on every tick)."""
-    horizon = math.ceil(min(horizon_minutes(stock, forecast), forecast.planning_horizon_minutes))
+    horizon = consequence_horizon(stock, forecast)
     position = max(stock.available, 0) + sum(units for _, units in stock.inbound)
     return position / horizon if horizon > 0 else math.inf
+
+
+def consequence_horizon(stock: StockView, forecast: ForecastSettings) -> int:
+    """The horizon of ``depletion_rate`` in whole minutes: the horizon, at most the
+    planning horizon."""
+    return math.ceil(min(horizon_minutes(stock, forecast), forecast.planning_horizon_minutes))
 
 
 def evaluate_sku(
@@ -189,6 +195,7 @@ def evaluate_sku(
             "before": round(surge.before, 3),
             "after": round(surge.after, 3),
             "llr": surge.llr,
+            "kind": surge.kind,
         },
     }
     # each level: the condition that raises it, loosened by ``clear_margin`` once held
@@ -205,9 +212,13 @@ def evaluate_sku(
     # a detected rise matters when the stock runs out inside the horizon at the new rate:
     # the rise's own rate or the last 5 minutes' (the projected rate is shrunk toward the
     # old one at first; a ramp keeps rising after the change point)
+    # (a ramp is reported only when its projected growth empties the stock inside the
+    # horizon: policies.alert_trend)
     surge_rate = 0.0 if surge is None else max(surge.after, velocity.last_rate)
     rising = (
-        surge is not None and stock.available > 0 and _eta_at(position, surge_rate) <= horizon * trend_scale
+        surge is not None
+        and stock.available > 0
+        and (surge.kind == "ramp" or _eta_at(position, surge_rate) <= horizon * trend_scale)
     )
     if critical or (threshold and too_late):
         level = Level.EMERGENCY
@@ -223,6 +234,13 @@ def evaluate_sku(
         level = Level.THRESHOLD
         reason = f"{position} available and inbound, safety line {line} ({lead:.0f} min lead time)" + (
             "" if math.isinf(stockout.minutes) else f"; sells out in {stockout.minutes:.0f} min"
+        )
+    elif rising and surge is not None and surge.kind == "ramp":
+        level = Level.TREND
+        reason = (
+            f"sales rising steadily from {surge.before:.1f}/min to {surge.after:.1f}/min over "
+            f"{(velocity.at - surge.since) / 60:.0f} min; if the rise goes on, sells out inside the "
+            f"{horizon:.0f} min horizon"
         )
     elif rising and surge is not None:
         level = Level.TREND

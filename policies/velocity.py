@@ -17,6 +17,7 @@ from typing import NamedTuple
 
 from policies.alert_change import Surge, detect_surge
 from policies.alert_checks import check_settings
+from policies.alert_trend import detect_ramp
 from policies.gamma_rate import gamma_quantile
 
 
@@ -62,6 +63,15 @@ class ForecastSettings:
     min_baseline_minutes: float = 2.0
     #: after a change, the new rate is shrunk toward the old with this many minutes of weight
     surge_shrink_minutes: float = 2.0
+    #: the trend test (a log-linear rate against a constant one) over the last minutes,
+    #: each of these windows (minutes, e.g. 10,20,30); empty (the default): no trend test
+    #: (measured and not kept: docs/alerts.md)
+    ramp_windows_minutes: tuple[float, ...] = ()
+    #: the ratio (log) a steady rise needs when it changes the outcome (its start rate
+    #: would not empty the stock inside the horizon, its projected growth does)
+    ramp_consequence_threshold: float = 3.0
+    #: the projected growth stops at this many times the window's mean rate
+    ramp_growth_cap: float = 2.0
     #: how far ahead "sells out soon" (TREND) looks when the show's end is unknown
     planning_horizon_minutes: float = 120.0
     #: two-sided credibility of the rate and ETA bounds
@@ -81,6 +91,7 @@ class ForecastSettings:
                 "surge_scan_minutes",
                 "surge_step_seconds",
                 "baseline_minutes",
+                "ramp_growth_cap",
             ),
             probability=("confidence", "surge_consequence_probability"),
         )
@@ -105,7 +116,7 @@ class SalesHistory:
         self.earliest = math.inf
         #: bumped by every ``record``: what the change test last saw, and its answer
         self.version = 0
-        self.surge_cache: tuple[tuple[int, int, float, ForecastSettings], Surge | None] | None = None
+        self.surge_cache: tuple[tuple[int, int, float, float, ForecastSettings], Surge | None] | None = None
 
     def record(self, at: float, units: int, orders: int = 1) -> None:
         self.version += 1
@@ -182,24 +193,30 @@ class Velocity(NamedTuple):
 
 
 def measure_velocity(
-    history: SalesHistory, at: float, settings: ForecastSettings, depletion_rate: float = math.inf
+    history: SalesHistory,
+    at: float,
+    settings: ForecastSettings,
+    depletion_rate: float = math.inf,
+    horizon_minutes: float | None = None,
 ) -> Velocity:
     """Velocity of one SKU at event time ``at``: the operator's windows, the posterior
-    rate and the change the sequential test finds (``policies.alert_change``).
-    ``depletion_rate``: the rate (units/minute) that empties the stock inside the horizon
-    (the change test weighs that consequence); infinite when unknown."""
+    rate and the change the sequential test finds (``policies.alert_change``, or a steady
+    rise, ``policies.alert_trend``). ``depletion_rate``: the rate (units/minute) that
+    empties the stock inside ``horizon_minutes`` (default: the planning horizon; the
+    change tests weigh that consequence); infinite when unknown."""
     minutes = settings.window_minutes
     last_units, last_orders = history.window(at, minutes)
     previous_units, previous_orders = history.window(at - minutes * 60.0, minutes)
     last_rate = max(last_units, 0) / minutes
     previous_rate = max(previous_units, 0) / minutes
     ratio = last_rate / previous_rate if previous_rate > 0 else None
-    surge = _surge(history, at, settings, depletion_rate)
+    horizon = settings.planning_horizon_minutes if horizon_minutes is None else horizon_minutes
+    surge = _surge(history, at, settings, depletion_rate, horizon)
     # how far back the history reaches, counting the whole bucket of its first sale
     span = (
         max((at - history.earliest) / 60.0, 0.0) + history.bucket_seconds / 60.0 if history.buckets else 0.0
     )
-    if surge is not None:
+    if surge is not None and surge.kind == "step":
         window = (at - surge.since) / 60.0
         units, orders = history.window(at, window)
         # the new rate, shrunk toward the old one while it has little evidence of its own
@@ -239,7 +256,7 @@ def measure_velocity(
 
 
 def _surge(
-    history: SalesHistory, at: float, settings: ForecastSettings, depletion_rate: float
+    history: SalesHistory, at: float, settings: ForecastSettings, depletion_rate: float, horizon: float
 ) -> Surge | None:
     if not history.buckets:
         return None
@@ -251,16 +268,40 @@ def _surge(
     if first > last:
         return None
     # the answer changes only with new sales or a new newest bucket (ticks between do not)
-    key = (history.version, last, depletion_rate, settings)
+    key = (history.version, last, depletion_rate, horizon, settings)
     if history.surge_cache is not None and history.surge_cache[0] == key:
         return history.surge_cache[1]
     units, orders = history.window(at, settings.rate_window_minutes)
     units_per_order = units / orders if orders > 0 and units > 0 else 1.0
-    surge = detect_surge(
-        history.series(first, last), first * size, size, settings, depletion_rate / units_per_order
-    )
+    series = history.series(first, last)
+    surge = detect_surge(series, first * size, size, settings, depletion_rate / units_per_order)
+    if surge is None and settings.ramp_windows_minutes:
+        surge = _ramp(series, (last + 1) * size, size, settings, depletion_rate / units_per_order, horizon)
     history.surge_cache = (key, surge)
     return surge
+
+
+def _ramp(
+    series: list[int], end: float, size: int, settings: ForecastSettings, depletion: float, horizon: float
+) -> Surge | None:
+    """The trend test over whole minutes ending with the newest bucket (``end``: the event
+    time after it), as a ``Surge`` of kind ``ramp``."""
+    per = max(round(60 / size), 1)
+    whole = len(series) // per
+    tail = series[len(series) - whole * per :]
+    per_minute = [float(sum(tail[i * per : (i + 1) * per])) for i in range(whole)]
+    ramp = detect_ramp(
+        per_minute,
+        settings.ramp_windows_minutes,
+        settings.surge_threshold,
+        settings.ramp_consequence_threshold,
+        settings.ramp_growth_cap,
+        depletion,
+        horizon,
+    )
+    if ramp is None:
+        return None
+    return Surge(end - ramp.minutes * 60.0, ramp.start_rate, ramp.end_rate, round(ramp.llr, 2), "ramp")
 
 
 class StockoutForecast(NamedTuple):

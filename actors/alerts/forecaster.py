@@ -35,6 +35,7 @@ from policies.alert_rules import (
     Level,
     StockView,
     Verdict,
+    consequence_horizon,
     depletion_rate,
     evaluate_sku,
     stalled_channels,
@@ -217,7 +218,11 @@ class Forecaster:
         remaining = None if self.show_ends_at is None else (self.show_ends_at - self.watermark) / 60.0
         view = StockView(sku, snapshot.available, snapshot.inbound, settings.lead_time_minutes, remaining)
         velocity = measure_velocity(
-            history, self.watermark, self.forecast, depletion_rate(view, self.forecast)
+            history,
+            self.watermark,
+            self.forecast,
+            depletion_rate(view, self.forecast),
+            consequence_horizon(view, self.forecast),
         )
         stockout = forecast_stockout(snapshot.available, snapshot.inbound, velocity, self.watermark)
         return velocity, stockout, view
