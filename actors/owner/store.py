@@ -47,17 +47,13 @@ buckets: a line id the owner does not hold in memory is looked up (``lookup_line
 
 from __future__ import annotations
 
-import functools
 import time
 import weakref
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
 
 import redis
 from redis.cluster import RedisCluster
 
-from actors.infra import keys
-from actors.infra.atomic_write import atomic_write
 from actors.infra.codec import (
     decode_ledger,
     decode_record,
@@ -74,6 +70,7 @@ from actors.infra.keys import PartitionKeys
 from actors.infra.redis_client import RedisClient, connect
 from actors.infra.replication import WAIT_COMMAND, HeldPrimaries, Route, check_replicated
 from actors.infra.settings import StoreConfig
+from actors.owner import fences
 from actors.owner.batch import (
     CommitBatch,
     LayoutMismatchError,
@@ -82,7 +79,6 @@ from actors.owner.batch import (
     OwnerStore,
     PartitionCountError,
     SentCommit,
-    layout_mismatch,
     raise_if_fenced,
 )
 from actors.owner.reads import (
@@ -97,7 +93,7 @@ from actors.owner.reads import (
     sku_names,
 )
 from actors.owner.removal import remove_sku
-from actors.owner.scripts import COMMIT_LUA, RESHARD_LUA, TAKE_LUA
+from actors.owner.scripts import COMMIT_LUA
 from policies.ledger import LineRecord, LineStatus
 from policies.operations import FIELD_SEPARATOR
 from policies.routing import partition_of, partitions_of
@@ -142,72 +138,21 @@ class LedgerStore:
     def keys_of(self, sku: str) -> PartitionKeys:
         return self.partitions[self.partition(sku)]
 
-    def epoch_key(self, index: int) -> str:
-        return keys.owner_epoch(self.config.namespace, self.config.shard_count, index)
-
-    @property
-    def layout_key(self) -> str:
-        return keys.layout(self.config.namespace)
-
     def layout(self, client: RedisClient) -> int | None:
         """The shard count the deployment runs with (None before its first owner)."""
-        current = client.get(self.layout_key)
-        return None if current is None else int(text(current))
+        return fences.read_layout(client, self.config)
 
     def claim_layout(self, client: RedisClient) -> None:
-        """Record this config's partition and shard counts as the deployment's if none are
-        recorded; ``PartitionCountError`` / ``LayoutMismatchError`` if others are (reshard
-        first: ``actors.owner.handoff``; the partition count never changes)."""
-        partitions_key = keys.partition_count(self.config.namespace)
-        client.set(partitions_key, self.config.partitions, nx=True)
-        recorded = int(text(client.get(partitions_key)))
-        if recorded != self.config.partitions:
-            raise PartitionCountError(
-                f"namespace {self.config.namespace!r} was written with {recorded} partitions, "
-                f"not {self.config.partitions}: the partition count of a deployment never changes"
-            )
-        client.set(self.layout_key, self.config.shard_count, nx=True)
-        current = self.layout(client)
-        if current != self.config.shard_count:
-            raise layout_mismatch(self.config, current)
-        self._write_fences(client, [(k.fence, "HSETNX", ()) for k in self.partitions])
+        """``fences.claim_layout`` for this config."""
+        fences.claim_layout(client, self.config, self.partitions)
 
     def set_layout(self, client: RedisClient) -> None:
-        """Make this config's shard count the deployment's: from now on owners of any
-        other shard count are fenced at their next commit (every partition's fence names
-        the new count and no epoch until a new owner takes it; a partition whose fence
-        already names it keeps its owner)."""
-        self._write_fences(client, [(k.fence, RESHARD_LUA, ()) for k in self.partitions])
-        # the layout key last: after a crash in between, the handoff runs again whole
-        client.set(self.layout_key, self.config.shard_count)
+        """``fences.set_layout`` for this config."""
+        fences.set_layout(client, self.config, self.partitions)
 
     def take_epoch(self, client: RedisClient, index: int) -> int:
-        """A new, higher epoch for owner ``index``, written into the fence of each of its
-        partitions: from now on older incarnations are fenced."""
-        key = self.epoch_key(index)
-        if isinstance(client, RedisCluster):  # the new epoch on a replica too
-            epoch = int(text(atomic_write(client, key, lambda pipe: pipe.incr(key))[0]))
-        else:
-            epoch = int(text(client.incr(key)))
-        owned = partitions_of(index, self.config.shard_count, self.config.partitions)
-        self._write_fences(client, [(self.partitions[p].fence, TAKE_LUA, (epoch,)) for p in owned])
-        return epoch
-
-    def _write_fences(self, client: RedisClient, writes: Sequence[tuple[str, str, tuple[int, ...]]]) -> None:
-        """Each (fence key, script or ``HSETNX``, arguments before the shard count):
-        pipelined on a server; on a cluster each fence is acknowledged once a replica has
-        it (``atomic_write``), so a failover cannot bring back an older owner's fence."""
-
-        shards = self.config.shard_count
-        writes = [(fence, script, (*args, shards)) for fence, script, args in writes]
-        if isinstance(client, RedisCluster):
-            for fence, script, args in writes:
-                atomic_write(client, fence, functools.partial(_queue_fence, fence, script, args))
-            return
-        pipe = client.pipeline(transaction=False)
-        for fence, script, args in writes:
-            _queue_fence(fence, script, args, pipe)
-        pipe.execute()
+        """``fences.take_epoch`` for owner ``index`` of this config."""
+        return fences.take_epoch(client, self.config, self.partitions, index)
 
     def load(self, client: RedisClient, index: int) -> OwnedState:
         """What owner ``index`` needs to decide (see ``OwnerStore.load``)."""
@@ -461,14 +406,6 @@ class RedisOwnerStore:
         else:
             self._primaries.close()
         self.client.close()
-
-
-def _queue_fence(fence: str, script: str, args: tuple[int, ...], pipe: Any) -> None:
-    """Queue one fence write of ``LedgerStore._write_fences`` (the shard count is last)."""
-    if script == "HSETNX":
-        pipe.hsetnx(fence, "shards", args[-1])
-    else:
-        pipe.eval(script, 1, fence, *args)
 
 
 def _send(conn: redis.Connection, *args: object) -> None:
