@@ -21,6 +21,7 @@ from structlog.testing import capture_logs
 from actors.alerts.store import RedisAlertStore
 from actors.infra import keys
 from actors.infra.atomic_write import atomic_write
+from actors.infra.codec import decode_ledger
 from actors.infra.durability import Level
 from actors.infra.keys import PartitionKeys
 from actors.infra.local_cluster import LocalCluster
@@ -95,6 +96,23 @@ def test_an_acknowledged_write_is_already_on_the_replica(redis_cluster: LocalClu
         assert waits_on(primary) - waits_before == 20
     finally:
         client.close()
+
+
+def test_an_acknowledged_owner_commit_is_already_on_the_replica(redis_cluster: LocalCluster) -> None:
+    config = StoreConfig(redis_cluster.url, namespace=fresh_namespace(), shard_count=1)
+    state = PartitionKeys.of(config.namespace, partition_of("A", config.partitions)).state
+    primary = redis_cluster.primary_of(state)
+    replica = replica_of(redis_cluster, primary)
+    owner = SkuOwner(config, 0, RedisOwnerStore(config))
+    owner.apply([DefineSku(SkuSettings("A"), 100)])
+    waits_before = waits_on(primary)
+    for n in range(20):
+        owner.apply([Reserve("douyin", f"o{n}", "A", 1, time.time())])
+        # read at once on the replica, without waiting: WAIT 1 came back before
+        on_replica = read_on(replica, "HGET", state, "A")
+        assert isinstance(on_replica, str)
+        assert decode_ledger("A", on_replica).reserved == n + 1
+    assert waits_on(primary) - waits_before == 20
 
 
 def test_a_write_across_slots_is_refused_and_applies_nothing(redis_cluster: LocalCluster) -> None:
