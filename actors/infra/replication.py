@@ -75,13 +75,15 @@ def refresh_slot_map(client: RedisCluster) -> bool:
     return True
 
 
-def check_replicated(client: RedisCluster, reply: Any, key: str, primary: ClusterNode) -> None:
+def check_replicated(client: RedisCluster, reply: Any, key: str, primary: ClusterNode) -> bool:
     """Act on the reply of ``WAIT_COMMAND`` after a write of ``key`` on ``primary``: log
-    and reload the slot map when no replica confirmed in time (module docstring)."""
+    and reload the slot map when no replica confirmed in time (module docstring); whether
+    one did."""
     if isinstance(reply, Exception) or int(reply) >= 1:
-        return
+        return True
     log.warning("redis_write_not_replicated", key=key, primary=primary.name, wait_ms=WAIT_TIMEOUT_MS)
     reload_slot_map(client)
+    return False
 
 
 class Route(NamedTuple):
@@ -107,6 +109,11 @@ class HeldPrimaries:
         """Reload an old slot map (``refresh_slot_map``); call it with no reply pending."""
         if refresh_slot_map(self.client):
             self._routes.clear()
+
+    def forget_routes(self) -> None:
+        """Route again from the slot map as it is now (it was reloaded: a replica left);
+        call it with no reply pending."""
+        self._routes.clear()
 
     def route(self, key: str) -> Route:
         """The held connection to the primary serving ``key``'s slot now."""

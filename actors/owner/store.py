@@ -381,11 +381,14 @@ class RedisOwnerStore:
             raise
         if self._primaries is None:
             return
+        replicated = True
         for partition in sent.waits:
             route = self._route(partition)
             reply = route.connection.read_response()
             fence = self.layout.partitions[partition].fence
-            check_replicated(self._primaries.client, reply, fence, route.node)
+            replicated &= check_replicated(self._primaries.client, reply, fence, route.node)
+        if not replicated:  # the slot map was reloaded: a replica gone is not waited for
+            self._primaries.forget_routes()
 
     def remove_sku(self, epoch: int, index: int, sku: str) -> None:
         del index

@@ -300,3 +300,24 @@ def test_an_owner_rides_through_a_failover_and_loses_or_repeats_no_decision(
         expected = LineStatus.SOLD if n % 2 else LineStatus.RESERVED
         assert (record.status, record.quantity) == (expected, 1)
         assert acknowledged[f"o{n}"].status == expected
+
+
+def test_an_owner_commits_on_when_a_replica_dies_and_says_it_was_not_replicated(
+    own_cluster: LocalCluster,
+) -> None:
+    config = StoreConfig(own_cluster.url, namespace=fresh_namespace(), shard_count=1)
+    state = PartitionKeys.of(config.namespace, partition_of("A", config.partitions)).state
+    primary = own_cluster.primary_of(state)
+    owner = SkuOwner(config, 0, RedisOwnerStore(config))
+    owner.apply([DefineSku(SkuSettings("A"), 100)])
+    replica_of(own_cluster, primary).kill()
+    with capture_logs() as logs:
+        decisions = [owner.apply([Reserve("douyin", f"o{n}", "A", 1, time.time())])[0] for n in range(3)]
+
+    assert all(d.accepted for d in decisions)
+    assert "redis_write_not_replicated" in [entry["event"] for entry in logs]
+    client = connect(config.redis_url, socket_timeout=10.0)
+    try:
+        assert read_skus(client, config, ["A"])["A"][0].reserved == 3
+    finally:
+        client.close()
