@@ -74,3 +74,14 @@ def test_published_quantities_are_visible_per_channel(backend: Backend) -> None:
 
 def test_a_store_that_answers_says_so(backend: Backend) -> None:
     assert backend.sync_store().ping()
+
+
+def test_a_waiting_read_returns_what_is_new_and_nothing_else(backend: Backend) -> None:
+    write(backend, define("A", 10))
+    store = backend.sync_store()
+    cursor, _ = store.snapshot()
+
+    assert store.read_ledger(cursor, block_ms=20) == []  # waits (a cluster polls once more)
+    write(backend, CommitBatch(ledgers={"A": Ledger("A", 10, 1, 0, (), 2)}))
+    entries = store.read_ledger(cursor, block_ms=20)
+    assert [e.counters for e in entries] == [(LedgerCounters("A", 10, 1, 0, 2),)]
