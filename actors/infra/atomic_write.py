@@ -17,18 +17,13 @@ connection error (the primary died) is retried against the slot's new primary un
 leaves the outcome unknown, as on a single server (redis-py retries there too): the
 callers' writes are safe to repeat (``HSETNX``, ``XACK``, whole hashes) or tolerate a
 repeated entry (a decision batch, a notification, a counter increment).
-When the replica does not confirm within ``WAIT_TIMEOUT_MS`` (it is down or far behind),
-the write stands on the primary alone, is logged (``redis_write_not_replicated``) and
-returned: refusing would stop the channel while its replica is away. The slot map is then
-reloaded: Redis lists only live replicas in it, so a replica gone for good stops costing
-the wait.
+The wait for the replica follows ``actors.infra.replication`` (the owners' commit waits
+the same way).
 """
 
 from __future__ import annotations
 
-import contextlib
 import time
-import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -39,15 +34,16 @@ from redis.cluster import RedisCluster
 from redis.exceptions import CrossSlotTransactionError
 
 from actors.infra.redis_client import CLUSTER_BACKOFF, CLUSTER_RETRIES, RedisClient
+from actors.infra.replication import (
+    WAIT_COMMAND,
+    check_replicated,
+    primary_of,
+    refresh_slot_map,
+    reload_slot_map,
+)
 
 log = structlog.get_logger(__name__)
 
-#: how long a cluster write waits for its replica's confirmation
-WAIT_TIMEOUT_MS = 1000
-#: seconds after which a write reloads the slot map first (replicas come and go)
-SLOT_MAP_MAX_AGE = 30.0
-#: when each cluster client's slot map was last reloaded here (monotonic seconds)
-_slot_map_loaded: weakref.WeakKeyDictionary[RedisCluster, float] = weakref.WeakKeyDictionary()
 #: cluster replies that mean the slot is served elsewhere now, or soon (a failover under
 #: way): nothing was applied; reload the slot map and send again
 _RETRIED = (
@@ -71,7 +67,7 @@ def atomic_write(client: RedisClient, tag_key: str, queue: Callable[[Any], None]
         pipe = client.pipeline(transaction=True)
         queue(pipe)
         return list(pipe.execute())
-    _refresh_slot_map(client)
+    refresh_slot_map(client)
     attempt = 0
     while True:
         try:
@@ -82,32 +78,12 @@ def atomic_write(client: RedisClient, tag_key: str, queue: Callable[[Any], None]
                 raise
             log.info("redis_cluster_write_retried", key=tag_key, attempt=attempt, error=str(error))
             time.sleep(CLUSTER_BACKOFF.compute(attempt))
-            try:
-                client.nodes_manager.initialize()
-            except (redis.exceptions.RedisError, redis.exceptions.RedisClusterException) as reload_error:
-                log.info("redis_cluster_slots_unknown", key=tag_key, error=str(reload_error))
-
-
-def _refresh_slot_map(client: RedisCluster) -> None:
-    """Reload the client's slot map once it is ``SLOT_MAP_MAX_AGE`` old: redis-py reloads
-    it only after an error, and a replica that joined (or was not listed yet: Redis lists
-    a replica only once it has replicated something) would otherwise never be waited for."""
-    now = time.monotonic()
-    loaded = _slot_map_loaded.get(client)
-    if loaded is None:
-        _slot_map_loaded[client] = now  # loaded as the client was made
-    elif now - loaded > SLOT_MAP_MAX_AGE:
-        _slot_map_loaded[client] = now
-        with contextlib.suppress(redis.exceptions.RedisError, redis.exceptions.RedisClusterException):
-            client.nodes_manager.initialize()
+            reload_slot_map(client)
 
 
 def _write_on_primary(client: RedisCluster, tag_key: str, queue: Callable[[Any], None]) -> list[Any]:
     slot = client.keyslot(tag_key)  # type: ignore[no-untyped-call]  # redis-py leaves it unannotated
-    serving = client.nodes_manager.slots_cache.get(slot) or []
-    if not serving:
-        raise redis.exceptions.ConnectionError(f"no node serves slot {slot} now")
-    primary, has_replica = serving[0], len(serving) > 1
+    primary, has_replica = primary_of(client, tag_key)
     node_client = client.get_redis_connection(primary)
     # no response callbacks: the queued commands answer QUEUED, EXEC their raw replies
     pipe: Any = Pipeline(node_client.connection_pool, {}, transaction=False, shard_hint=None)
@@ -122,7 +98,7 @@ def _write_on_primary(client: RedisCluster, tag_key: str, queue: Callable[[Any],
             )
     pipe.execute_command("EXEC")
     if has_replica:
-        pipe.execute_command("WAIT", 1, WAIT_TIMEOUT_MS)
+        pipe.execute_command(*WAIT_COMMAND)
     replies = pipe.execute(raise_on_error=False)
     queued = replies[1 : len(replies) - (2 if has_replica else 1)]
     executed = replies[len(queued) + 1]
@@ -134,10 +110,6 @@ def _write_on_primary(client: RedisCluster, tag_key: str, queue: Callable[[Any],
     failed = [reply for reply in executed if isinstance(reply, Exception)]
     if failed:  # a command that failed as it ran (the others were applied, as with MULTI)
         raise failed[0]
-    if has_replica and not isinstance(replies[-1], Exception) and int(replies[-1]) < 1:
-        log.warning("redis_write_not_replicated", key=tag_key, primary=primary.name, wait_ms=WAIT_TIMEOUT_MS)
-        # the replica may be gone for good: reload the slot map (which lists live replicas
-        # only), so the next writes do not each wait for it
-        with contextlib.suppress(redis.exceptions.RedisError, redis.exceptions.RedisClusterException):
-            client.nodes_manager.initialize()
+    if has_replica:
+        check_replicated(client, replies[-1], tag_key, primary)
     return list(executed)

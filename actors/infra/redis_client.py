@@ -157,14 +157,6 @@ def without_password(url: str) -> str:
     return f"{scheme}://***@{rest.rpartition('@')[2]}"
 
 
-def single_server(client: RedisClient, user: str) -> redis.Redis:
-    """``client`` when it talks to one server; ``RedisUrlError`` naming ``user`` on a
-    cluster client (what still holds one server's connection: the owners' commit)."""
-    if isinstance(client, RedisCluster):
-        raise RedisUrlError(f"{user} runs on a single Redis server, not on a Redis Cluster (yet)")
-    return client
-
-
 def primaries(client: RedisClient) -> list[redis.Redis]:
     """A client per primary: the server itself, or every primary of a cluster (what must
     each be checked, e.g. for its persistence settings)."""

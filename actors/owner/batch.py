@@ -105,6 +105,9 @@ class SentCommit(NamedTuple):
     calls: list[tuple[list[str], list[str]]]
     #: the partition of each call
     partitions: list[int]
+    #: on a Redis Cluster, one partition per primary with a replica: its connection
+    #: carries a ``WAIT`` for the replica after the scripts (read after their replies)
+    waits: tuple[int, ...] = ()
 
 
 class OwnerStore(Protocol):

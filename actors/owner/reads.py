@@ -174,7 +174,8 @@ def existing_buckets(
     pipe = client.pipeline(transaction=False)
     for partition in partitions:
         k = partition_keys(config, partition)
-        pipe.eval(_EXISTING_LUA, len(candidates), *(k.lines(bucket) for bucket in candidates))
+        # EVAL by name: a cluster pipeline has no ``eval`` method, but sends the command
+        pipe.execute_command("EVAL", _EXISTING_LUA, len(candidates), *(k.lines(b) for b in candidates))
     found = {candidates[int(i) - 1] for positions in pipe.execute() for i in positions}
     return sorted(found)
 

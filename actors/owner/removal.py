@@ -14,7 +14,9 @@ import time
 from typing import TYPE_CHECKING
 
 import redis
+from redis.cluster import RedisCluster
 
+from actors.infra.atomic_write import atomic_write
 from actors.infra.redis_client import RedisClient
 from actors.owner.batch import FENCE_LUA, raise_if_fenced
 from policies.operations import FIELD_SEPARATOR
@@ -45,21 +47,13 @@ def remove_sku(client: RedisClient, layout: LedgerStore, epoch: int, sku: str) -
     """Remove ``sku`` unless its partition's fence refuses ``epoch`` (``OwnerFencedError``)."""
     k = layout.keys_of(sku)
     min_id = max(0, int((time.time() - layout.config.retention_seconds) * 1000))
+    args = [k.fence, k.state, k.settings, k.oversold, k.log]
+    args += [str(epoch), str(layout.config.shard_count), sku, str(min_id), FIELD_SEPARATOR]
     try:
-        client.eval(
-            _REMOVE_LUA,
-            5,
-            k.fence,
-            k.state,
-            k.settings,
-            k.oversold,
-            k.log,
-            str(epoch),
-            str(layout.config.shard_count),
-            sku,
-            str(min_id),
-            FIELD_SEPARATOR,
-        )
+        if isinstance(client, RedisCluster):  # acknowledged once a replica has it too
+            atomic_write(client, k.fence, lambda pipe: pipe.eval(_REMOVE_LUA, 5, *args))
+        else:
+            client.eval(_REMOVE_LUA, 5, *args)
     except redis.exceptions.ResponseError as error:
         raise_if_fenced(error)
         raise

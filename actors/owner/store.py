@@ -12,7 +12,8 @@ start and refused if a later start disagrees); owner ``i`` of ``n`` holds the pa
 reservations, line records by bucket of commit time, and its ledger log.
 
 Commit: one Lua script per touched partition, all sent on the connection of the
-partition's Redis (pipelined) before any reply is read; each declares its keys. It
+partition's Redis (pipelined) before any reply is read; each declares its keys, all in
+the partition's hash slot. It
 checks the partition's fence (the caller's epoch and shard count) and refuses
 (``FENCED``) if a newer owner incarnation took the partition or the deployment was
 resharded; otherwise it writes the ledgers (one HSET), the changed settings and oversold
@@ -30,6 +31,15 @@ some not; the retried operations find the committed lines' records (in the open
 reservations or the line buckets, looked up on a miss) and get their original decisions,
 and the others are decided afresh: redelivery is idempotent per line.
 
+On a Redis Cluster: one held connection per primary (``actors.infra.replication``), each
+partition's script on the connection of its slot's primary, then ``WAIT 1`` on each
+connection whose primary has a replica, so a batch is acknowledged once a replica has it
+too (the rule and the log of ``actors.infra.atomic_write``). A ``MOVED``/``ASK`` reply or
+a lost connection (the slot moved, its primary died) is an unknown outcome like any
+failed commit: the connections are dropped, the slot map reloaded, and the owner reloads
+its state before deciding again (through the failover: its reads retry until the
+replica is promoted); the callers' retries are idempotent per line, as above.
+
 Load (restart): the owner's partitions' ledgers, settings, oversold counts and open
 reservations, read with HSCAN (no command long enough to stall Redis), not the line
 buckets: a line id the owner does not hold in memory is looked up (``lookup_lines``).
@@ -38,11 +48,12 @@ buckets: a line id the owner does not hold in memory is looked up (``lookup_line
 from __future__ import annotations
 
 import time
+import weakref
 from collections.abc import Callable, Mapping, Sequence
 
 import redis
+from redis.cluster import RedisCluster
 
-from actors.infra import keys
 from actors.infra.codec import (
     decode_ledger,
     decode_record,
@@ -56,8 +67,10 @@ from actors.infra.codec import (
     text,
 )
 from actors.infra.keys import PartitionKeys
-from actors.infra.redis_client import RedisClient, connect, single_server
+from actors.infra.redis_client import RedisClient, connect
+from actors.infra.replication import WAIT_COMMAND, HeldPrimaries, Route, check_replicated
 from actors.infra.settings import StoreConfig
+from actors.owner import fences
 from actors.owner.batch import (
     CommitBatch,
     LayoutMismatchError,
@@ -66,7 +79,6 @@ from actors.owner.batch import (
     OwnerStore,
     PartitionCountError,
     SentCommit,
-    layout_mismatch,
     raise_if_fenced,
 )
 from actors.owner.reads import (
@@ -81,7 +93,7 @@ from actors.owner.reads import (
     sku_names,
 )
 from actors.owner.removal import remove_sku
-from actors.owner.scripts import COMMIT_LUA, RESHARD_LUA, TAKE_LUA
+from actors.owner.scripts import COMMIT_LUA
 from policies.ledger import LineRecord, LineStatus
 from policies.operations import FIELD_SEPARATOR
 from policies.routing import partition_of, partitions_of
@@ -114,6 +126,8 @@ class LedgerStore:
         self.partitions = [partition_keys(config, p) for p in range(config.partitions)]
         self._partition_of: dict[str, int] = {}
         self._commit_sha: str | None = None
+        #: the connections the commit script was loaded through (a cluster: one per node)
+        self._loaded_on: weakref.WeakSet[redis.Connection] = weakref.WeakSet()
 
     def partition(self, sku: str) -> int:
         found = self._partition_of.get(sku)
@@ -124,60 +138,21 @@ class LedgerStore:
     def keys_of(self, sku: str) -> PartitionKeys:
         return self.partitions[self.partition(sku)]
 
-    def epoch_key(self, index: int) -> str:
-        return keys.owner_epoch(self.config.namespace, self.config.shard_count, index)
-
-    @property
-    def layout_key(self) -> str:
-        return keys.layout(self.config.namespace)
-
     def layout(self, client: RedisClient) -> int | None:
         """The shard count the deployment runs with (None before its first owner)."""
-        current = client.get(self.layout_key)
-        return None if current is None else int(text(current))
+        return fences.read_layout(client, self.config)
 
     def claim_layout(self, client: RedisClient) -> None:
-        """Record this config's partition and shard counts as the deployment's if none are
-        recorded; ``PartitionCountError`` / ``LayoutMismatchError`` if others are (reshard
-        first: ``actors.owner.handoff``; the partition count never changes)."""
-        partitions_key = keys.partition_count(self.config.namespace)
-        client.set(partitions_key, self.config.partitions, nx=True)
-        recorded = int(text(client.get(partitions_key)))
-        if recorded != self.config.partitions:
-            raise PartitionCountError(
-                f"namespace {self.config.namespace!r} was written with {recorded} partitions, "
-                f"not {self.config.partitions}: the partition count of a deployment never changes"
-            )
-        client.set(self.layout_key, self.config.shard_count, nx=True)
-        current = self.layout(client)
-        if current != self.config.shard_count:
-            raise layout_mismatch(self.config, current)
-        pipe = client.pipeline(transaction=False)
-        for k in self.partitions:
-            pipe.hsetnx(k.fence, "shards", self.config.shard_count)
-        pipe.execute()
+        """``fences.claim_layout`` for this config."""
+        fences.claim_layout(client, self.config, self.partitions)
 
     def set_layout(self, client: RedisClient) -> None:
-        """Make this config's shard count the deployment's: from now on owners of any
-        other shard count are fenced at their next commit (every partition's fence names
-        the new count and no epoch until a new owner takes it; a partition whose fence
-        already names it keeps its owner)."""
-        pipe = client.pipeline(transaction=False)
-        for k in self.partitions:
-            pipe.eval(RESHARD_LUA, 1, k.fence, self.config.shard_count)
-        pipe.execute()
-        # the layout key last: after a crash in between, the handoff runs again whole
-        client.set(self.layout_key, self.config.shard_count)
+        """``fences.set_layout`` for this config."""
+        fences.set_layout(client, self.config, self.partitions)
 
     def take_epoch(self, client: RedisClient, index: int) -> int:
-        """A new, higher epoch for owner ``index``, written into the fence of each of its
-        partitions: from now on older incarnations are fenced."""
-        epoch = int(text(client.incr(self.epoch_key(index))))
-        pipe = client.pipeline(transaction=False)
-        for partition in partitions_of(index, self.config.shard_count, self.config.partitions):
-            pipe.eval(TAKE_LUA, 1, self.partitions[partition].fence, epoch, self.config.shard_count)
-        pipe.execute()
-        return epoch
+        """``fences.take_epoch`` for owner ``index`` of this config."""
+        return fences.take_epoch(client, self.config, self.partitions, index)
 
     def load(self, client: RedisClient, index: int) -> OwnedState:
         """What owner ``index`` needs to decide (see ``OwnerStore.load``)."""
@@ -279,9 +254,10 @@ class LedgerStore:
         sent: list[tuple[int, list[str], list[str]]] = []
         for partition, (call_keys, args) in self.commit_calls(epoch, batch).items():
             conn = connection_for(partition)
-            if self._commit_sha is None:
+            if self._commit_sha is None or conn not in self._loaded_on:
                 _send(conn, "SCRIPT", "LOAD", COMMIT_LUA)
                 self._commit_sha = text(conn.read_response())
+                self._loaded_on.add(conn)
             _send(conn, "EVALSHA", self._commit_sha, len(call_keys), *call_keys, *args)
             sent.append((partition, call_keys, args))
         return SentCommit([(keys_, args) for _, keys_, args in sent], [p for p, _, _ in sent])
@@ -300,7 +276,7 @@ class LedgerStore:
                     # Redis restarted and lost its script cache; this part was not applied.
                     _send(conn, "EVAL", COMMIT_LUA, len(call_keys), *call_keys, *args)
                     conn.read_response()
-                    self._commit_sha = None
+                    self._loaded_on.discard(conn)
             except redis.exceptions.ResponseError as error:
                 # read every reply first, so the connection stays in step
                 if failure is None or str(error).startswith("FENCED"):
@@ -328,33 +304,39 @@ class _Part:
 
 
 class RedisOwnerStore:
-    """``OwnerStore`` on Redis: commits go over one held connection per Redis server, so
-    a commit can be sent before its replies are read (the next batch is decided
-    meanwhile)."""
+    """``OwnerStore`` on Redis: commits go over one held connection per Redis server (a
+    cluster: per primary), so a commit can be sent before its replies are read (the next
+    batch is decided meanwhile)."""
 
     def __init__(
         self,
         config: StoreConfig,
-        client: redis.Redis | None = None,
+        client: RedisClient | None = None,
         *,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.config = config
         self.layout = LedgerStore(config, clock)
-        self.client = client or single_server(
-            connect(
-                config.redis_url, socket_timeout=10.0, socket_connect_timeout=5.0, health_check_interval=30
-            ),
-            "the SKU owners' commit",
+        self.client = client or connect(
+            config.redis_url, socket_timeout=10.0, socket_connect_timeout=5.0, health_check_interval=30
         )
-        #: the connection commits go over, held so a commit can be sent before its reply
-        self._conn: redis.Connection = self.client.connection_pool.get_connection()
+        if isinstance(self.client, RedisCluster):
+            self._primaries: HeldPrimaries | None = HeldPrimaries(self.client)
+        else:
+            self._primaries = None
+            #: the connection commits go over, held so a commit can be sent before its reply
+            self._conn: redis.Connection = self.client.connection_pool.get_connection()
 
     def connection_for(self, partition: int) -> redis.Connection:
         """The held connection to the Redis that serves ``partition`` (on a standalone
-        server, the one connection; a cluster maps the partition's slot to its node)."""
-        del partition
-        return self._conn
+        server, the one connection; a cluster maps the partition's slot to its primary)."""
+        if self._primaries is None:
+            return self._conn
+        return self._route(partition).connection
+
+    def _route(self, partition: int) -> Route:
+        assert self._primaries is not None
+        return self._primaries.route(self.layout.partitions[partition].fence)
 
     def now(self) -> float:
         return self.layout.clock()
@@ -378,23 +360,54 @@ class RedisOwnerStore:
 
     def send_commit(self, epoch: int, index: int, batch: CommitBatch) -> SentCommit:
         del index  # each partition's fence names its owner's epoch
-        return self.layout.send_commit(self.connection_for, epoch, batch)
+        if self._primaries is None:
+            return self.layout.send_commit(self.connection_for, epoch, batch)
+        self._primaries.refresh()  # with no reply pending: routes stay put until finished
+        sent = self.layout.send_commit(self.connection_for, epoch, batch)
+        waits: dict[str, int] = {}  # one WAIT per primary with a replica, after its scripts
+        for partition in sent.partitions:
+            route = self._route(partition)
+            if route.replicated and route.node.name not in waits:
+                waits[route.node.name] = partition
+                _send(route.connection, *WAIT_COMMAND)
+        return sent._replace(waits=tuple(waits.values()))
 
     def finish_commit(self, sent: SentCommit) -> None:
-        self.layout.finish_commit(self.connection_for, sent)
+        try:
+            self.layout.finish_commit(self.connection_for, sent)
+        except OwnerFencedError:
+            if sent.waits:
+                self.drop_connection()  # the waits' replies are not read
+            raise
+        if self._primaries is None:
+            return
+        replicated = True
+        for partition in sent.waits:
+            route = self._route(partition)
+            reply = route.connection.read_response()
+            fence = self.layout.partitions[partition].fence
+            replicated &= check_replicated(self._primaries.client, reply, fence, route.node)
+        if not replicated:  # the slot map was reloaded: a replica gone is not waited for
+            self._primaries.forget_routes()
 
     def remove_sku(self, epoch: int, index: int, sku: str) -> None:
         del index
         remove_sku(self.client, self.layout, epoch, sku)
 
     def drop_connection(self) -> None:
-        self._conn.disconnect()  # type: ignore[no-untyped-call]  # redis-py leaves it unannotated
+        if self._primaries is None:
+            self._conn.disconnect()  # type: ignore[no-untyped-call]  # redis-py leaves it unannotated
+        else:
+            self._primaries.drop()
 
     def ping(self) -> bool:
         return bool(self.client.ping())
 
     def close(self) -> None:
-        self.client.connection_pool.release(self._conn)
+        if self._primaries is None:
+            self.client.connection_pool.release(self._conn)  # type: ignore[union-attr]  # a server's client here
+        else:
+            self._primaries.close()
         self.client.close()
 
 

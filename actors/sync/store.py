@@ -16,8 +16,11 @@ connectors to follow, in one transaction (one hash tag: one Redis Cluster slot).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from typing import Any, Protocol
+
+from redis.cluster import RedisCluster
 
 from actors.infra import keys
 from actors.infra.atomic_write import atomic_write
@@ -27,6 +30,8 @@ from actors.infra.settings import StoreConfig
 from actors.owner.memory_store import MemoryLedgers
 from actors.owner.reads import log_keys, read_skus
 
+#: (stream, entry id, fields) of one stream entry read
+_StreamEntry = tuple[str, str, dict[object, object]]
 #: the stream position before any entry
 START = "0-0"
 #: the most ledger entries one read returns
@@ -73,20 +78,44 @@ class RedisSyncStore:
             raise ValueError(
                 f"a ledger position of {len(self.streams)} partitions was expected, got {after!r}"
             )
-        # BLOCK 0 would wait forever in Redis: 0 here means "do not wait"
-        replies = self.client.xread(
-            dict(zip(self.streams, positions, strict=True)), count=READ_COUNT, block=block_ms or None
-        )
         index = {stream: n for n, stream in enumerate(self.streams)}
         found = [
             (_id_order(entry_id), index[stream], entry_id, fields)
-            for stream, entry_id, fields in _xread_streams(replies)
+            for stream, entry_id, fields in self._read_streams(positions, block_ms)
         ]
         entries = []
         for _, partition, entry_id, fields in sorted(found, key=lambda item: item[:2]):
             positions[partition] = entry_id
             entries.append(decode_ledger_entry(",".join(positions), fields))
         return entries
+
+    def _read_streams(self, positions: list[str], block_ms: int) -> list[_StreamEntry]:
+        """(stream, entry id, fields) after each partition's position. A server: one
+        ``XREAD`` over every log, blocking up to ``block_ms``. A cluster refuses a read
+        across slots, so each log is read on its own (``XRANGE`` after its position, in one
+        pipeline the client splits by node); with nothing new it waits ``block_ms`` once
+        and reads again (a poll every ``block_ms`` while idle)."""
+        if not isinstance(self.client, RedisCluster):
+            # BLOCK 0 would wait forever in Redis: 0 here means "do not wait"
+            replies = self.client.xread(
+                dict(zip(self.streams, positions, strict=True)), count=READ_COUNT, block=block_ms or None
+            )
+            return _xread_streams(replies)
+        found = self._range_after(positions)
+        if not found and block_ms:
+            time.sleep(block_ms / 1000)
+            found = self._range_after(positions)
+        return found
+
+    def _range_after(self, positions: list[str]) -> list[_StreamEntry]:
+        pipe = self.client.pipeline(transaction=False)
+        for stream, position in zip(self.streams, positions, strict=True):
+            pipe.xrange(stream, f"({position}", "+", count=READ_COUNT)
+        return [
+            (stream, text(entry_id), dict(fields or {}))
+            for stream, entries in zip(self.streams, pipe.execute(), strict=True)
+            for entry_id, fields in entries
+        ]
 
     def publish(self, changes: Sequence[tuple[str, str, int]]) -> None:
         if not changes:

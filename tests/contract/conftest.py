@@ -81,18 +81,10 @@ class Backend:
             client.close()
 
 
-@pytest.fixture(params=["memory", "redis"])
-def backend(request: pytest.FixtureRequest) -> Iterator[Backend]:
-    url = request.getfixturevalue("redis_server").url if request.param == "redis" else "redis://unused"
-    backend = Backend(request.param, url)
-    yield backend
-    backend.close()
-
-
 @pytest.fixture(params=["memory", "redis", pytest.param("cluster", marks=pytest.mark.cluster)])
-def ownerless_backend(request: pytest.FixtureRequest) -> Iterator[Backend]:
-    """``backend``, and on a Redis Cluster too, for tests that commit nothing as an owner
-    (the owners' commit does not run on a cluster yet: ``RedisOwnerStore``)."""
+def backend(request: pytest.FixtureRequest) -> Iterator[Backend]:
+    """The stores in memory, on a redis-server, and on a real Redis Cluster (3 primaries
+    with a replica each)."""
     servers = {"redis": "redis_server", "cluster": "redis_cluster"}
     url = (
         request.getfixturevalue(servers[request.param]).url if request.param in servers else "redis://unused"

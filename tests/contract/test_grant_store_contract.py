@@ -14,16 +14,16 @@ from tests.contract.conftest import Backend
 BOOK = {"platforms": ["douyin"], "granted": [["douyin", "A", 5]], "answered": {"douyin": START}}
 
 
-def test_nothing_is_saved_before_the_first_book(ownerless_backend: Backend) -> None:
-    store = ownerless_backend.grant_store()
+def test_nothing_is_saved_before_the_first_book(backend: Backend) -> None:
+    store = backend.grant_store()
     assert store.load_book() is None
     assert store.updates("douyin", START) == []
     assert store.answers("douyin", START) == []
     assert store.headroom() == {}
 
 
-def test_the_book_its_headroom_and_its_updates_are_saved_together(ownerless_backend: Backend) -> None:
-    store = ownerless_backend.grant_store()
+def test_the_book_its_headroom_and_its_updates_are_saved_together(backend: Backend) -> None:
+    store = backend.grant_store()
     first = GrantUpdate("douyin", 1, "A", ADD, 5)
     second = GrantUpdate("douyin", 2, "A", TAKE, 2)
     store.save(BOOK, {"A": 3}, [first])
@@ -36,8 +36,8 @@ def test_the_book_its_headroom_and_its_updates_are_saved_together(ownerless_back
     assert store.updates("taobao", START) == []
 
 
-def test_answers_are_read_in_order_after_a_position(ownerless_backend: Backend) -> None:
-    store = ownerless_backend.grant_store()
+def test_answers_are_read_in_order_after_a_position(backend: Backend) -> None:
+    store = backend.grant_store()
     answers = [UpdateAnswer("douyin", 1, "A", ADD, 5), UpdateAnswer("douyin", 2, "A", TAKE, 1)]
     store.answer(answers[:1])
     store.answer([*answers[1:], UpdateAnswer("taobao", 1, "B", ADD, 4)])

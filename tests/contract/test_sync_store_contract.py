@@ -26,8 +26,8 @@ def define(sku: str, on_hand: int) -> CommitBatch:
     )
 
 
-def test_an_empty_deployment_has_no_stock_and_no_entries(ownerless_backend: Backend) -> None:
-    store = ownerless_backend.sync_store()
+def test_an_empty_deployment_has_no_stock_and_no_entries(backend: Backend) -> None:
+    store = backend.sync_store()
 
     assert store.snapshot() == (START, {})
     assert store.read_ledger(START) == []
@@ -62,8 +62,8 @@ def test_ledger_entries_tell_each_batch_in_order_with_counters_and_lines(backend
     assert store.read_ledger(entries[1].entry_id) == []
 
 
-def test_published_quantities_are_visible_per_channel(ownerless_backend: Backend) -> None:
-    store = ownerless_backend.sync_store()
+def test_published_quantities_are_visible_per_channel(backend: Backend) -> None:
+    store = backend.sync_store()
     store.publish([("douyin", "A", 6), ("taobao", "A", 4), ("douyin", "B", 1)])
     store.publish([("douyin", "A", 5)])
 
@@ -72,5 +72,16 @@ def test_published_quantities_are_visible_per_channel(ownerless_backend: Backend
     assert store.visible("kuaishou") == {}
 
 
-def test_a_store_that_answers_says_so(ownerless_backend: Backend) -> None:
-    assert ownerless_backend.sync_store().ping()
+def test_a_store_that_answers_says_so(backend: Backend) -> None:
+    assert backend.sync_store().ping()
+
+
+def test_a_waiting_read_returns_what_is_new_and_nothing_else(backend: Backend) -> None:
+    write(backend, define("A", 10))
+    store = backend.sync_store()
+    cursor, _ = store.snapshot()
+
+    assert store.read_ledger(cursor, block_ms=20) == []  # waits (a cluster polls once more)
+    write(backend, CommitBatch(ledgers={"A": Ledger("A", 10, 1, 0, (), 2)}))
+    entries = store.read_ledger(cursor, block_ms=20)
+    assert [e.counters for e in entries] == [(LedgerCounters("A", 10, 1, 0, 2),)]

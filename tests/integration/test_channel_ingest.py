@@ -1,13 +1,12 @@
 """ChannelIngest against a real redis-server, deciding through a real SkuOwner (no Ray):
 streams, consumer groups, redelivery, dead letters, compensation, webhooks. Each test runs
-with the channel's keys on the redis-server and again on a real Redis Cluster (the owner
-stays on the redis-server: its commit does not run on a cluster yet)."""
+on a redis-server and again on a real Redis Cluster (the channel's keys and the owner's
+partitions spread over its primaries)."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import replace
 from typing import Unpack
 
 import pytest
@@ -49,24 +48,20 @@ def douyin_order(order_id: int, sku: str, units: int) -> dict[str, object]:
     return {"tag": "100", "msg_id": f"m{order_id}", "data": json.dumps(data)}
 
 
-@pytest.fixture
-def owner_config(redis_server: RedisServer) -> StoreConfig:
-    """Where the owner keeps its ledgers: the redis-server."""
-    return StoreConfig(redis_server.url, namespace=fresh_namespace(), shard_count=1)
-
-
 @pytest.fixture(params=["redis", pytest.param("cluster", marks=pytest.mark.cluster)])
-def config(request: pytest.FixtureRequest, owner_config: StoreConfig) -> StoreConfig:
-    """Where the channel's ingest keeps its keys: beside the owner's, or on the Redis Cluster."""
-    if request.param == "redis":
-        return owner_config
-    cluster: LocalCluster = request.getfixturevalue("redis_cluster")
-    return replace(owner_config, redis_url=cluster.url)
+def config(request: pytest.FixtureRequest, redis_server: RedisServer) -> StoreConfig:
+    """Where the channel's ingest and the owner keep their keys: a redis-server or the
+    Redis Cluster."""
+    url = redis_server.url
+    if request.param == "cluster":
+        cluster: LocalCluster = request.getfixturevalue("redis_cluster")
+        url = cluster.url
+    return StoreConfig(url, namespace=fresh_namespace(), shard_count=1)
 
 
 @pytest.fixture
-def owner(owner_config: StoreConfig) -> SkuOwner:
-    stock = SkuOwner(owner_config, 0, RedisOwnerStore(owner_config))
+def owner(config: StoreConfig) -> SkuOwner:
+    stock = SkuOwner(config, 0, RedisOwnerStore(config))
     stock.apply([DefineSku(SkuSettings("A"), 10), DefineSku(SkuSettings("B"), 3)])
     return stock
 
@@ -232,7 +227,7 @@ def test_tampered_or_unsigned_webhook_is_rejected_and_deducts_nothing(
 
 
 def test_a_sold_out_is_an_oversell_only_on_a_platform_first_channel(
-    config: StoreConfig, owner_config: StoreConfig, owner: SkuOwner
+    config: StoreConfig, owner: SkuOwner
 ) -> None:
     platform = ingest_for(config, owner, "douyin", "douyin")  # the platform sold it already
     asking = ingest_for(config, owner, "mini", "generic")  # the mini-program asked first
@@ -246,5 +241,5 @@ def test_a_sold_out_is_an_oversell_only_on_a_platform_first_channel(
     assert [(c.order_id, c.reason) for c in platform.store.cancellation_requests()] == [
         ("7001", "insufficient")
     ]
-    reloaded = SkuOwner(owner_config, 0, RedisOwnerStore(owner_config))
+    reloaded = SkuOwner(config, 0, RedisOwnerStore(config))
     assert reloaded.committed_oversold["B"] == {"douyin": 1}

@@ -1,5 +1,6 @@
 """Restarting with another shard count hands SKUs over: the old owners flush and are
-fenced before the new ones load, so each SKU keeps exactly one writer."""
+fenced before the new ones load, so each SKU keeps exactly one writer (on a redis-server
+and on a Redis Cluster)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from dataclasses import replace
 import pytest
 import ray
 
+from actors.infra.local_cluster import LocalCluster
 from actors.infra.redis_server import RedisServer
 from actors.infra.settings import StoreConfig
 from actors.infra.wire import unpack_decisions
@@ -22,13 +24,21 @@ from tests.support import fresh_namespace, stop_client
 
 pytestmark = pytest.mark.usefixtures("ray_cluster")
 
+
+@pytest.fixture(params=["redis", pytest.param("cluster", marks=pytest.mark.cluster)])
+def redis_url(request: pytest.FixtureRequest, redis_server: RedisServer) -> str:
+    """The deployment's Redis: the redis-server, or the Redis Cluster."""
+    if request.param == "cluster":
+        cluster: LocalCluster = request.getfixturevalue("redis_cluster")
+        return cluster.url
+    return redis_server.url
+
+
 SKUS = [f"SKU-{n:02d}" for n in range(12)]
 
 
-def test_resharding_moves_every_sku_with_its_ledger_and_retires_the_old_owners(
-    redis_server: RedisServer,
-) -> None:
-    two = StoreConfig(redis_server.url, namespace=fresh_namespace(), shard_count=2)
+def test_resharding_moves_every_sku_with_its_ledger_and_retires_the_old_owners(redis_url: str) -> None:
+    two = StoreConfig(redis_url, namespace=fresh_namespace(), shard_count=2)
     old = StockClient.start(two)
     old.submit([DefineSku(SkuSettings(sku), 30) for sku in SKUS])
     old.submit([Reserve("douyin", f"o{n}", SKUS[n % 12], 1 + n % 3, 1.0) for n in range(60)])
@@ -65,8 +75,8 @@ def test_resharding_moves_every_sku_with_its_ledger_and_retires_the_old_owners(
         stop_client(new)
 
 
-def test_an_owner_of_the_old_layout_is_fenced_and_cannot_start_again(redis_server: RedisServer) -> None:
-    two = StoreConfig(redis_server.url, namespace=fresh_namespace(), shard_count=2)
+def test_an_owner_of_the_old_layout_is_fenced_and_cannot_start_again(redis_url: str) -> None:
+    two = StoreConfig(redis_url, namespace=fresh_namespace(), shard_count=2)
     zombie = SkuOwner(two, 0, RedisOwnerStore(two))  # e.g. on a partitioned node that missed the handoff
     cap = next(sku for sku in SKUS if owner_of(sku, 2) == 0)
     assert zombie.apply([DefineSku(SkuSettings(cap), 10)])[0].accepted

@@ -1,10 +1,13 @@
 """flashstock's stores on a real Redis Cluster: writes are acknowledged once they are on a
 replica too, the durability guard reads every primary, and a primary killed with SIGKILL
-(its replica promoted) loses nothing that was acknowledged while the stores keep working."""
+(its replica promoted) loses nothing that was acknowledged while the stores keep working,
+the SKU owner's commits among them."""
 
 from __future__ import annotations
 
 import json
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,17 +21,25 @@ from structlog.testing import capture_logs
 from actors.alerts.store import RedisAlertStore
 from actors.infra import keys
 from actors.infra.atomic_write import atomic_write
+from actors.infra.codec import decode_ledger
 from actors.infra.durability import Level
+from actors.infra.keys import PartitionKeys
 from actors.infra.local_cluster import LocalCluster
 from actors.infra.redis_client import connect
 from actors.infra.redis_server import RedisServer
 from actors.infra.runtime import VolatileRedisError, guard_durability
 from actors.infra.settings import StoreConfig
 from actors.ingest.store import Publication, RedisIngestStore
+from actors.owner.core import SkuOwner
+from actors.owner.reads import read_line_records, read_skus
+from actors.owner.store import RedisOwnerStore
 from policies.alert_book import AlertBook
 from policies.alert_lifecycle import LifecycleSettings
 from policies.alert_rules import Level as AlertLevel
 from policies.alert_rules import Verdict
+from policies.ledger import Decision, LineStatus, SkuSettings
+from policies.operations import DefineSku, Reserve
+from policies.routing import partition_of
 from tests.support import fresh_namespace
 
 pytestmark = pytest.mark.cluster
@@ -85,6 +96,23 @@ def test_an_acknowledged_write_is_already_on_the_replica(redis_cluster: LocalClu
         assert waits_on(primary) - waits_before == 20
     finally:
         client.close()
+
+
+def test_an_acknowledged_owner_commit_is_already_on_the_replica(redis_cluster: LocalCluster) -> None:
+    config = StoreConfig(redis_cluster.url, namespace=fresh_namespace(), shard_count=1)
+    state = PartitionKeys.of(config.namespace, partition_of("A", config.partitions)).state
+    primary = redis_cluster.primary_of(state)
+    replica = replica_of(redis_cluster, primary)
+    owner = SkuOwner(config, 0, RedisOwnerStore(config))
+    owner.apply([DefineSku(SkuSettings("A"), 100)])
+    waits_before = waits_on(primary)
+    for n in range(20):
+        owner.apply([Reserve("douyin", f"o{n}", "A", 1, time.time())])
+        # read at once on the replica, without waiting: WAIT 1 came back before
+        on_replica = read_on(replica, "HGET", state, "A")
+        assert isinstance(on_replica, str)
+        assert decode_ledger("A", on_replica).reserved == n + 1
+    assert waits_on(primary) - waits_before == 20
 
 
 def test_a_write_across_slots_is_refused_and_applies_nothing(redis_cluster: LocalCluster) -> None:
@@ -199,3 +227,97 @@ def test_writes_go_on_when_a_replica_dies_and_say_they_were_not_replicated(
         assert "redis_write_not_replicated" in [entry["event"] for entry in logs]
     finally:
         ingest.redis.close()
+
+
+def test_an_owner_rides_through_a_failover_and_loses_or_repeats_no_decision(
+    own_cluster: LocalCluster,
+) -> None:
+    config = StoreConfig(own_cluster.url, namespace=fresh_namespace(), shard_count=1)
+    skus = [f"S{n}" for n in range(12)]
+
+    def primary_port(sku: str) -> int:
+        fence = PartitionKeys.of(config.namespace, partition_of(sku, config.partitions)).fence
+        return own_cluster.primary_of(fence).port
+
+    victim = next(node for node in own_cluster.nodes if node.port == primary_port(skus[0]))
+    assert 0 < sum(primary_port(sku) == victim.port for sku in skus) < len(skus)
+    owner = SkuOwner(config, 0, RedisOwnerStore(config))
+    owner.apply([DefineSku(SkuSettings(sku), 1_000_000) for sku in skus])
+    total, size = 4000, 20
+    acknowledged: dict[str, Decision] = {}
+    failed: list[Exception] = []
+    done = threading.Event()
+
+    def take_orders() -> None:
+        """Batches of orders over every SKU (odd ones paid), each sent again until it is
+        answered, as a channel's ingest does."""
+        deadline = time.monotonic() + 90
+        for first in range(0, total, size):
+            placed = time.time()
+            ops = [
+                Reserve("douyin", f"o{n}", skus[n % len(skus)], 1, placed, paid=n % 2 == 1)
+                for n in range(first, first + size)
+            ]
+            while time.monotonic() < deadline:
+                try:
+                    decisions = owner.apply(ops)
+                except Exception as error:  # an unknown outcome: the owner reloads, we resend
+                    failed.append(error)
+                    continue
+                for op, decision in zip(ops, decisions, strict=True):
+                    acknowledged.setdefault(op.order_id, decision)
+                break
+        done.set()
+
+    taker = threading.Thread(target=take_orders, daemon=True)
+    taker.start()
+    deadline = time.monotonic() + 30
+    while len(acknowledged) < 400 and time.monotonic() < deadline:
+        time.sleep(0.005)
+    killed_at = len(acknowledged)
+    victim.kill()  # SIGKILL mid-stream: the owner's next commits touch its partitions
+    assert done.wait(timeout=120)
+    heir = own_cluster.wait_for_failover(victim.port)
+
+    assert 400 <= killed_at < total
+    assert failed  # the kill did hit commits under way
+    assert heir != victim.port
+    assert primary_port(skus[0]) == heir
+    assert len(acknowledged) == total
+    assert all(d.accepted for d in acknowledged.values())
+    client = connect(config.redis_url, socket_timeout=10.0)
+    try:
+        ledgers = read_skus(client, config)
+        lines = read_line_records(client, config, time.time())
+    finally:
+        client.close()
+    for index, sku in enumerate(skus):  # one unit per order, once, and none lost
+        orders = range(index, total, len(skus))
+        assert ledgers[sku][0].reserved == sum(1 for n in orders if n % 2 == 0), sku
+        assert ledgers[sku][0].sold == sum(1 for n in orders if n % 2 == 1), sku
+    for n in range(total):
+        record = lines[skus[n % len(skus)]][f"douyin\x1fo{n}"]
+        expected = LineStatus.SOLD if n % 2 else LineStatus.RESERVED
+        assert (record.status, record.quantity) == (expected, 1)
+        assert acknowledged[f"o{n}"].status == expected
+
+
+def test_an_owner_commits_on_when_a_replica_dies_and_says_it_was_not_replicated(
+    own_cluster: LocalCluster,
+) -> None:
+    config = StoreConfig(own_cluster.url, namespace=fresh_namespace(), shard_count=1)
+    state = PartitionKeys.of(config.namespace, partition_of("A", config.partitions)).state
+    primary = own_cluster.primary_of(state)
+    owner = SkuOwner(config, 0, RedisOwnerStore(config))
+    owner.apply([DefineSku(SkuSettings("A"), 100)])
+    replica_of(own_cluster, primary).kill()
+    with capture_logs() as logs:
+        decisions = [owner.apply([Reserve("douyin", f"o{n}", "A", 1, time.time())])[0] for n in range(3)]
+
+    assert all(d.accepted for d in decisions)
+    assert "redis_write_not_replicated" in [entry["event"] for entry in logs]
+    client = connect(config.redis_url, socket_timeout=10.0)
+    try:
+        assert read_skus(client, config, ["A"])["A"][0].reserved == 3
+    finally:
+        client.close()

@@ -1,15 +1,19 @@
-"""SkuOwner (the plain class) against a real redis-server: durability, idempotency
-across restarts, fencing, expiry, bad input, and Redis crashes."""
+"""SkuOwner (the plain class) against a real redis-server, and the same tests again on a
+real Redis Cluster: durability, idempotency across restarts, fencing, expiry, bad input;
+and Redis crashes (a single server; a cluster's failover is in test_redis_cluster.py)."""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from dataclasses import replace
 
 import pytest
 import redis
 
 from actors.infra.codec import encode_record
+from actors.infra.local_cluster import LocalCluster
+from actors.infra.redis_client import RedisClient, connect
 from actors.infra.redis_server import RedisServer
 from actors.infra.settings import StoreConfig
 from actors.owner.core import SkuOwner
@@ -27,6 +31,23 @@ from policies.operations import (
 from tests.support import fresh_namespace
 
 
+@pytest.fixture(params=["redis", pytest.param("cluster", marks=pytest.mark.cluster)])
+def config(request: pytest.FixtureRequest, redis_server: RedisServer) -> StoreConfig:
+    """A one-shard store of this test's own, on the redis-server or the Redis Cluster."""
+    url = redis_server.url
+    if request.param == "cluster":
+        cluster: LocalCluster = request.getfixturevalue("redis_cluster")
+        url = cluster.url
+    return StoreConfig(url, namespace=fresh_namespace(), shard_count=1)
+
+
+@pytest.fixture
+def redis_client(config: StoreConfig) -> Iterator[RedisClient]:
+    client = connect(config.redis_url, decode_responses=True)
+    yield client
+    client.close()
+
+
 class FakeClock:
     """Wall-clock time the test moves by hand (the owner's clock is injectable)."""
 
@@ -37,14 +58,14 @@ class FakeClock:
         return self.now
 
 
-def stored_ledger(client: redis.Redis, config: StoreConfig, sku: str) -> dict[str, str]:
+def stored_ledger(client: RedisClient, config: StoreConfig, sku: str) -> dict[str, str]:
     """The SKU's committed counters in Redis, as text."""
     ledger, _ = read_skus(client, config, [sku])[sku]
     return {"on_hand": str(ledger.on_hand), "reserved": str(ledger.reserved), "sold": str(ledger.sold)}
 
 
 def stored_line(
-    client: redis.Redis, config: StoreConfig, sku: str, channel: str, order_id: str
+    client: RedisClient, config: StoreConfig, sku: str, channel: str, order_id: str
 ) -> str | None:
     """The line's newest retained record in Redis, encoded (None if it has none)."""
     line = (sku, f"{channel}\x1f{order_id}")
@@ -52,7 +73,7 @@ def stored_line(
     return None if record is None else encode_record(record)
 
 
-def test_decisions_are_in_redis_when_apply_returns(config: StoreConfig, redis_client: redis.Redis) -> None:
+def test_decisions_are_in_redis_when_apply_returns(config: StoreConfig, redis_client: RedisClient) -> None:
     owner = SkuOwner(config, 0, RedisOwnerStore(config))
     owner.apply([DefineSku(SkuSettings("A", purchase_limit=3), 10)])
     decisions = owner.apply(
@@ -110,7 +131,7 @@ def test_lines_forgotten_by_a_busy_owner_are_looked_up_in_redis(config: StoreCon
     )
 
 
-def test_a_stale_owner_cannot_commit(config: StoreConfig, redis_client: redis.Redis) -> None:
+def test_a_stale_owner_cannot_commit(config: StoreConfig, redis_client: RedisClient) -> None:
     zombie = SkuOwner(config, 0, RedisOwnerStore(config))
     zombie.apply([DefineSku(SkuSettings("A"), 5)])
     successor = SkuOwner(config, 0, RedisOwnerStore(config))  # takes a newer epoch
@@ -197,7 +218,7 @@ def test_inbound_transfer_joins_stock_on_arrival(config: StoreConfig) -> None:
     ],
 )
 def test_bad_input_is_rejected_with_a_reason_and_deducts_nothing(
-    config: StoreConfig, redis_client: redis.Redis, op: Reserve | Adjust, reason: str
+    config: StoreConfig, redis_client: RedisClient, op: Reserve | Adjust, reason: str
 ) -> None:
     owner = SkuOwner(config, 0, RedisOwnerStore(config))
     owner.apply([DefineSku(SkuSettings("A"), 10), Reserve("douyin", "ok", "A", 5)])

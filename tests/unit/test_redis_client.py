@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 import redis
-from redis.cluster import RedisCluster
 from redis.crc import key_slot
 
 from actors.infra import keys
@@ -14,7 +13,6 @@ from actors.infra.redis_client import (
     connect,
     is_cluster_url,
     parse_cluster_url,
-    single_server,
     without_password,
 )
 from actors.infra.redis_server import RedisServerError
@@ -67,13 +65,6 @@ def test_a_refusal_does_not_show_the_password() -> None:
 
     assert "hunter2" not in str(refusal.value)
     assert without_password("redis://u:p@h:1/0") == "redis://***@h:1/0"
-
-
-def test_what_needs_one_server_refuses_a_cluster_client_by_name() -> None:
-    cluster = RedisCluster.__new__(RedisCluster)  # no connection: only its type matters here
-
-    with pytest.raises(RedisUrlError, match="the SKU owners' commit runs on a single Redis server"):
-        single_server(cluster, "the SKU owners' commit")
 
 
 def test_the_keys_written_together_share_one_hash_slot() -> None:
