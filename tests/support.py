@@ -12,6 +12,7 @@ from typing import Any, NamedTuple, TypedDict
 
 import pytest
 
+from actors.infra.settings import StoreConfig
 from actors.owner.core import SkuOwner
 from policies.channels.signing import WebhookHeaders, webhook_headers
 from policies.ledger import Decision, Ledger
@@ -31,6 +32,14 @@ def wait_for(
         if time.monotonic() > deadline:
             pytest.fail(f"timed out after {timeout} s waiting for {message}")
         time.sleep(interval)
+
+
+def one_shard_config(request: pytest.FixtureRequest, redis_url: str) -> StoreConfig:
+    """A one-shard store in a fresh namespace: on ``redis_url`` (the test's redis-server),
+    or on the session's Redis Cluster when the fixture's parameter is ``"cluster"``."""
+    if request.param == "cluster":
+        redis_url = request.getfixturevalue("redis_cluster").url
+    return StoreConfig(redis_url, namespace=fresh_namespace(), shard_count=1)
 
 
 def fresh_namespace() -> str:

@@ -11,7 +11,6 @@ from typing import Unpack
 
 import pytest
 
-from actors.infra.local_cluster import LocalCluster
 from actors.infra.redis_server import RedisServer
 from actors.infra.settings import StoreConfig
 from actors.ingest.core import ChannelIngest, WebhookRejected
@@ -20,7 +19,7 @@ from actors.owner.core import SkuOwner
 from actors.owner.store import RedisOwnerStore
 from policies.ledger import Decision, Ledger, SkuSettings
 from policies.operations import DefineSku, Operation
-from tests.support import IngestOptions, fresh_namespace, signed_headers
+from tests.support import IngestOptions, one_shard_config, signed_headers
 
 PLACED = 1_764_000_000.0
 NOW = 1_731_326_400.0  # when the test's webhooks are received (unix seconds)
@@ -52,11 +51,7 @@ def douyin_order(order_id: int, sku: str, units: int) -> dict[str, object]:
 def config(request: pytest.FixtureRequest, redis_server: RedisServer) -> StoreConfig:
     """Where the channel's ingest and the owner keep their keys: a redis-server or the
     Redis Cluster."""
-    url = redis_server.url
-    if request.param == "cluster":
-        cluster: LocalCluster = request.getfixturevalue("redis_cluster")
-        url = cluster.url
-    return StoreConfig(url, namespace=fresh_namespace(), shard_count=1)
+    return one_shard_config(request, redis_server.url)
 
 
 @pytest.fixture

@@ -12,7 +12,6 @@ import pytest
 import redis
 
 from actors.infra.codec import encode_record
-from actors.infra.local_cluster import LocalCluster
 from actors.infra.redis_client import RedisClient, connect
 from actors.infra.redis_server import RedisServer
 from actors.infra.settings import StoreConfig
@@ -28,17 +27,13 @@ from policies.operations import (
     Reserve,
     Restock,
 )
-from tests.support import fresh_namespace
+from tests.support import fresh_namespace, one_shard_config
 
 
 @pytest.fixture(params=["redis", pytest.param("cluster", marks=pytest.mark.cluster)])
 def config(request: pytest.FixtureRequest, redis_server: RedisServer) -> StoreConfig:
     """A one-shard store of this test's own, on the redis-server or the Redis Cluster."""
-    url = redis_server.url
-    if request.param == "cluster":
-        cluster: LocalCluster = request.getfixturevalue("redis_cluster")
-        url = cluster.url
-    return StoreConfig(url, namespace=fresh_namespace(), shard_count=1)
+    return one_shard_config(request, redis_server.url)
 
 
 @pytest.fixture
