@@ -111,7 +111,10 @@ def add_parser(commands: Any) -> None:
     for option, (group, field, default) in tunable_fields().items():
         text = (helps[group].get(field.name) or field.name.replace("_", " ")).replace("%", "%%")
         if isinstance(default, tuple):
-            policy.add_argument(f"--{option}", type=_floats, default=default, metavar="A,B", help=text)
+            shown = ",".join(f"{value:g}" for value in default) or "none"
+            policy.add_argument(
+                f"--{option}", type=_floats, default=default, metavar="A,B", help=f"{text} (default: {shown})"
+            )
         else:
             policy.add_argument(f"--{option}", type=type(default), default=default, help=text)
     parser.set_defaults(run=run)
