@@ -247,6 +247,7 @@ def test_an_owner_rides_through_a_failover_and_loses_or_repeats_no_decision(
     acknowledged: dict[str, Decision] = {}
     failed: list[Exception] = []
     done = threading.Event()
+    halfway = threading.Event()  # 400 orders acknowledged: time to kill the primary
 
     def take_orders() -> None:
         """Batches of orders over every SKU (odd ones paid), each sent again until it is
@@ -266,14 +267,14 @@ def test_an_owner_rides_through_a_failover_and_loses_or_repeats_no_decision(
                     continue
                 for op, decision in zip(ops, decisions, strict=True):
                     acknowledged.setdefault(op.order_id, decision)
+                if len(acknowledged) >= 400:
+                    halfway.set()
                 break
         done.set()
 
     taker = threading.Thread(target=take_orders, daemon=True)
     taker.start()
-    deadline = time.monotonic() + 30
-    while len(acknowledged) < 400 and time.monotonic() < deadline:
-        time.sleep(0.005)
+    assert halfway.wait(timeout=30)
     killed_at = len(acknowledged)
     victim.kill()  # SIGKILL mid-stream: the owner's next commits touch its partitions
     assert done.wait(timeout=120)
