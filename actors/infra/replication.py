@@ -79,9 +79,16 @@ def check_replicated(client: RedisCluster, reply: Any, key: str, primary: Cluste
     """Act on the reply of ``WAIT_COMMAND`` after a write of ``key`` on ``primary``: log
     and reload the slot map when no replica confirmed in time (module docstring); whether
     one did."""
-    if isinstance(reply, Exception) or int(reply) >= 1:
+    failed = isinstance(reply, Exception)
+    if not failed and int(reply) >= 1:
         return True
-    log.warning("redis_write_not_replicated", key=key, primary=primary.name, wait_ms=WAIT_TIMEOUT_MS)
+    log.warning(
+        "redis_write_not_replicated",
+        key=key,
+        primary=primary.name,
+        wait_ms=WAIT_TIMEOUT_MS,
+        error=str(reply) if failed else None,
+    )
     reload_slot_map(client)
     return False
 
