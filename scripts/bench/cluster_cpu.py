@@ -121,10 +121,10 @@ def cpu_per_order(
     primary_orders: Counter[str] = Counter()
     for partition, count in orders_by_partition.items():
         primary_orders[serving[partition]] += count
-    replicas_used = dict.fromkeys(nodes.primaries, 0.0)
+    replicas_used: dict[str, float] = {}  # primary -> its replicas' CPU (primaries with one)
     for node in nodes.nodes:
         if not node.is_primary:
-            replicas_used[node.primary] += redis_used[node.address]
+            replicas_used[node.primary] = replicas_used.get(node.primary, 0.0) + redis_used[node.address]
     machine = None if after.machine is None or before.machine is None else after.machine - before.machine
     return {
         "cpu_us_per_order": {
@@ -132,7 +132,7 @@ def cpu_per_order(
             "owners": _per_order(after.owners - before.owners, orders),
             "driver": _per_order(after.driver - before.driver, orders),
             "redis_primaries": _per_order(sum(redis_used[p] for p in nodes.primaries), orders),
-            "redis_replicas": _per_order(sum(replicas_used.values()), orders),
+            "redis_replicas": _per_order(sum(replicas_used.values()), orders) if replicas_used else None,
         },
         "primaries": [
             _primary_row(address, partitions[address], primary_orders[address], redis_used, replicas_used)
@@ -159,7 +159,7 @@ def _primary_row(
         "partitions": partitions,
         "orders": orders,
         "redis_cpu_us_per_order": None if own is None else round(own, 2),
-        "replicas_cpu_us_per_order": _per_order(replicas_used.get(address, 0.0), orders),
+        "replicas_cpu_us_per_order": _per_order(replicas_used.get(address), orders),  # None: no replica
         # orders/s one core of this primary takes before its Redis CPU is spent
         "ceiling_orders_per_s": None if not own else round(1e6 / own),
     }
