@@ -60,7 +60,10 @@ REDIS_KINDS = {
 
 
 def _shard_count(text: str) -> int:
-    value = int(text)
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"a shard count is a whole number, got {text!r}") from None
     if not 1 <= value <= DEFAULT_PARTITIONS:
         raise argparse.ArgumentTypeError(
             f"a shard count must be within 1..{DEFAULT_PARTITIONS} "
