@@ -19,6 +19,7 @@ original decisions if it had been committed.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -137,7 +138,8 @@ class SkuOwnerService:
 
     @ray.method(concurrency_group="reads")
     async def health(self) -> dict[str, Any]:
-        """Liveness with facts: epoch, node, SKUs held, commits so far, a Redis PING."""
+        """Liveness with facts: epoch, node, SKUs held, commits so far, the CPU seconds its
+        process has used (every thread: deciding, committing, Ray's own), a Redis PING."""
         return await self._health()
 
     async def _health(self) -> dict[str, Any]:
@@ -148,6 +150,7 @@ class SkuOwnerService:
             "load_seconds": round(self.owner.load_seconds, 3),
             "skus": len(self.owner.committed),
             "commits": self.committer.commits,
+            "cpu_seconds": time.process_time(),
             "fenced": self.owner.fenced,
             "redis": await asyncio.to_thread(self.store.ping),
         }

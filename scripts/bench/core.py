@@ -133,7 +133,7 @@ def _owner_case(redis_url: str, sku_count: int, batch: int, orders: int) -> dict
     progress = progress_bar(total=orders, desc=f"{sku_count} sku, batch {batch}", unit="dec", leave=False)
     driven = drive_owners([owner], {0: batches}, in_flight_limit, progress)
     progress.close()
-    elapsed, accepted, latencies = driven
+    elapsed, accepted, _, latencies = driven
     stats = ray.get(owner.commit_stats.remote())
     ray.kill(owner, no_restart=True)
     if accepted != orders:
@@ -155,6 +155,7 @@ def _owner_case(redis_url: str, sku_count: int, batch: int, orders: int) -> dict
 class Driven(NamedTuple):
     seconds: float
     accepted: int  # decisions accepted
+    decided: int  # decisions returned, accepted or not
     latencies: list[float]  # seconds of each call, sorted
 
 
@@ -170,7 +171,7 @@ def drive_owners(
     pending: dict[Any, tuple[int, float]] = {}  # call -> owner index, sent at
     outstanding: Counter[int] = Counter()
     latencies: list[float] = []
-    accepted = 0
+    accepted = decided = 0
     started = time.perf_counter()
     while pending or any(queues.values()):
         for index, queue in queues.items():
@@ -184,9 +185,10 @@ def drive_owners(
             latencies.append(time.perf_counter() - sent)
             decisions = unpack_decisions(ray.get(ref))
             accepted += sum(1 for d in decisions if d.accepted)
+            decided += len(decisions)
             if progress is not None:
                 progress.update(len(decisions))
-    return Driven(time.perf_counter() - started, accepted, sorted(latencies))
+    return Driven(time.perf_counter() - started, accepted, decided, sorted(latencies))
 
 
 def _in_process_case(redis_url: str, orders: int) -> dict[str, Any]:

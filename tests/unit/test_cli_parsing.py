@@ -93,6 +93,27 @@ def test_bench_option_the_suite_lacks_is_refused_with_exit_2(capsys: pytest.Capt
     assert "--writers" in capsys.readouterr().err
 
 
+def test_bench_cluster_takes_the_redis_kind_and_shard_counts() -> None:
+    args = parse_arguments(["bench", "cluster", "--redis", "cluster", "--shard-counts", "1", "16"])
+
+    assert (args.redis, args.shard_counts) == ("cluster", [1, 16])
+    assert parse_arguments(["bench", "cluster"]).shard_counts == [1, 2, 4]
+
+
+@pytest.mark.parametrize(
+    ("count", "problem"),
+    [("17", "within 1..16 (an owner holds whole partitions), got 17"), ("two", "whole number, got 'two'")],
+)
+def test_bench_cluster_refuses_a_shard_count_it_cannot_run(
+    count: str, problem: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        parse_arguments(["bench", "cluster", "--shard-counts", "1", count])
+
+    assert exit_.value.code == 2
+    assert problem in capsys.readouterr().err
+
+
 def test_bench_without_a_suite_keeps_its_own_options() -> None:
     args = parse_arguments(["bench", "--orders", "1000", "--writers", "3"])
 
