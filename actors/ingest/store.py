@@ -293,7 +293,11 @@ class RedisIngestStore:
             if acknowledged:
                 pipe.xack(keys.inbox, GROUP, *acknowledged)
 
-        atomic_write(self.redis, keys.inbox, queue)
+        # Not repeatable: a repeat would publish the decisions, dead letters and
+        # cancellation requests twice and count them twice. On an unknown outcome
+        # (``WriteOutcomeUnknownError``) the batch fails: applied, its entries are
+        # acknowledged; not applied, they stay pending and are delivered again.
+        atomic_write(self.redis, keys.inbox, queue, repeatable=False)
 
     def counters(self) -> dict[str, int]:
         raw = self.redis.hgetall(self.keys.stats)
@@ -386,7 +390,9 @@ def enqueue(client: RedisClient, keys: ChannelKeys, messages: Sequence[RawMessag
         for message in messages:
             pipe.xadd(keys.inbox, {"m": message_text(message)})
 
-    return [text(entry_id) for entry_id in atomic_write(client, keys.inbox, queue)]
+    # repeatable: a message enqueued twice is decided once (its order's first decision is
+    # answered again), as when a platform sends it twice
+    return [text(entry_id) for entry_id in atomic_write(client, keys.inbox, queue, repeatable=True)]
 
 
 def _inbox_entries(raw: Iterable[tuple[bytes, Mapping[bytes, bytes] | None]]) -> list[InboxEntry]:
