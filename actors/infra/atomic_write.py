@@ -14,6 +14,9 @@ as Redis sends them (no redis-py response callbacks: an ``INCR`` gives an int, a
 ``XADD`` its id as bytes, or str on a client that decodes responses). Every key must be
 in the tag's hash slot, on a single server too, so a caller's cross-slot bug fails every
 test, not only those on a cluster: ``CrossSlotTransactionError`` before anything is sent.
+A command's keys are found in the server's command table (redis-py's ``CommandsParser``:
+a cluster client holds one; for a single server's client one is read, once, with
+``COMMAND``), a script's from its ``numkeys``.
 
 Crash and retry. A write that could not be sent (no connection, no node serving the
 slot yet, a ``MOVED``/``ASK`` reply that aborted it: nothing applied) is sent again on a

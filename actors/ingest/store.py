@@ -21,7 +21,10 @@ channel's hash tag):
 A batch's publication (decisions, order index, dead letters, counters and the
 acknowledgement of its inbox entries) is one MULTI/EXEC transaction: all or nothing. The
 keys share the channel's hash tag, so on a Redis Cluster it is one slot's transaction,
-also on a replica before it returns (``actors.infra.atomic_write``).
+also on a replica before it returns (``actors.infra.atomic_write``). It is not sent
+again when the connection is lost after it was sent (it would publish twice):
+``WriteOutcomeUnknownError``, the batch fails, and its inbox entries, acknowledged in the
+same transaction, are delivered again only if it was not applied.
 """
 
 from __future__ import annotations
