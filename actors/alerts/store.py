@@ -122,11 +122,15 @@ class RedisAlertStore:
                     approximate=True,
                 )
 
-        return [text(entry_id) for entry_id in atomic_write(self.client, self.stream_key, queue)[1::2]]
+        # repeatable: a repeat puts a notification on the stream twice, as the hub's own
+        # recovery would (a failed append is forgotten and raised again at the next step)
+        replies = atomic_write(self.client, self.stream_key, queue, repeatable=True)
+        return [text(entry_id) for entry_id in replies[1::2]]
 
     def _write(self, queue: Callable[[Any], None]) -> None:
-        """One write of the hub's keys, acknowledged once safe (``atomic_write``)."""
-        atomic_write(self.client, self.stream_key, queue)
+        """One write of the hub's keys, acknowledged once safe (``atomic_write``);
+        repeatable: whole values set or deleted, or a dead letter kept twice."""
+        atomic_write(self.client, self.stream_key, queue, repeatable=True)
 
     def history(self, after: str = "-", count: int = 1000) -> list[HistoryEntry]:
         # redis-py types stream replies loosely; each is (id, {field: value})

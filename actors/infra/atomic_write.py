@@ -1,115 +1,218 @@
 """One all-or-nothing write of keys that share a hash tag, acknowledged only once it is
-safe: on a single server, a MULTI/EXEC (on its append-only file before the reply, with
-``appendfsync always``); on a Redis Cluster, the same MULTI/EXEC on the primary serving
-the tag's slot, followed on the same connection by ``WAIT 1`` when that primary has a
-replica, so the write is also on a replica before the caller hears of it and a failover
-(the replica promoted after the primary died) does not lose it.
+safe: a ``MULTI``/``EXEC`` on the server (on its append-only file before the reply, with
+``appendfsync always``) or, on a Redis Cluster, on the primary serving the tag's slot,
+followed on the same connection by ``WAIT 1`` when that primary has a replica, so the
+write is also on a replica before the caller hears of it and a failover (the replica
+promoted after the primary died) does not lose it (``actors.infra.replication``, the
+rule the owners' commit follows too).
 
-Why by hand on a cluster: ``WAIT`` counts the writes of its own connection, and
-redis-py's cluster transaction hands its connection back to the pool before a ``WAIT``
-could follow on it. So the commands go, as the ``queue`` callback adds them to a
-redis-py pipeline, between ``MULTI`` and ``EXEC`` on one held connection to the primary.
+One path for both: the commands the ``queue`` callback adds to a redis-py pipeline are
+sent by hand, between ``MULTI`` and ``EXEC`` on one connection (``WAIT`` counts the
+writes of its own connection, and redis-py's cluster transaction hands its connection
+back before a ``WAIT`` could follow). So a write returns the same replies everywhere: raw,
+as Redis sends them (no redis-py response callbacks: an ``INCR`` gives an int, an
+``XADD`` its id as bytes, or str on a client that decodes responses). Every key must be
+in the tag's hash slot, on a single server too, so a caller's cross-slot bug fails every
+test, not only those on a cluster: ``CrossSlotTransactionError`` before anything is sent.
+A command's keys are found in the server's command table (redis-py's ``CommandsParser``:
+a cluster client holds one; for a single server's client one is read, once, with
+``COMMAND``), a script's from its ``numkeys``.
 
-On a cluster: a ``MOVED``/``ASK`` reply (the slot moved) aborts the transaction
-(``EXECABORT``, nothing applied), the slot map is reloaded and the write sent again; a
-connection error (the primary died) is retried against the slot's new primary until
-``CLUSTER_RETRIES`` attempts are spent. A connection lost after the commands were sent
-leaves the outcome unknown, as on a single server (redis-py retries there too): the
-callers' writes are safe to repeat (``HSETNX``, ``XACK``, whole hashes) or tolerate a
-repeated entry (a decision batch, a notification, a counter increment).
-The wait for the replica follows ``actors.infra.replication`` (the owners' commit waits
-the same way).
+Crash and retry. A write that could not be sent (no connection, no node serving the
+slot yet, a ``MOVED``/``ASK`` reply that aborted it: nothing applied) is sent again on a
+cluster, after reloading the slot map, until ``CLUSTER_RETRIES`` attempts are spent (a
+failover takes that long); on a single server the error is raised at once (a client
+``connect`` makes from a URL does not retry either). A connection lost or timed out after
+the transaction was sent leaves the outcome unknown: applied whole, or not at all.
+Sending it again may apply it twice, so the caller says whether that is harmless
+(``repeatable``): a repeatable write is sent again (on a single server too), with backoff,
+until it gets through or the attempts are spent; any other raises
+``WriteOutcomeUnknownError`` and the caller decides (the ingest publication: its inbox
+entries stay pending, and are delivered again, only when it was not applied, because the
+acknowledgement was part of it). Lost after ``EXEC``'s reply was read, only the replica's
+confirmation is missing: the write stands, logged as not replicated
+(``actors.infra.replication``).
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+import weakref
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import redis
 import structlog
+from redis._parsers.commands import CommandsParser
 from redis.client import Pipeline
 from redis.cluster import RedisCluster
+from redis.crc import key_slot
 from redis.exceptions import CrossSlotTransactionError
 
 from actors.infra.redis_client import CLUSTER_BACKOFF, CLUSTER_RETRIES, RedisClient
 from actors.infra.replication import (
-    WAIT_COMMAND,
-    check_replicated,
     primary_of,
+    read_replica_wait,
     refresh_slot_map,
     reload_slot_map,
+    send_replica_wait,
 )
 
 log = structlog.get_logger(__name__)
 
 #: cluster replies that mean the slot is served elsewhere now, or soon (a failover under
-#: way): nothing was applied; reload the slot map and send again
-_RETRIED = (
+#: way): the transaction was aborted as it was queued, nothing applied
+_REDIRECTED = (
     redis.exceptions.MovedError,
     redis.exceptions.AskError,
     redis.exceptions.TryAgainError,
     redis.exceptions.ClusterDownError,
     redis.exceptions.ReadOnlyError,
-    redis.exceptions.ConnectionError,
-    redis.exceptions.TimeoutError,
 )
+#: a connection that failed or timed out
+_LOST = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
+#: commands whose keys are their third argument's count of arguments after it
+_NUMKEYS = frozenset({"EVAL", "EVALSHA", "EVAL_RO", "EVALSHA_RO", "FCALL", "FCALL_RO"})
+#: the key table of each single server's client (a cluster client keeps its own)
+_parsers: weakref.WeakKeyDictionary[redis.Redis, CommandsParser] = weakref.WeakKeyDictionary()
+
+#: one command as the pipeline queued it
+Command = tuple[Any, ...]
 
 
-def atomic_write(client: RedisClient, tag_key: str, queue: Callable[[Any], None]) -> list[Any]:
+class WriteOutcomeUnknownError(redis.exceptions.ConnectionError):
+    """The connection was lost, or timed out, after a transaction was sent: it was applied
+    whole or not at all, no one can say which. Raised for a write that is not
+    ``repeatable``; the error it follows is its ``__cause__``."""
+
+
+def atomic_write(
+    client: RedisClient, tag_key: str, queue: Callable[[Any], None], *, repeatable: bool
+) -> list[Any]:
     """Apply the commands ``queue`` adds to the pipeline it is given, all or none, and
-    return their replies (raw on a cluster: ``text()`` them). Every key must share
-    ``tag_key``'s hash tag: on a cluster, ``CrossSlotTransactionError`` before anything is
-    sent if one does not. Raises ``redis.exceptions.ResponseError`` for a command Redis
-    refused (nothing applied), a connection error once the retries are spent."""
-    if not isinstance(client, RedisCluster):
-        pipe = client.pipeline(transaction=True)
-        queue(pipe)
-        return list(pipe.execute())
-    refresh_slot_map(client)
+    return their raw replies (module docstring). ``repeatable``: applying the write twice
+    is harmless, so it is sent again after an unknown outcome; otherwise
+    ``WriteOutcomeUnknownError``. ``CrossSlotTransactionError`` before anything is sent
+    when a key is not in ``tag_key``'s hash slot; ``redis.exceptions.ResponseError`` for a
+    command Redis refused (nothing applied) or that failed as it ran (the others were
+    applied, as with ``MULTI``); a connection error once the retries are spent."""
+    commands = _queued(queue)
+    slot = _check_one_slot(client, tag_key, commands)
+    cluster = isinstance(client, RedisCluster)
+    if isinstance(client, RedisCluster):
+        refresh_slot_map(client)
     attempt = 0
     while True:
         try:
-            return _write_on_primary(client, tag_key, queue)
-        except _RETRIED as error:
-            attempt += 1
-            if attempt >= CLUSTER_RETRIES:
+            return _write(client, slot, tag_key, commands)
+        except WriteOutcomeUnknownError as error:
+            if not repeatable:
                 raise
-            log.info("redis_cluster_write_retried", key=tag_key, attempt=attempt, error=str(error))
-            time.sleep(CLUSTER_BACKOFF.compute(attempt))
+            retried: Exception = error
+        except _REDIRECTED as error:
+            if not cluster:
+                raise
+            retried = error
+        except _LOST as error:  # before anything was sent
+            if not cluster and attempt == 0:
+                raise
+            retried = error
+        attempt += 1
+        if attempt >= CLUSTER_RETRIES:
+            raise retried
+        log.info("redis_write_retried", key=tag_key, attempt=attempt, error=str(retried))
+        time.sleep(CLUSTER_BACKOFF.compute(attempt))
+        if isinstance(client, RedisCluster):
             reload_slot_map(client)
 
 
-def _write_on_primary(client: RedisCluster, tag_key: str, queue: Callable[[Any], None]) -> list[Any]:
-    slot = client.keyslot(tag_key)  # type: ignore[no-untyped-call]  # redis-py leaves it unannotated
-    primary, has_replica = primary_of(client, tag_key)
-    node_client = client.get_redis_connection(primary)
-    # no response callbacks: the queued commands answer QUEUED, EXEC their raw replies
-    pipe: Any = Pipeline(node_client.connection_pool, {}, transaction=False, shard_hint=None)
-    pipe.execute_command("MULTI")
+def _queued(queue: Callable[[Any], None]) -> list[Command]:
+    """The commands ``queue`` adds to a pipeline (a recording one: it never executes)."""
+    pipe: Any = Pipeline(None, {}, transaction=False, shard_hint=None)  # type: ignore[arg-type]  # never connects
     queue(pipe)
-    for args, _ in pipe.command_stack[1:]:
-        if client.determine_slot(*args) != slot:
-            pipe.reset()
-            raise CrossSlotTransactionError(
-                f"{args[0]} {args[1]!r} is not in the hash slot of {tag_key!r}: keys written "
-                "together must share its hash tag"
-            )
-    pipe.execute_command("EXEC")
-    if has_replica:
-        pipe.execute_command(*WAIT_COMMAND)
-    replies = pipe.execute(raise_on_error=False)
-    queued = replies[1 : len(replies) - (2 if has_replica else 1)]
-    executed = replies[len(queued) + 1]
-    refused = [reply for reply in queued if isinstance(reply, redis.exceptions.ResponseError)]
-    if refused:  # EXEC aborted: nothing was applied
-        raise refused[0]
-    if isinstance(executed, Exception):
-        raise executed
+    return [args for args, _ in pipe.command_stack]
+
+
+def _check_one_slot(client: RedisClient, tag_key: str, commands: Sequence[Command]) -> int:
+    """``tag_key``'s hash slot, once every key of ``commands`` is found in it."""
+    slot = key_slot(_encoded(tag_key))
+    for args in commands:
+        for key in _keys_of(client, args):
+            if key_slot(_encoded(key)) != slot:
+                raise CrossSlotTransactionError(
+                    f"{args[0]} {key!r} is not in the hash slot of {tag_key!r}: keys written "
+                    "together must share its hash tag"
+                )
+    return slot
+
+
+def _keys_of(client: RedisClient, args: Command) -> Sequence[Any]:
+    name = str(args[0]).upper()
+    if name in _NUMKEYS:
+        return args[3 : 3 + int(args[2])]
+    parser: CommandsParser | None
+    asked: Any
+    if isinstance(client, RedisCluster):
+        parser, asked = client.commands_parser, client.get_default_node().redis_connection  # type: ignore[no-untyped-call]  # redis-py leaves it unannotated
+    else:
+        parser, asked = _parsers.get(client), client
+        if parser is None:
+            parser = _parsers[client] = CommandsParser(client)  # type: ignore[no-untyped-call]  # redis-py leaves it unannotated
+    return parser.get_keys(asked, *args) or ()  # type: ignore[no-untyped-call]  # redis-py leaves it unannotated
+
+
+def _encoded(key: Any) -> bytes:
+    return key if isinstance(key, bytes) else str(key).encode()
+
+
+def _write(client: RedisClient, slot: int, tag_key: str, commands: Sequence[Command]) -> list[Any]:
+    """One attempt: the transaction on the server, or on the slot's primary then its wait."""
+    if isinstance(client, RedisCluster):
+        primary = primary_of(client, slot)
+        pool = client.get_redis_connection(primary.node).connection_pool
+    else:
+        primary, pool = None, client.connection_pool
+    connection = pool.get_connection()
+    try:
+        connection.check_health()  # type: ignore[no-untyped-call]  # redis-py leaves it unannotated
+        packed = connection.pack_commands([("MULTI",), *commands, ("EXEC",)])  # type: ignore[no-untyped-call]  # redis-py leaves it unannotated
+        try:
+            connection.send_packed_command(packed, check_health=False)  # type: ignore[no-untyped-call]  # redis-py leaves it unannotated
+            if primary is not None and primary.replicated:
+                send_replica_wait(connection)
+            replies = _read_transaction(connection, len(commands))
+        except _LOST as error:
+            raise WriteOutcomeUnknownError(
+                f"connection lost after the write of {tag_key!r} was sent; it may or may not "
+                f"have been applied: {error}"
+            ) from error
+        if isinstance(replies, Exception):
+            connection.disconnect()  # type: ignore[no-untyped-call]  # a WAIT's reply may be unread
+            raise replies
+        if isinstance(client, RedisCluster) and primary is not None and primary.replicated:
+            read_replica_wait(client, connection, tag_key, primary.node)
+    except BaseException:
+        connection.disconnect()  # type: ignore[no-untyped-call]  # its replies are out of step
+        raise
+    finally:
+        pool.release(connection)
+    return replies
+
+
+def _read_transaction(connection: redis.Connection, count: int) -> list[Any] | Exception:
+    """The replies of ``EXEC`` after ``MULTI`` and ``count`` queued commands, or the error
+    to raise: a command refused as it was queued (nothing applied) or that failed as it
+    ran (the others were applied, as with ``MULTI``). Reads every reply, so the connection
+    stays in step."""
+    refused: Exception | None = None
+    for _ in range(count + 1):  # MULTI's OK, then QUEUED or a refusal per command
+        try:
+            connection.read_response()
+        except redis.exceptions.ResponseError as error:
+            refused = refused or error
+    try:
+        executed: Any = connection.read_response()
+    except redis.exceptions.ResponseError as error:  # EXECABORT after a refusal
+        return refused or error
     failed = [reply for reply in executed if isinstance(reply, Exception)]
-    if failed:  # a command that failed as it ran (the others were applied, as with MULTI)
-        raise failed[0]
-    if has_replica:
-        check_replicated(client, replies[-1], tag_key, primary)
-    return list(executed)
+    return failed[0] if failed else list(executed)

@@ -1,6 +1,7 @@
-"""Waiting for a Redis Cluster replica before a write is acknowledged: one rule for every
-store (``actors.infra.atomic_write`` for transactions, ``actors.owner.store`` for the
-owners' commit scripts).
+"""Waiting for a Redis Cluster replica before a write is acknowledged: one rule, and one
+way to apply it (``send_replica_wait`` after the writes, ``read_replica_wait`` after their
+replies), for every store (``actors.infra.atomic_write`` for transactions,
+``actors.owner.store`` for the owners' commit scripts).
 
 Cluster replication is asynchronous, so a primary that dies right after answering can take
 its last writes with it. A write is acknowledged only after ``WAIT 1 WAIT_TIMEOUT_MS`` on
@@ -8,7 +9,9 @@ the connection that wrote it (``WAIT`` counts that connection's own writes) conf
 replica has it, when the slot's primary has a replica. When the replica does not confirm
 in time (it is down or far behind) the write stands on the primary alone, is logged
 (``redis_write_not_replicated``) and returned: refusing would stop the caller while its
-replica is away. The slot map is then reloaded: Redis lists only live replicas in it, so a
+replica is away. A ``WAIT`` that failed (an error reply, the connection lost after the
+writes' replies were read) is not a confirmation either: the writes were applied on the
+primary, and are treated alike. The slot map is then reloaded: Redis lists only live replicas in it, so a
 replica gone for good stops costing the wait. Clients learn replicas from the slot map,
 which is reloaded every ``SLOT_MAP_MAX_AGE`` seconds (``refresh_slot_map``) so a replica
 that joined is waited for.
@@ -44,10 +47,14 @@ class Primary(NamedTuple):
     replicated: bool
 
 
-def primary_of(client: RedisCluster, key: str) -> Primary:
-    """The primary serving ``key``'s slot in ``client``'s slot map; a connection error
-    when no node serves it (the slot map is out of date: reload it and retry)."""
-    slot = client.keyslot(key)  # type: ignore[no-untyped-call]  # redis-py leaves it unannotated
+def slot_of(client: RedisCluster, key: str) -> int:
+    """The hash slot of ``key`` (of its hash tag, when it has one)."""
+    return int(client.keyslot(key))  # type: ignore[no-untyped-call]  # redis-py leaves it unannotated
+
+
+def primary_of(client: RedisCluster, slot: int) -> Primary:
+    """The primary serving ``slot`` in ``client``'s slot map; a connection error when no
+    node serves it (the slot map is out of date: reload it and retry)."""
     serving = client.nodes_manager.slots_cache.get(slot) or []
     if not serving:
         raise redis.exceptions.ConnectionError(f"no node serves slot {slot} now")
@@ -75,10 +82,28 @@ def refresh_slot_map(client: RedisCluster) -> bool:
     return True
 
 
-def check_replicated(client: RedisCluster, reply: Any, key: str, primary: ClusterNode) -> bool:
-    """Act on the reply of ``WAIT_COMMAND`` after a write of ``key`` on ``primary``: log
-    and reload the slot map when no replica confirmed in time (module docstring); whether
-    one did."""
+def send_replica_wait(connection: redis.Connection) -> None:
+    """Send ``WAIT_COMMAND`` on ``connection`` after the writes it must confirm (``WAIT``
+    counts the writes of its own connection); its reply follows theirs, read with
+    ``read_replica_wait`` once theirs are read."""
+    connection.send_command(*WAIT_COMMAND)  # type: ignore[no-untyped-call]  # redis-py leaves it unannotated
+
+
+def read_replica_wait(
+    client: RedisCluster, connection: redis.Connection, key: str, primary: ClusterNode
+) -> bool:
+    """Read the reply of ``send_replica_wait`` on ``connection`` after writes of ``key`` on
+    ``primary`` (their replies read: they were applied): whether a replica confirmed them.
+    When none did in time, or the wait failed, it is logged and the slot map reloaded
+    (module docstring); a lost connection is left disconnected (the next use reconnects)."""
+    try:
+        reply: Any = connection.read_response()
+    except (
+        redis.exceptions.ResponseError,
+        redis.exceptions.ConnectionError,
+        redis.exceptions.TimeoutError,
+    ) as error:
+        reply = error
     failed = isinstance(reply, Exception)
     if not failed and int(reply) >= 1:
         return True
@@ -104,13 +129,14 @@ class Route(NamedTuple):
 class HeldPrimaries:
     """One held connection per primary of a Redis Cluster, reused for every write to the
     slots it serves, so a caller can pipeline writes and read their replies later, and
-    ``WAIT`` on the connection that wrote. ``drop`` forgets them all and reloads the slot
+    ``WAIT`` on the connection that wrote. Routes are kept per slot (at most 16384), not
+    per key. ``drop`` forgets them all and reloads the slot
     map (after ``MOVED``/``ASK`` or a lost connection: the slot moved or its primary died)."""
 
     def __init__(self, client: RedisCluster) -> None:
         self.client = client
         self._held: dict[str, tuple[redis.ConnectionPool, redis.Connection]] = {}
-        self._routes: dict[str, Route] = {}
+        self._routes: dict[int, Route] = {}  # slot -> route
 
     def refresh(self) -> None:
         """Reload an old slot map (``refresh_slot_map``); call it with no reply pending."""
@@ -124,14 +150,15 @@ class HeldPrimaries:
 
     def route(self, key: str) -> Route:
         """The held connection to the primary serving ``key``'s slot now."""
-        found = self._routes.get(key)
+        slot = slot_of(self.client, key)
+        found = self._routes.get(slot)
         if found is None:
-            node, replicated = primary_of(self.client, key)
+            node, replicated = primary_of(self.client, slot)
             held = self._held.get(node.name)
             if held is None:
                 pool = self.client.get_redis_connection(node).connection_pool
                 held = self._held[node.name] = (pool, pool.get_connection())
-            found = self._routes[key] = Route(node, held[1], replicated)
+            found = self._routes[slot] = Route(node, held[1], replicated)
         return found
 
     def drop(self) -> None:

@@ -21,7 +21,10 @@ channel's hash tag):
 A batch's publication (decisions, order index, dead letters, counters and the
 acknowledgement of its inbox entries) is one MULTI/EXEC transaction: all or nothing. The
 keys share the channel's hash tag, so on a Redis Cluster it is one slot's transaction,
-also on a replica before it returns (``actors.infra.atomic_write``).
+also on a replica before it returns (``actors.infra.atomic_write``). It is not sent
+again when the connection is lost after it was sent (it would publish twice):
+``WriteOutcomeUnknownError``, the batch fails, and its inbox entries, acknowledged in the
+same transaction, are delivered again only if it was not applied.
 """
 
 from __future__ import annotations
@@ -293,7 +296,11 @@ class RedisIngestStore:
             if acknowledged:
                 pipe.xack(keys.inbox, GROUP, *acknowledged)
 
-        atomic_write(self.redis, keys.inbox, queue)
+        # Not repeatable: a repeat would publish the decisions, dead letters and
+        # cancellation requests twice and count them twice. On an unknown outcome
+        # (``WriteOutcomeUnknownError``) the batch fails: applied, its entries are
+        # acknowledged; not applied, they stay pending and are delivered again.
+        atomic_write(self.redis, keys.inbox, queue, repeatable=False)
 
     def counters(self) -> dict[str, int]:
         raw = self.redis.hgetall(self.keys.stats)
@@ -386,7 +393,9 @@ def enqueue(client: RedisClient, keys: ChannelKeys, messages: Sequence[RawMessag
         for message in messages:
             pipe.xadd(keys.inbox, {"m": message_text(message)})
 
-    return [text(entry_id) for entry_id in atomic_write(client, keys.inbox, queue)]
+    # repeatable: a message enqueued twice is decided once (its order's first decision is
+    # answered again), as when a platform sends it twice
+    return [text(entry_id) for entry_id in atomic_write(client, keys.inbox, queue, repeatable=True)]
 
 
 def _inbox_entries(raw: Iterable[tuple[bytes, Mapping[bytes, bytes] | None]]) -> list[InboxEntry]:

@@ -2,10 +2,11 @@
 shard counts, and each partition's fence (the epoch of the owner incarnation that may
 write it and the shard count of the layout), which every commit script checks.
 
-On a Redis Cluster each fence write and each new epoch is acknowledged once a replica has
-it (``actors.infra.atomic_write``: ``MULTI``/``EXEC`` then ``WAIT`` on the partition's
-primary), so a failover cannot bring back an older owner's fence or hand out an epoch
-twice. On a single server the fence writes are one pipeline.
+A new epoch is taken, and on a Redis Cluster each fence is written, through
+``actors.infra.atomic_write`` (there: ``MULTI``/``EXEC`` then ``WAIT`` on the partition's
+primary), acknowledged once a replica has it, so a failover cannot bring back an older
+owner's fence or hand out an epoch twice. On a single server the fence writes are one
+pipeline (one round trip for every partition).
 """
 
 from __future__ import annotations
@@ -71,10 +72,8 @@ def take_epoch(
     """A new, higher epoch for owner ``index``, written into the fence of each of its
     partitions: from now on older incarnations are fenced."""
     key = keys.owner_epoch(config.namespace, config.shard_count, index)
-    if isinstance(client, RedisCluster):  # the new epoch on a replica too
-        epoch = int(text(atomic_write(client, key, lambda pipe: pipe.incr(key))[0]))
-    else:
-        epoch = int(text(client.incr(key)))
+    # repeatable: an INCR applied twice skips an epoch, and epochs need only grow
+    epoch = int(atomic_write(client, key, lambda pipe: pipe.incr(key), repeatable=True)[0])
     owned = partitions_of(index, config.shard_count, config.partitions)
     _write_fences(client, config, [(partitions[p].fence, TAKE_LUA, (epoch,)) for p in owned])
     return epoch
@@ -87,7 +86,10 @@ def _write_fences(
     done = [(fence, script, (*args, config.shard_count)) for fence, script, args in writes]
     if isinstance(client, RedisCluster):
         for fence, script, args in done:
-            atomic_write(client, fence, functools.partial(_queue_fence, fence, script, args))
+            # repeatable: each fence write is idempotent (HSETNX, or a script that sets
+            # the fence to what it names unless it names it already)
+            queue = functools.partial(_queue_fence, fence, script, args)
+            atomic_write(client, fence, queue, repeatable=True)
         return
     pipe = client.pipeline(transaction=False)
     for fence, script, args in done:

@@ -1,5 +1,6 @@
 """Removing a SKU from Redis: one script on the SKU's partition, fenced like a commit
-(``OwnerStore.remove_sku``).
+(``OwnerStore.remove_sku``), through ``actors.infra.atomic_write`` (on a Redis Cluster,
+acknowledged once a replica has it too).
 
 It deletes the SKU's ledger, settings and oversold counts and appends an entry naming
 the removal to the partition's log (``epoch``, empty ``lines`` and ``ledgers``,
@@ -14,7 +15,6 @@ import time
 from typing import TYPE_CHECKING
 
 import redis
-from redis.cluster import RedisCluster
 
 from actors.infra.atomic_write import atomic_write
 from actors.infra.redis_client import RedisClient
@@ -50,10 +50,9 @@ def remove_sku(client: RedisClient, layout: LedgerStore, epoch: int, sku: str) -
     args = [k.fence, k.state, k.settings, k.oversold, k.log]
     args += [str(epoch), str(layout.config.shard_count), sku, str(min_id), FIELD_SEPARATOR]
     try:
-        if isinstance(client, RedisCluster):  # acknowledged once a replica has it too
-            atomic_write(client, k.fence, lambda pipe: pipe.eval(_REMOVE_LUA, 5, *args))
-        else:
-            client.eval(_REMOVE_LUA, 5, *args)
+        # repeatable: the deletions are idempotent, and a second removal entry in the
+        # log removes a removed SKU again (the owner's epoch still passes the fence)
+        atomic_write(client, k.fence, lambda pipe: pipe.eval(_REMOVE_LUA, 5, *args), repeatable=True)
     except redis.exceptions.ResponseError as error:
         raise_if_fenced(error)
         raise

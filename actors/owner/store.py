@@ -68,7 +68,7 @@ from actors.infra.codec import (
 )
 from actors.infra.keys import PartitionKeys
 from actors.infra.redis_client import RedisClient, connect
-from actors.infra.replication import WAIT_COMMAND, HeldPrimaries, Route, check_replicated
+from actors.infra.replication import HeldPrimaries, Route, read_replica_wait, send_replica_wait
 from actors.infra.settings import StoreConfig
 from actors.owner import fences
 from actors.owner.batch import (
@@ -369,7 +369,7 @@ class RedisOwnerStore:
             route = self._route(partition)
             if route.replicated and route.node.name not in waits:
                 waits[route.node.name] = partition
-                _send(route.connection, *WAIT_COMMAND)
+                send_replica_wait(route.connection)
         return sent._replace(waits=tuple(waits.values()))
 
     def finish_commit(self, sent: SentCommit) -> None:
@@ -384,9 +384,8 @@ class RedisOwnerStore:
         replicated = True
         for partition in sent.waits:
             route = self._route(partition)
-            reply = route.connection.read_response()
             fence = self.layout.partitions[partition].fence
-            replicated &= check_replicated(self._primaries.client, reply, fence, route.node)
+            replicated &= read_replica_wait(self._primaries.client, route.connection, fence, route.node)
         if not replicated:  # the slot map was reloaded: a replica gone is not waited for
             self._primaries.forget_routes()
 

@@ -100,7 +100,9 @@ class RedisGrantStore:
                 fields: dict[Any, Any] = _update_fields(update)  # redis-py's field types are invariant
                 pipe.xadd(keys.grant_updates(ns, update.platform), fields, maxlen=100_000, approximate=True)
 
-        atomic_write(self.client, keys.grant_book(ns), queue)
+        # repeatable: the book and headroom are whole values, and a connector applies an
+        # update id once (``actors.sync.grants``), so an update sent twice grants once
+        atomic_write(self.client, keys.grant_book(ns), queue, repeatable=True)
 
     def answers(self, platform: str, after: str) -> list[tuple[str, UpdateAnswer]]:
         stream = keys.grant_answers(self.config.namespace, platform)
@@ -122,7 +124,8 @@ class RedisGrantStore:
                 fields: dict[Any, Any] = _update_fields(answer)  # redis-py's field types are invariant
                 pipe.xadd(keys.grant_answers(ns, answer.platform), fields, maxlen=100_000)
 
-        atomic_write(self.client, keys.grant_book(ns), queue)
+        # repeatable: an answer taken twice changes nothing (``actors.sync.grants``)
+        atomic_write(self.client, keys.grant_book(ns), queue, repeatable=True)
 
     def headroom(self) -> dict[str, int]:
         raw = self.client.hgetall(keys.grant_headroom(self.config.namespace)) or {}

@@ -132,7 +132,8 @@ class RedisSyncStore:
                     approximate=True,
                 )
 
-        atomic_write(self.client, keys.visible_changes(ns), queue)
+        # repeatable: each change carries the quantity itself, not a difference
+        atomic_write(self.client, keys.visible_changes(ns), queue, repeatable=True)
 
     def visible(self, channel: str) -> dict[str, int]:
         raw = self.client.hgetall(keys.visible(self.config.namespace, channel)) or {}

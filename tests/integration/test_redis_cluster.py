@@ -90,7 +90,7 @@ def test_an_acknowledged_write_is_already_on_the_replica(redis_cluster: LocalClu
             def write(pipe: Any, n: int = n) -> None:
                 pipe.hset(f"{tag}:h", "n", n)
 
-            atomic_write(client, tag, write)
+            atomic_write(client, tag, write, repeatable=True)
             # read at once on the replica, without waiting: WAIT 1 came back before
             assert read_on(replica, "HGET", f"{tag}:h", "n") == str(n)
         assert waits_on(primary) - waits_before == 20
@@ -127,7 +127,7 @@ def test_a_write_across_slots_is_refused_and_applies_nothing(redis_cluster: Loca
             pipe.set(other, 2)
 
         with pytest.raises(CrossSlotTransactionError, match="is not in the hash slot of"):
-            atomic_write(client, one, write)
+            atomic_write(client, one, write, repeatable=True)
         assert client.exists(one, other) == 0
     finally:
         client.close()
