@@ -24,7 +24,7 @@ from redis.cluster import RedisCluster
 
 from actors.infra.keys import PartitionKeys
 from actors.infra.redis_client import connect
-from actors.infra.replication import primary_of
+from actors.infra.replication import primary_of, slot_of
 from actors.infra.settings import StoreConfig
 from policies.routing import partition_of
 from scripts.loadgen.cpu import machine_busy_seconds, redis_cpu_seconds
@@ -71,7 +71,7 @@ class RedisNodes:
     def primary_serving(self, key: str) -> str:
         """The address of the primary that serves ``key`` now."""
         if isinstance(self.client, RedisCluster):
-            return str(primary_of(self.client, key).node.name)
+            return str(primary_of(self.client, slot_of(self.client, key)).node.name)
         return self.nodes[0].address
 
     def partitions_by_primary(self, config: StoreConfig) -> dict[int, str]:
