@@ -232,12 +232,16 @@ def parse_arguments(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 
 def setting_errors(error: ValidationError) -> str:
-    """A settings error on one line, each problem named by its environment variable."""
-    names = (str(e["loc"][0]) if e["loc"] else "settings" for e in error.errors())
-    return "; ".join(
-        f"{name if name.isupper() else 'FLASHSTOCK_' + name.upper()}: {e['msg']}"
-        for name, e in zip(names, error.errors(), strict=True)
-    )
+    """A settings error on one line, each problem named by its environment variable (a
+    problem of several settings together names them in its message)."""
+    problems = []
+    for e in error.errors():
+        if not e["loc"]:
+            problems.append(str(e["msg"]).removeprefix("Value error, "))
+            continue
+        name = str(e["loc"][0])
+        problems.append(f"{name if name.isupper() else 'FLASHSTOCK_' + name.upper()}: {e['msg']}")
+    return "; ".join(problems)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

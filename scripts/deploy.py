@@ -28,6 +28,7 @@ from actors.infra.settings import DeploymentSettings, deployment_settings
 from actors.upgrade.guard import guard_layout
 from policies.operations import DefineSku
 from scripts.catalog import load_catalog, validation_problems
+from scripts.retention_options import add_retention_options
 from scripts.serve import declared_modes
 from serve_app.backend import AppArgs
 from serve_app.secrets import webhook_secret
@@ -38,6 +39,7 @@ def add_parser(commands: Any) -> None:
         "up", help="start the actor system on a Ray cluster (detached) and load a catalogue"
     )
     _common(up)
+    add_retention_options(up, from_settings=False)
     up.add_argument("--catalog", type=Path, default=None, help="SKUs to load (YAML or JSON)")
     up.add_argument(
         "--channel-mode",
@@ -80,6 +82,8 @@ def settings_of(args: argparse.Namespace) -> DeploymentSettings:
             "REDIS_URL": args.redis_url,
             "namespace": args.namespace,
             "shards": args.shards,
+            "retention_seconds": getattr(args, "retention_seconds", None),
+            "bucket_seconds": getattr(args, "bucket_seconds", None),
         }.items()
         if value is not None
     }
@@ -98,7 +102,9 @@ def _prepare(args: argparse.Namespace, command: str) -> tuple[DeploymentSettings
     try:
         settings = settings_of(args)
     except ValidationError as error:
-        print(f"flashstock {command}: {_one_line(error)} (set REDIS_URL or --redis-url)", file=sys.stderr)
+        problem = _one_line(error)
+        hint = " (set REDIS_URL or --redis-url)" if "REDIS_URL" in problem else ""
+        print(f"flashstock {command}: {problem}{hint}", file=sys.stderr)
         return 2
     return settings, address
 
