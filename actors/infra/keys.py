@@ -37,9 +37,13 @@ publish transaction (``actors.ingest.store``):
 - ``{ns:ch:<channel>}:in``               stream: the platform's order messages (the inbox)
 - ``{ns:ch:<channel>}:decisions``        stream: published decisions, one entry per batch
 - ``{ns:ch:<channel>}:dead``             stream: unreadable messages with their reason
-- ``{ns:ch:<channel>}:orders``           hash: order id -> the order as first decided
+- ``{ns:ch:<channel>}:orders:<w>``       hash: order id -> the order as first decided
                                          (lines and outcome; written once: conflicts,
-                                         payments and cancels)
+                                         payments and cancels), one per window ``w`` of
+                                         the retention window, expiring at the end of the
+                                         next (``actors.ingest.order_index``); the unsplit
+                                         ``{ns:ch:<channel>}:orders`` of versions before is
+                                         read, and expires one window after the upgrade
 - ``{ns:ch:<channel>}:cancel-requests``  stream: orders a platform-first platform sold
                                          that flashstock refused: the platform must
                                          cancel them

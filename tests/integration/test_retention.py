@@ -1,23 +1,27 @@
 """The retention window an operator sets reaches Redis: an owner started from the settings
-writes line buckets that expire at their bucket's end plus the window (a real
-redis-server; the cluster variant is in test_sku_owner.py's suite)."""
+writes line buckets that expire at their bucket's end plus the window, and a channel's
+order index expires by windows of it (a real redis-server)."""
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 
 import pytest
 
-from actors.infra.codec import text
-from actors.infra.keys import PartitionKeys
+from actors.infra.codec import encode_order, text
+from actors.infra.keys import ChannelKeys, PartitionKeys
 from actors.infra.redis_client import connect
 from actors.infra.redis_server import RedisServer
-from actors.infra.settings import deployment_settings
+from actors.infra.settings import StoreConfig, deployment_settings
+from actors.ingest.order_index import window_expires_at, window_key, window_of
+from actors.ingest.store import Publication, RedisIngestStore
 from actors.owner.core import SkuOwner
 from actors.owner.store import RedisOwnerStore
 from policies.ledger import SkuSettings
 from policies.operations import Confirm, DefineSku, Release, Reserve
-from tests.support import fresh_namespace
+from policies.orders import RecordedOrder
+from tests.support import fresh_namespace, wait_for
 
 
 def test_an_owner_started_with_a_short_retention_expires_its_buckets_with_it(
@@ -50,4 +54,31 @@ def test_an_owner_started_with_a_short_retention_expires_its_buckets_with_it(
         client.hlen(PartitionKeys.of(config.namespace, p).lines(b)) for p in range(4) for b in set(buckets)
     )
     assert settled == 20  # every paid or cancelled line is in a bucket that expires
+    client.close()
+
+
+def test_the_order_index_expires_with_the_window_and_keeps_no_order_for_ever(
+    redis_server: RedisServer,
+) -> None:
+    config = StoreConfig(redis_server.url, fresh_namespace(), 1, retention_seconds=2.0, bucket_seconds=1)
+    keys = ChannelKeys.of(config.namespace, "douyin")
+    client = connect(config.redis_url)
+    before = RecordedOrder((("A", 1, "reserved", ""),), True)
+    client.hset(keys.orders, "old", encode_order(before))  # the unsplit index of versions before
+    store = RedisIngestStore.connect(config, "douyin")
+    assert 0 < client.ttl(keys.orders) <= 2  # bounded by the window from the first connection
+
+    recorded = RecordedOrder((("A", 2, "reserved", ""),), True)
+    written_at = time.time()
+    store.publish(Publication([], [], [], {"o1": recorded}, {}, []))
+    assert store.recorded_orders(["o1", "old"]) == {"o1": recorded, "old": before}
+    window = window_of(written_at, 2.0)
+    assert client.expiretime(window_key(keys, window)) in {
+        window_expires_at(w, 2.0) for w in (window, window + 1)
+    }
+
+    wait_for(lambda: not client.exists(window_key(keys, window), keys.orders), timeout=10, message="expiry")
+    assert store.recorded_orders(["o1", "old"]) == {}
+    assert not [k for k in client.scan_iter(match=f"{keys.orders}*")]  # nothing of the index is left
+    store.redis.close()
     client.close()

@@ -151,7 +151,7 @@ def test_the_serve_config_carries_retention_to_the_replicas_store(
     assert (args.store.retention_seconds, args.store.bucket_seconds) == (172800.0, 3600)
     given = AppArgs(redis_url="redis://unused", retention_seconds=600, bucket_seconds=60).store
     assert (given.retention_seconds, given.bucket_seconds) == (600.0, 60)
-    with pytest.raises(ValueError, match="bucket_seconds must be within 1..retention_seconds"):
+    with pytest.raises(ValueError, match=r"bucket_seconds must be within 1\.\.retention_seconds"):
         AppArgs(redis_url="redis://unused", retention_seconds=600, bucket_seconds=3600)
 
 
