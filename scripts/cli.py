@@ -164,6 +164,7 @@ def build_parser() -> argparse.ArgumentParser:
     from scripts.bench.ingest import add_parser as add_bench_ingest
     from scripts.bench.parse import add_parser as add_bench_parse
     from scripts.bench.restart import add_parser as add_bench_restart
+    from scripts.bench.retention import add_parser as add_bench_retention
     from scripts.chaos.run import add_parser as add_chaos
     from scripts.demo import add_parser as add_demo
     from scripts.deploy import add_parser as add_deploy
@@ -200,6 +201,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_bench_http(suites)
     add_bench_parse(suites)
     add_bench_restart(suites)
+    add_bench_retention(suites)
     parser.formatter_class = DefaultsHelpFormatter
     _finish(commands.choices.values())
     _finish(suites.choices.values())
