@@ -9,6 +9,8 @@ the hash tag ``{ns:pN}``, so one commit touches one Redis Cluster slot:
 
 - ``ns:layout``                    the shard count the deployment runs with now
 - ``ns:partitions``                the partition count, fixed on the first start
+- ``ns:bucket-seconds``            the line buckets' span, fixed on the first start (3600
+                                   for a namespace written before it was recorded)
 - ``ns:epoch:{shards}:{index}``    the counter owner ``index``'s epochs are taken from
 - ``{ns:pN}:fence``                hash: ``epoch`` of the owner that may write the
                                    partition, ``shards`` of the layout it belongs to
@@ -93,6 +95,10 @@ def layout(ns: str) -> str:
 
 def partition_count(ns: str) -> str:
     return f"{ns}:partitions"
+
+
+def bucket_span(ns: str) -> str:
+    return f"{ns}:bucket-seconds"
 
 
 class PartitionKeys(NamedTuple):

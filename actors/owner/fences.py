@@ -21,8 +21,8 @@ from actors.infra.atomic_write import atomic_write
 from actors.infra.codec import text
 from actors.infra.keys import PartitionKeys
 from actors.infra.redis_client import RedisClient
-from actors.infra.settings import StoreConfig
-from actors.owner.batch import PartitionCountError, layout_mismatch
+from actors.infra.settings import DEFAULT_BUCKET_SECONDS, StoreConfig
+from actors.owner.batch import PartitionCountError, bucket_span_mismatch, layout_mismatch
 from actors.owner.scripts import RESHARD_LUA, TAKE_LUA
 from policies.routing import partitions_of
 
@@ -37,10 +37,19 @@ def read_layout(client: RedisClient, config: StoreConfig) -> int | None:
 
 
 def claim_layout(client: RedisClient, config: StoreConfig, partitions: Sequence[PartitionKeys]) -> None:
-    """Record ``config``'s partition and shard counts as the deployment's if none are
-    recorded; ``PartitionCountError`` / ``LayoutMismatchError`` if others are (reshard
-    first: ``actors.owner.handoff``; the partition count never changes)."""
+    """Record ``config``'s partition and shard counts and bucket span as the deployment's
+    if none are recorded; ``BucketSpanError`` / ``PartitionCountError`` /
+    ``LayoutMismatchError`` if others are (reshard first: ``actors.owner.handoff``; the
+    partition count and the bucket span never change)."""
     partitions_key = keys.partition_count(config.namespace)
+    # the bucket span before the partition count: a namespace with a partition count and no
+    # span was written before the span was recorded, when it was always the default
+    span_key = keys.bucket_span(config.namespace)
+    fresh = not client.exists(partitions_key)
+    client.set(span_key, config.bucket_seconds if fresh else DEFAULT_BUCKET_SECONDS, nx=True)
+    span = int(text(client.get(span_key)))
+    if span != config.bucket_seconds:
+        raise bucket_span_mismatch(config, span)
     client.set(partitions_key, config.partitions, nx=True)
     recorded = int(text(client.get(partitions_key)))
     if recorded != config.partitions:
