@@ -25,6 +25,7 @@ from actors.bootstrap import kill_system, start_system
 from actors.infra.durability import startup_line
 from actors.infra.runtime import guard_durability, ray_for
 from actors.infra.settings import DeploymentSettings, deployment_settings
+from actors.owner.fences import bucket_span_problem
 from actors.upgrade.guard import guard_layout
 from policies.operations import DefineSku
 from scripts.catalog import load_catalog, validation_problems
@@ -124,6 +125,10 @@ def run_up(args: argparse.Namespace) -> int:
         return 2
     durability = guard_durability(settings.redis_url, allow_volatile=args.allow_volatile_redis)
     guard_layout(settings.redis_url, settings.namespace)  # before Ray starts (start_system checks again)
+    problem = bucket_span_problem(settings.store)
+    if problem:
+        print(f"flashstock up: {problem}", file=sys.stderr)
+        return 2
     line = startup_line(durability, allow_volatile=args.allow_volatile_redis)
     if line:
         print(f"flashstock up: {line}", file=sys.stderr, flush=True)

@@ -25,7 +25,8 @@ from actors.bootstrap import start_system, stop_system
 from actors.infra.durability import ALLOW_VOLATILE_OPTION, startup_line
 from actors.infra.redis_server import RedisServerError
 from actors.infra.runtime import DEFAULT_DATA_DIR, RedisRuntime, keep_redis_alive, ray_for, redis_runtime
-from actors.infra.settings import current_settings
+from actors.infra.settings import StoreConfig, current_settings
+from actors.owner.fences import bucket_span_problem
 from actors.upgrade.guard import guard_layout
 from policies.channel_modes import channel_modes
 from policies.ledger import SkuSettings
@@ -145,6 +146,18 @@ def run(args: argparse.Namespace) -> int:
                 if line:
                     print(f"flashstock serve: {line}", file=sys.stderr, flush=True)
             guard_layout(redis.url, args.namespace)  # before Ray starts (start_system checks again)
+            problem = bucket_span_problem(
+                StoreConfig(
+                    redis.url,
+                    args.namespace,
+                    args.shards,
+                    retention_seconds=args.retention_seconds,
+                    bucket_seconds=args.bucket_seconds,
+                )
+            )
+            if problem:
+                print(f"flashstock serve: {problem}", file=sys.stderr)
+                return 2
             return serve_until_stopped(args, redis, catalog, stop)
     except RedisServerError as exc:
         print(f"flashstock serve: {exc}", file=sys.stderr)

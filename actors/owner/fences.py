@@ -20,7 +20,7 @@ from actors.infra import keys
 from actors.infra.atomic_write import atomic_write
 from actors.infra.codec import text
 from actors.infra.keys import PartitionKeys
-from actors.infra.redis_client import RedisClient
+from actors.infra.redis_client import RedisClient, connect
 from actors.infra.settings import DEFAULT_BUCKET_SECONDS, StoreConfig
 from actors.owner.batch import PartitionCountError, bucket_span_mismatch, layout_mismatch
 from actors.owner.scripts import RESHARD_LUA, TAKE_LUA
@@ -62,6 +62,21 @@ def claim_layout(client: RedisClient, config: StoreConfig, partitions: Sequence[
     if current != config.shard_count:
         raise layout_mismatch(config, current)
     _write_fences(client, config, [(k.fence, _HSETNX, ()) for k in partitions])
+
+
+def bucket_span_problem(config: StoreConfig) -> str | None:
+    """Why owners of ``config`` would be refused for their bucket span (``claim_layout``'s
+    rule), asked before anything starts so a command can say it in one line; None when
+    the namespace is new or was written with the same span."""
+    client = connect(config.redis_url, socket_timeout=10.0, socket_connect_timeout=5.0)
+    try:
+        recorded = client.get(keys.bucket_span(config.namespace))
+        if recorded is None and not client.exists(keys.partition_count(config.namespace)):
+            return None
+        span = DEFAULT_BUCKET_SECONDS if recorded is None else int(text(recorded))
+    finally:
+        client.close()
+    return None if span == config.bucket_seconds else str(bucket_span_mismatch(config, span))
 
 
 def set_layout(client: RedisClient, config: StoreConfig, partitions: Sequence[PartitionKeys]) -> None:

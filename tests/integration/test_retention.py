@@ -4,11 +4,13 @@ order index expires by windows of it (a real redis-server)."""
 
 from __future__ import annotations
 
+import signal
 import time
 from dataclasses import replace
 
 import pytest
 
+from actors.infra import keys
 from actors.infra.codec import encode_order, text
 from actors.infra.keys import ChannelKeys, PartitionKeys
 from actors.infra.redis_client import connect
@@ -17,10 +19,12 @@ from actors.infra.settings import StoreConfig, deployment_settings
 from actors.ingest.order_index import window_expires_at, window_key, window_of
 from actors.ingest.store import Publication, RedisIngestStore
 from actors.owner.core import SkuOwner
+from actors.owner.fences import bucket_span_problem
 from actors.owner.store import RedisOwnerStore
 from policies.ledger import SkuSettings
 from policies.operations import Confirm, DefineSku, Release, Reserve
 from policies.orders import RecordedOrder
+from scripts.cli import main
 from tests.support import fresh_namespace, wait_for
 
 
@@ -82,3 +86,29 @@ def test_the_order_index_expires_with_the_window_and_keeps_no_order_for_ever(
     assert not [k for k in client.scan_iter(match=f"{keys.orders}*")]  # nothing of the index is left
     store.redis.close()
     client.close()
+
+
+def test_serve_refuses_another_bucket_span_than_the_namespace_was_written_with(
+    redis_server: RedisServer, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    namespace = fresh_namespace()
+    config = StoreConfig(redis_server.url, namespace, 1, retention_seconds=600.0, bucket_seconds=60)
+    assert bucket_span_problem(config) is None  # a new namespace takes any span
+    SkuOwner(config, 0, RedisOwnerStore(config)).apply([DefineSku(SkuSettings("A"), 1)])
+    assert bucket_span_problem(config) is None
+    monkeypatch.setenv("REDIS_URL", redis_server.url)
+
+    handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:  # serve installs its own handlers before it starts anything
+        refused = main(["serve", "--namespace", namespace, "--shards", "1", "--allow-volatile-redis"])
+    finally:
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)
+
+    assert refused == 2  # before Ray or any actor starts
+    err = capsys.readouterr().err
+    assert f"namespace {namespace!r} was written with line buckets of 60 s, not 3600 s" in err
+    client = connect(redis_server.url)
+    client.delete(keys.bucket_span(namespace))  # as versions before left a namespace
+    client.close()
+    assert "line buckets of 3600 s, not 60 s" in str(bucket_span_problem(config))
