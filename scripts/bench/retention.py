@@ -78,8 +78,8 @@ def add_parser(suites: Any) -> None:
         "--recent-lines",
         type=int,
         default=20_000,
-        help="line records the owner keeps in memory besides the last 20 s (a deployment's default is "
-        "200,000; smaller here so the owner's memory levels off within a short run)",
+        help="line records the owner keeps in memory besides the last 20 s (a deployment keeps "
+        "200,000; fewer here so the owner's memory levels off within a short run)",
     )
     parser.add_argument(
         "--json", type=Path, default=None, help="also write every sample and the summary here"
