@@ -164,6 +164,7 @@ def build_parser() -> argparse.ArgumentParser:
     from scripts.bench.ingest import add_parser as add_bench_ingest
     from scripts.bench.parse import add_parser as add_bench_parse
     from scripts.bench.restart import add_parser as add_bench_restart
+    from scripts.bench.retention import add_parser as add_bench_retention
     from scripts.chaos.run import add_parser as add_chaos
     from scripts.demo import add_parser as add_demo
     from scripts.deploy import add_parser as add_deploy
@@ -200,6 +201,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_bench_http(suites)
     add_bench_parse(suites)
     add_bench_restart(suites)
+    add_bench_retention(suites)
     parser.formatter_class = DefaultsHelpFormatter
     _finish(commands.choices.values())
     _finish(suites.choices.values())
@@ -232,12 +234,16 @@ def parse_arguments(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 
 def setting_errors(error: ValidationError) -> str:
-    """A settings error on one line, each problem named by its environment variable."""
-    names = (str(e["loc"][0]) if e["loc"] else "settings" for e in error.errors())
-    return "; ".join(
-        f"{name if name.isupper() else 'FLASHSTOCK_' + name.upper()}: {e['msg']}"
-        for name, e in zip(names, error.errors(), strict=True)
-    )
+    """A settings error on one line, each problem named by its environment variable (a
+    problem of several settings together names them in its message)."""
+    problems = []
+    for e in error.errors():
+        if not e["loc"]:
+            problems.append(str(e["msg"]).removeprefix("Value error, "))
+            continue
+        name = str(e["loc"][0])
+        problems.append(f"{name if name.isupper() else 'FLASHSTOCK_' + name.upper()}: {e['msg']}")
+    return "; ".join(problems)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

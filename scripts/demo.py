@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import random
+import sys
 import threading
 import time
 import uuid
@@ -21,6 +22,7 @@ from actors.infra.settings import StoreConfig, current_settings
 from actors.owner.client import StockClient
 from policies.ledger import Decision, SkuSettings, keeps_invariant
 from policies.operations import Confirm, DefineSku, Release, Reserve
+from scripts.retention_options import add_retention_options, retention_option_problem
 
 CATALOGUE = [
     (
@@ -55,17 +57,28 @@ def add_parser(commands: Any) -> None:
         default=DEFAULT_DATA_DIR,
         help="embedded Redis data (ignored when REDIS_URL is set)",
     )
+    add_retention_options(parser)
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    problem = retention_option_problem(args)
+    if problem:
+        print(f"flashstock demo: {problem}", file=sys.stderr)
+        return 2
     run_id = uuid.uuid4().hex[:8]
     print(
         f"flashstock demo {run_id}: {args.orders} orders from {args.buyers} buyers "
         f"on {len(CHANNELS)} platforms"
     )
     with redis_for(args.data_dir) as redis_url, ray_for(num_cpus=2, log_level=args.log_level):
-        config = StoreConfig(redis_url, namespace=f"demo-{run_id}", shard_count=args.shards)
+        config = StoreConfig(
+            redis_url,
+            namespace=f"demo-{run_id}",
+            shard_count=args.shards,
+            retention_seconds=args.retention_seconds,
+            bucket_seconds=args.bucket_seconds,
+        )
         client = StockClient.start(config)
         try:
             client.submit([DefineSku(settings, on_hand) for settings, on_hand in CATALOGUE])

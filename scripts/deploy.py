@@ -25,9 +25,11 @@ from actors.bootstrap import kill_system, start_system
 from actors.infra.durability import startup_line
 from actors.infra.runtime import guard_durability, ray_for
 from actors.infra.settings import DeploymentSettings, deployment_settings
+from actors.owner.fences import bucket_span_problem
 from actors.upgrade.guard import guard_layout
 from policies.operations import DefineSku
 from scripts.catalog import load_catalog, validation_problems
+from scripts.retention_options import add_retention_options
 from scripts.serve import declared_modes
 from serve_app.backend import AppArgs
 from serve_app.secrets import webhook_secret
@@ -38,6 +40,7 @@ def add_parser(commands: Any) -> None:
         "up", help="start the actor system on a Ray cluster (detached) and load a catalogue"
     )
     _common(up)
+    add_retention_options(up, from_settings=False)
     up.add_argument("--catalog", type=Path, default=None, help="SKUs to load (YAML or JSON)")
     up.add_argument(
         "--channel-mode",
@@ -80,6 +83,8 @@ def settings_of(args: argparse.Namespace) -> DeploymentSettings:
             "REDIS_URL": args.redis_url,
             "namespace": args.namespace,
             "shards": args.shards,
+            "retention_seconds": getattr(args, "retention_seconds", None),
+            "bucket_seconds": getattr(args, "bucket_seconds", None),
         }.items()
         if value is not None
     }
@@ -98,7 +103,9 @@ def _prepare(args: argparse.Namespace, command: str) -> tuple[DeploymentSettings
     try:
         settings = settings_of(args)
     except ValidationError as error:
-        print(f"flashstock {command}: {_one_line(error)} (set REDIS_URL or --redis-url)", file=sys.stderr)
+        problem = _one_line(error)
+        hint = " (set REDIS_URL or --redis-url)" if "REDIS_URL" in problem else ""
+        print(f"flashstock {command}: {problem}{hint}", file=sys.stderr)
         return 2
     return settings, address
 
@@ -118,6 +125,10 @@ def run_up(args: argparse.Namespace) -> int:
         return 2
     durability = guard_durability(settings.redis_url, allow_volatile=args.allow_volatile_redis)
     guard_layout(settings.redis_url, settings.namespace)  # before Ray starts (start_system checks again)
+    problem = bucket_span_problem(settings.store)
+    if problem:
+        print(f"flashstock up: {problem}", file=sys.stderr)
+        return 2
     line = startup_line(durability, allow_volatile=args.allow_volatile_redis)
     if line:
         print(f"flashstock up: {line}", file=sys.stderr, flush=True)

@@ -26,11 +26,13 @@ from actors.infra.durability import ALLOW_VOLATILE_OPTION, startup_line
 from actors.infra.redis_server import RedisServerError
 from actors.infra.runtime import DEFAULT_DATA_DIR, RedisRuntime, keep_redis_alive, ray_for, redis_runtime
 from actors.infra.settings import StoreConfig, current_settings
+from actors.owner.fences import bucket_span_problem
 from actors.upgrade.guard import guard_layout
 from policies.channel_modes import channel_modes
 from policies.ledger import SkuSettings
 from policies.operations import DefineSku
 from scripts.catalog import load_catalog
+from scripts.retention_options import add_retention_options, retention_option_problem
 from serve_app.app import application, passthrough_env
 from serve_app.auth import TokenBook, is_loopback
 from serve_app.backend import AppArgs, channel_secret
@@ -57,6 +59,7 @@ def add_parser(commands: Any) -> None:
     parser.add_argument(
         "--namespace", default=current_settings().namespace, help="Redis key namespace (FLASHSTOCK_NAMESPACE)"
     )
+    add_retention_options(parser)
     parser.add_argument("--catalog", type=Path, default=None, help="SKUs to load (YAML or JSON)")
     parser.add_argument(
         "--data-dir",
@@ -120,6 +123,10 @@ def run(args: argparse.Namespace) -> int:
             "(role:name:token,...) or use --host 127.0.0.1"
         )
         return 2
+    problem = retention_option_problem(args)
+    if problem:
+        print(f"flashstock serve: {problem}", file=sys.stderr)
+        return 2
     try:  # the channel modes are checked before anything starts
         channel_modes(AppArgs(redis_url="redis://unused").channels, declared_modes(args.channel_mode))
     except ValueError as error:
@@ -139,6 +146,18 @@ def run(args: argparse.Namespace) -> int:
                 if line:
                     print(f"flashstock serve: {line}", file=sys.stderr, flush=True)
             guard_layout(redis.url, args.namespace)  # before Ray starts (start_system checks again)
+            problem = bucket_span_problem(
+                StoreConfig(
+                    redis.url,
+                    args.namespace,
+                    args.shards,
+                    retention_seconds=args.retention_seconds,
+                    bucket_seconds=args.bucket_seconds,
+                )
+            )
+            if problem:
+                print(f"flashstock serve: {problem}", file=sys.stderr)
+                return 2
             return serve_until_stopped(args, redis, catalog, stop)
     except RedisServerError as exc:
         print(f"flashstock serve: {exc}", file=sys.stderr)
@@ -177,6 +196,8 @@ def serve_until_stopped(
             redis_url=redis.url,
             namespace=args.namespace,
             shard_count=args.shards,
+            retention_seconds=args.retention_seconds,
+            bucket_seconds=args.bucket_seconds,
             channel_modes=declared_modes(args.channel_mode),
             front_door=FrontDoorArgs(allowed_hosts=allowed_hosts(args.host, args.allowed_host)),
             redis_durability=(
@@ -185,9 +206,8 @@ def serve_until_stopped(
                 else None
             ),
         )
-        config = StoreConfig(redis.url, args.namespace, args.shards)
         system = start_system(
-            config,
+            app_args.store,
             app_args.channels,
             secrets={c: s for c in app_args.channels if (s := channel_secret(c))},
             modes=app_args.modes,

@@ -2,6 +2,7 @@
 serve_app.application:app`` and an import path in a Serve config or a KubeRay
 RayService, with its settings from the environment of the process that builds it
 (``DeploymentSettings``: ``REDIS_URL``, ``FLASHSTOCK_NAMESPACE``, ``FLASHSTOCK_SHARDS``,
+``FLASHSTOCK_RETENTION_SECONDS``, ``FLASHSTOCK_BUCKET_SECONDS``,
 or a ``.env`` file in that process's working directory: for ``serve deploy`` and KubeRay
 that is a task on the cluster, so set them on the nodes). It is built on first access,
 not at import.
@@ -26,6 +27,8 @@ def from_settings(settings: DeploymentSettings) -> Application:
             redis_url=settings.redis_url,
             namespace=settings.namespace,
             shard_count=settings.shards,
+            retention_seconds=settings.retention_seconds,
+            bucket_seconds=settings.bucket_seconds,
             bootstrap=True,
         )
     )

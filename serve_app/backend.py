@@ -19,7 +19,13 @@ from actors.infra import keys
 from actors.infra.codec import decode_silence, decode_subscription, text
 from actors.infra.directory import forecaster_handle, forecaster_name, owner_handles
 from actors.infra.redis_client import connect
-from actors.infra.settings import DEFAULT_NAMESPACE, DEFAULT_SHARD_COUNT, StoreConfig, current_settings
+from actors.infra.settings import (
+    DEFAULT_NAMESPACE,
+    DEFAULT_SHARD_COUNT,
+    StoreConfig,
+    current_settings,
+    retention_problem,
+)
 from actors.ingest.core import ChannelIngest, IngestResult
 from actors.ingest.store import RedisIngestStore
 from actors.owner.client import StockClient
@@ -47,6 +53,11 @@ class AppArgs(BaseModel):
     redis_url: str = Field(default_factory=lambda: current_settings().redis_url or "")
     namespace: str = DEFAULT_NAMESPACE
     shard_count: int = DEFAULT_SHARD_COUNT
+    #: the line history's window and bucket span (seconds), as the owners were started
+    #: with: ``GET /v1/orders`` looks in the buckets they name. Default the settings of the
+    #: process that builds the app (``FLASHSTOCK_RETENTION_SECONDS`` / ``_BUCKET_SECONDS``)
+    retention_seconds: float = Field(default_factory=lambda: current_settings().retention_seconds)
+    bucket_seconds: int = Field(default_factory=lambda: current_settings().bucket_seconds)
     #: channel name -> payload format (douyin, taobao, kuaishou, generic)
     channels: dict[str, str] = Field(
         default_factory=lambda: {
@@ -77,7 +88,20 @@ class AppArgs(BaseModel):
 
     @property
     def store(self) -> StoreConfig:
-        return StoreConfig(self.redis_url, self.namespace, self.shard_count)
+        return StoreConfig(
+            self.redis_url,
+            self.namespace,
+            self.shard_count,
+            retention_seconds=self.retention_seconds,
+            bucket_seconds=self.bucket_seconds,
+        )
+
+    @model_validator(mode="after")
+    def _usable_retention(self) -> AppArgs:
+        problem = retention_problem(self.retention_seconds, self.bucket_seconds)
+        if problem:
+            raise ValueError(problem)
+        return self
 
     @model_validator(mode="after")
     def _redis_named(self) -> AppArgs:

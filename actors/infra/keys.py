@@ -9,6 +9,8 @@ the hash tag ``{ns:pN}``, so one commit touches one Redis Cluster slot:
 
 - ``ns:layout``                    the shard count the deployment runs with now
 - ``ns:partitions``                the partition count, fixed on the first start
+- ``ns:bucket-seconds``            the line buckets' span, fixed on the first start (3600
+                                   for a namespace written before it was recorded)
 - ``ns:epoch:{shards}:{index}``    the counter owner ``index``'s epochs are taken from
 - ``{ns:pN}:fence``                hash: ``epoch`` of the owner that may write the
                                    partition, ``shards`` of the layout it belongs to
@@ -37,9 +39,13 @@ publish transaction (``actors.ingest.store``):
 - ``{ns:ch:<channel>}:in``               stream: the platform's order messages (the inbox)
 - ``{ns:ch:<channel>}:decisions``        stream: published decisions, one entry per batch
 - ``{ns:ch:<channel>}:dead``             stream: unreadable messages with their reason
-- ``{ns:ch:<channel>}:orders``           hash: order id -> the order as first decided
+- ``{ns:ch:<channel>}:orders:<w>``       hash: order id -> the order as first decided
                                          (lines and outcome; written once: conflicts,
-                                         payments and cancels)
+                                         payments and cancels), one per window ``w`` of
+                                         the retention window, expiring at the end of the
+                                         next (``actors.ingest.order_index``); the unsplit
+                                         ``{ns:ch:<channel>}:orders`` of versions before is
+                                         read, and expires one window after the upgrade
 - ``{ns:ch:<channel>}:cancel-requests``  stream: orders a platform-first platform sold
                                          that flashstock refused: the platform must
                                          cancel them
@@ -89,6 +95,10 @@ def layout(ns: str) -> str:
 
 def partition_count(ns: str) -> str:
     return f"{ns}:partitions"
+
+
+def bucket_span(ns: str) -> str:
+    return f"{ns}:bucket-seconds"
 
 
 class PartitionKeys(NamedTuple):

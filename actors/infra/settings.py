@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from policies.routing import DEFAULT_PARTITIONS
@@ -16,6 +16,15 @@ DEFAULT_NAMESPACE = "fs"
 #: another driver) finds them by name
 RAY_NAMESPACE = "flashstock"
 DEFAULT_SHARD_COUNT = 2
+#: how long a settled order line's decision stays retrievable after its bucket ends: 7
+#: days, longer than the platforms' redelivery horizons (a platform retries a webhook for
+#: hours to a day or two; an operator replays a day's orders), ``docs/storage.md``
+DEFAULT_RETENTION_SECONDS = 7 * 24 * 3600.0
+#: the span of commit time of one line bucket (one hash, one EXPIREAT): an hour
+DEFAULT_BUCKET_SECONDS = 3600
+#: the shortest retention an operator may set: a platform's ordinary retries (seconds to a
+#: minute apart) must find their first decision, or a redelivered order is decided afresh
+MIN_RETENTION_SECONDS = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,8 +50,8 @@ class StoreConfig:
     namespace: str = DEFAULT_NAMESPACE
     shard_count: int = DEFAULT_SHARD_COUNT
     partitions: int = DEFAULT_PARTITIONS
-    retention_seconds: float = 7 * 24 * 3600.0
-    bucket_seconds: int = 3600
+    retention_seconds: float = DEFAULT_RETENTION_SECONDS
+    bucket_seconds: int = DEFAULT_BUCKET_SECONDS
     recent_lines: int = 200_000
     recent_seconds: float = 20.0
     clock_skew_seconds: float = 5.0
@@ -66,6 +75,28 @@ class StoreConfig:
             raise ValueError("recent_lines, recent_seconds and clock_skew_seconds must be >= 0")
         if not self.namespace or ":" in self.namespace or "{" in self.namespace:
             raise ValueError(f"namespace must be non-empty without ':' or '{{', got {self.namespace!r}")
+
+
+def retention_problem(
+    retention_seconds: float,
+    bucket_seconds: int,
+    names: tuple[str, str] = ("retention_seconds", "bucket_seconds"),
+) -> str | None:
+    """What is wrong with an operator's retention window and line bucket span (seconds),
+    naming each by ``names`` (its option or environment variable); None when both are
+    usable. ``StoreConfig`` alone accepts shorter windows (tests and ``bench retention``)."""
+    retention, bucket = names
+    if retention_seconds < MIN_RETENTION_SECONDS:
+        return (
+            f"{retention} must be at least {MIN_RETENTION_SECONDS:g} seconds, got {retention_seconds:g}: "
+            "a platform's retries must find their first decision"
+        )
+    if bucket_seconds < 1 or bucket_seconds > retention_seconds:
+        return (
+            f"{bucket} must be within 1..{retention} ({retention_seconds:g}), got {bucket_seconds}: "
+            "a bucket is a slice of the retention window"
+        )
+    return None
 
 
 #: a directory of secret files, one per setting (``redis_url``, ``flashstock_tokens``, ...),
@@ -103,13 +134,36 @@ class Settings(BaseSettings):
     #: ``FLASHSTOCK_WEBHOOK_ALLOW_PRIVATE``: non-public webhook targets allowed
     #: (``actors.alerts.webhooks.allowed_targets``)
     webhook_allow_private: str = ""
+    #: ``FLASHSTOCK_RETENTION_SECONDS``: how long a settled order line's decision (and the
+    #: channel's order index, the ledger log) stays retrievable, ``docs/storage.md``
+    retention_seconds: float = DEFAULT_RETENTION_SECONDS
+    #: ``FLASHSTOCK_BUCKET_SECONDS``: the commit-time span of one line bucket; fixed for the
+    #: life of a namespace's data (its buckets are named by it)
+    bucket_seconds: int = DEFAULT_BUCKET_SECONDS
+
+    @model_validator(mode="after")
+    def _usable_retention(self) -> Settings:
+        problem = retention_problem(
+            self.retention_seconds,
+            self.bucket_seconds,
+            ("FLASHSTOCK_RETENTION_SECONDS", "FLASHSTOCK_BUCKET_SECONDS"),
+        )
+        if problem:
+            raise ValueError(problem)
+        return self
 
     @property
     def store(self) -> StoreConfig:
         """The deployment's store; ``ValueError`` without a ``redis_url``."""
         if not self.redis_url:
             raise ValueError("REDIS_URL is not set")
-        return StoreConfig(self.redis_url, self.namespace, self.shards)
+        return StoreConfig(
+            self.redis_url,
+            self.namespace,
+            self.shards,
+            retention_seconds=self.retention_seconds,
+            bucket_seconds=self.bucket_seconds,
+        )
 
 
 class DeploymentSettings(Settings):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
 from actors.infra.codec import (
@@ -15,6 +15,8 @@ from actors.infra.codec import (
     format_notice,
     format_order_decision,
 )
+from actors.infra.settings import DEFAULT_RETENTION_SECONDS
+from actors.ingest.order_index import window_expires_at, window_of, windows_to_read
 from actors.ingest.store import (
     SCAN_START,
     Backlog,
@@ -38,13 +40,18 @@ class MemoryIngestStore:
     """The same behaviour in one process's memory: a stream with one consumer group
     (delivery, pending entries per consumer, claims by idle time), no blocking reads."""
 
-    def __init__(self) -> None:
+    def __init__(
+        self, *, retention_seconds: float = DEFAULT_RETENTION_SECONDS, clock: Callable[[], float] = time.time
+    ) -> None:
+        self.retention_seconds = retention_seconds
+        self.clock = clock
         self._lock = threading.Lock()
         self._inbox: list[InboxEntry] = []
         self._delivered = 0  # entries of the inbox handed out as new so far
         self._last_id = 0  # the sequence of the last entry id given out
         self._pending: dict[str, _Delivery] = {}
-        self._orders: dict[str, str] = {}
+        #: the order index by window (``actors.ingest.order_index``): window -> order id -> record
+        self._orders: dict[int, dict[str, str]] = {}
         self._decisions: list[str] = []
         self._dead: list[DeadLetter] = []
         self._counters: dict[str, int] = {}
@@ -79,8 +86,18 @@ class MemoryIngestStore:
             return ClaimedPage(rest[0].entry_id if rest else SCAN_START, page, 0)
 
     def recorded_orders(self, order_ids: Sequence[str]) -> dict[str, RecordedOrder]:
+        now = self.clock()
+        found: dict[str, RecordedOrder] = {}
         with self._lock:
-            return {o: decode_order(self._orders[o]) for o in order_ids if self._orders.get(o)}
+            for window in windows_to_read(now, self.retention_seconds):  # oldest first: it wins
+                if window_expires_at(window, self.retention_seconds) <= now:
+                    self._orders.pop(window, None)  # as Redis expires it
+                    continue
+                recorded = self._orders.get(window, {})
+                for order_id in order_ids:
+                    if order_id in recorded and order_id not in found:
+                        found[order_id] = decode_order(recorded[order_id])
+        return found
 
     def order_skus(self, order_ids: Sequence[str]) -> dict[str, list[str]]:
         """The SKUs of the accepted orders among ``order_ids``."""
@@ -88,10 +105,12 @@ class MemoryIngestStore:
 
     def publish(self, publication: Publication) -> None:
         orders, notices, dead, order_index, counts, acknowledged, cancellations = publication
+        window = window_of(self.clock(), self.retention_seconds)
         with self._lock:
             self._cancellations.extend(cancellations)
+            current = self._orders.setdefault(window, {})
             for order_id, recorded in order_index.items():
-                self._orders.setdefault(order_id, encode_order(recorded))  # never overwritten
+                current.setdefault(order_id, encode_order(recorded))  # never overwritten
             if orders or notices:
                 lines = [format_order_decision(o) for o in orders] + [format_notice(n) for n in notices]
                 self._decisions.append("\n".join(lines))

@@ -12,9 +12,10 @@ channel's hash tag):
 - ``{ns:ch:<channel>}:decisions``    published decisions, one entry per batch, a line per
                                      decision (``actors.infra.codec``)
 - ``{ns:ch:<channel>}:dead``         unreadable messages: ``reason``, ``raw``, ``order_id``
-- ``{ns:ch:<channel>}:orders``       order id -> the order as first decided
+- ``{ns:ch:<channel>}:orders:<w>``   order id -> the order as first decided
                                      (``encode_order``: its lines and outcome), written
-                                     once, never overwritten
+                                     once, never overwritten, in windows of the retention
+                                     window that expire (``actors.ingest.order_index``)
 - ``{ns:ch:<channel>}:cancel-requests``  orders the platform must cancel
 - ``{ns:ch:<channel>}:ingest-stats`` counters
 
@@ -30,7 +31,8 @@ same transaction, are delivered again only if it was not applied.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, NamedTuple, Protocol
 
 import redis
@@ -38,15 +40,14 @@ import redis
 from actors.infra.atomic_write import atomic_write
 from actors.infra.codec import (
     decision_fields,
-    decode_order,
-    encode_order,
     format_notice,
     format_order_decision,
     text,
 )
 from actors.infra.keys import ChannelKeys
 from actors.infra.redis_client import RedisClient, connect
-from actors.infra.settings import StoreConfig
+from actors.infra.settings import DEFAULT_RETENTION_SECONDS, StoreConfig
+from actors.ingest.order_index import bound_unsplit_index, queue_records, read_recorded
 from policies.channels import Unreadable
 from policies.operations import FIELD_SEPARATOR
 from policies.orders import CancellationRequest, NoticeDecision, OrderDecision, RecordedOrder
@@ -215,10 +216,21 @@ def accepted_skus(recorded: Mapping[str, RecordedOrder]) -> dict[str, list[str]]
 class RedisIngestStore:
     """A channel's ingest on Redis; creates the inbox and its consumer group if missing."""
 
-    def __init__(self, client: RedisClient, keys: ChannelKeys, *, stream_maxlen: int = 1_000_000) -> None:
+    def __init__(
+        self,
+        client: RedisClient,
+        keys: ChannelKeys,
+        *,
+        stream_maxlen: int = 1_000_000,
+        retention_seconds: float = DEFAULT_RETENTION_SECONDS,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.redis = client
         self.keys = keys
         self.stream_maxlen = stream_maxlen
+        self.retention_seconds = retention_seconds
+        self.clock = clock
+        bound_unsplit_index(client, keys, retention_seconds)
         try:
             self.redis.xgroup_create(keys.inbox, GROUP, id="0", mkstream=True)
         except redis.exceptions.ResponseError as error:
@@ -230,7 +242,12 @@ class RedisIngestStore:
         cls, config: StoreConfig, channel: str, *, stream_maxlen: int = 1_000_000
     ) -> RedisIngestStore:
         client = connect(config.redis_url, socket_timeout=30.0)
-        return cls(client, ChannelKeys.of(config.namespace, channel), stream_maxlen=stream_maxlen)
+        return cls(
+            client,
+            ChannelKeys.of(config.namespace, channel),
+            stream_maxlen=stream_maxlen,
+            retention_seconds=config.retention_seconds,
+        )
 
     def read(self, consumer: str, count: int, *, pending: bool, block_ms: int = 0) -> list[InboxEntry]:
         replies: Any  # redis-py types stream replies loosely: read into InboxEntry below
@@ -251,12 +268,7 @@ class RedisIngestStore:
         return ClaimedPage(text(reply[0]), _inbox_entries(reply[1]), len(deleted))
 
     def recorded_orders(self, order_ids: Sequence[str]) -> dict[str, RecordedOrder]:
-        if not order_ids:
-            return {}
-        found = self.redis.hmget(self.keys.orders, list(order_ids))
-        return {
-            order_id: decode_order(text(raw)) for order_id, raw in zip(order_ids, found, strict=True) if raw
-        }
+        return read_recorded(self.redis, self.keys, order_ids, self.clock(), self.retention_seconds)
 
     def order_skus(self, order_ids: Sequence[str]) -> dict[str, list[str]]:
         """The SKUs of the accepted orders among ``order_ids``."""
@@ -265,13 +277,13 @@ class RedisIngestStore:
     def publish(self, publication: Publication) -> None:
         orders, notices, dead, order_index, counts, acknowledged, cancellations = publication
         keys = self.keys
+        now = self.clock()
 
         def queue(pipe: Any) -> None:
             for request in cancellations:
                 fields: dict[Any, Any] = cancellation_fields(request)  # redis-py's field types are invariant
                 pipe.xadd(keys.cancellations, fields, maxlen=self.stream_maxlen, approximate=True)
-            for order_id, recorded in order_index.items():
-                pipe.hsetnx(keys.orders, order_id, encode_order(recorded))  # never overwritten
+            queue_records(pipe, keys, order_index, now, self.retention_seconds)  # never overwritten
             if orders or notices:
                 # One entry per batch, a line per decision: per-order entries cost more than
                 # the decisions themselves at flash-sale rates.

@@ -41,6 +41,21 @@ class PartitionCountError(RuntimeError):
     """The deployment's data was written with another partition count."""
 
 
+class BucketSpanError(RuntimeError):
+    """The deployment's line buckets were written with another ``bucket_seconds``: their
+    names would not be found, so redelivered lines would be decided afresh."""
+
+
+def bucket_span_mismatch(config: StoreConfig, recorded: int) -> BucketSpanError:
+    """The error of an owner of ``config`` on a namespace whose buckets span ``recorded``
+    seconds (one wording for every store)."""
+    return BucketSpanError(
+        f"namespace {config.namespace!r} was written with line buckets of {recorded} s, not "
+        f"{config.bucket_seconds} s (FLASHSTOCK_BUCKET_SECONDS / --bucket-seconds): the span is "
+        "fixed for the life of a namespace's data, docs/storage.md#retention"
+    )
+
+
 class LayoutMismatchError(RuntimeError):
     """The deployment runs with another shard count; owners of this one may not start."""
 
@@ -121,8 +136,9 @@ class OwnerStore(Protocol):
 
     def claim_layout(self) -> None:
         """Record the config's shard and partition counts as the deployment's if none is
-        recorded; ``LayoutMismatchError`` if another shard count is,
-        ``PartitionCountError`` if another partition count is."""
+        recorded, and its line buckets' span; ``LayoutMismatchError`` if another shard count
+        is, ``PartitionCountError`` if another partition count is, ``BucketSpanError`` if
+        another bucket span is (a namespace written before the span was recorded has 3600)."""
 
     def take_epoch(self, index: int) -> int:
         """A new, higher epoch for owner ``index``: older incarnations are fenced from now."""

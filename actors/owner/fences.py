@@ -21,9 +21,9 @@ from actors.infra import keys
 from actors.infra.atomic_write import atomic_write
 from actors.infra.codec import text
 from actors.infra.keys import PartitionKeys
-from actors.infra.redis_client import RedisClient
-from actors.infra.settings import StoreConfig
-from actors.owner.batch import PartitionCountError, layout_mismatch
+from actors.infra.redis_client import RedisClient, connect
+from actors.infra.settings import DEFAULT_BUCKET_SECONDS, StoreConfig
+from actors.owner.batch import PartitionCountError, bucket_span_mismatch, layout_mismatch
 from actors.owner.scripts import RESHARD_LUA, TAKE_LUA
 from policies.routing import partitions_of
 
@@ -38,10 +38,19 @@ def read_layout(client: RedisClient, config: StoreConfig) -> int | None:
 
 
 def claim_layout(client: RedisClient, config: StoreConfig, partitions: Sequence[PartitionKeys]) -> None:
-    """Record ``config``'s partition and shard counts as the deployment's if none are
-    recorded; ``PartitionCountError`` / ``LayoutMismatchError`` if others are (reshard
-    first: ``actors.owner.handoff``; the partition count never changes)."""
+    """Record ``config``'s partition and shard counts and bucket span as the deployment's
+    if none are recorded; ``BucketSpanError`` / ``PartitionCountError`` /
+    ``LayoutMismatchError`` if others are (reshard first: ``actors.owner.handoff``; the
+    partition count and the bucket span never change)."""
     partitions_key = keys.partition_count(config.namespace)
+    # the bucket span before the partition count: a namespace with a partition count and no
+    # span was written before the span was recorded, when it was always the default
+    span_key = keys.bucket_span(config.namespace)
+    fresh = not client.exists(partitions_key)
+    client.set(span_key, config.bucket_seconds if fresh else DEFAULT_BUCKET_SECONDS, nx=True)
+    span = int(text(client.get(span_key)))
+    if span != config.bucket_seconds:
+        raise bucket_span_mismatch(config, span)
     client.set(partitions_key, config.partitions, nx=True)
     recorded = int(text(client.get(partitions_key)))
     if recorded != config.partitions:
@@ -54,6 +63,21 @@ def claim_layout(client: RedisClient, config: StoreConfig, partitions: Sequence[
     if current != config.shard_count:
         raise layout_mismatch(config, current)
     _write_fences(client, config, [(k.fence, _HSETNX, ()) for k in partitions])
+
+
+def bucket_span_problem(config: StoreConfig) -> str | None:
+    """Why owners of ``config`` would be refused for their bucket span (``claim_layout``'s
+    rule), asked before anything starts so a command can say it in one line; None when
+    the namespace is new or was written with the same span."""
+    client = connect(config.redis_url, socket_timeout=10.0, socket_connect_timeout=5.0)
+    try:
+        recorded = client.get(keys.bucket_span(config.namespace))
+        if recorded is None and not client.exists(keys.partition_count(config.namespace)):
+            return None
+        span = DEFAULT_BUCKET_SECONDS if recorded is None else int(text(recorded))
+    finally:
+        client.close()
+    return None if span == config.bucket_seconds else str(bucket_span_mismatch(config, span))
 
 
 def set_layout(client: RedisClient, config: StoreConfig, partitions: Sequence[PartitionKeys]) -> None:

@@ -21,13 +21,14 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from actors.infra.codec import LedgerCounters, LedgerEntry, decode_record
-from actors.infra.settings import StoreConfig
+from actors.infra.settings import DEFAULT_BUCKET_SECONDS, StoreConfig
 from actors.owner.batch import (
     CommitBatch,
     OwnedState,
     OwnerFencedError,
     PartitionCountError,
     SentCommit,
+    bucket_span_mismatch,
     layout_mismatch,
 )
 from actors.owner.reads import bucket_of, oldest_retained_bucket
@@ -54,6 +55,8 @@ class MemoryLedgers:
     fences: dict[int, dict[str, int]] = field(default_factory=dict)
     layout: int | None = None
     partitions: int | None = None
+    #: the line buckets' span recorded on the first start (``ns:bucket-seconds``)
+    bucket_span: int | None = None
     log: list[LedgerEntry] = field(default_factory=list)
     #: True while the "server" is down: every call raises ``ConnectionError``
     down: bool = False
@@ -130,6 +133,11 @@ class InMemoryOwnerStore:
         self._check_up()
         shards = self.config.shard_count
         with self.data.lock:
+            if self.data.bucket_span is None:
+                fresh = self.data.partitions is None
+                self.data.bucket_span = self.config.bucket_seconds if fresh else DEFAULT_BUCKET_SECONDS
+            if self.data.bucket_span != self.config.bucket_seconds:
+                raise bucket_span_mismatch(self.config, self.data.bucket_span)
             if self.data.partitions is None:
                 self.data.partitions = self.config.partitions
             if self.data.partitions != self.config.partitions:

@@ -72,6 +72,7 @@ from actors.infra.replication import HeldPrimaries, Route, read_replica_wait, se
 from actors.infra.settings import StoreConfig
 from actors.owner import fences
 from actors.owner.batch import (
+    BucketSpanError,
     CommitBatch,
     LayoutMismatchError,
     OwnedState,
@@ -99,6 +100,7 @@ from policies.operations import FIELD_SEPARATOR
 from policies.routing import partition_of, partitions_of
 
 __all__ = [
+    "BucketSpanError",
     "CommitBatch",
     "LayoutMismatchError",
     "LedgerStore",

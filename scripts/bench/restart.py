@@ -160,7 +160,7 @@ def _owner_process(config: StoreConfig, n: int, queue: Any) -> None:
     from actors.owner.store import RedisOwnerStore
     from policies.operations import Reserve
 
-    rss_before = _rss_mb()
+    rss_before = rss_mb()
     started = time.perf_counter()
     store = RedisOwnerStore(config)
     owner = SkuOwner(config, 0, store)
@@ -190,6 +190,6 @@ def _peak_rss_mb() -> float:
     raise RuntimeError("no VmHWM in /proc/self/status")
 
 
-def _rss_mb() -> float:
+def rss_mb() -> float:
     with open("/proc/self/statm") as statm:
         return round(int(statm.read().split()[1]) * resource.getpagesize() / 2**20, 1)

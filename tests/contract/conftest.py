@@ -8,6 +8,7 @@ from dataclasses import replace
 
 import pytest
 
+from actors.infra import keys
 from actors.infra.redis_client import RedisClient, connect
 from actors.infra.settings import StoreConfig
 from actors.owner.memory_store import InMemoryOwnerStore, MemoryLedgers
@@ -75,6 +76,15 @@ class Backend:
             if client.type(key) == b"hash" and not key.endswith(b":fence"):
                 found[key.decode()] = client.hgetall(key)
         return found
+
+    def forget_bucket_span(self) -> None:
+        """Leave the data as versions before recorded it: without the bucket span."""
+        if self.kind == "memory":
+            self.data.bucket_span = None
+            return
+        client = connect(self.config.redis_url)
+        self._clients.append(client)
+        client.delete(keys.bucket_span(self.config.namespace))
 
     def close(self) -> None:
         for client in self._clients:

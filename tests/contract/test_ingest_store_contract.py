@@ -6,6 +6,7 @@ unit tests use cannot drift from the real one."""
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator, Mapping, Sequence
 
 import pytest
@@ -122,6 +123,26 @@ def test_an_order_record_is_written_once_and_never_overwritten(store: IngestStor
     store.publish(publication(order_index={"o1": RecordedOrder((("B", 5, "reserved", ""),), True)}))
     assert store.recorded_orders(["o1", "o2", "o3"]) == {"o1": first, "o2": rejected}
     assert store.order_skus(["o1", "o2"]) == {"o1": ["A"]}  # a rejected order has nothing to pay
+
+
+def test_an_order_record_is_kept_for_one_retention_window_and_at_most_two(store: IngestStore) -> None:
+    assert isinstance(store, MemoryIngestStore | RedisIngestStore)
+    retention = 600.0
+    # 30 s into the window of the real time (Redis expires by its own clock)
+    now = [time.time() // retention * retention + 30]
+    store.clock, store.retention_seconds = (lambda: now[0]), retention
+    first = RecordedOrder((("A", 2, "reserved", ""),), True)
+    store.publish(publication(order_index={"o1": first}))
+
+    now[0] += retention - 31  # the last second of the window it was written in
+    assert store.recorded_orders(["o1"]) == {"o1": first}
+    now[0] += retention  # the last second of the next window: at least one window kept
+    store.publish(publication(order_index={"o1": RecordedOrder((("B", 5, "reserved", ""),), True)}))
+    assert store.recorded_orders(["o1"]) == {"o1": first}  # the first record still wins
+    now[0] += 1  # the window after next: its window has expired
+    assert store.recorded_orders(["o1"]) == {"o1": RecordedOrder((("B", 5, "reserved", ""),), True)}
+    now[0] += 2 * retention
+    assert store.recorded_orders(["o1"]) == {}
 
 
 def test_cancellation_requests_are_recorded_in_order(store: IngestStore) -> None:

@@ -15,6 +15,7 @@ from actors.infra.codec import encode_record
 from actors.infra.settings import StoreConfig
 from actors.owner.reads import bucket_of
 from actors.owner.store import (
+    BucketSpanError,
     CommitBatch,
     LayoutMismatchError,
     LedgerStore,
@@ -315,6 +316,23 @@ def test_a_deployment_refuses_another_partition_count(backend: Backend) -> None:
 
     with pytest.raises(PartitionCountError, match="partition count of a deployment never changes"):
         backend.owner_store_of(other).claim_layout()
+
+
+def test_a_deployment_refuses_another_bucket_span(backend: Backend) -> None:
+    backend.owner_store_of(replace(backend.config, bucket_seconds=600)).claim_layout()
+    backend.owner_store_of(replace(backend.config, bucket_seconds=600)).claim_layout()  # the same: fine
+
+    with pytest.raises(BucketSpanError, match="written with line buckets of 600 s, not 3600 s"):
+        backend.owner_store().claim_layout()
+
+
+def test_a_namespace_written_before_the_span_was_recorded_has_hourly_buckets(backend: Backend) -> None:
+    backend.owner_store().claim_layout()
+    backend.forget_bucket_span()  # as versions before left it: a partition count, no span
+
+    with pytest.raises(BucketSpanError, match="written with line buckets of 3600 s, not 60 s"):
+        backend.owner_store_of(replace(backend.config, bucket_seconds=60)).claim_layout()
+    backend.owner_store().claim_layout()
 
 
 def test_every_key_of_one_partition_s_commit_is_in_one_cluster_slot() -> None:

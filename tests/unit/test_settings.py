@@ -11,6 +11,7 @@ import pytest
 from actors.infra.settings import SECRETS_DIR_ENV, current_settings, deployment_settings
 from scripts.cli import build_parser, main
 from serve_app.auth import TokenBook
+from serve_app.backend import AppArgs
 
 NAMES = (
     "REDIS_URL",
@@ -22,6 +23,8 @@ NAMES = (
     "FLASHSTOCK_TOKENS",
     "FLASHSTOCK_TOKENS_FILE",
     "FLASHSTOCK_SECRETS_FILE",
+    "FLASHSTOCK_RETENTION_SECONDS",
+    "FLASHSTOCK_BUCKET_SECONDS",
     SECRETS_DIR_ENV,
 )
 
@@ -113,3 +116,80 @@ def test_the_log_level_from_dotenv_reaches_the_cli(
     (clean / ".env").write_text("FLASHSTOCK_LOG_LEVEL=verbose\n")
     assert main(["demo"]) == 2
     assert "FLASHSTOCK_LOG_LEVEL must be one of" in capsys.readouterr().err
+
+
+def test_retention_defaults_to_seven_days_of_hourly_buckets(clean: Path) -> None:
+    settings = current_settings()
+    assert (settings.retention_seconds, settings.bucket_seconds) == (7 * 24 * 3600.0, 3600)
+    build = build_parser().parse_args(["serve"])
+    assert (build.retention_seconds, build.bucket_seconds) == (7 * 24 * 3600.0, 3600)
+
+
+def test_retention_reaches_the_owners_store_from_environment_and_options(
+    clean: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (clean / ".env").write_text("FLASHSTOCK_RETENTION_SECONDS=7200\nFLASHSTOCK_BUCKET_SECONDS=600\n")
+    monkeypatch.setenv("FLASHSTOCK_RETENTION_SECONDS", "86400")  # the environment over .env
+
+    store = deployment_settings(REDIS_URL="redis://given:6379").store
+    assert (store.retention_seconds, store.bucket_seconds) == (86400.0, 600)
+    given = deployment_settings(REDIS_URL="redis://given:6379", retention_seconds=3600).store
+    assert (given.retention_seconds, given.bucket_seconds) == (3600.0, 600)  # an option wins
+
+    for command in ("serve", "demo"):
+        args = build_parser().parse_args([command, "--bucket-seconds", "60"])
+        assert (args.retention_seconds, args.bucket_seconds) == (86400.0, 60)
+    up = build_parser().parse_args(["up", "--retention-seconds", "1800"])
+    assert (up.retention_seconds, up.bucket_seconds) == (1800.0, None)  # None: the settings decide
+
+
+def test_the_serve_config_carries_retention_to_the_replicas_store(
+    clean: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FLASHSTOCK_RETENTION_SECONDS", "172800")
+    args = AppArgs(redis_url="redis://unused")
+    assert (args.store.retention_seconds, args.store.bucket_seconds) == (172800.0, 3600)
+    given = AppArgs(redis_url="redis://unused", retention_seconds=600, bucket_seconds=60).store
+    assert (given.retention_seconds, given.bucket_seconds) == (600.0, 60)
+    with pytest.raises(ValueError, match=r"bucket_seconds must be within 1\.\.retention_seconds"):
+        AppArgs(redis_url="redis://unused", retention_seconds=600, bucket_seconds=3600)
+
+
+@pytest.mark.parametrize(
+    ("environment", "named", "problem"),
+    [
+        ({"FLASHSTOCK_RETENTION_SECONDS": "30"}, "FLASHSTOCK_RETENTION_SECONDS", "at least 60 seconds"),
+        (
+            {"FLASHSTOCK_RETENTION_SECONDS": "600", "FLASHSTOCK_BUCKET_SECONDS": "3600"},
+            "FLASHSTOCK_BUCKET_SECONDS",
+            "within 1..FLASHSTOCK_RETENTION_SECONDS (600)",
+        ),
+        ({"FLASHSTOCK_BUCKET_SECONDS": "hourly"}, "FLASHSTOCK_BUCKET_SECONDS", "integer"),
+    ],
+)
+def test_an_unusable_retention_setting_stops_the_cli_naming_it(
+    clean: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    environment: dict[str, str],
+    named: str,
+    problem: str,
+) -> None:
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    assert main(["demo"]) == 2
+    err = capsys.readouterr().err
+    assert named in err
+    assert problem in err
+    assert len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("command", ["serve", "demo"])
+def test_an_unusable_retention_option_is_refused_before_anything_starts(
+    clean: Path, capsys: pytest.CaptureFixture[str], command: str
+) -> None:
+    assert main([command, "--retention-seconds", "3600", "--bucket-seconds", "7200"]) == 2
+    err = capsys.readouterr().err
+    assert "--bucket-seconds must be within 1..--retention-seconds (3600), got 7200" in err
+    assert main([command, "--retention-seconds", "10"]) == 2
+    assert "--retention-seconds must be at least 60 seconds, got 10" in capsys.readouterr().err

@@ -1,0 +1,84 @@
+"""A channel's order index (order id -> the order as first decided), kept for the
+retention window and no longer: what payments and cancels that name only an order, and a
+redelivered order, find its first decision in.
+
+The index is split into **windows** of ``retention_seconds`` of the ingest's clock:
+window ``w = now // retention_seconds`` is the hash ``{ns:ch:<channel>}:orders:<w>``,
+which expires (``EXPIREAT``) at the end of window ``w + 1``. An order is written (once,
+``HSETNX``) into the current window, so it stays findable for at least one retention
+window and at most two; Redis memory follows the orders of the last two windows, not
+every order ever taken. A lookup reads the windows ``w - 1``, ``w`` and ``w + 1`` (the
+last for a process whose clock runs a little behind another's at a window's end) and the
+unsplit hash ``{ns:ch:<channel>}:orders`` that versions before wrote, which is given the
+window as its time to live when a store first connects; the oldest record of an order
+wins (its first decision), in one pipelined round trip.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from actors.infra.codec import decode_order, encode_order, text
+from actors.infra.keys import ChannelKeys
+from actors.infra.redis_client import RedisClient
+from policies.orders import RecordedOrder
+
+
+def window_of(now: float, retention_seconds: float) -> int:
+    """The index window of ``now`` (epoch seconds)."""
+    return int(now // retention_seconds)
+
+
+def windows_to_read(now: float, retention_seconds: float) -> tuple[int, int, int]:
+    """The windows a lookup at ``now`` reads, oldest first."""
+    current = window_of(now, retention_seconds)
+    return current - 1, current, current + 1
+
+
+def window_expires_at(window: int, retention_seconds: float) -> int:
+    """When window ``window``'s hash expires (epoch seconds): the end of the next window."""
+    return int((window + 2) * retention_seconds)
+
+
+def window_key(keys: ChannelKeys, window: int) -> str:
+    return f"{keys.orders}:{window}"
+
+
+def read_recorded(
+    client: RedisClient, keys: ChannelKeys, order_ids: Sequence[str], now: float, retention_seconds: float
+) -> dict[str, RecordedOrder]:
+    """The first decisions of the orders among ``order_ids`` still in the index."""
+    if not order_ids:
+        return {}
+    names = [keys.orders] + [window_key(keys, w) for w in windows_to_read(now, retention_seconds)]
+    pipe = client.pipeline(transaction=False)
+    for name in names:
+        pipe.hmget(name, list(order_ids))
+    found: dict[str, RecordedOrder] = {}
+    for values in pipe.execute():  # oldest first: the first record found wins
+        for order_id, raw in zip(order_ids, values, strict=True):
+            if raw and order_id not in found:
+                found[order_id] = decode_order(text(raw))
+    return found
+
+
+def queue_records(
+    pipe: Any, keys: ChannelKeys, records: Mapping[str, RecordedOrder], now: float, retention_seconds: float
+) -> None:
+    """Queue the writes of ``records`` into the current window (in the caller's
+    transaction): a record is never overwritten; the window keeps its expiry."""
+    if not records:
+        return
+    window = window_of(now, retention_seconds)
+    name = window_key(keys, window)
+    for order_id, recorded in records.items():
+        pipe.hsetnx(name, order_id, encode_order(recorded))
+    pipe.expireat(name, window_expires_at(window, retention_seconds))
+
+
+def bound_unsplit_index(client: RedisClient, keys: ChannelKeys, retention_seconds: float) -> None:
+    """Give the unsplit index of versions before a time to live of one window if it has
+    none, so it is gone once every order in it is older than the window. Idempotent."""
+    if int(client.ttl(keys.orders)) == -1:  # -2: no such key; >= 0: already bounded
+        client.expire(keys.orders, int(retention_seconds))
