@@ -34,30 +34,33 @@ def run_chaos(tmp_path: Path, *options: str) -> tuple[str, dict[str, Any]]:
     """A half-minute ``flashstock chaos`` run (seed 5, 150 orders/s): its report on stdout
     and its JSON results, once it exited 0."""
     out = tmp_path / "chaos.json"
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "scripts.cli",
-            "chaos",
-            "--minutes",
-            "0.5",
-            "--seed",
-            "5",
-            "--rate",
-            "150",
-            "--json",
-            str(out),
-            "--log-file",
-            str(tmp_path / "ray.log"),
-            *options,
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=280,
-        check=False,
-    )
+    try:
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "scripts.cli",
+                "chaos",
+                "--minutes",
+                "0.5",
+                "--seed",
+                "5",
+                "--rate",
+                "150",
+                "--json",
+                str(out),
+                "--log-file",
+                str(tmp_path / "ray.log"),
+                *options,
+            ],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=280,
+            check=False,
+        )
+    except subprocess.TimeoutExpired as expired:  # say how far the run got
+        pytest.fail(f"chaos did not finish in {expired.timeout} s; its report so far:\n{expired.stdout!r}")
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert (tmp_path / "ray.log").exists()
     return done.stdout, json.loads(out.read_text())
