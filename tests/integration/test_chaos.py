@@ -1,9 +1,9 @@
 """``flashstock chaos``, short: on a simulated 3-node Ray cluster with its own Redis, an
 owner, an ingest actor, the forecaster, the channel sync (grants), a node and the Redis
-server die under load, and every promise still holds; the same on a local Redis Cluster
-(3 primaries with a replica each), where the Redis fault kills a primary that serves
-owner partitions and its replica takes over. Each run is its own process: it needs a Ray
-of its own."""
+server die under load, and every promise still holds; the same (on one Ray node, without
+the node fault) on a local Redis Cluster of 3 primaries with a replica each, where the
+Redis fault kills a primary that serves owner partitions and its replica takes over.
+Each run is its own process: it needs a Ray of its own."""
 
 from __future__ import annotations
 
@@ -28,6 +28,8 @@ AUDIT_CHECKS = (
     "grant_overcommitted",
 )
 EVERY_FAULT = ["forecaster", "ingest", "node", "owner", "redis", "sync"]
+#: on one Ray node there is no node to kill
+FAULTS_ON_ONE_NODE = ["forecaster", "ingest", "owner", "redis", "sync"]
 
 
 def run_chaos(tmp_path: Path, *options: str) -> tuple[str, dict[str, Any]]:
@@ -66,7 +68,7 @@ def run_chaos(tmp_path: Path, *options: str) -> tuple[str, dict[str, Any]]:
     return done.stdout, json.loads(out.read_text())
 
 
-def assert_every_promise_held(stdout: str, result: dict[str, Any]) -> None:
+def assert_every_promise_held(stdout: str, result: dict[str, Any], faults: list[str]) -> None:
     assert "raylet" not in stdout  # the killed node's dump went to the log file
     assert not re.search(r"\d\.\d{3,}", stdout), stdout  # figures rounded
     assert "recovery p50" in stdout
@@ -74,27 +76,29 @@ def assert_every_promise_held(stdout: str, result: dict[str, Any]) -> None:
     assert result["decisions_found"] == result["orders_sent"]
     for check in AUDIT_CHECKS:
         assert result[check] == 0, check
-    assert sorted(f["kind"] for f in result["faults"]) == EVERY_FAULT
+    assert sorted(f["kind"] for f in result["faults"]) == faults
     assert all(f["recovery_seconds"] is not None for f in result["faults"])
-    assert len(set(result["owner_nodes"].values())) == 3  # one owner per node
-    node = next(f for f in result["faults"] if f["kind"] == "node")
-    assert "moved from" in node["detail"]
 
 
 def test_every_promise_holds_while_owners_ingest_forecaster_sync_a_node_and_redis_die(tmp_path: Path) -> None:
     stdout, result = run_chaos(tmp_path)
     assert result["redis"] == "server"
-    assert_every_promise_held(stdout, result)
+    assert_every_promise_held(stdout, result, EVERY_FAULT)
+    assert len(set(result["owner_nodes"].values())) == 3  # one owner per node
+    node = next(f for f in result["faults"] if f["kind"] == "node")
+    assert "moved from" in node["detail"]
     redis_fault = next(f for f in result["faults"] if f["kind"] == "redis")
     assert redis_fault["target"] == "redis-server (kill -9, AOF restart)"
 
 
 @pytest.mark.cluster
 def test_every_promise_holds_on_a_redis_cluster_when_a_primary_fails_over(tmp_path: Path) -> None:
-    stdout, result = run_chaos(tmp_path, "--redis", "cluster")
+    # one Ray node: the node fault is the test above's; this one is about Redis (and the
+    # run fits the suite's time limit on a busy 2-core machine)
+    stdout, result = run_chaos(tmp_path, "--redis", "cluster", "--nodes", "1")
     assert "Redis Cluster" in stdout
     assert result["redis"] == "cluster"
-    assert_every_promise_held(stdout, result)
+    assert_every_promise_held(stdout, result, FAULTS_ON_ONE_NODE)
     redis_fault = next(f for f in result["faults"] if f["kind"] == "redis")
     victim = re.fullmatch(r"primary :(\d+) \(kill -9\)", redis_fault["target"])
     heir = re.fullmatch(r"replica :(\d+) promoted in \d+\.\d{2}s, (\d+) partitions", redis_fault["detail"])
