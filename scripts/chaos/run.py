@@ -60,6 +60,8 @@ from scripts.loadgen.stats import quantile
 
 CHANNELS = tuple(INBOX_CHANNELS)  # the platforms generated load goes to, native formats
 DRAIN_DEADLINE_SECONDS = 180.0
+#: primaries of the ``--redis cluster`` run, a replica each
+CLUSTER_PRIMARIES = 3
 
 
 def add_parser(commands: Any) -> None:
@@ -101,6 +103,13 @@ def run(args: argparse.Namespace) -> int:
     if args.rounds < 1:
         print(f"flashstock chaos: --rounds must be >= 1, got {args.rounds}", file=sys.stderr)
         return 2
+    if args.redis == "cluster" and args.rounds > CLUSTER_PRIMARIES:
+        print(
+            f"flashstock chaos: --redis cluster takes at most {CLUSTER_PRIMARIES} --rounds (each "
+            f"kills one of its {CLUSTER_PRIMARIES} primaries for good), got {args.rounds}",
+            file=sys.stderr,
+        )
+        return 2
     try:
         args.log_file.parent.mkdir(parents=True, exist_ok=True)
         args.log_file.open("ab").close()
@@ -129,7 +138,7 @@ def run(args: argparse.Namespace) -> int:
 def _redis_for(kind: str, data_dir: Path) -> RedisServer | LocalCluster:
     """The Redis of a run (``--redis``): one server, or 3 primaries with a replica each."""
     if kind == "cluster":
-        return LocalCluster(data_dir, masters=3, replicas=1)
+        return LocalCluster(data_dir, masters=CLUSTER_PRIMARIES, replicas=1)
     return RedisServer(data_dir)
 
 
