@@ -18,14 +18,19 @@ from typing import Any, NamedTuple
 import ray
 import redis
 from ray.cluster_utils import Cluster
+from redis.cluster import RedisCluster
+from redis.exceptions import RedisClusterException
 
 from actors.infra import keys
 from actors.infra.codec import decision_fields
 from actors.infra.keys import ChannelKeys
+from actors.infra.local_cluster import LocalCluster
 from actors.infra.redis_client import RedisClient, connect
 from actors.infra.redis_server import RedisServer
 from actors.infra.settings import StoreConfig
+from actors.ingest.core import enqueue
 from actors.owner.client import StockClient
+from scripts.chaos.failover import kill_a_primary
 from scripts.loadgen.cluster import NODE_ARGS, worker_node
 from scripts.loadgen.messages import format_of, order_message
 from scripts.loadgen.streams import entries, hash_fields, last_entry_id, read_after
@@ -33,6 +38,8 @@ from scripts.loadgen.streams import entries, hash_fields, last_entry_id, read_af
 #: how long a path may take to serve again before the fault counts as not recovered
 RECOVERY_DEADLINE_SECONDS = 120.0
 KINDS = ("owner", "ingest", "forecaster", "node", "redis", "sync")
+#: what a write to Redis raises while it is down or a primary's replica is being promoted
+REDIS_DOWN = (redis.RedisError, RedisClusterException)
 
 
 class FaultRecord(NamedTuple):
@@ -48,7 +55,8 @@ class Deployment:
     """What the chaos run started, and the handles to hurt it with."""
 
     config: StoreConfig
-    server: RedisServer
+    #: the one redis-server, or the Redis Cluster (``--redis cluster``)
+    server: RedisServer | LocalCluster
     cluster: Cluster | None
     client: StockClient
     ingest: dict[str, Any]
@@ -73,14 +81,14 @@ class Deployment:
         while time.monotonic() < deadline:
             try:
                 cursor = last_entry_id(self.redis, keys.decisions) or b"0-0"
-                self.redis.xadd(keys.inbox, {"m": body})
+                enqueue(self.redis, keys, [body])
                 break
-            except redis.RedisError:
+            except REDIS_DOWN:
                 time.sleep(0.2)  # Redis is still coming back: try again
         while time.monotonic() < deadline:
             try:
                 replies = read_after(self.redis, keys.decisions, cursor, block_ms=500)
-            except redis.RedisError:
+            except REDIS_DOWN:
                 time.sleep(0.2)
                 continue
             for entry_id, entry in replies:
@@ -199,18 +207,37 @@ class Deployment:
         return FaultRecord("node", f"node {node_id[:8]}", at, seconds, detail)
 
     def _redis(self, rng: random.Random, at: float) -> FaultRecord:
+        """The single server killed and restarted on its append-only file, or on a
+        cluster a primary serving owner partitions killed and its replica promoted;
+        recovered once every owner and channel answers a probe order again."""
         stream = keys.alert_stream(self.config.namespace)
         length_before = self.redis.xlen(stream)
         started = time.monotonic()
-        self.server.kill()  # SIGKILL: no chance to flush anything
-        self.server.restart()  # on its append-only file
+        if isinstance(self.server, LocalCluster):
+            assert isinstance(self.redis, RedisCluster)  # connected to the cluster's URL
+            failover = kill_a_primary(self.server, self.redis, self.config, rng, RECOVERY_DEADLINE_SECONDS)
+            if failover is None:
+                return FaultRecord(
+                    "redis", "-", at, None, "no primary with a live replica serves a partition"
+                )
+            target = f"primary :{failover.victim_port} (kill -9)"
+            if failover.heir_port is None:
+                return FaultRecord("redis", target, at, None, "no replica was promoted")
+            detail = (
+                f"replica :{failover.heir_port} promoted in {failover.promotion_seconds:.2f}s, "
+                f"{len(failover.partitions)} partitions"
+            )
+        else:
+            self.server.kill()  # SIGKILL: no chance to flush anything
+            self.server.restart()  # on its append-only file
+            target, detail = "redis-server (kill -9, AOF restart)", ""
         seconds = self.probe_all(started)
         if self.redis.xlen(stream) < length_before:
             self.alerts_lost.append(
-                f"alert stream shrank across the Redis restart "
+                f"alert stream shrank across the Redis fault "
                 f"from {length_before} to {self.redis.xlen(stream)}"
             )
-        return FaultRecord("redis", "redis-server (kill -9, AOF restart)", at, seconds)
+        return FaultRecord("redis", target, at, seconds, detail)
 
     def _wait_for_epoch(self, owner: Any, before: int, deadline: float) -> bool:
         while time.monotonic() < deadline:

@@ -1,15 +1,18 @@
 """``flashstock chaos``: a flash-sale load while machines and processes die, then an audit.
 
 On a Ray cluster simulated on this machine (``--nodes``, 3 by default) with its own
-redis-server (AOF ``appendfsync always``), it starts the SKU owners, one ingest actor
+redis-server (AOF ``appendfsync always``; with ``--redis cluster`` a local Redis Cluster
+of 3 primaries with a replica each instead), it starts the SKU owners, one ingest actor
 per platform and the forecaster with the alert hub, and offers a seeded order load
 (Zipf-skewed over the SKUs, the hot ones sell out, one order in ten cancelled a moment
 later) through the platforms' inbox streams. Meanwhile, at seeded moments, it kills an
 SKU owner, an ingest actor, the forecaster (with the alert hub), a whole node (a new one
-joins), and the Redis server (kill -9, then a restart on its append-only file), and
-times each recovery. When the load is drained it audits Redis against the generator's
-record (``scripts.chaos.audit``) and prints the table. The nodes' and actors' logs (a
-killed raylet's dump among them) go to ``--log-file``, not into the report on stdout.
+joins), and the Redis server (kill -9, then a restart on its append-only file; on a
+cluster, kill -9 of a primary serving owner partitions, then its replica's promotion:
+``scripts.chaos.failover``), and times each recovery. When the load is drained it
+audits Redis against the generator's record (``scripts.chaos.audit``) and prints the
+table. The nodes' and actors' logs (a killed raylet's dump among them) go to
+``--log-file``, not into the report on stdout.
 The exit status is 1 on any violation or a fault the system did not recover from, 2 for
 an unusable option.
 """
@@ -29,13 +32,14 @@ from pathlib import Path
 from typing import Any, TextIO
 
 import ray
-import redis
 
 from actors.alerts.actor import start_forecaster
 from actors.infra.keys import ChannelKeys
+from actors.infra.local_cluster import LocalCluster
 from actors.infra.redis_server import RedisServer
 from actors.infra.settings import StoreConfig
 from actors.ingest.actor import start_ingest
+from actors.ingest.core import enqueue
 from actors.owner.client import StockClient
 from actors.owner.reads import read_line_records, read_skus
 from actors.sync.actor import start_channel_sync
@@ -45,7 +49,7 @@ from policies.ledger import SkuSettings
 from policies.operations import DefineSku
 from policies.routing import owner_of
 from scripts.chaos.audit import AuditResult, PublishedDecision, SentOrder, audit_grants, audit_orders
-from scripts.chaos.faults import KINDS, Deployment, FaultRecord, schedule
+from scripts.chaos.faults import KINDS, REDIS_DOWN, Deployment, FaultRecord, schedule
 from scripts.chaos.output import report_stream_with_logs_in
 from scripts.loadgen.cluster import simulated_cluster
 from scripts.loadgen.inbox import CHANNELS as INBOX_CHANNELS
@@ -56,6 +60,8 @@ from scripts.loadgen.stats import quantile
 
 CHANNELS = tuple(INBOX_CHANNELS)  # the platforms generated load goes to, native formats
 DRAIN_DEADLINE_SECONDS = 180.0
+#: primaries of the ``--redis cluster`` run, a replica each
+CLUSTER_PRIMARIES = 3
 
 
 def add_parser(commands: Any) -> None:
@@ -70,6 +76,13 @@ def add_parser(commands: Any) -> None:
     parser.add_argument("--rate", type=float, default=200.0, help="orders offered per second")
     parser.add_argument("--skus", type=int, default=40, help="SKUs the load buys")
     parser.add_argument("--rounds", type=int, default=1, help="times each kind of fault strikes")
+    parser.add_argument(
+        "--redis",
+        choices=("server", "cluster"),
+        default="server",
+        help="one redis-server (its fault: kill -9 and an AOF restart) or a local Redis Cluster "
+        "of 3 primaries with a replica each (its fault: kill -9 of a primary, its replica promoted)",
+    )
     parser.add_argument("--json", type=Path, default=None, help="also write the results here")
     parser.add_argument(
         "--log-file",
@@ -90,6 +103,13 @@ def run(args: argparse.Namespace) -> int:
     if args.rounds < 1:
         print(f"flashstock chaos: --rounds must be >= 1, got {args.rounds}", file=sys.stderr)
         return 2
+    if args.redis == "cluster" and args.rounds > CLUSTER_PRIMARIES:
+        print(
+            f"flashstock chaos: --redis cluster takes at most {CLUSTER_PRIMARIES} --rounds (each "
+            f"kills one of its {CLUSTER_PRIMARIES} primaries for good), got {args.rounds}",
+            file=sys.stderr,
+        )
+        return 2
     try:
         args.log_file.parent.mkdir(parents=True, exist_ok=True)
         args.log_file.open("ab").close()
@@ -99,7 +119,7 @@ def run(args: argparse.Namespace) -> int:
     with (
         report_stream_with_logs_in(args.log_file) as out,
         tempfile.TemporaryDirectory(prefix="flashstock-chaos-") as tmp,
-        RedisServer(Path(tmp) / "redis") as server,
+        _redis_for(args.redis, Path(tmp) / "redis") as server,
         simulated_cluster(args.nodes, args.log_level) as cluster,
     ):
         print(f"flashstock chaos: the nodes' and actors' logs go to {args.log_file}", file=out)
@@ -115,12 +135,19 @@ def run(args: argparse.Namespace) -> int:
     return 1 if results["violations"] else 0
 
 
+def _redis_for(kind: str, data_dir: Path) -> RedisServer | LocalCluster:
+    """The Redis of a run (``--redis``): one server, or 3 primaries with a replica each."""
+    if kind == "cluster":
+        return LocalCluster(data_dir, masters=CLUSTER_PRIMARIES, replicas=1)
+    return RedisServer(data_dir)
+
+
 def initial_stock(n: int) -> int:
     """Units of SKU number ``n``: 60 to 220, so the hot SKUs sell out during the run."""
     return 60 + 40 * (n % 5)
 
 
-def _deploy(config: StoreConfig, server: RedisServer, cluster: Any, skus: int) -> Deployment:
+def _deploy(config: StoreConfig, server: RedisServer | LocalCluster, cluster: Any, skus: int) -> Deployment:
     client = StockClient.start(config)
     # alerts fire as soon as their condition holds, so there are open alerts to lose
     forecaster = start_forecaster(config, lifecycle=LifecycleSettings(pending_seconds=0))
@@ -146,7 +173,9 @@ def _deploy(config: StoreConfig, server: RedisServer, cluster: Any, skus: int) -
 class Load:
     """The generator: orders (and a cancel for one in ten) at ``rate`` per second into
     the inbox streams; an order counts as sent once Redis has acknowledged its entry
-    (a batch that failed while Redis was down is sent again: redelivery is safe)."""
+    (``enqueue``: on a cluster, once a replica has it too). A channel's part of a batch
+    that failed while Redis was down or a primary was failing over is sent again: its
+    outcome is unknown, and redelivery is safe."""
 
     def __init__(self, deployment: Deployment, rate: float, skus: int, seed: int) -> None:
         self.deployment = deployment
@@ -191,17 +220,16 @@ class Load:
             self.stop.wait(0.05)
 
     def _send(self, keys: dict[str, ChannelKeys], batch: list[tuple[str, str, SentOrder | None]]) -> None:
-        while True:
-            try:
-                pipe = self.deployment.redis.pipeline(transaction=False)
-                for channel, body, _ in batch:
-                    pipe.xadd(keys[channel].inbox, {"m": body})
-                pipe.execute()
-                break
-            except redis.RedisError:
-                self.retries += 1
-                time.sleep(0.2)  # Redis is down: the platform keeps its messages and resends
-        self.sent += [order for _, _, order in batch if order is not None]
+        for channel in sorted({channel for channel, _, _ in batch}):
+            part = [(body, order) for c, body, order in batch if c == channel]  # in order: cancels last
+            while True:
+                try:
+                    enqueue(self.deployment.redis, keys[channel], [body for body, _ in part])
+                    break
+                except REDIS_DOWN:
+                    self.retries += 1
+                    time.sleep(0.2)  # Redis is down: the platform keeps its messages and resends
+            self.sent += [order for _, order in part if order is not None]
 
 
 def _chaos(deployment: Deployment, args: argparse.Namespace, out: TextIO) -> dict[str, Any]:
@@ -234,6 +262,7 @@ def _chaos(deployment: Deployment, args: argparse.Namespace, out: TextIO) -> dic
         "minutes": args.minutes,
         "nodes": args.nodes,
         "shards": args.shards,
+        "redis": args.redis,
         "rate": args.rate,
         "owner_nodes": {h["index"]: h["node"][:8] for h in placed},
         "orders_sent": audit.orders_sent,
@@ -315,7 +344,8 @@ def _print(results: dict[str, Any], out: TextIO) -> None:
 
     say(
         f"\nflashstock chaos: seed {results['seed']}, {results['minutes']} min at "
-        f"{results['rate']:.0f} orders/s, {results['nodes']} nodes, {results['shards']} shards"
+        f"{results['rate']:.0f} orders/s, {results['nodes']} nodes, {results['shards']} shards, "
+        f"Redis {'Cluster' if results['redis'] == 'cluster' else 'server'}"
     )
     row("owners on distinct nodes", len(set(results["owner_nodes"].values())))
     row("orders sent", results["orders_sent"])

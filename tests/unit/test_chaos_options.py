@@ -16,6 +16,10 @@ from scripts.cli import main
         (["--minutes", "0"], "--minutes, --rate, --skus, --shards and --nodes must be positive"),
         (["--nodes", "0"], "--minutes, --rate, --skus, --shards and --nodes must be positive"),
         (["--rounds", "0"], "--rounds must be >= 1, got 0"),
+        (
+            ["--redis", "cluster", "--rounds", "4"],
+            "--redis cluster takes at most 3 --rounds (each kills one of its 3 primaries for good), got 4",
+        ),
     ],
 )
 def test_a_bad_option_exits_2_with_one_line(
