@@ -19,7 +19,7 @@ from redis.cluster import RedisCluster
 from actors.infra.keys import PartitionKeys
 from actors.infra.local_cluster import LocalCluster
 from actors.infra.redis_server import RedisServer, RedisServerError
-from actors.infra.replication import primary_of, reload_slot_map
+from actors.infra.replication import primary_of, reload_slot_map, slot_of
 from actors.infra.settings import StoreConfig
 
 
@@ -49,7 +49,7 @@ def owner_primaries(cluster: LocalCluster, client: RedisCluster, config: StoreCo
     }
     served: dict[int, list[int]] = {}
     for partition in range(config.partitions):
-        node = primary_of(client, PartitionKeys.of(config.namespace, partition).fence).node
+        node = primary_of(client, slot_of(client, PartitionKeys.of(config.namespace, partition).fence)).node
         if node.port in replicated:
             served.setdefault(int(node.port), []).append(partition)
     return served
