@@ -54,6 +54,15 @@ GROUP = "ingest"
 RawMessage = bytes | str | Mapping[str, Any]
 #: the claim scan's start and end mark
 SCAN_START = "0-0"
+#: Records orders in the order index (KEYS[1]; ARGV: order id, record, ...), each only
+#: where its id has none (HSETNX): one command per batch instead of one per order, whose
+#: packing and reply cost the ingest more than the write costs Redis.
+RECORD_ORDERS_LUA = """
+for i = 1, #ARGV, 2 do
+  redis.call('HSETNX', KEYS[1], ARGV[i], ARGV[i + 1])
+end
+return 0
+"""
 
 
 class InboxEntry(NamedTuple):
@@ -267,8 +276,9 @@ class RedisIngestStore:
             for request in cancellations:
                 fields: dict[Any, Any] = cancellation_fields(request)  # redis-py's field types are invariant
                 pipe.xadd(keys.cancellations, fields, maxlen=self.stream_maxlen, approximate=True)
-            for order_id, recorded in order_index.items():
-                pipe.hsetnx(keys.orders, order_id, encode_order(recorded))  # never overwritten
+            if order_index:  # one command for the batch's records, each never overwritten
+                records = [part for order_id, r in order_index.items() for part in (order_id, encode_order(r))]
+                pipe.eval(RECORD_ORDERS_LUA, 1, keys.orders, *records)
             if orders or notices:
                 # One entry per batch, a line per decision: per-order entries cost more than
                 # the decisions themselves at flash-sale rates.
