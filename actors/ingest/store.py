@@ -277,7 +277,7 @@ class RedisIngestStore:
                 fields: dict[Any, Any] = cancellation_fields(request)  # redis-py's field types are invariant
                 pipe.xadd(keys.cancellations, fields, maxlen=self.stream_maxlen, approximate=True)
             if order_index:  # one command for the batch's records, each never overwritten
-                records = [part for order_id, r in order_index.items() for part in (order_id, encode_order(r))]
+                records = [part for oid, r in order_index.items() for part in (oid, encode_order(r))]
                 pipe.eval(RECORD_ORDERS_LUA, 1, keys.orders, *records)
             if orders or notices:
                 # One entry per batch, a line per decision: per-order entries cost more than
