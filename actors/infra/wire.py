@@ -5,33 +5,58 @@ runs for every object: ~5 us per small tuple, more than deciding it (measured wi
 py-spy in an owner at 1,000-line batches). A batch therefore travels as one ``bytes``
 value made by the standard library's C pickler, which Ray passes through untouched.
 Only flashstock's own processes exchange these payloads.
+
+Even the C pickler calls back into Python for a ``NamedTuple`` (its ``__getnewargs__``),
+and unpickling runs its Python ``__new__``: ~1.7 us per operation out of 2.4 to pack and
+unpack. So a batch of operations or decisions travels as plain tuples, with each row's
+class beside it (pickled once, then referenced), and is rebuilt with ``tuple.__new__``:
+~0.75 us. A payload of the earlier form (a pickled list) is still read, so processes
+of both versions can talk during a rolling upgrade in that direction.
 """
 
 from __future__ import annotations
 
 import pickle
 from collections.abc import Iterable, Mapping, Sequence
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from policies.ledger import Decision, Ledger, SkuSettings
 from policies.operations import Operation
 
 
+def _pack_rows(items: Sequence[tuple[Any, ...]]) -> bytes:
+    """``items`` as their classes and their plain rows; anything but tuples (a caller's
+    mistake, answered by the owner) pickled as it is."""
+    classes = list(map(type, items))
+    if not all(issubclass(cls, tuple) for cls in set(classes)):
+        return pickle.dumps(list(items), protocol=pickle.HIGHEST_PROTOCOL)
+    return pickle.dumps((classes, list(map(tuple, items))), protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def _unpack_rows(payload: bytes) -> list[Any]:
+    unpacked = pickle.loads(payload)
+    if isinstance(unpacked, list):  # the earlier form: the pickled items themselves
+        return unpacked
+    classes, rows = unpacked
+    new = tuple.__new__
+    return [row if cls is tuple else new(cls, row) for cls, row in zip(classes, rows, strict=True)]
+
+
 def pack_operations(ops: Sequence[Operation]) -> bytes:
-    return pickle.dumps(list(ops), protocol=pickle.HIGHEST_PROTOCOL)
+    return _pack_rows(ops)
 
 
 def unpack_operations(payload: bytes) -> list[Operation]:
-    ops: list[Operation] = pickle.loads(payload)
+    ops: list[Operation] = _unpack_rows(payload)
     return ops
 
 
 def pack_decisions(decisions: Sequence[Decision]) -> bytes:
-    return pickle.dumps(list(decisions), protocol=pickle.HIGHEST_PROTOCOL)
+    return _pack_rows(decisions)
 
 
 def unpack_decisions(payload: bytes) -> list[Decision]:
-    decisions: list[Decision] = pickle.loads(payload)
+    decisions: list[Decision] = _unpack_rows(payload)
     return decisions
 
 

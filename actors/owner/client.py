@@ -36,6 +36,9 @@ from policies.routing import owner_of
 
 log = structlog.get_logger(__name__)
 
+#: SKUs whose owner a client remembers (then it starts afresh): a catalogue's worth
+_OWNER_CACHE_SIZE = 100_000
+
 
 def start_owners(config: StoreConfig, *, tick_seconds: float = 0.25, detached: bool = False) -> list[Any]:
     """Start (or find, when already running) the ``shard_count`` owner actors and wait
@@ -76,6 +79,7 @@ class StockClient:
         self.owners = list(owners)
         self.batch_window = batch_window
         self.max_batch = max_batch
+        self._owner_of: dict[str, int] = {}
         self._pending: list[tuple[Operation, Future[Decision]]] = []
         self._cond = threading.Condition()
         self._closed = False
@@ -88,7 +92,14 @@ class StockClient:
         return cls(config, start_owners(config, detached=detached), **kwargs)
 
     def owner_index(self, sku: str) -> int:
-        return owner_of(sku, self.config.shard_count, self.config.partitions) if isinstance(sku, str) else 0
+        # ``owner_of`` hashes the SKU (~2 us, as much as the rest of routing a line); the
+        # answer never changes for a client's config, so it is remembered, a bounded number
+        known = self._owner_of.get(sku) if isinstance(sku, str) else 0
+        if known is None:
+            if len(self._owner_of) >= _OWNER_CACHE_SIZE:
+                self._owner_of.clear()
+            known = self._owner_of[sku] = owner_of(sku, self.config.shard_count, self.config.partitions)
+        return known
 
     # ---- bulk ------------------------------------------------------------------------
 
