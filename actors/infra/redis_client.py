@@ -13,8 +13,9 @@
 A cluster client follows ``MOVED``/``ASK`` redirections and retries after connection
 errors (a failover takes a primary away until its replica is promoted): up to
 ``CLUSTER_RETRIES`` attempts with exponential backoff, sized to outlast a promotion
-(about twice ``cluster-node-timeout``). What cluster mode asks of the keys (one hash slot
-per script and transaction) is in ``actors.infra.keys``.
+(about twice ``cluster-node-timeout``); the clients are redis-py's, with stream reads
+routed without asking a node (``actors.infra.cluster_clients``). What cluster mode asks
+of the keys (one hash slot per script and transaction) is in ``actors.infra.keys``.
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ from redis.asyncio.retry import Retry as AsyncRetry
 from redis.backoff import ExponentialBackoff
 from redis.cluster import ClusterNode, RedisCluster
 from redis.retry import Retry
+
+from actors.infra.cluster_clients import AsyncClusterClient, ClusterClient
 
 #: a client flashstock's stores and readers accept: a single server's or a cluster's
 RedisClient: TypeAlias = redis.Redis | RedisCluster
@@ -108,7 +111,7 @@ def connect(url: str, **kwargs: Any) -> RedisClient:
     ``decode_responses``, ...) for either. ``RedisUrlError`` on a URL that is neither."""
     if is_cluster_url(url):
         parsed = parse_cluster_url(url)
-        return RedisCluster(
+        return ClusterClient(
             startup_nodes=[ClusterNode(host, port) for host, port in parsed.nodes],  # type: ignore[no-untyped-call]  # redis-py leaves it unannotated
             username=parsed.username,
             password=parsed.password,
@@ -124,7 +127,7 @@ def connect_async(url: str, **kwargs: Any) -> AsyncRedisClient:
     """``connect`` for asyncio code (the SSE stream of the Serve app)."""
     if is_cluster_url(url):
         parsed = parse_cluster_url(url)
-        return redis.asyncio.cluster.RedisCluster(
+        return AsyncClusterClient(
             startup_nodes=[redis.asyncio.cluster.ClusterNode(host, port) for host, port in parsed.nodes],
             username=parsed.username,
             password=parsed.password,
