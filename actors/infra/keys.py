@@ -46,6 +46,9 @@ publish transaction (``actors.ingest.store``):
                                          next (``actors.ingest.order_index``); the unsplit
                                          ``{ns:ch:<channel>}:orders`` of versions before is
                                          read, and expires one window after the upgrade
+- ``{ns:ch:<channel>}:orders:windows``   hash: the live windows of the order index (window
+                                         key -> first write and expiry), so a lookup finds
+                                         the windows of a retention before a change
 - ``{ns:ch:<channel>}:cancel-requests``  stream: orders a platform-first platform sold
                                          that flashstock refused: the platform must
                                          cancel them

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -66,6 +67,8 @@ class StoreConfig:
                 f"shard_count {self.shard_count} exceeds the {self.partitions} partitions "
                 "(an owner holds whole partitions)"
             )
+        if not math.isfinite(self.retention_seconds):
+            raise ValueError(f"retention_seconds must be a finite number, got {self.retention_seconds}")
         if self.bucket_seconds < 1 or self.retention_seconds < self.bucket_seconds:
             raise ValueError(
                 f"bucket_seconds ({self.bucket_seconds}) must be >= 1 and at most "
@@ -86,6 +89,8 @@ def retention_problem(
     naming each by ``names`` (its option or environment variable); None when both are
     usable. ``StoreConfig`` alone accepts shorter windows (tests and ``bench retention``)."""
     retention, bucket = names
+    if not math.isfinite(retention_seconds):  # nan passes every comparison below
+        return f"{retention} must be a finite number of seconds, got {retention_seconds:g}"
     if retention_seconds < MIN_RETENTION_SECONDS:
         return (
             f"{retention} must be at least {MIN_RETENTION_SECONDS:g} seconds, got {retention_seconds:g}: "

@@ -38,6 +38,15 @@ def _unpack_rows(payload: bytes) -> list[Any]:
     if isinstance(unpacked, list):  # the earlier form: the pickled items themselves
         return unpacked
     classes, rows = unpacked
+    # ``tuple.__new__`` checks no arity: a row of a sender whose class has other fields
+    # would become a value with fields missing, failing far from here
+    for cls, width in {(cls, len(row)) for cls, row in zip(classes, rows, strict=True)}:
+        fields = getattr(cls, "_fields", None)
+        if fields is not None and len(fields) != width:
+            raise ValueError(
+                f"a {cls.__name__} of {width} fields, not {len(fields)}: the sender runs another "
+                f"version of {cls.__module__}"
+            )
     new = tuple.__new__
     return [row if cls is tuple else new(cls, row) for cls, row in zip(classes, rows, strict=True)]
 

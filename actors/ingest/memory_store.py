@@ -16,7 +16,7 @@ from actors.infra.codec import (
     format_order_decision,
 )
 from actors.infra.settings import DEFAULT_RETENTION_SECONDS
-from actors.ingest.order_index import window_expires_at, window_of, windows_to_read
+from actors.ingest.order_index import current_window
 from actors.ingest.store import (
     SCAN_START,
     Backlog,
@@ -50,8 +50,10 @@ class MemoryIngestStore:
         self._delivered = 0  # entries of the inbox handed out as new so far
         self._last_id = 0  # the sequence of the last entry id given out
         self._pending: dict[str, _Delivery] = {}
-        #: the order index by window (``actors.ingest.order_index``): window -> order id -> record
-        self._orders: dict[int, dict[str, str]] = {}
+        #: the order index by window (``actors.ingest.order_index``): (start, expiry) of the
+        #: window -> order id -> record, in the order the windows were first written;
+        #: windows of another length (the retention changed) stay until they expire
+        self._orders: dict[tuple[float, int], dict[str, str]] = {}
         self._decisions: list[str] = []
         self._dead: list[DeadLetter] = []
         self._counters: dict[str, int] = {}
@@ -89,11 +91,11 @@ class MemoryIngestStore:
         now = self.clock()
         found: dict[str, RecordedOrder] = {}
         with self._lock:
-            for window in windows_to_read(now, self.retention_seconds):  # oldest first: it wins
-                if window_expires_at(window, self.retention_seconds) <= now:
-                    self._orders.pop(window, None)  # as Redis expires it
+            # oldest first (in the order they were first written): its record wins
+            for window, recorded in list(self._orders.items()):
+                if window[1] <= now:
+                    del self._orders[window]  # as Redis expires it
                     continue
-                recorded = self._orders.get(window, {})
                 for order_id in order_ids:
                     if order_id in recorded and order_id not in found:
                         found[order_id] = decode_order(recorded[order_id])
@@ -105,7 +107,7 @@ class MemoryIngestStore:
 
     def publish(self, publication: Publication) -> None:
         orders, notices, dead, order_index, counts, acknowledged, cancellations = publication
-        window = window_of(self.clock(), self.retention_seconds)
+        window = current_window(self.clock(), self.retention_seconds)
         with self._lock:
             self._cancellations.extend(cancellations)
             current = self._orders.setdefault(window, {})

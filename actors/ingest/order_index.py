@@ -12,6 +12,15 @@ last for a process whose clock runs a little behind another's at a window's end)
 unsplit hash ``{ns:ch:<channel>}:orders`` that versions before wrote, which is given the
 window as its time to live when a store first connects; the oldest record of an order
 wins (its first decision), in one pipelined round trip.
+
+The window's length may change (the operator sets ``retention_seconds``): windows are then
+numbered on another grid, and ``w - 1 .. w + 1`` would miss the orders written before, so
+a redelivered order would be decided afresh. So each window is also listed in
+``{ns:ch:<channel>}:orders:windows`` (window key -> ``"<first written> <expires_at>"``,
+epoch seconds: a longer window may start before a shorter one written earlier, so windows
+are aged by their first write), written by the same script; a lookup reads the list with
+the three windows and, when it names another live window (only after a change), reads
+that one too in a second round trip. A window keeps the expiry it was written with.
 """
 
 from __future__ import annotations
@@ -25,14 +34,29 @@ from actors.infra.redis_client import RedisClient
 from policies.orders import RecordedOrder
 
 #: Records orders in one window of the index (KEYS[1]; ARGV: its expiry in epoch seconds,
-#: then order id, record, ...), each only where its id has none (HSETNX), and keeps the
-#: window's expiry: one command per batch instead of one per order, whose packing and
-#: reply cost the ingest more than the write costs Redis.
+#: the writer's clock, then order id, record, ...), each only where its id has
+#: none (HSETNX), and keeps the window's expiry: one command per batch instead of one per
+#: order, whose packing and reply cost the ingest more than the write costs Redis. A
+#: window new to the list of windows (KEYS[2]) is listed; the list then forgets the
+#: windows expired and expires with the last live one.
 RECORD_ORDERS_LUA = """
-for i = 2, #ARGV, 2 do
+for i = 3, #ARGV, 2 do
   redis.call('HSETNX', KEYS[1], ARGV[i], ARGV[i + 1])
 end
 redis.call('EXPIREAT', KEYS[1], ARGV[1])
+if redis.call('HSETNX', KEYS[2], KEYS[1], ARGV[2] .. ' ' .. ARGV[1]) == 1 then
+  local latest = tonumber(ARGV[1])
+  local listed = redis.call('HGETALL', KEYS[2])
+  for j = 1, #listed, 2 do
+    local expires = tonumber(string.match(listed[j + 1], '(%S+)$'))
+    if expires <= tonumber(ARGV[2]) then
+      redis.call('HDEL', KEYS[2], listed[j])
+    elseif expires > latest then
+      latest = expires
+    end
+  end
+  redis.call('EXPIREAT', KEYS[2], latest)
+end
 return 0
 """
 
@@ -57,19 +81,57 @@ def window_key(keys: ChannelKeys, window: int) -> str:
     return f"{keys.orders}:{window}"
 
 
+def windows_key(keys: ChannelKeys) -> str:
+    """The list of the index's windows (module docstring)."""
+    return f"{keys.orders}:windows"
+
+
+def current_window(now: float, retention_seconds: float) -> tuple[float, int]:
+    """The start and the expiry (epoch seconds) of the window records are written into at
+    ``now``: one window's identity, whatever its length."""
+    window = window_of(now, retention_seconds)
+    return window * retention_seconds, window_expires_at(window, retention_seconds)
+
+
+def live_windows(listed: Mapping[Any, Any], now: float) -> dict[str, float]:
+    """The windows of a list of windows (window key -> ``"<first written> <expires_at>"``)
+    that have not expired at ``now``, with when each was first written."""
+    live: dict[str, float] = {}
+    for name, value in listed.items():
+        written, expires_at = text(value).split()
+        if float(expires_at) > now:
+            live[text(name)] = float(written)
+    return live
+
+
 def read_recorded(
     client: RedisClient, keys: ChannelKeys, order_ids: Sequence[str], now: float, retention_seconds: float
 ) -> dict[str, RecordedOrder]:
     """The first decisions of the orders among ``order_ids`` still in the index."""
     if not order_ids:
         return {}
-    names = [keys.orders] + [window_key(keys, w) for w in windows_to_read(now, retention_seconds)]
+    ids = list(order_ids)
+    # the age of each window read: the unsplit index of versions before is the oldest; a
+    # window not listed (written before the list was kept) is as old as its start
+    ages = {keys.orders: float("-inf")}
+    ages |= {window_key(keys, w): w * retention_seconds for w in windows_to_read(now, retention_seconds)}
     pipe = client.pipeline(transaction=False)
-    for name in names:
-        pipe.hmget(name, list(order_ids))
+    pipe.hgetall(windows_key(keys))
+    for name in ages:
+        pipe.hmget(name, ids)
+    listed, *values = pipe.execute()
+    read = dict(zip(ages, values, strict=True))
+    live = live_windows(listed, now)
+    others = [name for name in live if name not in read]
+    if others:  # windows of another length (the retention changed): a second round trip
+        pipe = client.pipeline(transaction=False)
+        for name in others:
+            pipe.hmget(name, ids)
+        read |= dict(zip(others, pipe.execute(), strict=True))
+    ages |= {name: written for name, written in live.items() if name in read}
     found: dict[str, RecordedOrder] = {}
-    for values in pipe.execute():  # oldest first: the first record found wins
-        for order_id, raw in zip(order_ids, values, strict=True):
+    for name in sorted(read, key=ages.__getitem__):  # oldest first: the first record found wins
+        for order_id, raw in zip(ids, read[name], strict=True):
             if raw and order_id not in found:
                 found[order_id] = decode_order(text(raw))
     return found
@@ -85,7 +147,9 @@ def queue_records(
     window = window_of(now, retention_seconds)
     fields = [part for order_id, recorded in records.items() for part in (order_id, encode_order(recorded))]
     expires_at = window_expires_at(window, retention_seconds)
-    pipe.eval(RECORD_ORDERS_LUA, 1, window_key(keys, window), expires_at, *fields)
+    pipe.eval(
+        RECORD_ORDERS_LUA, 2, window_key(keys, window), windows_key(keys), expires_at, repr(now), *fields
+    )
 
 
 def bound_unsplit_index(client: RedisClient, keys: ChannelKeys, retention_seconds: float) -> None:

@@ -145,6 +145,24 @@ def test_an_order_record_is_kept_for_one_retention_window_and_at_most_two(store:
     assert store.recorded_orders(["o1"]) == {}
 
 
+@pytest.mark.parametrize("changed_to", [600.0 * 24, 600.0 / 10])
+def test_a_redelivered_order_finds_its_first_decision_after_the_retention_window_changes(
+    store: IngestStore, changed_to: float
+) -> None:
+    assert isinstance(store, MemoryIngestStore | RedisIngestStore)
+    retention = 600.0
+    now = [time.time() // retention * retention + 30]
+    store.clock, store.retention_seconds = (lambda: now[0]), retention
+    first = RecordedOrder((("A", 2, "reserved", ""),), True)
+    store.publish(publication(order_index={"o1": first}))
+
+    store.retention_seconds = changed_to  # the operator changed the window; o1 is 10 s old
+    now[0] += 10
+    assert store.recorded_orders(["o1"]) == {"o1": first}
+    store.publish(publication(order_index={"o1": RecordedOrder((("B", 5, "reserved", ""),), True)}))
+    assert store.recorded_orders(["o1"]) == {"o1": first}  # the first record still wins
+
+
 def test_cancellation_requests_are_recorded_in_order(store: IngestStore) -> None:
     requests = [
         CancellationRequest("mini", "o1", ("A", "B"), "insufficient", "5 units asked, 3 available"),

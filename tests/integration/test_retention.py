@@ -16,7 +16,7 @@ from actors.infra.keys import ChannelKeys, PartitionKeys
 from actors.infra.redis_client import connect
 from actors.infra.redis_server import RedisServer
 from actors.infra.settings import StoreConfig, deployment_settings
-from actors.ingest.order_index import window_expires_at, window_key, window_of
+from actors.ingest.order_index import window_expires_at, window_key, window_of, windows_key
 from actors.ingest.store import Publication, RedisIngestStore
 from actors.owner.core import SkuOwner
 from actors.owner.fences import bucket_span_problem
@@ -112,3 +112,20 @@ def test_serve_refuses_another_bucket_span_than_the_namespace_was_written_with(
     client.delete(keys.bucket_span(namespace))  # as versions before left a namespace
     client.close()
     assert "line buckets of 3600 s, not 60 s" in str(bucket_span_problem(config))
+
+
+def test_the_list_of_order_index_windows_forgets_the_windows_expired(redis_server: RedisServer) -> None:
+    config = StoreConfig(redis_server.url, fresh_namespace(), 1, retention_seconds=600.0, bucket_seconds=60)
+    keys = ChannelKeys.of(config.namespace, "douyin")
+    now = [time.time() // 600 * 600 + 30]
+    store = RedisIngestStore(connect(config.redis_url), keys, retention_seconds=600.0, clock=lambda: now[0])
+    recorded = RecordedOrder((("A", 1, "reserved", ""),), True)
+    for n in range(5):  # five windows, one after another
+        store.publish(Publication([], [], [], {f"o{n}": recorded}, {}, []))
+        now[0] += 600
+    now[0] -= 600
+    listed = {text(k) for k in store.redis.hkeys(windows_key(keys))}
+    current = window_of(now[0], 600.0)
+    assert listed == {window_key(keys, current - 1), window_key(keys, current)}
+    assert store.recorded_orders([f"o{n}" for n in range(5)]) == {"o3": recorded, "o4": recorded}
+    store.redis.close()

@@ -11,7 +11,7 @@ import pytest
 
 from actors.ingest.core import ChannelIngest, WebhookRejected
 from actors.ingest.memory_store import MemoryIngestStore
-from actors.ingest.order_index import window_of
+from actors.ingest.order_index import current_window
 from policies.channels import Cancellation, OrderLine, Payment, PlatformOrder, Unreadable
 from policies.channels.signing import WebhookHeaders
 from policies.ledger import Decision, Ledger, LineRecord, LineStatus, SkuSettings
@@ -318,7 +318,7 @@ def test_an_order_index_entry_of_the_older_form_is_read_as_an_accepted_order(
     store: MemoryIngestStore, owner: PureOwner
 ) -> None:
     # written before records kept quantities and outcomes
-    store._orders[window_of(store.clock(), store.retention_seconds)] = {"old": "A,B"}
+    store._orders[current_window(store.clock(), store.retention_seconds)] = {"old": "A,B"}
     ingest = ingest_for(store, owner)
     assert store.order_skus(["old"]) == {"old": ["A", "B"]}
     (conflict,) = ingest.process([json.dumps(order("old", ("A", 1)))]).orders

@@ -193,3 +193,16 @@ def test_an_unusable_retention_option_is_refused_before_anything_starts(
     assert "--bucket-seconds must be within 1..--retention-seconds (3600), got 7200" in err
     assert main([command, "--retention-seconds", "10"]) == 2
     assert "--retention-seconds must be at least 60 seconds, got 10" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("value", ["nan", "inf"])
+def test_a_retention_that_is_not_a_finite_number_is_refused_naming_it(
+    clean: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], value: str
+) -> None:
+    assert main(["demo", "--retention-seconds", value]) == 2
+    assert f"--retention-seconds must be a finite number of seconds, got {value}" in capsys.readouterr().err
+    monkeypatch.setenv("FLASHSTOCK_RETENTION_SECONDS", value)
+    assert main(["demo"]) == 2
+    err = capsys.readouterr().err
+    assert f"FLASHSTOCK_RETENTION_SECONDS must be a finite number of seconds, got {value}" in err
+    assert len(err.strip().splitlines()) == 1

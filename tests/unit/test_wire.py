@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import pickle
 
+import pytest
+
 from actors.infra.wire import pack_decisions, pack_operations, unpack_decisions, unpack_operations
 from policies.ledger import Decision, SkuSettings
 from policies.operations import (
@@ -62,3 +64,11 @@ def test_a_payload_of_the_earlier_form_is_still_read() -> None:
 def test_something_that_is_not_an_operation_reaches_the_owner_unchanged() -> None:
     odd: list[object] = [Reserve("douyin", "o1", "SKU-1", 1), {"sku": "SKU-1"}]
     assert unpack_operations(pack_operations(odd)) == odd  # type: ignore[arg-type]  # a caller's mistake, on purpose
+
+
+def test_a_row_of_another_version_of_its_class_is_refused_naming_it() -> None:
+    # a sender whose Confirm had a field fewer: its rows must not become a Confirm with
+    # fields missing (tuple.__new__ checks no arity) that fails somewhere later
+    payload = pickle.dumps(([Reserve, Confirm], [tuple(EVERY_KIND[0]), ("douyin", "o1")]))
+    with pytest.raises(ValueError, match="a Confirm of 2 fields, not 3"):
+        unpack_operations(payload)
