@@ -29,10 +29,10 @@ from typing import NamedTuple
 import structlog
 
 from actors.infra.keys import ChannelKeys
+from actors.ingest.inbox_read import InboxEntry
 from actors.ingest.store import (
     GROUP,
     SCAN_START,
-    InboxEntry,
     IngestStore,
     Publication,
     RawMessage,

@@ -16,13 +16,13 @@ from actors.infra.codec import (
     format_order_decision,
 )
 from actors.infra.settings import DEFAULT_RETENTION_SECONDS
+from actors.ingest.inbox_read import InboxEntry
 from actors.ingest.order_index import current_window
 from actors.ingest.store import (
     SCAN_START,
     Backlog,
     ClaimedPage,
     DeadLetter,
-    InboxEntry,
     Publication,
     RawMessage,
     accepted_skus,

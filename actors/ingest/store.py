@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NamedTuple, Protocol
 
 import redis
@@ -47,6 +47,7 @@ from actors.infra.codec import (
 from actors.infra.keys import ChannelKeys
 from actors.infra.redis_client import RedisClient, connect
 from actors.infra.settings import DEFAULT_RETENTION_SECONDS, StoreConfig
+from actors.ingest.inbox_read import InboxEntry, InboxReader, inbox_entries
 from actors.ingest.order_index import bound_unsplit_index, queue_records, read_recorded
 from policies.channels import Unreadable
 from policies.operations import FIELD_SEPARATOR
@@ -58,13 +59,6 @@ GROUP = "ingest"
 RawMessage = bytes | str | Mapping[str, Any]
 #: the claim scan's start and end mark
 SCAN_START = "0-0"
-
-
-class InboxEntry(NamedTuple):
-    """One inbox entry: its stream id and the platform's message (``b""`` when absent)."""
-
-    entry_id: str
-    message: bytes
 
 
 class ClaimedPage(NamedTuple):
@@ -230,6 +224,7 @@ class RedisIngestStore:
         self.stream_maxlen = stream_maxlen
         self.retention_seconds = retention_seconds
         self.clock = clock
+        self.inbox = InboxReader(client, keys.inbox, GROUP)
         bound_unsplit_index(client, keys, retention_seconds)
         try:
             self.redis.xgroup_create(keys.inbox, GROUP, id="0", mkstream=True)
@@ -250,14 +245,7 @@ class RedisIngestStore:
         )
 
     def read(self, consumer: str, count: int, *, pending: bool, block_ms: int = 0) -> list[InboxEntry]:
-        replies: Any  # redis-py types stream replies loosely: read into InboxEntry below
-        if pending:
-            replies = self.redis.xreadgroup(GROUP, consumer, {self.keys.inbox: "0"}, count=count)
-        else:
-            replies = self.redis.xreadgroup(
-                GROUP, consumer, {self.keys.inbox: ">"}, count=count, block=block_ms or None
-            )
-        return _inbox_entries(replies[0][1]) if replies else []
+        return self.inbox.read(consumer, count, pending=pending, block_ms=block_ms)
 
     def claim(self, consumer: str, idle_ms: int, start: str, count: int) -> ClaimedPage:
         # [next start, entries, ids of pending entries no longer in the stream]
@@ -265,7 +253,7 @@ class RedisIngestStore:
         deleted = [text(entry_id) for entry_id in reply[2]] if len(reply) > 2 else []
         if deleted:
             self.redis.xack(self.keys.inbox, GROUP, *deleted)
-        return ClaimedPage(text(reply[0]), _inbox_entries(reply[1]), len(deleted))
+        return ClaimedPage(text(reply[0]), inbox_entries(reply[1]), len(deleted))
 
     def recorded_orders(self, order_ids: Sequence[str]) -> dict[str, RecordedOrder]:
         return read_recorded(self.redis, self.keys, order_ids, self.clock(), self.retention_seconds)
@@ -408,8 +396,3 @@ def enqueue(client: RedisClient, keys: ChannelKeys, messages: Sequence[RawMessag
     # repeatable: a message enqueued twice is decided once (its order's first decision is
     # answered again), as when a platform sends it twice
     return [text(entry_id) for entry_id in atomic_write(client, keys.inbox, queue, repeatable=True)]
-
-
-def _inbox_entries(raw: Iterable[tuple[bytes, Mapping[bytes, bytes] | None]]) -> list[InboxEntry]:
-    # a pending entry trimmed from the stream comes back without fields
-    return [InboxEntry(text(entry_id), (fields or {}).get(b"m", b"")) for entry_id, fields in raw]
