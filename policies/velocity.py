@@ -72,7 +72,7 @@ class ForecastSettings:
     ramp_consequence_threshold: float = 3.0
     #: the projected growth stops at this many times the window's mean rate
     ramp_growth_cap: float = 2.0
-    #: how far ahead "sells out soon" (TREND) looks when the show's end is unknown
+    #: how far ahead "sells out soon" (TREND) looks; a show ending sooner shortens it
     planning_horizon_minutes: float = 120.0
     #: two-sided credibility of the rate and ETA bounds
     confidence: float = 0.90
