@@ -6,8 +6,8 @@ levels form a ladder, so EMERGENCY implies THRESHOLD by construction:
 - TREND (趋势预警): the sequential test found a rise of the order rate
   (``policies.alert_change``) that matters (at the new rate the stock runs out inside the
   horizon), or the stock runs out inside the horizon even at the slow end of the rate's
-  credible interval. The horizon is the show's remaining time when known, else the
-  planning horizon. Response: prepare replenishment.
+  credible interval. The horizon is the planning horizon, or the show's remaining time
+  when that is shorter. Response: prepare replenishment.
 - THRESHOLD (阈值预警): ``available + inbound <= safety line``, the reorder point of
   inventory theory at the projected rate:
 
@@ -126,10 +126,14 @@ def poisson_quantile(mean: float, probability: float) -> int:
 
 
 def horizon_minutes(stock: StockView, forecast: ForecastSettings) -> float:
-    """How far ahead "sells out soon" looks (minutes): the show's remaining time when
-    known, else the planning horizon."""
+    """How far ahead "sells out soon" looks (minutes): the planning horizon, or the
+    show's remaining time when that is shorter. A show's end only shortens it: a stock-out
+    projected past the planning horizon rests on a rate measured minutes ago (a surge
+    drawn by chance on a steady seller projects one hours ahead) and can wait for
+    the next evaluations."""
     remaining = stock.show_remaining_minutes
-    return forecast.planning_horizon_minutes if remaining is None else max(remaining, 0.0)
+    planning = forecast.planning_horizon_minutes
+    return planning if remaining is None else min(max(remaining, 0.0), planning)
 
 
 def depletion_rate(stock: StockView, forecast: ForecastSettings) -> float:

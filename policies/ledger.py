@@ -45,6 +45,10 @@ class SkuSettings:
     ``purchase_limit`` the most units one order line may take (限购, None for no limit),
     ``reservation_ttl_seconds`` how long an unpaid reservation holds stock, in seconds;
     ``safety_floor`` / ``critical_floor`` are fixed minimums for the alert lines, in units.
+    ``on_sale_since`` / ``on_sale_until`` (epoch seconds of event time, None: unknown):
+    when the SKU went on sale (the owner stamps its definition time when none is given)
+    and when its show ends; the forecaster measures the SKU's sales rate from the first
+    and bounds its alert horizon by the second.
     """
 
     sku: str
@@ -57,6 +61,10 @@ class SkuSettings:
     safety_floor: int = 0
     #: EMERGENCY at or below this many available units
     critical_floor: int = 0
+    #: when the SKU went on sale (epoch seconds); its exposure counts from here
+    on_sale_since: float | None = None
+    #: when its show ends (epoch seconds); the alert horizon is the time left until then
+    on_sale_until: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

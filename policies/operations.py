@@ -14,6 +14,7 @@ returns the original decision (``duplicate=True``) and changes nothing.
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from typing import NamedTuple
 
 from policies.ids import bad_id_character
@@ -243,6 +244,13 @@ def invalid_settings(settings: SkuSettings) -> str | None:
         problem = invalid_id(substitute, "substitute sku")
         if problem:
             return problem
+    for time_name in ("on_sale_since", "on_sale_until"):
+        value = getattr(settings, time_name)
+        if value is not None and (not _is_finite_number(value) or value <= 0):
+            return f"{time_name} must be epoch seconds > 0 or null"
+    since, until = settings.on_sale_since, settings.on_sale_until
+    if since is not None and until is not None and until <= since:
+        return f"on_sale_until ({until}) must be after on_sale_since ({since})"
     return None
 
 
@@ -268,7 +276,7 @@ def decide(
         return decide_adjustment(op, ledger, previous)
     if isinstance(op, Hold):
         return decide_hold(op, ledger, previous)
-    return decide_definition(op, ledger, settings)
+    return decide_definition(op, ledger, settings, now)
 
 
 def decide_reservation(
@@ -526,22 +534,42 @@ def decide_hold(op: Hold, ledger: Ledger | None, previous: LineRecord | None) ->
     return Step(decision, new, record)
 
 
-def decide_definition(op: DefineSku, ledger: Ledger | None, settings: SkuSettings | None) -> Step:
-    """Create a SKU with ``on_hand`` units, or replace the settings of an existing one."""
+def decide_definition(op: DefineSku, ledger: Ledger | None, settings: SkuSettings | None, now: float) -> Step:
+    """Create a SKU with ``on_hand`` units, or replace the settings of an existing one.
+
+    A new SKU without ``on_sale_since`` went on sale now (``now``, epoch seconds); an
+    update without ``on_sale_since`` / ``on_sale_until`` keeps the SKU's earlier ones, so
+    a redefinition (or a retried one) never moves when the SKU went on sale."""
     problem = invalid_settings(op.settings) or invalid_quantity(op.on_hand, "on_hand", 0, MAX_STOCK_CHANGE)
     if problem:
         return _rejected(op, ledger, Reason.INVALID, problem)
     if ledger is None:
         new = Ledger(op.sku, op.on_hand, version=1)
         decision = Decision(op.name, op.sku, op.sku, True, "created", op.on_hand, new.available)
-        return Step(decision, new, None, op.settings)
+        created = op.settings
+        if created.on_sale_since is None:
+            created = replace(created, on_sale_since=now)
+        problem = invalid_settings(created)
+        if problem:
+            return _rejected(op, ledger, Reason.INVALID, problem)
+        return Step(decision, new, None, created)
+    wanted = op.settings
+    if settings is not None:
+        wanted = replace(
+            wanted,
+            on_sale_since=settings.on_sale_since if wanted.on_sale_since is None else wanted.on_sale_since,
+            on_sale_until=settings.on_sale_until if wanted.on_sale_until is None else wanted.on_sale_until,
+        )
+        problem = invalid_settings(wanted)
+        if problem:
+            return _rejected(op, ledger, Reason.INVALID, problem)
     detail = (
         ""
         if op.on_hand in (0, ledger.on_hand)
         else ("settings updated; on_hand of an existing sku changes only by restock or adjust")
     )
     decision = Decision(op.name, op.sku, op.sku, True, "updated", 0, ledger.available, detail=detail)
-    return Step(decision, None, None, op.settings if op.settings != settings else None)
+    return Step(decision, None, None, wanted if wanted != settings else None)
 
 
 def _line_key(op: Reserve | Confirm | Release) -> str:

@@ -72,7 +72,7 @@ class ForecastSettings:
     ramp_consequence_threshold: float = 3.0
     #: the projected growth stops at this many times the window's mean rate
     ramp_growth_cap: float = 2.0
-    #: how far ahead "sells out soon" (TREND) looks when the show's end is unknown
+    #: how far ahead "sells out soon" (TREND) looks; a show ending sooner shortens it
     planning_horizon_minutes: float = 120.0
     #: two-sided credibility of the rate and ETA bounds
     confidence: float = 0.90
@@ -198,12 +198,19 @@ def measure_velocity(
     settings: ForecastSettings,
     depletion_rate: float = math.inf,
     horizon_minutes: float | None = None,
+    on_sale_since: float | None = None,
 ) -> Velocity:
     """Velocity of one SKU at event time ``at``: the operator's windows, the posterior
     rate and the change the sequential test finds (``policies.alert_change``, or a steady
     rise, ``policies.alert_trend``). ``depletion_rate``: the rate (units/minute) that
     empties the stock inside ``horizon_minutes`` (default: the planning horizon; the
-    change tests weigh that consequence); infinite when unknown."""
+    change tests weigh that consequence); infinite when unknown.
+
+    The rate's exposure (the minutes its orders are counted over) runs from when the SKU
+    went on sale (``on_sale_since``, epoch seconds) when that is before its first sale,
+    else from its first sale: one order a minute after going on sale is one order in a
+    minute, not one in the seconds since that order. It is bounded by the rate window
+    (at most ``max_rate_window_minutes``)."""
     minutes = settings.window_minutes
     last_units, last_orders = history.window(at, minutes)
     previous_units, previous_orders = history.window(at - minutes * 60.0, minutes)
@@ -212,10 +219,10 @@ def measure_velocity(
     ratio = last_rate / previous_rate if previous_rate > 0 else None
     horizon = settings.planning_horizon_minutes if horizon_minutes is None else horizon_minutes
     surge = _surge(history, at, settings, depletion_rate, horizon)
-    # how far back the history reaches, counting the whole bucket of its first sale
-    span = (
-        max((at - history.earliest) / 60.0, 0.0) + history.bucket_seconds / 60.0 if history.buckets else 0.0
-    )
+    # how long the SKU has been exposed: since it went on sale, or since its first sale
+    # when that is all that is known, counting the whole bucket it starts in
+    since = history.earliest if on_sale_since is None else min(history.earliest, on_sale_since)
+    span = max((at - since) / 60.0, 0.0) + history.bucket_seconds / 60.0 if history.buckets else 0.0
     if surge is not None and surge.kind == "step":
         window = (at - surge.since) / 60.0
         units, orders = history.window(at, window)

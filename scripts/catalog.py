@@ -3,7 +3,9 @@
 YAML (``.yaml``/``.yml``) or JSON, in one of three shapes: ``{skus: [{sku, on_hand,
 ...}]}``, ``[{sku, ...}]`` or ``{SKU: {on_hand, ...}}``. Every entry is validated by one
 model (``CatalogEntry``): unknown keys, wrong types and negative quantities are refused
-with the entry and the field named, never half loaded.
+with the entry and the field named, never half loaded. ``on_sale_since`` /
+``on_sale_until`` (when the SKU went on sale, when its show ends) are ISO 8601 times with
+a time zone (``2026-11-11T20:00:00+08:00``) or epoch seconds.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from policies.ledger import DEFAULT_LEAD_TIME_MINUTES, DEFAULT_RESERVATION_TTL_SECONDS, SkuSettings
 
@@ -32,10 +34,27 @@ class CatalogEntry(BaseModel):
     substitutes: tuple[str, ...] = ()
     safety_floor: int = Field(default=0, ge=0)
     critical_floor: int = Field(default=0, ge=0)
+    #: when the SKU went on sale (default: when it is defined)
+    on_sale_since: AwareDatetime | None = None
+    #: when its show ends (default: unknown; alert horizons then use the planning horizon)
+    on_sale_until: AwareDatetime | None = None
+
+    @model_validator(mode="after")
+    def _ends_after_it_starts(self) -> CatalogEntry:
+        since, until = self.on_sale_since, self.on_sale_until
+        if since is not None and until is not None and until <= since:
+            raise ValueError(
+                f"on_sale_until ({until.isoformat()}) must be after on_sale_since ({since.isoformat()})"
+            )
+        return self
 
     def settings(self) -> SkuSettings:
-        fields = self.model_dump(exclude={"on_hand"})
-        return SkuSettings(**fields)
+        fields = self.model_dump(exclude={"on_hand", "on_sale_since", "on_sale_until"})
+        return SkuSettings(
+            **fields,
+            on_sale_since=None if self.on_sale_since is None else self.on_sale_since.timestamp(),
+            on_sale_until=None if self.on_sale_until is None else self.on_sale_until.timestamp(),
+        )
 
 
 def validation_problems(error: ValidationError, whole: str) -> str:

@@ -18,7 +18,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import ray
 from pydantic import ValidationError
 
 from actors.bootstrap import kill_system, start_system
@@ -144,7 +143,6 @@ def run_up(args: argparse.Namespace) -> int:
         rejected = 0
         if catalog:
             decisions = system.client.submit([DefineSku(sku, units) for sku, units in catalog])
-            ray.get(system.forecaster.update_skus.remote([sku for sku, _ in catalog]))
             for decision in decisions:
                 if not decision.accepted:
                     rejected += 1

@@ -18,7 +18,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import ray
 from ray import serve
 
 from actors.bootstrap import start_system, stop_system
@@ -214,7 +213,6 @@ def serve_until_stopped(
         )
         if catalog:
             decisions = system.client.submit([DefineSku(settings, units) for settings, units in catalog])
-            ray.get(system.forecaster.update_skus.remote([settings for settings, _ in catalog]))
             rejected = [d for d in decisions if not d.accepted]
             for decision in rejected:
                 print(f"catalog: {decision.sku}: {decision.reason}: {decision.detail}")

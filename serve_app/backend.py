@@ -155,10 +155,9 @@ class Backend:
     # ---- SKUs ---------------------------------------------------------------------------
 
     def define(self, settings: SkuSettings, on_hand: int) -> Decision:
-        decision = self.client.submit([DefineSku(settings, on_hand)])[0]
-        if decision.accepted:
-            self.forecaster.update_skus.remote([settings])
-        return decision
+        """Define a SKU through its owner; the owner's feed tells the forecaster the
+        settings it committed (with the time the SKU went on sale)."""
+        return self.client.submit([DefineSku(settings, on_hand)])[0]
 
     def apply(self, op: Operation) -> Decision:
         return self.client.submit([op])[0]

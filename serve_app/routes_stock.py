@@ -107,6 +107,8 @@ def put_sku(
         tuple(spec.substitutes),
         spec.safety_floor,
         spec.critical_floor,
+        spec.on_sale_since,
+        spec.on_sale_until,
     )
     problem = invalid_settings(settings)
     if problem:

@@ -89,6 +89,18 @@ class SkuSpec(Strict):
     substitutes: list[Ident] = Field(default_factory=list, max_length=20)
     safety_floor: Whole = Field(0, ge=0, le=10_000_000)
     critical_floor: Whole = Field(0, ge=0, le=10_000_000)
+    on_sale_since: float | None = Field(
+        None,
+        gt=0,
+        description="epoch seconds: when the SKU went on sale (its sales rate counts from here); "
+        "default: when it is created; an update without it keeps the SKU's",
+    )
+    on_sale_until: float | None = Field(
+        None,
+        gt=0,
+        description="epoch seconds: when its show ends (alert horizons stop there); "
+        "default: unknown; an update without it keeps the SKU's",
+    )
 
 
 class Inbound(BaseModel):
@@ -151,6 +163,7 @@ class AlertMarker(BaseModel):
     alert_id: str
     inhibited: bool
     silenced: bool
+    quiet: bool = Field(False, description="a resolution stored and shown, not sent to receivers")
 
 
 class SkuHistoryOut(BaseModel):

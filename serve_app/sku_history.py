@@ -9,7 +9,7 @@ import json
 from typing import Any, NamedTuple
 
 from actors.infra import keys
-from actors.infra.codec import entry_time_ms, ledger_counters_of, text
+from actors.infra.codec import entry_time_ms, is_quiet, ledger_counters_of, text
 from actors.infra.redis_client import RedisClient
 from actors.infra.settings import StoreConfig
 from actors.owner.reads import partition_keys
@@ -94,6 +94,7 @@ def _markers(
                 "alert_id": alert.get("id", ""),
                 "inhibited": bool(record.get("inhibited")),
                 "silenced": bool(record.get("silenced")),
+                "quiet": is_quiet(record),
             }
         )
     return markers, len(entries) < MAX_ALERT_ENTRIES

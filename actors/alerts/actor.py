@@ -42,7 +42,6 @@ from actors.infra.settings import StoreConfig
 from actors.infra.wire import Origin, SaleEvent, stock_of, unpack_commit
 from actors.owner.reads import read_log_since, read_skus
 from policies.alert_lifecycle import LifecycleSettings
-from policies.ledger import SkuSettings
 from policies.silences import Silence
 from policies.subscriptions import Subscription
 from policies.velocity import ForecastSettings
@@ -190,21 +189,11 @@ class ForecasterService:
                 [self.forecaster.view(sku) for sku in skus],
             )
 
-    def update_skus(self, settings: Sequence[SkuSettings]) -> None:
-        with self._lock:
-            self.forecaster.update_skus(settings)
-
     def forget_skus(self, skus: Sequence[str]) -> int:
         """SKUs removed from the catalogue: their open alerts resolve now (the resolved
         notifications go out as any other); how many notifications that made."""
         with self._lock:
             return len(self.forecaster.forget(skus))
-
-    def set_show_end(self, ends_at: float | None) -> None:
-        """The show's end in event time (epoch seconds; None: unknown): it bounds the
-        lead-time demand and the TREND horizon to the show's remaining time."""
-        with self._lock:
-            self.forecaster.show_ends_at = ends_at
 
     # ---- operators ----------------------------------------------------------------------
 

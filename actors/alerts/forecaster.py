@@ -11,8 +11,10 @@ any speed.
 
 One verdict per SKU (its level, with hysteresis against the level its alert holds) and
 one per channel (CHANNEL_STALLED: a channel silent while its SKUs still have stock).
-``show_ends_at`` (event time), when known, bounds the lead-time demand and the TREND
-horizon to the show's remaining time.
+Each SKU's settings (from the owners' feed, and from the durable settings after a
+restart) say when it went on sale, the start of its rate's exposure, and when its show
+ends (``on_sale_until``), which bounds the lead-time demand and the TREND horizon to the
+show's remaining time.
 
 Crash and retry: the windows live in memory; a restarted forecaster is rebuilt from the
 durable ledger stream (``rebuild``) and settles the open alerts against the current stock
@@ -102,8 +104,6 @@ class Forecaster:
         self.histories: dict[str, SalesHistory] = {}
         #: (channel, sku) -> orders, for CHANNEL_STALLED
         self.channels: dict[tuple[str, str], SalesHistory] = {}
-        #: the show's end in event time (epoch seconds), None when unknown
-        self.show_ends_at: float | None = None
         self.stock: dict[str, StockSnapshot] = {}
         self.settings: dict[str, SkuSettings] = {}
         self.watermark = -math.inf
@@ -215,7 +215,8 @@ class Forecaster:
         history = self.histories.get(sku) or SalesHistory(self.forecast.bucket_seconds)
         snapshot = self.stock.get(sku, StockSnapshot(0, 0))
         settings = self.settings.get(sku, SkuSettings(sku))
-        remaining = None if self.show_ends_at is None else (self.show_ends_at - self.watermark) / 60.0
+        ends = settings.on_sale_until
+        remaining = None if ends is None else (ends - self.watermark) / 60.0
         view = StockView(sku, snapshot.available, snapshot.inbound, settings.lead_time_minutes, remaining)
         velocity = measure_velocity(
             history,
@@ -223,6 +224,7 @@ class Forecaster:
             self.forecast,
             depletion_rate(view, self.forecast),
             consequence_horizon(view, self.forecast),
+            settings.on_sale_since,
         )
         stockout = forecast_stockout(snapshot.available, snapshot.inbound, velocity, self.watermark)
         return velocity, stockout, view

@@ -132,13 +132,23 @@ def entry_time_ms(entry_id: bytes | str) -> int:
 
 
 def notification_record(note: Notification) -> dict[str, Any]:
-    """The JSON shape of a notification, as stored in the stream and sent out."""
+    """The JSON shape of a notification, as stored in the stream and sent out.
+    ``quiet``: a resolution stored and shown but not sent to receivers (a TREND that
+    resolved within ``quiet_resolve_seconds``); records written before the flag existed
+    have no ``quiet`` and read as not quiet (``is_quiet``)."""
     return {
         "kind": note.kind,
         "inhibited": note.inhibited,
         "silenced": note.silenced,
+        "quiet": note.quiet,
         "alert": note.alert._asdict(),
     }
+
+
+def is_quiet(record: Mapping[str, Any]) -> bool:
+    """Whether a stored notification record is a quiet resolution (older records, written
+    without the flag, are not)."""
+    return bool(record.get("quiet", False))
 
 
 class LedgerCounters(NamedTuple):

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import NamedTuple
 
 from actors.alerts.forecaster import Forecaster
@@ -84,6 +84,17 @@ class Outcome:
     forecaster: Forecaster
 
 
+def with_show_end(
+    settings: Sequence[SkuSettings], sold: set[str], show_ends_at: float | None
+) -> list[SkuSettings]:
+    """``settings`` (and defaults for the ``sold`` SKUs they miss) with ``show_ends_at``
+    as the end of every SKU that has no ``on_sale_until`` of its own."""
+    every = list(settings) + [SkuSettings(sku) for sku in sorted(sold - {s.sku for s in settings})]
+    if show_ends_at is None:
+        return every
+    return [s if s.on_sale_until is not None else replace(s, on_sale_until=show_ends_at) for s in every]
+
+
 def run_replay(
     sales: Sequence[Sale],
     stock: dict[str, int],
@@ -96,7 +107,9 @@ def run_replay(
     start: float | None = None,
 ) -> Outcome:
     """Feed ``sales`` (sorted by event time) and ``restocks`` through a fresh
-    Forecaster; ``tail_minutes`` of quiet after the last sale let alerts resolve."""
+    Forecaster; ``tail_minutes`` of quiet after the last sale let alerts resolve.
+    ``show_ends_at``: the show's end for the SKUs whose settings give none (it becomes
+    their ``on_sale_until``, as a defined SKU carries it in the service)."""
     tune = tunables or Tunables()
     clock = [0.0]
     forecaster = Forecaster(
@@ -106,8 +119,7 @@ def run_replay(
         book=AlertBook(tune.lifecycle),
         evaluate_every_seconds=float("inf"),
     )
-    forecaster.update_skus(settings)
-    forecaster.show_ends_at = show_ends_at
+    forecaster.update_skus(with_show_end(settings, {s.sku for s in sales}, show_ends_at))
     available = {sku: max(units, 0) for sku, units in stock.items()}
     inbound: dict[str, list[tuple[float, int]]] = defaultdict(list)
     outcome = Outcome([], {}, {}, forecaster)

@@ -31,6 +31,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from actors.infra.codec import is_quiet
 from policies.ledger import SkuSettings
 from scripts.loadgen.messages import cancel_message, format_of, order_message, payment_message
 from scripts.sim.grant_platforms import GrantedShelves, NetworkFaults
@@ -90,8 +91,11 @@ class _Clock:
                 time.sleep(delay)  # pacing the show, not synchronising with anything
 
 
-def catalogue_of(scenario: Scenario, prefix: str = "") -> list[tuple[SkuSettings, int]]:
-    """The scenario's SKUs as flashstock settings (ids with ``prefix``) and stock."""
+def catalogue_of(scenario: Scenario, epoch: float, prefix: str = "") -> list[tuple[SkuSettings, int]]:
+    """The scenario's SKUs as flashstock settings (ids with ``prefix``) and stock: each on
+    sale from the show's minute 0 (event time ``epoch``) to its end, as an operator's
+    catalogue says it (``on_sale_since`` / ``on_sale_until``)."""
+    ends = epoch + scenario.duration_minutes * 60.0
     return [
         (
             SkuSettings(
@@ -103,6 +107,8 @@ def catalogue_of(scenario: Scenario, prefix: str = "") -> list[tuple[SkuSettings
                 tuple(prefix + sub for sub in s.substitutes),
                 s.safety_floor,
                 s.critical_floor,
+                on_sale_since=epoch,
+                on_sale_until=ends,
             ),
             s.on_hand,
         )
@@ -164,7 +170,7 @@ class ShowRun:
 
     def run(self) -> ShowLog:
         started = time.monotonic()
-        self.target.define(catalogue_of(self.scenario, self.prefix))
+        self.target.define(catalogue_of(self.scenario, self.clock.epoch, self.prefix))
         self.shelves.publish(0.0, {self.prefix + s.sku: s.on_hand for s in self.scenario.skus})
         events = generate(self.scenario)
         self.log.generated = sum(1 for e in events if isinstance(e, BuyerOrder))
@@ -336,6 +342,7 @@ class ShowRun:
                     "level": alert["level"],
                     "available": alert["evidence"].get("available"),
                     "reason": alert["reason"],
+                    "quiet": is_quiet(record),
                 }
             )
             if record["kind"] == "resolved":

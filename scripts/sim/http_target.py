@@ -91,6 +91,8 @@ class HttpTarget:
                     "substitutes": list(settings.substitutes),
                     "safety_floor": settings.safety_floor,
                     "critical_floor": settings.critical_floor,
+                    "on_sale_since": settings.on_sale_since,
+                    "on_sale_until": settings.on_sale_until,
                 },
             )
 

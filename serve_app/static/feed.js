@@ -39,6 +39,7 @@ export function addNotification(eventId, record) {
     ? Object.assign({}, alert, { acked_by: known.acked_by, acked_wall: known.acked_wall }) : alert);
   row.events.push({ eventId, at: alert.updated_wall, kind: record.kind, level: alert.level,
                     status: alert.status, inhibited: record.inhibited, silenced: record.silenced,
+                    quiet: Boolean(record.quiet),
                     alertId: alert.id });
   if (row.events.length > MAX_EVENTS_PER_ROW) row.events.shift();
   row.updated = Math.max(row.updated, alert.updated_wall || 0);
@@ -175,6 +176,7 @@ function renderRow(row) {
     li.textContent = `${clock(e.at)} ${e.level} ${e.kind} (${e.status})`;
     if (e.inhibited) li.append(" ", tag("inhibited", "inhibited"));
     if (e.silenced) li.append(" ", tag("silenced", "silenced"));
+    if (e.quiet) li.append(" ", tag("quiet: not sent", "quiet"));
     list.append(li);
   });
   history.append(label, list);

@@ -26,7 +26,9 @@ SCENARIOS = Path(__file__).parents[2] / "scenarios"
 #: sixteen minutes: steady, then sales jump sixfold and the stock runs out
 SURGE: dict[str, Any] = {
     "name": "surge",
-    "duration_minutes": 16,
+    # long enough for MUG to sell out inside the show: the simulator tells the forecaster
+    # the show's end, and a SKU that outlasts its show is no emergency
+    "duration_minutes": 20,
     "seed": 3,
     "skus": [
         {
@@ -43,8 +45,8 @@ SURGE: dict[str, Any] = {
     "demand": [
         {"sku": "MUG", "from_minute": 0, "to_minute": 8, "orders_per_minute": 2},
         {"sku": "MUG", "from_minute": 8, "to_minute": 10, "orders_per_minute": [2, 12]},
-        {"sku": "MUG", "from_minute": 10, "to_minute": 16, "orders_per_minute": 12},
-        {"sku": "CUP", "from_minute": 0, "to_minute": 16, "orders_per_minute": 1},
+        {"sku": "MUG", "from_minute": 10, "to_minute": 20, "orders_per_minute": 12},
+        {"sku": "CUP", "from_minute": 0, "to_minute": 20, "orders_per_minute": 1},
     ],
     "payment": {"pay_ratio": 0.9, "pay_delay_minutes": [0.2, 2]},
 }

@@ -13,6 +13,7 @@ import pytest
 from actors.alerts.forecaster import Forecaster
 from actors.alerts.hub import AlertHub
 from actors.alerts.store import MemoryAlertStore
+from actors.infra.codec import is_quiet
 from actors.infra.wire import SaleEvent, StockSnapshot
 from policies.alert_lifecycle import LifecycleSettings
 from policies.alert_rules import Level, Verdict
@@ -213,6 +214,11 @@ def test_a_restarted_hub_remembers_recent_resolutions_so_nothing_refires_soon() 
     assert (worse.kind, worse.alert.level) == ("firing", Level.EMERGENCY)
 
 
+def test_a_record_stored_before_the_quiet_flag_reads_as_not_quiet() -> None:
+    assert not is_quiet({"kind": "resolved", "inhibited": False, "silenced": False, "alert": {}})
+    assert is_quiet({"kind": "resolved", "quiet": True})
+
+
 def test_a_quiet_resolution_is_stored_and_streamed_but_not_sent() -> None:
     store = MemoryAlertStore()
     sender = FakeSender()
@@ -228,7 +234,8 @@ def test_a_quiet_resolution_is_stored_and_streamed_but_not_sent() -> None:
 
     assert (fired.kind, faded.kind, faded.quiet, faded.told) == ("firing", "resolved", True, False)
     assert hub.flush_digests() == 0  # receivers heard one notification: the firing
-    assert [r["kind"] for r in heard] == ["firing", "resolved"]  # dashboards see the state
-    assert [r["kind"] for _, r in hub.history()] == ["firing", "resolved"]
+    assert [(r["kind"], r["quiet"]) for r in heard] == [("firing", False), ("resolved", True)]
+    # the stored record says it was not sent, as the streamed one does
+    assert [(r["kind"], is_quiet(r)) for _, r in hub.history()] == [("firing", False), ("resolved", True)]
     assert hub.open_alerts() == []
     assert len(sender.sent) == 1

@@ -89,6 +89,15 @@ def test_stock_that_outlasts_the_show_raises_no_trend() -> None:
     assert level_of(500, 5.0, lead=30, remaining=90) is None  # the show ends first
 
 
+def test_a_long_show_does_not_stretch_the_trend_horizon_past_the_planning_horizon() -> None:
+    # the reference show at minute 151: a chance surge on a steady seller, 360 left, 209
+    # minutes to go; at the surged rate it would sell out in 150 minutes
+    surge = Surge(NOW - 120, 0.4, 2.4, 7.0)
+    assert level_of(360, 2.4, lead=60, remaining=209, surge=surge) is None
+    assert level_of(360, 2.4, lead=60, remaining=140, surge=surge) is None  # outlasts the show
+    assert level_of(240, 2.4, lead=60, remaining=209, surge=surge) == Level.TREND  # 100 min
+
+
 def test_a_surge_matters_only_when_the_new_rate_empties_the_stock_inside_the_horizon() -> None:
     surge = Surge(NOW - 120, 2.0, 10.0, 12.0)
     assert level_of(800, 2.0, lead=30, surge=surge) == Level.TREND  # 80 min at 10/min

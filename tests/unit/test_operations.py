@@ -8,6 +8,7 @@ it matters, through the specific ``decide_*`` function. Rejections are results: 
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -122,7 +123,7 @@ def test_decide_dispatches_each_operation_to_its_rule() -> None:
             Adjust(SKU, 1, "a-1", "count", "ops"),
             decide_adjustment(Adjust(SKU, 1, "a-1", "count", "ops"), ledger, None),
         ),
-        (DefineSku(settings), decide_definition(DefineSku(settings), ledger, settings)),
+        (DefineSku(settings), decide_definition(DefineSku(settings), ledger, settings, NOW)),
     ]
     for op, expected in cases:
         previous = line if isinstance(op, Confirm | Release) else None
@@ -830,7 +831,7 @@ def test_define_creates_a_sku_with_its_on_hand_units() -> None:
     step = decide(DefineSku(settings, on_hand=50), None, None, None, NOW)
 
     assert step.ledger == Ledger(SKU, 50, 0, 0, (), 1)
-    assert step.settings == settings
+    assert step.settings == replace(settings, on_sale_since=NOW)
     assert step.record is None
     assert step.decision == Decision("define", SKU, SKU, True, "created", 50, 50)
 
@@ -867,6 +868,42 @@ def test_define_of_existing_sku_explains_nothing_when_on_hand_is_not_changed(on_
     assert step.ledger is None
 
 
+def test_a_new_sku_goes_on_sale_when_defined_unless_its_definition_says_when() -> None:
+    stamped = decide(DefineSku(make_settings()), None, None, None, NOW)
+    given = decide(DefineSku(make_settings(on_sale_since=NOW - 600)), None, None, None, NOW)
+
+    assert stamped.settings is not None
+    assert stamped.settings.on_sale_since == NOW
+    assert given.settings is not None
+    assert given.settings.on_sale_since == NOW - 600
+
+
+def test_a_redefinition_without_show_times_keeps_the_skus_own() -> None:
+    current = make_settings(on_sale_since=NOW - 600, on_sale_until=NOW + 3600)
+
+    retried = decide(DefineSku(make_settings()), make_ledger(), current, None, NOW + 60)
+    updated = decide(DefineSku(make_settings(purchase_limit=4)), make_ledger(), current, None, NOW + 60)
+    moved = decide(DefineSku(make_settings(on_sale_until=NOW + 7200)), make_ledger(), current, None, NOW)
+
+    assert retried.decision.accepted
+    assert retried.settings is None
+    assert updated.settings == replace(current, purchase_limit=4)
+    assert moved.settings == replace(current, on_sale_until=NOW + 7200)
+
+
+def test_rejects_a_show_that_ends_before_the_sku_went_on_sale() -> None:
+    current = make_settings(on_sale_since=NOW)
+
+    created = decide(DefineSku(make_settings(on_sale_until=NOW - 60)), None, None, None, NOW)
+    updated = decide(DefineSku(make_settings(on_sale_until=NOW - 60)), make_ledger(), current, None, NOW)
+
+    for step in (created, updated):
+        assert not step.decision.accepted
+        assert step.decision.reason == Reason.INVALID
+        assert step.decision.detail.startswith("on_sale_until"), step.decision.detail
+        assert_nothing_changed(step)
+
+
 def test_define_with_unchanged_settings_returns_no_new_settings() -> None:
     settings = make_settings()
 
@@ -896,6 +933,8 @@ def test_define_with_unchanged_settings_returns_no_new_settings() -> None:
             make_settings(substitutes=("SKU\n2",)), 0, "substitute sku", id="control char substitute"
         ),
         pytest.param(make_settings(sku=""), 0, "sku", id="empty sku"),
+        pytest.param(make_settings(on_sale_since=-1.0), 0, "on_sale_since", id="negative on-sale time"),
+        pytest.param(make_settings(on_sale_until=math.inf), 0, "on_sale_until", id="infinite show end"),
         pytest.param(make_settings(), -1, "on_hand", id="negative on_hand"),
         pytest.param(make_settings(), MAX_STOCK_CHANGE + 1, "on_hand", id="huge on_hand"),
     ],

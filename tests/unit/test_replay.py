@@ -14,9 +14,10 @@ from actors.alerts.forecaster import Forecaster
 from actors.infra.wire import SaleEvent, StockSnapshot
 from policies.alert_rules import Level
 from policies.ledger import SkuSettings
+from scripts.catalog import load_catalog
 from scripts.cli import main
 from scripts.replay.command import load_sales, sales_of
-from scripts.replay.engine import Outcome, run_replay
+from scripts.replay.engine import Outcome, run_replay, with_show_end
 
 T0 = 1_762_862_400.0
 
@@ -130,6 +131,28 @@ def test_replay_reads_the_serve_catalogue_and_prints_a_per_sku_summary(
     assert "start with exactly what they sold" not in out
 
 
+def test_the_catalogue_gives_each_sku_its_on_sale_times(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "catalog.yaml",
+        "skus:\n  - {sku: A, on_sale_since: 2025-11-11T20:00:00+08:00, on_sale_until: 1762884000}\n"
+        "  - {sku: B}\n",
+    )
+
+    (a, _), (b, _) = load_catalog(path)
+
+    assert (a.on_sale_since, a.on_sale_until) == (T0, T0 + 6 * 3600)
+    assert (b.on_sale_since, b.on_sale_until) == (None, None)  # the owner stamps B's definition
+
+
+def test_the_replays_show_end_goes_to_the_skus_without_their_own() -> None:
+    own = SkuSettings("A", on_sale_until=T0 + 60)
+
+    settings = with_show_end([own], {"A", "B"}, T0 + 3600)
+
+    assert [(s.sku, s.on_sale_until) for s in settings] == [("A", T0 + 60), ("B", T0 + 3600)]
+
+
 def test_compare_runs_two_settings_on_the_same_sales(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -155,6 +178,14 @@ def test_compare_runs_two_settings_on_the_same_sales(
         ("skus:\n  - {sku: A, on_hand: -3}\n", "on_hand: Input should be greater than or equal to 0"),
         ("skus:\n  - {sku: A, lead_time_minutes: 0}\n", "lead_time_minutes: Input should be greater than 0"),
         ("skus: [\n", "not valid YAML"),
+        (
+            "skus:\n  - {sku: A, on_sale_until: 2026-11-12T02:00:00}\n",
+            "on_sale_until: Input should have timezone",
+        ),
+        (
+            "skus:\n  - {sku: A, on_sale_since: 1762862400, on_sale_until: 1762862400}\n",
+            "on_sale_until (2025-11-11T12:00:00+00:00) must be after on_sale_since",
+        ),
     ],
 )
 def test_a_bad_catalogue_is_refused_with_exit_2_and_the_reason(
