@@ -72,6 +72,10 @@ class ForecastSettings:
     ramp_consequence_threshold: float = 3.0
     #: the projected growth stops at this many times the window's mean rate
     ramp_growth_cap: float = 2.0
+    #: when > 0, a steady rise matters when the fitted model's stock-out probability
+    #: inside the horizon is at least this (``policies.alert_trend.stockout_probability``)
+    #: instead of the capped projection
+    ramp_consequence_probability: float = 0.0
     #: how far ahead "sells out soon" (TREND) looks when the show's end is unknown
     planning_horizon_minutes: float = 120.0
     #: two-sided credibility of the rate and ETA bounds
@@ -298,6 +302,7 @@ def _ramp(
         settings.ramp_growth_cap,
         depletion,
         horizon,
+        settings.ramp_consequence_probability,
     )
     if ramp is None:
         return None
