@@ -99,6 +99,9 @@ class ForecastSettings:
             ),
             probability=("confidence", "surge_consequence_probability"),
         )
+        if self.ramp_consequence_probability >= 1:  # 0 is "off", so not a ``probability`` field
+            value = self.ramp_consequence_probability
+            raise ValueError(f"ramp_consequence_probability must be below 1 (0: off), got {value}")
 
 
 class SalesHistory:

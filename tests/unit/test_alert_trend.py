@@ -192,3 +192,8 @@ def test_with_a_probability_the_ramp_matters_when_the_model_credibly_empties_the
 
     assert found(expected / 120 / 2)
     assert not found(expected / 120)  # one half, under 0.9
+
+
+def test_a_stockout_probability_of_one_or_more_is_refused_with_its_name() -> None:
+    with pytest.raises(ValueError, match="ramp_consequence_probability"):
+        ForecastSettings(ramp_consequence_probability=1.0)
