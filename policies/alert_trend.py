@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from statistics import NormalDist
 from typing import NamedTuple
 
 
@@ -40,6 +41,12 @@ class Ramp(NamedTuple):
     growth: float
     mean_rate: float
     llr: float
+    #: orders in the window; the variance of its minutes weighted by the fitted rate (the
+    #: Fisher information of the growth is ``orders * spread``); the minutes from their
+    #: rate-weighted mean to the last minute (``stockout_probability``)
+    orders: float = 0.0
+    spread: float = 0.0
+    offset: float = 0.0
 
 
 def fit_ramp(counts: Sequence[float]) -> Ramp | None:
@@ -69,7 +76,11 @@ def fit_ramp(counts: Sequence[float]) -> Ramp | None:
             break
     if not math.isfinite(growth) or growth <= 0:
         return None
-    mean_weight = sum(math.exp(growth * t) for t in times) / k
+    weights = [math.exp(growth * t) for t in times]
+    total = sum(weights)
+    mean_t = sum(w * t for w, t in zip(weights, times, strict=True)) / total
+    spread = sum(w * (t - mean_t) ** 2 for w, t in zip(weights, times, strict=True)) / total
+    mean_weight = total / k
     llr = growth * score0 - n * math.log(mean_weight)
     level = n / k / mean_weight  # the fitted rate at the centre of the window
     return Ramp(
@@ -79,7 +90,40 @@ def fit_ramp(counts: Sequence[float]) -> Ramp | None:
         growth,
         n / k,
         max(llr, 0.0),
+        n,
+        spread,
+        times[-1] - mean_t,
     )
+
+
+def stockout_probability(ramp: Ramp, stock_orders: float, minutes: float) -> float:
+    """The probability that the orders of the next ``minutes`` reach ``stock_orders`` if
+    the fitted log-linear rate holds its growth for as long as it was seen (the window's
+    ``ramp.minutes``), then stays level: the projection ``E(eta, b) = exp(eta) * G(b)``
+    with ``eta`` the log-rate now and ``G(b) = (exp(b g) - 1) / b + (minutes - g) exp(b g)``
+    (``g = min(ramp.minutes, minutes)``), its log normal by the delta method with the fit's
+    Fisher information (``Var(b) = 1 / (n * spread)``; ``Var(eta) = 1 / n + d**2 Var(b)``,
+    ``d`` the minutes from the rate-weighted mean time to now, ``Cov(eta, b) = d Var(b)``).
+    The parameters' uncertainty, not their point estimate, decides: noise fitted as
+    growth has a wide ``b``."""
+    n, spread = ramp.orders, ramp.spread
+    if n <= 0 or spread <= 0 or stock_orders <= 0 or minutes <= 0:
+        return 0.0
+    b = ramp.growth
+    g = min(float(ramp.minutes), minutes)
+    grown = math.expm1(b * g) / b if b > 1e-12 else g
+    total = grown + (minutes - g) * math.exp(b * g)
+    # d ln G / db (its growing part's derivative tends to g**2 / 2 as b tends to 0)
+    d_grown = (g * math.exp(b * g) - grown) / b if b > 1e-12 else g * g / 2.0
+    slope = (d_grown + (minutes - g) * g * math.exp(b * g)) / total
+    offset = ramp.offset
+    var_b = 1.0 / (n * spread)
+    var_eta = 1.0 / n + offset * offset * var_b
+    cov = offset * var_b
+    variance = var_eta + slope * slope * var_b + 2.0 * slope * cov
+    log_projection = math.log(ramp.end_rate) + math.log(total)
+    z = (log_projection - math.log(stock_orders)) / math.sqrt(variance)
+    return NormalDist().cdf(z)
 
 
 def projected_orders(ramp: Ramp, minutes: float, cap: float) -> float:
@@ -102,6 +146,7 @@ def detect_ramp(
     growth_cap: float,
     depletion_rate: float = math.inf,
     horizon_minutes: float = 120.0,
+    probability: float = 0.0,
 ) -> Ramp | None:
     """The strongest steady rise over the trailing ``windows`` (minutes) of ``per_minute``
     (orders in each whole minute, the last one now) that matters, or None. It matters
@@ -119,8 +164,11 @@ def detect_ramp(
         if ramp is None or ramp.llr < min(threshold, consequence_threshold):
             continue
         needed = consequence_threshold if ramp.start_rate < depletion_rate else threshold
-        projected = projected_orders(ramp, horizon_minutes, growth_cap)
-        consequential = projected >= depletion_rate * horizon_minutes
+        stock = depletion_rate * horizon_minutes
+        if probability > 0:
+            consequential = stockout_probability(ramp, stock, horizon_minutes) >= probability
+        else:
+            consequential = projected_orders(ramp, horizon_minutes, growth_cap) >= stock
         if ramp.llr >= needed and consequential and (best is None or ramp.llr > best.llr):
             best = ramp
     return best

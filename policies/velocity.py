@@ -72,6 +72,10 @@ class ForecastSettings:
     ramp_consequence_threshold: float = 3.0
     #: the projected growth stops at this many times the window's mean rate
     ramp_growth_cap: float = 2.0
+    #: when > 0, a steady rise matters when the fitted model's stock-out probability
+    #: inside the horizon is at least this (``policies.alert_trend.stockout_probability``)
+    #: instead of the capped projection
+    ramp_consequence_probability: float = 0.0
     #: how far ahead "sells out soon" (TREND) looks; a show ending sooner shortens it
     planning_horizon_minutes: float = 120.0
     #: two-sided credibility of the rate and ETA bounds
@@ -95,6 +99,9 @@ class ForecastSettings:
             ),
             probability=("confidence", "surge_consequence_probability"),
         )
+        if self.ramp_consequence_probability >= 1:  # 0 is "off", so not a ``probability`` field
+            value = self.ramp_consequence_probability
+            raise ValueError(f"ramp_consequence_probability must be below 1 (0: off), got {value}")
 
 
 class SalesHistory:
@@ -305,6 +312,7 @@ def _ramp(
         settings.ramp_growth_cap,
         depletion,
         horizon,
+        settings.ramp_consequence_probability,
     )
     if ramp is None:
         return None

@@ -6,10 +6,12 @@ from __future__ import annotations
 import math
 
 import pytest
+from hypothesis import assume, given
+from hypothesis import strategies as st
 
 from policies.alert_change import Surge
 from policies.alert_rules import AlertSettings, Level, StockView, evaluate_sku
-from policies.alert_trend import detect_ramp, fit_ramp, projected_orders
+from policies.alert_trend import Ramp, detect_ramp, fit_ramp, projected_orders, stockout_probability
 from policies.velocity import ForecastSettings, SalesHistory, Velocity, forecast_stockout, measure_velocity
 
 T0 = 1_762_862_400.0
@@ -131,3 +133,67 @@ def test_a_ramp_raises_trend_with_its_own_reason() -> None:
     assert verdict.level == Level.TREND
     assert "rising steadily" in verdict.reason
     assert verdict.evidence["surge"]["kind"] == "ramp"
+
+
+def projection(ramp: Ramp, minutes: float) -> float:
+    """Orders of the next ``minutes`` if the fitted growth goes on for the window's length."""
+    g = min(ramp.minutes, minutes)
+    grown = ramp.end_rate * math.expm1(ramp.growth * g) / ramp.growth
+    return grown + (minutes - g) * ramp.end_rate * math.exp(ramp.growth * g)
+
+
+def test_the_stockout_probability_is_one_half_at_the_projection_and_moves_away_from_it() -> None:
+    ramp = fit_ramp(RISING)
+    assert ramp is not None
+    expected = projection(ramp, 120)
+
+    assert stockout_probability(ramp, expected, 120) == pytest.approx(0.5, abs=1e-9)
+    assert stockout_probability(ramp, expected / 10, 120) > 0.99
+    assert stockout_probability(ramp, expected * 10, 120) < 0.01
+
+
+def test_the_same_growth_seen_in_fewer_orders_is_less_certain() -> None:
+    busy = fit_ramp([10 * c for c in RISING])
+    sparse = fit_ramp(RISING)
+    assert busy is not None
+    assert sparse is not None
+    assert busy.growth == pytest.approx(sparse.growth)
+
+    # stock at half of each one's projection: the busier fit is surer it runs out
+    assert stockout_probability(busy, projection(busy, 120) / 2, 120) > stockout_probability(
+        sparse, projection(sparse, 120) / 2, 120
+    )
+
+
+@given(
+    counts=st.lists(st.integers(0, 30), min_size=3, max_size=30),
+    stock=st.floats(1.0, 1e5),
+    more=st.floats(1.0, 10.0),
+)
+def test_the_stockout_probability_is_a_probability_that_falls_as_the_stock_grows(
+    counts: list[int], stock: float, more: float
+) -> None:
+    ramp = fit_ramp([float(c) for c in counts])
+    assume(ramp is not None)
+    assert ramp is not None
+    low = stockout_probability(ramp, stock, 120)
+    high = stockout_probability(ramp, stock * more, 120)
+
+    assert 0.0 <= high <= low <= 1.0
+
+
+def test_with_a_probability_the_ramp_matters_when_the_model_credibly_empties_the_stock() -> None:
+    ramp = fit_ramp(RISING)
+    assert ramp is not None
+    expected = projection(ramp, 120)
+
+    def found(depletion: float) -> bool:
+        return detect_ramp(RISING, (20,), 6.0, 3.0, 2.0, depletion, 120.0, probability=0.9) is not None
+
+    assert found(expected / 120 / 2)
+    assert not found(expected / 120)  # one half, under 0.9
+
+
+def test_a_stockout_probability_of_one_or_more_is_refused_with_its_name() -> None:
+    with pytest.raises(ValueError, match="ramp_consequence_probability"):
+        ForecastSettings(ramp_consequence_probability=1.0)
