@@ -118,12 +118,14 @@ class SkuOwner:
         }
         #: what readers see: only committed ledgers
         self.committed: dict[str, Ledger] = dict(state.ledgers)
-        #: unpaid reservations by the whole second after their expiry: (sku, line field)
-        self._expiries: dict[int, list[tuple[str, str]]] = {}
+        #: unpaid reservations by the whole second after their expiry: (sku, line field),
+        #: in the order they were reserved (a dict as an ordered set: a reservation that
+        #: settles leaves at once, so this holds the open reservations, not every one made)
+        self._expiries: dict[int, dict[tuple[str, str], None]] = {}
         for sku, lines in state.records.items():
             for line_field, record in lines.items():
                 if record.status == RESERVED:
-                    self._expiries.setdefault(int(record.expires_at) + 1, []).append((sku, line_field))
+                    self._expiries.setdefault(int(record.expires_at) + 1, {})[sku, line_field] = None
         self._stale = False
         #: how long the last load from the store took (a restart's share of recovery time)
         self.load_seconds = time.perf_counter() - started
@@ -181,6 +183,7 @@ class SkuOwner:
             previous = lines.get(line_field)
             if previous is not None and previous.status == RESERVED and record.status != RESERVED:
                 batch.closed.setdefault(sku, []).append(line_field)
+                _forget_expiry(expiries, previous.expires_at, sku, line_field)
             lines[line_field] = record
             recent.append((sequence, stored_at, sku, line_field, record))
             pairs = batch_records.get(sku)
@@ -191,9 +194,9 @@ class SkuOwner:
                 second = int(record.expires_at) + 1
                 due = expiries.get(second)
                 if due is None:
-                    expiries[second] = [(sku, line_field)]
+                    expiries[second] = {(sku, line_field): None}
                 else:
-                    due.append((sku, line_field))
+                    due[sku, line_field] = None
         for sku, channel in outcome.oversold:
             self._count_oversold(batch, sku, channel)
         return outcome.decisions, batch
@@ -370,6 +373,11 @@ class SkuOwner:
         self.finish(self.send(batch))
         return decisions
 
+    @property
+    def scheduled_expiries(self) -> int:
+        """Reservations waiting for their expiry: the open ones (memory follows them)."""
+        return sum(len(due) for due in self._expiries.values())
+
     def due_operations(self) -> list[Operation]:
         """Expiries of unpaid reservations whose TTL has passed, and arrivals of inbound
         transfers that are due, as operations to run through ``apply``."""
@@ -393,3 +401,15 @@ class SkuOwner:
         for sku, ledger in self.ledgers.items():
             if ledger.inbound and any(t.arrives_at <= now for t in ledger.inbound):
                 yield sku
+
+
+def _forget_expiry(
+    expiries: dict[int, dict[tuple[str, str], None]], expires_at: float, sku: str, line_field: str
+) -> None:
+    """Take a reservation that settled out of the expiry schedule."""
+    second = int(expires_at) + 1
+    due = expiries.get(second)
+    if due is not None:
+        due.pop((sku, line_field), None)
+        if not due:
+            del expiries[second]

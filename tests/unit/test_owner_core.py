@@ -116,6 +116,24 @@ def test_an_owner_of_another_layout_neither_starts_nor_commits(data: MemoryLedge
         SkuOwner(two, 1, InMemoryOwnerStore(two, data))
 
 
+def test_only_open_reservations_wait_for_their_expiry(data: MemoryLedgers) -> None:
+    # a paid or released reservation leaves the expiry schedule at once: over a long sale
+    # the owner's memory follows the open reservations, not every reservation made
+    clock = FakeClock()
+    owner = owner_on(data, clock)
+    owner.apply([DefineSku(SkuSettings("A", reservation_ttl_seconds=900), 10_000)])
+    owner.apply([Reserve("douyin", f"o{n}", "A", 1) for n in range(1000)])
+    assert owner.scheduled_expiries == 1000
+    owner.apply([Confirm("douyin", f"o{n}", "A") for n in range(990)])
+    owner.apply([Release("douyin", "o990", "A", "cancelled")])
+    assert owner.scheduled_expiries == 9
+    clock.now += 901
+    assert sorted(op.order_id for op in owner.due_operations() if isinstance(op, Release)) == [
+        f"o{n}" for n in range(991, 1000)
+    ]
+    assert owner.scheduled_expiries == 0
+
+
 def test_unpaid_reservations_expire_durably(data: MemoryLedgers) -> None:
     clock = FakeClock()
     owner = owner_on(data, clock)
