@@ -63,7 +63,8 @@ def _shard_count(text: str) -> int:
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"a shard count is a whole number, got {text!r}") from None
+        hint = " (give several separated by spaces)" if "," in text else ""
+        raise argparse.ArgumentTypeError(f"a shard count is a whole number{hint}, got {text!r}") from None
     if not 1 <= value <= DEFAULT_PARTITIONS:
         raise argparse.ArgumentTypeError(
             f"a shard count must be within 1..{DEFAULT_PARTITIONS} "

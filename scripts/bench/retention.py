@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import random
 import time
 from collections.abc import Callable
@@ -113,6 +114,10 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _problem(args: argparse.Namespace) -> str | None:
+    for name in ("seconds", "sample", "retention_seconds"):
+        value = getattr(args, name)
+        if not math.isfinite(value):  # nan passes every comparison below
+            return f"--{name.replace('_', '-')} must be a finite number, got {value:g}"
     if (
         min(args.rate, args.seconds, args.sample, args.skus, args.bucket_seconds) <= 0
         or args.recent_lines < 0
