@@ -20,7 +20,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import random
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -90,7 +92,7 @@ def add_parser(suites: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     problem = _problem(args)
     if problem:
-        print(f"flashstock bench retention: {problem}")
+        print(f"flashstock bench retention: {problem}", file=sys.stderr)
         return 2
     with bench_redis() as (redis_url, _):
         config = StoreConfig(
@@ -113,6 +115,13 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _problem(args: argparse.Namespace) -> str | None:
+    for option, value in (
+        ("--seconds", args.seconds),
+        ("--sample", args.sample),
+        ("--retention-seconds", args.retention_seconds),
+    ):
+        if not math.isfinite(value):  # nan passes every comparison below; inf never ends
+            return f"{option} must be a finite number of seconds, got {value:g}"
     if (
         min(args.rate, args.seconds, args.sample, args.skus, args.bucket_seconds) <= 0
         or args.recent_lines < 0
