@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import math
 import random
 import sys
 import tempfile
@@ -94,6 +95,10 @@ def add_parser(commands: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    for option, value in (("--minutes", args.minutes), ("--rate", args.rate)):
+        if not math.isfinite(value):  # nan passes "positive"; the load cannot run at nan or inf
+            print(f"flashstock chaos: {option} must be a finite number, got {value:g}", file=sys.stderr)
+            return 2
     if args.minutes <= 0 or args.rate <= 0 or args.skus < 1 or args.shards < 1 or args.nodes < 1:
         print(
             "flashstock chaos: --minutes, --rate, --skus, --shards and --nodes must be positive",

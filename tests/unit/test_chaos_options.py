@@ -38,3 +38,20 @@ def test_a_log_file_that_cannot_be_written_exits_2(
     assert main(["chaos", "--log-file", str(blocked / "chaos.log")]) == 2
     (line,) = capsys.readouterr().err.strip().splitlines()
     assert line.startswith(f"flashstock chaos: cannot write --log-file {blocked / 'chaos.log'}")
+
+
+@pytest.mark.parametrize(
+    "options", [["--rate", "nan"], ["--rate", "inf"], ["--minutes", "nan"], ["--minutes", "inf"]]
+)
+def test_a_number_that_is_not_finite_exits_2_before_anything_starts(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path, options: list[str]
+) -> None:
+    # nan passed "must be positive": the load thread died on int(nan) and the run, with no
+    # order sent, reported OK
+    def started(*_: object) -> None:
+        raise AssertionError("the run started")
+
+    monkeypatch.setattr("scripts.chaos.run.report_stream_with_logs_in", started)
+    assert main(["chaos", "--log-file", str(tmp_path / "chaos.log"), *options]) == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert line == f"flashstock chaos: {options[0]} must be a finite number, got {options[1]}"
