@@ -122,11 +122,17 @@ def _problem(args: argparse.Namespace) -> str | None:
     ):
         if not math.isfinite(value):  # nan passes every comparison below; inf never ends
             return f"{option} must be a finite number of seconds, got {value:g}"
-    if (
-        min(args.rate, args.seconds, args.sample, args.skus, args.bucket_seconds) <= 0
-        or args.recent_lines < 0
+    for option, value in (
+        ("--rate", args.rate),
+        ("--seconds", args.seconds),
+        ("--sample", args.sample),
+        ("--skus", args.skus),
+        ("--bucket-seconds", args.bucket_seconds),
     ):
-        return "--rate, --seconds, --sample, --skus and --bucket-seconds must be positive"
+        if value <= 0:
+            return f"{option} must be positive, got {value:g}"
+    if args.recent_lines < 0:
+        return f"--recent-lines must be at least 0, got {args.recent_lines}"
     if args.retention_seconds < args.bucket_seconds:
         return "--retention-seconds must be at least --bucket-seconds"
     return None

@@ -41,3 +41,16 @@ def test_bench_cluster_refuses_a_count_it_cannot_run(
     err = capsys.readouterr().err
     assert option in err
     assert len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [("--recent-lines", "-1"), ("--bucket-seconds", "-1"), ("--rate", "0"), ("--skus", "0")],
+)
+def test_bench_retention_names_the_count_it_refuses(
+    option: str, value: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["bench", "retention", option, value]) == 2
+
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith(f"flashstock bench retention: {option} must be")
