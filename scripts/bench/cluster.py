@@ -28,6 +28,7 @@ import argparse
 import contextlib
 import json
 import random
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -98,6 +99,20 @@ def add_parser(suites: Any) -> None:
     parser.set_defaults(run=run)
 
 
+def _problem(args: argparse.Namespace) -> str | None:
+    """What is wrong with the counts given (None when all are usable)."""
+    for option, value, least in (
+        ("--nodes", args.nodes, 1),
+        ("--orders", args.orders, 1),
+        ("--skus", args.skus, 1),
+        ("--recovery-skus", args.recovery_skus, 1),
+        ("--kills", args.kills, 0),
+    ):
+        if value < least:
+            return f"{option} must be at least {least}, got {value}"
+    return None
+
+
 @contextlib.contextmanager
 def _redis(kind: str) -> Iterator[str]:
     if kind == "cluster":
@@ -109,6 +124,10 @@ def _redis(kind: str) -> Iterator[str]:
 
 
 def run(args: argparse.Namespace) -> int:
+    problem = _problem(args)
+    if problem:
+        print(f"flashstock bench cluster: {problem}", file=sys.stderr)
+        return 2
     with _redis(args.redis) as redis_url, simulated_cluster(args.nodes, args.log_level):
         scaling = [_throughput(redis_url, shards, args.orders, args.skus) for shards in args.shard_counts]
         recovery = _recovery(redis_url, args.recovery_skus, args.kills) if args.kills > 0 else None

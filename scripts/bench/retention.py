@@ -22,6 +22,7 @@ import argparse
 import json
 import math
 import random
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -91,7 +92,7 @@ def add_parser(suites: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     problem = _problem(args)
     if problem:
-        print(f"flashstock bench retention: {problem}")
+        print(f"flashstock bench retention: {problem}", file=sys.stderr)
         return 2
     with bench_redis() as (redis_url, _):
         config = StoreConfig(
@@ -114,15 +115,24 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _problem(args: argparse.Namespace) -> str | None:
-    for name in ("seconds", "sample", "retention_seconds"):
-        value = getattr(args, name)
-        if not math.isfinite(value):  # nan passes every comparison below
-            return f"--{name.replace('_', '-')} must be a finite number, got {value:g}"
-    if (
-        min(args.rate, args.seconds, args.sample, args.skus, args.bucket_seconds) <= 0
-        or args.recent_lines < 0
+    for option, value in (
+        ("--seconds", args.seconds),
+        ("--sample", args.sample),
+        ("--retention-seconds", args.retention_seconds),
     ):
-        return "--rate, --seconds, --sample, --skus and --bucket-seconds must be positive"
+        if not math.isfinite(value):  # nan passes every comparison below; inf never ends
+            return f"{option} must be a finite number of seconds, got {value:g}"
+    for option, value in (
+        ("--rate", args.rate),
+        ("--seconds", args.seconds),
+        ("--sample", args.sample),
+        ("--skus", args.skus),
+        ("--bucket-seconds", args.bucket_seconds),
+    ):
+        if value <= 0:
+            return f"{option} must be positive, got {value:g}"
+    if args.recent_lines < 0:
+        return f"--recent-lines must be at least 0, got {args.recent_lines}"
     if args.retention_seconds < args.bucket_seconds:
         return "--retention-seconds must be at least --bucket-seconds"
     return None

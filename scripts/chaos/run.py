@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import math
 import random
 import sys
 import tempfile
@@ -32,6 +33,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 import ray
+import structlog
 
 from actors.alerts.actor import start_forecaster
 from actors.infra.keys import ChannelKeys
@@ -57,6 +59,8 @@ from scripts.loadgen.inbox import inbox_keys, published_orders
 from scripts.loadgen.messages import cancel_message, format_of, order_message
 from scripts.loadgen.skus import zipf_cum_weights
 from scripts.loadgen.stats import quantile
+
+log = structlog.get_logger(__name__)
 
 CHANNELS = tuple(INBOX_CHANNELS)  # the platforms generated load goes to, native formats
 DRAIN_DEADLINE_SECONDS = 180.0
@@ -94,6 +98,10 @@ def add_parser(commands: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    for option, value in (("--minutes", args.minutes), ("--rate", args.rate)):
+        if not math.isfinite(value):  # nan passes "positive"; the load cannot run at nan or inf
+            print(f"flashstock chaos: {option} must be a finite number, got {value:g}", file=sys.stderr)
+            return 2
     if args.minutes <= 0 or args.rate <= 0 or args.skus < 1 or args.shards < 1 or args.nodes < 1:
         print(
             "flashstock chaos: --minutes, --rate, --skus, --shards and --nodes must be positive",
@@ -186,10 +194,19 @@ class Load:
         self.sent: list[SentOrder] = []
         self.cancels = 0
         self.retries = 0
+        #: why the load stopped before it was told to (None: it ran its course)
+        self.failed: str | None = None
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self._run, name="chaos-load", daemon=True)
 
     def _run(self) -> None:
+        try:
+            self._offer()
+        except Exception as error:  # the run must not pass the audit on the orders sent so far
+            self.failed = f"{type(error).__name__}: {error}"
+            log.error("chaos_load_failed", error=self.failed)
+
+    def _offer(self) -> None:
         keys = inbox_keys(self.deployment.config)
         later: deque[tuple[float, str, str]] = deque()
         n = 0
@@ -287,8 +304,17 @@ def _chaos(deployment: Deployment, args: argparse.Namespace, out: TextIO) -> dic
             "conflicting": audit.conflicting[:5],
             "alerts_lost": deployment.alerts_lost[:5],
         },
-        "violations": audit.violations + len(deployment.alerts_lost) + len(unrecovered),
+        "load_failed": load.failed,
+        "violations": violations(audit, len(deployment.alerts_lost), unrecovered, load.failed),
     }
+
+
+def violations(audit: AuditResult, alerts_lost: int, unrecovered: list[str], load_failed: str | None) -> int:
+    """The run's violations: the audit's, the alerts lost, the faults not recovered from,
+    and one for a load that died or sent no order (the audit then checked nothing, or
+    only the orders before the load died)."""
+    unaudited = load_failed is not None or audit.orders_sent == 0
+    return audit.violations + alerts_lost + len(unrecovered) + int(unaudited)
 
 
 def _drain(deployment: Deployment, sent: list[SentOrder]) -> tuple[float | None, list[PublishedDecision]]:
@@ -374,5 +400,11 @@ def _print(results: dict[str, Any], out: TextIO) -> None:
         f"\n  recovery p50 {_seconds(results['recovery_seconds_p50'])}, "
         f"max {_seconds(results['recovery_seconds_max'])}; {drained}"
     )
+    if results["load_failed"] or not results["orders_sent"]:
+        say(
+            f"  the load failed ({results['load_failed']}): the audit is incomplete"
+            if results["load_failed"]
+            else "  no order was sent: the audit checked nothing"
+        )
     verdict = "OK" if not results["violations"] else f"FAILED: {results['violations']} violation(s)"
     say(f"  {verdict}")

@@ -218,22 +218,3 @@ def test_bench_cluster_says_shard_counts_are_separated_by_spaces(capsys: pytest.
 
     assert exit_.value.code == 2
     assert "whole number (give several separated by spaces), got '1,2'" in capsys.readouterr().err
-
-
-@pytest.mark.parametrize(
-    ("option", "value"),
-    [
-        ("--retention-seconds", "nan"),
-        ("--retention-seconds", "1e400"),
-        ("--seconds", "nan"),
-        ("--sample", "inf"),
-    ],
-)
-def test_bench_retention_refuses_a_number_that_is_not_finite(
-    option: str, value: str, capsys: pytest.CaptureFixture[str]
-) -> None:
-    # refused before any Redis or owner starts: exit 2 and one line naming the option
-    assert main(["bench", "retention", option, value]) == 2
-
-    out = capsys.readouterr().out
-    assert f"{option} must be a finite number" in out
