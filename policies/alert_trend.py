@@ -63,7 +63,7 @@ def fit_ramp(counts: Sequence[float]) -> Ramp | None:
         return None
     growth = 0.0
     for _ in range(30):
-        weights = [math.exp(growth * t) for t in times]
+        weights = _weights(growth, times)
         total = sum(weights)
         mean_t = sum(w * t for w, t in zip(weights, times, strict=True)) / total
         var_t = sum(w * (t - mean_t) ** 2 for w, t in zip(weights, times, strict=True)) / total
@@ -76,17 +76,17 @@ def fit_ramp(counts: Sequence[float]) -> Ramp | None:
             break
     if not math.isfinite(growth) or growth <= 0:
         return None
-    weights = [math.exp(growth * t) for t in times]
+    weights = _weights(growth, times)  # exp(growth * (t - times[-1])): no overflow
     total = sum(weights)
     mean_t = sum(w * t for w, t in zip(weights, times, strict=True)) / total
     spread = sum(w * (t - mean_t) ** 2 for w, t in zip(weights, times, strict=True)) / total
-    mean_weight = total / k
-    llr = growth * score0 - n * math.log(mean_weight)
-    level = n / k / mean_weight  # the fitted rate at the centre of the window
+    log_mean_weight = growth * times[-1] + math.log(total / k)  # ln mean_j exp(growth * t_j)
+    llr = growth * score0 - n * log_mean_weight
+    end_rate = n / k / (total / k)  # the fitted rate now: n / sum_j exp(growth * (t_j - t_last))
     return Ramp(
         k,
-        level * math.exp(growth * times[0]),
-        level * math.exp(growth * times[-1]),
+        end_rate * math.exp(growth * (times[0] - times[-1])),
+        end_rate,
         growth,
         n / k,
         max(llr, 0.0),
@@ -94,6 +94,13 @@ def fit_ramp(counts: Sequence[float]) -> Ramp | None:
         spread,
         times[-1] - mean_t,
     )
+
+
+def _weights(growth: float, times: Sequence[float]) -> list[float]:
+    """``exp(growth * t)`` for each time, scaled by ``exp(-growth * max t)`` (growth >= 0
+    in use; the scale cancels in every ratio) so that a steep fit does not overflow."""
+    top = max(growth * t for t in times)
+    return [math.exp(growth * t - top) for t in times]
 
 
 def stockout_probability(ramp: Ramp, stock_orders: float, minutes: float) -> float:
@@ -111,17 +118,19 @@ def stockout_probability(ramp: Ramp, stock_orders: float, minutes: float) -> flo
         return 0.0
     b = ramp.growth
     g = min(float(ramp.minutes), minutes)
-    grown = math.expm1(b * g) / b if b > 1e-12 else g
-    total = grown + (minutes - g) * math.exp(b * g)
+    # G and its derivative divided by exp(b g), which cancels in d ln G / db, so that a
+    # steep fit does not overflow; ln G = b g + ln(scaled total)
+    grown = -math.expm1(-b * g) / b if b > 1e-12 else g
+    total = grown + (minutes - g)
     # d ln G / db (its growing part's derivative tends to g**2 / 2 as b tends to 0)
-    d_grown = (g * math.exp(b * g) - grown) / b if b > 1e-12 else g * g / 2.0
-    slope = (d_grown + (minutes - g) * g * math.exp(b * g)) / total
+    d_grown = (g - grown) / b if b > 1e-12 else g * g / 2.0
+    slope = (d_grown + (minutes - g) * g) / total
     offset = ramp.offset
     var_b = 1.0 / (n * spread)
     var_eta = 1.0 / n + offset * offset * var_b
     cov = offset * var_b
     variance = var_eta + slope * slope * var_b + 2.0 * slope * cov
-    log_projection = math.log(ramp.end_rate) + math.log(total)
+    log_projection = math.log(ramp.end_rate) + (b * g if b > 1e-12 else 0.0) + math.log(total)
     z = (log_projection - math.log(stock_orders)) / math.sqrt(variance)
     return NormalDist().cdf(z)
 

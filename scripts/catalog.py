@@ -11,11 +11,21 @@ a time zone (``2026-11-11T20:00:00+08:00``) or epoch seconds.
 from __future__ import annotations
 
 import json
+import math
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from policies.ledger import DEFAULT_LEAD_TIME_MINUTES, DEFAULT_RESERVATION_TTL_SECONDS, SkuSettings
 
@@ -38,6 +48,27 @@ class CatalogEntry(BaseModel):
     on_sale_since: AwareDatetime | None = None
     #: when its show ends (default: unknown; alert horizons then use the planning horizon)
     on_sale_until: AwareDatetime | None = None
+
+    @field_validator("on_sale_since", "on_sale_until", mode="before")
+    @classmethod
+    def _epoch_seconds(cls, value: object) -> object:
+        """A number is epoch seconds, finite and after 1970 (pydantic alone would take a
+        negative time, and a number past 2e10 as milliseconds)."""
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            if not math.isfinite(value) or value <= 0:
+                raise ValueError(f"must be epoch seconds > 0, got {value!r}")
+            try:
+                return datetime.fromtimestamp(value, tz=UTC)
+            except (OverflowError, OSError, ValueError):
+                raise ValueError(f"epoch seconds out of range: {value!r}") from None
+        return value
+
+    @field_validator("on_sale_since", "on_sale_until", mode="after")
+    @classmethod
+    def _after_1970(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value.timestamp() <= 0:
+            raise ValueError(f"must be after 1970-01-01T00:00:00Z, got {value.isoformat()}")
+        return value
 
     @model_validator(mode="after")
     def _ends_after_it_starts(self) -> CatalogEntry:

@@ -72,6 +72,8 @@ def decode_fast(body: bytes) -> DecodedOrders | None:
         request = _DECODER.decode(body)
     except msgspec.DecodeError:  # ValidationError (a wrong field) is one too
         return None
+    except UnicodeDecodeError:  # bytes not UTF-8 inside a string: the schema path says 400
+        return None
     good: set[str] = set()  # ids already checked in this body (channels, buyers, SKUs repeat)
     orders: list[PlatformOrder] = []
     broken: InvalidOrder | None = None  # a channel rule; only after every field is valid

@@ -277,6 +277,15 @@ def test_empty_and_unreadable_bodies_are_refused_as_fastapi_refuses_them() -> No
         assert_same_as_reference(raw)
 
 
+def test_bytes_not_utf8_inside_a_string_are_refused_as_fastapi_refuses_them() -> None:
+    # msgspec raises UnicodeDecodeError (not a DecodeError) for these: it was a 500
+    good = json.dumps({"orders": [_order("o1")]}).encode()
+    for bad, status in ((b"\xff", 400), (b"\xc3", 400), (b"\xed\xa0\x80", 422)):  # json.loads: surrogatepass
+        raw = good.replace(b'"o1"', b'"o' + bad + b'"')
+        assert_same_as_reference(raw)
+        assert reference(raw, JSON)[0] == status, raw
+
+
 def test_the_answer_is_the_documented_response() -> None:
     line = Decision("reserve", "A", "douyin|o1", True, "reserved", 1, 9)
     decision = OrderDecision("douyin", "o1", True, "", "", (line,), False)
