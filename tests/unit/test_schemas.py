@@ -11,6 +11,7 @@ from pydantic import BaseModel, ValidationError
 
 from serve_app.schemas import (
     ID_PATTERN,
+    LATEST_EPOCH_SECONDS,
     AdjustRequest,
     OrdersRequest,
     RestockRequest,
@@ -139,3 +140,12 @@ def test_an_id_problem_is_a_sentence_about_the_id() -> None:
     with pytest.raises(ValidationError) as caught:
         OrdersRequest.model_validate(order_with(order_id=" o-1"))
     assert caught.value.errors()[0]["msg"] == "id must not start or end with whitespace"
+
+
+@pytest.mark.parametrize("field", ["on_sale_since", "on_sale_until"])
+def test_an_on_sale_time_past_the_year_9999_is_refused_naming_its_field(field: str) -> None:
+    with pytest.raises(ValidationError) as refused:
+        SkuSpec.model_validate({field: 1.78e308})
+
+    assert refused.value.errors()[0]["loc"] == (field,)
+    assert SkuSpec.model_validate({field: LATEST_EPOCH_SECONDS}).model_dump()[field] == LATEST_EPOCH_SECONDS
