@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,7 @@ from pydantic import (
 )
 
 from policies.ledger import DEFAULT_LEAD_TIME_MINUTES, DEFAULT_RESERVATION_TTL_SECONDS, SkuSettings
+from policies.operations import invalid_settings
 
 
 class CatalogEntry(BaseModel):
@@ -130,3 +132,23 @@ def load_catalog(path: Path) -> list[tuple[SkuSettings, int]]:
         seen.add(entry.sku)
         catalog.append((entry.settings(), entry.on_hand))
     return catalog
+
+
+def definition_problem(catalog: Sequence[tuple[SkuSettings, int]], now: float) -> str | None:
+    """Why defining ``catalog`` at epoch second ``now`` would refuse one of its SKUs (the
+    owners' rule, ``policies.operations.invalid_settings``), asked before anything is
+    defined so a service never starts with part of its catalogue; None when every SKU
+    would be accepted. A SKU without ``on_sale_since`` goes on sale when it is defined,
+    so an ``on_sale_until`` already past cannot be its show's end."""
+    for settings, _ in catalog:
+        problem = invalid_settings(settings)
+        if problem:
+            return f"SKU {settings.sku}: {problem}"
+        until = settings.on_sale_until
+        if settings.on_sale_since is None and until is not None and until <= now:
+            end = datetime.fromtimestamp(until, UTC).isoformat()
+            return (
+                f"SKU {settings.sku}: on_sale_until ({end}) is already past and the SKU goes on sale "
+                "when it is defined: give its on_sale_since too, or a later end"
+            )
+    return None

@@ -14,6 +14,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -30,7 +31,7 @@ from actors.upgrade.guard import guard_layout
 from policies.channel_modes import channel_modes
 from policies.ledger import SkuSettings
 from policies.operations import DefineSku
-from scripts.catalog import load_catalog
+from scripts.catalog import definition_problem, load_catalog
 from scripts.retention_options import add_retention_options, retention_option_problem
 from serve_app.app import application, passthrough_env
 from serve_app.auth import TokenBook, is_loopback
@@ -131,7 +132,15 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as error:
         print(f"flashstock serve: {error}", file=sys.stderr)
         return 2
-    catalog = load_catalog(args.catalog) if args.catalog else []
+    try:  # the catalogue too: a service never starts with part of it
+        catalog = load_catalog(args.catalog) if args.catalog else []
+    except ValueError as error:
+        print(f"flashstock serve: {error}", file=sys.stderr)
+        return 2
+    problem = definition_problem(catalog, time.time())
+    if problem:
+        print(f"flashstock serve: {args.catalog}: {problem}", file=sys.stderr)
+        return 2
     stop = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
