@@ -38,6 +38,7 @@ import structlog
 
 from actors.infra.codec import encode_record, split_field
 from actors.infra.settings import StoreConfig
+from actors.owner.expiry_schedule import ExpirySchedule
 from actors.owner.reads import bucket_of, oldest_retained_bucket
 from actors.owner.store import CommitBatch, OwnerFencedError, OwnerStore, SentCommit
 from policies.catalogue import decide_removal
@@ -118,14 +119,12 @@ class SkuOwner:
         }
         #: what readers see: only committed ledgers
         self.committed: dict[str, Ledger] = dict(state.ledgers)
-        #: unpaid reservations by the whole second after their expiry: (sku, line field),
-        #: in the order they were reserved (a dict as an ordered set: a reservation that
-        #: settles leaves at once, so this holds the open reservations, not every one made)
-        self._expiries: dict[int, dict[tuple[str, str], None]] = {}
+        #: when each unpaid reservation expires (actors.owner.expiry_schedule)
+        self._expiries = ExpirySchedule()
         for sku, lines in state.records.items():
             for line_field, record in lines.items():
                 if record.status == RESERVED:
-                    self._expiries.setdefault(int(record.expires_at) + 1, {})[sku, line_field] = None
+                    self._expiries.add(sku, line_field, record.expires_at)
         self._stale = False
         #: how long the last load from the store took (a restart's share of recovery time)
         self.load_seconds = time.perf_counter() - started
@@ -183,7 +182,7 @@ class SkuOwner:
             previous = lines.get(line_field)
             if previous is not None and previous.status == RESERVED and record.status != RESERVED:
                 batch.closed.setdefault(sku, []).append(line_field)
-                _forget_expiry(expiries, previous.expires_at, sku, line_field)
+                expiries.forget(sku, line_field, previous.expires_at)
             lines[line_field] = record
             recent.append((sequence, stored_at, sku, line_field, record))
             pairs = batch_records.get(sku)
@@ -191,12 +190,7 @@ class SkuOwner:
                 pairs = batch_records[sku] = []
             pairs += (line_field, encode_record(record))
             if record.status == RESERVED:
-                second = int(record.expires_at) + 1
-                due = expiries.get(second)
-                if due is None:
-                    expiries[second] = {(sku, line_field): None}
-                else:
-                    due[sku, line_field] = None
+                expiries.add(sku, line_field, record.expires_at)
         for sku, channel in outcome.oversold:
             self._count_oversold(batch, sku, channel)
         return outcome.decisions, batch
@@ -376,24 +370,22 @@ class SkuOwner:
     @property
     def scheduled_expiries(self) -> int:
         """Reservations waiting for their expiry: the open ones (memory follows them)."""
-        return sum(len(due) for due in self._expiries.values())
+        return len(self._expiries)
 
     def due_operations(self) -> list[Operation]:
         """Expiries of unpaid reservations whose TTL has passed, and arrivals of inbound
         transfers that are due, as operations to run through ``apply``."""
         now = self.clock()
         due: list[Operation] = []
-        expiries = self._expiries
-        for second in sorted(s for s in expiries if s <= now):
-            for sku, line_field in expiries.pop(second):
-                record = self.records.get(sku, {}).get(line_field)
-                if record is None or record.status != RESERVED or record.expires_at > now:
-                    continue
-                channel, order_id = split_field(line_field)
-                due.append(Release(channel, order_id, sku, reason="expired"))
-                self.log.info(
-                    "reservation_expired", sku=sku, channel=channel, order=order_id, quantity=record.quantity
-                )
+        for sku, line_field in self._expiries.take_due(now):
+            record = self.records.get(sku, {}).get(line_field)
+            if record is None or record.status != RESERVED or record.expires_at > now:
+                continue
+            channel, order_id = split_field(line_field)
+            due.append(Release(channel, order_id, sku, reason="expired"))
+            self.log.info(
+                "reservation_expired", sku=sku, channel=channel, order=order_id, quantity=record.quantity
+            )
         due.extend(ReceiveArrivals(sku) for sku in self._skus_with_arrivals(now))
         return due
 
@@ -401,15 +393,3 @@ class SkuOwner:
         for sku, ledger in self.ledgers.items():
             if ledger.inbound and any(t.arrives_at <= now for t in ledger.inbound):
                 yield sku
-
-
-def _forget_expiry(
-    expiries: dict[int, dict[tuple[str, str], None]], expires_at: float, sku: str, line_field: str
-) -> None:
-    """Take a reservation that settled out of the expiry schedule."""
-    second = int(expires_at) + 1
-    due = expiries.get(second)
-    if due is not None:
-        due.pop((sku, line_field), None)
-        if not due:
-            del expiries[second]
