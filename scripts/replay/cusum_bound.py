@@ -19,9 +19,10 @@ from __future__ import annotations
 
 import math
 import random
-import statistics
 import sys
 from typing import NamedTuple
+
+from scripts.loadgen.stats import quantile
 
 
 class Bound(NamedTuple):
@@ -85,14 +86,17 @@ def bound(
     rng = random.Random(f"{base}:{factor}:{threshold}:{seed}")
     false_alarms, _ = first_alarm(rng, base, factor, threshold, steady_minutes, 0.0)
     delays = [first_alarm(rng, base, factor, threshold, baseline_minutes, 60.0)[1] for _ in range(steps)]
-    found = sorted(math.inf if d is None else d for d in delays)
+    found = [math.inf if d is None else d for d in delays]
+    p50, p90 = quantile(found, 0.5), quantile(found, 0.9)
+    if p50 is None or p90 is None:
+        raise ValueError(f"steps must be at least 1, got {steps}")
     return Bound(
         base,
         factor,
         threshold,
         round(false_alarms * 10_000 / steady_minutes, 2),
-        round(statistics.median(found), 2),
-        round(found[math.ceil(0.9 * len(found)) - 1], 2),
+        round(p50, 2),
+        round(p90, 2),
         round(sum(d <= within for d in found) / len(found), 3),
         within,
     )
