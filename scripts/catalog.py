@@ -152,3 +152,13 @@ def definition_problem(catalog: Sequence[tuple[SkuSettings, int]], now: float) -
                 "when it is defined: give its on_sale_since too, or a later end"
             )
     return None
+
+
+def catalog_to_define(path: Path, now: float) -> list[tuple[SkuSettings, int]]:
+    """``load_catalog``, and refused whole (ValueError naming the file and the SKU) when
+    defining it at ``now`` would refuse one of its SKUs: what ``serve`` and ``up`` load."""
+    catalog = load_catalog(path)
+    problem = definition_problem(catalog, now)
+    if problem:
+        raise ValueError(f"{path}: {problem}")
+    return catalog

@@ -28,7 +28,7 @@ from actors.infra.settings import DeploymentSettings, deployment_settings
 from actors.owner.fences import bucket_span_problem
 from actors.upgrade.guard import guard_layout
 from policies.operations import DefineSku
-from scripts.catalog import definition_problem, load_catalog, validation_problems
+from scripts.catalog import catalog_to_define, validation_problems
 from scripts.retention_options import add_retention_options
 from scripts.serve import declared_modes
 from serve_app.backend import AppArgs
@@ -119,13 +119,9 @@ def run_up(args: argparse.Namespace) -> int:
     try:  # the modes and the catalogue are checked before anything starts
         app_args = AppArgs(redis_url=settings.redis_url, channel_modes=declared_modes(args.channel_mode))
         if args.catalog:
-            catalog = load_catalog(args.catalog)
+            catalog = catalog_to_define(args.catalog, time.time())
     except (OSError, ValueError) as error:  # pydantic's ValidationError is a ValueError
         print(f"flashstock up: {_one_line(error)}", file=sys.stderr)
-        return 2
-    problem = definition_problem(catalog, time.time())
-    if problem:
-        print(f"flashstock up: {args.catalog}: {problem}", file=sys.stderr)
         return 2
     durability = guard_durability(settings.redis_url, allow_volatile=args.allow_volatile_redis)
     guard_layout(settings.redis_url, settings.namespace)  # before Ray starts (start_system checks again)

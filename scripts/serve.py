@@ -31,7 +31,7 @@ from actors.upgrade.guard import guard_layout
 from policies.channel_modes import channel_modes
 from policies.ledger import SkuSettings
 from policies.operations import DefineSku
-from scripts.catalog import definition_problem, load_catalog
+from scripts.catalog import catalog_to_define
 from scripts.retention_options import add_retention_options, retention_option_problem
 from serve_app.app import application, passthrough_env
 from serve_app.auth import TokenBook, is_loopback
@@ -133,13 +133,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"flashstock serve: {error}", file=sys.stderr)
         return 2
     try:  # the catalogue too: a service never starts with part of it
-        catalog = load_catalog(args.catalog) if args.catalog else []
+        catalog = catalog_to_define(args.catalog, time.time()) if args.catalog else []
     except ValueError as error:
         print(f"flashstock serve: {error}", file=sys.stderr)
-        return 2
-    problem = definition_problem(catalog, time.time())
-    if problem:
-        print(f"flashstock serve: {args.catalog}: {problem}", file=sys.stderr)
         return 2
     stop = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: stop.set())

@@ -400,11 +400,9 @@ def _print(results: dict[str, Any], out: TextIO) -> None:
         f"\n  recovery p50 {_seconds(results['recovery_seconds_p50'])}, "
         f"max {_seconds(results['recovery_seconds_max'])}; {drained}"
     )
-    if results["load_failed"] or not results["orders_sent"]:
-        say(
-            f"  the load failed ({results['load_failed']}): the audit is incomplete"
-            if results["load_failed"]
-            else "  no order was sent: the audit checked nothing"
-        )
+    if results["load_failed"]:
+        say(f"  the load failed ({results['load_failed']}): the audit is incomplete")
+    elif not results["orders_sent"]:
+        say("  no order was sent: the audit checked nothing")
     verdict = "OK" if not results["violations"] else f"FAILED: {results['violations']} violation(s)"
     say(f"  {verdict}")

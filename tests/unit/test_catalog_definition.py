@@ -49,18 +49,25 @@ def test_settings_the_owners_refuse_are_refused_before_anything_is_defined() -> 
         ),
     ],
 )
-def test_serve_refuses_a_catalogue_it_could_load_only_in_part(
-    tmp_path: Path, body: str, problem: str, capsys: pytest.CaptureFixture[str]
+@pytest.mark.parametrize("command", [["serve"], ["up", "--address", "127.0.0.1:1"]])
+def test_serve_and_up_refuse_a_catalogue_they_could_load_only_in_part(
+    tmp_path: Path,
+    body: str,
+    problem: str,
+    command: list[str],
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:1")  # up needs one; nothing connects to it
     path = tmp_path / "catalog.yaml"
     path.write_text("skus:\n" + body)
     load_ok = "entry 0" not in problem
     if load_ok:
         assert len(load_catalog(path)) == 2  # it loads: the owners would refuse B alone
 
-    assert main(["serve", "--catalog", str(path)]) == 2
+    assert main([*command, "--catalog", str(path)]) == 2
 
     err = capsys.readouterr().err
-    assert err.startswith("flashstock serve: ")
+    assert err.startswith(f"flashstock {command[0]}: ")
     assert problem in err
     assert len(err.strip().splitlines()) == 1

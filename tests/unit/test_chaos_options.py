@@ -69,7 +69,6 @@ class _DeadRedis:
 
 
 def test_a_load_that_dies_is_noted_and_counts_as_a_violation() -> None:
-
     deployment = SimpleNamespace(config=StoreConfig("redis://127.0.0.1:1", "ns", 1), redis=_DeadRedis())
     load = Load(deployment, rate=1e6, skus=3, seed=1)  # type: ignore[arg-type]  # only config and redis
     load.thread.start()
