@@ -17,6 +17,7 @@ import math
 from dataclasses import replace
 from typing import NamedTuple
 
+from policies.channels.fields import LATEST
 from policies.ids import bad_id_character
 from policies.ledger import (
     MAX_ID_LENGTH,
@@ -246,8 +247,8 @@ def invalid_settings(settings: SkuSettings) -> str | None:
             return problem
     for time_name in ("on_sale_since", "on_sale_until"):
         value = getattr(settings, time_name)
-        if value is not None and (not _is_finite_number(value) or value <= 0):
-            return f"{time_name} must be epoch seconds > 0 or null"
+        if value is not None and (not _is_finite_number(value) or not 0 < value <= LATEST):
+            return f"{time_name} must be epoch seconds > 0 and at most {LATEST:.0f} (2100) or null"
     since, until = settings.on_sale_since, settings.on_sale_until
     if since is not None and until is not None and until <= since:
         return f"on_sale_until ({until}) must be after on_sale_since ({since})"

@@ -76,10 +76,6 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
 
-#: the latest time an on-sale field takes: 9999-12-31T23:59:59Z (a later one is a mistake)
-LATEST_EPOCH_SECONDS = 253_402_300_799.0
-
-
 class SkuSpec(Strict):
     """Settings of a SKU; ``on_hand`` is the starting stock when the SKU is created."""
 
@@ -96,14 +92,14 @@ class SkuSpec(Strict):
     on_sale_since: float | None = Field(
         None,
         gt=0,
-        le=LATEST_EPOCH_SECONDS,
+        le=LATEST,
         description="epoch seconds: when the SKU went on sale (its sales rate counts from here); "
         "default: when it is created; an update without it keeps the SKU's",
     )
     on_sale_until: float | None = Field(
         None,
         gt=0,
-        le=LATEST_EPOCH_SECONDS,
+        le=LATEST,
         description="epoch seconds: when its show ends (alert horizons stop there), after "
         "on_sale_since (422 otherwise); default: unknown; an update without it keeps the SKU's",
     )

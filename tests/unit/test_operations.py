@@ -935,6 +935,7 @@ def test_define_with_unchanged_settings_returns_no_new_settings() -> None:
         pytest.param(make_settings(sku=""), 0, "sku", id="empty sku"),
         pytest.param(make_settings(on_sale_since=-1.0), 0, "on_sale_since", id="negative on-sale time"),
         pytest.param(make_settings(on_sale_until=math.inf), 0, "on_sale_until", id="infinite show end"),
+        pytest.param(make_settings(on_sale_until=4.2e9), 0, "on_sale_until", id="show end past 2100"),
         pytest.param(make_settings(), -1, "on_hand", id="negative on_hand"),
         pytest.param(make_settings(), MAX_STOCK_CHANGE + 1, "on_hand", id="huge on_hand"),
     ],
