@@ -19,6 +19,16 @@ from policies.ledger import Decision, Ledger
 from policies.operations import Operation
 
 
+class FakeClock:
+    """Time (seconds) the test moves by hand, for code whose clock is injectable."""
+
+    def __init__(self, now: float = 0.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
 def wait_for(
     condition: Callable[[], bool],
     *,

@@ -20,7 +20,7 @@ from policies.channels import OrderLine, PlatformOrder
 from policies.grants import PlatformCounters
 from policies.ledger import SkuSettings
 from policies.operations import DefineSku
-from tests.support import OwnerDesk
+from tests.support import FakeClock, OwnerDesk
 
 PLATFORMS = ("douyin", "kuaishou", "taobao")
 SHARES = {"douyin": 0.5, "taobao": 0.3, "kuaishou": 0.2}
@@ -40,6 +40,7 @@ def test_platforms_that_sell_only_their_grants_sell_the_pool_exactly_across_a_sy
     grants = RedisGrantStore(config)
     counters = {p: PlatformCounters(p) for p in PLATFORMS}
     read = dict.fromkeys(PLATFORMS, START)
+    clock = FakeClock()  # the sync's pushes and demand follow the rounds, not the machine's speed
 
     def new_sync() -> GrantSync:
         return GrantSync(
@@ -49,6 +50,7 @@ def test_platforms_that_sell_only_their_grants_sell_the_pool_exactly_across_a_sy
             SHARES,
             PLATFORMS,
             resend_after_seconds=0.0,
+            clock=clock,
         )
 
     def connectors() -> None:
@@ -60,6 +62,7 @@ def test_platforms_that_sell_only_their_grants_sell_the_pool_exactly_across_a_sy
     rng = random.Random(5)
     sync = new_sync()
     for round_ in range(60):
+        clock.now += 1.0
         sync.step(block_ms=0)
         connectors()
         sync.step(block_ms=0)
@@ -102,13 +105,21 @@ def test_a_mini_program_order_never_takes_a_unit_held_for_a_platform_nor_a_grant
     counters = {p: PlatformCounters(p) for p in PLATFORMS}
     read = dict.fromkeys(PLATFORMS, START)
     shares = {**SHARES, "mini": 0.25}  # the mini-program keeps a part of the pool free
+    clock = FakeClock()
     sync = GrantSync(
-        RedisSyncStore(config), grants, OwnerDesk(owner), shares, PLATFORMS, resend_after_seconds=0.0
+        RedisSyncStore(config),
+        grants,
+        OwnerDesk(owner),
+        shares,
+        PLATFORMS,
+        resend_after_seconds=0.0,
+        clock=clock,
     )
     rng = random.Random(7)
     mini_sold = refused_while_held = 0
     for round_ in range(80):
         if round_ % 2 == 0:  # the sync runs every other round: it lags the mini-program
+            clock.now += 1.0
             sync.step(block_ms=0)
             for platform in PLATFORMS:
                 for position, update in grants.updates(platform, read[platform]):

@@ -27,7 +27,7 @@ from policies.operations import (
     Reserve,
     Restock,
 )
-from tests.support import fresh_namespace, one_shard_config
+from tests.support import FakeClock, fresh_namespace, one_shard_config
 
 
 @pytest.fixture(params=["redis", pytest.param("cluster", marks=pytest.mark.cluster)])
@@ -41,16 +41,6 @@ def redis_client(config: StoreConfig) -> Iterator[RedisClient]:
     client = connect(config.redis_url, decode_responses=True)
     yield client
     client.close()
-
-
-class FakeClock:
-    """Wall-clock time the test moves by hand (the owner's clock is injectable)."""
-
-    def __init__(self, now: float = 1_764_000_000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def stored_ledger(client: RedisClient, config: StoreConfig, sku: str) -> dict[str, str]:
@@ -145,7 +135,7 @@ def test_a_stale_owner_cannot_commit(config: StoreConfig, redis_client: RedisCli
 
 
 def test_unpaid_reservations_expire_durably(config: StoreConfig) -> None:
-    clock = FakeClock()
+    clock = FakeClock(1_764_000_000.0)
     owner = SkuOwner(config, 0, RedisOwnerStore(config), clock=clock)
     owner.apply([DefineSku(SkuSettings("A", reservation_ttl_seconds=60), 10)])
     owner.apply([Reserve("douyin", "unpaid", "A", 4), Reserve("douyin", "paid", "A", 3)])
@@ -167,7 +157,7 @@ def test_unpaid_reservations_expire_durably(config: StoreConfig) -> None:
 
 
 def test_expiry_survives_a_restart(config: StoreConfig) -> None:
-    clock = FakeClock()
+    clock = FakeClock(1_764_000_000.0)
     owner = SkuOwner(config, 0, RedisOwnerStore(config), clock=clock)
     owner.apply(
         [DefineSku(SkuSettings("A", reservation_ttl_seconds=30), 10), Reserve("douyin", "o1", "A", 2)]
@@ -179,7 +169,7 @@ def test_expiry_survives_a_restart(config: StoreConfig) -> None:
 
 
 def test_inbound_transfer_joins_stock_on_arrival(config: StoreConfig) -> None:
-    clock = FakeClock()
+    clock = FakeClock(1_764_000_000.0)
     owner = SkuOwner(config, 0, RedisOwnerStore(config), clock=clock)
     owner.apply(
         [

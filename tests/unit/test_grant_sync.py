@@ -15,19 +15,11 @@ from actors.sync.store import START, InMemorySyncStore
 from policies.grants import PlatformCounters
 from policies.ledger import Reason, SkuSettings
 from policies.operations import DefineSku, Hold, Reserve, Restock
-from tests.support import OwnerDesk
+from tests.support import FakeClock, OwnerDesk
 
 CONFIG = StoreConfig("redis://unused", namespace="unit", shard_count=1)
 PLATFORMS = ("douyin", "kuaishou", "taobao")
 SHARES = {"douyin": 0.5, "taobao": 0.3, "kuaishou": 0.2}
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 class Connectors:

@@ -19,18 +19,9 @@ from actors.owner.store import CommitBatch, LayoutMismatchError, OwnerFencedErro
 from policies.ledger import Ledger, Reason, SkuSettings
 from policies.operations import Adjust, Confirm, DefineSku, Release, Reserve, Restock
 from policies.routing import owner_of
+from tests.support import FakeClock
 
 CONFIG = StoreConfig("redis://unused", namespace="unit", shard_count=1)
-
-
-class FakeClock:
-    """Wall-clock time the test moves by hand (the owner's clock is injectable)."""
-
-    def __init__(self, now: float = 1_764_000_000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture
@@ -119,7 +110,7 @@ def test_an_owner_of_another_layout_neither_starts_nor_commits(data: MemoryLedge
 def test_only_open_reservations_wait_for_their_expiry(data: MemoryLedgers) -> None:
     # a paid or released reservation leaves the expiry schedule at once: over a long sale
     # the owner's memory follows the open reservations, not every reservation made
-    clock = FakeClock()
+    clock = FakeClock(1_764_000_000.0)
     owner = owner_on(data, clock)
     owner.apply([DefineSku(SkuSettings("A", reservation_ttl_seconds=900), 10_000)])
     owner.apply([Reserve("douyin", f"o{n}", "A", 1) for n in range(1000)])
@@ -135,7 +126,7 @@ def test_only_open_reservations_wait_for_their_expiry(data: MemoryLedgers) -> No
 
 
 def test_unpaid_reservations_expire_durably(data: MemoryLedgers) -> None:
-    clock = FakeClock()
+    clock = FakeClock(1_764_000_000.0)
     owner = owner_on(data, clock)
     owner.apply([DefineSku(SkuSettings("A", reservation_ttl_seconds=60), 10)])
     owner.apply([Reserve("douyin", "unpaid", "A", 4), Reserve("douyin", "paid", "A", 3)])
@@ -157,7 +148,7 @@ def test_unpaid_reservations_expire_durably(data: MemoryLedgers) -> None:
 
 
 def test_expiry_survives_a_restart(data: MemoryLedgers) -> None:
-    clock = FakeClock()
+    clock = FakeClock(1_764_000_000.0)
     owner = owner_on(data, clock)
     owner.apply(
         [DefineSku(SkuSettings("A", reservation_ttl_seconds=30), 10), Reserve("douyin", "o1", "A", 2)]
@@ -169,7 +160,7 @@ def test_expiry_survives_a_restart(data: MemoryLedgers) -> None:
 
 
 def test_inbound_transfer_joins_stock_on_arrival(data: MemoryLedgers) -> None:
-    clock = FakeClock()
+    clock = FakeClock(1_764_000_000.0)
     owner = owner_on(data, clock)
     owner.apply([DefineSku(SkuSettings("A"), 10), Restock("A", 200, "t-1", "nearby", clock.now + 1200)])
     clock.now += 1200

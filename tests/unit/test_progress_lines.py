@@ -6,14 +6,7 @@ import io
 import os
 
 from scripts.loadgen.progress import LineProgress, progress_bar, progress_over
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.support import FakeClock
 
 
 def test_progress_into_a_file_is_periodic_lines_without_carriage_returns() -> None:

@@ -12,17 +12,10 @@ from actors.sync.core import ChannelSync
 from actors.sync.store import InMemorySyncStore
 from policies.ledger import SkuSettings
 from policies.operations import DefineSku, Reserve, Restock
+from tests.support import FakeClock
 
 CONFIG = StoreConfig("redis://unused", namespace="unit", shard_count=1)
 SHARES = {"douyin": 0.5, "taobao": 0.3, "kuaishou": 0.2}
-
-
-class FakeClock:
-    def __init__(self, now: float = 0.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture
