@@ -23,5 +23,7 @@ _BAD_CHARACTER = re.compile(f"[{NOT_IN_IDS}{_SURROGATES}]")
 
 def bad_id_character(value: str) -> str | None:
     """The first character of ``value`` that no id may hold, or None."""
+    if value.isascii() and value.isprintable():  # the common id: no control, no space but " "
+        return None
     found = _BAD_CHARACTER.search(value)
     return None if found is None else found.group()
