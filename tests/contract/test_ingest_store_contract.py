@@ -125,6 +125,17 @@ def test_an_order_record_is_written_once_and_never_overwritten(store: IngestStor
     assert store.order_skus(["o1", "o2"]) == {"o1": ["A"]}  # a rejected order has nothing to pay
 
 
+def test_a_lookup_of_thousands_of_ids_finds_each_recorded_one_wherever_it_stands(store: IngestStore) -> None:
+    # more ids than one HMGET takes in the store's script (chunks of 4,000): the records
+    # stand at the first and last position of a chunk and at the end
+    positions = (0, 3999, 4000, 7999, 8000, 9999)
+    known = {n: RecordedOrder(((f"S{n}", 1, "reserved", ""),), True) for n in positions}
+    store.publish(publication(order_index={f"o{n}": record for n, record in known.items()}))
+    ids = [f"o{n}" for n in range(10_000)]
+    assert store.recorded_orders(ids) == {f"o{n}": record for n, record in known.items()}
+    assert store.order_skus(ids[::-1][:2]) == {"o9999": ["S9999"]}
+
+
 def test_an_order_record_is_kept_for_one_retention_window_and_at_most_two(store: IngestStore) -> None:
     assert isinstance(store, MemoryIngestStore | RedisIngestStore)
     retention = 600.0
