@@ -72,6 +72,9 @@ class AppArgs(BaseModel):
     channel_modes: dict[str, str] = Field(default_factory=dict)
     #: the most bytes of a request body
     max_body_bytes: int = 8 * 1024 * 1024
+    #: the most seconds a request waits for an actor (a SKU owner, the forecaster); past
+    #: it the answer is 503 ``unavailable``, so a hung actor holds no request slot for ever
+    call_timeout_seconds: float = Field(default=20.0, gt=0, allow_inf_nan=False)
     #: how far (seconds) a signed webhook's ``webhook-timestamp`` may be from the clock
     webhook_tolerance_seconds: float = Field(default=DEFAULT_TOLERANCE_SECONDS, gt=0)
     #: the front door's limits: allowed hosts and origins, body timeout, stream caps
@@ -130,7 +133,9 @@ class Backend:
     def __init__(self, args: AppArgs) -> None:
         self.args = args
         self.config = args.store
-        self.client = StockClient(self.config, owner_handles(self.config))
+        self.client = StockClient(
+            self.config, owner_handles(self.config), call_timeout=args.call_timeout_seconds
+        )
         forecaster = forecaster_handle(self.config)
         if forecaster is None:
             raise ValueError(f"the forecaster {forecaster_name(self.config)!r} is not running")
@@ -151,6 +156,11 @@ class Backend:
             )
             for channel, fmt in args.channels.items()
         }
+
+    def _wait(self, ref: Any) -> Any:
+        """The result of an actor call, waited for at most ``call_timeout_seconds``
+        (``ray.exceptions.GetTimeoutError``: the routes answer 503 ``unavailable``)."""
+        return ray.get(ref, timeout=self.args.call_timeout_seconds)
 
     # ---- SKUs ---------------------------------------------------------------------------
 
@@ -175,7 +185,7 @@ class Backend:
         once it is gone, its open alerts resolve and the forecaster forgets it."""
         decision = self.client.remove_sku(sku)
         if decision.accepted:
-            ray.get(self.forecaster.forget_skus.remote([sku]), timeout=10)
+            self._wait(self.forecaster.forget_skus.remote([sku]))
             self.views_cache.forget(sku)
         return decision
 
@@ -189,7 +199,7 @@ class Backend:
         return self.client.settings(skus)
 
     def views(self, skus: Sequence[str]) -> dict[str, dict[str, Any]]:
-        views: list[dict[str, Any]] = ray.get(self.forecaster.views.remote(list(skus)))
+        views: list[dict[str, Any]] = self._wait(self.forecaster.views.remote(list(skus)))
         return {view["sku"]: view for view in views}
 
     def oversold(self, skus: Sequence[str]) -> dict[str, dict[str, int]]:
@@ -290,15 +300,15 @@ class Backend:
     # ---- alerts -------------------------------------------------------------------------
 
     def alerts(self) -> list[dict[str, Any]]:
-        result: list[dict[str, Any]] = ray.get(self.forecaster.alerts.remote())
+        result: list[dict[str, Any]] = self._wait(self.forecaster.alerts.remote())
         return result
 
     def history(self, after: str, count: int) -> list[tuple[str, dict[str, Any]]]:
-        result: list[tuple[str, dict[str, Any]]] = ray.get(self.forecaster.history.remote(after, count))
+        result: list[tuple[str, dict[str, Any]]] = self._wait(self.forecaster.history.remote(after, count))
         return result
 
     def acknowledge(self, alert_id: str, who: str) -> dict[str, Any] | None:
-        result: dict[str, Any] | None = ray.get(self.forecaster.acknowledge.remote(alert_id, who))
+        result: dict[str, Any] | None = self._wait(self.forecaster.acknowledge.remote(alert_id, who))
         return result
 
     def silence(self, sku: str, level: str, channel: str, minutes: float, who: str, comment: str) -> Silence:
@@ -306,7 +316,7 @@ class Backend:
         silence = Silence(
             f"silence-{uuid.uuid4().hex[:10]}", sku, level, now + minutes * 60, who, comment, channel, now
         )
-        ray.get(self.forecaster.silence.remote(silence))
+        self._wait(self.forecaster.silence.remote(silence))
         return silence
 
     def silences(self) -> list[Silence]:
@@ -316,7 +326,7 @@ class Backend:
 
     def unsilence(self, silence_id: str, who: str) -> bool:
         """Lift a silence early; False when there is none by that id."""
-        lifted: bool = ray.get(self.forecaster.unsilence.remote(silence_id, who))
+        lifted: bool = self._wait(self.forecaster.unsilence.remote(silence_id, who))
         return lifted
 
     def subscriptions(self) -> list[Subscription]:
@@ -332,14 +342,14 @@ class Backend:
         return [json.loads(text(raw)) for raw in self.redis.lrange(key, -limit, -1)]
 
     def subscribe(self, subscription: Subscription) -> None:
-        ray.get(self.forecaster.subscribe.remote(subscription))
+        self._wait(self.forecaster.subscribe.remote(subscription))
 
     def unsubscribe(self, subscription_id: str) -> bool:
-        removed: bool = ray.get(self.forecaster.unsubscribe.remote(subscription_id))
+        removed: bool = self._wait(self.forecaster.unsubscribe.remote(subscription_id))
         return removed
 
     def hints(self, skus: Sequence[str]) -> list[dict[str, Any]]:
-        result: list[dict[str, Any]] = ray.get(self.forecaster.hints.remote(list(skus)))
+        result: list[dict[str, Any]] = self._wait(self.forecaster.hints.remote(list(skus)))
         return result
 
     # ---- ops ----------------------------------------------------------------------------

@@ -13,7 +13,6 @@ Sending the same batch again is safe: decided lines return their original decisi
 
 from __future__ import annotations
 
-import asyncio
 import threading
 import time
 from collections import defaultdict
@@ -72,13 +71,19 @@ class StockClient:
         *,
         batch_window: float = 0.002,
         max_batch: int = 2000,
+        call_timeout: float | None = None,
     ) -> None:
+        """``call_timeout``: the most seconds ``submit`` and the reads wait for the owners
+        (``ray.exceptions.GetTimeoutError`` after it; the operations may still be decided,
+        and sending them again is safe: every operation is idempotent by its id); None
+        waits for as long as it takes."""
         if len(owners) != config.shard_count:
             raise ValueError(f"{len(owners)} owners given for {config.shard_count} shards")
         self.config = config
         self.owners = list(owners)
         self.batch_window = batch_window
         self.max_batch = max_batch
+        self.call_timeout = call_timeout
         self._owner_of: dict[str, int] = {}
         self._pending: list[tuple[Operation, Future[Decision]]] = []
         self._cond = threading.Condition()
@@ -123,13 +128,9 @@ class StockClient:
     def submit(self, ops: Sequence[Operation]) -> list[Decision]:
         """Decide a batch; the decisions come back in the order of ``ops``."""
         sent = self._send(ops)
-        results = [unpack_decisions(blob) for blob in ray.get([ref for _, ref in sent])]
-        return self._merge(len(ops), [(p, r) for (p, _), r in zip(sent, results, strict=True)])
-
-    async def submit_async(self, ops: Sequence[Operation]) -> list[Decision]:
-        """``submit`` for asyncio callers."""
-        sent = self._send(ops)
-        results = [unpack_decisions(blob) for blob in await asyncio.gather(*(ref for _, ref in sent))]
+        results = [
+            unpack_decisions(blob) for blob in ray.get([ref for _, ref in sent], timeout=self.call_timeout)
+        ]
         return self._merge(len(ops), [(p, r) for (p, _), r in zip(sent, results, strict=True)])
 
     # ---- single operations, micro-batched ---------------------------------------------
@@ -148,9 +149,6 @@ class StockClient:
     def submit_one(self, op: Operation, timeout: float | None = 60.0) -> Decision:
         """Decide one operation (micro-batched with concurrent callers)."""
         return self.submit_one_future(op).result(timeout=timeout)
-
-    async def submit_one_async(self, op: Operation) -> Decision:
-        return await asyncio.wrap_future(self.submit_one_future(op))
 
     def reserve(
         self,
@@ -196,7 +194,9 @@ class StockClient:
 
     def remove_sku(self, sku: str) -> Decision:
         """Take ``sku`` out of the catalogue, decided by its owner (``SkuOwner.remove``)."""
-        decision: Decision = ray.get(self.owners[self.owner_index(sku)].remove_sku.remote(sku))
+        decision: Decision = ray.get(
+            self.owners[self.owner_index(sku)].remove_sku.remote(sku), timeout=self.call_timeout
+        )
         return decision
 
     # ---- reads -----------------------------------------------------------------------
@@ -208,7 +208,7 @@ class StockClient:
             by_owner[self.owner_index(sku)].append(sku)
         calls = [getattr(self.owners[i], method).remote(part) for i, part in by_owner.items()]
         found: dict[str, Any] = {}
-        for answer in ray.get(calls):
+        for answer in ray.get(calls, timeout=self.call_timeout):
             found.update(answer)
         return found
 
@@ -230,7 +230,7 @@ class StockClient:
 
     def all_ledgers(self) -> dict[str, Ledger]:
         found: dict[str, Ledger] = {}
-        for part in ray.get([owner.all_ledgers.remote() for owner in self.owners]):
+        for part in ray.get([owner.all_ledgers.remote() for owner in self.owners], timeout=self.call_timeout):
             found.update(part)
         return found
 

@@ -6,9 +6,12 @@ only, webhooks signed with a timestamp, undecodable webhook bodies named as such
 from __future__ import annotations
 
 import json
+import os
+import signal
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -25,6 +28,7 @@ from actors.owner.client import StockClient
 from policies.channels.signing import sign_body, webhook_headers
 from serve_app.app import application
 from serve_app.backend import AppArgs
+from serve_app.guards.checks import FrontDoorArgs
 from serve_app.ingress import THROUGH_PROXY
 from tests.e2e.conftest import TOKENS, WEBHOOK_SECRET, Service
 from tests.support import fresh_namespace, wait_for
@@ -239,11 +243,13 @@ class DownService:
         return requests.request(method, self.url + path, json=body, headers=headers, timeout=60)
 
 
-@pytest.fixture
-def redis_down_service(service: Service, own_redis_server: RedisServer) -> Iterator[DownService]:
-    """A second deployment (its own Redis, owners, forecaster) at ``/down`` on the same
-    Serve HTTP proxy, whose Redis the test may stop."""
-    config = StoreConfig(own_redis_server.url, namespace=fresh_namespace(), shard_count=1)
+@contextmanager
+def second_deployment(
+    service: Service, server: RedisServer, name: str, **args: Any
+) -> Iterator[tuple[DownService, Any]]:
+    """A second deployment (its own Redis, owners, forecaster) at ``/<name>`` on the same
+    Serve HTTP proxy, which the test may break; with its forecaster's handle."""
+    config = StoreConfig(server.url, namespace=fresh_namespace(), shard_count=1)
     forecaster = start_forecaster(config, tick_seconds=0.5)
     client = StockClient.start(config)
     env = {
@@ -251,9 +257,9 @@ def redis_down_service(service: Service, own_redis_server: RedisServer) -> Itera
         "FLASHSTOCK_WEBHOOK_SECRET_DOUYIN": WEBHOOK_SECRET,
         **THROUGH_PROXY,  # the service's port belongs to the first application
     }
-    args = AppArgs(redis_url=own_redis_server.url, namespace=config.namespace, shard_count=1)
-    serve.run(application(args, env=env), name="flashstock-redis-down", route_prefix="/down")
-    down = DownService(service.proxy_url + "/down", own_redis_server)
+    app_args = AppArgs(redis_url=server.url, namespace=config.namespace, shard_count=1, **args)
+    serve.run(application(app_args, env=env), name=f"flashstock-{name}", route_prefix=f"/{name}")
+    down = DownService(f"{service.proxy_url}/{name}", server)
 
     def up() -> bool:
         try:
@@ -262,11 +268,19 @@ def redis_down_service(service: Service, own_redis_server: RedisServer) -> Itera
             return False
 
     wait_for(up, timeout=60, message="the second HTTP app")
-    yield down
-    serve.delete("flashstock-redis-down")
-    client.close()
-    for actor in [forecaster, *client.owners]:
-        ray.kill(actor, no_restart=True)
+    try:
+        yield down, forecaster
+    finally:
+        serve.delete(f"flashstock-{name}")
+        client.close()
+        for actor in [forecaster, *client.owners]:
+            ray.kill(actor, no_restart=True)
+
+
+@pytest.fixture
+def redis_down_service(service: Service, own_redis_server: RedisServer) -> Iterator[DownService]:
+    with second_deployment(service, own_redis_server, "down") as (down, _):
+        yield down
 
 
 def test_writes_and_reads_while_redis_is_down_are_503_unavailable(redis_down_service: DownService) -> None:
@@ -281,3 +295,27 @@ def test_writes_and_reads_while_redis_is_down_are_503_unavailable(redis_down_ser
         response = down.call(method, path, body)
         assert_error(response, 503, "unavailable")
         assert "Traceback" not in response.text
+
+
+def test_a_hung_forecaster_is_503_unavailable_after_the_call_timeout_and_holds_no_request_slot(
+    service: Service, own_redis_server: RedisServer
+) -> None:
+    front_door = FrontDoorArgs(max_in_flight=2)
+    with second_deployment(
+        service, own_redis_server, "hung", call_timeout_seconds=2.0, front_door=front_door
+    ) as (hung, forecaster):
+        assert hung.call("put", "/v1/skus/A", {"on_hand": 5}).status_code == 200
+        pid = ray.get(forecaster.__ray_call__.remote(lambda _: os.getpid()))
+        os.kill(pid, signal.SIGSTOP)  # alive but answering nothing: hung
+        try:
+            for _ in range(3):  # more than the two requests the app lets in at once
+                started = time.monotonic()
+                response = hung.call("get", "/v1/alerts")
+                assert_error(response, 503, "unavailable")
+                assert time.monotonic() - started < 15
+            stock = hung.call("get", "/v1/skus/A")  # read from Redis: the slots were given back
+            assert stock.status_code == 200, stock.text
+            assert stock.json()["on_hand"] == 5
+        finally:
+            os.kill(pid, signal.SIGCONT)
+        wait_for(lambda: hung.call("get", "/v1/alerts").status_code == 200, message="alerts once it answers")
