@@ -139,7 +139,7 @@ def schema_orders(body: bytes, content_type: str | None) -> OrdersRequest:
             value = json.loads(body)
         except json.JSONDecodeError as error:
             raise ApiError(422, "validation_error", "JSON decode error", str(error.pos)) from None
-        except ValueError:  # bytes in no encoding JSON may have
+        except (ValueError, RecursionError):  # bytes in no encoding JSON may have, or nested too deep
             raise ApiError(400, "bad_request", "There was an error parsing the body") from None
     try:
         # as FastAPI validates a body parameter (from_attributes: its wording of a refusal)

@@ -286,6 +286,13 @@ def test_bytes_not_utf8_inside_a_string_are_refused_as_fastapi_refuses_them() ->
         assert reference(raw, JSON)[0] == status, raw
 
 
+def test_json_nested_too_deep_is_refused_as_fastapi_refuses_it() -> None:
+    # json.loads raises RecursionError (not a ValueError) for these: it was a 500
+    for raw in (b"[" * 100_000 + b"]" * 100_000, b'{"orders": ' + b"[" * 50_000 + b"]" * 50_000 + b"}"):
+        assert_same_as_reference(raw)
+        assert reference(raw, JSON)[0] == 400
+
+
 def test_the_answer_is_the_documented_response() -> None:
     line = Decision("reserve", "A", "douyin|o1", True, "reserved", 1, 9)
     decision = OrderDecision("douyin", "o1", True, "", "", (line,), False)
