@@ -39,6 +39,7 @@ from serve_app.schemas import (
     SilenceRequest,
     SubscriptionOut,
     SubscriptionRequest,
+    id_problem,
 )
 
 router = APIRouter(responses=ERROR_RESPONSES)
@@ -251,13 +252,32 @@ async def alert_stream(
     )
 
 
+#: the most SKUs one ``GET /v1/live/hints`` asks about
+MAX_HINT_SKUS = 200
+
+
+def hint_skus(skus: str) -> list[str]:
+    """The SKU ids of a ``skus`` query (comma-separated, empty entries skipped); 422
+    ``validation_error`` (field ``skus``) for an id the API's id rule refuses or more than
+    ``MAX_HINT_SKUS`` of them, rather than asking about, or silently dropping, any."""
+    wanted = [s for s in skus.split(",") if s]
+    if len(wanted) > MAX_HINT_SKUS:
+        raise ApiError(422, "validation_error", f"at most {MAX_HINT_SKUS} SKUs, got {len(wanted)}", "skus")
+    for sku in wanted:
+        problem = id_problem(sku)
+        if problem is not None:
+            raise ApiError(422, "validation_error", f"sku {sku!r}: id {problem}", "skus")
+    return wanted
+
+
 @router.get("/v1/live/hints", response_model=list[HintOut], tags=["live room"])
 def live_hints(
-    b: BackendDep, _: Viewer, skus: Annotated[str, Query(description="comma-separated SKU ids")]
+    b: BackendDep,
+    _: Viewer,
+    skus: Annotated[str, Query(description=f"comma-separated SKU ids, at most {MAX_HINT_SKUS}")],
 ) -> list[HintOut]:
     """What the host says (锁单: how many more orders) and the chat hint per SKU."""
-    wanted = [s for s in skus.split(",") if s][:200]
-    return [HintOut(**hint) for hint in b.hints(wanted)]
+    return [HintOut(**hint) for hint in b.hints(hint_skus(skus))]
 
 
 @router.get("/healthz", tags=["ops"])
