@@ -418,8 +418,10 @@ def decide_restock(op: Restock, ledger: Ledger | None, previous: LineRecord | No
     problem = invalid_id(op.transfer_id, "transfer_id") or invalid_quantity(
         op.quantity, "quantity", 1, MAX_STOCK_CHANGE
     )
-    if op.arrives_at is not None and not _is_finite_number(op.arrives_at):
-        problem = problem or "arrives_at must be a finite number (epoch seconds)"
+    if op.arrives_at is not None and not (_is_finite_number(op.arrives_at) and op.arrives_at <= LATEST):
+        # a later arrival (milliseconds sent as seconds) would stay inbound, and the SKU
+        # undeletable (``sku_in_use``), for ever
+        problem = problem or f"arrives_at must be a finite number (epoch seconds) at most {LATEST:.0f} (2100)"
     if problem:
         return _rejected(op, ledger, Reason.INVALID, problem)
     if ledger is None:

@@ -182,11 +182,20 @@ class RestockRequest(Strict):
     quantity: Whole = Field(ge=1, le=10_000_000)
     transfer_id: Ident
     source: str = Field("", max_length=200)
-    arrives_at: float | None = Field(None, description="epoch seconds; later = inbound transfer")
+    arrives_at: float | None = Field(
+        None, le=LATEST, description="epoch seconds (at most 2100); later than now = inbound transfer"
+    )
+
+
+def not_zero(value: int) -> int:
+    """A correction of 0 units is no correction (the owners refuse it too)."""
+    if value == 0:
+        raise PydanticCustomError("not_zero", "delta must not be 0")
+    return value
 
 
 class AdjustRequest(Strict):
-    delta: Whole = Field(ge=-10_000_000, le=10_000_000)
+    delta: Annotated[Whole, AfterValidator(not_zero)] = Field(ge=-10_000_000, le=10_000_000)
     adjustment_id: Ident
     reason: str = Field(min_length=1, max_length=500)
 

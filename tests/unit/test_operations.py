@@ -708,6 +708,8 @@ def test_restock_with_the_same_transfer_id_counts_once(arrives_at: float | None)
         pytest.param(Restock(SKU, 5, "t" * (MAX_ID_LENGTH + 1)), "transfer_id", id="transfer id too long"),
         pytest.param(Restock(SKU, 5, "t-1", arrives_at=math.nan), "arrives_at", id="arrives_at nan"),
         pytest.param(Restock(SKU, 5, "t-1", arrives_at=math.inf), "arrives_at", id="arrives_at inf"),
+        pytest.param(Restock(SKU, 5, "t-1", arrives_at=NOW * 1000), "arrives_at", id="arrives_at in ms"),
+        pytest.param(Restock(SKU, 5, "t-1", arrives_at=1e308), "arrives_at", id="arrives_at never"),
     ],
 )
 def test_rejects_invalid_restock_naming_the_field_and_changes_nothing(op: Restock, field: str) -> None:

@@ -73,6 +73,22 @@ def test_the_published_id_pattern_states_the_rule_the_service_applies() -> None:
     assert all(id_problem(value) is None for value in accepted)
 
 
+def test_an_arrival_after_2100_is_refused_as_the_owners_refuse_it() -> None:
+    # milliseconds sent as seconds: the transfer would stay inbound, the SKU undeletable
+    assert refused_field(RestockRequest, {"quantity": 5, "transfer_id": "t", "arrives_at": 1.795e12}) == (
+        "arrives_at"
+    )
+    RestockRequest.model_validate({"quantity": 5, "transfer_id": "t", "arrives_at": LATEST})
+
+
+def test_an_adjustment_of_zero_units_is_refused_as_the_owners_refuse_it() -> None:
+    # it was answered 200 with accepted false, reason invalid
+    with pytest.raises(ValidationError) as caught:
+        AdjustRequest.model_validate({"delta": 0, "adjustment_id": "a", "reason": "r"})
+    assert [(e["loc"], e["msg"]) for e in caught.value.errors()] == [(("delta",), "delta must not be 0")]
+    assert AdjustRequest.model_validate({"delta": -1.0, "adjustment_id": "a", "reason": "r"}).delta == -1
+
+
 @pytest.mark.parametrize(
     ("model", "body", "field"),
     [
