@@ -70,9 +70,24 @@ class Silence(NamedTuple):
 @lru_cache(maxsize=1024)
 def sku_pattern(pattern: str) -> re.Pattern[str]:
     """The regular expression of a SKU pattern: ``*`` any run of characters, ``?`` one
-    character, everything else itself."""
-    parts = (".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
-    return re.compile("".join(parts), re.DOTALL)
+    character, everything else itself.
+
+    Each run between two stars is taken at its first place and never tried again (an
+    atomic group, as ``fnmatch`` does): a run of fixed length matched leftmost leaves the
+    most room for the rest, so nothing is lost, and matching stays polynomial. Plain
+    ``.*`` per star backtracks exponentially: ``*a*a*a*a*a*a*a*a*a*a*b`` against 40 ``a``
+    took 34 s, in the forecaster, for every notification."""
+    first, *rest = pattern.split("*")
+    if not rest:
+        return re.compile(_fixed(first), re.DOTALL)
+    *middle, last = rest
+    runs = "".join(f"(?>.*?{_fixed(run)})" for run in middle)
+    return re.compile(f"{_fixed(first)}{runs}.*{_fixed(last)}", re.DOTALL)
+
+
+def _fixed(run: str) -> str:
+    """The regular expression of a pattern run without stars: ``?`` one character."""
+    return "".join("." if c == "?" else re.escape(c) for c in run)
 
 
 def active_silences(silences: Iterable[Silence], now_wall: float) -> list[Silence]:
