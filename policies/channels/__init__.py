@@ -118,7 +118,7 @@ def _guess_order_id(message: Mapping[str, Any]) -> str:
         if isinstance(inner, str):
             try:
                 inner = json.loads(inner)
-            except ValueError:
+            except (ValueError, RecursionError):
                 continue
         if isinstance(inner, Mapping):
             found = _guess_order_id(inner)

@@ -39,6 +39,8 @@ def json_object(value: object, name: str) -> Mapping[str, Any]:
             value = json.loads(value)
         except ValueError as error:
             raise FieldError(f"{name} is not valid JSON: {error}") from None
+        except RecursionError:  # it escaped the parser and wedged the channel's inbox
+            raise FieldError(f"{name} is JSON nested too deeply") from None
     if not isinstance(value, Mapping):
         raise FieldError(f"{name} must be a JSON object, got {type(value).__name__}")
     return value

@@ -1008,6 +1008,28 @@ def test_deeply_nested_json_is_unreadable_not_an_exception() -> None:
     assert result.raw == text
 
 
+@pytest.mark.parametrize(
+    ("fmt", "envelope", "nested"),
+    [
+        ("douyin", douyin_order(), "data"),
+        ("taobao", taobao_order(), "content"),
+        ("kuaishou", kuaishou_order(), "info"),
+    ],
+)
+@pytest.mark.parametrize("form", RAW_FORMS)
+def test_a_payload_text_nested_too_deeply_is_unreadable_not_an_exception(
+    fmt: str, envelope: dict[str, Any], nested: str, form: str
+) -> None:
+    # json.loads raises RecursionError (not a ValueError): it escaped the parser, failed
+    # the webhook with 500 and, in the inbox, failed its batch for ever (the channel stuck)
+    message = {**envelope, nested: "[" * 5000 + "]" * 5000}
+
+    result = parse_message(CHANNEL, fmt, as_raw(message, form))
+
+    assert isinstance(result, Unreadable), result
+    assert result.reason == f"{nested} is JSON nested too deeply"
+
+
 @pytest.mark.parametrize("form", RAW_FORMS)
 def test_unknown_format_is_unreadable_naming_it_and_keeping_the_raw_text(form: str) -> None:
     message = generic_order()
