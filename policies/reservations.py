@@ -315,9 +315,11 @@ def decide_batch(
         previous = state.previous(line_field) if line_field else None
         decision, ledger, record, changed_settings = decide(op, state.ledger(), state.settings, previous, now)
         add(decision)
+        # only an order line is an oversell: a refused Hold (the grant sync asking for
+        # more than is free) is not, and was counted as one of channel ""
         if decision.reason == INSUFFICIENT and not decision.duplicate:
-            if not (isinstance(op, Reserve) and op.asked_first):
-                oversold.append((sku, op.channel if isinstance(op, Reserve) else ""))
+            if isinstance(op, Reserve) and not op.asked_first:
+                oversold.append((sku, op.channel))
         elif record is not None and decision.accepted and not decision.duplicate:
             if decision.op == "reserve":
                 sales.append((sku, record.placed_at, record.quantity, op.channel))  # type: ignore[union-attr]
@@ -393,8 +395,8 @@ def decide_lines(
         )
         outcome.decisions.append(decision)
         if decision.reason == INSUFFICIENT and not decision.duplicate:
-            if not (isinstance(op, Reserve) and op.asked_first):
-                outcome.oversold.append((sku, op.channel if isinstance(op, Reserve) else ""))
+            if isinstance(op, Reserve) and not op.asked_first:  # an order line, not a Hold
+                outcome.oversold.append((sku, op.channel))
         elif record is not None and decision.accepted and not decision.duplicate:
             if decision.op == "reserve":
                 outcome.sales.append((sku, record.placed_at, record.quantity, op.channel))  # type: ignore[union-attr]

@@ -54,6 +54,15 @@ def test_a_hold_of_more_than_the_free_units_is_refused_and_changes_nothing() -> 
     assert step.record is None
 
 
+def test_a_refused_hold_is_not_an_oversold_order() -> None:
+    # it was counted as one of channel "": flashstock_oversold_orders{channel=""} grew
+    # with every hold the grant sync asked for beyond the free units
+    outcome = both([Hold("A", 5, "h1"), Reserve("douyin", "o1", "A", 9, NOW - 5)], ledger(10, 2, held=4))
+
+    assert [d.reason for d in outcome.decisions] == [Reason.INSUFFICIENT, Reason.INSUFFICIENT]
+    assert outcome.oversold == [("A", "douyin")]
+
+
 def test_giving_back_a_hold_never_goes_below_zero_and_is_always_accepted() -> None:
     step = decide(Hold("A", -5, "h2"), ledger(10, held=3), SETTINGS, None, NOW)
 
