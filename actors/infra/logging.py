@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from typing import TextIO
 
 import structlog
 
@@ -32,16 +33,28 @@ def setting_problem(name: str, value: str, allowed: tuple[str, ...]) -> str | No
     return f"{name} must be one of {', '.join(allowed)}, got {value!r}"
 
 
+def current_stderr() -> TextIO:
+    """``sys.stderr`` at the time of the call, except in a Ray Serve replica: there it is
+    Serve's ``StreamToLogger``, which hands each line to Serve's logger at INFO (dropped
+    at the deployment's WARNING level; otherwise buffered 1,000 lines at a time, as
+    text) and claims to be a terminal. The process's own stderr, the worker's log file
+    that Ray forwards to the driver as for every other actor, gets the lines at once."""
+    stream = sys.stderr
+    if type(stream).__name__ == "StreamToLogger" and sys.__stderr__ is not None:
+        return sys.__stderr__
+    return stream
+
+
 class _CurrentStderr:
-    """Writes to whatever ``sys.stderr`` is at the time of writing: a process that
-    swaps it later (a test capturing output, a tool redirecting it) still gets the log
-    lines, and none go to a stream that has been closed."""
+    """Writes to whatever ``current_stderr()`` is at the time of writing: a process that
+    swaps ``sys.stderr`` later (a test capturing output, a tool redirecting it) still
+    gets the log lines, and none go to a stream that has been closed."""
 
     def write(self, text: str) -> int:
-        return sys.stderr.write(text)
+        return current_stderr().write(text)
 
     def flush(self) -> None:
-        sys.stderr.flush()
+        current_stderr().flush()
 
 
 def configure_logging(level: str | None = None, *, json: bool | None = None) -> None:
@@ -59,7 +72,7 @@ def configure_logging(level: str | None = None, *, json: bool | None = None) -> 
     numeric = logging.getLevelNamesMapping().get(level_name)
     chosen = (settings.log_format or "").lower()
     use_json = (
-        json if json is not None else chosen == "json" if chosen in FORMATS else not sys.stderr.isatty()
+        json if json is not None else chosen == "json" if chosen in FORMATS else not current_stderr().isatty()
     )
     renderer: structlog.types.Processor = (
         structlog.processors.JSONRenderer() if use_json else structlog.dev.ConsoleRenderer()
@@ -74,8 +87,9 @@ def configure_logging(level: str | None = None, *, json: bool | None = None) -> 
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(numeric or logging.INFO),
-        # print() needs only write and flush of its file
-        logger_factory=structlog.PrintLoggerFactory(file=_CurrentStderr()),  # type: ignore[arg-type]
+        # write and flush, not print(): a Serve replica replaces print with one that
+        # writes a line to any other file as the repr of a tuple
+        logger_factory=structlog.WriteLoggerFactory(file=_CurrentStderr()),  # type: ignore[arg-type]
         cache_logger_on_first_use=True,
     )
     _configured = True
