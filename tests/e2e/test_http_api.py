@@ -104,6 +104,21 @@ def test_errors_name_the_problem(service: Service) -> None:
     assert (huge.status_code, huge.json()["code"]) == (413, "payload_too_large")
     restock_unknown = service.post("/v1/skus/NO-SUCH-SKU/restock", {"quantity": 1, "transfer_id": "t"})
     assert restock_unknown.status_code == 404
+    sku = service.new_sku(5)
+    # milliseconds as seconds: the transfer would never arrive and the SKU never be deleted
+    late = service.post(f"/v1/skus/{sku}/restock", {"quantity": 1, "transfer_id": "t", "arrives_at": 1.8e12})
+    assert (late.status_code, late.json()["field"]) == (422, "arrives_at")
+    nothing = service.post(f"/v1/skus/{sku}/adjust", {"delta": 0, "adjustment_id": "a0", "reason": "recount"})
+    assert (nothing.status_code, nothing.json()["field"]) == (422, "delta")
+    hint = service.get("/v1/live/hints", params={"skus": f"{sku},A\x00B"})
+    assert (hint.status_code, hint.json()["field"]) == (422, "skus")
+    deep = requests.post(
+        service.url + "/v1/orders",
+        data=b"[" * 100_000 + b"]" * 100_000,
+        timeout=30,
+        headers={**service.headers("ingest"), "Content-Type": "application/json"},
+    )
+    assert (deep.status_code, deep.json()["code"]) == (400, "bad_request")  # was a 500
 
 
 def test_orders_batch_confirm_cancel_and_lookup(service: Service) -> None:
