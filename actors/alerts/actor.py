@@ -48,6 +48,11 @@ from policies.velocity import ForecastSettings
 
 log = structlog.get_logger(__name__)
 
+#: in the live service (not driven by a simulation) a sale stamped more than this after
+#: the wall clock is counted now (``Forecaster.max_ahead_seconds``): a platform's clock a
+#: little ahead is fine, an order stamped hours or years ahead does not move event time
+LIVE_MAX_AHEAD_SECONDS = 300.0
+
 
 class HeardFrom:
     """Which owners' batches have arrived. Fire-and-forget calls to a threaded actor may
@@ -103,7 +108,10 @@ class ForecasterService:
         self.delivery.start()
         self.hub = AlertHub(store, settings=lifecycle, delivery=self.delivery)
         self.forecaster = Forecaster(
-            book=self.hub, forecast=forecast, evaluate_every_seconds=math.inf if driven else 0.1
+            book=self.hub,
+            forecast=forecast,
+            evaluate_every_seconds=math.inf if driven else 0.1,
+            max_ahead_seconds=math.inf if driven else LIVE_MAX_AHEAD_SECONDS,
         )
         self._lock = threading.Lock()
         self._heard_changed = threading.Condition(self._lock)

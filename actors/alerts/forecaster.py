@@ -29,6 +29,8 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
+import structlog
+
 from actors.infra.wire import SaleEvent, StockSnapshot
 from policies.alert_book import AlertBook
 from policies.alert_lifecycle import Alert, Notification
@@ -52,6 +54,8 @@ from policies.velocity import (
     forecast_stockout,
     measure_velocity,
 )
+
+log = structlog.get_logger(__name__)
 
 
 class Book(Protocol):
@@ -93,6 +97,7 @@ class Forecaster:
         clock: Callable[[], float] = time.time,
         book: Book | None = None,
         evaluate_every_seconds: float = 0.0,
+        max_ahead_seconds: float = math.inf,
     ) -> None:
         self.forecast = forecast or ForecastSettings()
         self.live = live or LiveRoomSettings()
@@ -116,6 +121,12 @@ class Forecaster:
         #: events; coalescing for 0.1 s keeps the verdicts fresh and the cost bounded.
         self.evaluate_every_seconds = evaluate_every_seconds
         self._evaluated_at = -math.inf
+        #: a sale stamped more than this after ``clock()`` (or after the end of its SKU's
+        #: show, when set) is counted at ``clock()``: in the live service event time
+        #: follows the wall clock, and one order with a bad ``placed_at`` (year 2100 is a
+        #: valid time) would otherwise move the watermark, so every SKU's window, for
+        #: good. Infinite where a simulation or a replay drives event time on purpose.
+        self.max_ahead_seconds = max_ahead_seconds
 
     # ---- input ------------------------------------------------------------------------
 
@@ -131,6 +142,8 @@ class Forecaster:
         histories, channels = self.histories, self.channels
         bucket = self.forecast.bucket_seconds
         latest = self.watermark
+        if not math.isinf(self.max_ahead_seconds):
+            sales = self._not_ahead(sales)
         for sku, at, units, channel in sales:
             history = histories.get(sku)
             if history is None:
@@ -163,6 +176,36 @@ class Forecaster:
         self._evaluated_at = now
         touched, self.dirty = self.dirty, set()
         return self.evaluate(touched)
+
+    def _not_ahead(self, sales: Sequence[SaleEvent]) -> Sequence[SaleEvent]:
+        """``sales`` with each event stamped beyond its latest plausible time counted at
+        ``clock()`` instead (logged: a platform's clock or payload is off). The latest
+        plausible time is ``max_ahead_seconds`` after ``clock()``, or after the end of
+        the SKU's show (``on_sale_until``) when one is set: a simulation's show defines
+        its SKUs with its own times, which may run ahead of the wall clock."""
+        now = self.clock()
+        slack = self.max_ahead_seconds
+        if not sales or max(sale.at for sale in sales) <= now + slack:
+            return sales
+        counted: list[SaleEvent] = []
+        ahead: list[SaleEvent] = []
+        for sale in sales:
+            known = self.settings.get(sale.sku)
+            until = known.on_sale_until if known is not None else None
+            if sale.at > max(now, until or now) + slack:
+                ahead.append(sale)
+                sale = sale._replace(at=now)
+            counted.append(sale)
+        if ahead:
+            log.warning(
+                "sales_stamped_in_the_future",
+                count=len(ahead),
+                sku=ahead[0].sku,
+                channel=ahead[0].channel,
+                placed_at=ahead[0].at,
+                counted_at=now,
+            )
+        return counted
 
     @property
     def keep_minutes(self) -> float:
