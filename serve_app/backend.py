@@ -29,7 +29,14 @@ from actors.infra.settings import (
 from actors.ingest.core import ChannelIngest, IngestResult
 from actors.ingest.store import RedisIngestStore
 from actors.owner.client import StockClient
-from actors.owner.reads import find_retained_lines, read_oversold, read_sku_states, sku_exists, sku_names
+from actors.owner.reads import (
+    find_retained_lines,
+    missing_skus,
+    read_oversold,
+    read_sku_states,
+    sku_exists,
+    sku_names,
+)
 from policies.channel_modes import channel_modes
 from policies.channels import Cancellation, Payment, PlatformOrder
 from policies.channels.signing import DEFAULT_TOLERANCE_SECONDS, WebhookHeaders
@@ -249,6 +256,10 @@ class Backend:
 
     def known(self, sku: str) -> bool:
         return sku_exists(self.redis, self.config, sku)
+
+    def unknown(self, skus: Sequence[str]) -> list[str]:
+        """Those of ``skus`` not in the catalogue, in their order."""
+        return missing_skus(self.redis, self.config, skus)
 
     def sku_history(self, sku: str, start: float, end: float) -> SkuHistory:
         """``sku``'s minutes and alert markers from ``start`` to ``end`` (epoch seconds)."""

@@ -276,8 +276,13 @@ def live_hints(
     _: Viewer,
     skus: Annotated[str, Query(description=f"comma-separated SKU ids, at most {MAX_HINT_SKUS}")],
 ) -> list[HintOut]:
-    """What the host says (锁单: how many more orders) and the chat hint per SKU."""
-    return [HintOut(**hint) for hint in b.hints(hint_skus(skus))]
+    """What the host says (锁单: how many more orders) and the chat hint per SKU; 404
+    ``unknown_sku`` for a SKU not in the catalogue (a typo must not read as sold out)."""
+    wanted = hint_skus(skus)
+    unknown = b.unknown(wanted)
+    if unknown:
+        raise ApiError(404, "unknown_sku", f"sku {unknown[0]!r} is not in the catalogue", "skus")
+    return [HintOut(**hint) for hint in b.hints(wanted)]
 
 
 @router.get("/healthz", tags=["ops"])

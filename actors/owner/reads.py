@@ -81,6 +81,14 @@ def sku_exists(client: RedisClient, config: StoreConfig, sku: str) -> bool:
     return bool(client.hexists(partition_keys(config, partition_of(sku, config.partitions)).state, sku))
 
 
+def missing_skus(client: RedisClient, config: StoreConfig, skus: Sequence[str]) -> list[str]:
+    """Those of ``skus`` not in the catalogue, in their order (one pipelined round trip)."""
+    pipe = client.pipeline(transaction=False)
+    for sku in skus:
+        pipe.hexists(partition_keys(config, partition_of(sku, config.partitions)).state, sku)
+    return [sku for sku, exists in zip(skus, pipe.execute(), strict=True) if not exists]
+
+
 def read_skus(
     client: RedisClient, config: StoreConfig, skus: Sequence[str] | None = None
 ) -> dict[str, tuple[Ledger, SkuSettings]]:

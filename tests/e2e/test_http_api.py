@@ -112,6 +112,9 @@ def test_errors_name_the_problem(service: Service) -> None:
     assert (nothing.status_code, nothing.json()["field"]) == (422, "delta")
     hint = service.get("/v1/live/hints", params={"skus": f"{sku},A\x00B"})
     assert (hint.status_code, hint.json()["field"]) == (422, "skus")
+    typo = service.get("/v1/live/hints", params={"skus": f"{sku},NO-SUCH-SKU"})  # not "sold out"
+    assert (typo.status_code, typo.json()["code"], typo.json()["field"]) == (404, "unknown_sku", "skus")
+    assert "NO-SUCH-SKU" in typo.json()["message"]
     deep = requests.post(
         service.url + "/v1/orders",
         data=b"[" * 100_000 + b"]" * 100_000,
