@@ -76,12 +76,30 @@ def start_system(
     return System(config, forecaster, client, ingest, sync)
 
 
-def stop_system(system: System) -> None:
-    """Stop the deployment's loops cleanly (ingest first, so nothing new is routed), then
-    close the client's owner connections. Durable state stays in Redis."""
-    ray.get([actor.stop.remote() for actor in system.ingest.values()])
-    ray.get([system.forecaster.stop.remote(), system.sync.stop.remote()])
+def stop_system(system: System, *, stop_timeout: float = 30.0) -> None:
+    """Stop the deployment's loops cleanly (ingest first, so nothing new is routed), each
+    given ``stop_timeout`` seconds (one that is hung or dead is logged and left: Ctrl-C
+    never waits for ever), then close the client's owner connections. Durable state
+    stays in Redis."""
+    config = system.config
+    ingest = {ingest_name(config, channel): actor.stop.remote() for channel, actor in system.ingest.items()}
+    _await_stops(ingest, stop_timeout)
+    others = {
+        forecaster_name(config): system.forecaster.stop.remote(),
+        sync_name(config): system.sync.stop.remote(),
+    }
+    _await_stops(others, stop_timeout)
     system.client.close()
+
+
+def _await_stops(stopping: Mapping[str, Any], timeout: float) -> None:
+    """Wait for each actor's ``stop`` call (actor name -> its ref) at most ``timeout``
+    seconds; one that fails or does not answer is logged."""
+    for name, ref in stopping.items():
+        try:
+            ray.get(ref, timeout=timeout)
+        except (ray.exceptions.RayError, TimeoutError) as error:
+            log.warning("actor_stop_failed", actor=name, error=type(error).__name__)
 
 
 def kill_system(config: StoreConfig, channels: Iterable[str], *, stop_timeout: float = 30.0) -> list[str]:
@@ -103,12 +121,7 @@ def kill_system(config: StoreConfig, channels: Iterable[str], *, stop_timeout: f
     owners = [owner_name(config, i) for i in range(config.shard_count)]
     found = {name: handle for name in [*ingest, *others, *owners] if (handle := find(name)) is not None}
     for group in (ingest, others):
-        stopping = {name: found[name].stop.remote() for name in group if name in found}
-        for name, ref in stopping.items():
-            try:
-                ray.get(ref, timeout=stop_timeout)
-            except (ray.exceptions.RayError, TimeoutError) as error:
-                log.warning("actor_stop_failed", actor=name, error=type(error).__name__)
+        _await_stops({name: found[name].stop.remote() for name in group if name in found}, stop_timeout)
     for name, handle in found.items():
         ray.kill(handle, no_restart=True)
         log.info("actor_removed", actor=name)
