@@ -16,12 +16,13 @@ entries pending; they are read again (by this consumer after a restart, or claim
 another once idle) and, because every line's decision is idempotent, come back with the
 same decisions and deduct nothing twice. Multi-line orders are all-or-nothing: the
 reserved lines of an order with a rejected line are released (compensation), also
-idempotently.
+idempotently. A message the parser fails on (a defect: it names every problem it knows as
+``Unreadable``) is dead-lettered with the error, so it cannot fail its batch on every
+retry and stall the channel behind it.
 """
 
 from __future__ import annotations
 
-import json
 import socket
 from collections.abc import Callable, Sequence
 from typing import NamedTuple
@@ -30,6 +31,12 @@ import structlog
 
 from actors.infra.keys import ChannelKeys
 from actors.ingest.inbox_read import InboxEntry
+from actors.ingest.messages import (
+    WebhookRejected,
+    WebhookUndecodable,
+    message_text,
+    webhook_messages,
+)
 from actors.ingest.store import (
     GROUP,
     SCAN_START,
@@ -91,28 +98,6 @@ log = structlog.get_logger(__name__)
 
 #: decides ledger operations durably (the SKU owners), one decision per operation
 Submit = Callable[[Sequence[Operation]], list[Decision]]
-
-#: the most webhook messages in one request
-MAX_WEBHOOK_MESSAGES = 10_000
-
-
-class WebhookRejected(ValueError):
-    """A webhook that is not authentic (``code`` ``bad_signature``) or whose signed
-    timestamp is outside the window (``stale_signature``); nothing was applied."""
-
-    def __init__(self, message: str, code: str = "bad_signature") -> None:
-        super().__init__(message)
-        self.code = code
-
-
-class WebhookUndecodable(ValueError):
-    """An authentic webhook whose body cannot be read as a batch; nothing was applied.
-    ``batch`` is False when the bytes are not JSON at all (not UTF-8, malformed, nested
-    too deeply, a number too long), True when they are JSON but not a batch."""
-
-    def __init__(self, message: str, *, batch: bool) -> None:
-        super().__init__(message)
-        self.batch = batch
 
 
 class IngestResult(NamedTuple):
@@ -228,37 +213,30 @@ class ChannelIngest:
         if problem:
             self.log.warning("webhook_rejected", reason=problem.message, code=problem.code, bytes=len(body))
             raise WebhookRejected(problem.message, problem.code)
-        return self.process(self._batch(body))
-
-    def _batch(self, body: bytes) -> list[RawMessage]:
-        """The messages of an authentic webhook body."""
-        try:
-            payload = json.loads(body.decode("utf-8"))
-        except UnicodeDecodeError as error:
-            raise WebhookUndecodable(
-                f"body is not valid UTF-8: {error.reason} at byte {error.start}", batch=False
-            ) from None
-        except RecursionError:
-            raise WebhookUndecodable("body is JSON nested too deeply", batch=False) from None
-        except ValueError as error:  # malformed JSON, or a number too long to convert
-            raise WebhookUndecodable(f"body is not valid JSON: {error}", batch=False) from None
-        if isinstance(payload, dict):
-            return [payload]
-        if not isinstance(payload, list):
-            found = type(payload).__name__
-            raise WebhookUndecodable(
-                f"body must be a JSON array of messages or one message object, got {found}", batch=True
-            )
-        if len(payload) > MAX_WEBHOOK_MESSAGES:
-            raise WebhookUndecodable(f"more than {MAX_WEBHOOK_MESSAGES} messages in one request", batch=True)
-        return payload
+        return self.process(webhook_messages(body))
 
     # ---- the shared path --------------------------------------------------------------
 
     def process(self, raws: Sequence[RawMessage], entry_ids: Sequence[str] = ()) -> IngestResult:
         """Parse a batch of platform messages and ``decide`` them; ``entry_ids`` are the
         inbox entries they came from."""
-        return self.decide([parse_message(self.channel, self.fmt, raw) for raw in raws], entry_ids)
+        try:
+            messages = [parse_message(self.channel, self.fmt, raw) for raw in raws]
+        except Exception:  # a parser defect: only the messages that raise are set aside
+            messages = [self._parse_or_park(raw) for raw in raws]
+        return self.decide(messages, entry_ids)
+
+    def _parse_or_park(self, raw: RawMessage) -> ChannelMessage | Unreadable:
+        """``parse_message``, or, when the parser raises (it should name every problem as
+        ``Unreadable``; an exception is a defect), the message as a dead letter with the
+        error: one bad message must never fail its batch on every retry and stall the
+        channel behind it."""
+        try:
+            return parse_message(self.channel, self.fmt, raw)
+        except Exception as error:
+            self.log.error("message_parse_failed", exc_info=error)
+            reason = f"the parser failed on this message: {type(error).__name__}: {error}"[:500]
+            return Unreadable(self.channel, reason, message_text(raw))
 
     def decide(
         self, messages: Sequence[ChannelMessage | Unreadable], entry_ids: Sequence[str] = ()

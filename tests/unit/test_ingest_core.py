@@ -4,7 +4,7 @@ rules of ``policies.operations`` over dicts): no Redis, no Ray."""
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Unpack
 
 import pytest
@@ -160,6 +160,33 @@ def test_unreadable_messages_are_dead_lettered_with_their_reason_and_the_rest_de
     )
     assert ingest.stats() == {"orders": 1, "accepted": 1, "dead": 2, "pending": 0}
     assert owner.held("A") == (1, 0)
+
+
+class Exploding(Mapping[str, object]):
+    """A decoded message whose every read raises: what a parser defect looks like from
+    outside (the parser names every problem it knows as ``Unreadable``)."""
+
+    def __getitem__(self, key: str) -> object:
+        raise RuntimeError("boom")
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(["order_id"])
+
+    def __len__(self) -> int:
+        return 1
+
+
+def test_a_message_the_parser_fails_on_is_dead_lettered_and_the_batch_decided(
+    store: MemoryIngestStore, owner: PureOwner
+) -> None:
+    ingest = ingest_for(store, owner)
+
+    result = ingest.process([order("before", ("A", 1)), Exploding(), order("after", ("A", 1))])
+
+    assert [o.order_id for o in result.orders if o.accepted] == ["before", "after"]
+    (letter,) = store.dead_letters()
+    assert letter.reason == "the parser failed on this message: RuntimeError: boom"
+    assert owner.held("A") == (2, 0)
 
 
 def test_decide_takes_parsed_orders_like_the_stream_path(store: MemoryIngestStore, owner: PureOwner) -> None:
