@@ -46,6 +46,9 @@ router = APIRouter(responses=ERROR_RESPONSES)
 log = structlog.get_logger(__name__)
 #: seconds between keep-alive comments on a quiet SSE stream
 KEEP_ALIVE_SECONDS = 15.0
+#: a filtered history read: entries read per call, and at most per request
+HISTORY_PAGE = 1000
+MAX_HISTORY_SCAN = 10_000
 BackendDep = Annotated[Backend, Depends(backend)]
 Viewer = Annotated[Principal, Depends(require("viewer"))]
 Operator = Annotated[Principal, Depends(require("operator"))]
@@ -63,17 +66,34 @@ def list_alerts(
     ] = "-",
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
 ) -> dict[str, Any]:
-    """Open alerts, or the notification history (oldest first) from the durable stream."""
-    if state == "open":
-        items = b.alerts()
-    else:
-        items = [{"event_id": entry_id, **record} for entry_id, record in b.history(after, limit)]
+    """Open alerts, or the notification history (oldest first) from the durable stream.
+    History pages by ``after``: ``next_after`` is where the next page starts. With a
+    ``sku`` or ``level`` filter the history is read on until ``limit`` entries match, the
+    stream ends or ``MAX_HISTORY_SCAN`` entries were read; an empty page with a
+    ``next_after`` past ``after`` means none matched so far, not none at all."""
 
     def keep(item: dict[str, Any]) -> bool:
         alert = item.get("alert", item)
         return (sku is None or alert["sku"] == sku) and (level is None or alert["level"] == level)
 
-    return {"state": state, "items": [i for i in items if keep(i)][:limit]}
+    if state == "open":
+        return {"state": state, "items": [i for i in b.alerts() if keep(i)][:limit]}
+    items: list[dict[str, Any]] = []
+    cursor, scanned = after, 0
+    page_size = limit if sku is None and level is None else HISTORY_PAGE
+    while len(items) < limit and scanned < MAX_HISTORY_SCAN:
+        page = b.history(cursor, page_size)
+        for entry_id, record in page:
+            cursor = entry_id
+            item = {"event_id": entry_id, **record}
+            if keep(item):
+                items.append(item)
+                if len(items) == limit:
+                    break
+        scanned += len(page)
+        if len(page) < page_size:
+            break  # the end of the stream
+    return {"state": state, "items": items, "next_after": cursor}
 
 
 @router.post("/v1/alerts/{alert_id}/ack", tags=["alerts"])

@@ -261,6 +261,18 @@ def test_alerts_ack_silence_subscriptions_and_sse_resume(service: Service) -> No
     assert delete.status_code == 204
     history = service.get("/v1/alerts", params={"state": "history", "sku": first}).json()
     assert history["items"][0]["alert"]["sku"] == first
+    # a filter reads on past other SKUs' entries: page by page, one match a page, the
+    # same entries as one read of them all
+    whole = [item["event_id"] for item in history["items"]]
+    paged: list[str] = []
+    cursor = "-"
+    for _ in range(len(whole) + 1):
+        page = service.get(
+            "/v1/alerts", params={"state": "history", "sku": first, "limit": 1, "after": cursor}
+        )
+        paged += [item["event_id"] for item in page.json()["items"]]
+        cursor = page.json()["next_after"]
+    assert paged == whole
 
     hints = service.get("/v1/live/hints", params={"skus": f"{first},{second}"}).json()
     assert hints[0]["host_line"] == "这款还能卖2单"  # 2 available + 10% of 8 unpaid, rounded down
