@@ -136,6 +136,8 @@ class Reason:
     WOULD_OVERSELL: Final = "would_oversell"
     #: an order line (or order) sent again with other contents than first decided
     ORDER_CONFLICT: Final = "order_conflict"
+    #: a restock's transfer id or an adjustment's id sent again with another quantity
+    ID_CONFLICT: Final = "id_conflict"
     #: the operation reached an owner that does not hold its SKU (a routing fault)
     NOT_OWNER: Final = "not_owner"
 

@@ -427,6 +427,12 @@ def decide_restock(op: Restock, ledger: Ledger | None, previous: LineRecord | No
     if ledger is None:
         return _rejected(op, ledger, Reason.UNKNOWN_SKU, f"sku {op.sku!r} is not in the catalogue")
     if previous is not None:
+        if previous.quantity != op.quantity:  # another transfer under a used id: not a retry
+            detail = (
+                f"transfer {op.transfer_id!r} was first applied with {previous.quantity} units; "
+                f"it came again with {op.quantity}"
+            )
+            return _rejected(op, ledger, Reason.ID_CONFLICT, detail)
         return Step(_repeat(op, ledger, previous))
     if op.arrives_at is not None and op.arrives_at > now:
         transfer = InboundTransfer(op.transfer_id, op.quantity, op.arrives_at, op.source)
@@ -496,6 +502,12 @@ def decide_adjustment(op: Adjust, ledger: Ledger | None, previous: LineRecord | 
     if ledger is None:
         return _rejected(op, ledger, Reason.UNKNOWN_SKU, f"sku {op.sku!r} is not in the catalogue")
     if previous is not None:
+        if previous.quantity != op.delta:  # another correction under a used id: not a retry
+            detail = (
+                f"adjustment {op.adjustment_id!r} was first applied with delta {previous.quantity}; "
+                f"it came again with {op.delta}"
+            )
+            return _rejected(op, ledger, Reason.ID_CONFLICT, detail)
         return Step(_repeat(op, ledger, previous))
     on_hand = ledger.on_hand + op.delta
     if on_hand < ledger.reserved + ledger.sold:

@@ -208,6 +208,8 @@ def restock(
     decision = b.restock(sku, body.quantity, body.transfer_id, body.source, body.arrives_at)
     if decision.reason == "unknown_sku":
         raise ApiError(404, "unknown_sku", decision.detail)
+    if decision.reason == "id_conflict":
+        raise ApiError(409, "id_conflict", decision.detail, "transfer_id")
     return operation_result(decision)
 
 
@@ -221,6 +223,8 @@ def adjust(
         raise ApiError(404, "unknown_sku", decision.detail)
     if decision.reason == "would_oversell":
         raise ApiError(409, "would_oversell", decision.detail)
+    if decision.reason == "id_conflict":
+        raise ApiError(409, "id_conflict", decision.detail, "adjustment_id")
     return operation_result(decision)
 
 

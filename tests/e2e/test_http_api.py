@@ -110,6 +110,14 @@ def test_errors_name_the_problem(service: Service) -> None:
     assert (late.status_code, late.json()["field"]) == (422, "arrives_at")
     nothing = service.post(f"/v1/skus/{sku}/adjust", {"delta": 0, "adjustment_id": "a0", "reason": "recount"})
     assert (nothing.status_code, nothing.json()["field"]) == (422, "delta")
+    assert service.post(f"/v1/skus/{sku}/restock", {"quantity": 5, "transfer_id": "t5"}).status_code == 200
+    other = service.post(f"/v1/skus/{sku}/restock", {"quantity": 7, "transfer_id": "t5"})  # not a retry
+    assert (other.status_code, other.json()["code"], other.json()["field"]) == (
+        409,
+        "id_conflict",
+        "transfer_id",
+    )
+    assert service.get(f"/v1/skus/{sku}").json()["on_hand"] == 10  # 5 + the first 5, once
     hint = service.get("/v1/live/hints", params={"skus": f"{sku},A\x00B"})
     assert (hint.status_code, hint.json()["field"]) == (422, "skus")
     typo = service.get("/v1/live/hints", params={"skus": f"{sku},NO-SUCH-SKU"})  # not "sold out"

@@ -793,6 +793,31 @@ def test_adjust_with_the_same_id_counts_once() -> None:
 
 
 @pytest.mark.parametrize(
+    ("first_op", "again_op", "named"),
+    [
+        pytest.param(Restock(SKU, 5, "t-1"), Restock(SKU, 7, "t-1"), "transfer 't-1'", id="restock"),
+        pytest.param(
+            Adjust(SKU, -2, "a-1", "count", "bob"),
+            Adjust(SKU, -3, "a-1", "count", "bob"),
+            "adjustment 'a-1'",
+            id="adjust",
+        ),
+    ],
+)
+def test_an_id_used_again_with_another_quantity_is_a_conflict_and_changes_nothing(
+    first_op: Restock | Adjust, again_op: Restock | Adjust, named: str
+) -> None:
+    first = run(first_op, make_ledger(on_hand=10))
+    assert first.ledger is not None
+
+    again = run(again_op, first.ledger, previous=first.record, now=NOW + 1.0)
+
+    assert (again.decision.accepted, again.decision.reason) == (False, Reason.ID_CONFLICT)
+    assert named in again.decision.detail
+    assert_nothing_changed(again)
+
+
+@pytest.mark.parametrize(
     ("op", "field"),
     [
         pytest.param(Adjust(SKU, 0, "a-1", "count", "bob"), "delta", id="delta zero"),
