@@ -30,6 +30,8 @@ from serve_app.guards.checks import HISTORY_CURSOR, valid_event_id
 from serve_app.metrics import prometheus_text
 from serve_app.schemas import (
     ERROR_RESPONSES,
+    MAX_HINT_SKUS,
+    SKU_LIST_PATTERN,
     AckRequest,
     DeadLetterOut,
     DeadLettersOut,
@@ -273,14 +275,12 @@ async def alert_stream(
 
 
 #: the most SKUs one ``GET /v1/live/hints`` asks about
-MAX_HINT_SKUS = 200
-
-
 def hint_skus(skus: str) -> list[str]:
-    """The SKU ids of a ``skus`` query (comma-separated, empty entries skipped); 422
-    ``validation_error`` (field ``skus``) for an id the API's id rule refuses or more than
-    ``MAX_HINT_SKUS`` of them, rather than asking about, or silently dropping, any."""
-    wanted = [s for s in skus.split(",") if s]
+    """The SKU ids of a ``skus`` query (comma-separated, as ``SKU_LIST_PATTERN`` states);
+    422 ``validation_error`` (field ``skus``) for an id the API's id rule refuses (an empty
+    one too) or more than ``MAX_HINT_SKUS`` of them, rather than asking about, or silently
+    dropping, any."""
+    wanted = skus.split(",")
     if len(wanted) > MAX_HINT_SKUS:
         raise ApiError(422, "validation_error", f"at most {MAX_HINT_SKUS} SKUs, got {len(wanted)}", "skus")
     for sku in wanted:
@@ -294,7 +294,13 @@ def hint_skus(skus: str) -> list[str]:
 def live_hints(
     b: BackendDep,
     _: Viewer,
-    skus: Annotated[str, Query(description=f"comma-separated SKU ids, at most {MAX_HINT_SKUS}")],
+    skus: Annotated[
+        str,
+        Query(
+            description=f"comma-separated SKU ids, at most {MAX_HINT_SKUS}",
+            json_schema_extra={"pattern": SKU_LIST_PATTERN},
+        ),
+    ],
 ) -> list[HintOut]:
     """What the host says (锁单: how many more orders) and the chat hint per SKU; 404
     ``unknown_sku`` for a SKU not in the catalogue (a typo must not read as sold out)."""

@@ -20,6 +20,14 @@ from policies.subscriptions import (
 MAX_ORDERS_PER_REQUEST = 10_000
 #: an id: 1..MAX_ID_LENGTH allowed characters, the ASCII space only inside, not only dots
 ID_PATTERN = rf"^(?!\.+$)[^{NOT_IN_IDS} ](?:[^{NOT_IN_IDS}]{{0,{MAX_ID_LENGTH - 2}}}[^{NOT_IN_IDS} ])?$"
+#: the most SKUs one live-room hints request names
+MAX_HINT_SKUS = 200
+#: ``skus`` of ``GET /v1/live/hints``: 1..MAX_HINT_SKUS ids (as ``ID_PATTERN``, without a
+#: comma) joined by commas
+_LISTED_ID = (
+    rf"(?!\.+(?:,|$))[^{NOT_IN_IDS} ,](?:[^{NOT_IN_IDS},]{{0,{MAX_ID_LENGTH - 2}}}[^{NOT_IN_IDS} ,])?"
+)
+SKU_LIST_PATTERN = rf"^{_LISTED_ID}(?:,{_LISTED_ID}){{0,{MAX_HINT_SKUS - 1}}}$"
 
 
 def id_problem(value: str) -> str | None:
@@ -195,7 +203,9 @@ def not_zero(value: int) -> int:
 
 
 class AdjustRequest(Strict):
-    delta: Annotated[Whole, AfterValidator(not_zero)] = Field(ge=-10_000_000, le=10_000_000)
+    delta: Annotated[Whole, AfterValidator(not_zero)] = Field(
+        ge=-10_000_000, le=10_000_000, json_schema_extra={"not": {"const": 0}}
+    )
     adjustment_id: Ident
     reason: str = Field(min_length=1, max_length=500)
 
