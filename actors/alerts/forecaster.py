@@ -142,9 +142,13 @@ class Forecaster:
         histories, channels = self.histories, self.channels
         bucket = self.forecast.bucket_seconds
         latest = self.watermark
-        if not math.isinf(self.max_ahead_seconds):
-            sales = self._not_ahead(sales)
+        now = self.clock()
+        bound = now + self.max_ahead_seconds  # one comparison per event; infinite: none
+        ahead: list[SaleEvent] = []
         for sku, at, units, channel in sales:
+            if at > bound and at > self._latest_plausible(sku, now):
+                ahead.append(SaleEvent(sku, at, units, channel))
+                at = now
             history = histories.get(sku)
             if history is None:
                 history = histories[sku] = SalesHistory(bucket, keep)
@@ -158,6 +162,16 @@ class Forecaster:
             per_channel.record(at, units, orders)
             if at > latest:
                 latest = at
+        if ahead:
+            first = ahead[0]
+            log.warning(
+                "sales_stamped_in_the_future",
+                count=len(ahead),
+                sku=first.sku,
+                channel=first.channel,
+                placed_at=first.at,
+                counted_at=now,
+            )
         self.events += len(sales)
         self.watermark = latest
         if stock:
@@ -168,7 +182,6 @@ class Forecaster:
                     current[sku] = snapshot
         self.dirty.update(event.sku for event in sales)
         self.dirty.update(stock or ())
-        now = self.clock()
         if math.isinf(self.evaluate_every_seconds) or (
             now - self._evaluated_at < self.evaluate_every_seconds
         ):
@@ -177,35 +190,15 @@ class Forecaster:
         touched, self.dirty = self.dirty, set()
         return self.evaluate(touched)
 
-    def _not_ahead(self, sales: Sequence[SaleEvent]) -> Sequence[SaleEvent]:
-        """``sales`` with each event stamped beyond its latest plausible time counted at
-        ``clock()`` instead (logged: a platform's clock or payload is off). The latest
-        plausible time is ``max_ahead_seconds`` after ``clock()``, or after the end of
-        the SKU's show (``on_sale_until``) when one is set: a simulation's show defines
-        its SKUs with its own times, which may run ahead of the wall clock."""
-        now = self.clock()
-        slack = self.max_ahead_seconds
-        if not sales or max(sale.at for sale in sales) <= now + slack:
-            return sales
-        counted: list[SaleEvent] = []
-        ahead: list[SaleEvent] = []
-        for sale in sales:
-            known = self.settings.get(sale.sku)
-            until = known.on_sale_until if known is not None else None
-            if sale.at > max(now, until or now) + slack:
-                ahead.append(sale)
-                sale = sale._replace(at=now)
-            counted.append(sale)
-        if ahead:
-            log.warning(
-                "sales_stamped_in_the_future",
-                count=len(ahead),
-                sku=ahead[0].sku,
-                channel=ahead[0].channel,
-                placed_at=ahead[0].at,
-                counted_at=now,
-            )
-        return counted
+    def _latest_plausible(self, sku: str, now: float) -> float:
+        """The latest event time a sale of ``sku`` may carry at wall time ``now``:
+        ``max_ahead_seconds`` after ``now``, or after the end of the SKU's show
+        (``on_sale_until``) when it is later: a simulation defines its SKUs with its own
+        show times, which may run ahead of the wall clock. A sale stamped later is counted
+        at ``now`` (a platform's clock or payload is off)."""
+        known = self.settings.get(sku)
+        until = known.on_sale_until if known is not None else None
+        return max(now, until or now) + self.max_ahead_seconds
 
     @property
     def keep_minutes(self) -> float:
