@@ -31,12 +31,7 @@ import structlog
 
 from actors.infra.keys import ChannelKeys
 from actors.ingest.inbox_read import InboxEntry
-from actors.ingest.messages import (
-    WebhookRejected,
-    WebhookUndecodable,
-    message_text,
-    webhook_messages,
-)
+from actors.ingest.messages import WebhookRejected, WebhookUndecodable, webhook_messages
 from actors.ingest.store import (
     GROUP,
     SCAN_START,
@@ -54,6 +49,7 @@ from policies.channels import (
     Payment,
     PlatformOrder,
     Unreadable,
+    message_text,
     parse_message,
 )
 from policies.channels.signing import (

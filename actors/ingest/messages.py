@@ -1,6 +1,5 @@
-"""A channel's platform messages before they are parsed: a signed webhook's body as its
-batch of messages (and the errors that refuse one), and a message as the text its dead
-letter keeps. Used by ``ChannelIngest`` (``actors.ingest.core``)."""
+"""A signed webhook's body as its batch of platform messages, and the errors that refuse
+one. Used by ``ChannelIngest`` (``actors.ingest.core``)."""
 
 from __future__ import annotations
 
@@ -54,15 +53,3 @@ def webhook_messages(body: bytes) -> list[RawMessage]:
     if len(payload) > MAX_WEBHOOK_MESSAGES:
         raise WebhookUndecodable(f"more than {MAX_WEBHOOK_MESSAGES} messages in one request", batch=True)
     return payload
-
-
-def message_text(raw: RawMessage) -> str:
-    """A message as the text its dead letter keeps."""
-    if isinstance(raw, bytes):
-        return raw.decode("utf-8", "replace")
-    if isinstance(raw, str):
-        return raw
-    try:
-        return json.dumps(raw, ensure_ascii=False, default=str)
-    except Exception:  # the object itself is what failed: say what it was
-        return f"<{type(raw).__name__}>"

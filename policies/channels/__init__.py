@@ -35,6 +35,7 @@ __all__ = [
     "Payment",
     "PlatformOrder",
     "Unreadable",
+    "message_text",
     "parse_message",
 ]
 
@@ -69,26 +70,24 @@ def reference_parse_message(
 ) -> ChannelMessage | Unreadable:
     """Parse one platform message of format ``fmt`` received on ``channel`` with the
     reference parsers (``FORMATS``): the definition of every format's result."""
-    text = (
-        raw.decode("utf-8", "replace") if isinstance(raw, bytes) else (raw if isinstance(raw, str) else None)
-    )
+    text = _decoded(raw)
     if text is not None and _utf8_length(raw) > MAX_MESSAGE_BYTES:
         return Unreadable(channel, f"message longer than {MAX_MESSAGE_BYTES} bytes", text[:1000])
     parser = FORMATS.get(fmt)
     if parser is None:
-        return Unreadable(channel, f"unknown format {fmt!r}", _raw_text(raw, text))
+        return Unreadable(channel, f"unknown format {fmt!r}", message_text(raw))
     try:
         message = raw if isinstance(raw, Mapping) else json.loads(text or "")
     except ValueError as error:
-        return Unreadable(channel, f"not valid JSON: {error}", _raw_text(raw, text))
+        return Unreadable(channel, f"not valid JSON: {error}", message_text(raw))
     except RecursionError:
-        return Unreadable(channel, "JSON nested too deeply", _raw_text(raw, text))
+        return Unreadable(channel, "JSON nested too deeply", message_text(raw))
     if not isinstance(message, Mapping):
-        return Unreadable(channel, "message must be a JSON object", _raw_text(raw, text))
+        return Unreadable(channel, "message must be a JSON object", message_text(raw))
     try:
         return parser(channel, message)
     except FieldError as error:
-        return Unreadable(channel, str(error), _raw_text(raw, text), _guess_order_id(message))
+        return Unreadable(channel, str(error), message_text(raw), _guess_order_id(message))
 
 
 def _utf8_length(raw: bytes | str | Mapping[str, Any]) -> int:
@@ -99,12 +98,22 @@ def _utf8_length(raw: bytes | str | Mapping[str, Any]) -> int:
     return 0
 
 
-def _raw_text(raw: bytes | str | Mapping[str, Any], text: str | None) -> str:
+def _decoded(raw: bytes | str | Mapping[str, Any]) -> str | None:
+    """The text of a message that came as text (bad UTF-8 replaced), None for an object."""
+    if isinstance(raw, bytes):
+        return raw.decode("utf-8", "replace")
+    return raw if isinstance(raw, str) else None
+
+
+def message_text(raw: bytes | str | Mapping[str, Any]) -> str:
+    """A message as the text its dead letter keeps: as it came, or a decoded object as
+    JSON (its ``repr`` when it has no JSON form)."""
+    text = _decoded(raw)
     if text is not None:
         return text
     try:
         return json.dumps(raw, ensure_ascii=False, default=str)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, RecursionError):
         return repr(raw)
 
 
