@@ -34,7 +34,6 @@ from actors.owner.reads import (
     missing_skus,
     read_oversold,
     read_sku_states,
-    sku_exists,
     sku_names,
 )
 from policies.channel_modes import channel_modes
@@ -255,7 +254,7 @@ class Backend:
         return views
 
     def known(self, sku: str) -> bool:
-        return sku_exists(self.redis, self.config, sku)
+        return not self.unknown([sku])
 
     def unknown(self, skus: Sequence[str]) -> list[str]:
         """Those of ``skus`` not in the catalogue, in their order."""

@@ -274,7 +274,6 @@ async def alert_stream(
     )
 
 
-#: the most SKUs one ``GET /v1/live/hints`` asks about
 def hint_skus(skus: str) -> list[str]:
     """The SKU ids of a ``skus`` query (comma-separated, as ``SKU_LIST_PATTERN`` states);
     422 ``validation_error`` (field ``skus``) for an id the API's id rule refuses (an empty

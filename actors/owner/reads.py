@@ -76,11 +76,6 @@ def sku_names(client: RedisClient, config: StoreConfig) -> list[str]:
     return sorted(text(sku) for names in pipe.execute() for sku in names)
 
 
-def sku_exists(client: RedisClient, config: StoreConfig, sku: str) -> bool:
-    """Whether ``sku`` is in the catalogue."""
-    return bool(client.hexists(partition_keys(config, partition_of(sku, config.partitions)).state, sku))
-
-
 def missing_skus(client: RedisClient, config: StoreConfig, skus: Sequence[str]) -> list[str]:
     """Those of ``skus`` not in the catalogue, in their order (one pipelined round trip)."""
     pipe = client.pipeline(transaction=False)

@@ -3,7 +3,6 @@ told, never the alert."""
 
 from __future__ import annotations
 
-import time
 from typing import NamedTuple
 
 import pytest
@@ -77,14 +76,13 @@ def test_sku_pattern_matches_as_the_glob_reference_does(pattern: str, sku: str) 
 
 
 def test_a_pattern_of_many_stars_does_not_backtrack_for_ever() -> None:
-    # plain ".*" per star: 34 s at 10 stars against 40 characters, doubling per star
-    started = time.perf_counter()
+    # plain ".*" per star: 34 s at 10 stars against 40 characters, doubling per star (the
+    # first match below would not end before the test run's timeout)
     pattern = "*a" * 63 + "b"  # the longest a silence's 128 characters allow
     assert sku_pattern(pattern).fullmatch("a" * 128) is None
     assert sku_pattern(pattern).fullmatch("a" * 62 + "b") is None  # one a short
     assert sku_pattern(pattern).fullmatch("a" * 127 + "b") is not None
     assert sku_pattern("*a" * 3 + "b").fullmatch("xaxaxab") is not None
-    assert time.perf_counter() - started < 1.0
 
 
 def test_level_and_channel_matchers_select_one_value_or_any() -> None:
