@@ -1,10 +1,12 @@
 """The Ray actor around ``SkuOwner``: one process per shard, restarted by Ray on death.
 
-Writes (``apply``) go through the owner's ``GroupCommitter``; an ``await`` on the
-committer's future lets Ray deliver more calls meanwhile, which is what fills the next
-group commit. Reads and health checks run in their own concurrency group, on their
-own event loop, so a stock query never waits behind a batch of writes; they read only
-committed state.
+A threaded actor: each write (``apply``) waits on the owner's ``GroupCommitter`` in
+one of ``WRITE_THREADS`` threads, so Ray delivers more calls meanwhile, which is what
+fills the next group commit. Reads and health checks run in their own concurrency group,
+on their own threads, so a stock query never waits behind a batch of writes; they read
+only committed state. Threads, not asyncio: an asyncio actor cost about 4 us more CPU
+per decided line at 500-line calls (its event loop, the future's hand-off back to it),
+measured with one ingest feeding two owners (docs/benchmarks.md).
 
 This module is the composition root of an owner's process: it builds the Redis store
 and the forecaster lookup (``actors.infra.directory``) and passes them to the plain
@@ -18,7 +20,7 @@ original decisions if it had been committed.
 
 from __future__ import annotations
 
-import asyncio
+import threading
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -36,9 +38,15 @@ from actors.owner.feed import ForecasterFeed, Send
 from actors.owner.store import OwnerFencedError, RedisOwnerStore
 from policies.ledger import Decision, Ledger, SkuSettings
 
+#: writes an owner waits on at once (each holds a thread until its batch is durable);
+#: more queue in Ray until one finishes
+WRITE_THREADS = 64
+#: the longest ``retire`` waits for the writes it committed to be answered
+RETIRE_ANSWER_SECONDS = 10.0
+
 
 class SkuOwnerService:
-    """Async face of one shard owner; ``SkuOwnerActor`` is its Ray actor class."""
+    """The face of one shard owner; ``SkuOwnerActor`` is its Ray actor class."""
 
     def __init__(
         self,
@@ -58,48 +66,55 @@ class SkuOwnerService:
         self.committer = GroupCommitter(
             self.owner, tick_seconds=tick_seconds, on_commit=self.feed, on_durable=self.metrics.committed
         )
+        #: writes between their arrival and their answer (``retire`` waits for them)
+        self._writes = 0
+        self._writes_changed = threading.Condition()
 
-    async def apply(self, payload: bytes) -> bytes:
+    def apply(self, payload: bytes) -> bytes:
         """Decide a batch of operations (``wire.pack_operations``) and return their
         decisions (``wire.pack_decisions``) once they are durable in Redis."""
+        with self._writes_changed:
+            self._writes += 1
         try:
-            decisions = await asyncio.wrap_future(self.committer.submit(unpack_operations(payload)))
+            decisions = self.committer.submit(unpack_operations(payload)).result()
             return pack_decisions(decisions)
         except OwnerFencedError:
             # A newer incarnation owns the shard: leave for good (no restart).
             ray.actor.exit_actor()  # type: ignore[no-untyped-call]  # ray leaves it unannotated
             raise
+        finally:
+            with self._writes_changed:
+                self._writes -= 1
+                self._writes_changed.notify_all()
 
-    async def remove_sku(self, sku: str) -> Decision:
+    def remove_sku(self, sku: str) -> Decision:
         """Take ``sku`` out of the catalogue unless something is promised on it (the
         decision says which); run between batches, with no commit in flight."""
         try:
-            return await asyncio.wrap_future(self.committer.run_exclusively(lambda: self.owner.remove(sku)))
+            return self.committer.run_exclusively(lambda: self.owner.remove(sku)).result()
         except OwnerFencedError:
             ray.actor.exit_actor()  # type: ignore[no-untyped-call]  # ray leaves it unannotated
             raise
 
     @ray.method(concurrency_group="reads")
-    async def ledgers(self, skus: Sequence[str]) -> dict[str, Ledger]:
+    def ledgers(self, skus: Sequence[str]) -> dict[str, Ledger]:
         """Committed ledgers of the given SKUs this owner holds (unknown ones omitted)."""
         committed = self.owner.committed
         return {sku: committed[sku] for sku in skus if sku in committed}
 
     @ray.method(concurrency_group="reads")
-    async def all_ledgers(self) -> dict[str, Ledger]:
+    def all_ledgers(self) -> dict[str, Ledger]:
         """Committed ledgers of every SKU this owner holds."""
         return dict(self.owner.committed)
 
     @ray.method(concurrency_group="reads")
-    async def oversold(self, skus: Sequence[str]) -> dict[str, dict[str, int]]:
+    def oversold(self, skus: Sequence[str]) -> dict[str, dict[str, int]]:
         """Committed oversold counts (sku -> channel -> orders) of the given SKUs."""
         counts = self.owner.committed_oversold
         return {sku: dict(counts[sku]) for sku in skus if sku in counts}
 
     @ray.method(concurrency_group="reads")
-    async def states(
-        self, skus: Sequence[str]
-    ) -> dict[str, tuple[Ledger, SkuSettings | None, dict[str, int]]]:
+    def states(self, skus: Sequence[str]) -> dict[str, tuple[Ledger, SkuSettings | None, dict[str, int]]]:
         """Committed ledger, settings and oversold counts of the given SKUs, in one call
         (what an operator's stock query needs)."""
         committed, settings = self.owner.committed, self.owner.settings
@@ -111,38 +126,42 @@ class SkuOwnerService:
         }
 
     @ray.method(concurrency_group="reads")
-    async def forecast_sent(self) -> tuple[int, int, int]:
+    def forecast_sent(self) -> tuple[int, int, int]:
         """(index, epoch, batches told to the forecaster): once the forecaster has heard
         as many from this epoch (``HeardFrom.has_all``, which ``advance_to`` waits for), it
         knows every decision this owner has answered so far."""
         return self.owner.index, self.owner.epoch, self.feed.sent
 
     @ray.method(concurrency_group="reads")
-    async def settings(self, skus: Sequence[str]) -> dict[str, SkuSettings]:
+    def settings(self, skus: Sequence[str]) -> dict[str, SkuSettings]:
         known = self.owner.settings
         return {sku: known[sku] for sku in skus if sku in known}
 
     @ray.method(concurrency_group="reads")
-    async def commit_stats(self, reset: bool = False) -> dict[str, float]:
+    def commit_stats(self, reset: bool = False) -> dict[str, float]:
         """Group-commit figures (see ``GroupCommitter.stats``); ``reset`` starts afresh."""
         stats = self.committer.stats()
         if reset:
             self.committer.reset_stats()
         return stats
 
-    async def retire(self) -> dict[str, Any]:
+    def retire(self) -> dict[str, Any]:
         """Hand over (``actors.owner.handoff``): take no more calls, commit everything queued,
-        and report; the caller then removes this actor."""
-        await asyncio.to_thread(self.committer.stop)
-        return await self._health()
+        and report once every write it took has been answered (for at most
+        ``RETIRE_ANSWER_SECONDS``): the caller then removes this actor, and a write whose
+        decision was committed must not lose its answer to that."""
+        self.committer.stop()
+        with self._writes_changed:
+            self._writes_changed.wait_for(lambda: self._writes == 0, timeout=RETIRE_ANSWER_SECONDS)
+        return self._health()
 
     @ray.method(concurrency_group="reads")
-    async def health(self) -> dict[str, Any]:
+    def health(self) -> dict[str, Any]:
         """Liveness with facts: epoch, node, SKUs held, commits so far, the CPU seconds its
         process has used (every thread: deciding, committing, Ray's own), a Redis PING."""
-        return await self._health()
+        return self._health()
 
-    async def _health(self) -> dict[str, Any]:
+    def _health(self) -> dict[str, Any]:
         return {
             "index": self.owner.index,
             "epoch": self.owner.epoch,
@@ -152,7 +171,7 @@ class SkuOwnerService:
             "commits": self.committer.commits,
             "cpu_seconds": time.process_time(),
             "fenced": self.owner.fenced,
-            "redis": await asyncio.to_thread(self.store.ping),
+            "redis": self.store.ping(),
         }
 
 
@@ -178,5 +197,6 @@ def forecaster_lookup(config: StoreConfig) -> Callable[[], Send | None]:
 SkuOwnerActor = ray.remote(  # type: ignore[call-overload]
     max_restarts=-1,
     max_task_retries=-1,
+    max_concurrency=WRITE_THREADS,
     concurrency_groups={"reads": 4},
 )(SkuOwnerService)
