@@ -5,8 +5,9 @@ state-changing request from a browser must come from an allowed origin (403
 ``bad_origin``); with tokens configured, a ``/v1`` request must present a known one (401
 ``unauthorized``); a state-changing request's body must be neither compressed nor other
 than JSON (415 ``unsupported_media_type``) and its Content-Length, when given, within
-``max_body_bytes`` (413 ``payload_too_large``, before a byte is read: a client that sent
-``Expect: 100-continue`` is never told to go on).
+``max_body_bytes`` (413 ``payload_too_large``, at once, before a byte is read: the door
+never asks for the body, though Ray Serve's HTTP server, reading for the app, may
+already have answered ``Expect: 100-continue``; plain uvicorn does not).
 
 Then a budget. SSE streams take their own, per client and in all (429
 ``too_many_streams``). Every other request takes one place in flight of its lane: orders
