@@ -1,6 +1,7 @@
-"""A state-changing request's body at the front door: what its headers alone earn (415
-``unsupported_media_type`` for a compressed or non-JSON body, 413 ``payload_too_large``
-for a declared length over the limit), then the body read whole within its limits (413
+"""A request's body at the front door: what its headers alone earn (413
+``payload_too_large`` for any body on a request that is not state-changing or a declared
+length over the limit, 415 ``unsupported_media_type`` for a compressed or non-JSON
+body), then a state-changing request's body the body read whole within its limits (413
 as it grows past the limit, 408 ``request_timeout`` past the deadline, 503 ``overloaded``
 when its bytes would go past the budget of bodies held at once) and handed to the route
 as if never read."""
@@ -13,7 +14,7 @@ from starlette.datastructures import Headers
 from starlette.types import Message, Receive
 
 from serve_app.guards.budget import Holding
-from serve_app.guards.checks import Refusal, is_json
+from serve_app.guards.checks import STATE_CHANGING, Refusal, is_json
 
 UNSUPPORTED = "unsupported_media_type"
 RETRY = ((b"retry-after", b"1"),)
@@ -31,14 +32,20 @@ def declared_length(headers: Headers) -> int | None:
         return None
 
 
-def header_refusal(headers: Headers, max_body_bytes: int) -> Refusal | None:
-    """The refusal a state-changing request's headers alone earn (None: read its body)."""
+def header_refusal(method: str, headers: Headers, max_body_bytes: int) -> Refusal | None:
+    """The refusal a request's headers alone earn (None: go on). A request that is not
+    state-changing takes no body: its route would never read one, yet Ray Serve's HTTP
+    server reads whatever comes for as long as the route runs (an SSE stream: hours)."""
+    length = declared_length(headers)
+    has_body = "transfer-encoding" in headers or (length is not None and length > 0)
+    if method not in STATE_CHANGING:
+        if has_body:
+            return Refusal(413, "payload_too_large", f"a {method} request takes no body")
+        return None
     encoding = headers.get("content-encoding")
     if encoding is not None and encoding.strip().lower() != ACCEPTED_ENCODING:
         message = f"Content-Encoding {encoding!r} is not accepted: send the body uncompressed"
         return Refusal(415, UNSUPPORTED, message)
-    length = declared_length(headers)
-    has_body = "transfer-encoding" in headers or (length is not None and length > 0)
     content_type = headers.get("content-type")
     if has_body and content_type is not None and not is_json(content_type):
         message = f"Content-Type {content_type!r} is not accepted: send application/json"

@@ -3,7 +3,9 @@
 In order, from the headers alone: the Host must name this service (400 ``bad_host``); a
 state-changing request from a browser must come from an allowed origin (403
 ``bad_origin``); with tokens configured, a ``/v1`` request must present a known one (401
-``unauthorized``); a state-changing request's body must be neither compressed nor other
+``unauthorized``); a request that is not state-changing (``GET``) must carry no body (413
+``payload_too_large``: no route reads one, and Ray Serve would read it for as long as
+the route runs); a state-changing request's body must be neither compressed nor other
 than JSON (415 ``unsupported_media_type``) and its Content-Length, when given, within
 ``max_body_bytes`` (413 ``payload_too_large``, at once, before a byte is read: the door
 never asks for the body, though Ray Serve's HTTP server, reading for the app, may
@@ -83,6 +85,7 @@ class FrontDoor:
         path = route_path(scope)
         headers = Headers(scope=scope)
         refusal, client = self.admit(method, path, headers, scope)
+        refusal = refusal or header_refusal(method, headers, self.max_body_bytes)
         if refusal is not None:
             await refuse(send, refusal, path)
             return
@@ -131,11 +134,6 @@ class FrontDoor:
     async def ordinary(
         self, method: str, path: str, headers: Headers, scope: Scope, receive: Receive, send: Send
     ) -> None:
-        if method in STATE_CHANGING:
-            refusal = header_refusal(headers, self.max_body_bytes)
-            if refusal is not None:
-                await refuse(send, refusal, path)
-                return
         lane = self.orders if takes_orders(method, path) else self.others
         if not lane.requests.try_take():
             busy = f"too many {lane.what} in flight; retry shortly"

@@ -242,3 +242,15 @@ def test_a_text_or_compressed_order_body_is_415_naming_what_is_wrong(service: Se
     compressed = requests.post(orders, data=gzip.compress(b'{"orders": []}'), headers=gzipped, timeout=30)
     assert (compressed.status_code, compressed.json()["code"]) == (415, "unsupported_media_type")
     assert "'gzip'" in compressed.json()["message"]
+
+
+def test_a_read_carrying_a_body_is_413_and_no_stream_opens(service: Service) -> None:
+    sock = connect(service)
+    with held(1) as sockets:
+        sockets.append(sock)
+        chunked = {**bearer("viewer"), "Transfer-Encoding": "chunked"}
+        send_head(sock, service, "GET /v1/alerts/stream HTTP/1.1", chunked)
+        sock.sendall(b"1\r\nx\r\n")  # a body that never ends: Serve would read it while the stream lasts
+        status, body = final_answer(sock, timeout=10)
+    assert (status, json.loads(body)["code"]) == (413, "payload_too_large")
+    assert json.loads(body)["message"] == "a GET request takes no body"

@@ -180,3 +180,10 @@ def test_a_client_that_sends_its_whole_oversize_body_still_reads_the_413(running
     with request(running.port, "POST /v1/orders HTTP/1.1", headers, oversize) as sock:
         status, _, body = answer(sock)
     assert (status, json.loads(body)["code"]) == (413, "payload_too_large")
+
+
+def test_a_read_carrying_a_body_is_413_at_once(running: Running) -> None:
+    with request(running.port, "GET /v1/skus HTTP/1.1", {"Content-Length": "1000000"}) as sock:
+        status, _, body = answer(sock)
+    assert (status, json.loads(body)["code"]) == (413, "payload_too_large")
+    assert running.backend.waiting == 0

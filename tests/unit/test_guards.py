@@ -417,3 +417,17 @@ def test_loopback_addresses_are_loopback(host: str) -> None:
 @pytest.mark.parametrize("host", ["127.0.0.1.evil.com", "0.0.0.0", "10.0.0.1", "::", "localhost.evil", ""])
 def test_names_and_other_addresses_are_not_loopback(host: str) -> None:
     assert not is_loopback(host)
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [("/v1/skus", {"content-length": "5"}), ("/v1/alerts/stream", {"transfer-encoding": "chunked"})],
+)
+def test_a_read_carrying_a_body_is_413_before_a_byte_is_read(path: str, body: dict[str, str]) -> None:
+    inner = Inner()
+    receive, reads = chunks([b"x" * 50] * 1000, then_hang=True)
+    answer = call(door(inner), scope("GET", path, {**VIEWER, **body}), receive)
+    assert (answer.status, answer.code, inner.calls, reads[0]) == (413, "payload_too_large", 0, 0)
+    assert json.loads(answer.body)["message"] == "a GET request takes no body"
+    empty = scope("GET", path, {**VIEWER, "content-length": "0"})
+    assert call(door(Inner()), empty).status == 200
