@@ -83,7 +83,8 @@ class AppArgs(BaseModel):
     call_timeout_seconds: float = Field(default=20.0, gt=0, allow_inf_nan=False)
     #: how far (seconds) a signed webhook's ``webhook-timestamp`` may be from the clock
     webhook_tolerance_seconds: float = Field(default=DEFAULT_TOLERANCE_SECONDS, gt=0)
-    #: the front door's limits: allowed hosts and origins, body timeout, stream caps
+    #: the front door's limits: allowed hosts and origins, body timeout, stream caps,
+    #: requests and body bytes in flight (each body budget at least ``max_body_bytes``)
     front_door: FrontDoorArgs = Field(default_factory=FrontDoorArgs)
     #: what the service said at start about Redis persistence (``--allow-volatile-redis``,
     #: ``appendfsync everysec``); None when every acknowledged decision is fsynced
@@ -110,6 +111,14 @@ class AppArgs(BaseModel):
         problem = retention_problem(self.retention_seconds, self.bucket_seconds)
         if problem:
             raise ValueError(problem)
+        return self
+
+    @model_validator(mode="after")
+    def _room_for_a_whole_body(self) -> AppArgs:
+        for name in ("max_order_body_bytes_in_flight", "max_body_bytes_in_flight"):
+            if getattr(self.front_door, name) < self.max_body_bytes:
+                budget = f"front_door.{name} ({getattr(self.front_door, name)})"
+                raise ValueError(f"{budget} is below max_body_bytes ({self.max_body_bytes})")
         return self
 
     @model_validator(mode="after")

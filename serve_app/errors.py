@@ -49,6 +49,7 @@ STATUS_CODES = {
     405: "method_not_allowed",
     409: "conflict",
     413: "payload_too_large",
+    415: "unsupported_media_type",
     422: "validation_error",
     500: "internal",
     503: "unavailable",

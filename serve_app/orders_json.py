@@ -12,7 +12,6 @@ repeated after an invalid value) is still taken.
 
 from __future__ import annotations
 
-import email.message
 import json
 from collections.abc import Sequence
 from typing import Annotated, Any, NamedTuple
@@ -26,6 +25,7 @@ from policies.channels.fields import EARLIEST, LATEST
 from policies.ledger import MAX_LINE_QUANTITY
 from policies.orders import OrderDecision
 from serve_app.errors import ApiError, first_problem
+from serve_app.guards.checks import is_json
 from serve_app.orders import InvalidOrder, platform_orders
 from serve_app.schemas import MAX_ORDERS_PER_REQUEST, OrdersRequest, id_problem
 
@@ -117,7 +117,7 @@ def decode_orders(body: bytes, content_type: str | None) -> DecodedOrders:
     """The orders of a ``POST /v1/orders`` body, by the typed decoder, else by the
     schema; ``ApiError`` 422 ``validation_error`` naming the first field the schema
     refuses, exactly as FastAPI would have refused the body."""
-    if content_type is not None and _is_json(content_type):
+    if content_type is not None and is_json(content_type):
         fast = decode_fast(body)
         if fast is not None:
             return fast
@@ -134,7 +134,7 @@ def schema_orders(body: bytes, content_type: str | None) -> OrdersRequest:
     if not body:
         raise ApiError(422, "validation_error", "Field required")
     value: Any = body  # FastAPI reads JSON only under a JSON content type
-    if content_type is not None and _is_json(content_type):
+    if content_type is not None and is_json(content_type):
         try:
             value = json.loads(body)
         except json.JSONDecodeError as error:
@@ -147,16 +147,6 @@ def schema_orders(body: bytes, content_type: str | None) -> OrdersRequest:
     except ValidationError as error:
         message, field = first_problem(error.errors())
         raise ApiError(422, "validation_error", message, field) from None
-
-
-def _is_json(content_type: str) -> bool:
-    """What FastAPI reads as JSON: ``application/json`` or ``application/*+json``."""
-    message = email.message.Message()
-    message["content-type"] = content_type
-    subtype = message.get_content_subtype()
-    return message.get_content_maintype() == "application" and (
-        subtype == "json" or subtype.endswith("+json")
-    )
 
 
 def order_json(decision: OrderDecision) -> dict[str, Any]:

@@ -392,5 +392,5 @@ class ErrorBody(BaseModel):
 
 #: the error answers every route may give, documented once for the OpenAPI schema
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    status: {"model": ErrorBody} for status in (400, 401, 403, 404, 408, 409, 413, 422, 429, 500, 503)
+    status: {"model": ErrorBody} for status in (400, 401, 403, 404, 408, 409, 413, 415, 422, 429, 500, 503)
 }

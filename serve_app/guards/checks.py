@@ -1,9 +1,12 @@
 """The front door's settings and its pure checks: Host allow-list, Origin of
-state-changing requests, stream ids."""
+state-changing requests, which requests take orders, JSON media types, stream ids."""
 
 from __future__ import annotations
 
+import email.message
 import re
+from collections.abc import Sequence
+from typing import NamedTuple
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, Field
@@ -16,6 +19,19 @@ STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 EVENT_ID = re.compile(r"[0-9]{1,15}-[0-9]{1,15}")
 #: a history cursor: ``-`` (from the start), a millisecond time or an entry id
 HISTORY_CURSOR = r"^(-|[0-9]{1,15}(-[0-9]{1,15})?)$"
+#: the routes that take orders (``POST``): a batch, a platform's webhook batch, an
+#: order's paid / cancelled notice
+ORDER_ROUTES = re.compile(r"/v1/orders|/v1/channels/[^/]+/orders|/v1/orders/[^/]+/[^/]+/[^/]+")
+MIB = 1024 * 1024
+
+
+class Refusal(NamedTuple):
+    """An answer the front door gives instead of the route: the JSON error shape."""
+
+    status: int
+    code: str
+    message: str
+    headers: Sequence[tuple[bytes, bytes]] = ()
 
 
 class FrontDoorArgs(BaseModel):
@@ -32,8 +48,17 @@ class FrontDoorArgs(BaseModel):
     #: SSE streams open at once, in all and per token (or client address without tokens)
     max_streams: int = Field(default=100, ge=1)
     max_streams_per_client: int = Field(default=5, ge=1)
-    #: other requests in flight at once; beyond it a request is shed with 503
+    #: requests that take orders (``POST /v1/orders``, ``/v1/channels/{channel}/orders``,
+    #: ``/v1/orders/{channel}/{order_id}/{action}``) in flight at once, apart from all
+    #: others so that piled-up reads never shed an order; beyond it 503
+    max_orders_in_flight: int = Field(default=200, ge=1)
+    #: other requests (reads, other writes) in flight at once; beyond it 503
     max_in_flight: int = Field(default=200, ge=1)
+    #: bytes of order bodies held at once (arriving, or read and in their route); a body
+    #: that would go past it is shed with 503 before it is read. At least ``max_body_bytes``
+    max_order_body_bytes_in_flight: int = Field(default=64 * MIB, ge=1)
+    #: the same for the bodies of other writes
+    max_body_bytes_in_flight: int = Field(default=32 * MIB, ge=1)
 
 
 def host_name(host_header: str) -> str:
@@ -72,6 +97,22 @@ def origin_allowed(
     if host_header and parts.netloc.lower() == host_header.strip().lower():
         return True
     return "*" not in allowed_hosts and host_name(parts.netloc) in {h.lower() for h in allowed_hosts}
+
+
+def takes_orders(method: str, path: str) -> bool:
+    """Whether a request takes orders: it has the orders' own in-flight budget."""
+    return method == "POST" and ORDER_ROUTES.fullmatch(path) is not None
+
+
+def is_json(content_type: str) -> bool:
+    """Whether a Content-Type is JSON as FastAPI reads it: ``application/json`` or
+    ``application/*+json``, any parameters (``; charset=utf-8``)."""
+    message = email.message.Message()
+    message["content-type"] = content_type
+    subtype = message.get_content_subtype()
+    return message.get_content_maintype() == "application" and (
+        subtype == "json" or subtype.endswith("+json")
+    )
 
 
 def valid_event_id(value: str) -> bool:

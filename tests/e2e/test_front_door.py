@@ -4,6 +4,7 @@ history cursors."""
 
 from __future__ import annotations
 
+import gzip
 import json
 import socket
 import time
@@ -186,3 +187,70 @@ def test_a_body_that_does_not_arrive_in_time_is_answered_408(service: Service) -
         sock.sendall(b"{")
         status, _, body = read_answer(sock, timeout=30)  # the default body timeout is 10 s
     assert (status, json.loads(body)["code"]) == (408, "request_timeout")
+
+
+def test_an_oversize_content_length_is_413_at_once_even_with_expect_100_continue(service: Service) -> None:
+    for expect in ({}, {"Expect": "100-continue"}):
+        sock = connect(service)
+        with held(1) as sockets:
+            sockets.append(sock)
+            announced = {**bearer("ingest"), "Content-Type": "application/json", **expect}
+            send_head(sock, service, "POST /v1/orders HTTP/1.1", {**announced, "Content-Length": "3000000"})
+            started = time.monotonic()
+            # the body timeout is 10 s: not waited for. Ray Serve's HTTP server may say
+            # "100 Continue" first (it reads for the app); the refusal follows at once
+            status, body = final_answer(sock, timeout=8)
+        assert status == 413, (expect, status, body)
+        assert json.loads(body)["code"] == "payload_too_large", expect
+        assert "3000000 bytes (Content-Length)" in json.loads(body)["message"]
+        assert time.monotonic() - started < 8
+
+
+def final_answer(sock: socket.socket, timeout: float) -> tuple[int, bytes]:
+    """Status and (Content-Length) body of the answer on ``sock`` after any interim
+    ``100 Continue``."""
+    sock.settimeout(timeout)
+    data = b""
+    while True:
+        while b"\r\n\r\n" not in data:
+            part = sock.recv(65536)
+            assert part, f"connection closed before an answer: {data!r}"
+            data += part
+        head, _, body = data.partition(b"\r\n\r\n")
+        status = int(head.split()[1])
+        if status != 100:
+            break
+        data = body
+    lengths = [
+        line.split(b":")[1] for line in head.split(b"\r\n") if line.lower().startswith(b"content-length:")
+    ]
+    while len(body) < int(lengths[0] if lengths else 0):
+        part = sock.recv(65536)
+        assert part, "connection closed inside the body"
+        body += part
+    return status, body
+
+
+def test_a_text_or_compressed_order_body_is_415_naming_what_is_wrong(service: Service) -> None:
+    orders = service.url + "/v1/orders"
+    plain = {**bearer("ingest"), "Content-Type": "text/plain"}
+    as_text = requests.post(orders, data=b'{"orders": []}', headers=plain, timeout=30)
+    assert (as_text.status_code, as_text.json()["code"]) == (415, "unsupported_media_type")
+    assert "'text/plain'" in as_text.json()["message"]
+    assert "application/json" in as_text.json()["message"]
+    gzipped = {**bearer("ingest"), "Content-Type": "application/json", "Content-Encoding": "gzip"}
+    compressed = requests.post(orders, data=gzip.compress(b'{"orders": []}'), headers=gzipped, timeout=30)
+    assert (compressed.status_code, compressed.json()["code"]) == (415, "unsupported_media_type")
+    assert "'gzip'" in compressed.json()["message"]
+
+
+def test_a_read_carrying_a_body_is_413_and_no_stream_opens(service: Service) -> None:
+    sock = connect(service)
+    with held(1) as sockets:
+        sockets.append(sock)
+        chunked = {**bearer("viewer"), "Transfer-Encoding": "chunked"}
+        send_head(sock, service, "GET /v1/alerts/stream HTTP/1.1", chunked)
+        sock.sendall(b"1\r\nx\r\n")  # a body that never ends: Serve would read it while the stream lasts
+        status, body = final_answer(sock, timeout=10)
+    assert (status, json.loads(body)["code"]) == (413, "payload_too_large")
+    assert json.loads(body)["message"] == "a GET request takes no body"

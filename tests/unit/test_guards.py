@@ -254,7 +254,149 @@ def test_a_full_budget_sheds_requests_with_503_but_never_health() -> None:
     asyncio.run(while_held(app, inner, [get, get], more))
     assert [a.status for a in answers] == [503, 200, 200]
     assert (answers[0].code, answers[0].headers["retry-after"]) == ("overloaded", "1")
-    assert app.in_flight.held == 0
+    assert app.others.requests.held == 0
+
+
+def test_piled_up_reads_never_shed_an_order_nor_orders_a_read() -> None:
+    inner = Inner()
+    app = door(inner, max_in_flight=2, max_orders_in_flight=2)
+    get = scope(path="/v1/skus", headers=VIEWER)
+    answers: dict[str, Answer] = {}
+
+    async def writes_and_a_read() -> None:
+        inner.hold = None  # these answer at once
+        for path in ("/v1/orders", "/v1/channels/douyin/orders", "/v1/orders/douyin/o-1/confirm"):
+            answers[path] = Answer()
+            await app(scope("POST", path, INGEST), chunks([b"{}"])[0], answers[path])
+        answers["restock"] = Answer()  # another write shares the reads' lane
+        await app(scope("POST", "/v1/skus/A/restock", INGEST), chunks([b"{}"])[0], answers["restock"])
+        answers["read"] = Answer()
+        await app(get, chunks([b""])[0], answers["read"])
+
+    asyncio.run(while_held(app, inner, [get, get], writes_and_a_read))
+    assert {path: a.status for path, a in answers.items()} == {
+        "/v1/orders": 200,
+        "/v1/channels/douyin/orders": 200,
+        "/v1/orders/douyin/o-1/confirm": 200,
+        "restock": 503,
+        "read": 503,
+    }
+
+    orders = scope("POST", "/v1/orders", INGEST)
+    read = Answer()
+    shed = Answer()
+    inner.calls = 0
+
+    async def a_read_and_an_order() -> None:
+        await app(orders, chunks([b"{}"])[0], shed)
+        inner.hold = None
+        await app(get, chunks([b""])[0], read)
+
+    asyncio.run(while_held(app, inner, [orders, orders], a_read_and_an_order))
+    assert (read.status, shed.status, shed.code) == (200, 503, "overloaded")
+    assert "order requests in flight" in json.loads(shed.body)["message"]
+    assert (app.orders.requests.held, app.others.requests.held) == (0, 0)
+
+
+def test_an_order_finding_its_budget_spent_is_refused_before_its_body_is_read() -> None:
+    inner = Inner()
+    app = door(inner, max_orders_in_flight=1)
+    orders = scope("POST", "/v1/orders", INGEST)
+    receive, reads = chunks([b"x" * 50] * 1000, then_hang=True)
+    answer = Answer()
+
+    async def one_more() -> None:
+        await app(orders, receive, answer)
+
+    asyncio.run(while_held(app, inner, [orders], one_more))
+    assert (answer.status, answer.code, inner.calls, reads[0]) == (503, "overloaded", 1, 0)
+
+
+def sized(path: str, length: int) -> Scope:
+    return scope("POST", path, {**INGEST, "content-type": "application/json", "content-length": str(length)})
+
+
+def test_bodies_held_at_once_stay_within_the_body_budget() -> None:
+    inner = Inner()
+    app = door(inner, max_body_bytes=100, max_order_body_bytes_in_flight=150)
+    held_body = sized("/v1/orders", 100)
+    answers = [Answer() for _ in range(3)]
+    receive, reads = chunks([b"x" * 60])
+
+    async def more() -> None:
+        assert app.orders.body_bytes.held == 100  # the held request's body, until it answers
+        await app(sized("/v1/orders", 60), receive, answers[0])  # 160 bytes would be held
+        inner.hold = None
+        await app(sized("/v1/orders", 50), chunks([b"x" * 50])[0], answers[1])  # 150 fits
+        chunked = scope("POST", "/v1/orders", {**INGEST, "transfer-encoding": "chunked"})
+        await app(chunked, chunks([b"x" * 40, b"x" * 40])[0], answers[2])  # over at the second chunk
+
+    release = inner.hold = asyncio.Event()
+
+    async def run() -> None:
+        first = asyncio.create_task(app(held_body, chunks([b"x" * 100])[0], Answer()))
+        await wait_until(lambda: inner.calls == 1)
+        try:
+            await more()
+        finally:
+            release.set()
+            await first
+
+    asyncio.run(run())
+    assert [(a.status, a.code if a.status != 200 else "") for a in answers] == [
+        (503, "overloaded"),
+        (200, ""),
+        (503, "overloaded"),
+    ]
+    assert reads[0] == 0  # refused from its Content-Length: not a byte read
+    assert answers[0].headers["retry-after"] == "1"
+    assert app.orders.body_bytes.held == 0
+
+
+async def wait_until(done: Callable[[], bool], seconds: float = 5.0) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + seconds
+    while not done():
+        assert loop.time() < deadline, "not reached in time"
+        await asyncio.sleep(0)
+
+
+@pytest.mark.parametrize(
+    ("headers", "named"),
+    [
+        ({"content-type": "text/plain"}, "Content-Type 'text/plain' is not accepted: send application/json"),
+        (
+            {"content-type": "application/json", "content-encoding": "gzip"},
+            "Content-Encoding 'gzip' is not accepted: send the body uncompressed",
+        ),
+        ({"content-type": "application/x-www-form-urlencoded"}, "'application/x-www-form-urlencoded'"),
+    ],
+)
+def test_a_body_the_service_cannot_read_is_415_naming_why_before_it_is_read(
+    headers: dict[str, str], named: str
+) -> None:
+    inner = Inner()
+    receive, reads = chunks([b"{}"])
+    request = scope("POST", "/v1/orders", {**INGEST, **headers, "content-length": "2"})
+    answer = call(door(inner), request, receive)
+    assert (answer.status, answer.code, inner.calls, reads[0]) == (415, "unsupported_media_type", 0, 0)
+    assert named in json.loads(answer.body)["message"]
+
+
+@pytest.mark.parametrize("content_type", ["application/json; charset=utf-8", "application/merge-patch+json"])
+def test_json_bodies_and_bodiless_posts_pass_whatever_their_type(content_type: str) -> None:
+    request = scope("POST", "/v1/orders", {**INGEST, "content-type": content_type, "content-length": "2"})
+    assert call(door(Inner()), request, chunks([b"{}"])[0]).status == 200
+    bodiless = scope("POST", "/v1/alerts/a-1/ack", {**INGEST, "content-type": "text/plain"})
+    assert call(door(Inner()), bodiless).status == 200
+
+
+def test_a_declared_length_over_the_limit_is_413_before_a_byte_is_read() -> None:
+    inner = Inner()
+    receive, reads = chunks([b"x" * 40] * 10, then_hang=True)
+    answer = call(door(inner, max_body_bytes=100), sized("/v1/skus/A/restock", 101), receive)
+    assert (answer.status, answer.code, inner.calls, reads[0]) == (413, "payload_too_large", 0, 0)
+    assert "101 bytes (Content-Length) is over 100 bytes" in json.loads(answer.body)["message"]
 
 
 @pytest.mark.parametrize("value", ["1700000000000-0", "0-0", "1-2"])
@@ -275,3 +417,17 @@ def test_loopback_addresses_are_loopback(host: str) -> None:
 @pytest.mark.parametrize("host", ["127.0.0.1.evil.com", "0.0.0.0", "10.0.0.1", "::", "localhost.evil", ""])
 def test_names_and_other_addresses_are_not_loopback(host: str) -> None:
     assert not is_loopback(host)
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [("/v1/skus", {"content-length": "5"}), ("/v1/alerts/stream", {"transfer-encoding": "chunked"})],
+)
+def test_a_read_carrying_a_body_is_413_before_a_byte_is_read(path: str, body: dict[str, str]) -> None:
+    inner = Inner()
+    receive, reads = chunks([b"x" * 50] * 1000, then_hang=True)
+    answer = call(door(inner), scope("GET", path, {**VIEWER, **body}), receive)
+    assert (answer.status, answer.code, inner.calls, reads[0]) == (413, "payload_too_large", 0, 0)
+    assert json.loads(answer.body)["message"] == "a GET request takes no body"
+    empty = scope("GET", path, {**VIEWER, "content-length": "0"})
+    assert call(door(Inner()), empty).status == 200

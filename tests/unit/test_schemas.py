@@ -1,5 +1,5 @@
-"""Request schemas (``serve_app.schemas``): no coercion into numbers or booleans, and one
-rule for every id the API takes."""
+"""Request schemas (``serve_app.schemas``): no coercion into numbers or booleans, one
+rule for every id the API takes, and the error answers every route publishes."""
 
 from __future__ import annotations
 
@@ -7,9 +7,13 @@ import re
 from typing import Any
 
 import pytest
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel, ValidationError
 
 from policies.channels.fields import LATEST
+from serve_app.routes_alerts import router as alerts_router
+from serve_app.routes_stock import router as stock_router
 from serve_app.schemas import (
     ID_PATTERN,
     AdjustRequest,
@@ -165,3 +169,21 @@ def test_an_on_sale_time_past_the_year_2100_is_refused_naming_its_field(field: s
 
     assert refused.value.errors()[0]["loc"] == (field,)
     assert SkuSpec.model_validate({field: LATEST}).model_dump()[field] == LATEST
+
+
+def test_every_write_publishes_the_front_doors_refusals_in_the_error_shape() -> None:
+    app = FastAPI()
+    app.include_router(stock_router)
+    app.include_router(alerts_router)
+    document = get_openapi(title="flashstock", version="0", routes=app.routes)
+    writes = [
+        operation
+        for operations in document["paths"].values()
+        for method, operation in operations.items()
+        if method in ("post", "put", "patch", "delete")
+    ]
+    assert writes
+    for operation in writes:
+        for status in ("401", "408", "413", "415", "503"):
+            schema = operation["responses"][status]["content"]["application/json"]["schema"]
+            assert schema == {"$ref": "#/components/schemas/ErrorBody"}, (operation["operationId"], status)

@@ -12,6 +12,7 @@ from actors.infra.settings import SECRETS_DIR_ENV, current_settings, deployment_
 from scripts.cli import build_parser, main
 from serve_app.auth import TokenBook
 from serve_app.backend import AppArgs
+from serve_app.guards import FrontDoorArgs
 
 NAMES = (
     "REDIS_URL",
@@ -206,3 +207,25 @@ def test_a_retention_that_is_not_a_finite_number_is_refused_naming_it(
     err = capsys.readouterr().err
     assert f"FLASHSTOCK_RETENTION_SECONDS must be a finite number of seconds, got {value}" in err
     assert len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("budget", ["max_order_body_bytes_in_flight", "max_body_bytes_in_flight"])
+def test_a_body_budget_below_the_largest_body_is_refused_naming_both(budget: str) -> None:
+    with pytest.raises(ValueError, match=rf"front_door\.{budget} \(999\) is below max_body_bytes \(1000\)"):
+        AppArgs(
+            redis_url="redis://unused",
+            max_body_bytes=1000,
+            front_door=FrontDoorArgs.model_validate({budget: 999}),
+        )
+    assert AppArgs(
+        redis_url="redis://unused", max_body_bytes=999, front_door=FrontDoorArgs.model_validate({budget: 999})
+    )
+
+
+@pytest.mark.parametrize(
+    "field",
+    ["max_orders_in_flight", "max_in_flight", "max_order_body_bytes_in_flight", "max_body_bytes_in_flight"],
+)
+def test_front_door_budgets_are_at_least_one(field: str) -> None:
+    with pytest.raises(ValueError, match=field):
+        FrontDoorArgs.model_validate({field: 0})
