@@ -32,10 +32,14 @@ def declared_length(headers: Headers) -> int | None:
         return None
 
 
-def header_refusal(method: str, headers: Headers, max_body_bytes: int) -> Refusal | None:
+def header_refusal(
+    method: str, headers: Headers, max_body_bytes: int, *, any_media_type: bool = False
+) -> Refusal | None:
     """The refusal a request's headers alone earn (None: go on). A request that is not
     state-changing takes no body: its route would never read one, yet Ray Serve's HTTP
-    server reads whatever comes for as long as the route runs (an SSE stream: hours)."""
+    server reads whatever comes for as long as the route runs (an SSE stream: hours).
+    ``any_media_type``: the body is a platform's own bytes (a channel webhook, checked by
+    its signature and read by the platform's adapter), whatever Content-Type it says."""
     length = declared_length(headers)
     has_body = "transfer-encoding" in headers or (length is not None and length > 0)
     if method not in STATE_CHANGING:
@@ -47,7 +51,7 @@ def header_refusal(method: str, headers: Headers, max_body_bytes: int) -> Refusa
         message = f"Content-Encoding {encoding!r} is not accepted: send the body uncompressed"
         return Refusal(415, UNSUPPORTED, message)
     content_type = headers.get("content-type")
-    if has_body and content_type is not None and not is_json(content_type):
+    if has_body and content_type is not None and not any_media_type and not is_json(content_type):
         message = f"Content-Type {content_type!r} is not accepted: send application/json"
         return Refusal(415, UNSUPPORTED, message)
     if length is not None and length > max_body_bytes:

@@ -50,6 +50,7 @@ from serve_app.guards.checks import (
     Refusal,
     host_allowed,
     origin_allowed,
+    platform_webhook,
     takes_orders,
 )
 
@@ -85,7 +86,9 @@ class FrontDoor:
         path = route_path(scope)
         headers = Headers(scope=scope)
         refusal, client = self.admit(method, path, headers, scope)
-        refusal = refusal or header_refusal(method, headers, self.max_body_bytes)
+        refusal = refusal or header_refusal(
+            method, headers, self.max_body_bytes, any_media_type=platform_webhook(method, path)
+        )
         if refusal is not None:
             await refuse(send, refusal, path)
             return

@@ -391,6 +391,15 @@ def test_json_bodies_and_bodiless_posts_pass_whatever_their_type(content_type: s
     assert call(door(Inner()), bodiless).status == 200
 
 
+def test_a_platform_webhook_passes_whatever_content_type_its_platform_labels_it_with() -> None:
+    # the signature and the platform's adapter judge a webhook's bytes, not its label
+    headers = {**INGEST, "content-type": "text/plain", "content-length": "2"}
+    request = scope("POST", "/v1/channels/douyin/orders", headers)
+    assert call(door(Inner()), request, chunks([b"[]"])[0]).status == 200
+    gzip = scope("POST", "/v1/channels/douyin/orders", {**headers, "content-encoding": "gzip"})
+    assert call(door(Inner()), gzip, chunks([b"[]"])[0]).code == "unsupported_media_type"
+
+
 def test_a_declared_length_over_the_limit_is_413_before_a_byte_is_read() -> None:
     inner = Inner()
     receive, reads = chunks([b"x" * 40] * 10, then_hang=True)
