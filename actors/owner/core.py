@@ -36,7 +36,7 @@ from typing import NamedTuple
 
 import structlog
 
-from actors.infra.codec import encode_record, split_field
+from actors.infra.codec import encode_records, split_field
 from actors.infra.settings import StoreConfig
 from actors.owner.expiry_schedule import ExpirySchedule
 from actors.owner.reads import bucket_of, oldest_retained_bucket
@@ -175,22 +175,25 @@ class SkuOwner:
         batch_records = batch.records
         self._sequence += 1
         sequence, recent = self._sequence, self._recent
-        for sku, line_field, record in outcome.records:
+        written = outcome.records
+        schedule, remember = expiries.add, recent.append
+        for (sku, line_field, record), encoded in zip(written, encode_records(written), strict=True):
+            status = record[0]
             lines = records.get(sku)
             if lines is None:
                 lines = records[sku] = {}
             previous = lines.get(line_field)
-            if previous is not None and previous.status == RESERVED and record.status != RESERVED:
+            if previous is not None and previous[0] == RESERVED and status != RESERVED:
                 batch.closed.setdefault(sku, []).append(line_field)
-                expiries.forget(sku, line_field, previous.expires_at)
+                expiries.forget(sku, line_field, previous[4])
             lines[line_field] = record
-            recent.append((sequence, stored_at, sku, line_field, record))
+            remember((sequence, stored_at, sku, line_field, record))
             pairs = batch_records.get(sku)
             if pairs is None:
                 pairs = batch_records[sku] = []
-            pairs += (line_field, encode_record(record))
-            if record.status == RESERVED:
-                expiries.add(sku, line_field, record.expires_at)
+            pairs += (line_field, encoded)
+            if status == RESERVED:
+                schedule(sku, line_field, record[4])
         for sku, channel in outcome.oversold:
             self._count_oversold(batch, sku, channel)
         return outcome.decisions, batch

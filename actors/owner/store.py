@@ -51,6 +51,7 @@ import time
 import weakref
 from collections.abc import Callable, Mapping, Sequence
 
+import hiredis
 import redis
 from redis.cluster import RedisCluster
 
@@ -260,7 +261,7 @@ class LedgerStore:
                 _send(conn, "SCRIPT", "LOAD", COMMIT_LUA)
                 self._commit_sha = text(conn.read_response())
                 self._loaded_on.add(conn)
-            _send(conn, "EVALSHA", self._commit_sha, len(call_keys), *call_keys, *args)
+            send_script(conn, "EVALSHA", self._commit_sha, call_keys, args)
             sent.append((partition, call_keys, args))
         return SentCommit([(keys_, args) for _, keys_, args in sent], [p for p, _, _ in sent])
 
@@ -276,7 +277,7 @@ class LedgerStore:
                     conn.read_response()
                 except redis.exceptions.NoScriptError:
                     # Redis restarted and lost its script cache; this part was not applied.
-                    _send(conn, "EVAL", COMMIT_LUA, len(call_keys), *call_keys, *args)
+                    send_script(conn, "EVAL", COMMIT_LUA, call_keys, args)
                     conn.read_response()
                     self._loaded_on.discard(conn)
             except redis.exceptions.ResponseError as error:
@@ -414,3 +415,15 @@ class RedisOwnerStore:
 
 def _send(conn: redis.Connection, *args: object) -> None:
     conn.send_command(*args)  # type: ignore[no-untyped-call]  # redis-py leaves it unannotated
+
+
+def send_script(conn: redis.Connection, command: str, script: str, keys: list[str], args: list[str]) -> None:
+    """Send ``command`` (``EVALSHA`` or ``EVAL``) of ``script`` with its keys and arguments,
+    packed by hiredis in one call. The bytes are those ``conn.send_command`` sends with
+    hiredis (a dependency: ``redis[hiredis]``), without redis-py's pass over every
+    argument first (a commit carries two per line); ``tests/unit/test_commit_packing.py``
+    holds the two equal. Nothing is sent if packing fails; a failed send is the caller's
+    unknown outcome, as before."""
+    # hiredis's stub types the tuple as one item long (it takes any length)
+    packed = hiredis.pack_command((command, script, len(keys), *keys, *args))  # type: ignore[arg-type]
+    conn.send_packed_command([packed])  # type: ignore[no-untyped-call]  # redis-py leaves it unannotated

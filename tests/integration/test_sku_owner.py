@@ -215,6 +215,27 @@ def test_bad_input_is_rejected_with_a_reason_and_deducts_nothing(
     assert (state["on_hand"], state["reserved"], state["sold"]) == ("10", "5", "0")
 
 
+def test_a_commit_after_redis_lost_its_scripts_is_applied_once(redis_server: RedisServer) -> None:
+    # Redis restarted without its script cache: EVALSHA is refused (NOSCRIPT, nothing
+    # applied) and the store sends the script itself (EVAL) with the same keys and values
+    config = StoreConfig(redis_server.url, namespace=fresh_namespace(), shard_count=1)
+    client = connect(config.redis_url, decode_responses=True)
+    owner = SkuOwner(config, 0, RedisOwnerStore(config))
+    owner.apply([DefineSku(SkuSettings("A"), 10)])
+    client.script_flush()
+
+    decisions = owner.apply([Reserve("douyin", "o1", "A", 2, 100.0), Reserve("douyin", "o2", "A", 3, 101.0)])
+
+    assert [d.accepted for d in decisions] == [True, True]
+    assert stored_ledger(client, config, "A") == {"on_hand": "10", "reserved": "5", "sold": "0"}
+    line = stored_line(client, config, "A", "douyin", "o2")
+    assert line is not None
+    assert line.startswith("reserved|3|101000|")
+    assert owner.apply([Reserve("douyin", "o3", "A", 1, 102.0)])[0].accepted  # EVALSHA again
+    assert stored_ledger(client, config, "A")["reserved"] == "6"
+    client.close()
+
+
 def test_misrouted_operation_is_refused_not_applied(redis_server: RedisServer) -> None:
     config = StoreConfig(redis_server.url, namespace=fresh_namespace(), shard_count=2)
     owner = SkuOwner(config, 0, RedisOwnerStore(config))
