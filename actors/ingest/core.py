@@ -104,14 +104,10 @@ class IngestResult(NamedTuple):
     ignored: int
 
 
-class _Span(NamedTuple):
-    """A message's operations ``ops[start:end]``; ``ready`` is the answer of an order
-    that is not decided again (a conflict, a recorded rejection)."""
-
-    message: PlatformOrder | Payment | Cancellation
-    start: int
-    end: int
-    ready: OrderDecision | None = None
+#: a message, its operations ``ops[start:end]`` and, for an order that is not decided
+#: again (a conflict, a recorded rejection), its answer; a plain tuple (unpacked by
+#: position) because building a NamedTuple per message cost more than the rest of its span
+_Span = tuple[PlatformOrder | Payment | Cancellation, int, int, OrderDecision | None]
 
 
 #: inbox entries read and decided per batch
@@ -267,6 +263,7 @@ class ChannelIngest:
         recorded = self._recorded(messages)
         known_skus = {order_id: r.skus for order_id, r in recorded.items() if r.accepted}
         first_lines: dict[str, PlatformOrder] = {}
+        latest: dict[str, PlatformOrder] = {}  # the last order decided per id: its SKUs are known
         ops: list[Operation] = []
         spans: list[_Span] = []
         dead: list[Unreadable] = []
@@ -283,11 +280,11 @@ class ChannelIngest:
                     if ready.reason == ORDER_CONFLICT:
                         detail = ready.lines[0].detail if ready.lines else ""
                         self.log.warning("order_conflict_refused", order=order_id, detail=detail)
-                    spans.append(_Span(message, len(ops), len(ops), ready))
+                    spans.append((message, len(ops), len(ops), ready))
                     continue
                 new_ops: Sequence[Operation] = reservations_for(message, asked_first=asked_first)
                 first_lines.setdefault(order_id, message)
-                known_skus[order_id] = [line.sku for line in message.lines]
+                latest[order_id] = message
             elif isinstance(message, Unreadable):
                 dead.append(message)
                 continue
@@ -295,49 +292,54 @@ class ChannelIngest:
                 ignored += 1
                 continue
             else:
-                skus = known_skus.get(message.order_id, [])
+                order = latest.get(message.order_id)
+                skus = (
+                    [line.sku for line in order.lines]
+                    if order is not None
+                    else known_skus.get(message.order_id, [])
+                )
                 new_ops = (
                     confirmations_for(message, skus)
                     if isinstance(message, Payment)
                     else releases_for(message, skus)
                 )
-            spans.append(_Span(message, len(ops), len(ops) + len(new_ops)))
+            spans.append((message, len(ops), len(ops) + len(new_ops), None))
             ops.extend(new_ops)
 
         decisions = self.submit(ops) if ops else []
         compensation: list[Operation] = []
         # per span: its compensations' positions, and the fast path's answer and record
         given_back: list[tuple[int, int, tuple[OrderDecision, RecordedOrder] | None]] = []
-        for span in spans:
+        for message, start, end, ready in spans:
             begin = len(compensation)
             accepted = None
-            if isinstance(span.message, PlatformOrder) and span.ready is None:
-                lines = decisions[span.start : span.end]
+            if ready is None and isinstance(message, PlatformOrder):
+                lines = decisions[start:end]
                 if fast:
-                    accepted = decide_accepted_order(span.message, tuple(lines))
+                    accepted = decide_accepted_order(message, tuple(lines))
                 if accepted is None:
-                    compensation.extend(compensations_for(span.message, lines))
+                    compensation.extend(compensations_for(message, lines))
             given_back.append((begin, len(compensation), accepted))
         released = self.submit(compensation) if compensation else []
         orders: list[OrderDecision] = []
         notices: list[NoticeDecision] = []
         index: dict[str, RecordedOrder] = {}
         cancellations: list[CancellationRequest] = []
-        for span, (begin, end, accepted) in zip(spans, given_back, strict=True):
-            if not isinstance(span.message, PlatformOrder):
-                notices.append(decide_notice(span.message, decisions[span.start : span.end]))
+        for (message, start, end, ready), (begin, given_end, accepted) in zip(spans, given_back, strict=True):
+            if not isinstance(message, PlatformOrder):
+                notices.append(decide_notice(message, decisions[start:end]))
                 continue
-            if span.ready is not None:
-                orders.append(span.ready)
+            if ready is not None:
+                orders.append(ready)
                 continue
-            order_id = span.message.order_id
+            order_id = message.order_id
             first = order_id not in recorded and order_id not in index
             if accepted is not None:  # nothing to compensate nor to cancel
                 orders.append(accepted[0])
                 if first:
                     index[order_id] = accepted[1]
                 continue
-            decision = decide_order(span.message, decisions[span.start : span.end], released[begin:end])
+            decision = decide_order(message, decisions[start:end], released[begin:given_end])
             orders.append(decision)
             conflict = any(d.reason == ORDER_CONFLICT for d in decision.lines)
             if first and not conflict:  # a conflict is refused, not recorded (nor cancelled)
