@@ -69,6 +69,7 @@ from policies.orders import (
     cancellation_request,
     compensations_for,
     confirmations_for,
+    decide_accepted_order,
     decide_notice,
     decide_order,
     record_order,
@@ -103,14 +104,10 @@ class IngestResult(NamedTuple):
     ignored: int
 
 
-class _Span(NamedTuple):
-    """A message's operations ``ops[start:end]``; ``ready`` is the answer of an order
-    that is not decided again (a conflict, a recorded rejection)."""
-
-    message: PlatformOrder | Payment | Cancellation
-    start: int
-    end: int
-    ready: OrderDecision | None = None
+#: a message, its operations ``ops[start:end]`` and, for an order that is not decided
+#: again (a conflict, a recorded rejection), its answer; a plain tuple (unpacked by
+#: position) because building a NamedTuple per message cost more than the rest of its span
+_Span = tuple[PlatformOrder | Payment | Cancellation, int, int, OrderDecision | None]
 
 
 #: inbox entries read and decided per batch
@@ -245,72 +242,109 @@ class ChannelIngest:
         Orders stay whole: an order id decided before (or earlier in the batch) that
         comes with other lines is refused as ``order_conflict`` and changes nothing; one
         whose first decision was a rejection gets that rejection again from its record;
-        every order decided for the first time is recorded, accepted or not."""
+        every order decided for the first time is recorded, accepted or not.
+
+        A flash sale's common order (an id not seen before; every line accepted) takes a
+        fast path (``decide_accepted_order``) that gives the same answers, records and
+        publication as ``reference_decide``."""
+        return self._decide(messages, entry_ids, fast=True)
+
+    def reference_decide(
+        self, messages: Sequence[ChannelMessage | Unreadable], entry_ids: Sequence[str] = ()
+    ) -> IngestResult:
+        """``decide`` without its fast path: every order goes through
+        ``answer_from_record``, ``compensations_for``, ``decide_order``, ``record_order``
+        and ``cancellation_request``. The reference the fast path is tested against."""
+        return self._decide(messages, entry_ids, fast=False)
+
+    def _decide(
+        self, messages: Sequence[ChannelMessage | Unreadable], entry_ids: Sequence[str], *, fast: bool
+    ) -> IngestResult:
         recorded = self._recorded(messages)
         known_skus = {order_id: r.skus for order_id, r in recorded.items() if r.accepted}
         first_lines: dict[str, PlatformOrder] = {}
+        latest: dict[str, PlatformOrder] = {}  # the last order decided per id: its SKUs are known
         ops: list[Operation] = []
         spans: list[_Span] = []
         dead: list[Unreadable] = []
         ignored = 0
+        asked_first = self.asked_first
         for message in messages:
-            if isinstance(message, Unreadable):
-                dead.append(message)
-                continue
-            if isinstance(message, Ignored):
-                ignored += 1
-                continue
             if isinstance(message, PlatformOrder):
-                ready = answer_from_record(
-                    message, recorded.get(message.order_id), first_lines.get(message.order_id)
-                )
+                order_id = message.order_id
+                if fast and order_id not in recorded and order_id not in first_lines:
+                    ready = None  # nothing to answer it from: answer_from_record says None
+                else:
+                    ready = answer_from_record(message, recorded.get(order_id), first_lines.get(order_id))
                 if ready is not None:
                     if ready.reason == ORDER_CONFLICT:
                         detail = ready.lines[0].detail if ready.lines else ""
-                        self.log.warning("order_conflict_refused", order=message.order_id, detail=detail)
-                    spans.append(_Span(message, len(ops), len(ops), ready))
+                        self.log.warning("order_conflict_refused", order=order_id, detail=detail)
+                    spans.append((message, len(ops), len(ops), ready))
                     continue
-                new_ops: Sequence[Operation] = reservations_for(message, asked_first=self.asked_first)
-                first_lines.setdefault(message.order_id, message)
-                known_skus[message.order_id] = [line.sku for line in message.lines]
+                new_ops: Sequence[Operation] = reservations_for(message, asked_first=asked_first)
+                first_lines.setdefault(order_id, message)
+                latest[order_id] = message
+            elif isinstance(message, Unreadable):
+                dead.append(message)
+                continue
+            elif isinstance(message, Ignored):
+                ignored += 1
+                continue
             else:
-                skus = known_skus.get(message.order_id, [])
+                order = latest.get(message.order_id)
+                skus = (
+                    [line.sku for line in order.lines]
+                    if order is not None
+                    else known_skus.get(message.order_id, [])
+                )
                 new_ops = (
                     confirmations_for(message, skus)
                     if isinstance(message, Payment)
                     else releases_for(message, skus)
                 )
-            spans.append(_Span(message, len(ops), len(ops) + len(new_ops)))
+            spans.append((message, len(ops), len(ops) + len(new_ops), None))
             ops.extend(new_ops)
 
         decisions = self.submit(ops) if ops else []
         compensation: list[Operation] = []
-        given_back: list[tuple[int, int]] = []  # per span: its compensations' positions
-        for span in spans:
+        # per span: its compensations' positions, and the fast path's answer and record
+        given_back: list[tuple[int, int, tuple[OrderDecision, RecordedOrder] | None]] = []
+        for message, start, end, ready in spans:
             begin = len(compensation)
-            if isinstance(span.message, PlatformOrder) and span.ready is None:
-                compensation.extend(compensations_for(span.message, decisions[span.start : span.end]))
-            given_back.append((begin, len(compensation)))
+            accepted = None
+            if ready is None and isinstance(message, PlatformOrder):
+                lines = decisions[start:end]
+                if fast:
+                    accepted = decide_accepted_order(message, tuple(lines))
+                if accepted is None:
+                    compensation.extend(compensations_for(message, lines))
+            given_back.append((begin, len(compensation), accepted))
         released = self.submit(compensation) if compensation else []
         orders: list[OrderDecision] = []
         notices: list[NoticeDecision] = []
         index: dict[str, RecordedOrder] = {}
         cancellations: list[CancellationRequest] = []
-        for span, (begin, end) in zip(spans, given_back, strict=True):
-            lines = decisions[span.start : span.end]
-            if not isinstance(span.message, PlatformOrder):
-                notices.append(decide_notice(span.message, lines))
+        for (message, start, end, ready), (begin, given_end, accepted) in zip(spans, given_back, strict=True):
+            if not isinstance(message, PlatformOrder):
+                notices.append(decide_notice(message, decisions[start:end]))
                 continue
-            if span.ready is not None:
-                orders.append(span.ready)
+            if ready is not None:
+                orders.append(ready)
                 continue
-            decision = decide_order(span.message, lines, released[begin:end])
+            order_id = message.order_id
+            first = order_id not in recorded and order_id not in index
+            if accepted is not None:  # nothing to compensate nor to cancel
+                orders.append(accepted[0])
+                if first:
+                    index[order_id] = accepted[1]
+                continue
+            decision = decide_order(message, decisions[start:end], released[begin:given_end])
             orders.append(decision)
-            first = span.message.order_id not in recorded and span.message.order_id not in index
             conflict = any(d.reason == ORDER_CONFLICT for d in decision.lines)
             if first and not conflict:  # a conflict is refused, not recorded (nor cancelled)
-                index[span.message.order_id] = record_order(decision)
-                request = cancellation_request(decision, asked_first=self.asked_first)
+                index[order_id] = record_order(decision)
+                request = cancellation_request(decision, asked_first=asked_first)
                 if request is not None:
                     cancellations.append(request)
         self._publish(orders, notices, dead, ignored, entry_ids, index, cancellations)
