@@ -7,7 +7,8 @@ nested payloads as JSON text or as objects, unicode) and mutates them (fields re
 wrong types, out-of-range numbers, bad times, kinds swapped, duplicate keys, truncated or
 corrupted bytes). Every message must parse to exactly the reference's result, including
 ``Unreadable`` and the field its reason names; valid messages must take the fast path.
-The fast path's value checks (``fast.checks``) answer exactly as the ``fields`` helpers do.
+A batch (``parse_messages``) parses as each of its messages does alone, and the fast
+path's value checks (``fast.checks``) answer exactly as the ``fields`` helpers do.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from policies.channels import (
     Payment,
     PlatformOrder,
     parse_message,
+    parse_messages,
     reference_parse_message,
 )
 from policies.channels import fields as f
@@ -152,6 +154,28 @@ def test_a_message_given_as_a_mapping_is_parsed_by_the_reference() -> None:
     message = json.loads(messages.order_message("generic", "G-1", "S", 1, PLACED))
 
     assert parse_message(CHANNEL, "generic", message) == reference_parse_message(CHANNEL, "generic", message)
+
+
+@pytest.mark.parametrize("fmt", [*sorted(NESTED), "wechat"])
+@EXAMPLES
+@given(data=st.data())
+def test_a_batch_parses_as_each_of_its_messages_alone(fmt: str, data: st.DataObject) -> None:
+    known = fmt if fmt in NESTED else "generic"
+    valid = [
+        data.draw(encode(data.draw(valid_messages(known)), known))
+        for _ in range(data.draw(st.integers(0, 3)))
+    ]
+    as_object = json.loads(data.draw(encode(data.draw(valid_messages(known)), known)))
+    batch = data.draw(st.permutations([*valid, *data.draw(mutated_messages(known)), as_object]))
+
+    got = parse_messages(CHANNEL, fmt, batch)
+
+    expected = [reference_parse_message(CHANNEL, fmt, raw) for raw in batch]
+    assert [(type(m), repr(m)) for m in got] == [(type(m), repr(m)) for m in expected]
+
+
+def test_an_empty_batch_parses_to_nothing() -> None:
+    assert parse_messages(CHANNEL, "douyin", []) == []
 
 
 #: values at the edges of the quick paths: spaces at either end, the longest id, the
