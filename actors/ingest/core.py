@@ -51,6 +51,7 @@ from policies.channels import (
     Unreadable,
     message_text,
     parse_message,
+    parse_messages,
 )
 from policies.channels.signing import (
     DEFAULT_TOLERANCE_SECONDS,
@@ -214,7 +215,7 @@ class ChannelIngest:
         """Parse a batch of platform messages and ``decide`` them; ``entry_ids`` are the
         inbox entries they came from."""
         try:
-            messages = [parse_message(self.channel, self.fmt, raw) for raw in raws]
+            messages = parse_messages(self.channel, self.fmt, raws)
         except Exception:  # a parser defect: only the messages that raise are set aside
             messages = [self._parse_or_park(raw) for raw in raws]
         return self.decide(messages, entry_ids)

@@ -2,16 +2,17 @@
 
 ``parse_message(channel, fmt, raw)`` never raises for bad input: it returns the parsed
 message or ``Unreadable`` with a reason that names the field. Unknown fields are ignored.
+``parse_messages(channel, fmt, raws)`` does the same for a batch, looking the format up once.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from policies.channels.douyin import parse_douyin
-from policies.channels.fast import parse_fast
+from policies.channels.fast import FAST_FORMATS, FastParser
 from policies.channels.fields import FieldError
 from policies.channels.generic import parse_generic
 from policies.channels.kuaishou import parse_kuaishou
@@ -37,6 +38,7 @@ __all__ = [
     "Unreadable",
     "message_text",
     "parse_message",
+    "parse_messages",
 ]
 
 Parser = Callable[[str, Mapping[str, Any]], ChannelMessage]
@@ -58,8 +60,27 @@ def parse_message(
     """Parse one platform message of format ``fmt`` received on ``channel``: the typed
     fast decoder (``policies.channels.fast``) when it fully handles the message, else
     ``reference_parse_message``, which it always equals (tests/unit/test_fast_decoders.py)."""
-    if isinstance(raw, bytes | str) and _utf8_length(raw) <= MAX_MESSAGE_BYTES:
-        parsed = parse_fast(channel, fmt, raw)
+    return _parsed(channel, fmt, FAST_FORMATS.get(fmt), raw)
+
+
+def parse_messages(
+    channel: str, fmt: str, raws: Iterable[bytes | str | Mapping[str, Any]]
+) -> list[ChannelMessage | Unreadable]:
+    """``parse_message`` of each of ``raws`` (a batch of one channel), in their order."""
+    fast = FAST_FORMATS.get(fmt)
+    return [_parsed(channel, fmt, fast, raw) for raw in raws]
+
+
+def _parsed(
+    channel: str, fmt: str, fast: FastParser | None, raw: bytes | str | Mapping[str, Any]
+) -> ChannelMessage | Unreadable:
+    """``raw`` parsed by ``fast`` (the format's fast decoder) when it fully handles it,
+    else by the reference parser (``policies.channels.fast.parse_fast``)."""
+    if fast is not None and isinstance(raw, bytes | str) and _utf8_length(raw) <= MAX_MESSAGE_BYTES:
+        try:
+            parsed = fast(channel, raw)
+        except Exception:  # any failure of the fast path is the reference parser's to judge
+            parsed = None
         if parsed is not None:
             return parsed
     return reference_parse_message(channel, fmt, raw)

@@ -7,6 +7,8 @@ nested payloads as JSON text or as objects, unicode) and mutates them (fields re
 wrong types, out-of-range numbers, bad times, kinds swapped, duplicate keys, truncated or
 corrupted bytes). Every message must parse to exactly the reference's result, including
 ``Unreadable`` and the field its reason names; valid messages must take the fast path.
+A batch (``parse_messages``) parses as each of its messages does alone, and the fast
+path's value checks (``fast.checks``) answer exactly as the ``fields`` helpers do.
 """
 
 from __future__ import annotations
@@ -25,13 +27,22 @@ from policies.channels import (
     Payment,
     PlatformOrder,
     parse_message,
+    parse_messages,
     reference_parse_message,
 )
-from policies.channels.fast import parse_fast
+from policies.channels import fields as f
+from policies.channels.fast import checks, parse_fast
 from policies.channels.fields import MAX_CENTS
-from policies.ledger import MAX_LINE_QUANTITY
+from policies.ledger import MAX_ID_LENGTH, MAX_LINE_QUANTITY
 from scripts.loadgen import messages
-from tests.unit.fast_decoder_messages import KINDS, NESTED, encode, mutated_messages, valid_messages
+from tests.unit.fast_decoder_messages import (
+    KINDS,
+    NESTED,
+    WEIRD,
+    encode,
+    mutated_messages,
+    valid_messages,
+)
 
 CHANNEL = "live-room-7"
 PLACED = 1_731_326_400.0
@@ -143,3 +154,95 @@ def test_a_message_given_as_a_mapping_is_parsed_by_the_reference() -> None:
     message = json.loads(messages.order_message("generic", "G-1", "S", 1, PLACED))
 
     assert parse_message(CHANNEL, "generic", message) == reference_parse_message(CHANNEL, "generic", message)
+
+
+@pytest.mark.parametrize("fmt", [*sorted(NESTED), "wechat"])
+@EXAMPLES
+@given(data=st.data())
+def test_a_batch_parses_as_each_of_its_messages_alone(fmt: str, data: st.DataObject) -> None:
+    known = fmt if fmt in NESTED else "generic"
+    valid = [
+        data.draw(encode(data.draw(valid_messages(known)), known))
+        for _ in range(data.draw(st.integers(0, 3)))
+    ]
+    as_object = json.loads(data.draw(encode(data.draw(valid_messages(known)), known)))
+    batch = data.draw(st.permutations([*valid, *data.draw(mutated_messages(known)), as_object]))
+
+    got = parse_messages(CHANNEL, fmt, batch)
+
+    expected = [reference_parse_message(CHANNEL, fmt, raw) for raw in batch]
+    assert [(type(m), repr(m)) for m in got] == [(type(m), repr(m)) for m in expected]
+
+
+def test_an_empty_batch_parses_to_nothing() -> None:
+    assert parse_messages(CHANNEL, "douyin", []) == []
+
+
+#: values at the edges of the quick paths: spaces at either end, the longest id, the
+#: largest integer id, the first and last plausible second (and millisecond)
+EDGES: list[object] = [
+    "a",
+    "a ",
+    " a",
+    " ",
+    "",
+    "a\tb",
+    "x" * MAX_ID_LENGTH,
+    "x" * (MAX_ID_LENGTH + 1),
+    10**MAX_ID_LENGTH - 1,
+    10**MAX_ID_LENGTH,
+    -1,
+    True,
+    f.EARLIEST,
+    f.LATEST,
+    f.EARLIEST - 1,
+    f.LATEST + 1,
+    int(f.LATEST),
+    int(f.LATEST) + 1,
+    f.EARLIEST * 1000,
+    f.LATEST * 1000,
+    f.LATEST * 1000 + 1,
+    10**15,
+    10**15 + 1,
+    -(10**15),
+    1e15,
+    float("nan"),
+    float("inf"),
+    "2024-11-11 20:00:00",
+]
+VALUES = (
+    st.sampled_from(EDGES)
+    | WEIRD
+    | st.text(max_size=140)
+    | st.from_regex(r"[ -~]{0,130}", fullmatch=True)
+    | st.floats(1e9, 5e12)
+)
+
+
+def answer(check: Any, *args: Any) -> tuple[str, object]:
+    """What a check gives: its value, or the error it raises."""
+    try:
+        value = check(*args)
+    except f.FieldError as error:
+        return "error", str(error)
+    return type(value).__name__, value
+
+
+def assert_checks_agree(value: object) -> None:
+    assert answer(checks.ident, value) == answer(f.ident, value, checks.FIELD)
+    for unit in ("s", "ms"):
+
+        def reference(value: object, unit: str = unit) -> float:
+            return f.epoch_seconds(value, checks.FIELD, unit=unit)
+
+        assert repr(answer(checks.epoch_seconds, value, unit)) == repr(answer(reference, value))
+
+
+@given(value=VALUES | st.integers(-(10**16), 10**16) | st.floats(-2e15, 2e15))
+def test_the_quick_checks_answer_as_the_fields_helpers(value: object) -> None:
+    assert_checks_agree(value)
+
+
+@pytest.mark.parametrize("value", EDGES, ids=repr)
+def test_the_quick_checks_answer_as_the_fields_helpers_at_their_edges(value: object) -> None:
+    assert_checks_agree(value)

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from policies.channels.fast import platforms
 from policies.channels.model import ChannelMessage
 
-__all__ = ["FAST_FORMATS", "parse_fast"]
+__all__ = ["FAST_FORMATS", "FastParser", "parse_fast"]
 
 FastParser = Callable[[str, bytes | str], ChannelMessage | None]
 

@@ -4,8 +4,10 @@ Each shape accepts only the types the reference parsers accept on their success 
 (ids as text or integers, quantities as integers or digit strings, times as numbers or
 text); anything else fails decoding and the message goes to the reference parser, which
 names the field. Unknown fields are ignored, as the reference parsers ignore them.
-Nested payloads (douyin ``data``, taobao ``content``, kuaishou ``info``) are kept as
-``Raw`` and decoded by the shape their envelope's kind names.
+Nested payloads (douyin ``data``, taobao ``content``, kuaishou ``info``) are decoded by
+the shape their envelope's kind names. Platforms send them as JSON text: the ``...Text``
+envelopes take them as text in one pass (no ``Raw`` to unquote); a payload given as an
+object fails those and is read by the plain envelopes, which keep it as ``Raw``.
 """
 
 from __future__ import annotations
@@ -36,6 +38,11 @@ MISSING = Raw()
 class DouyinEnvelope(Struct, gc=False):
     tag: str | int
     data: Raw = MISSING
+
+
+class DouyinTextEnvelope(Struct, gc=False):
+    tag: str | int
+    data: str = ""
 
 
 class DouyinItem(Struct, gc=False):
@@ -71,6 +78,11 @@ class DouyinCancelled(Struct, gc=False):
 class TaobaoEnvelope(Struct, gc=False):
     topic: str
     content: Raw = MISSING
+
+
+class TaobaoTextEnvelope(Struct, gc=False):
+    topic: str
+    content: str = ""
 
 
 class TaobaoItem(Struct, gc=False):
@@ -111,6 +123,11 @@ class TaobaoClosed(Struct, gc=False):
 class KuaishouEnvelope(Struct, gc=False):
     event: str
     info: Raw = MISSING
+
+
+class KuaishouTextEnvelope(Struct, gc=False):
+    event: str
+    info: str = ""
 
 
 class KuaishouItem(Struct, gc=False, rename="camel"):
