@@ -28,6 +28,7 @@ from actors.bootstrap import start_system
 from actors.infra.durability import startup_line
 from actors.infra.logging import configure_logging
 from actors.infra.runtime import guard_durability
+from actors.infra.settings import tune_gc_for_throughput
 from serve_app.api_docs import install_api_docs
 from serve_app.auth import TokenBook
 from serve_app.backend import AppArgs, Backend
@@ -92,6 +93,7 @@ class FlashstockApi:
 
     def __init__(self, args: AppArgs) -> None:
         self.args = args
+        tune_gc_for_throughput()  # the replica decides POST /v1/orders and webhook batches
         if args.bootstrap:
             # what /readyz says about persistence, as flashstock serve says it at start
             self.args = args.model_copy(update={"redis_durability": bootstrap(args)})

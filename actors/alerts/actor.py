@@ -38,7 +38,7 @@ from actors.infra.codec import notification_record
 from actors.infra.directory import actor_options, forecaster_name
 from actors.infra.logging import configure_logging
 from actors.infra.redis_client import connect
-from actors.infra.settings import StoreConfig
+from actors.infra.settings import StoreConfig, tune_gc_for_throughput
 from actors.infra.wire import Origin, SaleEvent, stock_of, unpack_commit
 from actors.owner.reads import read_log_since, read_skus
 from policies.alert_lifecycle import LifecycleSettings
@@ -120,6 +120,7 @@ class ForecasterService:
         self.tick_seconds = tick_seconds
         self.advance_every_seconds = advance_every_seconds
         self._stop = threading.Event()
+        tune_gc_for_throughput()  # after loading: the sales windows loaded are frozen
         self._ticker = threading.Thread(target=self._run, name="forecaster-tick", daemon=True)
         self._ticker.start()
 

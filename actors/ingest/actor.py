@@ -19,7 +19,7 @@ import structlog
 from actors.infra.directory import actor_options, ingest_name, owner_handles
 from actors.infra.logging import configure_logging
 from actors.infra.placement import one_per_node
-from actors.infra.settings import StoreConfig
+from actors.infra.settings import StoreConfig, tune_gc_for_throughput
 from actors.ingest.core import DEFAULT_BATCH_SIZE, ChannelIngest, IngestResult
 from actors.ingest.store import RedisIngestStore
 from actors.owner.client import StockClient
@@ -53,6 +53,7 @@ class ChannelIngestService:
         )
         self.claim_every_seconds = claim_every_seconds
         self._stop = threading.Event()
+        tune_gc_for_throughput()
         self._loop = threading.Thread(target=self._run, name=f"ingest-{channel}", daemon=True)
         self._loop.start()
 
