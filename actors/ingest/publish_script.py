@@ -2,11 +2,11 @@
 records, the decisions entry, the dead letters, the counters and the acknowledgement of
 the inbox entries, from a few arguments (``PUBLISH_LUA``, ``publish_arguments``).
 
-Sent as ~1,000 pipelined commands, the publication cost the ingest more to pack and
-Redis more to dispatch than the writes themselves; one script call takes the records and
-the entry ids as flat lists, and writes the index with a few bulk commands instead of one
-``HSETNX`` per order (``actors.ingest.order_index``). Redis then has the same keys and
-values as before.
+Before, the publication was a transaction of its commands whose order index script
+called ``HSETNX`` once per order: a thousand calls from Lua per batch, each costing Redis
+more to dispatch than its write. Now one script call takes the records and the entry ids
+as flat lists and writes the index with one ``HMGET`` and one ``HSET`` per 2,000 records
+(``actors.ingest.order_index``); Redis has the same keys and values as before.
 
 Crash and retry. A script runs whole before any other command, and Redis propagates its
 writes to the append-only file and to replicas as one ``MULTI``/``EXEC``: a crash leaves
