@@ -41,11 +41,13 @@ import weakref
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import hiredis
 import redis
 import structlog
 from redis._parsers.commands import CommandsParser
 from redis.client import Pipeline
 from redis.cluster import RedisCluster
+from redis.connection import HiredisRespSerializer
 from redis.crc import key_slot
 from redis.exceptions import CrossSlotTransactionError
 
@@ -175,7 +177,7 @@ def _write(client: RedisClient, slot: int, tag_key: str, commands: Sequence[Comm
     connection = pool.get_connection()
     try:
         connection.check_health()  # type: ignore[no-untyped-call]  # redis-py leaves it unannotated
-        packed = connection.pack_commands([("MULTI",), *commands, ("EXEC",)])  # type: ignore[no-untyped-call]  # redis-py leaves it unannotated
+        packed = packed_transaction(connection, commands)
         try:
             connection.send_packed_command(packed, check_health=False)  # type: ignore[no-untyped-call]  # redis-py leaves it unannotated
             if primary is not None and primary.replicated:
@@ -197,6 +199,30 @@ def _write(client: RedisClient, slot: int, tag_key: str, commands: Sequence[Comm
     finally:
         pool.release(connection)
     return replies
+
+
+def packed_transaction(connection: redis.Connection, commands: Sequence[Command]) -> list[bytes]:
+    """``MULTI``, ``commands`` and ``EXEC`` in Redis' protocol, as the connection would
+    pack them. Where redis-py packs with hiredis, each command goes to hiredis whole:
+    redis-py first looks at every argument in Python, which for the ingest's publication
+    (3,000 arguments a batch) took 1.1 us per order against 0.5 for hiredis alone. A
+    command hiredis does not take as it is (a name of two words, a ``bytearray``) and any
+    other packer: redis-py's packing."""
+    transaction = [("MULTI",), *commands, ("EXEC",)]
+    if isinstance(connection._command_packer, HiredisRespSerializer):
+        try:
+            return [_hiredis_packed(args) for args in transaction]
+        except TypeError:
+            pass
+    packed: list[bytes] = connection.pack_commands(transaction)  # type: ignore[no-untyped-call]  # redis-py leaves it unannotated
+    return packed
+
+
+def _hiredis_packed(args: Command) -> bytes:
+    if not isinstance(args[0], str) or " " in args[0]:
+        raise TypeError("a command name redis-py splits first")
+    packed: bytes = hiredis.pack_command(args)
+    return packed
 
 
 def _read_transaction(connection: redis.Connection, count: int) -> list[Any] | Exception:

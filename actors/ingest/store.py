@@ -20,12 +20,13 @@ channel's hash tag):
 - ``{ns:ch:<channel>}:ingest-stats`` counters
 
 A batch's publication (decisions, order index, dead letters, counters and the
-acknowledgement of its inbox entries) is one MULTI/EXEC transaction: all or nothing. The
-keys share the channel's hash tag, so on a Redis Cluster it is one slot's transaction,
-also on a replica before it returns (``actors.infra.atomic_write``). It is not sent
-again when the connection is lost after it was sent (it would publish twice):
-``WriteOutcomeUnknownError``, the batch fails, and its inbox entries, acknowledged in the
-same transaction, are delivered again only if it was not applied.
+acknowledgement of its inbox entries) is one script call (``actors.ingest.publish_script``)
+in a MULTI/EXEC transaction: all or nothing. The keys share the channel's hash tag, so on
+a Redis Cluster it is one slot's transaction, also on a replica before it returns
+(``actors.infra.atomic_write``). It is not sent again when the connection is lost after
+it was sent (it would publish twice): ``WriteOutcomeUnknownError``, the batch fails, and
+its inbox entries, acknowledged in the same transaction, are delivered again only if it
+was not applied.
 """
 
 from __future__ import annotations
@@ -48,7 +49,8 @@ from actors.infra.keys import ChannelKeys
 from actors.infra.redis_client import RedisClient, connect
 from actors.infra.settings import DEFAULT_RETENTION_SECONDS, StoreConfig
 from actors.ingest.inbox_read import InboxEntry, InboxReader, inbox_entries
-from actors.ingest.order_index import bound_unsplit_index, queue_records, read_recorded
+from actors.ingest.order_index import bound_unsplit_index, read_recorded
+from actors.ingest.publish_script import PUBLISH_KEYS, PUBLISH_LUA, publish_arguments
 from policies.channels import Unreadable
 from policies.operations import FIELD_SEPARATOR
 from policies.orders import CancellationRequest, NoticeDecision, OrderDecision, RecordedOrder
@@ -264,43 +266,35 @@ class RedisIngestStore:
 
     def publish(self, publication: Publication) -> None:
         orders, notices, dead, order_index, counts, acknowledged, cancellations = publication
-        keys = self.keys
-        now = self.clock()
-
-        def queue(pipe: Any) -> None:
-            for request in cancellations:
-                fields: dict[Any, Any] = cancellation_fields(request)  # redis-py's field types are invariant
-                pipe.xadd(keys.cancellations, fields, maxlen=self.stream_maxlen, approximate=True)
-            queue_records(pipe, keys, order_index, now, self.retention_seconds)  # never overwritten
-            if orders or notices:
-                # One entry per batch, a line per decision: per-order entries cost more than
-                # the decisions themselves at flash-sale rates.
-                lines = [format_order_decision(order) for order in orders] + [
-                    format_notice(notice) for notice in notices
-                ]
-                pipe.xadd(
-                    keys.decisions,
-                    {"decisions": "\n".join(lines)},
-                    maxlen=self.stream_maxlen,
-                    approximate=True,
-                )
-            for letter in dead:
-                pipe.xadd(
-                    keys.dead,
-                    {"reason": letter.reason, "raw": letter.raw, "order_id": letter.order_id},
-                    maxlen=self.stream_maxlen,
-                    approximate=True,
-                )
-            for name, value in counts.items():
-                pipe.hincrby(keys.stats, name, value)
-            if acknowledged:
-                pipe.xack(keys.inbox, GROUP, *acknowledged)
-
+        # One entry per batch, a line per decision: per-order entries cost more than the
+        # decisions themselves at flash-sale rates.
+        lines = [format_order_decision(order) for order in orders]
+        lines += [format_notice(notice) for notice in notices]
+        arguments = publish_arguments(
+            self.keys,
+            GROUP,
+            self.stream_maxlen,
+            "\n".join(lines),
+            counts=counts,
+            dead_letters=[
+                {"reason": letter.reason, "raw": letter.raw, "order_id": letter.order_id} for letter in dead
+            ],
+            cancellations=[cancellation_fields(request) for request in cancellations],
+            order_index=order_index,
+            acknowledged=acknowledged,
+            now=self.clock(),
+            retention_seconds=self.retention_seconds,
+        )
         # Not repeatable: a repeat would publish the decisions, dead letters and
         # cancellation requests twice and count them twice. On an unknown outcome
         # (``WriteOutcomeUnknownError``) the batch fails: applied, its entries are
         # acknowledged; not applied, they stay pending and are delivered again.
-        atomic_write(self.redis, keys.inbox, queue, repeatable=False)
+        atomic_write(
+            self.redis,
+            self.keys.inbox,
+            lambda pipe: pipe.eval(PUBLISH_LUA, PUBLISH_KEYS, *arguments),
+            repeatable=False,
+        )
 
     def counters(self) -> dict[str, int]:
         raw = self.redis.hgetall(self.keys.stats)

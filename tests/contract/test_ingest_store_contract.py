@@ -125,6 +125,48 @@ def test_an_order_record_is_written_once_and_never_overwritten(store: IngestStor
     assert store.order_skus(["o1", "o2"]) == {"o1": ["A"]}  # a rejected order has nothing to pay
 
 
+def test_one_publication_of_everything_at_once_writes_each_part_whole(store: IngestStore) -> None:
+    # every part of a publication together, each several times, with more records and
+    # acknowledged entries than the Redis store's script writes in one command (chunks
+    # of 2,000 records and of 4,000 ids): the records recorded before stand at a chunk's
+    # last and next position and keep their first value
+    entry_ids = store.enqueue([b"x"] * 4_500)
+    assert len(store.read("c1", 5_000, pending=False)) == 4_500
+    before = RecordedOrder((("OLD", 1, "reserved", ""),), True)
+    store.publish(publication(order_index={"o1999": before, "o2000": before}))
+    records = {f"o{n}": RecordedOrder(((f"S{n}", n % 3 + 1, "reserved", ""),), True) for n in range(4_100)}
+    letters = [
+        Unreadable("mini", "message.order_id is missing", '{"type": "order"}', ""),
+        Unreadable("mini", "message.sku is missing", '{"order_id": "o9"}', "o9"),
+    ]
+    requests = [
+        CancellationRequest("mini", "o1", ("A", "B"), "insufficient", "5 units asked, 3 available"),
+        CancellationRequest("mini", "o2", ("X",), "unknown_sku", "sku 'X' is not in the catalogue"),
+    ]
+    orders = [OrderDecision("mini", "o1", True, "", "", (reserved("A", 2),), False)]
+    notices = [NoticeDecision("cancel", "o0", False, "unknown_order", ())]
+    store.publish(
+        Publication(
+            orders,
+            notices,
+            letters,
+            records,
+            {"orders": 1, "dead": 2, "cancel_requests": 2},
+            entry_ids,
+            requests,
+        )
+    )
+    assert store.published() == [
+        ["order", "o1", "1", "", "", "0", "A:2:reserved"],
+        ["cancel", "o0", "0", "unknown_order"],
+    ]
+    assert store.dead_letters() == [DeadLetter(u.reason, u.raw, u.order_id) for u in letters]
+    assert store.cancellation_requests() == requests
+    assert store.counters() == {"orders": 1, "dead": 2, "cancel_requests": 2}
+    assert store.recorded_orders(list(records)) == records | {"o1999": before, "o2000": before}
+    assert store.pending() == 0
+
+
 def test_a_lookup_of_thousands_of_ids_finds_each_recorded_one_wherever_it_stands(store: IngestStore) -> None:
     # more ids than one HMGET takes in the store's script (chunks of 4,000): the records
     # stand at the first and last position of a chunk and at the end

@@ -27,3 +27,10 @@ def test_an_order_reads_back_as_it_was_written_in_plain_json(recorded: RecordedO
 
 def test_the_older_comma_form_reads_as_accepted_with_unknown_quantities() -> None:
     assert decode_order("A,B") == RecordedOrder((("A", 0, "", ""), ("B", 0, "", "")), True)
+
+
+@given(orders)
+def test_an_order_is_stored_as_the_compact_text_json_dumps_gives(recorded: RecordedOrder) -> None:
+    as_json = {"lines": recorded.lines, "accepted": recorded.accepted}
+    as_json |= {"reason": recorded.reason, "failed_sku": recorded.failed_sku}
+    assert encode_order(recorded) == json.dumps(as_json, ensure_ascii=False, separators=(",", ":"))

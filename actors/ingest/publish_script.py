@@ -1,0 +1,123 @@
+"""A batch's publication as one script call: the cancellation requests, the order index
+records, the decisions entry, the dead letters, the counters and the acknowledgement of
+the inbox entries, from a few arguments (``PUBLISH_LUA``, ``publish_arguments``).
+
+Before, the publication was a transaction of its commands whose order index script
+called ``HSETNX`` once per order: a thousand calls from Lua per batch, each costing Redis
+more to dispatch than its write. Now one script call takes the records and the entry ids
+as flat lists and writes the index with one ``HMGET`` and one ``HSET`` per 2,000 records
+(``actors.ingest.order_index``); Redis has the same keys and values as before.
+
+Crash and retry. A script runs whole before any other command, and Redis propagates its
+writes to the append-only file and to replicas as one ``MULTI``/``EXEC``: a crash leaves
+all of it or none of it, so the inbox entries it acknowledges stay pending until it is
+applied. It is sent inside ``actors.infra.atomic_write`` (every key shares the channel's
+hash tag: one slot on a Redis Cluster, then ``WAIT`` for a replica), never again after an
+unknown outcome (it would publish twice). A command that fails as the script runs (a key
+of the wrong type: a defect) stops it there; the writes before it stay, as a command
+failing inside ``MULTI`` left the others applied.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+
+from actors.infra.keys import ChannelKeys
+from actors.ingest.order_index import RECORD_ORDERS_LUA, IndexWrite, index_write
+from policies.orders import RecordedOrder
+
+#: KEYS: inbox, decisions, dead letters, cancellation requests, counters, the index window,
+#: the list of windows. ARGV: consumer group, stream length bound, the decisions entry's
+#: text ('' for none), the window's expiry, the writer's clock, then how many counters,
+#: dead letters, cancellation requests and index records follow, then those (a counter:
+#: name, increment; a dead letter or a cancellation request: its field-value pairs, 3 and
+#: 5 of them; a record: order id, record) and last the inbox entry ids to acknowledge.
+#: Written in the order the transaction before wrote them.
+PUBLISH_LUA = (
+    RECORD_ORDERS_LUA
+    + """
+local group, maxlen = ARGV[1], ARGV[2]
+local counters, letters = tonumber(ARGV[6]), tonumber(ARGV[7])
+local cancels, records = tonumber(ARGV[8]), tonumber(ARGV[9])
+local at = 10
+for _ = 1, cancels do
+  redis.call('XADD', KEYS[4], 'MAXLEN', '~', maxlen, '*', unpack(ARGV, at, at + 9))
+  at = at + 10
+end
+local letters_at = at
+at = at + 6 * letters
+local counters_at = at
+at = at + 2 * counters
+if records > 0 then
+  record_orders(KEYS[6], KEYS[7], ARGV[4], ARGV[5], at, at + 2 * records - 1)
+  at = at + 2 * records
+end
+if ARGV[3] ~= '' then
+  redis.call('XADD', KEYS[2], 'MAXLEN', '~', maxlen, '*', 'decisions', ARGV[3])
+end
+for i = letters_at, letters_at + 6 * letters - 1, 6 do
+  redis.call('XADD', KEYS[3], 'MAXLEN', '~', maxlen, '*', unpack(ARGV, i, i + 5))
+end
+for i = counters_at, counters_at + 2 * counters - 1, 2 do
+  redis.call('HINCRBY', KEYS[5], ARGV[i], ARGV[i + 1])
+end
+while at <= #ARGV do
+  local e = math.min(at + 3999, #ARGV)
+  redis.call('XACK', KEYS[1], group, unpack(ARGV, at, e))
+  at = e + 1
+end
+return 0
+"""
+)
+
+#: the number of KEYS of ``PUBLISH_LUA``
+PUBLISH_KEYS = 7
+
+
+def publish_arguments(
+    keys: ChannelKeys,
+    group: str,
+    stream_maxlen: int,
+    decisions: str,
+    *,
+    counts: Mapping[str, int],
+    dead_letters: Sequence[Mapping[str, str]],
+    cancellations: Sequence[Mapping[str, str]],
+    order_index: Mapping[str, RecordedOrder],
+    acknowledged: Sequence[str],
+    now: float,
+    retention_seconds: float,
+) -> list[str | int]:
+    """The keys and arguments of ``PUBLISH_LUA`` (after its ``numkeys``): ``decisions``
+    is the decisions entry's text ('' for none), dead letters and cancellation requests
+    are their stream fields."""
+    index: IndexWrite = index_write(keys, order_index, now, retention_seconds)
+    arguments: list[str | int] = [
+        keys.inbox,
+        keys.decisions,
+        keys.dead,
+        keys.cancellations,
+        keys.stats,
+        index.window,
+        index.windows,
+        group,
+        stream_maxlen,
+        decisions,
+        index.expires_at,
+        index.now,
+        len(counts),
+        len(dead_letters),
+        len(cancellations),
+        len(order_index),
+    ]
+    arguments += _pairs(cancellations)
+    arguments += _pairs(dead_letters)
+    for name, value in counts.items():
+        arguments += (name, value)
+    arguments += index.fields
+    arguments += acknowledged
+    return arguments
+
+
+def _pairs(entries: Iterable[Mapping[str, str]]) -> list[str]:
+    return [part for fields in entries for pair in fields.items() for part in pair]
