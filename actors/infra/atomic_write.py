@@ -211,14 +211,17 @@ def packed_transaction(connection: redis.Connection, commands: Sequence[Command]
     transaction = [("MULTI",), *commands, ("EXEC",)]
     if isinstance(connection._command_packer, HiredisRespSerializer):
         try:
-            return [_hiredis_packed(args) for args in transaction]
+            return [hiredis_packed(args) for args in transaction]
         except TypeError:
             pass
     packed: list[bytes] = connection.pack_commands(transaction)  # type: ignore[no-untyped-call]  # redis-py leaves it unannotated
     return packed
 
 
-def _hiredis_packed(args: Command) -> bytes:
+def hiredis_packed(args: Command) -> bytes:
+    """One command in Redis' protocol, packed by hiredis whole (a dependency:
+    ``redis[hiredis]``): the bytes redis-py's hiredis packer sends, without its pass over
+    every argument first. ``TypeError`` for a command name redis-py would split first."""
     if not isinstance(args[0], str) or " " in args[0]:
         raise TypeError("a command name redis-py splits first")
     packed: bytes = hiredis.pack_command(args)

@@ -51,10 +51,10 @@ import time
 import weakref
 from collections.abc import Callable, Mapping, Sequence
 
-import hiredis
 import redis
 from redis.cluster import RedisCluster
 
+from actors.infra.atomic_write import hiredis_packed
 from actors.infra.codec import (
     decode_ledger,
     decode_record,
@@ -424,6 +424,5 @@ def send_script(conn: redis.Connection, command: str, script: str, keys: list[st
     argument first (a commit carries two per line); ``tests/unit/test_commit_packing.py``
     holds the two equal. Nothing is sent if packing fails; a failed send is the caller's
     unknown outcome, as before."""
-    # hiredis's stub types the tuple as one item long (it takes any length)
-    packed = hiredis.pack_command((command, script, len(keys), *keys, *args))  # type: ignore[arg-type]
+    packed = hiredis_packed((command, script, len(keys), *keys, *args))
     conn.send_packed_command([packed])  # type: ignore[no-untyped-call]  # redis-py leaves it unannotated
