@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 import uuid
@@ -163,3 +164,24 @@ def running(pid: int) -> bool:
     except OSError:
         return False
     return state != "Z"
+
+
+def read_http_answer(sock: socket.socket, timeout: float | None = None) -> tuple[int, dict[str, str], bytes]:
+    """The first HTTP answer on a raw ``sock`` (waiting at most ``timeout`` seconds a
+    read, when given): its status, headers and body (by Content-Length)."""
+    if timeout is not None:
+        sock.settimeout(timeout)
+    data = b""
+    while b"\r\n\r\n" not in data:
+        part = sock.recv(65536)
+        assert part, f"closed before an answer: {data!r}"
+        data += part
+    head, _, body = data.partition(b"\r\n\r\n")
+    status_line, *lines = head.decode("latin-1").split("\r\n")
+    headers = {k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in lines)}
+    length = int(headers.get("content-length", "0"))
+    while len(body) < length:
+        part = sock.recv(65536)
+        assert part, "closed inside the body"
+        body += part
+    return int(status_line.split()[1]), headers, body[:length]

@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 import requests
 
 from tests.e2e.conftest import TOKENS, Service
+from tests.support import read_http_answer
 
 DEADLINE = 3.0  # seconds a health check or a GET may take while others hold connections
 
@@ -29,26 +30,6 @@ def send_head(sock: socket.socket, service: Service, head: str, headers: dict[st
     host = urlsplit(service.url).netloc
     lines = [head, f"Host: {host}", *(f"{k}: {v}" for k, v in headers.items()), "", ""]
     sock.sendall("\r\n".join(lines).encode())
-
-
-def read_answer(sock: socket.socket, timeout: float) -> tuple[int, dict[str, str], bytes]:
-    """Status, headers and (Content-Length) body of the answer on ``sock``."""
-    sock.settimeout(timeout)
-    data = b""
-    while b"\r\n\r\n" not in data:
-        part = sock.recv(65536)
-        assert part, f"connection closed before an answer: {data!r}"
-        data += part
-    head, _, body = data.partition(b"\r\n\r\n")
-    status_line, *header_lines = head.decode("latin-1").split("\r\n")
-    headers = {k.strip().lower(): v.strip() for k, _, v in (h.partition(":") for h in header_lines)}
-    length = int(headers.get("content-length", "0"))
-    while len(body) < length:
-        part = sock.recv(65536)
-        if not part:
-            break
-        body += part
-    return int(status_line.split()[1]), headers, body[:length]
 
 
 @contextmanager
@@ -91,7 +72,7 @@ def test_held_connections_never_stall_health_or_another_clients_get(service: Ser
             sockets.append(sock)
             streams.append(sock)
             send_head(sock, service, "GET /v1/alerts/stream HTTP/1.1", bearer("viewer"))
-        statuses = [read_answer(sock, timeout=15)[0] for sock in streams]
+        statuses = [read_http_answer(sock, timeout=15)[0] for sock in streams]
         assert set(statuses) <= {200, 429}
         assert statuses.count(200) <= 5  # the per-client cap
         assert 429 in statuses
@@ -110,7 +91,7 @@ def test_an_oversize_chunked_body_without_a_token_is_refused_before_it_is_read(s
         headers = {"Content-Type": "application/json", "Transfer-Encoding": "chunked"}
         send_head(sock, service, "POST /v1/orders HTTP/1.1", headers)
         sock.sendall(b"1\r\n{\r\n")  # the rest of the body never comes, yet the answer does
-        status, _, body = read_answer(sock, timeout=10)
+        status, _, body = read_http_answer(sock, timeout=10)
     assert (status, json.loads(body)["code"]) == (401, "unauthorized")
 
 
@@ -128,7 +109,7 @@ def test_a_chunked_body_over_the_limit_is_refused_with_413(service: Service) -> 
             sock.sendall(b"0\r\n\r\n")
         except OSError:
             pass  # the service answered and stopped reading: the answer is what counts
-        status, _, body = read_answer(sock, timeout=15)
+        status, _, body = read_http_answer(sock, timeout=15)
     assert (status, json.loads(body)["code"]) == (413, "payload_too_large")
 
 
@@ -185,7 +166,7 @@ def test_a_body_that_does_not_arrive_in_time_is_answered_408(service: Service) -
         headers = {**bearer("ingest"), "Content-Type": "application/json", "Content-Length": "1000"}
         send_head(sock, service, "POST /v1/orders HTTP/1.1", headers)
         sock.sendall(b"{")
-        status, _, body = read_answer(sock, timeout=30)  # the default body timeout is 10 s
+        status, _, body = read_http_answer(sock, timeout=30)  # the default body timeout is 10 s
     assert (status, json.loads(body)["code"]) == (408, "request_timeout")
 
 

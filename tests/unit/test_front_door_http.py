@@ -17,6 +17,7 @@ from starlette.types import Receive, Scope, Send
 
 from serve_app.auth import TokenBook
 from serve_app.guards import FrontDoor, FrontDoorArgs
+from tests.support import read_http_answer
 
 MAX_BODY_BYTES = 1000
 BODY_TIMEOUT = 30.0  # far beyond ANSWER_WITHIN: an answer in time did not wait for the body
@@ -111,23 +112,6 @@ def request(port: int, head: str, headers: dict[str, str], body: bytes = b"") ->
     return sock
 
 
-def answer(sock: socket.socket) -> tuple[int, dict[str, str], bytes]:
-    """The first answer on ``sock``: its status, headers and body (by Content-Length)."""
-    data = b""
-    while b"\r\n\r\n" not in data:
-        part = sock.recv(65536)
-        assert part, f"closed before an answer: {data!r}"
-        data += part
-    head, _, body = data.partition(b"\r\n\r\n")
-    status_line, *lines = head.decode("latin-1").split("\r\n")
-    headers = {k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in lines)}
-    while len(body) < int(headers.get("content-length", "0")):
-        part = sock.recv(65536)
-        assert part, "closed inside the body"
-        body += part
-    return int(status_line.split()[1]), headers, body
-
-
 @pytest.mark.parametrize("expect", [{}, {"Expect": "100-continue"}])
 def test_a_content_length_over_the_limit_is_413_at_once_and_never_asked_for(
     running: Running, expect: dict[str, str]
@@ -135,7 +119,7 @@ def test_a_content_length_over_the_limit_is_413_at_once_and_never_asked_for(
     headers = {"Content-Type": "application/json", "Content-Length": str(MAX_BODY_BYTES + 1), **expect}
     started = time.monotonic()
     with request(running.port, "POST /v1/orders HTTP/1.1", headers) as sock:
-        status, _, body = answer(sock)  # the first answer: not "100 Continue"
+        status, _, body = read_http_answer(sock)  # the first answer: not "100 Continue"
     assert time.monotonic() - started < ANSWER_WITHIN
     assert (status, json.loads(body)["code"]) == (413, "payload_too_large")
     assert f"{MAX_BODY_BYTES + 1} bytes (Content-Length)" in json.loads(body)["message"]
@@ -152,7 +136,7 @@ def test_a_body_it_cannot_read_is_415_naming_the_type_or_encoding(
     running: Running, headers: dict[str, str], named: str
 ) -> None:
     with request(running.port, "POST /v1/orders HTTP/1.1", {**headers, "Content-Length": "2"}, b"{}") as sock:
-        status, _, body = answer(sock)
+        status, _, body = read_http_answer(sock)
     assert (status, json.loads(body)["code"]) == (415, "unsupported_media_type")
     assert named in json.loads(body)["message"]
 
@@ -162,13 +146,13 @@ def test_orders_are_taken_while_reads_fill_their_budget(running: Running) -> Non
     try:
         poll_until(lambda: running.backend.waiting == 3, "three reads in flight")
         with request(running.port, "GET /v1/skus HTTP/1.1", {}) as one_more:
-            status, _, body = answer(one_more)
+            status, _, body = read_http_answer(one_more)
         assert (status, json.loads(body)["code"]) == (503, "overloaded")
         order = {"Content-Type": "application/json", "Content-Length": "2"}
         with request(running.port, "POST /v1/orders HTTP/1.1", order, b"{}") as sock:
-            assert answer(sock)[0] == 200
+            assert read_http_answer(sock)[0] == 200
         running.release_reads()
-        assert [answer(sock)[0] for sock in reads] == [200, 200, 200]
+        assert [read_http_answer(sock)[0] for sock in reads] == [200, 200, 200]
     finally:
         for sock in reads:
             sock.close()
@@ -178,12 +162,12 @@ def test_a_client_that_sends_its_whole_oversize_body_still_reads_the_413(running
     oversize = b"x" * (3 * 1024 * 1024)
     headers = {"Content-Type": "application/json", "Content-Length": str(len(oversize))}
     with request(running.port, "POST /v1/orders HTTP/1.1", headers, oversize) as sock:
-        status, _, body = answer(sock)
+        status, _, body = read_http_answer(sock)
     assert (status, json.loads(body)["code"]) == (413, "payload_too_large")
 
 
 def test_a_read_carrying_a_body_is_413_at_once(running: Running) -> None:
     with request(running.port, "GET /v1/skus HTTP/1.1", {"Content-Length": "1000000"}) as sock:
-        status, _, body = answer(sock)
+        status, _, body = read_http_answer(sock)
     assert (status, json.loads(body)["code"]) == (413, "payload_too_large")
     assert running.backend.waiting == 0
