@@ -29,23 +29,25 @@ from policies.orders import RecordedOrder
 #: KEYS: inbox, decisions, dead letters, cancellation requests, counters, the index window,
 #: the list of windows. ARGV: consumer group, stream length bound, the decisions entry's
 #: text ('' for none), the window's expiry, the writer's clock, then how many counters,
-#: dead letters, cancellation requests and index records follow, then those (a counter:
-#: name, increment; a dead letter or a cancellation request: its field-value pairs, 3 and
-#: 5 of them; a record: order id, record) and last the inbox entry ids to acknowledge.
-#: Written in the order the transaction before wrote them.
+#: dead letters, cancellation requests and index records follow, how many values (field
+#: and value) a dead letter and a cancellation request each have, then those (a counter:
+#: name, increment; a dead letter or a cancellation request: its field-value pairs; a
+#: record: order id, record) and last the inbox entry ids to acknowledge. Written in the
+#: order the transaction before wrote them.
 PUBLISH_LUA = (
     RECORD_ORDERS_LUA
     + """
 local group, maxlen = ARGV[1], ARGV[2]
 local counters, letters = tonumber(ARGV[6]), tonumber(ARGV[7])
 local cancels, records = tonumber(ARGV[8]), tonumber(ARGV[9])
-local at = 10
+local letter_width, cancel_width = tonumber(ARGV[10]), tonumber(ARGV[11])
+local at = 12
 for _ = 1, cancels do
-  redis.call('XADD', KEYS[4], 'MAXLEN', '~', maxlen, '*', unpack(ARGV, at, at + 9))
-  at = at + 10
+  redis.call('XADD', KEYS[4], 'MAXLEN', '~', maxlen, '*', unpack(ARGV, at, at + cancel_width - 1))
+  at = at + cancel_width
 end
 local letters_at = at
-at = at + 6 * letters
+at = at + letter_width * letters
 local counters_at = at
 at = at + 2 * counters
 if records > 0 then
@@ -55,8 +57,9 @@ end
 if ARGV[3] ~= '' then
   redis.call('XADD', KEYS[2], 'MAXLEN', '~', maxlen, '*', 'decisions', ARGV[3])
 end
-for i = letters_at, letters_at + 6 * letters - 1, 6 do
-  redis.call('XADD', KEYS[3], 'MAXLEN', '~', maxlen, '*', unpack(ARGV, i, i + 5))
+for n = 0, letters - 1 do
+  local i = letters_at + n * letter_width
+  redis.call('XADD', KEYS[3], 'MAXLEN', '~', maxlen, '*', unpack(ARGV, i, i + letter_width - 1))
 end
 for i = counters_at, counters_at + 2 * counters - 1, 2 do
   redis.call('HINCRBY', KEYS[5], ARGV[i], ARGV[i + 1])
@@ -109,6 +112,8 @@ def publish_arguments(
         len(dead_letters),
         len(cancellations),
         len(order_index),
+        _width(dead_letters),
+        _width(cancellations),
     ]
     arguments += _pairs(cancellations)
     arguments += _pairs(dead_letters)
@@ -117,6 +122,15 @@ def publish_arguments(
     arguments += index.fields
     arguments += acknowledged
     return arguments
+
+
+def _width(entries: Sequence[Mapping[str, str]]) -> int:
+    """How many values (field and value) each of ``entries`` has: the script steps by it,
+    so entries of one kind must all have the same fields."""
+    widths = {2 * len(fields) for fields in entries}
+    if len(widths) > 1:
+        raise ValueError(f"stream entries of one kind with different fields: {sorted(widths)} values")
+    return widths.pop() if widths else 0
 
 
 def _pairs(entries: Iterable[Mapping[str, str]]) -> list[str]:
