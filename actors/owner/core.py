@@ -178,14 +178,14 @@ class SkuOwner:
         written = outcome.records
         schedule, remember = expiries.add, recent.append
         for (sku, line_field, record), encoded in zip(written, encode_records(written), strict=True):
-            status = record[0]
+            status = record.status
             lines = records.get(sku)
             if lines is None:
                 lines = records[sku] = {}
             previous = lines.get(line_field)
-            if previous is not None and previous[0] == RESERVED and status != RESERVED:
+            if previous is not None and previous.status == RESERVED and status != RESERVED:
                 batch.closed.setdefault(sku, []).append(line_field)
-                expiries.forget(sku, line_field, previous[4])
+                expiries.forget(sku, line_field, previous.expires_at)
             lines[line_field] = record
             remember((sequence, stored_at, sku, line_field, record))
             pairs = batch_records.get(sku)
@@ -193,7 +193,7 @@ class SkuOwner:
                 pairs = batch_records[sku] = []
             pairs += (line_field, encoded)
             if status == RESERVED:
-                schedule(sku, line_field, record[4])
+                schedule(sku, line_field, record.expires_at)
         for sku, channel in outcome.oversold:
             self._count_oversold(batch, sku, channel)
         return outcome.decisions, batch
