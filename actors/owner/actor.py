@@ -4,9 +4,9 @@ A threaded actor: each write (``apply``) waits on the owner's ``GroupCommitter``
 one of ``WRITE_THREADS`` threads, so Ray delivers more calls meanwhile, which is what
 fills the next group commit. Reads and health checks run in their own concurrency group,
 on their own threads, so a stock query never waits behind a batch of writes; they read
-only committed state. Threads, not asyncio: an asyncio actor cost about 4 us more CPU
-per decided line at 500-line calls (its event loop, the future's hand-off back to it),
-measured with one ingest feeding two owners (docs/benchmarks.md).
+only committed state. Threads, not asyncio: an asyncio actor cost 1.3-2.8 us more CPU
+per decided line at ~500-line calls (its event loop, the future's hand-off back to it),
+measured with one ingest feeding two owners, alternated 3 times (docs/benchmarks.md).
 
 This module is the composition root of an owner's process: it builds the Redis store
 and the forecaster lookup (``actors.infra.directory``) and passes them to the plain
