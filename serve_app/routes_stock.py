@@ -297,7 +297,8 @@ async def platform_webhook(
     )
 
 
-@router.post("/orders/{channel}/{order_id}/{action}", response_model=NoticeOut, tags=["orders"])
+# ``:path``: an order id may hold "/" (sent as %2F, which the server decodes before routing)
+@router.post("/orders/{channel}/{order_id:path}/{action}", response_model=NoticeOut, tags=["orders"])
 def confirm_or_cancel(
     channel: Ident,
     order_id: Ident,
@@ -320,7 +321,8 @@ def confirm_or_cancel(
     )
 
 
-@router.get("/orders/{channel}/{order_id}", response_model=OrderLines, tags=["orders"])
+# ``:path``: as above, so an order whose id holds "/" can be looked up
+@router.get("/orders/{channel}/{order_id:path}", response_model=OrderLines, tags=["orders"])
 def get_order(
     channel: Ident, order_id: Ident, b: BackendDep, _: Annotated[Principal, Depends(require("viewer"))]
 ) -> OrderLines:

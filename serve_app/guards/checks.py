@@ -21,7 +21,7 @@ EVENT_ID = re.compile(r"[0-9]{1,15}-[0-9]{1,15}")
 HISTORY_CURSOR = r"^(-|[0-9]{1,15}(-[0-9]{1,15})?)$"
 #: the routes that take orders (``POST``): a batch, a platform's webhook batch, an
 #: order's paid / cancelled notice
-ORDER_ROUTES = re.compile(r"/v1/orders|/v1/channels/[^/]+/orders|/v1/orders/[^/]+/[^/]+/[^/]+")
+ORDER_ROUTES = re.compile(r"/v1/orders|/v1/channels/[^/]+/orders|/v1/orders/[^/]+/.+/[^/]+")
 #: a platform's signed webhook batch (``POST``): its body is the platform's own bytes
 WEBHOOK_ROUTE = re.compile(r"/v1/channels/[^/]+/orders")
 MIB = 1024 * 1024

@@ -156,6 +156,17 @@ def test_orders_batch_confirm_cancel_and_lookup(service: Service) -> None:
     assert wrong_channel.status_code == 403
 
 
+def test_an_order_whose_id_holds_a_slash_is_looked_up_and_confirmed(service: Service) -> None:
+    # ids may hold "/"; sent as %2F, the server decodes it before routing
+    sku = service.new_sku(3, name="测试款")
+    placed = service.post("/v1/orders", {"orders": [order(sku, "a/b", 1)]}, role="ingest").json()
+    assert placed["decisions"][0]["accepted"]
+    assert service.post("/v1/orders/douyin/a%2Fb/confirm", role="ingest").json()["accepted"]
+    lines = service.get("/v1/orders/douyin/a%2Fb").json()["lines"]
+    assert [(line["sku"], line["status"]) for line in lines] == [(sku, "sold")]
+    assert service.get("/v1/orders/douyin/a%2Fc").status_code == 404  # unknown, not 405
+
+
 def test_platform_webhook_needs_a_valid_signature(service: Service) -> None:
     sku = service.new_sku(10, name="测试款")
     data = {
