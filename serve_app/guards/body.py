@@ -1,10 +1,10 @@
-"""A request's body at the front door: what its headers alone earn (413
-``payload_too_large`` for any body on a request that is not state-changing or a declared
-length over the limit, 415 ``unsupported_media_type`` for a compressed or non-JSON
-body), then a state-changing request's body the body read whole within its limits (413
-as it grows past the limit, 408 ``request_timeout`` past the deadline, 503 ``overloaded``
-when its bytes would go past the budget of bodies held at once) and handed to the route
-as if never read."""
+"""A request's body at the front door: what its headers alone earn (400
+``body_not_allowed`` for any body on a request that is not state-changing, 413
+``payload_too_large`` for a declared length over the limit, 415
+``unsupported_media_type`` for a compressed or non-JSON body), then a state-changing
+request's body read whole within its limits (413 as it grows past the limit, 408
+``request_timeout`` past the deadline, 503 ``overloaded`` when its bytes would go past
+the budget of bodies held at once) and handed to the route as if never read."""
 
 from __future__ import annotations
 
@@ -17,6 +17,8 @@ from serve_app.guards.budget import Holding
 from serve_app.guards.checks import STATE_CHANGING, Refusal, is_json
 
 UNSUPPORTED = "unsupported_media_type"
+#: a body on a request whose route takes none (a malformed request, whatever its size)
+BODY_NOT_ALLOWED = "body_not_allowed"
 RETRY = ((b"retry-after", b"1"),)
 ACCEPTED_ENCODING = "identity"
 
@@ -44,7 +46,7 @@ def header_refusal(
     has_body = "transfer-encoding" in headers or (length is not None and length > 0)
     if method not in STATE_CHANGING:
         if has_body:
-            return Refusal(413, "payload_too_large", f"a {method} request takes no body")
+            return Refusal(400, BODY_NOT_ALLOWED, f"a {method} request takes no body")
         return None
     encoding = headers.get("content-encoding")
     if encoding is not None and encoding.strip().lower() != ACCEPTED_ENCODING:

@@ -44,7 +44,7 @@ def test_each_role_is_refused_what_it_may_not_do(
 ) -> None:
     body: dict[str, Any] | None = (
         None if method == "get" else {}
-    )  # a GET with a body is refused (413) before roles
+    )  # a GET with a body is refused (400) before roles
     response = requests.request(
         method, service.url + path, json=body, timeout=30, headers=service.headers(role)
     )
