@@ -1,7 +1,9 @@
 """StockClient: start the SKU owners, route operations to them, batch single calls.
 
 Routing is ``owner_of(sku, shard_count)``, so any process computes the same owner.
-Bulk calls (``submit``) split a batch by owner and send one Ray call per owner.
+Bulk calls (``submit``) split a batch by owner and send one Ray call per owner, or a
+few when its share is larger than a call carries (``MAX_CALL_OPS``, split by SKU: an
+operation never overtakes an earlier one of its SKU).
 Single calls (``reserve``, ``submit_one``) from many threads or coroutines are gathered
 for up to ``batch_window`` seconds (or ``max_batch`` operations) by a batcher thread
 and sent as one call per owner: a Ray call costs ~0.5 ms, a decision microseconds.
@@ -37,6 +39,12 @@ log = structlog.get_logger(__name__)
 
 #: SKUs whose owner a client remembers (then it starts afresh): a catalogue's worth
 _OWNER_CACHE_SIZE = 100_000
+#: the most operations in one call to an owner. Ray passes a call's argument and its result
+#: inline up to 100 KB (``max_direct_call_object_size``) and through its object store above
+#: that, which cost 2-3 us more CPU per order at 2,000-operation calls (their decisions
+#: were 108 KB); 1,200 single-line orders' operations and decisions are 56 and 65 KB
+#: (docs/benchmarks.md, "Session 8")
+MAX_CALL_OPS = 1200
 
 
 def start_owners(config: StoreConfig, *, tick_seconds: float = 0.25, detached: bool = False) -> list[Any]:
@@ -54,6 +62,22 @@ def start_owners(config: StoreConfig, *, tick_seconds: float = 0.25, detached: b
     ]
     ray.get([owner.health.remote() for owner in owners])
     return owners
+
+
+def call_parts(ops: Sequence[Operation], positions: list[int]) -> list[list[int]]:
+    """One owner's share of a batch (``positions`` in ``ops``) as the calls it travels in:
+    one call up to ``MAX_CALL_OPS`` operations, else parts split by SKU. The calls run
+    concurrently, so only the operations of one SKU keep their order, which is the order
+    an owner promises (each SKU's ledger is its own); an operation never overtakes an
+    earlier one of its SKU."""
+    if len(positions) <= MAX_CALL_OPS:
+        return [positions]
+    count = -(-len(positions) // MAX_CALL_OPS)
+    parts: list[list[int]] = [[] for _ in range(count)]
+    for position in positions:
+        sku = ops[position].sku
+        parts[hash(sku) % count if isinstance(sku, str) else 0].append(position)
+    return [part for part in parts if part]
 
 
 def apply_on(owner: Any, ops: Sequence[Operation]) -> Any:
@@ -113,8 +137,9 @@ class StockClient:
         for position, op in enumerate(ops):
             by_owner[self.owner_index(op.sku)].append(position)
         return [
-            (positions, apply_on(self.owners[index], [ops[p] for p in positions]))
+            (part, apply_on(self.owners[index], [ops[p] for p in part]))
             for index, positions in by_owner.items()
+            for part in call_parts(ops, positions)
         ]
 
     @staticmethod

@@ -15,10 +15,10 @@ from actors.infra.codec import decode_record, encode_record
 from actors.infra.directory import owner_name
 from actors.infra.redis_server import RedisServer
 from actors.infra.settings import RAY_NAMESPACE, StoreConfig
-from actors.owner.client import StockClient, apply_on
+from actors.owner.client import MAX_CALL_OPS, StockClient, apply_on, call_parts
 from actors.owner.reads import read_line_records, read_skus
 from policies.ledger import Decision, LineStatus, Reason, SkuSettings
-from policies.operations import DefineSku, Reserve
+from policies.operations import Confirm, DefineSku, Reserve
 from tests.support import fresh_namespace, wait_for
 
 pytestmark = pytest.mark.usefixtures("ray_cluster")
@@ -193,3 +193,24 @@ def test_owners_are_named_per_namespace_and_found_again(redis_server: RedisServe
         second.close()
         for owner in first.owners:
             ray.kill(owner, no_restart=True)
+
+
+def test_a_batch_over_one_call_keeps_each_skus_order(client: StockClient) -> None:
+    # more operations for the one owner than a call carries (``MAX_CALL_OPS``): the batch
+    # travels in several concurrent calls, and every payment still finds its reservation
+    skus = [f"S{n}" for n in range(40)]  # over several parts, whatever the hash seed
+    client.submit([DefineSku(SkuSettings(sku), 1000) for sku in skus])
+    reserves = [Reserve("douyin", f"o{n}", skus[n % 40], 1, 1_764_000_000.0) for n in range(MAX_CALL_OPS)]
+    confirms = [Confirm("douyin", op.order_id, op.sku) for op in reserves]
+    ops = [op for pair in zip(reserves, confirms, strict=True) for op in pair]
+    assert len(call_parts(ops, list(range(len(ops))))) > 1
+
+    decisions = client.submit(ops)
+
+    assert [(d.op, d.sku, d.key) for d in decisions] == [
+        (op.name, op.sku, f"douyin/{op.order_id}") for op in ops
+    ]
+    assert all(d.accepted for d in decisions), {d.reason for d in decisions if not d.accepted}
+    assert {d.status for d in decisions[1::2]} == {LineStatus.SOLD}
+    sold = {sku: ledger.sold for sku, ledger in client.ledgers(skus).items()}
+    assert sold == {sku: sum(op.sku == sku for op in reserves) for sku in skus}
