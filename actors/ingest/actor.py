@@ -80,6 +80,11 @@ class ChannelIngestService:
     def stats(self) -> dict[str, int]:
         return self.ingest.stats()
 
+    def cpu_seconds(self) -> float:
+        """The CPU seconds this actor's process has used (every thread: reading, parsing,
+        deciding, publishing, Ray's own), as the owners' ``health`` reports theirs."""
+        return time.process_time()
+
     def stop(self) -> None:
         self._stop.set()
         self._loop.join(timeout=10)

@@ -24,8 +24,9 @@ keeps a durable record of each decision, durably committed before it counts:
 
 CPU per order is the whole machine's busy CPU time during the run (``/proc/stat``:
 every process, Redis included) divided by the orders, with Redis' own share beside it
-(``INFO cpu``); a quiet machine is assumed (with ``REDIS_URL`` or a joined cluster, other
-processes' CPU counts too).
+(``INFO cpu``), and for flashstock its ingest actors' and SKU owners' shares (each
+actor's own process CPU); a quiet machine is assumed (with ``REDIS_URL`` or a joined
+cluster, other processes' CPU counts too).
 
 Latency is what each pattern's caller waits for its decision once its order is taken
 up: per ingest batch for flashstock (one read -> decide -> durable -> published cycle
@@ -160,8 +161,15 @@ def run_flashstock(redis_url: str, workload: Workload, shards: int) -> Outcome:
         keys = inbox_keys(config)
         inbox_ms = fill_inboxes(raw, keys, workload.draws, time.time())
         cpu = CpuMeter(raw)
-        drained = drain(config, raw, len(workload.draws), on_release=cpu.start)
+        parts = PartsMeter(config, client.owners)
+
+        def release() -> None:
+            parts.start()
+            cpu.start()
+
+        drained = drain(config, raw, len(workload.draws), on_release=release)
         cpu.stop()
+        parts.stop()
         ray.get([actor.stop.remote() for actor in drained.ingest.values()])
         published = published_orders(raw, keys)
         ledgers = client.all_ledgers()
@@ -200,8 +208,41 @@ def run_flashstock(redis_url: str, workload: Workload, shards: int) -> Outcome:
             "inbox_to_decision_ms_p50": quantile(waited, 0.50),
             "inbox_to_decision_ms_p99": quantile(waited, 0.99),
             **cpu.per_order_us(len(workload.draws)),
+            **parts.per_order_us(len(workload.draws)),
         },
     )
+
+
+class PartsMeter:
+    """CPU seconds of flashstock's ingest actors and SKU owners between ``start()`` and
+    ``stop()`` (each reports its own process's), to say where the machine's CPU went."""
+
+    def __init__(self, config: StoreConfig, owners: list[Any]) -> None:
+        self.config = config
+        self.owners = owners
+        self.ingest = self.owned = 0.0
+
+    def _read(self) -> tuple[float, float]:
+        ingest = [
+            ray.get_actor(ingest_name(self.config, channel), namespace=RAY_NAMESPACE).cpu_seconds.remote()
+            for channel in CHANNELS
+        ]
+        owners = [owner.health.remote() for owner in self.owners]
+        return sum(ray.get(ingest)), sum(health["cpu_seconds"] for health in ray.get(owners))
+
+    def start(self) -> None:
+        self._ingest0, self._owners0 = self._read()
+
+    def stop(self) -> None:
+        ingest, owners = self._read()
+        self.ingest, self.owned = ingest - self._ingest0, owners - self._owners0
+
+    def per_order_us(self, orders: int) -> dict[str, float]:
+        """Microseconds of CPU per order in the ingest actors and in the SKU owners."""
+        return {
+            "ingest_cpu_us_per_order": round(self.ingest / orders * 1e6, 1),
+            "owners_cpu_us_per_order": round(self.owned / orders * 1e6, 1),
+        }
 
 
 def _sent_ms(channels: list[str], inbox_ms: list[int], released_ms: int) -> dict[tuple[str, str], int]:
@@ -470,6 +511,14 @@ def _print(results: dict[str, Any]) -> None:
         if "cpu_us_per_order" in c:
             machine_cpu = "n/a" if c["cpu_us_per_order"] is None else f"{c['cpu_us_per_order']:,.1f} us"
             print(f"    {name:<14} {machine_cpu} (Redis {c['redis_cpu_us_per_order']:,.1f} us)")
+    fs = results["contenders"]["flashstock"]
+    if "ingest_cpu_us_per_order" in fs:
+        print(
+            "  flashstock's CPU per order by part: "
+            f"ingest actors {fs['ingest_cpu_us_per_order']:,.1f} us, "
+            f"SKU owners {fs['owners_cpu_us_per_order']:,.1f} us, "
+            f"Redis {fs['redis_cpu_us_per_order']:,.1f} us"
+        )
     bad = [
         name
         for name, c in results["contenders"].items()

@@ -86,6 +86,10 @@ def test_json_result_names_machine_workload_durability_and_each_contender(
         contender = result["contenders"][name]
         assert contender["redis_cpu_us_per_order"] > 0, name
         assert contender["cpu_us_per_order"] > 0, name
+    # where flashstock's went: its ingest actors' and its owners' own processes
+    flashstock = result["contenders"]["flashstock"]
+    assert flashstock["ingest_cpu_us_per_order"] > 0
+    assert flashstock["owners_cpu_us_per_order"] > 0
     same_work = result["contenders"]["same_work_lua"]
     assert same_work["consumer_cpu_us_per_order"] > 0
     assert 0 <= same_work["inbox_to_decision_ms_p50"] <= same_work["inbox_to_decision_ms_p99"]
