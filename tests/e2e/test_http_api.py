@@ -42,9 +42,8 @@ def order(sku: str, order_id: str, quantity: int = 1, channel: str = "douyin") -
 def test_each_role_is_refused_what_it_may_not_do(
     service: Service, method: str, path: str, role: str | None, status: int, code: str
 ) -> None:
-    body: dict[str, Any] | None = (
-        None if method == "get" else {}
-    )  # a GET with a body is refused (400) before roles
+    # a GET with a body is refused (400) before its role is checked
+    body: dict[str, Any] | None = None if method == "get" else {}
     response = requests.request(
         method, service.url + path, json=body, timeout=30, headers=service.headers(role)
     )
