@@ -53,6 +53,11 @@ publish transaction (``actors.ingest.store``):
                                          that flashstock refused: the platform must
                                          cancel them
 - ``{ns:ch:<channel>}:ingest-stats``     hash: counters of the channel's ingest
+- ``{ns:ch:<channel>}:position``         hash: the last inbox entry decided in order
+                                         (``id``) and the consumer group's entries-read
+                                         count there (``read``, '' when unknown): where
+                                         the ingest reads again from after a crash
+                                         (``actors.ingest.store``)
 
 Channel sync and grants (``actors.sync``), tag ``{ns:sync}``: a visibility publish writes
 several channels' hashes with the change stream, a grant step the book, the headroom and
@@ -143,6 +148,7 @@ class ChannelKeys(NamedTuple):
     orders: str  # hash: order id -> its lines (for payments and cancels by order)
     stats: str  # hash: counters
     cancellations: str  # stream: cancellation requests to the platform (compensation)
+    position: str  # hash: the last inbox entry decided in order (``id``) and the group's count
 
     @classmethod
     def of(cls, ns: str, channel: str) -> ChannelKeys:
@@ -154,6 +160,7 @@ class ChannelKeys(NamedTuple):
             f"{tag}:orders",
             f"{tag}:ingest-stats",
             f"{tag}:cancel-requests",
+            f"{tag}:position",
         )
 
 

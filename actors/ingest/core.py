@@ -12,9 +12,12 @@ parks unreadable messages as dead letters with the reason and the raw text, and
 acknowledges the inbox entries.
 
 Crash and retry: delivery is at least once. A crash before that transaction leaves the
-entries pending; they are read again (by this consumer after a restart, or claimed by
-another once idle) and, because every line's decision is idempotent, come back with the
-same decisions and deduct nothing twice. Multi-line orders are all-or-nothing: the
+entries undecided: pending ones are read again (by this consumer after a restart, or
+claimed by another once idle), and new ones read without the pending list (once the
+channel has a saved read position: ``actors.ingest.store``) are read again after the
+group is set back to that position (``rewind``). Because every line's decision is
+idempotent, they come back with the same decisions and deduct nothing twice; the
+position's compare-and-set keeps a batch from being published twice. Multi-line orders are all-or-nothing: the
 reserved lines of an order with a rejected line are released (compensation), also
 idempotently. A message the parser fails on (a defect: it names every problem it knows as
 ``Unreadable``) is dead-lettered with the error, so it cannot fail its batch on every
@@ -35,6 +38,8 @@ from actors.ingest.messages import WebhookRejected, WebhookUndecodable, webhook_
 from actors.ingest.store import (
     GROUP,
     SCAN_START,
+    InboxMoved,
+    InboxRange,
     IngestStore,
     Publication,
     RawMessage,
@@ -153,20 +158,33 @@ class ChannelIngest:
         self.claim_idle_ms = claim_idle_ms
         self.tolerance_seconds = tolerance_seconds
         self.log = log.bind(channel=channel, consumer=self.consumer)
-        self._read_own_pending = True  # after a (re)start, finish what this consumer held
+        #: after a (re)start or a failed batch: finish what this consumer held pending, then
+        #: set the group back to the saved position
+        self._recovering = True
+        #: a position is saved: new entries are read without the pending list
+        self._untracked = False
 
     # ---- the stream -------------------------------------------------------------------
 
     def poll(self, block_ms: int = 100) -> int:
         """Read and process one batch of entries; how many entries were handled."""
-        if self._read_own_pending:
+        if self._recovering:
             entries = self.store.read(self.consumer, self.batch_size, pending=True)
-            if not entries:
-                self._read_own_pending = False
-                return 0
-        else:
-            entries = self.store.read(self.consumer, self.batch_size, pending=False, block_ms=block_ms)
-        return self._process_entries(entries)
+            if entries:
+                return self._process_entries(entries, entries)
+            self._untracked = self.store.rewind()
+            self._recovering = False
+            return 0
+        tracked = not self._untracked
+        entries = self.store.read(
+            self.consumer, self.batch_size, pending=False, block_ms=block_ms, tracked=tracked
+        )
+        if not entries:
+            return 0
+        read_range = InboxRange(entries[0].entry_id, entries[-1].entry_id)
+        handled = self._process_entries(entries, entries if tracked else (), read_range)
+        self._untracked = True  # its publication saved the position
+        return handled
 
     def claim_stale(self) -> int:
         """Take over entries another consumer has held longer than ``claim_idle_ms`` (it
@@ -177,7 +195,7 @@ class ChannelIngest:
             page = self.store.claim(self.consumer, self.claim_idle_ms, start, self.batch_size)
             if page.trimmed:  # trimmed from the stream while pending: nothing left to process
                 self.log.warning("claimed_entries_were_trimmed", count=page.trimmed)
-            handled += self._process_entries(page.entries)
+            handled += self._process_entries(page.entries, page.entries)
             start = page.next_start
             if start == SCAN_START or not page.entries:
                 return handled
@@ -190,14 +208,25 @@ class ChannelIngest:
             self.log.debug("inbox_trimmed", entries=trimmed)
         return trimmed
 
-    def _process_entries(self, entries: Sequence[InboxEntry]) -> int:
+    def _process_entries(
+        self,
+        entries: Sequence[InboxEntry],
+        tracked: Sequence[InboxEntry],
+        read_range: InboxRange | None = None,
+    ) -> int:
+        """Decide ``entries`` and publish their answers, acknowledging the ``tracked``
+        ones (on the pending list) and moving the saved position past ``read_range``."""
         if not entries:
             return 0
+        acknowledged = [entry.entry_id for entry in tracked]
         try:
-            self.process([entry.message for entry in entries], [entry.entry_id for entry in entries])
-        except Exception:
-            # Not acknowledged: the entries stay pending and are read again.
-            self._read_own_pending = True
+            self.process([entry.message for entry in entries], acknowledged, read_range=read_range)
+        except Exception as error:
+            # Not published: pending entries stay pending, and the group goes back to the
+            # saved position; all are read again.
+            self._recovering = True
+            if isinstance(error, InboxMoved):
+                self.log.warning("batch_read_again", reason=str(error), entries=len(entries))
             raise
         return len(entries)
 
@@ -216,14 +245,21 @@ class ChannelIngest:
 
     # ---- the shared path --------------------------------------------------------------
 
-    def process(self, raws: Sequence[RawMessage], entry_ids: Sequence[str] = ()) -> IngestResult:
+    def process(
+        self,
+        raws: Sequence[RawMessage],
+        entry_ids: Sequence[str] = (),
+        *,
+        read_range: InboxRange | None = None,
+    ) -> IngestResult:
         """Parse a batch of platform messages and ``decide`` them; ``entry_ids`` are the
-        inbox entries they came from."""
+        pending inbox entries they came from, ``read_range`` the new entries read after
+        the saved position."""
         try:
             messages = parse_messages(self.channel, self.fmt, raws)
         except Exception:  # a parser defect: only the messages that raise are set aside
             messages = [self._parse_or_park(raw) for raw in raws]
-        return self.decide(messages, entry_ids)
+        return self.decide(messages, entry_ids, read_range=read_range)
 
     def _parse_or_park(self, raw: RawMessage) -> ChannelMessage | Unreadable:
         """``parse_message``, or, when the parser raises (it should name every problem as
@@ -238,12 +274,16 @@ class ChannelIngest:
             return Unreadable(self.channel, reason, message_text(raw))
 
     def decide(
-        self, messages: Sequence[ChannelMessage | Unreadable], entry_ids: Sequence[str] = ()
+        self,
+        messages: Sequence[ChannelMessage | Unreadable],
+        entry_ids: Sequence[str] = (),
+        *,
+        read_range: InboxRange | None = None,
     ) -> IngestResult:
         """Decide parsed messages (durably, through ``submit``) in message order and
-        publish the answers; acknowledge ``entry_ids`` in the same transaction as the
-        publication. The one way orders are decided, whether they came from the inbox, a
-        webhook or the HTTP API.
+        publish the answers; acknowledge ``entry_ids`` and move the saved position past
+        ``read_range`` in the same transaction as the publication. The one way orders are
+        decided, whether they came from the inbox, a webhook or the HTTP API.
 
         Orders stay whole: an order id decided before (or earlier in the batch) that
         comes with other lines is refused as ``order_conflict`` and changes nothing; one
@@ -253,7 +293,7 @@ class ChannelIngest:
         A flash sale's common order (an id not seen before; every line accepted) takes a
         fast path (``decide_accepted_order``) that gives the same answers, records and
         publication as ``reference_decide``."""
-        return self._decide(messages, entry_ids, fast=True)
+        return self._decide(messages, entry_ids, read_range, fast=True)
 
     def reference_decide(
         self, messages: Sequence[ChannelMessage | Unreadable], entry_ids: Sequence[str] = ()
@@ -261,10 +301,15 @@ class ChannelIngest:
         """``decide`` without its fast path: every order goes through
         ``answer_from_record``, ``compensations_for``, ``decide_order``, ``record_order``
         and ``cancellation_request``. The reference the fast path is tested against."""
-        return self._decide(messages, entry_ids, fast=False)
+        return self._decide(messages, entry_ids, None, fast=False)
 
     def _decide(
-        self, messages: Sequence[ChannelMessage | Unreadable], entry_ids: Sequence[str], *, fast: bool
+        self,
+        messages: Sequence[ChannelMessage | Unreadable],
+        entry_ids: Sequence[str],
+        read_range: InboxRange | None,
+        *,
+        fast: bool,
     ) -> IngestResult:
         recorded = self._recorded(messages)
         known_skus = {order_id: r.skus for order_id, r in recorded.items() if r.accepted}
@@ -353,7 +398,7 @@ class ChannelIngest:
                 request = cancellation_request(decision, asked_first=asked_first)
                 if request is not None:
                     cancellations.append(request)
-        self._publish(orders, notices, dead, ignored, entry_ids, index, cancellations)
+        self._publish(orders, notices, dead, ignored, entry_ids, read_range, index, cancellations)
         return IngestResult(orders, notices, dead, ignored)
 
     def _recorded(self, messages: Sequence[object]) -> dict[str, RecordedOrder]:
@@ -372,6 +417,7 @@ class ChannelIngest:
         dead: list[Unreadable],
         ignored: int,
         entry_ids: Sequence[str],
+        read_range: InboxRange | None,
         index: dict[str, RecordedOrder],
         cancellations: list[CancellationRequest],
     ) -> None:
@@ -394,6 +440,7 @@ class ChannelIngest:
                 {k: v for k, v in counts.items() if v},
                 list(entry_ids),
                 cancellations,
+                read_range,
             )
         )
 

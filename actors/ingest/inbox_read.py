@@ -8,8 +8,10 @@ connection pool whose ``XREADGROUP`` callback returns the reply as it came (hire
 nested lists), so the caller's client answers as before. A Redis Cluster client routes
 by its own command parsing: there the reader uses redis-py's parsed reply.
 
-A read changes nothing but the consumer group's pending list (``XREADGROUP``'s own
-effect): on a crash its entries stay pending and are read again with ``pending=True``.
+A read changes nothing but the consumer group's position and, when ``tracked``, its
+pending list (``XREADGROUP``'s own effect): on a crash tracked entries stay pending and
+are read again with ``pending=True``; untracked ones (``NOACK``) are read again after the
+group is set back to the saved position (``actors.ingest.store``).
 """
 
 from __future__ import annotations
@@ -49,19 +51,25 @@ class InboxReader:
             self._raw = redis.Redis(connection_pool=client.connection_pool)
             self._raw.response_callbacks["XREADGROUP"] = _as_sent
 
-    def read(self, consumer: str, count: int, *, pending: bool, block_ms: int = 0) -> list[InboxEntry]:
+    def read(
+        self, consumer: str, count: int, *, pending: bool, block_ms: int = 0, tracked: bool = True
+    ) -> list[InboxEntry]:
         """Up to ``count`` entries: this consumer's pending ones (``pending``) or new ones,
-        waiting up to ``block_ms`` for them (0: not at all)."""
+        waiting up to ``block_ms`` for them (0: not at all), put on the pending list only
+        when ``tracked``."""
         start = "0" if pending else ">"
         block = None if pending or not block_ms else block_ms
+        noack = not (pending or tracked)
         if self._raw is None:
             replies: Any = self.client.xreadgroup(  # redis-py types stream replies loosely
-                self.group, consumer, {self.stream: start}, count=count, block=block
+                self.group, consumer, {self.stream: start}, count=count, block=block, noack=noack
             )
             return inbox_entries(replies[0][1]) if replies else []
         args: list[Any] = ["XREADGROUP", "GROUP", self.group, consumer, "COUNT", count]
         if block is not None:
             args += ["BLOCK", block]
+        if noack:
+            args.append("NOACK")
         reply = self._raw.execute_command(  # type: ignore[no-untyped-call]  # redis-py leaves it unannotated
             *args, "STREAMS", self.stream, start, **{NEVER_DECODE: True}
         )

@@ -23,6 +23,7 @@ from actors.ingest.store import (
     Backlog,
     ClaimedPage,
     DeadLetter,
+    InboxMoved,
     Publication,
     RawMessage,
     accepted_skus,
@@ -38,7 +39,8 @@ class _Delivery(NamedTuple):
 
 class MemoryIngestStore:
     """The same behaviour in one process's memory: a stream with one consumer group
-    (delivery, pending entries per consumer, claims by idle time), no blocking reads."""
+    (delivery, pending entries per consumer, claims by idle time) and a saved read
+    position, no blocking reads."""
 
     def __init__(
         self, *, retention_seconds: float = DEFAULT_RETENTION_SECONDS, clock: Callable[[], float] = time.time
@@ -50,6 +52,7 @@ class MemoryIngestStore:
         self._delivered = 0  # entries of the inbox handed out as new so far
         self._last_id = 0  # the sequence of the last entry id given out
         self._pending: dict[str, _Delivery] = {}
+        self._position: str | None = None  # the last entry decided in order
         #: the order index by window (``actors.ingest.order_index``): (start, expiry) of the
         #: window -> order id -> record, in the order the windows were first written;
         #: windows of another length (the retention changed) stay until they expire
@@ -59,7 +62,9 @@ class MemoryIngestStore:
         self._counters: dict[str, int] = {}
         self._cancellations: list[CancellationRequest] = []
 
-    def read(self, consumer: str, count: int, *, pending: bool, block_ms: int = 0) -> list[InboxEntry]:
+    def read(
+        self, consumer: str, count: int, *, pending: bool, block_ms: int = 0, tracked: bool = True
+    ) -> list[InboxEntry]:
         with self._lock:
             if pending:
                 mine = [e for e in self._inbox if self._holder(e.entry_id) == consumer][:count]
@@ -68,9 +73,17 @@ class MemoryIngestStore:
                 return mine
             new = self._inbox[self._delivered : self._delivered + count]
             self._delivered += len(new)
-            for entry in new:
-                self._pending[entry.entry_id] = _Delivery(consumer, _now_ms())
+            if tracked:
+                for entry in new:
+                    self._pending[entry.entry_id] = _Delivery(consumer, _now_ms())
             return new
+
+    def rewind(self) -> bool:
+        with self._lock:
+            if self._position is None:
+                return False
+            self._delivered = len(self._up_to_position())
+            return True
 
     def claim(self, consumer: str, idle_ms: int, start: str, count: int) -> ClaimedPage:
         with self._lock:
@@ -106,9 +119,16 @@ class MemoryIngestStore:
         return accepted_skus(self.recorded_orders(order_ids))
 
     def publish(self, publication: Publication) -> None:
-        orders, notices, dead, order_index, counts, acknowledged, cancellations = publication
+        orders, notices, dead, order_index, counts, acknowledged, cancellations, read_range = publication
         window = current_window(self.clock(), self.retention_seconds)
         with self._lock:
+            if read_range is not None and self._position is not None:
+                after = self._inbox[len(self._up_to_position()) :]
+                if not after or after[0].entry_id != read_range.first:
+                    raise InboxMoved(
+                        f"the inbox was decided up to {self._position}, and this batch does not "
+                        f"start with the entry after it: {read_range.first}"
+                    )
             self._cancellations.extend(cancellations)
             current = self._orders.setdefault(window, {})
             for order_id, recorded in order_index.items():
@@ -121,6 +141,8 @@ class MemoryIngestStore:
                 self._counters[name] = self._counters.get(name, 0) + value
             for entry_id in acknowledged:
                 self._pending.pop(entry_id, None)
+            if read_range is not None:
+                self._position = read_range.last
 
     def counters(self) -> dict[str, int]:
         with self._lock:
@@ -136,7 +158,8 @@ class MemoryIngestStore:
 
     def backlog(self) -> Backlog:
         with self._lock:
-            return Backlog(len(self._pending), len(self._inbox) - self._delivered)
+            past = self._delivered - len(self._up_to_position()) if self._position is not None else 0
+            return Backlog(len(self._pending) + max(0, past), len(self._inbox) - self._delivered)
 
     def trim_decided(self) -> int:
         with self._lock:
@@ -145,6 +168,8 @@ class MemoryIngestStore:
                 decided = sum(1 for e in self._inbox[: self._delivered] if _order(e.entry_id) < oldest)
             else:
                 decided = self._delivered
+            if self._position is not None:
+                decided = min(decided, len(self._up_to_position()))
             del self._inbox[:decided]
             self._delivered -= decided
             return decided
@@ -171,6 +196,13 @@ class MemoryIngestStore:
     def cancellation_requests(self) -> list[CancellationRequest]:
         with self._lock:
             return list(self._cancellations)
+
+    def _up_to_position(self) -> list[InboxEntry]:
+        """The inbox entries up to the saved position (none without one)."""
+        if self._position is None:
+            return []
+        position = _order(self._position)
+        return [e for e in self._inbox if _order(e.entry_id) <= position]
 
     def _holder(self, entry_id: str) -> str | None:
         delivery = self._pending.get(entry_id)

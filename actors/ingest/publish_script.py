@@ -1,6 +1,14 @@
 """A batch's publication as one script call: the cancellation requests, the order index
-records, the decisions entry, the dead letters, the counters and the acknowledgement of
-the inbox entries, from a few arguments (``PUBLISH_LUA``, ``publish_arguments``).
+records, the decisions entry, the dead letters, the counters, the acknowledgement of the
+inbox entries read onto the pending list and the saved read position of the entries read
+without it, from a few arguments (``PUBLISH_LUA``, ``publish_arguments``).
+
+The saved position is a compare-and-set: a batch read in order (``InboxRange``) is
+published only if its first entry is the first one after the saved position (checked
+before anything is written; otherwise the script fails with ``INBOX_MOVED`` and writes
+nothing), and then moves the position to its last entry. So a batch read by a second
+reader of the channel (an actor Ray replaced that still runs), or read before a rewind,
+is never published twice and never skips an entry no one decided.
 
 Before, the publication was a transaction of its commands whose order index script
 called ``HSETNX`` once per order: a thousand calls from Lua per batch, each costing Redis
@@ -27,13 +35,15 @@ from actors.ingest.order_index import RECORD_ORDERS_LUA, IndexWrite, index_write
 from policies.orders import RecordedOrder
 
 #: KEYS: inbox, decisions, dead letters, cancellation requests, counters, the index window,
-#: the list of windows. ARGV: consumer group, stream length bound, the decisions entry's
-#: text ('' for none), the window's expiry, the writer's clock, then how many counters,
-#: dead letters, cancellation requests and index records follow, how many values (field
-#: and value) a dead letter and a cancellation request each have, then those (a counter:
+#: the list of windows, the read position. ARGV: consumer group, stream length bound, the
+#: decisions entry's text ('' for none), the window's expiry, the writer's clock, then how
+#: many counters, dead letters, cancellation requests and index records follow, how many
+#: values (field and value) a dead letter and a cancellation request each have, the first
+#: and last entry of the range read in order ('' and '' for none), then those (a counter:
 #: name, increment; a dead letter or a cancellation request: its field-value pairs; a
 #: record: order id, record) and last the inbox entry ids to acknowledge. Written in the
-#: order the transaction before wrote them.
+#: order the transaction before wrote them; the position is checked before anything is
+#: written and moved last.
 PUBLISH_LUA = (
     RECORD_ORDERS_LUA
     + """
@@ -41,7 +51,18 @@ local group, maxlen = ARGV[1], ARGV[2]
 local counters, letters = tonumber(ARGV[6]), tonumber(ARGV[7])
 local cancels, records = tonumber(ARGV[8]), tonumber(ARGV[9])
 local letter_width, cancel_width = tonumber(ARGV[10]), tonumber(ARGV[11])
-local at = 12
+local first, last = ARGV[12], ARGV[13]
+if first ~= '' then
+  local saved = redis.call('HGET', KEYS[8], 'id')
+  if saved then
+    local after = redis.call('XRANGE', KEYS[1], '(' .. saved, '+', 'COUNT', 1)
+    if #after == 0 or after[1][1] ~= first then
+      return redis.error_reply('INBOX_MOVED the inbox was decided up to ' .. saved ..
+        ', and this batch does not start with the entry after it: ' .. first)
+    end
+  end
+end
+local at = 14
 for _ = 1, cancels do
   redis.call('XADD', KEYS[4], 'MAXLEN', '~', maxlen, '*', unpack(ARGV, at, at + cancel_width - 1))
   at = at + cancel_width
@@ -69,12 +90,25 @@ while at <= #ARGV do
   redis.call('XACK', KEYS[1], group, unpack(ARGV, at, e))
   at = e + 1
 end
+if first ~= '' then
+  local read = ''
+  for _, fields in ipairs(redis.call('XINFO', 'GROUPS', KEYS[1])) do
+    local info = {}
+    for i = 1, #fields - 1, 2 do info[fields[i]] = fields[i + 1] end
+    if info['name'] == group and info['last-delivered-id'] == last and info['entries-read'] then
+      read = info['entries-read']
+    end
+  end
+  redis.call('HSET', KEYS[8], 'id', last, 'read', read)
+end
 return 0
 """
 )
 
 #: the number of KEYS of ``PUBLISH_LUA``
-PUBLISH_KEYS = 7
+PUBLISH_KEYS = 8
+#: the start of the error ``PUBLISH_LUA`` fails with when the read position moved
+INBOX_MOVED = "INBOX_MOVED"
 
 
 def publish_arguments(
@@ -88,12 +122,14 @@ def publish_arguments(
     cancellations: Sequence[Mapping[str, str]],
     order_index: Mapping[str, RecordedOrder],
     acknowledged: Sequence[str],
+    read_range: tuple[str, str] | None = None,
     now: float,
     retention_seconds: float,
 ) -> list[str | int]:
     """The keys and arguments of ``PUBLISH_LUA`` (after its ``numkeys``): ``decisions``
     is the decisions entry's text ('' for none), dead letters and cancellation requests
-    are their stream fields."""
+    are their stream fields; ``read_range`` the first and last inbox entry of a batch read
+    in order after the saved position (which it then moves)."""
     index: IndexWrite = index_write(keys, order_index, now, retention_seconds)
     arguments: list[str | int] = [
         keys.inbox,
@@ -103,6 +139,7 @@ def publish_arguments(
         keys.stats,
         index.window,
         index.windows,
+        keys.position,
         group,
         stream_maxlen,
         decisions,
@@ -114,6 +151,7 @@ def publish_arguments(
         len(order_index),
         _width(dead_letters),
         _width(cancellations),
+        *(read_range or ("", "")),
     ]
     arguments += _pairs(cancellations)
     arguments += _pairs(dead_letters)

@@ -18,15 +18,32 @@ channel's hash tag):
                                      window that expire (``actors.ingest.order_index``)
 - ``{ns:ch:<channel>}:cancel-requests``  orders the platform must cancel
 - ``{ns:ch:<channel>}:ingest-stats`` counters
+- ``{ns:ch:<channel>}:position``     the last inbox entry decided in order (``id``) and the
+                                     group's entries-read count there (``read``)
 
-A batch's publication (decisions, order index, dead letters, counters and the
-acknowledgement of its inbox entries) is one script call (``actors.ingest.publish_script``)
-in a MULTI/EXEC transaction: all or nothing. The keys share the channel's hash tag, so on
-a Redis Cluster it is one slot's transaction, also on a replica before it returns
+Reading without the pending list. ``XREADGROUP`` keeps a pending-list entry per entry
+read, and with the append-only file Redis logs each of them and each ``XACK``: 3.6-5.2 us
+of Redis per entry, against ~0.45 us for a read with ``NOACK`` and one saved position per
+batch (docs/benchmarks.md, "Session 9"). So once a position is saved, the ingest reads
+new entries with ``NOACK`` (``read(tracked=False)``), and each batch's publication moves
+the position to its last entry, as a compare-and-set (``InboxRange``,
+``actors.ingest.publish_script``). After a crash or a failed batch the group is set back
+to the saved position (``rewind``, ``XGROUP SETID`` with the entries-read count, so the
+group's lag stays known) and the entries after it are read again. Until a position is
+saved (a new channel, or an inbox of a version before) reads are tracked as before, and
+the first batch's publication saves it. Entries read onto the pending list (by then, by a
+version before, or claimed from a dead consumer) are acknowledged as before.
+
+A batch's publication (decisions, order index, dead letters, counters, the
+acknowledgement of its tracked inbox entries and the position) is one script call
+(``actors.ingest.publish_script``) in a MULTI/EXEC transaction: all or nothing. The keys
+share the channel's hash tag, so on a Redis Cluster it is one slot's transaction, also on
+a replica before it returns
 (``actors.infra.atomic_write``). It is not sent again when the connection is lost after
 it was sent (it would publish twice): ``WriteOutcomeUnknownError``, the batch fails, and
-its inbox entries, acknowledged in the same transaction, are delivered again only if it
-was not applied.
+its inbox entries, acknowledged (or passed by the position) in the same transaction, are
+delivered again only if it was not applied; if it was, the position check refuses the
+batch read again (``InboxMoved``) and the reader rewinds to the position past it.
 """
 
 from __future__ import annotations
@@ -50,7 +67,7 @@ from actors.infra.redis_client import RedisClient, connect
 from actors.infra.settings import DEFAULT_RETENTION_SECONDS, StoreConfig
 from actors.ingest.inbox_read import InboxEntry, InboxReader, inbox_entries
 from actors.ingest.order_index import bound_unsplit_index, read_recorded
-from actors.ingest.publish_script import PUBLISH_KEYS, PUBLISH_LUA, publish_arguments
+from actors.ingest.publish_script import INBOX_MOVED, PUBLISH_KEYS, PUBLISH_LUA, publish_arguments
 from policies.channels import Unreadable
 from policies.operations import FIELD_SEPARATOR
 from policies.orders import CancellationRequest, NoticeDecision, OrderDecision, RecordedOrder
@@ -74,8 +91,9 @@ class ClaimedPage(NamedTuple):
 
 
 class Backlog(NamedTuple):
-    """A channel's inbox backlog: ``pending`` delivered to a consumer and not yet
-    acknowledged, ``undelivered`` not yet read by any (None when Redis cannot tell)."""
+    """A channel's inbox backlog: ``pending`` read and not yet decided (on the pending
+    list, or read past the saved position), ``undelivered`` not yet read by any (None
+    when Redis cannot tell)."""
 
     pending: int
     undelivered: int | None
@@ -85,6 +103,21 @@ class DeadLetter(NamedTuple):
     reason: str
     raw: str
     order_id: str
+
+
+class InboxRange(NamedTuple):
+    """The first and last entry of a batch of new entries, read in order after the saved
+    position: its publication moves the position to ``last`` if ``first`` is the entry
+    right after it (``InboxMoved`` otherwise)."""
+
+    first: str
+    last: str
+
+
+class InboxMoved(RuntimeError):
+    """A batch's publication was refused, nothing written: its first entry is not the one
+    right after the saved position (another reader decided past it, or the batch was read
+    before a rewind). The reader rewinds and reads again; every decision is idempotent."""
 
 
 class Publication(NamedTuple):
@@ -102,14 +135,26 @@ class Publication(NamedTuple):
     acknowledged: Sequence[str]
     #: orders a platform-first platform must cancel (oversells flashstock refused)
     cancellations: Sequence[CancellationRequest] = ()
+    #: the new entries this batch answers, read in order after the saved position
+    read_range: InboxRange | None = None
 
 
 class IngestStore(Protocol):
     """The inbox, the answers and the counters of one channel."""
 
-    def read(self, consumer: str, count: int, *, pending: bool, block_ms: int = 0) -> list[InboxEntry]:
+    def read(
+        self, consumer: str, count: int, *, pending: bool, block_ms: int = 0, tracked: bool = True
+    ) -> list[InboxEntry]:
         """``pending``: entries delivered to ``consumer`` and not yet acknowledged (after a
-        restart); otherwise new entries, waiting up to ``block_ms`` (0: no wait)."""
+        restart); otherwise new entries, waiting up to ``block_ms`` (0: no wait), put on
+        the pending list unless not ``tracked`` (then only the saved position, moved by
+        their publication, stands for them)."""
+        ...
+
+    def rewind(self) -> bool:
+        """Deliver again every entry after the saved position (after a crash or a failed
+        batch: the untracked entries read past it were not decided); whether a position is
+        saved (if not, nothing changes and new reads must be tracked)."""
         ...
 
     def claim(self, consumer: str, idle_ms: int, start: str, count: int) -> ClaimedPage:
@@ -126,7 +171,10 @@ class IngestStore(Protocol):
         """The SKUs of the accepted orders among ``order_ids`` (unknown ones left out)."""
         ...
 
-    def publish(self, publication: Publication) -> None: ...
+    def publish(self, publication: Publication) -> None:
+        """Write the publication whole, or, when its ``read_range`` does not start right
+        after the saved position, nothing (``InboxMoved``)."""
+        ...
 
     def counters(self) -> dict[str, int]: ...
 
@@ -139,15 +187,16 @@ class IngestStore(Protocol):
         ...
 
     def backlog(self) -> Backlog:
-        """What waits: entries delivered and not acknowledged, and entries not delivered."""
+        """What waits: entries read and not decided, and entries not delivered."""
         ...
 
     def trim_decided(self) -> int:
         """Remove the inbox entries every reader has decided and acknowledged: those older
         than the oldest pending entry (or, with none pending, every delivered one), the
-        lowest over every consumer group. Never an entry that is undelivered or pending, so
-        a crash at any point loses nothing: a trim repeated or skipped only changes when
-        the space comes back. Skipped where that cannot be vouched for (see the Redis
+        lowest over every consumer group, and never one after the saved position. Never an
+        entry that is undelivered, pending or read past the position, so a crash at any
+        point loses nothing: a trim repeated or skipped only changes when the space comes
+        back. Skipped where that cannot be vouched for (see the Redis
         store). How many went."""
         ...
 
@@ -246,8 +295,30 @@ class RedisIngestStore:
             retention_seconds=config.retention_seconds,
         )
 
-    def read(self, consumer: str, count: int, *, pending: bool, block_ms: int = 0) -> list[InboxEntry]:
-        return self.inbox.read(consumer, count, pending=pending, block_ms=block_ms)
+    def read(
+        self, consumer: str, count: int, *, pending: bool, block_ms: int = 0, tracked: bool = True
+    ) -> list[InboxEntry]:
+        return self.inbox.read(consumer, count, pending=pending, block_ms=block_ms, tracked=tracked)
+
+    def rewind(self) -> bool:
+        saved = self._position()
+        if saved is None:
+            return False
+        position, entries_read = saved
+        group = self._group()
+        if group is not None and text(group["last-delivered-id"]) == position:
+            return True  # nothing was read past it: the group's count stays as it is
+        # with the count the group had there (Redis 7), so its lag stays known
+        self.redis.xgroup_setid(self.keys.inbox, GROUP, position, entries_read=entries_read)
+        return True
+
+    def _position(self) -> tuple[str, int | None] | None:
+        """The saved position and the group's entries-read count there (None: unknown)."""
+        saved: Any = self.redis.hgetall(self.keys.position)
+        if not saved or b"id" not in saved:
+            return None
+        read = saved.get(b"read") or b""
+        return text(saved[b"id"]), int(read) if read else None
 
     def claim(self, consumer: str, idle_ms: int, start: str, count: int) -> ClaimedPage:
         # [next start, entries, ids of pending entries no longer in the stream]
@@ -265,7 +336,7 @@ class RedisIngestStore:
         return accepted_skus(self.recorded_orders(order_ids))
 
     def publish(self, publication: Publication) -> None:
-        orders, notices, dead, order_index, counts, acknowledged, cancellations = publication
+        orders, notices, dead, order_index, counts, acknowledged, cancellations, read_range = publication
         # One entry per batch, a line per decision: per-order entries cost more than the
         # decisions themselves at flash-sale rates.
         lines = [format_order_decision(order) for order in orders]
@@ -282,6 +353,7 @@ class RedisIngestStore:
             cancellations=[cancellation_fields(request) for request in cancellations],
             order_index=order_index,
             acknowledged=acknowledged,
+            read_range=read_range,
             now=self.clock(),
             retention_seconds=self.retention_seconds,
         )
@@ -289,12 +361,17 @@ class RedisIngestStore:
         # cancellation requests twice and count them twice. On an unknown outcome
         # (``WriteOutcomeUnknownError``) the batch fails: applied, its entries are
         # acknowledged; not applied, they stay pending and are delivered again.
-        atomic_write(
-            self.redis,
-            self.keys.inbox,
-            lambda pipe: pipe.eval(PUBLISH_LUA, PUBLISH_KEYS, *arguments),
-            repeatable=False,
-        )
+        try:
+            atomic_write(
+                self.redis,
+                self.keys.inbox,
+                lambda pipe: pipe.eval(PUBLISH_LUA, PUBLISH_KEYS, *arguments),
+                repeatable=False,
+            )
+        except redis.exceptions.ResponseError as error:
+            if str(error).startswith(INBOX_MOVED):
+                raise InboxMoved(str(error).removeprefix(INBOX_MOVED).strip()) from error
+            raise
 
     def counters(self) -> dict[str, int]:
         raw = self.redis.hgetall(self.keys.stats)
@@ -312,7 +389,12 @@ class RedisIngestStore:
         if group is None:
             return Backlog(0, int(self.redis.exists(self.keys.inbox) and self.redis.xlen(self.keys.inbox)))
         lag = group.get("lag")
-        return Backlog(int(group["pending"]), None if lag is None else int(lag))
+        pending = int(group["pending"])
+        saved = self._position()
+        entries_read = group.get("entries-read")
+        if saved is not None and saved[1] is not None and entries_read is not None:
+            pending += max(0, int(entries_read) - saved[1])  # read past the position, not decided
+        return Backlog(pending, None if lag is None else int(lag))
 
     def _group(self) -> dict[str, Any] | None:
         """The consumer group's ``XINFO GROUPS`` entry, None without inbox or group."""
@@ -331,6 +413,8 @@ class RedisIngestStore:
         # a group cannot vouch for having read in order: Redis without consumer-group lag
         # (before 7.0) or with its lag unknown, or a group whose position was set beyond
         # the stream's last entry (XGROUP SETID, as a benchmark holding a backlog back).
+        # Never past the saved position: the entries after it may have been read without
+        # the pending list and not decided yet.
         try:
             groups: Any = self.redis.xinfo_groups(self.keys.inbox)
             stream: Any = self.redis.xinfo_stream(self.keys.inbox)
@@ -351,6 +435,9 @@ class RedisIngestStore:
                 return 0
             else:
                 cutoffs.append(next_entry_id(last))
+        saved = self._position()
+        if saved is not None:
+            cutoffs.append(next_entry_id(saved[0]))
         return int(self.redis.xtrim(self.keys.inbox, minid=min(cutoffs, key=_entry_order), approximate=False))
 
     def enqueue(self, messages: Sequence[RawMessage]) -> list[str]:

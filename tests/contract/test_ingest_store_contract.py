@@ -14,9 +14,18 @@ import pytest
 from actors.infra.settings import StoreConfig
 from actors.ingest.core import ChannelIngest
 from actors.ingest.memory_store import MemoryIngestStore
-from actors.ingest.store import SCAN_START, DeadLetter, IngestStore, Publication, RedisIngestStore
+from actors.ingest.store import (
+    SCAN_START,
+    DeadLetter,
+    InboxMoved,
+    InboxRange,
+    IngestStore,
+    Publication,
+    RedisIngestStore,
+)
 from policies.channels import Unreadable
 from policies.ledger import Decision
+from policies.operations import Operation
 from policies.orders import CancellationRequest, NoticeDecision, OrderDecision, RecordedOrder
 from tests.unit.test_ingest_core import PLACED, PureOwner, order
 
@@ -46,8 +55,26 @@ def publication(
     order_index: Mapping[str, RecordedOrder] | None = None,
     counts: Mapping[str, int] | None = None,
     acknowledged: Sequence[str] = (),
+    read_range: InboxRange | None = None,
 ) -> Publication:
-    return Publication(orders, notices, dead, order_index or {}, counts or {}, acknowledged)
+    return Publication(
+        orders, notices, dead, order_index or {}, counts or {}, acknowledged, read_range=read_range
+    )
+
+
+def drain(ingest: ChannelIngest) -> None:
+    """Poll until two polls in a row handle nothing (the first may only have rewound)."""
+    idle = 0
+    for _ in range(100):
+        idle = 0 if ingest.poll(block_ms=0) else idle + 1
+        if idle == 2:
+            return
+    raise AssertionError("the ingest kept finding entries")
+
+
+def decided_through(store: IngestStore, entry_ids: Sequence[str], **counts: int) -> None:
+    """Publish a batch of the entries ``entry_ids`` read untracked, in order."""
+    store.publish(publication(counts=counts, read_range=InboxRange(entry_ids[0], entry_ids[-1])))
 
 
 # ---- the store ------------------------------------------------------------------------
@@ -330,3 +357,113 @@ def test_backlog_counts_pending_and_undelivered_entries(store: IngestStore) -> N
     assert store.backlog() == (1, 3)
     store.trim_decided()
     assert store.backlog() == (1, 3)  # trimming gives back space, not work
+
+
+# ---- reading without the pending list: the saved position --------------------------------
+
+
+def test_untracked_entries_are_read_once_and_a_rewind_delivers_what_follows_the_position(
+    store: IngestStore,
+) -> None:
+    assert store.rewind() is False  # no position saved: nothing to go back to
+    ids = store.enqueue([order(f"o{n}", ("A", 1)) for n in range(6)])
+    first = store.read("c1", 2, pending=False, tracked=False)
+    assert [e.entry_id for e in first] == ids[:2]
+    assert store.pending() == 0  # nothing on the pending list
+    decided_through(store, ids[:2])  # the first publication saves the position
+    assert [e.entry_id for e in store.read("c1", 3, pending=False, tracked=False)] == ids[2:5]
+    # read and not decided (the reader died): a rewind delivers them again, and the rest
+    assert store.rewind() is True
+    assert [e.entry_id for e in store.read("c2", 10, pending=False, tracked=False)] == ids[2:]
+    decided_through(store, ids[2:])
+    assert store.rewind() is True
+    assert store.read("c2", 10, pending=False, tracked=False) == []  # every entry decided
+
+
+def test_a_batch_that_does_not_start_right_after_the_position_is_refused_whole(store: IngestStore) -> None:
+    ids = store.enqueue([order(f"o{n}", ("A", 1)) for n in range(6)])
+    store.read("c1", 2, pending=False)
+    decided_through(store, ids[:2], orders=2)
+    refused = OrderDecision("mini", "late", True, "", "", (reserved("A", 1),), False)
+    before = (store.published(), store.counters())
+    for stale in (InboxRange(ids[0], ids[1]), InboxRange(ids[1], ids[3]), InboxRange(ids[3], ids[4])):
+        # published already / overlapping it / skipping ids[2], which no one decided
+        with pytest.raises(InboxMoved, match="does not start with the entry after it"):
+            store.publish(
+                Publication(
+                    [refused],
+                    [],
+                    [],
+                    {"late": RecordedOrder((("A", 1, "reserved", ""),), True)},
+                    {"orders": 1},
+                    [],
+                    [CancellationRequest("mini", "late", ("A",), "insufficient", "")],
+                    stale,
+                )
+            )
+    assert (store.published(), store.counters()) == before  # nothing written
+    assert store.recorded_orders(["late"]) == {}
+    assert store.cancellation_requests() == []
+    decided_through(store, ids[2:4], orders=2)  # the position did not move: ids[2] follows it
+    assert store.counters() == {"orders": 4}
+
+
+def test_entries_read_past_the_position_are_backlog_and_never_trimmed(store: IngestStore) -> None:
+    ids = store.enqueue([order(f"o{n}", ("A", 1)) for n in range(5)])
+    store.read("c1", 2, pending=False, tracked=False)
+    decided_through(store, ids[:2])
+    store.read("c1", 2, pending=False, tracked=False)  # read, being decided
+    assert store.backlog() == (2, 1)
+    assert store.trim_decided() == 2  # only the two decided ones
+    assert store.inbox_length() == 3
+    store.rewind()
+    assert store.backlog() == (0, 3)  # Redis keeps the group's lag known across the rewind
+    assert [e.entry_id for e in store.read("c1", 10, pending=False, tracked=False)] == ids[2:]
+    decided_through(store, ids[2:])
+    assert store.trim_decided() == 3
+    assert store.inbox_length() == 0
+
+
+def test_a_restart_decides_the_batch_a_crash_left_read_but_unpublished(store: IngestStore) -> None:
+    owner = PureOwner({"A": 100})
+    ingest = ChannelIngest("mini", "generic", store, owner.submit, consumer="c1", batch_size=3)
+    store.enqueue([order(f"o{n}", ("A", 1)) for n in range(7)])
+    assert ingest.poll(block_ms=0) == 0  # its own pending entries: none; then the rewind
+    assert ingest.poll(block_ms=0) == 3  # tracked (no position yet); its publication saves one
+    assert store.read("c1", 3, pending=False, tracked=False)  # what the crashed process read
+    restarted = ChannelIngest("mini", "generic", store, owner.submit, consumer="c1", batch_size=3)
+    drain(restarted)
+    assert sorted(fields[1] for fields in store.published()) == [f"o{n}" for n in range(7)]
+    assert owner.held("A") == (7, 0)
+    assert store.pending() == 0
+
+
+def test_a_second_reader_deciding_the_same_batch_publishes_it_once(store: IngestStore) -> None:
+    # Ray replaced an ingest actor that still runs: both read the channel. The one that
+    # publishes second is refused, rewinds and goes on from the position; nothing is
+    # published twice and nothing is skipped.
+    owner = PureOwner({"A": 100})
+    old = ChannelIngest("mini", "generic", store, owner.submit, consumer="c1", batch_size=4)
+    new = ChannelIngest("mini", "generic", store, owner.submit, consumer="c1", batch_size=4)
+    store.enqueue([order(f"o{n}", ("A", 1)) for n in range(4)])
+    old.poll(block_ms=0)
+    old.poll(block_ms=0)  # the position is saved
+    store.enqueue([order(f"o{n}", ("A", 1)) for n in range(4, 12)])
+    raced = False
+
+    def submit_after_the_new_reader(ops: Sequence[Operation]) -> list[Decision]:
+        nonlocal raced
+        if not raced:  # while the old reader decides its batch, the new one starts
+            raced = True
+            new.poll(block_ms=0)  # recovery: rewinds the group to the position
+            assert new.poll(block_ms=0) == 4  # the same four entries, published
+        return owner.submit(ops)
+
+    old.submit = submit_after_the_new_reader
+    with pytest.raises(InboxMoved):
+        old.poll(block_ms=0)
+    drain(old)
+    drain(new)
+    published = [fields[1] for fields in store.published()]
+    assert sorted(published) == sorted(f"o{n}" for n in range(12))  # each once
+    assert owner.held("A") == (12, 0)
