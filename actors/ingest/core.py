@@ -17,11 +17,11 @@ claimed by another once idle), and new ones read without the pending list (once 
 channel has a saved read position: ``actors.ingest.store``) are read again after the
 group is set back to that position (``rewind``). Because every line's decision is
 idempotent, they come back with the same decisions and deduct nothing twice; the
-position's compare-and-set keeps a batch from being published twice. Multi-line orders are all-or-nothing: the
-reserved lines of an order with a rejected line are released (compensation), also
-idempotently. A message the parser fails on (a defect: it names every problem it knows as
-``Unreadable``) is dead-lettered with the error, so it cannot fail its batch on every
-retry and stall the channel behind it.
+position's compare-and-set keeps a batch from being published twice. Multi-line orders
+are all-or-nothing: the reserved lines of an order with a rejected line are released
+(compensation), also idempotently. A message the parser fails on (a defect: it names
+every problem it knows as ``Unreadable``) is dead-lettered with the error, so it cannot
+fail its batch on every retry and stall the channel behind it.
 """
 
 from __future__ import annotations

@@ -31,8 +31,9 @@ the position to its last entry, as a compare-and-set (``InboxRange``,
 to the saved position (``rewind``, ``XGROUP SETID`` with the entries-read count, so the
 group's lag stays known) and the entries after it are read again. Until a position is
 saved (a new channel, or an inbox of a version before) reads are tracked as before, and
-the first batch's publication saves it. Entries read onto the pending list (by then, by a
-version before, or claimed from a dead consumer) are acknowledged as before.
+the first batch's publication saves it. Entries on the pending list (read before a
+position was saved, by an earlier version, or claimed from a dead consumer) are
+acknowledged as before.
 
 A batch's publication (decisions, order index, dead letters, counters, the
 acknowledgement of its tracked inbox entries and the position) is one script call
