@@ -44,6 +44,7 @@ from actors.ingest.store import (
     Publication,
     RawMessage,
     enqueue,
+    entry_order,
     read_decisions,
 )
 from policies.channel_modes import asks_first, default_mode, invalid_mode
@@ -163,6 +164,8 @@ class ChannelIngest:
         self._recovering = True
         #: a position is saved: new entries are read without the pending list
         self._untracked = False
+        #: the group's delivery past the saved position at the last claim scan
+        self._past_seen: str | None = None
 
     # ---- the stream -------------------------------------------------------------------
 
@@ -176,9 +179,14 @@ class ChannelIngest:
             self._recovering = False
             return 0
         tracked = not self._untracked
-        entries = self.store.read(
-            self.consumer, self.batch_size, pending=False, block_ms=block_ms, tracked=tracked
-        )
+        try:
+            entries = self.store.read(
+                self.consumer, self.batch_size, pending=False, block_ms=block_ms, tracked=tracked
+            )
+        except Exception:
+            # Redis may have delivered them and the reply been lost: back to the position
+            self._recovering = True
+            raise
         if not entries:
             return 0
         read_range = InboxRange(entries[0].entry_id, entries[-1].entry_id)
@@ -188,7 +196,19 @@ class ChannelIngest:
 
     def claim_stale(self) -> int:
         """Take over entries another consumer has held longer than ``claim_idle_ms`` (it
-        probably died) and process them; how many were handled."""
+        probably died) and process them; how many were handled.
+
+        Also the watch over entries read past the saved position by a reader that is gone
+        (an actor Ray replaced, a read whose reply was lost): when the group's delivery
+        stands past the position and has not moved since the last scan, this reader (which
+        has nothing in flight between polls) rewinds and decides them, even if the channel
+        stays quiet."""
+        if self._untracked and not self._recovering:
+            past = self.store.read_past()
+            if past is not None and past == self._past_seen:
+                self.log.warning("entries_read_past_position_read_again", delivered=past)
+                self._recovering = True
+            self._past_seen = past
         handled = 0
         start = SCAN_START
         while True:
@@ -218,6 +238,10 @@ class ChannelIngest:
         ones (on the pending list) and moving the saved position past ``read_range``."""
         if not entries:
             return 0
+        if read_range is None:
+            entries, tracked = self._untrack_past_position(entries, tracked)
+            if not entries:
+                return 0
         acknowledged = [entry.entry_id for entry in tracked]
         try:
             self.process([entry.message for entry in entries], acknowledged, read_range=read_range)
@@ -229,6 +253,26 @@ class ChannelIngest:
                 self.log.warning("batch_read_again", reason=str(error), entries=len(entries))
             raise
         return len(entries)
+
+    def _untrack_past_position(
+        self, entries: Sequence[InboxEntry], tracked: Sequence[InboxEntry]
+    ) -> tuple[list[InboxEntry], list[InboxEntry]]:
+        """Pending entries (own or claimed) that lie after the saved position are decided
+        through the position, in order, never here: deciding them from the pending list
+        would leave the position behind them, and a rewind would publish them again. They
+        leave the pending list, and the next poll rewinds to read them."""
+        position = self.store.position()
+        if position is None:
+            return list(entries), list(tracked)
+        after = {e.entry_id for e in entries if entry_order(e.entry_id) > entry_order(position)}
+        if not after:
+            return list(entries), list(tracked)
+        self.store.untrack(sorted(after, key=entry_order))
+        self._recovering = True
+        self.log.info("pending_entries_past_position_read_again", entries=len(after))
+        return [e for e in entries if e.entry_id not in after], [
+            e for e in tracked if e.entry_id not in after
+        ]
 
     # ---- webhooks ---------------------------------------------------------------------
 

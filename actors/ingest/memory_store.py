@@ -53,6 +53,7 @@ class MemoryIngestStore:
         self._last_id = 0  # the sequence of the last entry id given out
         self._pending: dict[str, _Delivery] = {}
         self._position: str | None = None  # the last entry decided in order
+        self._last_delivered: str | None = None  # the group's last delivered entry
         #: the order index by window (``actors.ingest.order_index``): (start, expiry) of the
         #: window -> order id -> record, in the order the windows were first written;
         #: windows of another length (the retention changed) stay until they expire
@@ -73,6 +74,8 @@ class MemoryIngestStore:
                 return mine
             new = self._inbox[self._delivered : self._delivered + count]
             self._delivered += len(new)
+            if new:
+                self._last_delivered = new[-1].entry_id
             if tracked:
                 for entry in new:
                     self._pending[entry.entry_id] = _Delivery(consumer, _now_ms())
@@ -83,7 +86,23 @@ class MemoryIngestStore:
             if self._position is None:
                 return False
             self._delivered = len(self._up_to_position())
+            self._last_delivered = self._position
             return True
+
+    def position(self) -> str | None:
+        with self._lock:
+            return self._position
+
+    def read_past(self) -> str | None:
+        with self._lock:
+            if self._position is None or self._last_delivered is None:
+                return None
+            return self._last_delivered if _order(self._last_delivered) > _order(self._position) else None
+
+    def untrack(self, entry_ids: Sequence[str]) -> None:
+        with self._lock:
+            for entry_id in entry_ids:
+                self._pending.pop(entry_id, None)
 
     def claim(self, consumer: str, idle_ms: int, start: str, count: int) -> ClaimedPage:
         with self._lock:
@@ -129,6 +148,10 @@ class MemoryIngestStore:
                         f"the inbox was decided up to {self._position}, and this batch does not "
                         f"start with the entry after it: {read_range.first}"
                     )
+            if read_range is not None:  # the range's entries held pending by another reader
+                first, last = _order(read_range.first), _order(read_range.last)
+                for entry_id in [e for e in self._pending if first <= _order(e) <= last]:
+                    del self._pending[entry_id]
             self._cancellations.extend(cancellations)
             current = self._orders.setdefault(window, {})
             for order_id, recorded in order_index.items():

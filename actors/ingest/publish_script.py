@@ -43,7 +43,7 @@ from policies.orders import RecordedOrder
 #: name, increment; a dead letter or a cancellation request: its field-value pairs; a
 #: record: order id, record) and last the inbox entry ids to acknowledge. Written in the
 #: order the transaction before wrote them; the position is checked before anything is
-#: written and moved last.
+#: written and moved last; entries of the range still on the pending list are acknowledged.
 PUBLISH_LUA = (
     RECORD_ORDERS_LUA
     + """
@@ -63,6 +63,13 @@ if first ~= '' then
   end
 end
 local at = 14
+if first ~= '' then
+  -- entries of the range another reader holds on the pending list (read before a position
+  -- was saved) are decided by this batch: they leave the pending list, never to be decided
+  -- a second time through it
+  local held = redis.call('XPENDING', KEYS[1], group, first, last, 100000)
+  for _, entry in ipairs(held) do redis.call('XACK', KEYS[1], group, entry[1]) end
+end
 for _ = 1, cancels do
   redis.call('XADD', KEYS[4], 'MAXLEN', '~', maxlen, '*', unpack(ARGV, at, at + cancel_width - 1))
   at = at + cancel_width

@@ -43,8 +43,9 @@ a replica before it returns
 (``actors.infra.atomic_write``). It is not sent again when the connection is lost after
 it was sent (it would publish twice): ``WriteOutcomeUnknownError``, the batch fails, and
 its inbox entries, acknowledged (or passed by the position) in the same transaction, are
-delivered again only if it was not applied; if it was, the position check refuses the
-batch read again (``InboxMoved``) and the reader rewinds to the position past it.
+delivered again only if it was not applied; if it was, the rewind finds the group at the
+position past it (or, if another batch was read meanwhile, the position check refuses that
+one: ``InboxMoved``, and the reader rewinds).
 """
 
 from __future__ import annotations
@@ -172,6 +173,21 @@ class IngestStore(Protocol):
         """The SKUs of the accepted orders among ``order_ids`` (unknown ones left out)."""
         ...
 
+    def position(self) -> str | None:
+        """The saved position: the last inbox entry decided in order (None: none saved)."""
+        ...
+
+    def read_past(self) -> str | None:
+        """The last entry the group delivered when that is past the saved position (read
+        without the pending list and not decided yet, or by a reader that is gone); None
+        otherwise."""
+        ...
+
+    def untrack(self, entry_ids: Sequence[str]) -> None:
+        """Take entries off the pending list without deciding them (they lie after the
+        saved position: a rewind reads them again and decides them in order)."""
+        ...
+
     def publish(self, publication: Publication) -> None:
         """Write the publication whole, or, when its ``read_range`` does not start right
         after the saved position, nothing (``InboxMoved``)."""
@@ -216,7 +232,8 @@ class IngestStore(Protocol):
         ...
 
 
-def _entry_order(entry_id: str) -> tuple[int, int]:
+def entry_order(entry_id: str) -> tuple[int, int]:
+    """A stream entry id as a sortable (milliseconds, sequence)."""
     milliseconds, _, sequence = entry_id.partition("-")
     return int(milliseconds), int(sequence or 0)
 
@@ -313,13 +330,30 @@ class RedisIngestStore:
         self.redis.xgroup_setid(self.keys.inbox, GROUP, position, entries_read=entries_read)
         return True
 
+    def position(self) -> str | None:
+        saved = self._position()
+        return None if saved is None else saved[0]
+
+    def read_past(self) -> str | None:
+        saved = self._position()
+        group = self._group()
+        if saved is None or group is None:
+            return None
+        last = text(group["last-delivered-id"])
+        return last if entry_order(last) > entry_order(saved[0]) else None
+
+    def untrack(self, entry_ids: Sequence[str]) -> None:
+        if entry_ids:
+            self.redis.xack(self.keys.inbox, GROUP, *entry_ids)
+
     def _position(self) -> tuple[str, int | None] | None:
         """The saved position and the group's entries-read count there (None: unknown)."""
-        saved: Any = self.redis.hgetall(self.keys.position)
-        if not saved or b"id" not in saved:
+        raw: Any = self.redis.hgetall(self.keys.position)
+        saved = {text(field): text(value) for field, value in (raw or {}).items()}
+        if "id" not in saved:
             return None
-        read = saved.get(b"read") or b""
-        return text(saved[b"id"]), int(read) if read else None
+        read = saved.get("read", "")
+        return saved["id"], int(read) if read else None
 
     def claim(self, consumer: str, idle_ms: int, start: str, count: int) -> ClaimedPage:
         # [next start, entries, ids of pending entries no longer in the stream]
@@ -423,11 +457,11 @@ class RedisIngestStore:
             return 0
         if not groups:
             return 0
-        last_generated = _entry_order(text(stream["last-generated-id"]))
+        last_generated = entry_order(text(stream["last-generated-id"]))
         cutoffs = []
         for group in groups:
             last = text(group["last-delivered-id"])
-            if group.get("lag") is None or _entry_order(last) > last_generated:
+            if group.get("lag") is None or entry_order(last) > last_generated:
                 return 0
             summary: Any = self.redis.xpending(self.keys.inbox, text(group["name"]))
             if summary["pending"]:
@@ -439,7 +473,7 @@ class RedisIngestStore:
         saved = self._position()
         if saved is not None:
             cutoffs.append(next_entry_id(saved[0]))
-        return int(self.redis.xtrim(self.keys.inbox, minid=min(cutoffs, key=_entry_order), approximate=False))
+        return int(self.redis.xtrim(self.keys.inbox, minid=min(cutoffs, key=entry_order), approximate=False))
 
     def enqueue(self, messages: Sequence[RawMessage]) -> list[str]:
         return enqueue(self.redis, self.keys, messages)

@@ -10,6 +10,7 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 
 import pytest
+import redis
 
 from actors.infra.settings import StoreConfig
 from actors.ingest.core import ChannelIngest
@@ -467,3 +468,77 @@ def test_a_second_reader_deciding_the_same_batch_publishes_it_once(store: Ingest
     published = [fields[1] for fields in store.published()]
     assert sorted(published) == sorted(f"o{n}" for n in range(12))  # each once
     assert owner.held("A") == (12, 0)
+
+
+def test_a_read_whose_reply_was_lost_is_decided_even_if_the_channel_goes_quiet(
+    store: IngestStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    owner = PureOwner({"A": 100})
+    ingest = ChannelIngest("mini", "generic", store, owner.submit, consumer="c1", batch_size=4)
+    store.enqueue([order(f"o{n}", ("A", 1)) for n in range(4)])
+    drain(ingest)  # the position is saved
+    store.enqueue([order(f"o{n}", ("A", 1)) for n in range(4, 8)])
+    delivered = store.read
+
+    def reply_lost(*args: object, **kwargs: object) -> list[object]:
+        delivered(*args, **kwargs)  # type: ignore[arg-type]  # the group moved on
+        raise redis.exceptions.ConnectionError("the reply was lost")
+
+    monkeypatch.setattr(store, "read", reply_lost)
+    with pytest.raises(redis.exceptions.ConnectionError):
+        ingest.poll(block_ms=0)
+    monkeypatch.setattr(store, "read", delivered)
+    drain(ingest)
+    assert sorted(fields[1] for fields in store.published()) == [f"o{n}" for n in range(8)]
+
+
+def test_entries_a_vanished_reader_read_past_the_position_are_decided_on_a_quiet_channel(
+    store: IngestStore,
+) -> None:
+    owner = PureOwner({"A": 100})
+    ingest = ChannelIngest("mini", "generic", store, owner.submit, consumer="c1", batch_size=4)
+    store.enqueue([order(f"o{n}", ("A", 1)) for n in range(4)])
+    drain(ingest)
+    store.enqueue([order(f"o{n}", ("A", 1)) for n in range(4, 8)])
+    assert len(store.read("c1", 4, pending=False, tracked=False)) == 4  # then it died
+    assert store.read_past() is not None
+    ingest.claim_stale()  # the first scan notes where the group stands
+    drain(ingest)
+    assert len(store.published()) == 4  # not yet: a reader may still be deciding them
+    ingest.claim_stale()  # unchanged since the last scan: read again
+    drain(ingest)
+    assert sorted(fields[1] for fields in store.published()) == [f"o{n}" for n in range(8)]
+    assert store.read_past() is None
+
+
+def test_pending_entries_past_the_position_are_decided_once_through_it(store: IngestStore) -> None:
+    # a reader that started before a position existed read o4..o7 onto the pending list and
+    # died; the one that saved the position claims them: decided in order through the
+    # position, never also from the pending list
+    owner = PureOwner({"A": 100})
+    ingest = ChannelIngest(
+        "mini", "generic", store, owner.submit, consumer="c1", batch_size=4, claim_idle_ms=0
+    )
+    store.enqueue([order(f"o{n}", ("A", 1)) for n in range(8)])
+    assert ingest.poll(block_ms=0) == 0
+    assert ingest.poll(block_ms=0) == 4  # tracked; the position is saved at o3
+    store.read("c2", 4, pending=False)  # the other reader, still tracked
+    ingest.claim_stale()
+    drain(ingest)
+    store.enqueue([order("o8", ("A", 1))])
+    drain(ingest)
+    published = [fields[1] for fields in store.published()]
+    assert sorted(published) == sorted(f"o{n}" for n in range(9))  # each once
+    assert store.pending() == 0
+
+
+def test_a_range_publication_takes_its_entries_off_another_readers_pending_list(store: IngestStore) -> None:
+    ids = store.enqueue([order(f"o{n}", ("A", 1)) for n in range(6)])
+    store.read("c1", 2, pending=False)
+    decided_through(store, ids[:2])
+    store.read("c2", 2, pending=False)  # tracked by another reader: ids[2:4]
+    store.rewind()
+    store.read("c1", 4, pending=False, tracked=False)
+    decided_through(store, ids[2:])
+    assert store.pending() == 0
+    assert store.read("c2", 10, pending=True) == []  # nothing left for it to publish again
