@@ -27,6 +27,7 @@ from actors.ingest.store import (
     Publication,
     RawMessage,
     accepted_skus,
+    entry_order,
     message_text,
 )
 from policies.orders import CancellationRequest, RecordedOrder
@@ -85,7 +86,7 @@ class MemoryIngestStore:
         with self._lock:
             if self._position is None:
                 return False
-            self._delivered = len(self._up_to_position())
+            self._delivered = self._decided()
             self._last_delivered = self._position
             return True
 
@@ -97,7 +98,11 @@ class MemoryIngestStore:
         with self._lock:
             if self._position is None or self._last_delivered is None:
                 return None
-            return self._last_delivered if _order(self._last_delivered) > _order(self._position) else None
+            return (
+                self._last_delivered
+                if entry_order(self._last_delivered) > entry_order(self._position)
+                else None
+            )
 
     def untrack(self, entry_ids: Sequence[str]) -> None:
         with self._lock:
@@ -110,7 +115,7 @@ class MemoryIngestStore:
             stale = [
                 e
                 for e in self._inbox
-                if _order(e.entry_id) >= _order(start)
+                if entry_order(e.entry_id) >= entry_order(start)
                 and e.entry_id in self._pending
                 and now - self._pending[e.entry_id].at_ms >= idle_ms
             ]
@@ -142,15 +147,15 @@ class MemoryIngestStore:
         window = current_window(self.clock(), self.retention_seconds)
         with self._lock:
             if read_range is not None and self._position is not None:
-                after = self._inbox[len(self._up_to_position()) :]
+                after = self._inbox[self._decided() :]
                 if not after or after[0].entry_id != read_range.first:
                     raise InboxMoved(
                         f"the inbox was decided up to {self._position}, and this batch does not "
                         f"start with the entry after it: {read_range.first}"
                     )
             if read_range is not None:  # the range's entries held pending by another reader
-                first, last = _order(read_range.first), _order(read_range.last)
-                for entry_id in [e for e in self._pending if first <= _order(e) <= last]:
+                first, last = entry_order(read_range.first), entry_order(read_range.last)
+                for entry_id in [e for e in self._pending if first <= entry_order(e) <= last]:
                     del self._pending[entry_id]
             self._cancellations.extend(cancellations)
             current = self._orders.setdefault(window, {})
@@ -181,18 +186,18 @@ class MemoryIngestStore:
 
     def backlog(self) -> Backlog:
         with self._lock:
-            past = self._delivered - len(self._up_to_position()) if self._position is not None else 0
+            past = self._delivered - self._decided() if self._position is not None else 0
             return Backlog(len(self._pending) + max(0, past), len(self._inbox) - self._delivered)
 
     def trim_decided(self) -> int:
         with self._lock:
             if self._pending:
-                oldest = min(_order(entry_id) for entry_id in self._pending)
-                decided = sum(1 for e in self._inbox[: self._delivered] if _order(e.entry_id) < oldest)
+                oldest = min(entry_order(entry_id) for entry_id in self._pending)
+                decided = sum(1 for e in self._inbox[: self._delivered] if entry_order(e.entry_id) < oldest)
             else:
                 decided = self._delivered
             if self._position is not None:
-                decided = min(decided, len(self._up_to_position()))
+                decided = min(decided, self._decided())
             del self._inbox[:decided]
             self._delivered -= decided
             return decided
@@ -220,12 +225,12 @@ class MemoryIngestStore:
         with self._lock:
             return list(self._cancellations)
 
-    def _up_to_position(self) -> list[InboxEntry]:
-        """The inbox entries up to the saved position (none without one)."""
+    def _decided(self) -> int:
+        """How many inbox entries lie up to the saved position (none without one)."""
         if self._position is None:
-            return []
-        position = _order(self._position)
-        return [e for e in self._inbox if _order(e.entry_id) <= position]
+            return 0
+        position = entry_order(self._position)
+        return sum(1 for e in self._inbox if entry_order(e.entry_id) <= position)
 
     def _holder(self, entry_id: str) -> str | None:
         delivery = self._pending.get(entry_id)
@@ -234,11 +239,6 @@ class MemoryIngestStore:
 
 def _split_decisions(entry: str) -> list[list[str]]:
     return decision_fields({b"decisions": entry.encode()})
-
-
-def _order(entry_id: str) -> tuple[int, int]:
-    milliseconds, _, sequence = entry_id.partition("-")
-    return int(milliseconds), int(sequence or 0)
 
 
 def _now_ms() -> float:

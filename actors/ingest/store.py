@@ -24,7 +24,7 @@ channel's hash tag):
 Reading without the pending list. ``XREADGROUP`` keeps a pending-list entry per entry
 read, and with the append-only file Redis logs each of them and each ``XACK``: 3.6-5.2 us
 of Redis per entry, against ~0.45 us for a read with ``NOACK`` and one saved position per
-batch (docs/benchmarks.md, "Session 9"). So once a position is saved, the ingest reads
+batch (docs/benchmarks.md, "Session 8"). So once a position is saved, the ingest reads
 new entries with ``NOACK`` (``read(tracked=False)``), and each batch's publication moves
 the position to its last entry, as a compare-and-set (``InboxRange``,
 ``actors.ingest.publish_script``). After a crash or a failed batch the group is set back
