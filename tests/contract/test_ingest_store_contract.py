@@ -383,8 +383,9 @@ def test_untracked_entries_are_read_once_and_a_rewind_delivers_what_follows_the_
 
 def test_a_batch_that_does_not_start_right_after_the_position_is_refused_whole(store: IngestStore) -> None:
     ids = store.enqueue([order(f"o{n}", ("A", 1)) for n in range(6)])
-    store.read("c1", 2, pending=False)
+    store.read("c1", 2, pending=False, tracked=False)
     decided_through(store, ids[:2], orders=2)
+    held = [entry.entry_id for entry in store.read("c9", 2, pending=False)]  # ids[2:4], tracked
     refused = OrderDecision("mini", "late", True, "", "", (reserved("A", 1),), False)
     before = (store.published(), store.counters())
     for stale in (InboxRange(ids[0], ids[1]), InboxRange(ids[1], ids[3]), InboxRange(ids[3], ids[4])):
@@ -397,7 +398,7 @@ def test_a_batch_that_does_not_start_right_after_the_position_is_refused_whole(s
                     [],
                     {"late": RecordedOrder((("A", 1, "reserved", ""),), True)},
                     {"orders": 1},
-                    [],
+                    held,
                     [CancellationRequest("mini", "late", ("A",), "insufficient", "")],
                     stale,
                 )
@@ -405,8 +406,10 @@ def test_a_batch_that_does_not_start_right_after_the_position_is_refused_whole(s
     assert (store.published(), store.counters()) == before  # nothing written
     assert store.recorded_orders(["late"]) == {}
     assert store.cancellation_requests() == []
+    assert store.pending() == 2  # nor acknowledged
     decided_through(store, ids[2:4], orders=2)  # the position did not move: ids[2] follows it
     assert store.counters() == {"orders": 4}
+    assert store.pending() == 0  # the range's publication took them off c9's pending list
 
 
 def test_entries_read_past_the_position_are_backlog_and_never_trimmed(store: IngestStore) -> None:
