@@ -51,7 +51,7 @@ def prometheus_text(metrics: Mapping[str, Any]) -> str:
     out += _family(
         "flashstock_ingest_backlog",
         "gauge",
-        "Inbox entries waiting: pending (delivered, not acknowledged) and undelivered (consumer-group lag).",
+        "Inbox entries waiting: pending (read, not yet decided) and undelivered (consumer-group lag).",
     )
     for channel, backlog in sorted(metrics["backlog"].items()):
         out.append(_line("flashstock_ingest_backlog", backlog.pending, channel=channel, state="pending"))
