@@ -174,7 +174,7 @@ class ChannelIngest:
         if self._recovering:
             entries = self.store.read(self.consumer, self.batch_size, pending=True)
             if entries:
-                return self._process_entries(entries, entries)
+                return self._process_entries(entries, tracked=True)
             self._untracked = self.store.rewind()
             self._recovering = False
             return 0
@@ -190,7 +190,7 @@ class ChannelIngest:
         if not entries:
             return 0
         read_range = InboxRange(entries[0].entry_id, entries[-1].entry_id)
-        handled = self._process_entries(entries, entries if tracked else (), read_range)
+        handled = self._process_entries(entries, read_range, tracked=tracked)
         self._untracked = True  # its publication saved the position
         return handled
 
@@ -215,7 +215,7 @@ class ChannelIngest:
             page = self.store.claim(self.consumer, self.claim_idle_ms, start, self.batch_size)
             if page.trimmed:  # trimmed from the stream while pending: nothing left to process
                 self.log.warning("claimed_entries_were_trimmed", count=page.trimmed)
-            handled += self._process_entries(page.entries, page.entries)
+            handled += self._process_entries(page.entries, tracked=True)
             start = page.next_start
             if start == SCAN_START or not page.entries:
                 return handled
@@ -229,20 +229,15 @@ class ChannelIngest:
         return trimmed
 
     def _process_entries(
-        self,
-        entries: Sequence[InboxEntry],
-        tracked: Sequence[InboxEntry],
-        read_range: InboxRange | None = None,
+        self, entries: Sequence[InboxEntry], read_range: InboxRange | None = None, *, tracked: bool
     ) -> int:
-        """Decide ``entries`` and publish their answers, acknowledging the ``tracked``
-        ones (on the pending list) and moving the saved position past ``read_range``."""
+        """Decide ``entries`` and publish their answers, acknowledging them if ``tracked``
+        (on the pending list) and moving the saved position past ``read_range``."""
+        if read_range is None:
+            entries = self._untrack_past_position(entries)
         if not entries:
             return 0
-        if read_range is None:
-            entries, tracked = self._untrack_past_position(entries, tracked)
-            if not entries:
-                return 0
-        acknowledged = [entry.entry_id for entry in tracked]
+        acknowledged = [entry.entry_id for entry in entries] if tracked else []
         try:
             self.process([entry.message for entry in entries], acknowledged, read_range=read_range)
         except Exception as error:
@@ -254,25 +249,22 @@ class ChannelIngest:
             raise
         return len(entries)
 
-    def _untrack_past_position(
-        self, entries: Sequence[InboxEntry], tracked: Sequence[InboxEntry]
-    ) -> tuple[list[InboxEntry], list[InboxEntry]]:
+    def _untrack_past_position(self, entries: Sequence[InboxEntry]) -> Sequence[InboxEntry]:
         """Pending entries (own or claimed) that lie after the saved position are decided
         through the position, in order, never here: deciding them from the pending list
         would leave the position behind them, and a rewind would publish them again. They
         leave the pending list, and the next poll rewinds to read them."""
-        position = self.store.position()
+        position = self.store.position() if entries else None
         if position is None:
-            return list(entries), list(tracked)
-        after = {e.entry_id for e in entries if entry_order(e.entry_id) > entry_order(position)}
+            return entries
+        cutoff = entry_order(position)
+        after = [e.entry_id for e in entries if entry_order(e.entry_id) > cutoff]
         if not after:
-            return list(entries), list(tracked)
-        self.store.untrack(sorted(after, key=entry_order))
+            return entries
+        self.store.untrack(after)
         self._recovering = True
         self.log.info("pending_entries_past_position_read_again", entries=len(after))
-        return [e for e in entries if e.entry_id not in after], [
-            e for e in tracked if e.entry_id not in after
-        ]
+        return [e for e in entries if entry_order(e.entry_id) <= cutoff]
 
     # ---- webhooks ---------------------------------------------------------------------
 
