@@ -88,11 +88,14 @@ end
 #: hashes to read; ARGV: the order ids. Answers the list of windows (``HGETALL``) and, for
 #: every record found, the position of its hash among KEYS[2..] and of its id in ARGV
 #: (both from 1) and the record. ``unpack`` is limited to a few thousand values, so the
-#: ids go to ``HMGET`` in chunks.
+#: ids go to ``HMGET`` in chunks; a hash that does not exist (most of the four, most of
+#: the time) is not read: an ``HMGET`` of thousands of ids on it cost Redis as much as
+#: one on a hash that holds them.
 LOOKUP_ORDERS_LUA = """
 local found = {}
 for k = 2, #KEYS do
   local s = 1
+  if redis.call('EXISTS', KEYS[k]) == 0 then s = #ARGV + 1 end
   while s <= #ARGV do
     local e = math.min(s + 3999, #ARGV)
     local values = redis.call('HMGET', KEYS[k], unpack(ARGV, s, e))
