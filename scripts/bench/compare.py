@@ -26,7 +26,9 @@ CPU per order is the whole machine's busy CPU time during the run (``/proc/stat`
 every process, Redis included) divided by the orders, with Redis' own share beside it
 (``INFO cpu``), and for flashstock its ingest actors' and SKU owners' shares (each
 actor's own process CPU); a quiet machine is assumed (with ``REDIS_URL`` or a joined
-cluster, other processes' CPU counts too).
+cluster, other processes' CPU counts too). Redis' time per command over each run (``INFO
+commandstats``, read before and after: nothing is reset) says where its share went.
+The run ends with the verdict on the end-to-end targets (``scripts.bench.targets``).
 
 Latency is what each pattern's caller waits for its decision once its order is taken
 up: per ingest batch for flashstock (one read -> decide -> durable -> published cycle
@@ -63,6 +65,7 @@ from scripts.bench.ingest import drain, fill_inboxes, inbox_to_decision_ms, rele
 from scripts.bench.lua_consumer import published_latencies_ms, remaining_stock, run_consumers, stock_key
 from scripts.bench.rowlock import Database, choose_database, row_lock_orders
 from scripts.bench.runtime import bench_redis
+from scripts.bench.targets import END_TO_END, add_verdicts, print_verdicts
 from scripts.loadgen.cpu import CpuMeter
 from scripts.loadgen.inbox import CHANNELS, inbox_keys, published_orders
 from scripts.loadgen.machine import machine, machine_facts
@@ -468,10 +471,16 @@ def run(args: argparse.Namespace) -> int:
             log_level=args.log_level,
         )
     results = comparison.to_json()
+    verdicts = add_verdicts(END_TO_END, results)
     _print(results)
+    print_verdicts(verdicts)
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
     return 1 if comparison.failed() else 0
+
+
+#: the commands named in the printed summary (the JSON has all of them)
+REDIS_COMMANDS_SHOWN = 8
 
 
 def _print(results: dict[str, Any]) -> None:
@@ -524,6 +533,13 @@ def _print(results: dict[str, Any]) -> None:
         print(
             f"  flashstock's CPU per order by part: ingest actors {parts[0]:,.1f} us, "
             f"SKU owners {parts[1]:,.1f} us, Redis {parts[2]:,.1f} us{rest}"
+        )
+    by_command = list(fs.get("redis_us_per_order_by_command", {}).items())[:REDIS_COMMANDS_SHOWN]
+    if by_command:
+        print(
+            "  flashstock's Redis time by command, us per order (a script's time includes the "
+            "commands it calls, also counted on their own; a transaction's is under exec): "
+            + ", ".join(f"{name} {us:,.2f}" for name, us in by_command)
         )
     bad = [
         name

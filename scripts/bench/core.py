@@ -36,6 +36,7 @@ from actors.owner.core import SkuOwner
 from actors.owner.store import RedisOwnerStore
 from policies.ledger import SkuSettings
 from policies.operations import DefineSku, Operation, Reserve
+from scripts.bench.targets import OWNER, add_verdicts, print_verdicts
 from scripts.loadgen.machine import machine
 from scripts.loadgen.progress import Progress, progress_bar, progress_over
 
@@ -92,7 +93,9 @@ def run(args: argparse.Namespace) -> int:
                 ray_for(num_cpus=2, log_level=args.log_level),
             ):
                 results["everysec_1sku_batch1000"] = _owner_case(relaxed.url, 1, 1000, args.orders)
+    verdicts = add_verdicts(OWNER, results)
     _print(results)
+    print_verdicts(verdicts)
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
     return 0

@@ -34,6 +34,7 @@ from policies.alert_rules import Level
 from policies.ledger import SkuSettings
 from policies.operations import DefineSku, Reserve
 from scripts.bench.runtime import bench_runtime
+from scripts.bench.targets import ALERTS, add_verdicts, print_verdicts
 from scripts.loadgen.progress import progress_over
 from scripts.loadgen.streams import entries
 
@@ -63,6 +64,7 @@ def run(args: argparse.Namespace) -> int:
         f"p50 {lat['latency_ms_p50']} ms, p99 {lat['latency_ms_p99']} ms, "
         f"max {lat['latency_ms_max']} ms"
     )
+    print_verdicts(add_verdicts(ALERTS, results))
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
     return 0

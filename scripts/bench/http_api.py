@@ -34,6 +34,7 @@ from actors.owner.client import StockClient
 from policies.ledger import SkuSettings
 from policies.operations import DefineSku
 from scripts.bench.runtime import bench_runtime
+from scripts.bench.targets import HTTP, add_verdicts, print_verdicts
 from scripts.loadgen.cpu import cpu_spent, process_tree_cpu
 from serve_app.app import application
 from serve_app.backend import AppArgs
@@ -90,7 +91,9 @@ def run(args: argparse.Namespace) -> int:
         serve.shutdown()  # type: ignore[no-untyped-call]  # Ray Serve leaves it unannotated
         client.close()
         forecaster.stop.remote()
+    verdicts = add_verdicts(HTTP, results)
     _print(results, args)
+    print_verdicts(verdicts)
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
     return 0
@@ -237,6 +240,7 @@ def _batch_posts(url: str, skus: list[str], args: argparse.Namespace) -> dict[st
         thread.join()
     seconds = time.perf_counter() - started
     return {
+        "batch": args.batch,
         "requests": len(latencies),
         "lines": lines[0],
         "seconds": round(seconds, 2),

@@ -33,6 +33,7 @@ from actors.owner.client import StockClient
 from policies.ledger import SkuSettings
 from policies.operations import DefineSku
 from scripts.bench.runtime import bench_runtime
+from scripts.bench.targets import INGEST, add_verdicts, print_verdicts
 from scripts.loadgen.inbox import CHANNELS, Published, inbox_keys, published_orders
 from scripts.loadgen.machine import machine
 from scripts.loadgen.messages import order_message
@@ -55,7 +56,9 @@ def add_parser(suites: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     with bench_runtime(args.log_level) as redis_url:
         results = _bench(args, redis_url)
+    verdicts = add_verdicts(INGEST, results)
     _print(results)
+    print_verdicts(verdicts)
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
     return 0

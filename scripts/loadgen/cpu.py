@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 from actors.infra.redis_client import RedisClient
 
@@ -32,28 +33,53 @@ def redis_cpu_seconds(client: RedisClient) -> float:
 
 
 class CpuMeter:
-    """Machine and Redis CPU seconds between ``start()`` and ``stop()``."""
+    """Machine and Redis CPU seconds between ``start()`` and ``stop()``, and the time
+    Redis spent in each command (``INFO commandstats``)."""
 
     def __init__(self, client: RedisClient) -> None:
         self.client = client
         self.machine: float | None = None
         self.redis = 0.0
+        self.commands: dict[str, float] = {}
 
     def start(self) -> None:
         self._machine0 = machine_busy_seconds()
         self._redis0 = redis_cpu_seconds(self.client)
+        self._commands0 = command_seconds(self.client)
 
     def stop(self) -> None:
         machine = machine_busy_seconds()
         self.machine = None if machine is None or self._machine0 is None else machine - self._machine0
         self.redis = redis_cpu_seconds(self.client) - self._redis0
+        after = command_seconds(self.client)
+        spent = {name: seconds - self._commands0.get(name, 0.0) for name, seconds in after.items()}
+        self.commands = {name: seconds for name, seconds in spent.items() if seconds > 0}
 
-    def per_order_us(self, orders: int) -> dict[str, float | None]:
-        """Microseconds of CPU per order: the whole machine's and Redis' share of it."""
+    def per_order_us(self, orders: int) -> dict[str, Any]:
+        """Microseconds of CPU per order: the whole machine's and Redis' share of it, and
+        Redis' time per command (most first)."""
+        by_command = sorted(self.commands.items(), key=lambda item: -item[1])
         return {
             "cpu_us_per_order": None if self.machine is None else round(self.machine / orders * 1e6, 1),
             "redis_cpu_us_per_order": round(self.redis / orders * 1e6, 1),
+            "redis_us_per_order_by_command": {
+                name: round(seconds / orders * 1e6, 2) for name, seconds in by_command
+            },
         }
+
+
+def command_seconds(client: RedisClient) -> dict[str, float]:
+    """Seconds the Redis server has spent in each command since its statistics were last
+    reset (``INFO commandstats``: a script's time includes the commands it calls, which
+    are also counted on their own, and a ``MULTI``/``EXEC``'s is under ``exec``); empty
+    for a Redis Cluster client, whose ``INFO`` answers per node."""
+    stats = client.info("commandstats")
+    seconds = {}
+    for name, value in stats.items():
+        if not (isinstance(name, str) and name.startswith("cmdstat_") and isinstance(value, dict)):
+            return {}
+        seconds[name.removeprefix("cmdstat_")] = float(value.get("usec", 0)) / 1e6
+    return seconds
 
 
 def process_tree_cpu(root: int) -> dict[int, float]:

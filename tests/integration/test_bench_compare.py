@@ -17,6 +17,7 @@ from scripts.bench import core as bench_core
 from scripts.bench.compare import Comparison, compare, make_workload, run_row_lock
 from scripts.bench.lua_consumer import SAME_WORK_LUA, remaining_stock, stock_key
 from scripts.bench.rowlock import choose_database
+from scripts.bench.targets import END_TO_END, add_verdicts
 from scripts.cli import build_parser
 from tests.support import fresh_namespace
 
@@ -90,9 +91,26 @@ def test_json_result_names_machine_workload_durability_and_each_contender(
     flashstock = result["contenders"]["flashstock"]
     assert flashstock["ingest_cpu_us_per_order"] > 0
     assert flashstock["owners_cpu_us_per_order"] > 0
+    # and Redis' time by command: the ingest's reads and the owners' commit scripts are in it
+    by_command = flashstock["redis_us_per_order_by_command"]
+    assert by_command["xreadgroup"] > 0
+    assert by_command["evalsha"] > 0
+    assert list(by_command.values()) == sorted(by_command.values(), reverse=True)
     same_work = result["contenders"]["same_work_lua"]
     assert same_work["consumer_cpu_us_per_order"] > 0
     assert 0 <= same_work["inbox_to_decision_ms_p50"] <= same_work["inbox_to_decision_ms_p99"]
+
+
+def test_the_comparison_is_judged_against_the_end_to_end_targets(comparison: Comparison) -> None:
+    result = comparison.to_json()
+    classic, same_work = add_verdicts(END_TO_END, result)
+    assert classic.measured == result["ratios"]["flashstock_vs_classic_lua"]
+    assert same_work.measured == result["ratios"]["flashstock_vs_same_work_lua"]
+    for verdict in (classic, same_work):
+        assert verdict.measured is not None
+        assert verdict.met is (verdict.measured >= verdict.bound)
+        assert verdict.note == f"defined on 300,000 orders over 1,000 SKUs; this run: {ORDERS:,} over {SKUS}"
+    assert json.loads(json.dumps(result))["targets"][0]["what"] == classic.what
 
 
 def test_the_same_work_consumer_answers_a_redelivered_order_with_its_first_decision(
