@@ -67,6 +67,8 @@ class Verdict(NamedTuple):
         head = f"{self.what}: {_figure(self.measured, self.unit)}, {target}: "
         if self.met:
             verdict = "met"
+        elif self.at_least and self.measured <= 0:
+            verdict = "MISSED, none of it"
         elif self.at_least:
             reached = self.measured / self.bound
             verdict = f"MISSED, {reached:.0%} of it (needs {self.bound / self.measured:.2f}x)"
@@ -76,15 +78,7 @@ class Verdict(NamedTuple):
         return head + verdict + (f" [{self.note}]" if self.note else "")
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "what": self.what,
-            "bound": self.bound,
-            "at_least": self.at_least,
-            "unit": self.unit,
-            "measured": self.measured,
-            "met": self.met,
-            "note": self.note,
-        }
+        return dict(self._asdict())
 
 
 def judge(targets: Sequence[Target], results: Mapping[str, Any]) -> list[Verdict]:

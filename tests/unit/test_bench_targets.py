@@ -29,6 +29,8 @@ def test_a_floor_missed_says_the_share_reached_and_the_factor_still_needed() -> 
     assert (
         verdict.text() == "drain: 80,000 lines/s, target >= 100,000 lines/s: MISSED, 80% of it (needs 1.25x)"
     )
+    (verdict,) = judge([floor], {"x": 0.0})
+    assert verdict.text() == "drain: 0 lines/s, target >= 100,000 lines/s: MISSED, none of it"
     (verdict,) = judge([floor], {"x": 100_000.0})
     assert verdict.met is True
     assert verdict.text().endswith(": met")
