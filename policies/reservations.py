@@ -19,7 +19,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import NamedTuple
 
+from policies.ids import bad_id_character
 from policies.ledger import (
+    MAX_ID_LENGTH,
     MAX_LINE_QUANTITY,
     Decision,
     Ledger,
@@ -182,7 +184,9 @@ def decide_batch(
                 type(quantity) is int
                 and 0 < quantity <= MAX_LINE_QUANTITY
                 and (channel in channels or _note_usable(channel, channels))
-                and usable_id(order_id)
+                and type(order_id) is str  # usable_id(order_id), inline: once per line
+                and 0 < len(order_id) <= MAX_ID_LENGTH
+                and ((order_id.isascii() and order_id.isprintable()) or bad_id_character(order_id) is None)
                 and type(placed_at) in _NUMBER_TYPES
                 and placed_at - placed_at == 0
             ):

@@ -176,16 +176,20 @@ class SkuOwner:
         self._sequence += 1
         sequence, recent = self._sequence, self._recent
         written = outcome.records
-        schedule, remember = expiries.add, recent.append
+        remember = recent.append
+        # a batch's new reservations of one SKU share their expiry: its second's set of
+        # the schedule is looked up once per run of equal expiries, not once per line
+        last_expiry, due = 0.0, None
         for (sku, line_field, record), encoded in zip(written, encode_records(written), strict=True):
-            status = record.status
+            status = record[0]
             lines = records.get(sku)
             if lines is None:
                 lines = records[sku] = {}
             previous = lines.get(line_field)
-            if previous is not None and previous.status == RESERVED and status != RESERVED:
+            if previous is not None and previous[0] == RESERVED and status != RESERVED:
                 batch.closed.setdefault(sku, []).append(line_field)
-                expiries.forget(sku, line_field, previous.expires_at)
+                expiries.forget(sku, line_field, previous[4])
+                due = None  # its second's set may be gone from the schedule
             lines[line_field] = record
             remember((sequence, stored_at, sku, line_field, record))
             pairs = batch_records.get(sku)
@@ -193,7 +197,10 @@ class SkuOwner:
                 pairs = batch_records[sku] = []
             pairs += (line_field, encoded)
             if status == RESERVED:
-                schedule(sku, line_field, record.expires_at)
+                expires_at = record[4]
+                if due is None or expires_at != last_expiry:
+                    last_expiry, due = expires_at, expiries.due_set(expires_at)
+                due[sku, line_field] = None
         for sku, channel in outcome.oversold:
             self._count_oversold(batch, sku, channel)
         return outcome.decisions, batch

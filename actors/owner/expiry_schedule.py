@@ -23,12 +23,16 @@ class ExpirySchedule:
         return sum(len(due) for due in self._due.values())
 
     def add(self, sku: str, line_field: str, expires_at: float) -> None:
+        self.due_set(expires_at)[sku, line_field] = None
+
+    def due_set(self, expires_at: float) -> dict[tuple[str, str], None]:
+        """The reservations due in the second after ``expires_at`` (made if none is): a
+        caller adding many reservations of one expiry adds them to it directly."""
         second = int(expires_at) + 1
         due = self._due.get(second)
         if due is None:
-            self._due[second] = {(sku, line_field): None}
-        else:
-            due[sku, line_field] = None
+            due = self._due[second] = {}
+        return due
 
     def forget(self, sku: str, line_field: str, expires_at: float) -> None:
         """Take a reservation that settled out of the schedule."""

@@ -16,7 +16,7 @@ from actors.infra.settings import StoreConfig
 from actors.owner.core import SkuOwner
 from actors.owner.memory_store import InMemoryOwnerStore, MemoryLedgers
 from policies.ledger import LineRecord, LineStatus, SkuSettings
-from policies.operations import DefineSku, Operation
+from policies.operations import Confirm, DefineSku, Operation, Release, Reserve
 from policies.reservations import decide_lines
 from tests.unit.test_tight_decide import NOW, SKUS, frozen, operations
 
@@ -83,6 +83,24 @@ def open_by_second(lines: Mapping[str, Mapping[str, LineRecord]]) -> dict[int, s
 
 @settings(max_examples=200, deadline=None)
 @given(st.lists(st.lists(operations(), min_size=1, max_size=40), min_size=1, max_size=4))
+# a reservation closed in the batch that opened it empties its second of the schedule,
+# and the next reservation of the same expiry must land in the schedule, not in the
+# emptied set the owner's loop had in hand
+@example(
+    [
+        [
+            Reserve("douyin", "o1", "A", 1, NOW),
+            Confirm("douyin", "o1", "A"),
+            Reserve("douyin", "o2", "A", 1, NOW),
+        ]
+    ]
+)
+@example(
+    [
+        [Reserve("douyin", "o1", "A", 1, NOW)],
+        [Release("douyin", "o1", "A"), Reserve("douyin", "o2", "A", 1, NOW)],
+    ]
+)
 def test_owner_keeps_the_books_of_a_batch_as_the_plain_fold_does(batches: list[list[Operation]]) -> None:
     config = StoreConfig("redis://unused", namespace="books", shard_count=1)
     owner = SkuOwner(config, 0, InMemoryOwnerStore(config, MemoryLedgers()), clock=lambda: NOW)
