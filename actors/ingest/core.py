@@ -258,13 +258,19 @@ class ChannelIngest:
         if position is None:
             return entries
         cutoff = entry_order(position)
-        after = [e.entry_id for e in entries if entry_order(e.entry_id) > cutoff]
+        kept: list[InboxEntry] = []
+        after: list[str] = []
+        for entry in entries:
+            if entry_order(entry.entry_id) <= cutoff:
+                kept.append(entry)
+            else:
+                after.append(entry.entry_id)
         if not after:
             return entries
         self.store.untrack(after)
         self._recovering = True
         self.log.info("pending_entries_past_position_read_again", entries=len(after))
-        return [e for e in entries if entry_order(e.entry_id) <= cutoff]
+        return kept
 
     # ---- webhooks ---------------------------------------------------------------------
 

@@ -96,13 +96,10 @@ class MemoryIngestStore:
 
     def read_past(self) -> str | None:
         with self._lock:
-            if self._position is None or self._last_delivered is None:
+            last, position = self._last_delivered, self._position
+            if last is None or position is None or entry_order(last) <= entry_order(position):
                 return None
-            return (
-                self._last_delivered
-                if entry_order(self._last_delivered) > entry_order(self._position)
-                else None
-            )
+            return last
 
     def untrack(self, entry_ids: Sequence[str]) -> None:
         with self._lock:
