@@ -48,49 +48,57 @@ class Target(NamedTuple):
 
 
 class Verdict(NamedTuple):
-    """A target judged on one run: ``met`` is None when it was not judged."""
+    """``target`` judged on one run: its figure there (``measured``), the ``note`` on the
+    run's conditions and whether they let it be ``judged``."""
 
-    what: str
-    bound: float
-    at_least: bool
-    unit: str
+    target: Target
     measured: float | None
-    met: bool | None
     note: str
+    judged: bool
+
+    @property
+    def met(self) -> bool | None:
+        """Whether the target was met; None when it was not judged."""
+        if not self.judged or self.measured is None:
+            return None
+        bound = self.target.bound
+        return self.measured >= bound if self.target.at_least else self.measured <= bound
 
     def text(self) -> str:
-        sign = ">=" if self.at_least else "<="
-        target = f"target {sign} {_figure(self.bound, self.unit)}"
+        what, bound, at_least, unit, _ = self.target
+        target = f"target {'>=' if at_least else '<='} {_figure(bound, unit)}"
         if self.measured is None or self.met is None:
             why = self.note or "the run has no such figure"
-            return f"{self.what}: not judged ({why}); {target}"
-        head = f"{self.what}: {_figure(self.measured, self.unit)}, {target}: "
+            return f"{what}: not judged ({why}); {target}"
+        head = f"{what}: {_figure(self.measured, unit)}, {target}: "
         if self.met:
             verdict = "met"
-        elif self.at_least and self.measured <= 0:
+        elif at_least and self.measured <= 0:
             verdict = "MISSED, none of it"
-        elif self.at_least:
-            reached = self.measured / self.bound
-            verdict = f"MISSED, {reached:.0%} of it (needs {self.bound / self.measured:.2f}x)"
+        elif at_least:
+            reached = self.measured / bound
+            verdict = f"MISSED, {reached:.0%} of it (needs {bound / self.measured:.2f}x)"
         else:
-            over = _figure(self.measured - self.bound, self.unit)
-            verdict = f"MISSED by {over} ({self.measured / self.bound:.2f}x the bound)"
+            over = _figure(self.measured - bound, unit)
+            verdict = f"MISSED by {over} ({self.measured / bound:.2f}x the bound)"
         return head + verdict + (f" [{self.note}]" if self.note else "")
 
     def to_json(self) -> dict[str, Any]:
-        return dict(self._asdict())
+        what, bound, at_least, unit, _ = self.target
+        return {
+            "what": what,
+            "bound": bound,
+            "at_least": at_least,
+            "unit": unit,
+            "measured": self.measured,
+            "met": self.met,
+            "note": self.note,
+        }
 
 
 def judge(targets: Sequence[Target], results: Mapping[str, Any]) -> list[Verdict]:
     """Each of ``targets`` judged on one bench's ``results``."""
-    verdicts = []
-    for target in targets:
-        measured, note, judged = target.figure(results)
-        met = None
-        if judged and measured is not None:
-            met = measured >= target.bound if target.at_least else measured <= target.bound
-        verdicts.append(Verdict(target.what, target.bound, target.at_least, target.unit, measured, met, note))
-    return verdicts
+    return [Verdict(target, *target.figure(results)) for target in targets]
 
 
 def add_verdicts(targets: Sequence[Target], results: dict[str, Any]) -> list[Verdict]:
