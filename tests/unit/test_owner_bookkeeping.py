@@ -16,7 +16,7 @@ from actors.infra.settings import StoreConfig
 from actors.owner.core import SkuOwner
 from actors.owner.memory_store import InMemoryOwnerStore, MemoryLedgers
 from policies.ledger import LineRecord, LineStatus, SkuSettings
-from policies.operations import Confirm, DefineSku, Operation, Release, Reserve
+from policies.operations import Confirm, DefineSku, Operation, Reserve
 from policies.reservations import decide_lines
 from tests.unit.test_tight_decide import NOW, SKUS, frozen, operations
 
@@ -93,12 +93,6 @@ def open_by_second(lines: Mapping[str, Mapping[str, LineRecord]]) -> dict[int, s
             Confirm("douyin", "o1", "A"),
             Reserve("douyin", "o2", "A", 1, NOW),
         ]
-    ]
-)
-@example(
-    [
-        [Reserve("douyin", "o1", "A", 1, NOW)],
-        [Release("douyin", "o1", "A"), Reserve("douyin", "o2", "A", 1, NOW)],
     ]
 )
 def test_owner_keeps_the_books_of_a_batch_as_the_plain_fold_does(batches: list[list[Operation]]) -> None:
