@@ -209,7 +209,8 @@ def _steady(
     channels = list(CHANNELS)
     built_from = time.time()
     ticks = []
-    for tick, start in enumerate(range(0, total, per_tick)):
+    starts = range(0, total, per_tick)
+    for tick, start in enumerate(progress_over(starts, desc="steady load, built", unit="tick", leave=False)):
         placed_at = built_from + tick / 100
         orders = []
         for n in range(offset + start, offset + min(start + per_tick, total)):
