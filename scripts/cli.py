@@ -163,6 +163,7 @@ def build_parser() -> argparse.ArgumentParser:
     from scripts.bench.http_api import add_parser as add_bench_http
     from scripts.bench.ingest import add_parser as add_bench_ingest
     from scripts.bench.parse import add_parser as add_bench_parse
+    from scripts.bench.partitioned import add_parser as add_bench_partitioned
     from scripts.bench.restart import add_parser as add_bench_restart
     from scripts.bench.retention import add_parser as add_bench_retention
     from scripts.chaos.run import add_parser as add_chaos
@@ -200,6 +201,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_bench_forecaster(suites)
     add_bench_http(suites)
     add_bench_parse(suites)
+    add_bench_partitioned(suites)
     add_bench_restart(suites)
     add_bench_retention(suites)
     parser.formatter_class = DefaultsHelpFormatter
