@@ -73,6 +73,7 @@ from scripts.loadgen.cpu import CpuMeter
 from scripts.loadgen.inbox import CHANNELS, inbox_keys
 from scripts.loadgen.machine import machine
 from scripts.loadgen.messages import order_message
+from scripts.loadgen.progress import progress_over
 
 VARIANTS = ("routed", "lean", "direct")
 #: the key of an order's first SKU in each platform's payload, and what follows it up to
@@ -187,7 +188,9 @@ def run_variant(redis_url: str, workload: Workload, shards: int, variant: str) -
         "orders_per_s": round(decided / seconds),
         **cpu.per_order_us(orders),
         "owners_cpu_us_per_order": round(sum(f["cpu_seconds"] for f in owners) / orders * 1e6, 1),
-        "routers_cpu_us_per_order": round(sum(f["cpu_seconds"] for f in routers) / orders * 1e6, 1),
+        "routers_cpu_us_per_order": (
+            round(sum(f["cpu_seconds"] for f in routers) / orders * 1e6, 1) if routers else None
+        ),
     }
 
 
@@ -210,7 +213,8 @@ def _fill_partitions(raw: Any, config: StoreConfig, workload: Workload) -> None:
     its SKU's shard: what the writers would do in the ``direct`` variant."""
     channels, now = list(CHANNELS), time.time()
     shards = config.shard_count
-    for start in range(0, len(workload.draws), 5000):
+    batches = range(0, len(workload.draws), 5000)
+    for start in progress_over(batches, desc="prefill partitions", unit="x5k", leave=False):
         pipe = raw.pipeline(transaction=False)
         for n in range(start, min(start + 5000, len(workload.draws))):
             channel, sku = channels[n % len(channels)], workload.draws[n]

@@ -35,12 +35,13 @@ def test_a_variant_decides_and_publishes_every_order_once_without_overselling(
     keys = {channel: ChannelKeys.of(result["namespace"], channel) for channel in CHANNELS}
     published = published_orders(raw, keys)
     per_order = Counter((decision.channel, decision.fields[1]) for decision in published)
-    assert len(per_order) == ORDERS and set(per_order.values()) == {1}
+    assert len(per_order) == ORDERS
+    assert set(per_order.values()) == {1}
     accepted = sum(1 for decision in published if decision.fields[2] == "1")
     assert accepted == result["accepted_units"]  # one unit per order
     if variant != "direct":
         assert result["routers_cpu_us_per_order"] > 0
         assert all(raw.exists(f"{result['namespace']}:proto:router:{channel}") for channel in CHANNELS)
     else:
-        assert result["routers_cpu_us_per_order"] == 0
+        assert result["routers_cpu_us_per_order"] is None  # no routers
     raw.close()
