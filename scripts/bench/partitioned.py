@@ -43,6 +43,7 @@ import random
 import re
 import time
 from collections import defaultdict
+from collections.abc import Iterator
 from multiprocessing.synchronize import Event
 from pathlib import Path
 from typing import Any
@@ -82,7 +83,7 @@ VARIANTS = ("routed", "lean", "direct")
 #: exactly with the parser's SKU
 SKU_KEYS = {"douyin": b"out_sku_id", "taobao": b"outer_sku_id", "kuaishou": b"skuNick"}
 SKU_VALUE = re.compile(rb'\\?"\s*:\s*\\?"([^"\\]*)')
-#: a reader gives up after this many empty reads in a row (200 ms each): the run is over
+#: a reader stops after this many empty reads in a row (200 ms each): the run is over
 IDLE_READS = 10
 #: inbox entries a router reads per batch: what an ingest actor reads (``ChannelIngest``)
 ROUTER_BATCH = 4000
@@ -238,13 +239,8 @@ def _router(config: StoreConfig, channel: str, variant: str, go: Event, results:
     shard_of: dict[Any, int] = {}
     results.put("ready")
     go.wait()
-    started, position, idle = time.process_time(), "0", 0
-    while idle < IDLE_READS:
-        entries = _read(redis, inbox, position, ROUTER_BATCH)
-        if not entries:
-            idle += 1
-            continue
-        idle = 0
+    started, position = time.process_time(), "0"
+    for entries in _batches(redis, inbox, ROUTER_BATCH):
         raws = [fields[b"m"] for _, fields in entries]
         by_shard: dict[int, list[Any]] = defaultdict(list)
         if lean:
@@ -293,13 +289,8 @@ def _owner(config: StoreConfig, index: int, variant: str, go: Event, results: An
     read_count = ROUTER_BATCH if variant == "direct" else len(CHANNELS)
     results.put("ready")
     go.wait()
-    started, position, idle, decided, last_decision = time.process_time(), "0", 0, 0, time.time()
-    while idle < IDLE_READS:
-        entries = _read(redis, partition, position, read_count)
-        if not entries:
-            idle += 1
-            continue
-        idle = 0
+    started, decided, last_decision = time.process_time(), 0, time.time()
+    for entries in _batches(redis, partition, read_count):
         orders = _orders(entries, variant)
         by_channel: dict[str, list[PlatformOrder]] = defaultdict(list)
         for order in orders:
@@ -330,8 +321,7 @@ def _owner(config: StoreConfig, index: int, variant: str, go: Event, results: An
         for channel, (answers, index_records) in published.items():
             counts = {"orders": len(answers), "accepted": sum(answer.accepted for answer in answers)}
             publishers[channel].publish(Publication(answers, [], [], index_records, counts, [], [], None))
-        position = entries[-1][0].decode()
-        redis.set(position_key, position)
+        redis.set(position_key, entries[-1][0].decode())
         decided += len(orders)
         last_decision = time.time()
     cpu_seconds = time.process_time() - started
@@ -344,11 +334,20 @@ def _owner(config: StoreConfig, index: int, variant: str, go: Event, results: An
 _Entry = tuple[bytes, dict[bytes, bytes]]
 
 
-def _read(redis: Any, stream: str, position: str, count: int) -> list[_Entry]:
-    """Up to ``count`` entries of ``stream`` after ``position``, waiting up to 200 ms."""
-    reply = redis.xread({stream: position}, count=count, block=200)
-    entries: list[_Entry] = reply[0][1] if reply else []
-    return entries
+def _batches(redis: Any, stream: str, count: int) -> Iterator[list[_Entry]]:
+    """Batches of up to ``count`` entries of ``stream``, each read after the last entry of
+    the batch before (once the caller asks for the next), until ``IDLE_READS`` reads in a
+    row of up to 200 ms find nothing."""
+    position, idle = "0", 0
+    while idle < IDLE_READS:
+        reply = redis.xread({stream: position}, count=count, block=200)
+        entries: list[_Entry] = reply[0][1] if reply else []
+        if not entries:
+            idle += 1
+            continue
+        idle = 0
+        yield entries
+        position = entries[-1][0].decode()
 
 
 def _orders(entries: list[_Entry], variant: str) -> list[PlatformOrder]:
