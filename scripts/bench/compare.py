@@ -46,6 +46,7 @@ import math
 import random
 import time
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -67,7 +68,7 @@ from scripts.bench.rowlock import Database, choose_database, row_lock_orders
 from scripts.bench.runtime import bench_redis
 from scripts.bench.targets import END_TO_END, add_verdicts, print_verdicts
 from scripts.loadgen.cpu import CpuMeter
-from scripts.loadgen.inbox import CHANNELS, inbox_keys, published_orders
+from scripts.loadgen.inbox import CHANNELS, Published, inbox_keys, published_orders
 from scripts.loadgen.machine import machine, machine_facts
 from scripts.loadgen.skus import ZIPF_EXPONENT, zipf_skus
 from scripts.loadgen.stats import quantile
@@ -186,14 +187,7 @@ def run_flashstock(redis_url: str, workload: Workload, shards: int) -> Outcome:
             ray.kill(owner, no_restart=True)
         client.close()
         raw.close()
-    accepted: Counter[str] = Counter()
-    batches: dict[tuple[str, str], int] = Counter()  # (channel, entry id) -> orders
-    for decision in published:
-        batches[(decision.channel, decision.entry_id)] += 1
-        if decision.fields[2] == "1" and decision.fields[5] == "0":  # accepted, not a repeat
-            for line in decision.fields[6].split(";"):
-                sku, quantity, _ = line.rsplit(":", 2)
-                accepted[sku] += int(quantity)
+    batches = Counter((decision.channel, decision.entry_id) for decision in published)  # -> orders
     channels = list(keys)
     sent = _sent_ms(channels, inbox_ms, drained.released_ms)
     waited = inbox_to_decision_ms(published, sent)
@@ -203,7 +197,7 @@ def run_flashstock(redis_url: str, workload: Workload, shards: int) -> Outcome:
         decided=len({(d.channel, d.fields[1]) for d in published}),
         seconds=drained.seconds,
         latencies_ms=_batch_cycles_ms(batches, drained.released_ms),
-        accepted_by_sku=dict(accepted),
+        accepted_by_sku=accepted_units(published),
         remaining_by_sku={sku: ledger.available for sku, ledger in ledgers.items()},
         extra={
             "latency": "per ingest batch: read -> decided -> durable -> published",
@@ -214,6 +208,18 @@ def run_flashstock(redis_url: str, workload: Workload, shards: int) -> Outcome:
             **parts.per_order_us(len(workload.draws)),
         },
     )
+
+
+def accepted_units(published: Iterable[Published]) -> dict[str, int]:
+    """Units accepted per SKU, as the published decisions told the callers (a repeated
+    decision is not counted again)."""
+    accepted: Counter[str] = Counter()
+    for decision in published:
+        if decision.fields[2] == "1" and decision.fields[5] == "0":  # accepted, not a repeat
+            for line in decision.fields[6].split(";"):
+                sku, quantity, _ = line.rsplit(":", 2)
+                accepted[sku] += int(quantity)
+    return dict(accepted)
 
 
 class PartsMeter:
