@@ -64,6 +64,7 @@ from policies.operations import DefineSku
 from scripts.bench.core import CLASSIC_PIPELINE, classic_lua_orders
 from scripts.bench.ingest import drain, fill_inboxes, inbox_to_decision_ms, release_backlog
 from scripts.bench.lua_consumer import published_latencies_ms, remaining_stock, run_consumers, stock_key
+from scripts.bench.options import count
 from scripts.bench.rowlock import Database, choose_database, row_lock_orders
 from scripts.bench.runtime import bench_redis
 from scripts.bench.targets import END_TO_END, add_verdicts, print_verdicts
@@ -76,9 +77,9 @@ from scripts.loadgen.stats import quantile
 
 def add_options(bench: argparse.ArgumentParser) -> None:
     """The comparison's options, on the ``bench`` parser itself (no suite named)."""
-    bench.add_argument("--orders", type=int, default=300_000, help="single-unit orders in all")
-    bench.add_argument("--skus", type=int, default=1000, help="SKUs the orders are drawn from (Zipf)")
-    bench.add_argument("--shards", type=int, default=2, help="flashstock's SKU owner actors")
+    bench.add_argument("--orders", type=count(), default=300_000, help="single-unit orders in all")
+    bench.add_argument("--skus", type=count(), default=1000, help="SKUs the orders are drawn from (Zipf)")
+    bench.add_argument("--shards", type=count(), default=2, help="flashstock's SKU owner actors")
     bench.add_argument("--seed", type=int, default=11, help="of the Zipf order generator")
     bench.add_argument(
         "--database",
@@ -87,7 +88,9 @@ def add_options(bench: argparse.ArgumentParser) -> None:
         help="row-lock contender: PostgreSQL at FLASHSTOCK_BENCH_POSTGRES_URL "
         "(auto: when reachable) or SQLite",
     )
-    bench.add_argument("--writers", type=int, default=4, help="row-lock contender's concurrent connections")
+    bench.add_argument(
+        "--writers", type=count(), default=4, help="row-lock contender's concurrent connections"
+    )
     bench.add_argument("--json", type=Path, default=None, help="also write the results here")
     bench.set_defaults(run=run)
 

@@ -76,6 +76,7 @@ from scripts.bench.compare import (
     run_flashstock,
 )
 from scripts.bench.ingest import fill_inboxes
+from scripts.bench.options import count
 from scripts.bench.runtime import bench_redis
 from scripts.loadgen.cpu import CpuMeter
 from scripts.loadgen.inbox import CHANNELS, inbox_keys, published_orders
@@ -119,9 +120,9 @@ def add_parser(suites: Any) -> None:
         "dead letters and restarts are left out (scripts/bench/partitioned.py, "
         "docs/benchmarks.md 'Session 11').",
     )
-    parser.add_argument("--orders", type=int, default=300_000, help="single-unit orders in all")
-    parser.add_argument("--skus", type=int, default=1000, help="SKUs the orders are drawn from (Zipf)")
-    parser.add_argument("--shards", type=int, default=2, help="owner processes (and flashstock's owners)")
+    parser.add_argument("--orders", type=count(), default=300_000, help="single-unit orders in all")
+    parser.add_argument("--skus", type=count(), default=1000, help="SKUs the orders are drawn from (Zipf)")
+    parser.add_argument("--shards", type=count(), default=2, help="owner processes (and flashstock's owners)")
     parser.add_argument("--seed", type=int, default=11, help="of the Zipf order generator")
     parser.add_argument("--json", type=Path, default=None, help="also write the results here")
     parser.set_defaults(run=run)

@@ -114,6 +114,25 @@ def test_bench_cluster_refuses_a_shard_count_it_cannot_run(
     assert problem in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(
+    ("argv", "problem"),
+    [
+        (["bench", "--orders", "0"], "argument --orders: must be at least 1, got 0"),
+        (["bench", "--writers", "many"], "argument --writers: a whole number is needed, got 'many'"),
+        (["bench", "partitioned", "--shards", "-1"], "argument --shards: must be at least 1, got -1"),
+        (["bench", "partitioned", "--skus", "0"], "argument --skus: must be at least 1, got 0"),
+    ],
+)
+def test_bench_comparisons_refuse_a_count_they_cannot_run(
+    argv: list[str], problem: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        parse_arguments(argv)
+
+    assert exit_.value.code == 2
+    assert problem in capsys.readouterr().err
+
+
 def test_bench_without_a_suite_keeps_its_own_options() -> None:
     args = parse_arguments(["bench", "--orders", "1000", "--writers", "3"])
 
